@@ -39,6 +39,8 @@ pub struct PecMessage {
     pub hashes: Vec<(String, String)>,
     /// Whether the message is multipart/signed.
     pub signed: bool,
+    /// Whether it has a signature part at all (it may not decode: a placeholder).
+    pub signature_part: bool,
     /// The DER of the signature part, when there is one that decodes.
     #[serde(skip)]
     pub signature: Option<Vec<u8>>,
@@ -72,6 +74,14 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
 
     let mut found = Parts::default();
     found.scan(&msg, raw);
+    if found.signed && !found.signature_part {
+        // A truncated inner part can swallow the signature in a MIME parser's view; the
+        // multipart/signed layer is split on its own boundary, as OpenSSL does.
+        if let Some(sig) = signature_part(raw) {
+            found.signature_part = true;
+            found.signature = sig;
+        }
+    }
 
     let (daticert, daticert_error) = match &found.daticert {
         Some(xml) => match DatiCert::parse(xml) {
@@ -96,6 +106,7 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
         original: found.original,
         hashes: found.hashes,
         signed: found.signed,
+        signature_part: found.signature_part,
         signature: found.signature,
     })
 }
@@ -103,6 +114,7 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
 #[derive(Default)]
 struct Parts {
     signed: bool,
+    signature_part: bool,
     signature: Option<Vec<u8>>,
     daticert: Option<Vec<u8>>,
     original: Option<Range<usize>>,
@@ -128,6 +140,7 @@ impl Parts {
             let body = raw_body(part, raw);
             let encoding = raw_encoding(part, raw);
             if ctype.ends_with("pkcs7-signature") {
+                self.signature_part = true;
                 if self.signature.is_none() {
                     self.signature = body.and_then(|b| wire::decode_base64(b)).filter(|d| !d.is_empty());
                 }
@@ -163,6 +176,37 @@ impl Parts {
             }
         }
     }
+}
+
+/// The signature part of a multipart/signed message, split on the outer boundary: `Some(None)`
+/// when the part is there but does not decode.
+fn signature_part(raw: &[u8]) -> Option<Option<Vec<u8>>> {
+    let ctype = headers::get(raw, "Content-Type")?;
+    let boundary = ctype.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+    })?;
+    let delimiter = format!("\n--{boundary}");
+    let body = &raw[headers::body_offset(raw)..];
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(pos) = wire::find(rest, delimiter.as_bytes()) {
+        rest = &rest[pos + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let end = wire::find(rest, delimiter.as_bytes()).unwrap_or(rest.len());
+        let part = &rest[..end];
+        // Skip the rest of the delimiter line (transport padding and its line break).
+        let start = part.iter().position(|&b| b == b'\n').map_or(part.len(), |p| p + 1);
+        parts.push(&part[start..]);
+    }
+    let sig = parts.get(1)?;
+    let ctype = headers::get(sig, "Content-Type").unwrap_or_default().to_ascii_lowercase();
+    if !ctype.contains("pkcs7-signature") {
+        return None;
+    }
+    Some(wire::decode_base64(&sig[headers::body_offset(sig)..]).filter(|d| !d.is_empty()))
 }
 
 fn raw_body<'a>(part: &mail_parser::MessagePart<'_>, raw: &'a [u8]) -> Option<&'a [u8]> {

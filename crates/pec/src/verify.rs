@@ -142,11 +142,12 @@ pub fn verify(raw: &[u8], parsed: &PecMessage, index: &ProviderIndex, trust: &Tr
     if parsed.kind.is_none() && parsed.daticert.is_none() {
         return done(Verdict::NotPec, None, None);
     }
-    if !parsed.signed {
+    if !parsed.signed || !parsed.signature_part {
         return done(Verdict::NoSignature, None, None);
     }
     let Some(der) = &parsed.signature else {
-        return done(Verdict::NoSignature, None, None);
+        let reason = "la parte smime.p7s non contiene una firma (segnaposto o base64 non valido)".to_string();
+        return done(Verdict::InvalidSignature { reason }, None, None);
     };
     let (p7, content) = match Pkcs7::from_der(der).and_then(|p7| Pkcs7::from_smime(raw).map(|(_, c)| (p7, c))) {
         Ok(x) => x,

@@ -95,7 +95,14 @@ pub fn quoted(text: &str) -> String {
 /// is in daticert.xml, in UTF-8).
 pub fn to_latin1(text: &str) -> Vec<u8> {
     text.chars()
-        .map(|c| if (c as u32) < 0x100 { c as u32 as u8 } else { b'?' })
+        .map(|c| match c {
+            c if (c as u32) < 0x100 => c as u32 as u8,
+            '\u{2018}' | '\u{2019}' | '\u{201A}' => b'\'',
+            '\u{201C}' | '\u{201D}' | '\u{201E}' => b'"',
+            '\u{2013}' | '\u{2014}' | '\u{2212}' => b'-',
+            '\u{20AC}' => b'E',
+            _ => b'?',
+        })
         .collect()
 }
 
