@@ -152,7 +152,10 @@ impl DatiCert {
                 Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
                 Event::End(_) => {
                     if let Some(name) = path.pop() {
-                        raw.text(&name, &path, text.trim());
+                        // The subject is certified as it was, spaces included; every other
+                        // field is an address, a code or an identifier.
+                        let value = if name == "oggetto" { text.as_str() } else { text.trim() };
+                        raw.text(&name, &path, value);
                     }
                     text.clear();
                 }
