@@ -171,6 +171,8 @@ pub struct UnsignedMessage {
     pub rcpt_to: Vec<String>,
     /// Envelope sender (MAIL FROM).
     pub mail_from: String,
+    /// The time certified, also the signing time.
+    pub time: PecTime,
     headers: String,
     entity: Vec<u8>,
 }
@@ -178,7 +180,7 @@ pub struct UnsignedMessage {
 impl UnsignedMessage {
     /// The signed message, as sent.
     pub fn sign(&self, signer: &Signer) -> Result<Vec<u8>, SmimeError> {
-        signer.sign_message(self.headers.as_bytes(), &self.entity)
+        signer.sign_message(self.headers.as_bytes(), &self.entity, self.time)
     }
 
     /// The exact bytes the signature covers.
@@ -228,6 +230,7 @@ impl<'a> Builder<'a> {
             message_id: tx.identificativo.clone(),
             rcpt_to: tx.recipients.iter().map(|r| r.address.clone()).collect(),
             mail_from: tx.sender.clone(),
+            time: tx.time,
             headers: h,
             entity,
         }
@@ -355,7 +358,7 @@ impl<'a> Builder<'a> {
         };
         let errors = vec![error.to_string()];
         let entity = self.entity(kind, &tx, &[], &errors, None, Some(&received));
-        UnsignedMessage { kind, message_id, rcpt_to: vec![], mail_from: sender.to_string(), headers: h, entity }
+        UnsignedMessage { kind, message_id, rcpt_to: vec![], mail_from: sender.to_string(), time, headers: h, entity }
     }
 
     fn on_behalf_from(&self, sender: &str) -> String {
@@ -421,6 +424,7 @@ impl<'a> Builder<'a> {
             message_id,
             rcpt_to: vec![to.to_string()],
             mail_from: self.provider.service_address(),
+            time: tx.time,
             headers: h,
             entity,
         }

@@ -11,6 +11,7 @@ pub mod breve;
 pub mod build;
 pub mod checks;
 mod cms_attrs;
+mod cms_sign;
 pub mod daticert;
 pub mod headers;
 pub mod index;

@@ -2,10 +2,10 @@
 //! signing what we send, byte-exact, and reading what others signed.
 
 use crate::wire;
+use crate::cms_sign::CmsTemplate;
+use crate::time::PecTime;
 use openssl::error::ErrorStack;
-use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
 use openssl::pkey::{PKey, Private};
-use openssl::stack::Stack;
 use openssl::x509::X509;
 use sha1::{Digest, Sha1};
 use thiserror::Error;
@@ -23,16 +23,16 @@ pub enum SmimeError {
 pub struct Signer {
     key: PKey<Private>,
     cert: X509,
-    chain: Stack<X509>,
+    template: CmsTemplate,
 }
 
 impl Signer {
     pub fn new(cert: X509, key: PKey<Private>, chain: Vec<X509>) -> Result<Self, SmimeError> {
-        let mut stack = Stack::new()?;
-        for c in chain {
-            stack.push(c)?;
+        if !cert.public_key()?.public_eq(&key) {
+            return Err(SmimeError::Credentials("the private key does not match the certificate".into()));
         }
-        Ok(Signer { key, cert, chain: stack })
+        let template = CmsTemplate::new(&cert, &chain)?;
+        Ok(Signer { key, cert, template })
     }
 
     /// From PEM: the certificate file may hold the chain after the leaf.
@@ -54,16 +54,16 @@ impl Signer {
 
     /// Detached CMS signature (SHA-256, signer certificate and chain included) over exactly
     /// these bytes. The caller passes canonical CRLF text, so nothing is converted.
-    pub fn sign_detached(&self, content: &[u8]) -> Result<Vec<u8>, SmimeError> {
-        let flags = Pkcs7Flags::DETACHED | Pkcs7Flags::BINARY;
-        let p7 = Pkcs7::sign(&self.cert, &self.key, &self.chain, content, flags)?;
-        Ok(p7.to_der()?)
+    /// `time` is the signing time written in the signature: the time stamp of the
+    /// transaction, so the same message always signs to the same bytes.
+    pub fn sign_detached(&self, content: &[u8], time: PecTime) -> Result<Vec<u8>, SmimeError> {
+        Ok(self.template.sign(&self.key, content, time)?)
     }
 
     /// The complete signed message: `outer_headers` (wire form, CRLF), then a
     /// multipart/signed body whose first part is `entity` byte for byte.
-    pub fn sign_message(&self, outer_headers: &[u8], entity: &[u8]) -> Result<Vec<u8>, SmimeError> {
-        let signature = self.sign_detached(entity)?;
+    pub fn sign_message(&self, outer_headers: &[u8], entity: &[u8], time: PecTime) -> Result<Vec<u8>, SmimeError> {
+        let signature = self.sign_detached(entity, time)?;
         Ok(assemble_signed(outer_headers, entity, &signature))
     }
 }

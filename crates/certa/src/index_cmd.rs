@@ -1,0 +1,38 @@
+//! `certa index entry --cert CERT.pem --name NAME --domain D... --receipt-address A`.
+
+use crate::read_file;
+use anyhow::Context;
+use openssl::x509::X509;
+use pec::ProviderEntry;
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand)]
+pub enum IndexCommand {
+    /// Write a provider-index LDIF entry for a signing certificate.
+    Entry {
+        /// The provider's signing certificate (PEM).
+        #[arg(long)]
+        cert: PathBuf,
+        /// providerName, e.g. "Certa S.p.A."
+        #[arg(long)]
+        name: String,
+        /// Managed PEC domain (repeatable).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        /// The provider service mailbox (mailReceipt).
+        #[arg(long)]
+        receipt_address: String,
+    },
+}
+
+pub fn run(cmd: &IndexCommand) -> anyhow::Result<()> {
+    match cmd {
+        IndexCommand::Entry { cert, name, domains, receipt_address } => {
+            let pem = read_file(cert)?;
+            let cert = X509::from_pem(&pem).with_context(|| format!("{} is not a PEM certificate", cert.display()))?;
+            let entry = ProviderEntry::for_certificate(&cert, name, domains, receipt_address);
+            print!("{}", entry.to_ldif());
+            Ok(())
+        }
+    }
+}
