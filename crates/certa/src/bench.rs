@@ -45,20 +45,29 @@ fn original(size: usize) -> Vec<u8> {
 
 /// `openssl speed rsa2048` of the installed openssl command, if there is one.
 fn openssl_speed() -> Option<f64> {
-    let out = std::process::Command::new("openssl").args(["speed", "-seconds", "3", "rsa2048"]).output().ok()?;
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "3", "rsa2048"])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
     line.split_whitespace().nth(5)?.parse().ok()
 }
 
 fn sign(d: Duration) -> anyhow::Result<()> {
     let ca = pec::pki::new_ca("Bench CA", "Certa Bench").context("CA")?;
-    let cred = pec::pki::issue_signing_certificate(&ca, "Certa Bench", "pec.bench.test", 30).context("signing cert")?;
+    let cred = pec::pki::issue_signing_certificate(&ca, "Certa Bench", "pec.bench.test", 30)
+        .context("signing cert")?;
     let signer = Signer::new(cred.cert.clone(), cred.key.clone(), vec![])?;
     let provider = ProviderIdentity::new("Certa Bench", "pec.bench.test");
     let builder = Builder::new(&provider);
 
-    println!("certa bench sign — one core, {:.1} s per figure", d.as_secs_f64());
+    println!(
+        "certa bench sign — one core, {:.1} s per figure",
+        d.as_secs_f64()
+    );
     let raw_sign = || {
         rate(d, || {
             let mut s = RawSigner::new(MessageDigest::sha256(), &cred.key)?;
@@ -68,42 +77,67 @@ fn sign(d: Duration) -> anyhow::Result<()> {
         })
     };
     let raw_first = raw_sign()?;
-    println!("{:<48}{raw_first:>10.0} /s", "raw RSA-2048 sign (in-process OpenSSL)");
+    println!(
+        "{:<48}{raw_first:>10.0} /s",
+        "raw RSA-2048 sign (in-process OpenSSL)"
+    );
     let speed = openssl_speed();
     if let Some(speed) = speed {
-        println!("{:<48}{speed:>10.0} /s", "raw RSA-2048 sign (`openssl speed rsa2048`)");
+        println!(
+            "{:<48}{speed:>10.0} /s",
+            "raw RSA-2048 sign (`openssl speed rsa2048`)"
+        );
     }
     let cms = rate(d, || {
         signer.sign_detached(&[b'x'; 10 * 1024], PecTime::new(chrono::Utc::now()))?;
         Ok(())
     })?;
-    println!("{:<48}{cms:>10.0} /s", "CMS detached signature alone, 10 KB");
+    println!(
+        "{:<48}{cms:>10.0} /s",
+        "CMS detached signature alone, 10 KB"
+    );
     let time = PecTime::new(chrono::Utc::now());
     let mut rows = Vec::new();
     let rcpts = vec!["b@pec.bench.test".to_string()];
     for (label, size) in [("10 KB", 10 * 1024), ("1 MB", 1024 * 1024)] {
         let orig = original(size);
-        let tx = Transaction::from_original(&orig, "a@pec.bench.test", &rcpts, "certa.bench.1@pec.bench.test".into(), time, |_| true);
+        let tx = Transaction::from_original(
+            &orig,
+            "a@pec.bench.test",
+            &rcpts,
+            "certa.bench.1@pec.bench.test".into(),
+            time,
+            |_| true,
+        );
         let env = rate(d, || {
             builder.transport_envelope(&tx, &orig).sign(&signer)?;
             Ok(())
         })?;
         // The delivery point's input: the original as the envelope carries it.
-        let carried = pec::headers::rewrite_message_id(&orig, &tx.identificativo, tx.msgid.as_deref());
+        let carried =
+            pec::headers::rewrite_message_id(&orig, &tx.identificativo, tx.msgid.as_deref());
         let whole = rate(d, || {
             builder.transport_envelope(&tx, &orig).sign(&signer)?;
             builder.acceptance(&tx).sign(&signer)?;
-            builder.delivery(&tx, "b@pec.bench.test", &carried).sign(&signer)?;
+            builder
+                .delivery(&tx, "b@pec.bench.test", &carried)
+                .sign(&signer)?;
             Ok(())
         })?;
         rows.push((label, env, whole));
     }
     let raw_last = raw_sign()?;
-    println!("{:<48}{raw_last:>10.0} /s", "raw RSA-2048 sign again (in-process OpenSSL)");
+    println!(
+        "{:<48}{raw_last:>10.0} /s",
+        "raw RSA-2048 sign again (in-process OpenSSL)"
+    );
     // The machine's sign rate is the best figure seen: the ratio errs on the low side.
     let raw = raw_first.max(raw_last).max(speed.unwrap_or(0.0));
     for (label, env, whole) in rows {
-        println!("{:<48}{env:>10.0} /s", format!("envelope built + signed, {label} original"));
+        println!(
+            "{:<48}{env:>10.0} /s",
+            format!("envelope built + signed, {label} original")
+        );
         println!(
             "{:<48}{whole:>10.0} /s   ({:.0} % of best sign-rate / 3)",
             format!("envelope + acceptance + delivery, {label}"),

@@ -27,9 +27,15 @@ pub enum IndexCommand {
 
 pub fn run(cmd: &IndexCommand) -> anyhow::Result<()> {
     match cmd {
-        IndexCommand::Entry { cert, name, domains, receipt_address } => {
+        IndexCommand::Entry {
+            cert,
+            name,
+            domains,
+            receipt_address,
+        } => {
             let pem = read_file(cert)?;
-            let cert = X509::from_pem(&pem).with_context(|| format!("{} is not a PEM certificate", cert.display()))?;
+            let cert = X509::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", cert.display()))?;
             let entry = ProviderEntry::for_certificate(&cert, name, domains, receipt_address);
             print!("{}", entry.to_ldif());
             Ok(())

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "certa", version, about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)")]
+#[command(
+    name = "certa",
+    version,
+    about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -26,7 +26,8 @@ pub struct VerifyArgs {
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let raw = read_file(&args.file)?;
-    let parsed = classify(&raw).with_context(|| format!("{} is not a message", args.file.display()))?;
+    let parsed =
+        classify(&raw).with_context(|| format!("{} is not a message", args.file.display()))?;
     let trust = if args.trust.is_empty() {
         TrustAnchors::system()
     } else {
@@ -38,7 +39,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         TrustAnchors::from_pem(&pem).context("trust anchors are not PEM certificates")?
     };
     let index = match &args.index {
-        Some(p) => ProviderIndex::from_bytes(&read_file(p)?, None).with_context(|| format!("reading {}", p.display()))?,
+        Some(p) => ProviderIndex::from_bytes(&read_file(p)?, None)
+            .with_context(|| format!("reading {}", p.display()))?,
         None => ProviderIndex::default(),
     };
     let v = verify(&raw, &parsed, &index, &trust);
@@ -66,7 +68,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_text(&parsed, &v, english);
     }
-    Ok(if v.verdict.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if v.verdict.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn print_text(p: &pec::PecMessage, v: &pec::Verification, en: bool) {
@@ -74,19 +80,59 @@ fn print_text(p: &pec::PecMessage, v: &pec::Verification, en: bool) {
     let none = if en { "(none)" } else { "(nessuno)" };
     let kind = p
         .kind
-        .map(|k| format!("{} ({})", if en { k.name_en() } else { k.name_it() }, k.code()))
-        .unwrap_or_else(|| if en { "not a PEC message".into() } else { "non è un messaggio PEC".into() });
+        .map(|k| {
+            format!(
+                "{} ({})",
+                if en { k.name_en() } else { k.name_it() },
+                k.code()
+            )
+        })
+        .unwrap_or_else(|| {
+            if en {
+                "not a PEC message".into()
+            } else {
+                "non è un messaggio PEC".into()
+            }
+        });
     println!("{}{kind}", label("tipo", "kind"));
-    println!("{}{}", label("gestore", "provider"), v.provider.as_ref().map_or(none.to_string(), |p| p.name.clone()));
+    println!(
+        "{}{}",
+        label("gestore", "provider"),
+        v.provider
+            .as_ref()
+            .map_or(none.to_string(), |p| p.name.clone())
+    );
     println!("{}{}", label("oggetto", "subject"), p.subject);
     if let Some(d) = &p.daticert {
-        println!("{}{}", label("identificativo", "identifier"), d.identificativo);
-        println!("{}{}", label("msgid", "msgid"), d.msgid.as_deref().unwrap_or(none));
+        println!(
+            "{}{}",
+            label("identificativo", "identifier"),
+            d.identificativo
+        );
+        println!(
+            "{}{}",
+            label("msgid", "msgid"),
+            d.msgid.as_deref().unwrap_or(none)
+        );
         println!("{}{}", label("mittente", "sender"), d.mittente);
-        let rcpts: Vec<String> = d.destinatari.iter().map(|r| format!("{} ({})", r.address, r.tipo.as_str())).collect();
+        let rcpts: Vec<String> = d
+            .destinatari
+            .iter()
+            .map(|r| format!("{} ({})", r.address, r.tipo.as_str()))
+            .collect();
         println!("{}{}", label("destinatari", "recipients"), rcpts.join(", "));
-        println!("{}{} {} ({})", label("data", "date"), d.data.giorno(), d.data.ora(), d.data.zona());
-        println!("{}{}", label("ricevuta", "receipt type"), d.ricevuta.map_or(none, |r| r.as_str()));
+        println!(
+            "{}{} {} ({})",
+            label("data", "date"),
+            d.data.giorno(),
+            d.data.ora(),
+            d.data.zona()
+        );
+        println!(
+            "{}{}",
+            label("ricevuta", "receipt type"),
+            d.ricevuta.map_or(none, |r| r.as_str())
+        );
         if let Some(c) = &d.consegna {
             println!("{}{c}", label("consegna", "delivered to"));
         }
@@ -97,12 +143,25 @@ fn print_text(p: &pec::PecMessage, v: &pec::Verification, en: bool) {
         println!("{}{e}", label("daticert.xml", "daticert.xml"));
     }
     if let Some(s) = &v.signer {
-        println!("{}{} (SHA-1 {})", label("firmatario", "signer"), s.subject, s.certificate_sha1);
+        println!(
+            "{}{} (SHA-1 {})",
+            label("firmatario", "signer"),
+            s.subject,
+            s.certificate_sha1
+        );
         if let Some(t) = &s.signing_time {
-            println!("{}{t} ({})", label("firmato il", "signed at"), s.digest.as_deref().unwrap_or("?"));
+            println!(
+                "{}{t} ({})",
+                label("firmato il", "signed at"),
+                s.digest.as_deref().unwrap_or("?")
+            );
         }
     }
-    let verdict = if en { v.verdict.describe_en() } else { v.verdict.describe_it() };
+    let verdict = if en {
+        v.verdict.describe_en()
+    } else {
+        v.verdict.describe_it()
+    };
     let head = match (v.verdict.is_valid(), en) {
         (true, false) => "VALIDO",
         (false, false) => "NON VALIDO",

@@ -21,9 +21,10 @@ pub fn transform(original: &[u8]) -> Vec<u8> {
     let Some(msg) = MessageParser::default().parse(original) else {
         return original.to_vec();
     };
-    let root_type = msg.parts.first().and_then(|p| p.content_type()).map(|ct| {
-        format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase()
-    });
+    let root_type =
+        msg.parts.first().and_then(|p| p.content_type()).map(|ct| {
+            format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase()
+        });
     if matches!(
         root_type.as_deref(),
         Some("application/pkcs7-mime") | Some("application/x-pkcs7-mime")
@@ -35,7 +36,9 @@ pub fn transform(original: &[u8]) -> Vec<u8> {
         if i == 0 || matches!(part.body, PartType::Multipart(_)) {
             continue;
         }
-        let Some(name) = part.attachment_name() else { continue };
+        let Some(name) = part.attachment_name() else {
+            continue;
+        };
         let ctype = part
             .content_type()
             .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
@@ -43,11 +46,17 @@ pub fn transform(original: &[u8]) -> Vec<u8> {
         if ctype.ends_with("pkcs7-signature") {
             continue;
         }
-        let (start, body_start, end) = (part.offset_header as usize, part.offset_body as usize, part.offset_end as usize);
+        let (start, body_start, end) = (
+            part.offset_header as usize,
+            part.offset_body as usize,
+            part.offset_end as usize,
+        );
         if start > body_start || body_start > end || end > original.len() {
             continue;
         }
-        let encoding = crate::headers::get(&original[start..body_start], "Content-Transfer-Encoding").unwrap_or_default();
+        let encoding =
+            crate::headers::get(&original[start..body_start], "Content-Transfer-Encoding")
+                .unwrap_or_default();
         let content = wire::decode_transfer(&original[body_start..end], &encoding);
         replacements.push((start, end, hash_part(name, &sha1_hex(&content))));
     }

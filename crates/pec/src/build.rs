@@ -22,7 +22,10 @@ pub struct ProviderIdentity {
 
 impl ProviderIdentity {
     pub fn new(name: impl Into<String>, domain: impl Into<String>) -> Self {
-        ProviderIdentity { name: name.into(), domain: domain.into() }
+        ProviderIdentity {
+            name: name.into(),
+            domain: domain.into(),
+        }
     }
 
     /// RFC 6109 §2.2.6, as every real provider spells it.
@@ -139,7 +142,10 @@ impl Transaction {
 
     /// The same transaction certified at another instant (a receipt issued later).
     pub fn at(&self, time: PecTime) -> Transaction {
-        Transaction { time, ..self.clone() }
+        Transaction {
+            time,
+            ..self.clone()
+        }
     }
 
     fn recipient(&self, address: &str) -> Recipient {
@@ -147,7 +153,11 @@ impl Transaction {
             .iter()
             .find(|r| r.address.eq_ignore_ascii_case(address))
             .cloned()
-            .unwrap_or(Recipient { address: address.to_string(), kind: RecipientKind::Certificato, primary: true })
+            .unwrap_or(Recipient {
+                address: address.to_string(),
+                kind: RecipientKind::Certificato,
+                primary: true,
+            })
     }
 }
 
@@ -197,30 +207,46 @@ pub struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     pub fn new(provider: &'a ProviderIdentity) -> Self {
-        Builder { provider, lang: Lang::It }
+        Builder {
+            provider,
+            lang: Lang::It,
+        }
     }
 
     /// Busta di trasporto (RFC 6109 §3.1.5): the original inside as `postacert.eml`, with the
     /// PEC identifier as its Message-ID and the client's kept as X-Riferimento-Message-ID.
     pub fn transport_envelope(&self, tx: &Transaction, original: &[u8]) -> UnsignedMessage {
         let original = wire::to_crlf(original);
-        let carried = headers::rewrite_message_id(&original, &tx.identificativo, tx.msgid.as_deref());
+        let carried =
+            headers::rewrite_message_id(&original, &tx.identificativo, tx.msgid.as_deref());
         let mut h = String::new();
         for f in headers::fields(&original) {
-            if ["Received", "To", "Cc"].iter().any(|n| f.name.eq_ignore_ascii_case(n)) {
+            if ["Received", "To", "Cc"]
+                .iter()
+                .any(|n| f.name.eq_ignore_ascii_case(n))
+            {
                 h.push_str(&String::from_utf8_lossy(&original[f.start..f.end]));
             }
         }
         h.push_str(&wire::raw_header("X-Trasporto", "posta-certificata"));
         h.push_str(&wire::raw_header("Date", &tx.time.rfc5322()));
-        h.push_str(&wire::header("Subject", &format!("POSTA CERTIFICATA: {}", tx.subject)));
+        h.push_str(&wire::header(
+            "Subject",
+            &format!("POSTA CERTIFICATA: {}", tx.subject),
+        ));
         h.push_str(&self.on_behalf_from(&tx.sender));
         h.push_str(&wire::raw_header("Reply-To", &tx.reply_to));
-        h.push_str(&wire::raw_header("Message-ID", &format!("<{}>", tx.identificativo)));
+        h.push_str(&wire::raw_header(
+            "Message-ID",
+            &format!("<{}>", tx.identificativo),
+        ));
         if let Some(m) = &tx.msgid {
             h.push_str(&wire::raw_header("X-Riferimento-Message-ID", m));
         }
-        h.push_str(&wire::raw_header("X-TipoRicevuta", tx.receipt_type.as_str()));
+        h.push_str(&wire::raw_header(
+            "X-TipoRicevuta",
+            tx.receipt_type.as_str(),
+        ));
         let kind = MessageKind::TransportEnvelope;
         let dati = self.daticert(kind, tx, None, ErrorCode::Nessuno, None, &[]);
         let rcpts = all_recipients(tx);
@@ -240,12 +266,28 @@ impl<'a> Builder<'a> {
     pub fn acceptance(&self, tx: &Transaction) -> UnsignedMessage {
         let kind = MessageKind::Acceptance;
         let rcpts = all_recipients(tx);
-        self.notice(kind, tx, &tx.sender, &rcpts, None, ErrorCode::Nessuno, None, &[], None, &[])
+        self.notice(
+            kind,
+            tx,
+            &tx.sender,
+            &rcpts,
+            None,
+            ErrorCode::Nessuno,
+            None,
+            &[],
+            None,
+            &[],
+        )
     }
 
     /// Avviso di non accettazione (RFC 6109 §3.1.2, §3.1.3): `reasons` are the formal errors,
     /// or the virus found when `virus` is true. The original is never included.
-    pub fn non_acceptance(&self, tx: &Transaction, reasons: &[String], virus: bool) -> UnsignedMessage {
+    pub fn non_acceptance(
+        &self,
+        tx: &Transaction,
+        reasons: &[String],
+        virus: bool,
+    ) -> UnsignedMessage {
         let (kind, code) = if virus {
             (MessageKind::NonAcceptanceVirus, ErrorCode::Virus)
         } else {
@@ -253,26 +295,76 @@ impl<'a> Builder<'a> {
         };
         let rcpts = all_recipients(tx);
         let extended = reasons.join("; ");
-        self.notice(kind, tx, &tx.sender, &rcpts, None, code, Some(&extended), reasons, None, &[])
+        self.notice(
+            kind,
+            tx,
+            &tx.sender,
+            &rcpts,
+            None,
+            code,
+            Some(&extended),
+            reasons,
+            None,
+            &[],
+        )
     }
 
     /// Ricevuta di presa in carico (RFC 6109 §3.2.1), sent to the sender provider's service
     /// mailbox (`mail_receipt` in the index), for the recipients this provider took.
-    pub fn taken_in_charge(&self, tx: &Transaction, mail_receipt: &str, taken: &[String]) -> UnsignedMessage {
+    pub fn taken_in_charge(
+        &self,
+        tx: &Transaction,
+        mail_receipt: &str,
+        taken: &[String],
+    ) -> UnsignedMessage {
         let kind = MessageKind::TakenInCharge;
-        let rcpts: Vec<(String, RecipientKind)> =
-            taken.iter().map(|a| (a.clone(), tx.recipient(a).kind)).collect();
-        self.notice(kind, tx, mail_receipt, &rcpts, None, ErrorCode::Nessuno, None, &[], None, taken)
+        let rcpts: Vec<(String, RecipientKind)> = taken
+            .iter()
+            .map(|a| (a.clone(), tx.recipient(a).kind))
+            .collect();
+        self.notice(
+            kind,
+            tx,
+            mail_receipt,
+            &rcpts,
+            None,
+            ErrorCode::Nessuno,
+            None,
+            &[],
+            None,
+            taken,
+        )
     }
 
     /// Avviso di rilevazione virus (RFC 6109 §3.2.3), to the sender provider's service
     /// mailbox, one per local recipient.
-    pub fn virus_detected(&self, tx: &Transaction, mail_receipt: &str, recipient: &str, virus: &str) -> UnsignedMessage {
+    pub fn virus_detected(
+        &self,
+        tx: &Transaction,
+        mail_receipt: &str,
+        recipient: &str,
+        virus: &str,
+    ) -> UnsignedMessage {
         let kind = MessageKind::VirusDetected;
         let rcpts = vec![(recipient.to_string(), tx.recipient(recipient).kind)];
         let errors = vec![virus.to_string()];
-        let mut m = self.notice(kind, tx, mail_receipt, &rcpts, Some(recipient), ErrorCode::Virus, Some(virus), &errors, None, &[]);
-        m.headers = format!("{}{}", wire::raw_header("X-Mittente", &tx.sender), m.headers);
+        let mut m = self.notice(
+            kind,
+            tx,
+            mail_receipt,
+            &rcpts,
+            Some(recipient),
+            ErrorCode::Virus,
+            Some(virus),
+            &errors,
+            None,
+            &[],
+        );
+        m.headers = format!(
+            "{}{}",
+            wire::raw_header("X-Mittente", &tx.sender),
+            m.headers
+        );
         m
     }
 
@@ -293,40 +385,91 @@ impl<'a> Builder<'a> {
     }
 
     /// Avviso di mancata consegna (RFC 6109 §3.3.3, §3.2.4) for one recipient.
-    pub fn non_delivery(&self, tx: &Transaction, recipient: &str, code: ErrorCode, description: &str) -> UnsignedMessage {
-        let kind = if code == ErrorCode::Virus { MessageKind::NonDeliveryVirus } else { MessageKind::NonDelivery };
+    pub fn non_delivery(
+        &self,
+        tx: &Transaction,
+        recipient: &str,
+        code: ErrorCode,
+        description: &str,
+    ) -> UnsignedMessage {
+        let kind = if code == ErrorCode::Virus {
+            MessageKind::NonDeliveryVirus
+        } else {
+            MessageKind::NonDelivery
+        };
         let rcpts = vec![(recipient.to_string(), tx.recipient(recipient).kind)];
         let errors = vec![description.to_string()];
-        self.notice(kind, tx, &tx.sender, &rcpts, Some(recipient), code, Some(description), &errors, None, &[])
+        self.notice(
+            kind,
+            tx,
+            &tx.sender,
+            &rcpts,
+            Some(recipient),
+            code,
+            Some(description),
+            &errors,
+            None,
+            &[],
+        )
     }
 
     /// Avviso di mancata consegna per superamento tempo massimo (RFC 6109 §3.1.6), to the
     /// sender, for one recipient.
-    pub fn delivery_timeout(&self, tx: &Transaction, recipient: &str, stage: TimeoutStage) -> UnsignedMessage {
+    pub fn delivery_timeout(
+        &self,
+        tx: &Transaction,
+        recipient: &str,
+        stage: TimeoutStage,
+    ) -> UnsignedMessage {
         let kind = MessageKind::DeliveryTimeout(stage);
         let rcpts = vec![(recipient.to_string(), tx.recipient(recipient).kind)];
         let (code, ext) = match stage {
             TimeoutStage::Hours12 => (ErrorCode::Nessuno, None),
-            TimeoutStage::Hours24 => (ErrorCode::Altro, Some("Superamento del tempo massimo di consegna (24 ore)")),
+            TimeoutStage::Hours24 => (
+                ErrorCode::Altro,
+                Some("Superamento del tempo massimo di consegna (24 ore)"),
+            ),
         };
-        self.notice(kind, tx, &tx.sender, &rcpts, Some(recipient), code, ext, &[], None, &[])
+        self.notice(
+            kind,
+            tx,
+            &tx.sender,
+            &rcpts,
+            Some(recipient),
+            code,
+            ext,
+            &[],
+            None,
+            &[],
+        )
     }
 
     /// Busta di anomalia (RFC 6109 §3.2.2): the received message whole, no daticert.xml, its
     /// Message-ID kept. `time` is the arrival time, `sender` the reverse path it came from.
-    pub fn anomaly_envelope(&self, received: &[u8], sender: &str, time: PecTime, error: &str) -> UnsignedMessage {
+    pub fn anomaly_envelope(
+        &self,
+        received: &[u8],
+        sender: &str,
+        time: PecTime,
+        error: &str,
+    ) -> UnsignedMessage {
         let received = wire::to_crlf(received);
         let fs = headers::fields(&received);
         let mut h = String::new();
         let mut message_id = String::new();
         let mut has_reply_to = false;
         for f in &fs {
-            let keep = ["Received", "To", "Cc", "Message-ID", "Reply-To"].iter().any(|n| f.name.eq_ignore_ascii_case(n));
+            let keep = ["Received", "To", "Cc", "Message-ID", "Reply-To"]
+                .iter()
+                .any(|n| f.name.eq_ignore_ascii_case(n));
             if keep {
                 h.push_str(&String::from_utf8_lossy(&received[f.start..f.end]));
             }
             if f.name.eq_ignore_ascii_case("Message-ID") {
-                message_id = f.unfolded().trim_matches(|c| c == '<' || c == '>').to_string();
+                message_id = f
+                    .unfolded()
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_string();
             }
             has_reply_to |= f.name.eq_ignore_ascii_case("Reply-To");
         }
@@ -336,13 +479,20 @@ impl<'a> Builder<'a> {
             .unwrap_or_default();
         h.push_str(&wire::raw_header("X-Trasporto", "errore"));
         h.push_str(&wire::raw_header("Date", &time.rfc5322()));
-        h.push_str(&wire::header("Subject", &format!("ANOMALIA MESSAGGIO: {subject}")));
+        h.push_str(&wire::header(
+            "Subject",
+            &format!("ANOMALIA MESSAGGIO: {subject}"),
+        ));
         h.push_str(&self.on_behalf_from(sender));
         if !has_reply_to {
             h.push_str(&wire::raw_header("Reply-To", sender));
         }
         if message_id.is_empty() {
-            message_id = derived_id("anomalia", &hex::encode(Sha1::digest(&received)), &self.provider.domain);
+            message_id = derived_id(
+                "anomalia",
+                &hex::encode(Sha1::digest(&received)),
+                &self.provider.domain,
+            );
             h.push_str(&wire::raw_header("Message-ID", &format!("<{message_id}>")));
         }
         let kind = MessageKind::AnomalyEnvelope;
@@ -358,13 +508,25 @@ impl<'a> Builder<'a> {
         };
         let errors = vec![error.to_string()];
         let entity = self.entity(kind, &tx, &[], &errors, None, Some(&received));
-        UnsignedMessage { kind, message_id, rcpt_to: vec![], mail_from: sender.to_string(), time, headers: h, entity }
+        UnsignedMessage {
+            kind,
+            message_id,
+            rcpt_to: vec![],
+            mail_from: sender.to_string(),
+            time,
+            headers: h,
+            entity,
+        }
     }
 
     fn on_behalf_from(&self, sender: &str) -> String {
         wire::raw_header(
             "From",
-            &format!("{} <{}>", wire::quoted(&format!("Per conto di: {sender}")), self.provider.service_address()),
+            &format!(
+                "{} <{}>",
+                wire::quoted(&format!("Per conto di: {sender}")),
+                self.provider.service_address()
+            ),
         )
     }
 
@@ -402,8 +564,19 @@ impl<'a> Builder<'a> {
         self.wrap_notice(kind, tx, &tx.sender, recipient, entity)
     }
 
-    fn wrap_notice(&self, kind: MessageKind, tx: &Transaction, to: &str, about: &str, entity: Vec<u8>) -> UnsignedMessage {
-        let message_id = derived_id(kind.code(), &format!("{}\n{about}", tx.identificativo), &self.provider.domain);
+    fn wrap_notice(
+        &self,
+        kind: MessageKind,
+        tx: &Transaction,
+        to: &str,
+        about: &str,
+        entity: Vec<u8>,
+    ) -> UnsignedMessage {
+        let message_id = derived_id(
+            kind.code(),
+            &format!("{}\n{about}", tx.identificativo),
+            &self.provider.domain,
+        );
         let mut h = String::new();
         if let Some(v) = kind.x_ricevuta() {
             h.push_str(&wire::raw_header("X-Ricevuta", v));
@@ -412,7 +585,10 @@ impl<'a> Builder<'a> {
             h.push_str(&wire::raw_header("X-VerificaSicurezza", "errore"));
         }
         h.push_str(&wire::raw_header("Date", &tx.time.rfc5322()));
-        h.push_str(&wire::header("Subject", &format!("{}{}", kind.subject_prefix(), tx.subject)));
+        h.push_str(&wire::header(
+            "Subject",
+            &format!("{}{}", kind.subject_prefix(), tx.subject),
+        ));
         h.push_str(&wire::raw_header("From", &self.provider.service_address()));
         h.push_str(&wire::raw_header("To", to));
         if let Some(m) = &tx.msgid {
@@ -441,13 +617,18 @@ impl<'a> Builder<'a> {
     ) -> DatiCert {
         DatiCert {
             // Every kind but the anomaly envelope has a tipo; the anomaly never gets here.
-            tipo: kind.daticert_tipo().unwrap_or(crate::kind::DatiCertTipo::PostaCertificata),
+            tipo: kind
+                .daticert_tipo()
+                .unwrap_or(crate::kind::DatiCertTipo::PostaCertificata),
             errore,
             mittente: tx.sender.clone(),
             destinatari: tx
                 .recipients
                 .iter()
-                .map(|r| Destinatario { address: r.address.clone(), tipo: r.kind })
+                .map(|r| Destinatario {
+                    address: r.address.clone(),
+                    tipo: r.kind,
+                })
                 .collect(),
             risposte: tx.reply_to.clone(),
             oggetto: Some(tx.subject.clone()),
@@ -490,9 +671,16 @@ impl<'a> Builder<'a> {
         let inner = boundary_for(&[&plain, &html], "alt");
 
         let mut e = Vec::with_capacity(plain.len() + html.len() + carried.len() + 2048);
-        e.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=\"{outer}\"\r\n\r\n").as_bytes());
+        e.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"{outer}\"\r\n\r\n").as_bytes(),
+        );
         e.extend_from_slice(b"This is a multi-part message in MIME format.\r\n");
-        e.extend_from_slice(format!("--{outer}\r\nContent-Type: multipart/alternative; boundary=\"{inner}\"\r\n\r\n").as_bytes());
+        e.extend_from_slice(
+            format!(
+                "--{outer}\r\nContent-Type: multipart/alternative; boundary=\"{inner}\"\r\n\r\n"
+            )
+            .as_bytes(),
+        );
         for (subtype, body) in [("plain", &plain), ("html", &html)] {
             e.extend_from_slice(
                 format!("--{inner}\r\nContent-Type: text/{subtype}; charset=\"iso-8859-1\"\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n").as_bytes(),
@@ -526,7 +714,10 @@ impl<'a> Builder<'a> {
 }
 
 fn all_recipients(tx: &Transaction) -> Vec<(String, RecipientKind)> {
-    tx.recipients.iter().map(|r| (r.address.clone(), r.kind)).collect()
+    tx.recipients
+        .iter()
+        .map(|r| (r.address.clone(), r.kind))
+        .collect()
 }
 
 /// A receipt's own Message-ID, derived from what it is about, so that building it again (after

@@ -16,7 +16,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_recipients: 50, max_size_times_recipients: 30 * 1000 * 1000 }
+        Limits {
+            max_recipients: 50,
+            max_size_times_recipients: 30 * 1000 * 1000,
+        }
     }
 }
 
@@ -25,13 +28,27 @@ impl Default for Limits {
 #[serde(tag = "rule", rename_all = "kebab-case")]
 pub enum Violation {
     MissingFrom,
-    MultipleFrom { count: usize },
+    MultipleFrom {
+        count: usize,
+    },
     MissingTo,
-    ReversePathMismatch { reverse_path: String, from: String },
-    RecipientNotInHeaders { recipient: String },
+    ReversePathMismatch {
+        reverse_path: String,
+        from: String,
+    },
+    RecipientNotInHeaders {
+        recipient: String,
+    },
     BccPresent,
-    TooManyRecipients { count: usize, max: usize },
-    TooLarge { size: u64, recipients: usize, limit: u64 },
+    TooManyRecipients {
+        count: usize,
+        max: usize,
+    },
+    TooLarge {
+        size: u64,
+        recipients: usize,
+        limit: u64,
+    },
     NotAMessage,
 }
 
@@ -71,7 +88,9 @@ impl Violation {
     fn english(&self) -> String {
         match self {
             Violation::MissingFrom => "the sender (From field) is missing".into(),
-            Violation::MultipleFrom { count } => format!("the From field holds {count} addresses: it must hold exactly one"),
+            Violation::MultipleFrom { count } => {
+                format!("the From field holds {count} addresses: it must hold exactly one")
+            }
             Violation::MissingTo => "the recipient (To field) is missing".into(),
             Violation::ReversePathMismatch { reverse_path, from } => format!(
                 "the SMTP envelope sender ({reverse_path}) differs from the message sender ({from})"
@@ -79,9 +98,17 @@ impl Violation {
             Violation::RecipientNotInHeaders { recipient } => {
                 format!("recipient {recipient} is not listed in To or Cc")
             }
-            Violation::BccPresent => "certified mail does not allow blind-copy recipients (Bcc field)".into(),
-            Violation::TooManyRecipients { count, max } => format!("too many recipients: {count}, at most {max} allowed"),
-            Violation::TooLarge { size, recipients, limit } => format!(
+            Violation::BccPresent => {
+                "certified mail does not allow blind-copy recipients (Bcc field)".into()
+            }
+            Violation::TooManyRecipients { count, max } => {
+                format!("too many recipients: {count}, at most {max} allowed")
+            }
+            Violation::TooLarge {
+                size,
+                recipients,
+                limit,
+            } => format!(
                 "message size times recipients too large: {} × {recipients} = {}, the limit is {}",
                 human(*size),
                 human(size.saturating_mul(*recipients as u64)),
@@ -103,7 +130,12 @@ fn human(bytes: u64) -> String {
 }
 
 /// RFC 6109 §3.1.1: every violation of `message` submitted with this SMTP envelope.
-pub fn formal_checks(reverse_path: &str, forward_paths: &[String], message: &[u8], limits: &Limits) -> Vec<Violation> {
+pub fn formal_checks(
+    reverse_path: &str,
+    forward_paths: &[String],
+    message: &[u8],
+    limits: &Limits,
+) -> Vec<Violation> {
     let mut v = Vec::new();
     let Some(parsed) = MessageParser::default().parse_headers(message) else {
         return vec![Violation::NotAMessage];
@@ -111,12 +143,18 @@ pub fn formal_checks(reverse_path: &str, forward_paths: &[String], message: &[u8
     if crate::headers::fields(message).is_empty() {
         return vec![Violation::NotAMessage];
     }
-    let from: Vec<String> = parsed.from().map(crate::parse::addresses).unwrap_or_default();
+    let from: Vec<String> = parsed
+        .from()
+        .map(crate::parse::addresses)
+        .unwrap_or_default();
     match from.len() {
         0 => v.push(Violation::MissingFrom),
         1 => {
             if !from[0].eq_ignore_ascii_case(reverse_path.trim()) {
-                v.push(Violation::ReversePathMismatch { reverse_path: reverse_path.to_string(), from: from[0].clone() });
+                v.push(Violation::ReversePathMismatch {
+                    reverse_path: reverse_path.to_string(),
+                    from: from[0].clone(),
+                });
             }
         }
         n => v.push(Violation::MultipleFrom { count: n }),
@@ -127,19 +165,35 @@ pub fn formal_checks(reverse_path: &str, forward_paths: &[String], message: &[u8
         v.push(Violation::MissingTo);
     }
     for r in forward_paths {
-        if !to.iter().chain(cc.iter()).any(|a| a.eq_ignore_ascii_case(r)) {
-            v.push(Violation::RecipientNotInHeaders { recipient: r.clone() });
+        if !to
+            .iter()
+            .chain(cc.iter())
+            .any(|a| a.eq_ignore_ascii_case(r))
+        {
+            v.push(Violation::RecipientNotInHeaders {
+                recipient: r.clone(),
+            });
         }
     }
-    if crate::headers::fields(message).iter().any(|f| f.name.eq_ignore_ascii_case("Bcc")) {
+    if crate::headers::fields(message)
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case("Bcc"))
+    {
         v.push(Violation::BccPresent);
     }
     if forward_paths.len() > limits.max_recipients {
-        v.push(Violation::TooManyRecipients { count: forward_paths.len(), max: limits.max_recipients });
+        v.push(Violation::TooManyRecipients {
+            count: forward_paths.len(),
+            max: limits.max_recipients,
+        });
     }
     let size = message.len() as u64;
     if size.saturating_mul(forward_paths.len() as u64) > limits.max_size_times_recipients {
-        v.push(Violation::TooLarge { size, recipients: forward_paths.len(), limit: limits.max_size_times_recipients });
+        v.push(Violation::TooLarge {
+            size,
+            recipients: forward_paths.len(),
+            limit: limits.max_size_times_recipients,
+        });
     }
     v
 }

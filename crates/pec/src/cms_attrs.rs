@@ -18,19 +18,33 @@ pub struct SignedAttributes {
 
 /// Reads the first signer's attributes; anything unreadable is simply absent.
 pub fn signed_attributes(der: &[u8]) -> SignedAttributes {
-    let Ok(ci) = ContentInfo::from_der(der) else { return SignedAttributes::default() };
-    let Ok(bytes) = ci.content.to_der() else { return SignedAttributes::default() };
-    let Ok(sd) = SignedData::from_der(&bytes) else { return SignedAttributes::default() };
-    let Some(si) = sd.signer_infos.0.iter().next() else { return SignedAttributes::default() };
+    let Ok(ci) = ContentInfo::from_der(der) else {
+        return SignedAttributes::default();
+    };
+    let Ok(bytes) = ci.content.to_der() else {
+        return SignedAttributes::default();
+    };
+    let Ok(sd) = SignedData::from_der(&bytes) else {
+        return SignedAttributes::default();
+    };
+    let Some(si) = sd.signer_infos.0.iter().next() else {
+        return SignedAttributes::default();
+    };
     let digest = Some(digest_name(&si.digest_alg.oid.to_string()));
     let signing_time = si.signed_attrs.as_ref().and_then(|attrs| {
-        attrs.iter().find(|a| a.oid.to_string() == SIGNING_TIME).and_then(|a| {
-            let v = a.values.iter().next()?;
-            let t = x509_time::Time::from_der(&v.to_der().ok()?).ok()?;
-            PecTime::from_unix(t.to_unix_duration().as_secs() as i64)
-        })
+        attrs
+            .iter()
+            .find(|a| a.oid.to_string() == SIGNING_TIME)
+            .and_then(|a| {
+                let v = a.values.iter().next()?;
+                let t = x509_time::Time::from_der(&v.to_der().ok()?).ok()?;
+                PecTime::from_unix(t.to_unix_duration().as_secs() as i64)
+            })
     });
-    SignedAttributes { signing_time, digest }
+    SignedAttributes {
+        signing_time,
+        digest,
+    }
 }
 
 fn digest_name(oid: &str) -> String {

@@ -5,12 +5,12 @@
 //! per PEC message, so the structure is laid out here once per signer and only the
 //! per-message parts (message digest, signing time, signature) are encoded per call.
 
+use crate::time::PecTime;
+use chrono::Datelike;
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
-use crate::time::PecTime;
-use chrono::Datelike;
 use sha2::{Digest, Sha256};
 
 const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
@@ -75,7 +75,12 @@ impl CmsTemplate {
 
     /// A detached SignedData over `content` (SHA-256 with RSA), with the signed attributes
     /// contentType, signingTime and messageDigest (RFC 5652 §11).
-    pub fn sign(&self, key: &PKey<Private>, content: &[u8], time: PecTime) -> Result<Vec<u8>, ErrorStack> {
+    pub fn sign(
+        &self,
+        key: &PKey<Private>,
+        content: &[u8],
+        time: PecTime,
+    ) -> Result<Vec<u8>, ErrorStack> {
         let digest = Sha256::digest(content);
         let t = time.utc();
         // RFC 5652 §11.3: UTCTime through 2049, GeneralizedTime from 2050.

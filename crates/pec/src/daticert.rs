@@ -154,7 +154,11 @@ impl DatiCert {
                     if let Some(name) = path.pop() {
                         // The subject is certified as it was, spaces included; every other
                         // field is an address, a code or an identifier.
-                        let value = if name == "oggetto" { text.as_str() } else { text.trim() };
+                        let value = if name == "oggetto" {
+                            text.as_str()
+                        } else {
+                            text.trim()
+                        };
                         raw.text(&name, &path, value);
                     }
                     text.clear();
@@ -246,7 +250,11 @@ impl RawDatiCert {
                 _ => {}
             }
         }
-        if name == "destinatari" && !e.attributes().any(|a| a.is_ok_and(|a| a.key.as_ref() == b"tipo")) {
+        if name == "destinatari"
+            && !e
+                .attributes()
+                .any(|a| a.is_ok_and(|a| a.key.as_ref() == b"tipo"))
+        {
             self.pending_dest_tipo = RecipientKind::Certificato;
         }
         Ok(())
@@ -304,7 +312,9 @@ impl RawDatiCert {
             destinatari: self.destinatari,
             risposte: self.risposte.unwrap_or_default(),
             oggetto: self.oggetto,
-            gestore_emittente: self.gestore.ok_or(DatiCertError::Missing("gestore-emittente"))?,
+            gestore_emittente: self
+                .gestore
+                .ok_or(DatiCertError::Missing("gestore-emittente"))?,
             data,
             identificativo: self
                 .identificativo
@@ -362,8 +372,14 @@ mod tests {
             errore: ErrorCode::Nessuno,
             mittente: "a@pec.alpha.test".into(),
             destinatari: vec![
-                Destinatario { address: "b@pec.beta.test".into(), tipo: RecipientKind::Certificato },
-                Destinatario { address: "x@example.org".into(), tipo: RecipientKind::Esterno },
+                Destinatario {
+                    address: "b@pec.beta.test".into(),
+                    tipo: RecipientKind::Certificato,
+                },
+                Destinatario {
+                    address: "x@example.org".into(),
+                    tipo: RecipientKind::Esterno,
+                },
             ],
             risposte: "a@pec.alpha.test".into(),
             oggetto: Some("Fattura <n. 1> & \"altro\" — è".into()),
@@ -404,9 +420,18 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_daticert() {
-        assert_eq!(DatiCert::parse(b"<html/>"), Err(DatiCertError::NotPostacert));
-        assert!(matches!(DatiCert::parse(b"<postacert tipo=\"x\"><intestazione>"), Err(_)));
-        let no_ident = sample().to_xml().replace("<identificativo>certa.20261123100001.1@pec.alpha.test</identificativo>", "");
-        assert_eq!(DatiCert::parse(no_ident.as_bytes()), Err(DatiCertError::Missing("identificativo")));
+        assert_eq!(
+            DatiCert::parse(b"<html/>"),
+            Err(DatiCertError::NotPostacert)
+        );
+        assert!(DatiCert::parse(b"<postacert tipo=\"x\"><intestazione>").is_err());
+        let no_ident = sample().to_xml().replace(
+            "<identificativo>certa.20261123100001.1@pec.alpha.test</identificativo>",
+            "",
+        );
+        assert_eq!(
+            DatiCert::parse(no_ident.as_bytes()),
+            Err(DatiCertError::Missing("identificativo"))
+        );
     }
 }

@@ -31,7 +31,10 @@ impl RawField<'_> {
 pub fn body_offset(message: &[u8]) -> usize {
     let mut i = 0;
     while i < message.len() {
-        let line_end = message[i..].iter().position(|&b| b == b'\n').map(|p| i + p + 1);
+        let line_end = message[i..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| i + p + 1);
         let line = &message[i..line_end.unwrap_or(message.len())];
         if line == b"\r\n" || line == b"\n" {
             return line_end.unwrap_or(message.len());
@@ -142,7 +145,10 @@ mod tests {
     #[test]
     fn reads_fields_with_continuations() {
         let fs = fields(MSG);
-        assert_eq!(fs.iter().map(|f| f.name).collect::<Vec<_>>(), ["Received", "Subject", "Message-ID", "To"]);
+        assert_eq!(
+            fs.iter().map(|f| f.name).collect::<Vec<_>>(),
+            ["Received", "Subject", "Message-ID", "To"]
+        );
         assert_eq!(fs[1].unfolded(), "hello world");
         assert_eq!(get(MSG, "message-id").as_deref(), Some("<a@b>"));
         assert_eq!(&MSG[body_offset(MSG)..body_offset(MSG) + 4], b"body");

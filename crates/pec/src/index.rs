@@ -45,7 +45,12 @@ pub struct ProviderEntry {
 
 impl ProviderEntry {
     /// Our own entry, from the signing certificate.
-    pub fn for_certificate(cert: &X509, name: &str, domains: &[String], mail_receipt: &str) -> ProviderEntry {
+    pub fn for_certificate(
+        cert: &X509,
+        name: &str,
+        domains: &[String],
+        mail_receipt: &str,
+    ) -> ProviderEntry {
         let der = cert.to_der().unwrap_or_default();
         ProviderEntry {
             dn: format!("providerName={},o=postacert", escape_dn(name)),
@@ -60,11 +65,15 @@ impl ProviderEntry {
     }
 
     pub fn manages(&self, domain: &str) -> bool {
-        self.managed_domains.iter().any(|d| d.eq_ignore_ascii_case(domain.trim()))
+        self.managed_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain.trim()))
     }
 
     pub fn has_certificate_hash(&self, sha1_hex: &str) -> bool {
-        self.certificate_hashes.iter().any(|h| h.eq_ignore_ascii_case(sha1_hex.trim()))
+        self.certificate_hashes
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(sha1_hex.trim()))
     }
 
     /// The entry as LDIF (RFC 2849), the form providers publish.
@@ -98,7 +107,9 @@ impl ProviderEntry {
 fn escape_dn(value: &str) -> String {
     let mut out = String::new();
     for (i, c) in value.chars().enumerate() {
-        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') || (i == 0 && (c == '#' || c == ' ')) {
+        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+            || (i == 0 && (c == '#' || c == ' '))
+        {
             out.push('\\');
         }
         out.push(c);
@@ -108,9 +119,13 @@ fn escape_dn(value: &str) -> String {
 
 /// RFC 2849: values that are not "safe strings" are written base64 (`attr:: …`).
 fn ldif_line(out: &mut String, attr: &str, value: &[u8]) {
-    let safe = value.first().is_none_or(|&b| b != b' ' && b != b':' && b != b'<')
+    let safe = value
+        .first()
+        .is_none_or(|&b| b != b' ' && b != b':' && b != b'<')
         && value.last().is_none_or(|&b| b != b' ')
-        && value.iter().all(|&b| (0x01..0x80).contains(&b) && b != b'\n' && b != b'\r');
+        && value
+            .iter()
+            .all(|&b| (0x01..0x80).contains(&b) && b != b'\n' && b != b'\r');
     if safe {
         fold(out, &format!("{attr}: {}", String::from_utf8_lossy(value)));
     } else {
@@ -191,7 +206,13 @@ impl ProviderIndex {
                 let store = openssl::x509::store::X509StoreBuilder::new()
                     .map_err(|e| IndexError::Signature(e.to_string()))?
                     .build();
-                p7.verify(&empty, &store, None, Some(&mut content), Pkcs7Flags::NOVERIFY)
+                p7.verify(
+                    &empty,
+                    &store,
+                    None,
+                    Some(&mut content),
+                    Pkcs7Flags::NOVERIFY,
+                )
             }
         };
         result.map_err(|e| IndexError::Signature(e.to_string()))?;
@@ -201,7 +222,9 @@ impl ProviderIndex {
 
     /// The provider whose certificate has this SHA-1 (hex, any case).
     pub fn by_certificate_hash(&self, sha1_hex: &str) -> Option<&ProviderEntry> {
-        self.providers.iter().find(|p| p.has_certificate_hash(sha1_hex))
+        self.providers
+            .iter()
+            .find(|p| p.has_certificate_hash(sha1_hex))
     }
 
     /// The provider managing this mail domain (any case).
@@ -216,7 +239,11 @@ impl ProviderIndex {
 
     /// Adds or replaces (same DN) an entry.
     pub fn upsert(&mut self, entry: ProviderEntry) {
-        match self.providers.iter_mut().find(|p| p.dn.eq_ignore_ascii_case(&entry.dn)) {
+        match self
+            .providers
+            .iter_mut()
+            .find(|p| p.dn.eq_ignore_ascii_case(&entry.dn))
+        {
             Some(p) => *p = entry,
             None => self.providers.push(entry),
         }
@@ -242,7 +269,12 @@ fn records(text: &str) -> Result<Vec<Record>, IndexError> {
         if let Some(cont) = line.strip_prefix(' ') {
             match logical.last_mut() {
                 Some((_, l)) if !l.is_empty() => l.push_str(cont),
-                _ => return Err(IndexError::Ldif { line: n + 1, why: "continuation with nothing to continue".into() }),
+                _ => {
+                    return Err(IndexError::Ldif {
+                        line: n + 1,
+                        why: "continuation with nothing to continue".into(),
+                    })
+                }
             }
         } else {
             logical.push((n + 1, line.to_string()));
@@ -261,15 +293,23 @@ fn records(text: &str) -> Result<Vec<Record>, IndexError> {
             continue;
         }
         let Some(colon) = line.find(':') else {
-            return Err(IndexError::Ldif { line: n, why: "no ':' in line".into() });
+            return Err(IndexError::Ldif {
+                line: n,
+                why: "no ':' in line".into(),
+            });
         };
         let attr = line[..colon].trim().to_string();
         let rest = &line[colon + 1..];
         let value = if let Some(b64) = rest.strip_prefix(':') {
-            crate::wire::decode_base64(b64.trim().as_bytes())
-                .ok_or_else(|| IndexError::Ldif { line: n, why: format!("invalid base64 in {attr}") })?
+            crate::wire::decode_base64(b64.trim().as_bytes()).ok_or_else(|| IndexError::Ldif {
+                line: n,
+                why: format!("invalid base64 in {attr}"),
+            })?
         } else if rest.starts_with('<') {
-            return Err(IndexError::Ldif { line: n, why: "URL values (attr:<) are not followed".into() });
+            return Err(IndexError::Ldif {
+                line: n,
+                why: "URL values (attr:<) are not followed".into(),
+            });
         } else {
             rest.trim_start().as_bytes().to_vec()
         };
@@ -287,19 +327,30 @@ fn records(text: &str) -> Result<Vec<Record>, IndexError> {
 fn provider_from(record: &Record) -> Result<Option<ProviderEntry>, IndexError> {
     let base = |a: &(String, Vec<u8>)| a.0.split(';').next().unwrap_or("").to_ascii_lowercase();
     let values = |name: &str| -> Vec<&Vec<u8>> {
-        record.iter().filter(|a| base(a) == name).map(|a| &a.1).collect()
+        record
+            .iter()
+            .filter(|a| base(a) == name)
+            .map(|a| &a.1)
+            .collect()
     };
     let text = |name: &str| -> Vec<String> {
-        values(name).into_iter().map(|v| String::from_utf8_lossy(v).trim().to_string()).collect()
+        values(name)
+            .into_iter()
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+            .collect()
     };
-    let is_provider = text("objectclass").iter().any(|c| c.eq_ignore_ascii_case("provider"));
+    let is_provider = text("objectclass")
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("provider"));
     if !is_provider {
         return Ok(None);
     }
     let dn = text("dn").into_iter().next().unwrap_or_default();
     let certificates: Vec<Vec<u8>> = values("providercertificate").into_iter().cloned().collect();
-    let mut certificate_hashes: Vec<String> =
-        text("providercertificatehash").into_iter().map(|h| h.to_ascii_uppercase()).collect();
+    let mut certificate_hashes: Vec<String> = text("providercertificatehash")
+        .into_iter()
+        .map(|h| h.to_ascii_uppercase())
+        .collect();
     // A certificate listed without its hash is still usable: compute it.
     for c in &certificates {
         let h = hex::encode_upper(<sha1::Sha1 as sha1::Digest>::digest(c));
@@ -308,7 +359,10 @@ fn provider_from(record: &Record) -> Result<Option<ProviderEntry>, IndexError> {
         }
     }
     Ok(Some(ProviderEntry {
-        name: text("providername").into_iter().next().unwrap_or_else(|| dn.clone()),
+        name: text("providername")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| dn.clone()),
         dn,
         unit: text("providerunit").into_iter().next(),
         certificate_hashes,
@@ -329,9 +383,14 @@ mod tests {
     fn reads_the_rfc_example() {
         let idx = ProviderIndex::from_ldif(LDIF).unwrap();
         assert_eq!(idx.providers.len(), 1);
-        let p = idx.by_certificate_hash("7E7AEF1059AE0F454F2643A95F69EC3556009239").unwrap();
+        let p = idx
+            .by_certificate_hash("7E7AEF1059AE0F454F2643A95F69EC3556009239")
+            .unwrap();
         assert_eq!(p.name, "Anonymous Certified Mail S.p.A.");
-        assert_eq!(p.ldif_location.as_deref(), Some("https://anpocert.example/provider.ldif.p7m"));
+        assert_eq!(
+            p.ldif_location.as_deref(),
+            Some("https://anpocert.example/provider.ldif.p7m")
+        );
         assert!(idx.by_domain("pec.example.it").is_some());
         assert!(idx.by_domain("MAIL.ANPOCERT.EXAMPLE.COM").is_some());
         assert!(idx.by_domain("example.it").is_none());
@@ -351,7 +410,9 @@ mod tests {
         e.name = "Pròva, S.p.A.".into();
         e.dn = format!("providerName={},o=postacert", escape_dn(&e.name));
         e.certificates = vec![vec![0x30, 0x82, 1, 2, 3]];
-        e.certificate_hashes = vec![hex::encode_upper(<sha1::Sha1 as sha1::Digest>::digest([0x30u8, 0x82, 1, 2, 3]))];
+        e.certificate_hashes = vec![hex::encode_upper(<sha1::Sha1 as sha1::Digest>::digest([
+            0x30u8, 0x82, 1, 2, 3,
+        ]))];
         idx.upsert(e.clone());
         let back = ProviderIndex::from_ldif(&idx.to_ldif()).unwrap();
         assert_eq!(back.providers.len(), 2);

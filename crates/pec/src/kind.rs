@@ -217,7 +217,9 @@ impl MessageKind {
             MessageKind::Delivery(_) => "CONSEGNA: ",
             MessageKind::NonDelivery => "AVVISO DI MANCATA CONSEGNA: ",
             MessageKind::NonDeliveryVirus => "AVVISO DI MANCATA CONSEGNA PER VIRUS: ",
-            MessageKind::DeliveryTimeout(_) => "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ",
+            MessageKind::DeliveryTimeout(_) => {
+                "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: "
+            }
         }
     }
 
@@ -270,9 +272,13 @@ impl MessageKind {
             MessageKind::NonAcceptanceVirus => "Avviso di non accettazione per virus",
             MessageKind::TakenInCharge => "Ricevuta di presa in carico",
             MessageKind::VirusDetected => "Avviso di rilevazione virus",
-            MessageKind::Delivery(ReceiptType::Completa) => "Ricevuta di avvenuta consegna (completa)",
+            MessageKind::Delivery(ReceiptType::Completa) => {
+                "Ricevuta di avvenuta consegna (completa)"
+            }
             MessageKind::Delivery(ReceiptType::Breve) => "Ricevuta di avvenuta consegna (breve)",
-            MessageKind::Delivery(ReceiptType::Sintetica) => "Ricevuta di avvenuta consegna (sintetica)",
+            MessageKind::Delivery(ReceiptType::Sintetica) => {
+                "Ricevuta di avvenuta consegna (sintetica)"
+            }
             MessageKind::NonDelivery => "Avviso di mancata consegna",
             MessageKind::NonDeliveryVirus => "Avviso di mancata consegna per virus",
             MessageKind::DeliveryTimeout(TimeoutStage::Hours12) => {
@@ -299,8 +305,12 @@ impl MessageKind {
             MessageKind::Delivery(ReceiptType::Sintetica) => "Delivery receipt (concise)",
             MessageKind::NonDelivery => "Non-delivery notice",
             MessageKind::NonDeliveryVirus => "Non-delivery notice (virus)",
-            MessageKind::DeliveryTimeout(TimeoutStage::Hours12) => "Delivery timeout notice (12 hours)",
-            MessageKind::DeliveryTimeout(TimeoutStage::Hours24) => "Delivery timeout notice (24 hours)",
+            MessageKind::DeliveryTimeout(TimeoutStage::Hours12) => {
+                "Delivery timeout notice (12 hours)"
+            }
+            MessageKind::DeliveryTimeout(TimeoutStage::Hours24) => {
+                "Delivery timeout notice (24 hours)"
+            }
         }
     }
 

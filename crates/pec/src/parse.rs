@@ -69,7 +69,9 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
     if headers::fields(raw).is_empty() {
         return Err(ParseError::NotMessage);
     }
-    let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotMessage)?;
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotMessage)?;
     let header = |name: &str| headers::get(raw, name);
 
     let mut found = Parts::default();
@@ -130,11 +132,18 @@ impl Parts {
             .parts
             .first()
             .and_then(|p| p.content_type())
-            .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("signed")));
+            .is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
+            });
         for part in msg.parts.iter().skip(1) {
             let ctype = part
                 .content_type()
-                .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase())
+                .map(|ct| {
+                    format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase()
+                })
                 .unwrap_or_default();
             let name = part.attachment_name().unwrap_or("").to_string();
             let body = raw_body(part, raw);
@@ -142,7 +151,9 @@ impl Parts {
             if ctype.ends_with("pkcs7-signature") {
                 self.signature_part = true;
                 if self.signature.is_none() {
-                    self.signature = body.and_then(|b| wire::decode_base64(b)).filter(|d| !d.is_empty());
+                    self.signature = body
+                        .and_then(wire::decode_base64)
+                        .filter(|d| !d.is_empty());
                 }
             } else if name.eq_ignore_ascii_case("daticert.xml") {
                 if self.daticert.is_none() {
@@ -154,7 +165,9 @@ impl Parts {
                 }
             } else if let Some(stem) = name.strip_suffix(".hash") {
                 if let Some(b) = body {
-                    let h = String::from_utf8_lossy(&wire::decode_transfer(b, &encoding)).trim().to_string();
+                    let h = String::from_utf8_lossy(&wire::decode_transfer(b, &encoding))
+                        .trim()
+                        .to_string();
                     self.hashes.push((stem.to_string(), h));
                 }
             } else if ctype == "text/plain" && self.text.len() < 64 * 1024 {
@@ -168,7 +181,9 @@ impl Parts {
                     if let Some(stem) = p.attachment_name().and_then(|n| n.strip_suffix(".hash")) {
                         if let Some(b) = raw_body(p, raw) {
                             let enc = raw_encoding(p, raw);
-                            let h = String::from_utf8_lossy(&wire::decode_transfer(b, &enc)).trim().to_string();
+                            let h = String::from_utf8_lossy(&wire::decode_transfer(b, &enc))
+                                .trim()
+                                .to_string();
                             self.hashes.push((stem.to_string(), h));
                         }
                     }
@@ -184,7 +199,9 @@ fn signature_part(raw: &[u8]) -> Option<Option<Vec<u8>>> {
     let ctype = headers::get(raw, "Content-Type")?;
     let boundary = ctype.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
     })?;
     let delimiter = format!("\n--{boundary}");
     let body = &raw[headers::body_offset(raw)..];
@@ -198,11 +215,16 @@ fn signature_part(raw: &[u8]) -> Option<Option<Vec<u8>>> {
         let end = wire::find(rest, delimiter.as_bytes()).unwrap_or(rest.len());
         let part = &rest[..end];
         // Skip the rest of the delimiter line (transport padding and its line break).
-        let start = part.iter().position(|&b| b == b'\n').map_or(part.len(), |p| p + 1);
+        let start = part
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(part.len(), |p| p + 1);
         parts.push(&part[start..]);
     }
     let sig = parts.get(1)?;
-    let ctype = headers::get(sig, "Content-Type").unwrap_or_default().to_ascii_lowercase();
+    let ctype = headers::get(sig, "Content-Type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if !ctype.contains("pkcs7-signature") {
         return None;
     }
@@ -219,7 +241,11 @@ fn raw_encoding(part: &mail_parser::MessagePart<'_>, raw: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-fn kind_of(header: &dyn Fn(&str) -> Option<String>, d: Option<&DatiCert>, parts: &Parts) -> Option<MessageKind> {
+fn kind_of(
+    header: &dyn Fn(&str) -> Option<String>,
+    d: Option<&DatiCert>,
+    parts: &Parts,
+) -> Option<MessageKind> {
     use crate::kind::DatiCertTipo as T;
     let lower = |n: &str| header(n).map(|v| v.trim().to_ascii_lowercase());
     let virus = lower("X-VerificaSicurezza").as_deref() == Some("errore")
@@ -246,20 +272,25 @@ fn kind_of(header: &dyn Fn(&str) -> Option<String>, d: Option<&DatiCert>, parts:
         // shows in the parts (Cc recipients get sintetica whatever was asked).
         T::AvvenutaConsegna => MessageKind::Delivery(if parts.original.is_none() {
             ReceiptType::Sintetica
-        } else if !parts.hashes.is_empty() || d.and_then(|d| d.ricevuta) == Some(ReceiptType::Breve) {
+        } else if !parts.hashes.is_empty() || d.and_then(|d| d.ricevuta) == Some(ReceiptType::Breve)
+        {
             ReceiptType::Breve
         } else {
             ReceiptType::Completa
         }),
         T::ErroreConsegna if virus => MessageKind::NonDeliveryVirus,
         T::ErroreConsegna => MessageKind::NonDelivery,
-        T::PreavvisoErroreConsegna => MessageKind::DeliveryTimeout(text::timeout_stage_of(&parts.text)),
+        T::PreavvisoErroreConsegna => {
+            MessageKind::DeliveryTimeout(text::timeout_stage_of(&parts.text))
+        }
     })
 }
 
 /// The addresses of an address header, groups flattened.
 pub fn addresses(a: &Address<'_>) -> Vec<String> {
-    a.iter().filter_map(|x| x.address().map(str::to_string)).collect()
+    a.iter()
+        .filter_map(|x| x.address().map(str::to_string))
+        .collect()
 }
 
 /// Whether `address` is listed in the original's Cc: header.

@@ -38,7 +38,13 @@ fn name(entries: &[(&str, &str)]) -> Result<X509Name, ErrorStack> {
     Ok(b.build())
 }
 
-fn base(subject: &X509NameRef, issuer: &X509NameRef, key: &PKey<Private>, days: u32, backdate_days: u32) -> Result<X509Builder, ErrorStack> {
+fn base(
+    subject: &X509NameRef,
+    issuer: &X509NameRef,
+    key: &PKey<Private>,
+    days: u32,
+    backdate_days: u32,
+) -> Result<X509Builder, ErrorStack> {
     let mut b = X509Builder::new()?;
     b.set_version(2)?;
     let mut serial = BigNum::new()?;
@@ -69,19 +75,37 @@ pub fn new_ca(common_name: &str, organisation: &str) -> Result<Credential, Error
     let subject = name(&[("C", "IT"), ("O", organisation), ("CN", common_name)])?;
     let mut b = base(&subject, &subject, &key, 3650, 1)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-    b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
     b.append_extension(ski)?;
     b.sign(&key, MessageDigest::sha256())?;
-    Ok(Credential { cert: b.build(), key })
+    Ok(Credential {
+        cert: b.build(),
+        key,
+    })
 }
 
 /// The PEC signing certificate (RFC 6109 §5.5, pec-spec §11): provider name in O and CN,
 /// `posta-certificata@<domain>` as rfc822Name, Key Usage digitalSignature critical, AKI, SKI,
 /// no Basic Constraints.
-pub fn issue_signing_certificate(ca: &Credential, provider_name: &str, domain: &str, days: u32) -> Result<Credential, ErrorStack> {
+pub fn issue_signing_certificate(
+    ca: &Credential,
+    provider_name: &str,
+    domain: &str,
+    days: u32,
+) -> Result<Credential, ErrorStack> {
     let key = rsa_key()?;
-    let subject = name(&[("C", "IT"), ("O", provider_name), ("CN", &format!("Posta Certificata {provider_name}"))])?;
+    let subject = name(&[
+        ("C", "IT"),
+        ("O", provider_name),
+        ("CN", &format!("Posta Certificata {provider_name}")),
+    ])?;
     let mut b = base(&subject, ca.cert.subject_name(), &key, days, 1)?;
     b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
     b.append_extension(ExtendedKeyUsage::new().email_protection().build()?)?;
@@ -91,19 +115,34 @@ pub fn issue_signing_certificate(ca: &Credential, provider_name: &str, domain: &
     b.append_extension(san)?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(ski)?;
-    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&ca.cert), None))?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(aki)?;
     b.sign(&ca.key, MessageDigest::sha256())?;
-    Ok(Credential { cert: b.build(), key })
+    Ok(Credential {
+        cert: b.build(),
+        key,
+    })
 }
 
 /// A TLS server certificate for the listeners.
-pub fn issue_tls_certificate(ca: &Credential, hostnames: &[String], days: u32) -> Result<Credential, ErrorStack> {
+pub fn issue_tls_certificate(
+    ca: &Credential,
+    hostnames: &[String],
+    days: u32,
+) -> Result<Credential, ErrorStack> {
     let key = rsa_key()?;
     let cn = hostnames.first().map(String::as_str).unwrap_or("localhost");
     let subject = name(&[("CN", cn)])?;
     let mut b = base(&subject, ca.cert.subject_name(), &key, days, 1)?;
-    b.append_extension(KeyUsage::new().critical().digital_signature().key_encipherment().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .key_encipherment()
+            .build()?,
+    )?;
     b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
     let mut san = SubjectAlternativeName::new();
     for h in hostnames {
@@ -115,8 +154,13 @@ pub fn issue_tls_certificate(ca: &Credential, hostnames: &[String], days: u32) -
     }
     let san = san.build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(san)?;
-    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&ca.cert), None))?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(aki)?;
     b.sign(&ca.key, MessageDigest::sha256())?;
-    Ok(Credential { cert: b.build(), key })
+    Ok(Credential {
+        cert: b.build(),
+        key,
+    })
 }

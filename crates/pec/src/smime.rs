@@ -1,9 +1,9 @@
 //! S/MIME v3 multipart/signed (RFC 5751 §3.4.3, RFC 1847) with the provider certificate:
 //! signing what we send, byte-exact, and reading what others signed.
 
-use crate::wire;
 use crate::cms_sign::CmsTemplate;
 use crate::time::PecTime;
+use crate::wire;
 use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
@@ -29,10 +29,16 @@ pub struct Signer {
 impl Signer {
     pub fn new(cert: X509, key: PKey<Private>, chain: Vec<X509>) -> Result<Self, SmimeError> {
         if !cert.public_key()?.public_eq(&key) {
-            return Err(SmimeError::Credentials("the private key does not match the certificate".into()));
+            return Err(SmimeError::Credentials(
+                "the private key does not match the certificate".into(),
+            ));
         }
         let template = CmsTemplate::new(&cert, &chain)?;
-        Ok(Signer { key, cert, template })
+        Ok(Signer {
+            key,
+            cert,
+            template,
+        })
     }
 
     /// From PEM: the certificate file may hold the chain after the leaf.
@@ -62,7 +68,12 @@ impl Signer {
 
     /// The complete signed message: `outer_headers` (wire form, CRLF), then a
     /// multipart/signed body whose first part is `entity` byte for byte.
-    pub fn sign_message(&self, outer_headers: &[u8], entity: &[u8], time: PecTime) -> Result<Vec<u8>, SmimeError> {
+    pub fn sign_message(
+        &self,
+        outer_headers: &[u8],
+        entity: &[u8],
+        time: PecTime,
+    ) -> Result<Vec<u8>, SmimeError> {
         let signature = self.sign_detached(entity, time)?;
         Ok(assemble_signed(outer_headers, entity, &signature))
     }
@@ -106,7 +117,10 @@ pub fn boundary_for(contents: &[&[u8]], tag: &str) -> String {
     let mut n = 0u64;
     loop {
         let b = format!("----=_certa_{tag}_{}_{n}", &digest[..24]);
-        if contents.iter().all(|c| wire::find(c, b.as_bytes()).is_none()) {
+        if contents
+            .iter()
+            .all(|c| wire::find(c, b.as_bytes()).is_none())
+        {
             return b;
         }
         n += 1;

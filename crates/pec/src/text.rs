@@ -33,7 +33,12 @@ pub fn body(kind: MessageKind, lang: Lang, f: &TextFacts<'_>) -> (String, Vec<St
 }
 
 fn when_it(t: &PecTime) -> String {
-    format!("Il giorno {} alle ore {} ({})", t.giorno(), t.ora(), t.zona())
+    format!(
+        "Il giorno {} alle ore {} ({})",
+        t.giorno(),
+        t.ora(),
+        t.zona()
+    )
 }
 
 fn when_en(t: &PecTime) -> String {
@@ -59,7 +64,8 @@ fn italian(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
     let subj = f.subject;
     let from = f.sender;
     let id = format!("Identificativo del messaggio: {}", f.identificativo);
-    let dati = "L'allegato daticert.xml contiene informazioni di servizio sulla trasmissione.".to_string();
+    let dati =
+        "L'allegato daticert.xml contiene informazioni di servizio sulla trasmissione.".to_string();
     let rcpts = recipient_lines(f, "posta certificata", "posta ordinaria");
     let errors: Vec<String> = f.errors.iter().map(|e| format!("- {e}")).collect();
     let one = first_recipient(f);
@@ -81,7 +87,9 @@ fn italian(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
             "Anomalia nel messaggio"
         }
         MessageKind::Acceptance => {
-            l.push(format!("{when} il messaggio con Oggetto \"{subj}\" inviato da \"{from}\" e indirizzato a:"));
+            l.push(format!(
+                "{when} il messaggio con Oggetto \"{subj}\" inviato da \"{from}\" e indirizzato a:"
+            ));
             l.extend(rcpts);
             l.push("è stato accettato dal sistema ed inoltrato.".into());
             l.push(id);
@@ -91,7 +99,9 @@ fn italian(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
         MessageKind::NonAcceptance => {
             l.push(format!("{when} nel messaggio con Oggetto \"{subj}\" inviato da \"{from}\" e indirizzato a:"));
             l.extend(rcpts);
-            l.push("è stato rilevato un problema che ne impedisce l'accettazione a causa di:".into());
+            l.push(
+                "è stato rilevato un problema che ne impedisce l'accettazione a causa di:".into(),
+            );
             l.extend(errors);
             l.push("Il messaggio non è stato accettato.".into());
             l.push(id);
@@ -107,7 +117,9 @@ fn italian(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
             "Avviso di non accettazione per virus"
         }
         MessageKind::TakenInCharge => {
-            l.push(format!("{when} il messaggio con Oggetto \"{subj}\" inviato da \"{from}\" e destinato a:"));
+            l.push(format!(
+                "{when} il messaggio con Oggetto \"{subj}\" inviato da \"{from}\" e destinato a:"
+            ));
             l.extend(f.recipients.iter().map(|(a, _)| a.clone()));
             l.push("è stato accettato dal sistema (presa in carico).".into());
             l.push(id);
@@ -174,14 +186,17 @@ fn english(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
     let subj = f.subject;
     let from = f.sender;
     let id = format!("Message identifier: {}", f.identificativo);
-    let dati = "The attached daticert.xml holds the certification data of the transmission.".to_string();
+    let dati =
+        "The attached daticert.xml holds the certification data of the transmission.".to_string();
     let rcpts = recipient_lines(f, "certified mail", "ordinary mail");
     let errors: Vec<String> = f.errors.iter().map(|e| format!("- {e}")).collect();
     let one = first_recipient(f);
     let mut l: Vec<String> = Vec::new();
     let title = match kind {
         MessageKind::TransportEnvelope => {
-            l.push(format!("{when} the message \"{subj}\" was sent by \"{from}\" and addressed to:"));
+            l.push(format!(
+                "{when} the message \"{subj}\" was sent by \"{from}\" and addressed to:"
+            ));
             l.extend(rcpts);
             l.push("The original message is included in attachment (postacert.eml).".into());
             l.push(dati);
@@ -189,14 +204,18 @@ fn english(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
             "Certified mail message"
         }
         MessageKind::AnomalyEnvelope => {
-            l.push(format!("{when} the message \"{subj}\" originating from \"{from}\" was received."));
+            l.push(format!(
+                "{when} the message \"{subj}\" originating from \"{from}\" was received."
+            ));
             l.push("The data has not been certified due to the following error:".into());
             l.extend(errors);
             l.push("The original message is attached.".into());
             "Message anomaly"
         }
         MessageKind::Acceptance => {
-            l.push(format!("{when} the message \"{subj}\" originating from \"{from}\" and addressed to:"));
+            l.push(format!(
+                "{when} the message \"{subj}\" originating from \"{from}\" and addressed to:"
+            ));
             l.extend(rcpts);
             l.push("was accepted by the system and forwarded to the recipient(s).".into());
             l.push(id);
@@ -204,7 +223,9 @@ fn english(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
             "Acceptance receipt"
         }
         MessageKind::NonAcceptance => {
-            l.push(format!("{when} in the message \"{subj}\" originating from \"{from}\" and addressed to:"));
+            l.push(format!(
+                "{when} in the message \"{subj}\" originating from \"{from}\" and addressed to:"
+            ));
             l.extend(rcpts);
             l.push("a problem was detected that prevents its acceptance due to:".into());
             l.extend(errors);
@@ -213,7 +234,9 @@ fn english(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
             "Non-acceptance notice"
         }
         MessageKind::NonAcceptanceVirus => {
-            l.push(format!("{when} in the message \"{subj}\" originating from \"{from}\" and addressed to:"));
+            l.push(format!(
+                "{when} in the message \"{subj}\" originating from \"{from}\" and addressed to:"
+            ));
             l.extend(rcpts);
             l.push("a security problem (computer virus) was detected:".into());
             l.extend(errors);
@@ -222,7 +245,9 @@ fn english(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
             "Non-acceptance notice due to virus"
         }
         MessageKind::TakenInCharge => {
-            l.push(format!("{when} the message \"{subj}\" originating from \"{from}\" and addressed to:"));
+            l.push(format!(
+                "{when} the message \"{subj}\" originating from \"{from}\" and addressed to:"
+            ));
             l.extend(f.recipients.iter().map(|(a, _)| a.clone()));
             l.push("was accepted by the system (taken in charge).".into());
             l.push(id);
@@ -267,7 +292,9 @@ fn english(kind: MessageKind, f: &TextFacts<'_>) -> (String, Vec<String>) {
         }
         MessageKind::DeliveryTimeout(TimeoutStage::Hours12) => {
             l.push(format!("{when}: the message \"{subj}\" originating from \"{from}\" and addressed to \"{one}\""));
-            l.push("has not been delivered within the first 12 hours following its dispatch.".into());
+            l.push(
+                "has not been delivered within the first 12 hours following its dispatch.".into(),
+            );
             l.push("Not excluding that the message might eventually be delivered, it is deemed useful to consider that dispatch might not have a positive outcome.".into());
             l.push("The system will send another notice if in the following twelve hours no confirmation is received from the recipient's provider.".into());
             l.push(id);
@@ -330,7 +357,10 @@ pub fn html_escape(s: &str) -> String {
 /// The 12 h and 24 h notices share their headers; their text tells them apart.
 pub fn timeout_stage_of(text: &str) -> TimeoutStage {
     let t = text.to_ascii_lowercase();
-    if t.contains("entro 24 ore") || t.contains("within 24 hours") || t.contains("24 ore") && !t.contains("12 ore") {
+    if t.contains("entro 24 ore")
+        || t.contains("within 24 hours")
+        || t.contains("24 ore") && !t.contains("12 ore")
+    {
         TimeoutStage::Hours24
     } else {
         TimeoutStage::Hours12

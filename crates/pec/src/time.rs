@@ -110,7 +110,10 @@ mod tests {
         let t = PecTime::new(Utc.with_ymd_and_hms(2025, 3, 30, 1, 0, 0).unwrap());
         assert_eq!((t.ora().as_str(), t.zona().as_str()), ("03:00:00", "+0200"));
         let before = PecTime::new(Utc.with_ymd_and_hms(2025, 3, 30, 0, 59, 59).unwrap());
-        assert_eq!((before.ora().as_str(), before.zona().as_str()), ("01:59:59", "+0100"));
+        assert_eq!(
+            (before.ora().as_str(), before.zona().as_str()),
+            ("01:59:59", "+0100")
+        );
     }
 
     #[test]

@@ -22,12 +22,18 @@ pub struct TrustAnchors {
 impl TrustAnchors {
     /// The machine's CA store (Debian's ca-certificates): the roots AgID's CA chains up to.
     pub fn system() -> Self {
-        TrustAnchors { roots: vec![], system: true }
+        TrustAnchors {
+            roots: vec![],
+            system: true,
+        }
     }
 
     /// Only these roots.
     pub fn from_certs(roots: Vec<X509>) -> Self {
-        TrustAnchors { roots, system: false }
+        TrustAnchors {
+            roots,
+            system: false,
+        }
     }
 
     /// Only the certificates of these PEM files.
@@ -87,11 +93,15 @@ impl Verdict {
             Verdict::NotPec => "non è un messaggio PEC".into(),
             Verdict::NoSignature => "nessuna firma: il messaggio non è firmato".into(),
             Verdict::InvalidSignature { reason } => format!("firma non valida: {reason}"),
-            Verdict::ContentAltered => "contenuto alterato: il messaggio è stato modificato dopo la firma".into(),
+            Verdict::ContentAltered => {
+                "contenuto alterato: il messaggio è stato modificato dopo la firma".into()
+            }
             Verdict::UnknownProvider { certificate_sha1 } => {
                 format!("gestore sconosciuto: il certificato {certificate_sha1} non è nell'indice dei gestori")
             }
-            Verdict::ChainNotTrusted { reason } => format!("catena di certificazione non attendibile: {reason}"),
+            Verdict::ChainNotTrusted { reason } => {
+                format!("catena di certificazione non attendibile: {reason}")
+            }
             Verdict::DomainNotManaged { domain, provider } => {
                 format!("il dominio {domain} non è gestito da {provider}")
             }
@@ -105,9 +115,13 @@ impl Verdict {
             Verdict::NotPec => "not a PEC message".into(),
             Verdict::NoSignature => "no signature: the message is not signed".into(),
             Verdict::InvalidSignature { reason } => format!("invalid signature: {reason}"),
-            Verdict::ContentAltered => "content altered: the message was modified after signing".into(),
+            Verdict::ContentAltered => {
+                "content altered: the message was modified after signing".into()
+            }
             Verdict::UnknownProvider { certificate_sha1 } => {
-                format!("unknown provider: certificate {certificate_sha1} is not in the provider index")
+                format!(
+                    "unknown provider: certificate {certificate_sha1} is not in the provider index"
+                )
             }
             Verdict::ChainNotTrusted { reason } => format!("chain not trusted: {reason}"),
             Verdict::DomainNotManaged { domain, provider } => {
@@ -137,8 +151,17 @@ pub struct Verification {
 }
 
 /// Verifies `raw`, already classified as `parsed`.
-pub fn verify(raw: &[u8], parsed: &PecMessage, index: &ProviderIndex, trust: &TrustAnchors) -> Verification {
-    let done = |verdict, signer, provider| Verification { verdict, signer, provider };
+pub fn verify(
+    raw: &[u8],
+    parsed: &PecMessage,
+    index: &ProviderIndex,
+    trust: &TrustAnchors,
+) -> Verification {
+    let done = |verdict, signer, provider| Verification {
+        verdict,
+        signer,
+        provider,
+    };
     if parsed.kind.is_none() && parsed.daticert.is_none() {
         return done(Verdict::NotPec, None, None);
     }
@@ -146,37 +169,79 @@ pub fn verify(raw: &[u8], parsed: &PecMessage, index: &ProviderIndex, trust: &Tr
         return done(Verdict::NoSignature, None, None);
     }
     let Some(der) = &parsed.signature else {
-        let reason = "la parte smime.p7s non contiene una firma (segnaposto o base64 non valido)".to_string();
+        let reason = "la parte smime.p7s non contiene una firma (segnaposto o base64 non valido)"
+            .to_string();
         return done(Verdict::InvalidSignature { reason }, None, None);
     };
-    let (p7, content) = match Pkcs7::from_der(der).and_then(|p7| Pkcs7::from_smime(raw).map(|(_, c)| (p7, c))) {
-        Ok(x) => x,
-        Err(e) => {
-            let reason = format!("la parte smime.p7s non è una firma CMS leggibile ({})", first_reason(&e));
-            return done(Verdict::InvalidSignature { reason }, None, None);
-        }
-    };
+    let (p7, content) =
+        match Pkcs7::from_der(der).and_then(|p7| Pkcs7::from_smime(raw).map(|(_, c)| (p7, c))) {
+            Ok(x) => x,
+            Err(e) => {
+                let reason = format!(
+                    "la parte smime.p7s non è una firma CMS leggibile ({})",
+                    first_reason(&e)
+                );
+                return done(Verdict::InvalidSignature { reason }, None, None);
+            }
+        };
     let Some(content) = content else {
-        return done(Verdict::InvalidSignature { reason: "firma senza contenuto firmato".into() }, None, None);
+        return done(
+            Verdict::InvalidSignature {
+                reason: "firma senza contenuto firmato".into(),
+            },
+            None,
+            None,
+        );
     };
     let attrs = crate::cms_attrs::signed_attributes(der);
     let signing_time = attrs.signing_time;
     let empty_certs = match Stack::<X509>::new() {
         Ok(s) => s,
-        Err(e) => return done(Verdict::InvalidSignature { reason: e.to_string() }, None, None),
+        Err(e) => {
+            return done(
+                Verdict::InvalidSignature {
+                    reason: e.to_string(),
+                },
+                None,
+                None,
+            )
+        }
     };
-    let signer_cert = p7.signers(&empty_certs, Pkcs7Flags::empty()).ok().and_then(|s| s.iter().next().map(|c| c.to_owned()));
+    let signer_cert = p7
+        .signers(&empty_certs, Pkcs7Flags::empty())
+        .ok()
+        .and_then(|s| s.iter().next().map(|c| c.to_owned()));
     let Some(signer_cert) = signer_cert else {
-        return done(Verdict::InvalidSignature { reason: "il certificato del firmatario non è incluso".into() }, None, None);
+        return done(
+            Verdict::InvalidSignature {
+                reason: "il certificato del firmatario non è incluso".into(),
+            },
+            None,
+            None,
+        );
     };
     let signer = Some(signer_info(&signer_cert, signing_time, attrs.digest));
 
     // 1. The signature over the exact signed bytes, without looking at the chain yet.
     let unchecked = match trust.store(None) {
         Ok(s) => s,
-        Err(e) => return done(Verdict::ChainNotTrusted { reason: e.to_string() }, signer, None),
+        Err(e) => {
+            return done(
+                Verdict::ChainNotTrusted {
+                    reason: e.to_string(),
+                },
+                signer,
+                None,
+            )
+        }
     };
-    if let Err(e) = p7.verify(&empty_certs, &unchecked, Some(&content), None, Pkcs7Flags::NOVERIFY) {
+    if let Err(e) = p7.verify(
+        &empty_certs,
+        &unchecked,
+        Some(&content),
+        None,
+        Pkcs7Flags::NOVERIFY,
+    ) {
         let why = first_reason(&e);
         let verdict = if why.contains("digest failure") {
             Verdict::ContentAltered
@@ -189,12 +254,19 @@ pub fn verify(raw: &[u8], parsed: &PecMessage, index: &ProviderIndex, trust: &Tr
     // 2. The signer is a known provider.
     let sha1 = certificate_sha1(&signer_cert);
     let Some(provider) = index.by_certificate_hash(&sha1).cloned() else {
-        return done(Verdict::UnknownProvider { certificate_sha1: sha1 }, signer, None);
+        return done(
+            Verdict::UnknownProvider {
+                certificate_sha1: sha1,
+            },
+            signer,
+            None,
+        );
     };
     if !provider.certificates.is_empty() {
         let der = signer_cert.to_der().unwrap_or_default();
         if !provider.certificates.contains(&der) {
-            let reason = "il certificato non coincide con quello pubblicato nell'indice".to_string();
+            let reason =
+                "il certificato non coincide con quello pubblicato nell'indice".to_string();
             return done(Verdict::ChainNotTrusted { reason }, signer, Some(provider));
         }
     }
@@ -206,15 +278,38 @@ pub fn verify(raw: &[u8], parsed: &PecMessage, index: &ProviderIndex, trust: &Tr
     }
 
     // 4. The sender domain is the provider's (RFC 6109 §7).
-    let domain = parsed.from.as_deref().map(crate::build::domain_of).unwrap_or("").to_string();
+    let domain = parsed
+        .from
+        .as_deref()
+        .map(crate::build::domain_of)
+        .unwrap_or("")
+        .to_string();
     if !provider.manages(&domain) {
         let p = provider.name.clone();
-        return done(Verdict::DomainNotManaged { domain, provider: p }, signer, Some(provider));
+        return done(
+            Verdict::DomainNotManaged {
+                domain,
+                provider: p,
+            },
+            signer,
+            Some(provider),
+        );
     }
-    done(Verdict::Valid { provider: provider.name.clone() }, signer, Some(provider))
+    done(
+        Verdict::Valid {
+            provider: provider.name.clone(),
+        },
+        signer,
+        Some(provider),
+    )
 }
 
-fn check_chain(p7: &Pkcs7, leaf: &X509, trust: &TrustAnchors, at: Option<i64>) -> Result<(), String> {
+fn check_chain(
+    p7: &Pkcs7,
+    leaf: &X509,
+    trust: &TrustAnchors,
+    at: Option<i64>,
+) -> Result<(), String> {
     let store = trust.store(at).map_err(|e| e.to_string())?;
     let mut chain = Stack::new().map_err(|e| e.to_string())?;
     if let Some(certs) = p7.signed().and_then(|s| s.certificates()) {

@@ -13,8 +13,12 @@ const FOLD_AT: usize = 76;
 /// encoded words (UTF-8, base64), split so that no line is longer than 76 characters.
 pub fn header(name: &str, value: &str) -> String {
     let value = value.replace(['\r', '\n'], " ");
-    let needs_encoding = !value.bytes().all(|b| (0x20..0x7f).contains(&b) || b == b'\t')
-        || value.split(' ').any(|w| w.len() + name.len() + 2 > MAX_LINE)
+    let needs_encoding = !value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\t')
+        || value
+            .split(' ')
+            .any(|w| w.len() + name.len() + 2 > MAX_LINE)
         || value.contains("=?");
     let mut out = String::with_capacity(name.len() + value.len() + 16);
     out.push_str(name);
@@ -117,8 +121,8 @@ pub fn quoted_printable(text: &str) -> Vec<u8> {
         let mut col = 0;
         for (i, &b) in line.iter().enumerate() {
             let last = i + 1 == line.len();
-            let literal = (b == b' ' || b == b'\t') && !last
-                || (33..=126).contains(&b) && b != b'=';
+            let literal =
+                (b == b' ' || b == b'\t') && !last || (33..=126).contains(&b) && b != b'=';
             let width = if literal { 1 } else { 3 };
             if col + width > 75 {
                 out.extend_from_slice(b"=\r\n");
@@ -156,7 +160,11 @@ pub fn decode_base64(data: &[u8]) -> Option<Vec<u8>> {
             .with_decode_padding_mode(DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    let clean: Vec<u8> = data.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let clean: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     LENIENT.decode(&clean).ok()
 }
 

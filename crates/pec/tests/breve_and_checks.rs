@@ -7,7 +7,8 @@ use pec::text::Lang;
 
 const PDF: &[u8] = b"%PDF-1.4 fake invoice body\n";
 const XML: &[u8] = b"<FatturaElettronica versione=\"FPR12\"/>";
-const INNER: &str = "From: x@example.org\r\nTo: y@example.org\r\nSubject: inoltrato\r\n\r\nmessaggio inoltrato\r\n";
+const INNER: &str =
+    "From: x@example.org\r\nTo: y@example.org\r\nSubject: inoltrato\r\n\r\nmessaggio inoltrato\r\n";
 
 fn three_attachments() -> String {
     use base64::Engine;
@@ -41,10 +42,20 @@ fn breve_replaces_each_named_part_by_its_sha1() {
     assert_eq!(hashes, expected);
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains("Corpo del messaggio."), "the body text stays");
-    assert!(!text.contains("messaggio inoltrato"), "the forwarded message is hashed whole");
-    assert_eq!(text.matches(".hash\"").count(), 6, "name and filename of three parts");
+    assert!(
+        !text.contains("messaggio inoltrato"),
+        "the forwarded message is hashed whole"
+    );
+    assert_eq!(
+        text.matches(".hash\"").count(),
+        6,
+        "name and filename of three parts"
+    );
     // The structure is kept: same boundaries, same number of parts.
-    assert_eq!(text.matches("--outer").count(), original.matches("--outer").count());
+    assert_eq!(
+        text.matches("--outer").count(),
+        original.matches("--outer").count()
+    );
     // Python's email package agrees on the names.
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(f.path(), &out).unwrap();
@@ -55,8 +66,17 @@ fn breve_replaces_each_named_part_by_its_sha1() {
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(listing.contains(&format!("fattura.pdf.hash {}", sha1_hex(PDF))), "{listing}");
-    assert!(listing.contains(&format!("inoltrato.eml.hash {}", sha1_hex(INNER.as_bytes()))), "{listing}");
+    assert!(
+        listing.contains(&format!("fattura.pdf.hash {}", sha1_hex(PDF))),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&format!(
+            "inoltrato.eml.hash {}",
+            sha1_hex(INNER.as_bytes())
+        )),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -71,34 +91,128 @@ fn msg(headers: &str) -> Vec<u8> {
     format!("{headers}Subject: prova\r\n\r\ncorpo\r\n").into_bytes()
 }
 
+/// name, reverse path, forward paths, message, expected violations
+type Row = (&'static str, &'static str, Vec<String>, Vec<u8>, Vec<Violation>);
+
 #[test]
 fn formal_checks_one_rule_per_row() {
-    let limits = Limits { max_recipients: 3, max_size_times_recipients: 1000 };
+    let limits = Limits {
+        max_recipients: 3,
+        max_size_times_recipients: 1000,
+    };
     let r = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let ok = "From: a@pec.it\r\nTo: b@pec.it\r\nCc: c@pec.it\r\n";
-    let table: Vec<(&str, &str, Vec<String>, Vec<u8>, Vec<Violation>)> = vec![
-        ("valid", "a@pec.it", r(&["b@pec.it", "c@pec.it"]), msg(ok), vec![]),
-        ("case-insensitive", "A@PEC.IT", r(&["B@pec.it"]), msg(ok), vec![]),
-        ("no From", "a@pec.it", r(&["b@pec.it"]), msg("To: b@pec.it\r\n"), vec![Violation::MissingFrom]),
-        ("two From", "a@pec.it", r(&["b@pec.it"]), msg("From: a@pec.it, z@pec.it\r\nTo: b@pec.it\r\n"), vec![Violation::MultipleFrom { count: 2 }]),
-        ("no To", "a@pec.it", r(&["c@pec.it"]), msg("From: a@pec.it\r\nCc: c@pec.it\r\n"), vec![Violation::MissingTo]),
-        ("reverse path differs", "z@pec.it", r(&["b@pec.it"]), msg(ok), vec![Violation::ReversePathMismatch { reverse_path: "z@pec.it".into(), from: "a@pec.it".into() }]),
-        ("recipient not in To/Cc", "a@pec.it", r(&["b@pec.it", "d@pec.it"]), msg(ok), vec![Violation::RecipientNotInHeaders { recipient: "d@pec.it".into() }]),
-        ("Bcc present", "a@pec.it", r(&["b@pec.it"]), msg("From: a@pec.it\r\nTo: b@pec.it\r\nBcc: e@pec.it\r\n"), vec![Violation::BccPresent]),
-        ("too many recipients", "a@pec.it", r(&["b@pec.it", "c@pec.it", "b@pec.it", "c@pec.it"]), msg(ok), vec![Violation::TooManyRecipients { count: 4, max: 3 }]),
+    let table: Vec<Row> = vec![
+        (
+            "valid",
+            "a@pec.it",
+            r(&["b@pec.it", "c@pec.it"]),
+            msg(ok),
+            vec![],
+        ),
+        (
+            "case-insensitive",
+            "A@PEC.IT",
+            r(&["B@pec.it"]),
+            msg(ok),
+            vec![],
+        ),
+        (
+            "no From",
+            "a@pec.it",
+            r(&["b@pec.it"]),
+            msg("To: b@pec.it\r\n"),
+            vec![Violation::MissingFrom],
+        ),
+        (
+            "two From",
+            "a@pec.it",
+            r(&["b@pec.it"]),
+            msg("From: a@pec.it, z@pec.it\r\nTo: b@pec.it\r\n"),
+            vec![Violation::MultipleFrom { count: 2 }],
+        ),
+        (
+            "no To",
+            "a@pec.it",
+            r(&["c@pec.it"]),
+            msg("From: a@pec.it\r\nCc: c@pec.it\r\n"),
+            vec![Violation::MissingTo],
+        ),
+        (
+            "reverse path differs",
+            "z@pec.it",
+            r(&["b@pec.it"]),
+            msg(ok),
+            vec![Violation::ReversePathMismatch {
+                reverse_path: "z@pec.it".into(),
+                from: "a@pec.it".into(),
+            }],
+        ),
+        (
+            "recipient not in To/Cc",
+            "a@pec.it",
+            r(&["b@pec.it", "d@pec.it"]),
+            msg(ok),
+            vec![Violation::RecipientNotInHeaders {
+                recipient: "d@pec.it".into(),
+            }],
+        ),
+        (
+            "Bcc present",
+            "a@pec.it",
+            r(&["b@pec.it"]),
+            msg("From: a@pec.it\r\nTo: b@pec.it\r\nBcc: e@pec.it\r\n"),
+            vec![Violation::BccPresent],
+        ),
+        (
+            "too many recipients",
+            "a@pec.it",
+            r(&["b@pec.it", "c@pec.it", "b@pec.it", "c@pec.it"]),
+            msg(ok),
+            vec![Violation::TooManyRecipients { count: 4, max: 3 }],
+        ),
     ];
     for (name, rp, rcpts, m, expected) in table {
         assert_eq!(formal_checks(rp, &rcpts, &m, &limits), expected, "{name}");
     }
     let big = format!("{ok}Subject: x\r\n\r\n{}\r\n", "x".repeat(600)).into_bytes();
     let v = formal_checks("a@pec.it", &r(&["b@pec.it", "c@pec.it"]), &big, &limits);
-    assert!(matches!(v.as_slice(), [Violation::TooLarge { recipients: 2, limit: 1000, .. }]), "{v:?}");
-    assert_eq!(formal_checks("a@pec.it", &r(&["b@pec.it"]), b"not a message at all", &limits), vec![Violation::NotAMessage]);
+    assert!(
+        matches!(
+            v.as_slice(),
+            [Violation::TooLarge {
+                recipients: 2,
+                limit: 1000,
+                ..
+            }]
+        ),
+        "{v:?}"
+    );
+    assert_eq!(
+        formal_checks(
+            "a@pec.it",
+            &r(&["b@pec.it"]),
+            b"not a message at all",
+            &limits
+        ),
+        vec![Violation::NotAMessage]
+    );
     // Every violation found at once, each with an Italian and an English message.
-    let all = formal_checks("z@pec.it", &r(&["q@pec.it"]), &msg("Bcc: e@pec.it\r\n"), &limits);
+    let all = formal_checks(
+        "z@pec.it",
+        &r(&["q@pec.it"]),
+        &msg("Bcc: e@pec.it\r\n"),
+        &limits,
+    );
     assert_eq!(all.len(), 4, "{all:?}");
     for v in &all {
         assert!(!v.message(Lang::It).is_empty() && v.message(Lang::It) != v.message(Lang::En));
     }
-    assert_eq!(Limits::default(), Limits { max_recipients: 50, max_size_times_recipients: 30_000_000 });
+    assert_eq!(
+        Limits::default(),
+        Limits {
+            max_recipients: 50,
+            max_size_times_recipients: 30_000_000
+        }
+    );
 }

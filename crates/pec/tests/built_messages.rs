@@ -8,8 +8,8 @@ mod common;
 use chrono::TimeZone;
 use common::{run, shared, test_pki, TestPki};
 use pec::{
-    classify, verify, Builder, ErrorCode, MessageKind, PecTime, ProviderEntry, ProviderIdentity, ProviderIndex,
-    ReceiptType, Signer, TimeoutStage, Transaction, TrustAnchors, Verdict,
+    classify, verify, Builder, ErrorCode, MessageKind, PecTime, ProviderEntry, ProviderIdentity,
+    ProviderIndex, ReceiptType, Signer, TimeoutStage, Transaction, TrustAnchors, Verdict,
 };
 use std::process::Command;
 
@@ -27,8 +27,16 @@ fn fixture() -> Fixture {
     let pki = test_pki("Certa Alpha", "pec.alpha.test");
     let signer = Signer::new(pki.signing.cert.clone(), pki.signing.key.clone(), vec![]).unwrap();
     let provider = ProviderIdentity::new("Certa Alpha", "pec.alpha.test");
-    let time = PecTime::new(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 15, 30).unwrap());
-    let rcpts = vec!["b@pec.beta.test".to_string(), "c@pec.beta.test".to_string(), "x@example.org".to_string()];
+    let time = PecTime::new(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 9, 15, 30)
+            .unwrap(),
+    );
+    let rcpts = vec![
+        "b@pec.beta.test".to_string(),
+        "c@pec.beta.test".to_string(),
+        "x@example.org".to_string(),
+    ];
     let tx = Transaction::from_original(
         ORIGINAL.as_bytes(),
         "a@pec.alpha.test",
@@ -37,7 +45,13 @@ fn fixture() -> Fixture {
         time,
         |d| d.ends_with(".test"),
     );
-    Fixture { pki, signer, provider, tx, dir: tempfile::tempdir().unwrap() }
+    Fixture {
+        pki,
+        signer,
+        provider,
+        tx,
+        dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 fn all_kinds(f: &Fixture) -> Vec<(MessageKind, Vec<u8>)> {
@@ -105,10 +119,23 @@ fn every_kind_passes_openssl_xmllint_and_python() {
         }
         let (ok, out) = run(&mut cmd);
         assert!(ok, "{}: check-pec-message failed:\n{out}", kind.code());
-        let (ok, out) = run(Command::new("openssl").args(["cms", "-verify", "-purpose", "smimesign", "-CAfile"]).arg(&ca).arg("-in").arg(&path).args(["-out", "/dev/null"]));
+        let (ok, out) = run(Command::new("openssl")
+            .args(["cms", "-verify", "-purpose", "smimesign", "-CAfile"])
+            .arg(&ca)
+            .arg("-in")
+            .arg(&path)
+            .args(["-out", "/dev/null"]));
         assert!(ok, "{}: openssl cms -verify: {out}", kind.code());
-        assert!(!bytes.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'), "{}: bare LF", kind.code());
-        assert!(bytes.split(|&b| b == b'\n').all(|l| l.len() <= 1000), "{}: line too long", kind.code());
+        assert!(
+            !bytes.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'),
+            "{}: bare LF",
+            kind.code()
+        );
+        assert!(
+            bytes.split(|&b| b == b'\n').all(|l| l.len() <= 1000),
+            "{}: line too long",
+            kind.code()
+        );
     }
 }
 
@@ -123,8 +150,18 @@ fn python_email_finds_each_part_by_name() {
         assert!(ok, "{out}");
         let names: Vec<&str> = out.lines().next().unwrap_or("").split(';').collect();
         assert!(names.contains(&"smime.p7s"), "{}: {out}", kind.code());
-        assert_eq!(names.contains(&"daticert.xml"), kind.daticert_tipo().is_some(), "{}: {out}", kind.code());
-        assert_eq!(names.contains(&"postacert.eml"), kind.carries_original(), "{}: {out}", kind.code());
+        assert_eq!(
+            names.contains(&"daticert.xml"),
+            kind.daticert_tipo().is_some(),
+            "{}: {out}",
+            kind.code()
+        );
+        assert_eq!(
+            names.contains(&"postacert.eml"),
+            kind.carries_original(),
+            "{}: {out}",
+            kind.code()
+        );
         if kind == MessageKind::Delivery(ReceiptType::Breve) {
             assert!(names.contains(&"fattura.pdf.hash"), "{out}");
         }
@@ -134,7 +171,12 @@ fn python_email_finds_each_part_by_name() {
 #[test]
 fn our_classifier_reads_back_the_same_fields_and_verifies() {
     let f = fixture();
-    let entry = ProviderEntry::for_certificate(f.signer.certificate(), "Certa Alpha", &["pec.alpha.test".into()], "posta-certificata@pec.alpha.test");
+    let entry = ProviderEntry::for_certificate(
+        f.signer.certificate(),
+        "Certa Alpha",
+        &["pec.alpha.test".into()],
+        "posta-certificata@pec.alpha.test",
+    );
     let index = ProviderIndex::from_ldif(&entry.to_ldif()).unwrap();
     let trust = TrustAnchors::from_certs(vec![f.pki.ca.cert.clone()]);
     for (kind, bytes) in all_kinds(&f) {
@@ -146,7 +188,10 @@ fn our_classifier_reads_back_the_same_fields_and_verifies() {
             assert_eq!(p.message_id.as_deref(), Some("<o1@example.org>"));
             continue;
         }
-        assert_eq!(p.subject, format!("{}{}", kind.subject_prefix(), f.tx.subject));
+        assert_eq!(
+            p.subject,
+            format!("{}{}", kind.subject_prefix(), f.tx.subject)
+        );
         let d = p.daticert.as_ref().unwrap();
         assert_eq!(Some(d.tipo), kind.daticert_tipo());
         assert_eq!(d.identificativo, f.tx.identificativo);
@@ -156,10 +201,24 @@ fn our_classifier_reads_back_the_same_fields_and_verifies() {
         assert_eq!(d.data, f.tx.time);
         assert_eq!(d.destinatari.len(), 3);
         assert_eq!(d.destinatari[2].tipo, pec::RecipientKind::Esterno);
-        assert_eq!(p.riferimento_message_id.as_deref(), Some("<client-1@mua.example>"));
-        assert_eq!(p.date.as_deref(), Some(f.tx.time.rfc5322().as_str()), "one time stamp in Date: and daticert");
+        assert_eq!(
+            p.riferimento_message_id.as_deref(),
+            Some("<client-1@mua.example>")
+        );
+        assert_eq!(
+            p.date.as_deref(),
+            Some(f.tx.time.rfc5322().as_str()),
+            "one time stamp in Date: and daticert"
+        );
         let v = verify(&bytes, &p, &index, &trust);
-        assert_eq!(v.verdict, Verdict::Valid { provider: "Certa Alpha".into() }, "{}", kind.code());
+        assert_eq!(
+            v.verdict,
+            Verdict::Valid {
+                provider: "Certa Alpha".into()
+            },
+            "{}",
+            kind.code()
+        );
         assert_eq!(v.signer.and_then(|s| s.digest).as_deref(), Some("sha-256"));
     }
 }
@@ -168,11 +227,16 @@ fn our_classifier_reads_back_the_same_fields_and_verifies() {
 fn envelope_headers_and_original_follow_rfc_6109() {
     let f = fixture();
     let b = Builder::new(&f.provider);
-    let bytes = b.transport_envelope(&f.tx, ORIGINAL.as_bytes()).sign(&f.signer).unwrap();
+    let bytes = b
+        .transport_envelope(&f.tx, ORIGINAL.as_bytes())
+        .sign(&f.signer)
+        .unwrap();
     let text = String::from_utf8_lossy(&bytes);
     let head = &text[..text.find("\r\n\r\n").unwrap()];
     assert!(head.contains("\r\nX-Trasporto: posta-certificata\r\n"));
-    assert!(head.contains("\r\nFrom: \"Per conto di: a@pec.alpha.test\" <posta-certificata@pec.alpha.test>\r\n"));
+    assert!(head.contains(
+        "\r\nFrom: \"Per conto di: a@pec.alpha.test\" <posta-certificata@pec.alpha.test>\r\n"
+    ));
     assert!(head.contains("\r\nReply-To: a@pec.alpha.test\r\n"));
     assert!(head.contains(&format!("\r\nMessage-ID: <{}>\r\n", f.tx.identificativo)));
     assert!(head.contains("\r\nX-Riferimento-Message-ID: <client-1@mua.example>\r\n"));
@@ -184,25 +248,41 @@ fn envelope_headers_and_original_follow_rfc_6109() {
     let carried = p.original(&bytes).unwrap();
     let expected = ORIGINAL.replace(
         "Message-ID: <client-1@mua.example>\r\n",
-        &format!("Message-ID: <{}>\r\nX-Riferimento-Message-ID: <client-1@mua.example>\r\n", f.tx.identificativo),
+        &format!(
+            "Message-ID: <{}>\r\nX-Riferimento-Message-ID: <client-1@mua.example>\r\n",
+            f.tx.identificativo
+        ),
     );
     assert_eq!(String::from_utf8_lossy(carried), expected);
     assert!(text.contains("Content-Type: message/rfc822; name=\"postacert.eml\"\r\nContent-Disposition: inline; filename=\"postacert.eml\"\r\nContent-Transfer-Encoding: 8bit\r\n"));
 
     let acc = b.acceptance(&f.tx).sign(&f.signer).unwrap();
     let acc = String::from_utf8_lossy(&acc);
-    assert!(acc.starts_with("X-Ricevuta: accettazione\r\nDate: Mon, 23 Nov 2026 10:15:30 +0100\r\n"));
+    assert!(
+        acc.starts_with("X-Ricevuta: accettazione\r\nDate: Mon, 23 Nov 2026 10:15:30 +0100\r\n")
+    );
     assert!(acc.contains("\r\nFrom: posta-certificata@pec.alpha.test\r\nTo: a@pec.alpha.test\r\n"));
     assert!(acc.contains("Il giorno 23/11/2026 alle ore 10:15:30 (+0100)"));
     assert!(acc.contains("x@example.org (\"posta ordinaria\")"));
-    assert!(!acc.contains("postacert.eml"), "the acceptance never carries the original");
+    assert!(
+        !acc.contains("postacert.eml"),
+        "the acceptance never carries the original"
+    );
 }
 
 #[test]
 fn receipt_type_follows_to_and_cc() {
     let f = fixture();
-    let primary = f.tx.recipients.iter().find(|r| r.address == "b@pec.beta.test").unwrap();
-    let cc = f.tx.recipients.iter().find(|r| r.address == "c@pec.beta.test").unwrap();
+    let primary =
+        f.tx.recipients
+            .iter()
+            .find(|r| r.address == "b@pec.beta.test")
+            .unwrap();
+    let cc =
+        f.tx.recipients
+            .iter()
+            .find(|r| r.address == "c@pec.beta.test")
+            .unwrap();
     assert!(primary.primary && !cc.primary);
     assert_eq!(f.tx.receipt_type, ReceiptType::Breve);
 }

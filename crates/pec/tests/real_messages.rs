@@ -9,17 +9,38 @@ use common::fixture;
 use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
 use openssl::stack::Stack;
 use openssl::x509::X509;
-use pec::{classify, verify, ErrorCode, MessageKind, ProviderEntry, ProviderIndex, ReceiptType, TrustAnchors, Verdict};
+use pec::{
+    classify, verify, ErrorCode, MessageKind, ProviderEntry, ProviderIndex, ReceiptType,
+    TrustAnchors, Verdict,
+};
 
 const ARUBA_2018: &[(&str, MessageKind)] = &[
-    ("l10n-italy/ACCETTAZIONE_ IT03339130126_00009.xml.txt", MessageKind::Acceptance),
-    ("l10n-italy/CONSEGNA_ IT03339130126_00009.xml.txt", MessageKind::Delivery(ReceiptType::Completa)),
+    (
+        "l10n-italy/ACCETTAZIONE_ IT03339130126_00009.xml.txt",
+        MessageKind::Acceptance,
+    ),
+    (
+        "l10n-italy/CONSEGNA_ IT03339130126_00009.xml.txt",
+        MessageKind::Delivery(ReceiptType::Completa),
+    ),
 ];
 const ARUBA_2014: &[(&str, MessageKind)] = &[
-    ("l10n-italy/7.0-l10n_it_pec_messages/message1", MessageKind::TransportEnvelope),
-    ("l10n-italy/7.0-l10n_it_pec_messages/message2", MessageKind::TransportEnvelope),
-    ("l10n-italy/7.0-l10n_it_pec_messages/message2_accettazione", MessageKind::Acceptance),
-    ("l10n-italy/7.0-l10n_it_pec_messages/message2_consegna", MessageKind::Delivery(ReceiptType::Completa)),
+    (
+        "l10n-italy/7.0-l10n_it_pec_messages/message1",
+        MessageKind::TransportEnvelope,
+    ),
+    (
+        "l10n-italy/7.0-l10n_it_pec_messages/message2",
+        MessageKind::TransportEnvelope,
+    ),
+    (
+        "l10n-italy/7.0-l10n_it_pec_messages/message2_accettazione",
+        MessageKind::Acceptance,
+    ),
+    (
+        "l10n-italy/7.0-l10n_it_pec_messages/message2_consegna",
+        MessageKind::Delivery(ReceiptType::Completa),
+    ),
 ];
 
 fn signer_of(raw: &[u8]) -> X509 {
@@ -33,7 +54,12 @@ fn signer_of(raw: &[u8]) -> X509 {
 /// The index the test builds from the certificate inside the message, through LDIF.
 fn aruba_index(raw: &[u8]) -> ProviderIndex {
     let domains = vec!["pec.aruba.it".to_string(), "pec.it".to_string()];
-    let entry = ProviderEntry::for_certificate(&signer_of(raw), "ARUBA PEC S.p.A.", &domains, "posta-certificata@pec.aruba.it");
+    let entry = ProviderEntry::for_certificate(
+        &signer_of(raw),
+        "ARUBA PEC S.p.A.",
+        &domains,
+        "posta-certificata@pec.aruba.it",
+    );
     ProviderIndex::from_ldif(&entry.to_ldif()).unwrap()
 }
 
@@ -46,27 +72,55 @@ fn check_real(files: &[(&str, MessageKind)], root_file: &str) {
         let raw = fixture(file);
         let parsed = classify(&raw).unwrap();
         assert_eq!(parsed.kind, Some(*kind), "{file}");
-        let d = parsed.daticert.as_ref().unwrap_or_else(|| panic!("{file}: daticert"));
+        let d = parsed
+            .daticert
+            .as_ref()
+            .unwrap_or_else(|| panic!("{file}: daticert"));
         assert_eq!(d.gestore_emittente, "ARUBA PEC S.p.A.");
         assert!(d.identificativo.starts_with("opec"), "{file}");
         let index = aruba_index(&raw);
         let v = verify(&raw, &parsed, &index, &root(root_file));
-        assert_eq!(v.verdict, Verdict::Valid { provider: "ARUBA PEC S.p.A.".into() }, "{file}");
-        assert_eq!(v.signer.as_ref().and_then(|s| s.digest.as_deref()), Some("sha1"));
+        assert_eq!(
+            v.verdict,
+            Verdict::Valid {
+                provider: "ARUBA PEC S.p.A.".into()
+            },
+            "{file}"
+        );
+        assert_eq!(
+            v.signer.as_ref().and_then(|s| s.digest.as_deref()),
+            Some("sha1")
+        );
 
         // The same message with one byte of its signed content changed.
         let pos = find(&raw, b"Il giorno").unwrap_or_else(|| panic!("{file}: text"));
         let mut altered = raw.clone();
         altered[pos + 3] = b'G';
         let p2 = classify(&altered).unwrap();
-        assert_eq!(verify(&altered, &p2, &index, &root(root_file)).verdict, Verdict::ContentAltered, "{file}");
+        assert_eq!(
+            verify(&altered, &p2, &index, &root(root_file)).verdict,
+            Verdict::ContentAltered,
+            "{file}"
+        );
 
         // Unknown provider; untrusted chain.
         let v = verify(&raw, &parsed, &ProviderIndex::default(), &root(root_file));
-        assert!(matches!(v.verdict, Verdict::UnknownProvider { .. }), "{file}: {:?}", v.verdict);
-        let wrong_root = if root_file.starts_with("Actalis") { "Baltimore_CyberTrust_Root.pem" } else { "Actalis_Authentication_Root_CA.pem" };
+        assert!(
+            matches!(v.verdict, Verdict::UnknownProvider { .. }),
+            "{file}: {:?}",
+            v.verdict
+        );
+        let wrong_root = if root_file.starts_with("Actalis") {
+            "Baltimore_CyberTrust_Root.pem"
+        } else {
+            "Actalis_Authentication_Root_CA.pem"
+        };
         let v = verify(&raw, &parsed, &index, &root(wrong_root));
-        assert!(matches!(v.verdict, Verdict::ChainNotTrusted { .. }), "{file}: {:?}", v.verdict);
+        assert!(
+            matches!(v.verdict, Verdict::ChainNotTrusted { .. }),
+            "{file}: {:?}",
+            v.verdict
+        );
     }
 }
 
@@ -96,7 +150,10 @@ fn aruba_envelope_carries_the_original_with_the_pec_message_id() {
         parsed.riferimento_message_id
     );
     assert_eq!(parsed.receipt_type_header, Some(ReceiptType::Completa));
-    assert_eq!(parsed.from.as_deref(), Some("posta-certificata@pec.aruba.it"));
+    assert_eq!(
+        parsed.from.as_deref(),
+        Some("posta-certificata@pec.aruba.it")
+    );
 }
 
 #[test]
@@ -107,7 +164,10 @@ fn anonymised_samples_parse_and_say_why_they_do_not_verify() {
     let raw = fixture("java-pec-parser/accettazione.eml");
     let p = classify(&raw).unwrap();
     assert_eq!(p.kind, Some(MessageKind::Acceptance));
-    assert_eq!(p.daticert.as_ref().unwrap().tipo, pec::DatiCertTipo::Accettazione);
+    assert_eq!(
+        p.daticert.as_ref().unwrap().tipo,
+        pec::DatiCertTipo::Accettazione
+    );
     assert_eq!(verify(&raw, &p, &idx, &trust).verdict, Verdict::NoSignature);
 
     let raw = fixture("java-pec-parser/consegna.eml");
@@ -115,13 +175,19 @@ fn anonymised_samples_parse_and_say_why_they_do_not_verify() {
     assert_eq!(p.kind, Some(MessageKind::NonDelivery));
     let d = p.daticert.as_ref().unwrap();
     assert_eq!(d.errore, ErrorCode::NoDest);
-    assert_eq!(d.errore_esteso.as_deref(), Some("5.1.1 - FAKE Pec S.p.A. - indirizzo non valido"));
+    assert_eq!(
+        d.errore_esteso.as_deref(),
+        Some("5.1.1 - FAKE Pec S.p.A. - indirizzo non valido")
+    );
     assert_eq!(verify(&raw, &p, &idx, &trust).verdict, Verdict::NoSignature);
 
     for (file, kind) in [
         ("go-pec/accettazione.eml", MessageKind::Acceptance),
         ("go-pec/consegna.eml", MessageKind::NonDelivery),
-        ("go-pec/email_2.eml", MessageKind::Delivery(ReceiptType::Completa)),
+        (
+            "go-pec/email_2.eml",
+            MessageKind::Delivery(ReceiptType::Completa),
+        ),
         ("go-pec/email_3.eml", MessageKind::TransportEnvelope),
     ] {
         let raw = fixture(file);
@@ -129,7 +195,10 @@ fn anonymised_samples_parse_and_say_why_they_do_not_verify() {
         assert_eq!(p.kind, Some(kind), "{file}");
         assert!(p.daticert.is_some(), "{file}");
         let v = verify(&raw, &p, &idx, &trust).verdict;
-        assert!(matches!(v, Verdict::InvalidSignature { .. }), "{file}: placeholder signature, got {v:?}");
+        assert!(
+            matches!(v, Verdict::InvalidSignature { .. }),
+            "{file}: placeholder signature, got {v:?}"
+        );
     }
 }
 
@@ -158,7 +227,10 @@ fn ordinary_mail_is_not_pec() {
     let raw = b"From: a@b.it\r\nTo: c@d.it\r\nSubject: ciao\r\n\r\nhello\r\n";
     let p = classify(raw).unwrap();
     assert_eq!(p.kind, None);
-    assert_eq!(verify(raw, &p, &ProviderIndex::default(), &TrustAnchors::system()).verdict, Verdict::NotPec);
+    assert_eq!(
+        verify(raw, &p, &ProviderIndex::default(), &TrustAnchors::system()).verdict,
+        Verdict::NotPec
+    );
     assert!(classify(b"").is_err());
     assert!(classify(b"\x00\x01garbage without headers").is_err());
 }

@@ -44,7 +44,9 @@ pub fn test_pki(provider: &str, domain: &str) -> TestPki {
 
 /// Runs a command, returning (success, stdout+stderr).
 pub fn run(cmd: &mut std::process::Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)

@@ -1,0 +1,79 @@
+//! `certa verify` and `certa index entry` as an operator runs them, on a real Aruba receipt.
+
+use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
+use openssl::stack::Stack;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn shared() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for c in [dir.join("shared"), dir.join("../shared")] {
+            if c.join("fixtures").is_dir() {
+                return c;
+            }
+        }
+        assert!(dir.pop(), "cannot find shared/");
+    }
+}
+
+fn certa(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_certa")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn verify_a_real_aruba_receipt_with_an_index_entry_we_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let eml = shared().join("fixtures/pec-real/l10n-italy/ACCETTAZIONE_ IT03339130126_00009.xml.txt");
+    let raw = std::fs::read(&eml).unwrap();
+    let der = pec::classify(&raw).unwrap().signature.unwrap();
+    let p7 = Pkcs7::from_der(&der).unwrap();
+    let signer = p7.signers(&Stack::new().unwrap(), Pkcs7Flags::empty()).unwrap();
+    let cert = dir.path().join("aruba.pem");
+    std::fs::write(&cert, signer.iter().next().unwrap().to_pem().unwrap()).unwrap();
+
+    let (code, ldif) = certa(&["index", "entry", "--cert", cert.to_str().unwrap(), "--name", "ARUBA PEC S.p.A.", "--domain", "pec.aruba.it", "--domain", "pec.it", "--receipt-address", "posta-certificata@pec.aruba.it"]);
+    assert_eq!(code, 0, "{ldif}");
+    assert!(ldif.contains("dn: providerName=ARUBA PEC S.p.A.,o=postacert"));
+    assert!(ldif.contains("managedDomains: pec.it"));
+    let index = dir.path().join("index.ldif");
+    std::fs::write(&index, &ldif).unwrap();
+
+    let trust = "/etc/ssl/certs/Actalis_Authentication_Root_CA.pem";
+    let (code, out) = certa(&["verify", eml.to_str().unwrap(), "--index", index.to_str().unwrap(), "--trust", trust]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Ricevuta di accettazione"), "{out}");
+    assert!(out.contains("opec288.20181113163926.01838.310.1.63@pec.aruba.it"), "{out}");
+    assert!(out.contains("VALIDO: messaggio PEC valido, firmato da ARUBA PEC S.p.A."), "{out}");
+    assert!(out.contains("13/11/2018 16:39:26 (+0100)"), "{out}");
+
+    let (code, out) = certa(&["verify", eml.to_str().unwrap(), "--index", index.to_str().unwrap(), "--trust", trust, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["kind"], "accettazione");
+    assert_eq!(j["valid"], true);
+    assert_eq!(j["provider"], "ARUBA PEC S.p.A.");
+    assert_eq!(j["msgid"], "<1542123565.921546936035156.464602125997431-openerp-8-fatturapa.attachment.out@elbati-Vostro-3550>");
+    assert_eq!(j["sender"], "l.battistini@pec.it");
+
+    // One byte changed: exit 1 and the reason.
+    let altered = dir.path().join("altered.eml");
+    let text = String::from_utf8_lossy(&raw).replacen("accettato dal sistema", "accettato dal sistemA", 1);
+    std::fs::write(&altered, text).unwrap();
+    let (code, out) = certa(&["verify", altered.to_str().unwrap(), "--index", index.to_str().unwrap(), "--trust", trust, "--lang", "en"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT VALID: content altered"), "{out}");
+
+    // No index: unknown provider.
+    let (code, out) = certa(&["verify", eml.to_str().unwrap(), "--trust", trust]);
+    assert_eq!(code, 1);
+    assert!(out.contains("gestore sconosciuto"), "{out}");
+
+    // Not a message at all: a clear error, exit 2.
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"\x00\x01\x02").unwrap();
+    let (code, out) = certa(&["verify", junk.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("errore"), "{out}");
+}
