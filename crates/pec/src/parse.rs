@@ -39,6 +39,9 @@ pub struct PecMessage {
     pub hashes: Vec<(String, String)>,
     /// Whether the message is multipart/signed.
     pub signed: bool,
+    /// Byte range of the signed entity (the first part of multipart/signed).
+    #[serde(skip)]
+    pub signed_content: Option<Range<usize>>,
     /// Whether it has a signature part at all (it may not decode: a placeholder).
     pub signature_part: bool,
     /// The DER of the signature part, when there is one that decodes.
@@ -76,12 +79,13 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
 
     let mut found = Parts::default();
     found.scan(&msg, raw);
-    if found.signed && !found.signature_part {
-        // A truncated inner part can swallow the signature in a MIME parser's view; the
-        // multipart/signed layer is split on its own boundary, as OpenSSL does.
-        if let Some(sig) = signature_part(raw) {
+    let signed = if found.signed { split_signed(raw) } else { None };
+    if let Some(s) = &signed {
+        // The multipart/signed layer is split on its own boundary, as OpenSSL does: a
+        // truncated inner part can swallow the signature in a MIME parser's view.
+        if s.signature_part && !found.signature_part {
             found.signature_part = true;
-            found.signature = sig;
+            found.signature = s.signature.clone();
         }
     }
 
@@ -108,6 +112,7 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
         original: found.original,
         hashes: found.hashes,
         signed: found.signed,
+        signed_content: signed.map(|s| s.content),
         signature_part: found.signature_part,
         signature: found.signature,
     })
@@ -193,42 +198,64 @@ impl Parts {
     }
 }
 
-/// The signature part of a multipart/signed message, split on the outer boundary: `Some(None)`
-/// when the part is there but does not decode.
-fn signature_part(raw: &[u8]) -> Option<Option<Vec<u8>>> {
+struct SignedParts {
+    content: Range<usize>,
+    signature_part: bool,
+    signature: Option<Vec<u8>>,
+}
+
+/// Splits multipart/signed (RFC 1847) on its boundary: the signed entity's exact byte range
+/// (the line break before the next delimiter belongs to the delimiter) and the signature part,
+/// whose DER is `None` when it does not decode.
+fn split_signed(raw: &[u8]) -> Option<SignedParts> {
     let ctype = headers::get(raw, "Content-Type")?;
     let boundary = ctype.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| v.trim().trim_matches('"').to_string())
+        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
     })?;
-    let delimiter = format!("\n--{boundary}");
-    let body = &raw[headers::body_offset(raw)..];
-    let mut parts = Vec::new();
-    let mut rest = body;
-    while let Some(pos) = wire::find(rest, delimiter.as_bytes()) {
-        rest = &rest[pos + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let end = wire::find(rest, delimiter.as_bytes()).unwrap_or(rest.len());
-        let part = &rest[..end];
-        // Skip the rest of the delimiter line (transport padding and its line break).
-        let start = part
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(part.len(), |p| p + 1);
-        parts.push(&part[start..]);
-    }
-    let sig = parts.get(1)?;
-    let ctype = headers::get(sig, "Content-Type")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if !ctype.contains("pkcs7-signature") {
+    if boundary.is_empty() || boundary.len() > 200 {
         return None;
     }
-    Some(wire::decode_base64(&sig[headers::body_offset(sig)..]).filter(|d| !d.is_empty()))
+    let delimiter = format!("--{boundary}");
+    let body_start = headers::body_offset(raw);
+    // Part starts: just after each delimiter line that begins a line.
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
+    let mut at = body_start;
+    while let Some(pos) = wire::find(&raw[at..], delimiter.as_bytes()).map(|p| p + at) {
+        let line_start = pos == body_start || raw.get(pos.wrapping_sub(1)) == Some(&b'\n');
+        at = pos + delimiter.len();
+        if !line_start {
+            continue;
+        }
+        let end = if pos >= 2 && &raw[pos - 2..pos] == b"\r\n" { pos - 2 } else { pos.saturating_sub(1) };
+        ends.push(end.max(body_start));
+        if raw[at..].starts_with(b"--") {
+            break;
+        }
+        let line_end = raw[at..].iter().position(|&b| b == b'\n').map_or(raw.len(), |p| at + p + 1);
+        starts.push(line_end);
+        at = line_end;
+    }
+    // ends[0] closes the preamble; part i runs from starts[i] to ends[i + 1].
+    let content = *starts.first()?..*ends.get(1)?;
+    if content.start > content.end {
+        return None;
+    }
+    let (signature_part, signature) = match (starts.get(1), ends.get(2)) {
+        (Some(&s), Some(&e)) if s <= e => {
+            let part = &raw[s..e];
+            let ctype = headers::get(part, "Content-Type").unwrap_or_default().to_ascii_lowercase();
+            if ctype.contains("pkcs7-signature") {
+                let der = wire::decode_base64(&part[headers::body_offset(part)..]).filter(|d| !d.is_empty());
+                (true, der)
+            } else {
+                (false, None)
+            }
+        }
+        _ => (false, None),
+    };
+    Some(SignedParts { content, signature_part, signature })
 }
 
 fn raw_body<'a>(part: &mail_parser::MessagePart<'_>, raw: &'a [u8]) -> Option<&'a [u8]> {

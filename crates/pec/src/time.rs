@@ -1,7 +1,7 @@
 //! The one time stamp of a PEC transaction (RFC 6109 §4.1: "all events of a transaction MUST
 //! use a single time value"), rendered in Italian legal time (Europe/Rome).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::Rome;
 
 /// An instant, to the second, as PEC prints it: `giorno` dd/mm/yyyy, `ora` hh:mm:ss and
@@ -57,6 +57,10 @@ impl PecTime {
     /// Reads daticert `giorno`, `ora`, `zona` back into an instant.
     pub fn from_daticert(giorno: &str, ora: &str, zona: &str) -> Option<Self> {
         let date = NaiveDate::parse_from_str(giorno.trim(), "%d/%m/%Y").ok()?;
+        // PEC exists since 2005; before 1970 Europe/Rome had offsets `zona` cannot express.
+        if date.year() < 1970 {
+            return None;
+        }
         let time = NaiveTime::parse_from_str(ora.trim(), "%H:%M:%S").ok()?;
         let offset = parse_zona(zona.trim())?;
         let local = offset.from_local_datetime(&date.and_time(time)).single()?;
