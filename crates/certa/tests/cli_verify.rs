@@ -18,22 +18,44 @@ fn shared() -> PathBuf {
 }
 
 fn certa(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_certa")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    let out = Command::new(env!("CARGO_BIN_EXE_certa"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 #[test]
 fn verify_a_real_aruba_receipt_with_an_index_entry_we_write() {
     let dir = tempfile::tempdir().unwrap();
-    let eml = shared().join("fixtures/pec-real/l10n-italy/ACCETTAZIONE_ IT03339130126_00009.xml.txt");
+    let eml =
+        shared().join("fixtures/pec-real/l10n-italy/ACCETTAZIONE_ IT03339130126_00009.xml.txt");
     let raw = std::fs::read(&eml).unwrap();
     let der = pec::classify(&raw).unwrap().signature.unwrap();
     let p7 = Pkcs7::from_der(&der).unwrap();
-    let signer = p7.signers(&Stack::new().unwrap(), Pkcs7Flags::empty()).unwrap();
+    let signer = p7
+        .signers(&Stack::new().unwrap(), Pkcs7Flags::empty())
+        .unwrap();
     let cert = dir.path().join("aruba.pem");
     std::fs::write(&cert, signer.iter().next().unwrap().to_pem().unwrap()).unwrap();
 
-    let (code, ldif) = certa(&["index", "entry", "--cert", cert.to_str().unwrap(), "--name", "ARUBA PEC S.p.A.", "--domain", "pec.aruba.it", "--domain", "pec.it", "--receipt-address", "posta-certificata@pec.aruba.it"]);
+    let (code, ldif) = certa(&[
+        "index",
+        "entry",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--name",
+        "ARUBA PEC S.p.A.",
+        "--domain",
+        "pec.aruba.it",
+        "--domain",
+        "pec.it",
+        "--receipt-address",
+        "posta-certificata@pec.aruba.it",
+    ]);
     assert_eq!(code, 0, "{ldif}");
     assert!(ldif.contains("dn: providerName=ARUBA PEC S.p.A.,o=postacert"));
     assert!(ldif.contains("managedDomains: pec.it"));
@@ -41,14 +63,35 @@ fn verify_a_real_aruba_receipt_with_an_index_entry_we_write() {
     std::fs::write(&index, &ldif).unwrap();
 
     let trust = "/etc/ssl/certs/Actalis_Authentication_Root_CA.pem";
-    let (code, out) = certa(&["verify", eml.to_str().unwrap(), "--index", index.to_str().unwrap(), "--trust", trust]);
+    let (code, out) = certa(&[
+        "verify",
+        eml.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "--trust",
+        trust,
+    ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Ricevuta di accettazione"), "{out}");
-    assert!(out.contains("opec288.20181113163926.01838.310.1.63@pec.aruba.it"), "{out}");
-    assert!(out.contains("VALIDO: messaggio PEC valido, firmato da ARUBA PEC S.p.A."), "{out}");
+    assert!(
+        out.contains("opec288.20181113163926.01838.310.1.63@pec.aruba.it"),
+        "{out}"
+    );
+    assert!(
+        out.contains("VALIDO: messaggio PEC valido, firmato da ARUBA PEC S.p.A."),
+        "{out}"
+    );
     assert!(out.contains("13/11/2018 16:39:26 (+0100)"), "{out}");
 
-    let (code, out) = certa(&["verify", eml.to_str().unwrap(), "--index", index.to_str().unwrap(), "--trust", trust, "--json"]);
+    let (code, out) = certa(&[
+        "verify",
+        eml.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "--trust",
+        trust,
+        "--json",
+    ]);
     assert_eq!(code, 0, "{out}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["kind"], "accettazione");
@@ -59,9 +102,19 @@ fn verify_a_real_aruba_receipt_with_an_index_entry_we_write() {
 
     // One byte changed: exit 1 and the reason.
     let altered = dir.path().join("altered.eml");
-    let text = String::from_utf8_lossy(&raw).replacen("accettato dal sistema", "accettato dal sistemA", 1);
+    let text =
+        String::from_utf8_lossy(&raw).replacen("accettato dal sistema", "accettato dal sistemA", 1);
     std::fs::write(&altered, text).unwrap();
-    let (code, out) = certa(&["verify", altered.to_str().unwrap(), "--index", index.to_str().unwrap(), "--trust", trust, "--lang", "en"]);
+    let (code, out) = certa(&[
+        "verify",
+        altered.to_str().unwrap(),
+        "--index",
+        index.to_str().unwrap(),
+        "--trust",
+        trust,
+        "--lang",
+        "en",
+    ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NOT VALID: content altered"), "{out}");
 

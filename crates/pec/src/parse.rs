@@ -79,7 +79,11 @@ pub fn classify(raw: &[u8]) -> Result<PecMessage, ParseError> {
 
     let mut found = Parts::default();
     found.scan(&msg, raw);
-    let signed = if found.signed { split_signed(raw) } else { None };
+    let signed = if found.signed {
+        split_signed(raw)
+    } else {
+        None
+    };
     if let Some(s) = &signed {
         // The multipart/signed layer is split on its own boundary, as OpenSSL does: a
         // truncated inner part can swallow the signature in a MIME parser's view.
@@ -156,9 +160,7 @@ impl Parts {
             if ctype.ends_with("pkcs7-signature") {
                 self.signature_part = true;
                 if self.signature.is_none() {
-                    self.signature = body
-                        .and_then(wire::decode_base64)
-                        .filter(|d| !d.is_empty());
+                    self.signature = body.and_then(wire::decode_base64).filter(|d| !d.is_empty());
                 }
             } else if name.eq_ignore_ascii_case("daticert.xml") {
                 if self.daticert.is_none() {
@@ -211,7 +213,9 @@ fn split_signed(raw: &[u8]) -> Option<SignedParts> {
     let ctype = headers::get(raw, "Content-Type")?;
     let boundary = ctype.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
     })?;
     if boundary.is_empty() || boundary.len() > 200 {
         return None;
@@ -228,12 +232,19 @@ fn split_signed(raw: &[u8]) -> Option<SignedParts> {
         if !line_start {
             continue;
         }
-        let end = if pos >= 2 && &raw[pos - 2..pos] == b"\r\n" { pos - 2 } else { pos.saturating_sub(1) };
+        let end = if pos >= 2 && &raw[pos - 2..pos] == b"\r\n" {
+            pos - 2
+        } else {
+            pos.saturating_sub(1)
+        };
         ends.push(end.max(body_start));
         if raw[at..].starts_with(b"--") {
             break;
         }
-        let line_end = raw[at..].iter().position(|&b| b == b'\n').map_or(raw.len(), |p| at + p + 1);
+        let line_end = raw[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |p| at + p + 1);
         starts.push(line_end);
         at = line_end;
     }
@@ -245,9 +256,12 @@ fn split_signed(raw: &[u8]) -> Option<SignedParts> {
     let (signature_part, signature) = match (starts.get(1), ends.get(2)) {
         (Some(&s), Some(&e)) if s <= e => {
             let part = &raw[s..e];
-            let ctype = headers::get(part, "Content-Type").unwrap_or_default().to_ascii_lowercase();
+            let ctype = headers::get(part, "Content-Type")
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if ctype.contains("pkcs7-signature") {
-                let der = wire::decode_base64(&part[headers::body_offset(part)..]).filter(|d| !d.is_empty());
+                let der = wire::decode_base64(&part[headers::body_offset(part)..])
+                    .filter(|d| !d.is_empty());
                 (true, der)
             } else {
                 (false, None)
@@ -255,7 +269,11 @@ fn split_signed(raw: &[u8]) -> Option<SignedParts> {
         }
         _ => (false, None),
     };
-    Some(SignedParts { content, signature_part, signature })
+    Some(SignedParts {
+        content,
+        signature_part,
+        signature,
+    })
 }
 
 fn raw_body<'a>(part: &mail_parser::MessagePart<'_>, raw: &'a [u8]) -> Option<&'a [u8]> {

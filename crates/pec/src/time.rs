@@ -1,7 +1,9 @@
 //! The one time stamp of a PEC transaction (RFC 6109 §4.1: "all events of a transaction MUST
 //! use a single time value"), rendered in Italian legal time (Europe/Rome).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Europe::Rome;
 
 /// An instant, to the second, as PEC prints it: `giorno` dd/mm/yyyy, `ora` hh:mm:ss and

@@ -173,25 +173,23 @@ pub fn verify(
             .to_string();
         return done(Verdict::InvalidSignature { reason }, None, None);
     };
-    let (p7, content) =
-        match Pkcs7::from_der(der).and_then(|p7| Pkcs7::from_smime(raw).map(|(_, c)| (p7, c))) {
-            Ok(x) => x,
-            Err(e) => {
-                let reason = format!(
-                    "la parte smime.p7s non è una firma CMS leggibile ({})",
-                    first_reason(&e)
-                );
-                return done(Verdict::InvalidSignature { reason }, None, None);
-            }
-        };
-    let Some(content) = content else {
-        return done(
-            Verdict::InvalidSignature {
-                reason: "firma senza contenuto firmato".into(),
-            },
-            None,
-            None,
-        );
+    // The content is split by our own reader, not OpenSSL's MIME reader: its errors carry
+    // header bytes that need not be UTF-8, which the openssl crate cannot report.
+    let Some(content) = parsed.signed_content.clone().and_then(|r| raw.get(r)) else {
+        let reason = "firma senza contenuto firmato".to_string();
+        return done(Verdict::InvalidSignature { reason }, None, None);
+    };
+    // S/MIME canonical form: every line ends in CRLF (what OpenSSL's reader does to LF files).
+    let content = crate::wire::to_crlf(content);
+    let p7 = match Pkcs7::from_der(der) {
+        Ok(p7) => p7,
+        Err(e) => {
+            let reason = format!(
+                "la parte smime.p7s non è una firma CMS leggibile ({})",
+                first_reason(&e)
+            );
+            return done(Verdict::InvalidSignature { reason }, None, None);
+        }
     };
     let attrs = crate::cms_attrs::signed_attributes(der);
     let signing_time = attrs.signing_time;

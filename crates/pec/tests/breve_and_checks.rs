@@ -92,7 +92,13 @@ fn msg(headers: &str) -> Vec<u8> {
 }
 
 /// name, reverse path, forward paths, message, expected violations
-type Row = (&'static str, &'static str, Vec<String>, Vec<u8>, Vec<Violation>);
+type Row = (
+    &'static str,
+    &'static str,
+    Vec<String>,
+    Vec<u8>,
+    Vec<Violation>,
+);
 
 #[test]
 fn formal_checks_one_rule_per_row() {

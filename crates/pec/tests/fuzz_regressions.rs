@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 fn inputs(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(target);
     let mut out = Vec::new();
     for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         out.push(std::fs::read(e.unwrap().path()).unwrap());
@@ -16,7 +18,12 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
 fn classify_and_verify_never_panic_on_past_crashes() {
     for data in inputs("classify") {
         if let Ok(p) = pec::classify(&data) {
-            let v = pec::verify(&data, &p, &pec::ProviderIndex::default(), &pec::TrustAnchors::from_certs(vec![]));
+            let v = pec::verify(
+                &data,
+                &p,
+                &pec::ProviderIndex::default(),
+                &pec::TrustAnchors::from_certs(vec![]),
+            );
             assert!(!v.verdict.is_valid());
         }
     }

@@ -34,9 +34,15 @@ impl BlobStore {
         if path.exists() {
             return Ok(hash);
         }
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
         fs::create_dir_all(&dir)?;
-        let tmp = self.root.join("tmp").join(format!("{hash}.{}", std::process::id()));
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{hash}.{}", std::process::id()));
         {
             let mut f = File::create(&tmp)?;
             f.write_all(data)?;
@@ -48,7 +54,9 @@ impl BlobStore {
     }
 
     pub fn get(&self, hash: &str) -> std::io::Result<Vec<u8>> {
-        let path = self.path(hash).ok_or_else(|| std::io::Error::other("bad blob name"))?;
+        let path = self
+            .path(hash)
+            .ok_or_else(|| std::io::Error::other("bad blob name"))?;
         fs::read(path)
     }
 }

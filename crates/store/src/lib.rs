@@ -237,7 +237,10 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(Store { db: Mutex::new(conn), blobs: BlobStore::open(dir.join("blobs"))? })
+        Ok(Store {
+            db: Mutex::new(conn),
+            blobs: BlobStore::open(dir.join("blobs"))?,
+        })
     }
 
     /// Runs `f` in one write transaction: all of it is on disk when this returns `Ok`, none
@@ -260,7 +263,10 @@ impl Store {
 
     pub fn add_domain(&self, name: &str, now: Unix) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute("INSERT OR IGNORE INTO domains(name, created) VALUES (?1, ?2)", params![name.to_ascii_lowercase(), now])?;
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO domains(name, created) VALUES (?1, ?2)",
+                params![name.to_ascii_lowercase(), now],
+            )?;
             if n == 0 {
                 return Err(StoreError::Exists(format!("domain {name}")));
             }
@@ -271,16 +277,34 @@ impl Store {
     pub fn domains(&self) -> Result<Vec<String>> {
         self.read(|c| {
             let mut st = c.prepare("SELECT name FROM domains ORDER BY name")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<std::result::Result<Vec<String>, _>>()?;
+            let rows = st
+                .query_map([], |r| r.get(0))?
+                .collect::<std::result::Result<Vec<String>, _>>()?;
             Ok(rows)
         })
     }
 
     pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
-        self.read(|c| Ok(c.query_row("SELECT 1 FROM domains WHERE name = ?1", [domain], |_| Ok(())).optional()?.is_some()))
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM domains WHERE name = ?1",
+                [domain],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
     }
 
-    pub fn add_mailbox(&self, address: &str, password_hash: &str, quota: i64, recovery: Option<&str>, must_change: bool, now: Unix) -> Result<i64> {
+    pub fn add_mailbox(
+        &self,
+        address: &str,
+        password_hash: &str,
+        quota: i64,
+        recovery: Option<&str>,
+        must_change: bool,
+        now: Unix,
+    ) -> Result<i64> {
         self.write(|tx| {
             let exists = tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?;
             if exists.is_some() {
@@ -308,8 +332,13 @@ impl Store {
     pub fn mailboxes(&self) -> Result<Vec<Mailbox>> {
         self.read(|c| {
             let mut st = c.prepare("SELECT address FROM mailboxes ORDER BY address")?;
-            let addrs = st.query_map([], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()?;
-            addrs.iter().filter_map(|a| mailbox_row(c, a).transpose()).collect()
+            let addrs = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            addrs
+                .iter()
+                .filter_map(|a| mailbox_row(c, a).transpose())
+                .collect()
         })
     }
 
@@ -325,7 +354,10 @@ impl Store {
 
     pub fn set_quota(&self, address: &str, quota: i64) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute("UPDATE mailboxes SET quota = ?2 WHERE address = ?1", params![address, quota])?;
+            let n = tx.execute(
+                "UPDATE mailboxes SET quota = ?2 WHERE address = ?1",
+                params![address, quota],
+            )?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("mailbox {address}")));
             }
@@ -333,9 +365,17 @@ impl Store {
         })
     }
 
-    pub fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()> {
+    pub fn set_ordinary_mail(
+        &self,
+        address: &str,
+        policy: &str,
+        forward: Option<&str>,
+    ) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute("UPDATE mailboxes SET ordinary_mail = ?2, ordinary_forward = ?3 WHERE address = ?1", params![address, policy, forward])?;
+            let n = tx.execute(
+                "UPDATE mailboxes SET ordinary_mail = ?2, ordinary_forward = ?3 WHERE address = ?1",
+                params![address, policy, forward],
+            )?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("mailbox {address}")));
             }
@@ -396,18 +436,35 @@ impl Store {
 
     pub fn route(&self, domain: &str) -> Result<Option<Route>> {
         self.read(|c| {
-            Ok(c.query_row("SELECT domain, host, port, ca_pem FROM routes WHERE domain = ?1", [domain], |r| {
-                Ok(Route { domain: r.get(0)?, host: r.get(1)?, port: r.get(2)?, ca_pem: r.get(3)? })
-            })
+            Ok(c.query_row(
+                "SELECT domain, host, port, ca_pem FROM routes WHERE domain = ?1",
+                [domain],
+                |r| {
+                    Ok(Route {
+                        domain: r.get(0)?,
+                        host: r.get(1)?,
+                        port: r.get(2)?,
+                        ca_pem: r.get(3)?,
+                    })
+                },
+            )
             .optional()?)
         })
     }
 
     pub fn routes(&self) -> Result<Vec<Route>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT domain, host, port, ca_pem FROM routes ORDER BY domain")?;
+            let mut st =
+                c.prepare("SELECT domain, host, port, ca_pem FROM routes ORDER BY domain")?;
             let rows = st
-                .query_map([], |r| Ok(Route { domain: r.get(0)?, host: r.get(1)?, port: r.get(2)?, ca_pem: r.get(3)? }))?
+                .query_map([], |r| {
+                    Ok(Route {
+                        domain: r.get(0)?,
+                        host: r.get(1)?,
+                        port: r.get(2)?,
+                        ca_pem: r.get(3)?,
+                    })
+                })?
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -417,7 +474,10 @@ impl Store {
     pub fn import_index_entries(&self, entries: &[(String, String)], now: Unix) -> Result<()> {
         self.write(|tx| {
             for (dn, ldif) in entries {
-                tx.execute("INSERT OR REPLACE INTO provider_index(dn, ldif, imported) VALUES (?1, ?2, ?3)", params![dn, ldif, now])?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO provider_index(dn, ldif, imported) VALUES (?1, ?2, ?3)",
+                    params![dn, ldif, now],
+                )?;
             }
             Ok(())
         })
@@ -427,7 +487,9 @@ impl Store {
     pub fn index_ldif(&self) -> Result<String> {
         self.read(|c| {
             let mut st = c.prepare("SELECT ldif FROM provider_index ORDER BY dn")?;
-            let parts = st.query_map([], |r| r.get::<_, String>(0))?.collect::<std::result::Result<Vec<_>, _>>()?;
+            let parts = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(parts.join("\n"))
         })
     }
@@ -476,7 +538,13 @@ impl Store {
 
     /// The earliest time something in the queue is due.
     pub fn queue_next_due(&self) -> Result<Option<Unix>> {
-        self.read(|c| Ok(c.query_row("SELECT min(max(next_attempt, lease_until)) FROM queue", [], |r| r.get(0))?))
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT min(max(next_attempt, lease_until)) FROM queue",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     // ---- PEC transactions ------------------------------------------------------------
@@ -532,7 +600,8 @@ impl Store {
     }
 
     pub fn log_verify(&self) -> std::result::Result<u64, LogVerifyError> {
-        self.read(|c| Ok(log::verify(c))).unwrap_or_else(|e| Err(LogVerifyError::Db(e.to_string())))
+        self.read(|c| Ok(log::verify(c)))
+            .unwrap_or_else(|e| Err(LogVerifyError::Db(e.to_string())))
     }
 
     pub fn log_records(&self, identificativo: Option<&str>) -> Result<Vec<LogEvent>> {
@@ -565,9 +634,22 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
 
 /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With
 /// `enforce_quota`, a full mailbox refuses it.
-pub fn append(tx: &Transaction<'_>, address: &str, folder: &str, blob: &str, size: i64, meta: &MessageMeta, now: Unix, enforce_quota: bool) -> Result<i64> {
+pub fn append(
+    tx: &Transaction<'_>,
+    address: &str,
+    folder: &str,
+    blob: &str,
+    size: i64,
+    meta: &MessageMeta,
+    now: Unix,
+    enforce_quota: bool,
+) -> Result<i64> {
     let (mailbox_id, quota, used): (i64, i64, i64) = tx
-        .query_row("SELECT id, quota, used FROM mailboxes WHERE address = ?1", [address], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(
+            "SELECT id, quota, used FROM mailboxes WHERE address = ?1",
+            [address],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
     if enforce_quota && used + size > quota {
@@ -584,13 +666,27 @@ pub fn append(tx: &Transaction<'_>, address: &str, folder: &str, blob: &str, siz
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![folder_id, uid, modseq, meta.flags, now, size, blob, meta.subject, meta.sender, meta.pec_kind, meta.identificativo],
     )?;
-    tx.execute("UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1", params![folder_id, modseq])?;
-    tx.execute("UPDATE mailboxes SET used = used + ?2 WHERE id = ?1", params![mailbox_id, size])?;
+    tx.execute(
+        "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
+        params![folder_id, modseq],
+    )?;
+    tx.execute(
+        "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
+        params![mailbox_id, size],
+    )?;
     Ok(uid)
 }
 
 /// Queues work for the delivery workers.
-pub fn enqueue(tx: &Transaction<'_>, kind: &str, mail_from: &str, rcpt: &str, blob: &str, identificativo: Option<&str>, now: Unix) -> Result<()> {
+pub fn enqueue(
+    tx: &Transaction<'_>,
+    kind: &str,
+    mail_from: &str,
+    rcpt: &str,
+    blob: &str,
+    identificativo: Option<&str>,
+    now: Unix,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![kind, mail_from, rcpt, blob, identificativo, now],
@@ -619,7 +715,14 @@ pub fn create_transaction(tx: &Transaction<'_>, t: &PecTransaction) -> Result<()
 
 /// Moves one recipient of a transaction we sent to a new state (accepted → taken-in-charge
 /// → delivered / failed / timed-out). Returns false when the transaction is not ours.
-pub fn update_recipient(tx: &Transaction<'_>, identificativo: &str, address: &str, state: &str, detail: Option<&str>, now: Unix) -> Result<bool> {
+pub fn update_recipient(
+    tx: &Transaction<'_>,
+    identificativo: &str,
+    address: &str,
+    state: &str,
+    detail: Option<&str>,
+    now: Unix,
+) -> Result<bool> {
     let n = if state == "taken-in-charge" {
         tx.execute(
             "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?4,
@@ -636,9 +739,21 @@ pub fn update_recipient(tx: &Transaction<'_>, identificativo: &str, address: &st
     Ok(n > 0)
 }
 
-pub fn mark_notice(tx: &Transaction<'_>, identificativo: &str, address: &str, stage_24h: bool) -> Result<()> {
-    let col = if stage_24h { "notice_24h" } else { "notice_12h" };
-    tx.execute(&format!("UPDATE pec_recipients SET {col} = 1 WHERE identificativo = ?1 AND address = ?2"), params![identificativo, address])?;
+pub fn mark_notice(
+    tx: &Transaction<'_>,
+    identificativo: &str,
+    address: &str,
+    stage_24h: bool,
+) -> Result<()> {
+    let col = if stage_24h {
+        "notice_24h"
+    } else {
+        "notice_12h"
+    };
+    tx.execute(
+        &format!("UPDATE pec_recipients SET {col} = 1 WHERE identificativo = ?1 AND address = ?2"),
+        params![identificativo, address],
+    )?;
     Ok(())
 }
 

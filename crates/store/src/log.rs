@@ -66,7 +66,11 @@ pub fn append(
     provider: &str,
 ) -> rusqlite::Result<()> {
     let (last_seq, prev): (i64, String) = tx
-        .query_row("SELECT seq, hash FROM legal_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT seq, hash FROM legal_log ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap_or((0, GENESIS.to_string()));
     let e = LogEvent {
         seq: last_seq + 1,
@@ -132,7 +136,12 @@ pub fn verify(c: &Connection) -> Result<u64, LogVerifyError> {
 }
 
 pub fn records(c: &Connection, msgid: Option<&str>) -> crate::Result<Vec<LogEvent>> {
-    let mut st = c.prepare(&format!("{SELECT} WHERE ?1 IS NULL OR msgid = ?1 OR related LIKE '%' || ?1 || '%' ORDER BY seq"))?;
-    let rows = st.query_map([msgid], row)?.map(|r| r.map(|x| x.0)).collect::<Result<Vec<_>, _>>()?;
+    let mut st = c.prepare(&format!(
+        "{SELECT} WHERE ?1 IS NULL OR msgid = ?1 OR related LIKE '%' || ?1 || '%' ORDER BY seq"
+    ))?;
+    let rows = st
+        .query_map([msgid], row)?
+        .map(|r| r.map(|x| x.0))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
