@@ -23,9 +23,13 @@ pub enum IndexCommand {
         #[arg(long)]
         receipt_address: String,
     },
+    /// Import provider entries (LDIF, or the signed .p7m) into this provider's index.
+    Import { file: PathBuf },
+    /// Print this provider's own entry.
+    Export,
 }
 
-pub fn run(cmd: &IndexCommand) -> anyhow::Result<()> {
+pub fn run(data: &std::path::Path, cmd: &IndexCommand) -> anyhow::Result<()> {
     match cmd {
         IndexCommand::Entry {
             cert,
@@ -40,5 +44,7 @@ pub fn run(cmd: &IndexCommand) -> anyhow::Result<()> {
             print!("{}", entry.to_ldif());
             Ok(())
         }
+        IndexCommand::Import { file } => crate::admin::index_import(data, file),
+        IndexCommand::Export => crate::admin::index_export(data),
     }
 }

@@ -1,8 +1,12 @@
 //! `certa`: one binary for a complete PEC provider. This file only parses the command line;
 //! each subcommand lives in its own module.
 
+mod admin;
 mod bench;
+mod config;
 mod index_cmd;
+mod quickstart;
+mod serve;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
@@ -10,21 +14,66 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "certa",
-    version,
-    about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)"
-)]
+#[command(name = "certa", version, about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)")]
 struct Cli {
+    /// The provider's data directory (certa.toml, store, certificates).
+    #[arg(long, global = true, default_value = "certa-data")]
+    data: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a working provider in --data: configuration, test CA, signing and TLS
+    /// certificates, store, a first mailbox.
+    Quickstart {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        provider_name: Option<String>,
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Listeners on ports N … N+7: smtp, submission, submissions, imap, imaps, pop3,
+        /// pop3s, http.
+        #[arg(long)]
+        port_base: Option<u16>,
+    },
+    /// Run every listener, the queue and the timers.
+    Serve,
+    /// Managed PEC domains.
+    Domain {
+        #[command(subcommand)]
+        command: admin::DomainCommand,
+    },
+    /// Mailboxes.
+    Mailbox {
+        #[command(subcommand)]
+        command: admin::MailboxCommand,
+    },
+    /// Static routes to other providers.
+    Route {
+        #[command(subcommand)]
+        command: admin::RouteCommand,
+    },
+    /// Print the CA certificate of this provider (for peers and clients to trust).
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// The legal log.
+    Log {
+        #[command(subcommand)]
+        command: admin::LogCommand,
+    },
+    /// Sent PEC messages.
+    Message {
+        #[command(subcommand)]
+        command: MessageCommand,
+    },
     /// Classify and verify a PEC message: kind, provider, identifiers and the verdict.
     Verify(verify_cmd::VerifyArgs),
-    /// Provider index (IGPEC LDIF) tools.
+    /// Provider index (IGPEC LDIF).
     Index {
         #[command(subcommand)]
         command: index_cmd::IndexCommand,
@@ -36,12 +85,44 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CaCommand {
+    Export,
+}
+
+#[derive(Subcommand)]
+enum MessageCommand {
+    /// Per-recipient state of a sent PEC message, by identificativo.
+    Status { id: String },
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Verify(args) => verify_cmd::run(&args),
-        Command::Index { command } => index_cmd::run(&command).map(|()| ExitCode::SUCCESS),
-        Command::Bench { command } => bench::run(&command).map(|()| ExitCode::SUCCESS),
+    let data = cli.data.as_path();
+    let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+    let result = match &cli.command {
+        Command::Quickstart { domain, provider_name, bind, port_base } => ok(quickstart::run(&quickstart::QuickstartArgs {
+            data,
+            domain,
+            provider_name: provider_name.as_deref(),
+            bind,
+            port_base: *port_base,
+        })),
+        Command::Serve => ok(serve::run(data)),
+        Command::Domain { command } => ok(admin::domain(data, command)),
+        Command::Mailbox { command } => ok(admin::mailbox(data, command)),
+        Command::Route { command } => ok(admin::route(data, command)),
+        Command::Ca { command: CaCommand::Export } => ok(admin::ca_export(data)),
+        Command::Log { command } => admin::log(data, command),
+        Command::Message { command: MessageCommand::Status { id } } => admin::message_status(data, id),
+        Command::Verify(args) => verify_cmd::run(args),
+        Command::Index { command } => ok(index_cmd::run(data, command)),
+        Command::Bench { command } => ok(bench::run(command)),
     };
     match result {
         Ok(code) => code,

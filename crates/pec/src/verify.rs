@@ -28,6 +28,11 @@ impl TrustAnchors {
         }
     }
 
+    /// The machine's CA store and these roots.
+    pub fn system_and(roots: Vec<X509>) -> Self {
+        TrustAnchors { roots, system: true }
+    }
+
     /// Only these roots.
     pub fn from_certs(roots: Vec<X509>) -> Self {
         TrustAnchors {

@@ -632,6 +632,13 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
 
 // ---- operations inside one write transaction -----------------------------------------
 
+/// The transaction [`Store::write`] hands to its closure.
+pub type DbTransaction<'a> = Transaction<'a>;
+
+pub fn mailbox_exists(tx: &Transaction<'_>, address: &str) -> Result<bool> {
+    Ok(tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?.is_some())
+}
+
 /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With
 /// `enforce_quota`, a full mailbox refuses it.
 pub fn append(

@@ -1,0 +1,309 @@
+//! Administration on a running server, without restart: the commands write to the store,
+//! which the server reads on every operation.
+
+use crate::config::Config;
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use store::Store;
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Add a PEC mail domain managed by this provider.
+    Add { domain: String },
+    /// List the managed domains.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum MailboxCommand {
+    /// Create a mailbox.
+    Add {
+        address: String,
+        #[arg(long, conflicts_with = "welcome")]
+        password: Option<String>,
+        /// Generate a password and send it to the recovery address; it must be changed at the
+        /// first webmail login.
+        #[arg(long, requires = "recovery_email")]
+        welcome: bool,
+        #[arg(long, default_value = "1GB")]
+        quota: String,
+        #[arg(long)]
+        recovery_email: Option<String>,
+    },
+    List,
+    /// Set a new password.
+    Passwd {
+        address: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Set the quota (e.g. 2GB, 500MB).
+    Quota { address: String, quota: String },
+    Delete { address: String },
+    /// What to do with ordinary (non-PEC) mail: reject (default), forward --to ADDRESS, or
+    /// anomaly (deliver inside an anomaly envelope).
+    Ordinary {
+        address: String,
+        policy: String,
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RouteCommand {
+    /// Static next hop for a domain (private networks, tests); its TLS certificate (and its
+    /// signatures) are checked against the CA in FILE.
+    Add {
+        domain: String,
+        next_hop: String,
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Check the hash chain of the legal log.
+    Verify,
+    /// Records about a message, a sender or since a date (YYYY-MM-DD).
+    Search {
+        #[arg(long)]
+        msgid: Option<String>,
+        #[arg(long)]
+        sender: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+pub fn open(data: &Path) -> anyhow::Result<(Config, Store)> {
+    let cfg = Config::load(data)?;
+    let store = Store::open(data).context("opening the store")?;
+    Ok((cfg, store))
+}
+
+/// `1GB`, `500MB`, `100KB`, or bytes.
+pub fn parse_size(s: &str) -> anyhow::Result<i64> {
+    let t = s.trim().to_ascii_uppercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix("GB") {
+        (n, 1i64 << 30)
+    } else if let Some(n) = t.strip_suffix("MB") {
+        (n, 1 << 20)
+    } else if let Some(n) = t.strip_suffix("KB") {
+        (n, 1 << 10)
+    } else {
+        (t.strip_suffix('B').unwrap_or(&t), 1)
+    };
+    let n: f64 = num.trim().parse().with_context(|| format!("invalid size {s:?} (e.g. 1GB, 500MB)"))?;
+    if !(n > 0.0) || n * mult as f64 > 1e15 {
+        bail!("invalid size {s:?}");
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
+    let (_, store) = open(data)?;
+    match cmd {
+        DomainCommand::Add { domain } => {
+            store.add_domain(domain, crate::now())?;
+            println!("dominio {domain} aggiunto (rigenerare la voce dell'indice: certa index export)");
+        }
+        DomainCommand::List => {
+            for d in store.domains()? {
+                println!("{d}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_policy(pw: &str) -> anyhow::Result<()> {
+    if let Err(errors) = services::accounts::check_password_policy(pw) {
+        bail!("la password non rispetta la politica di sicurezza: {}", errors.join("; "));
+    }
+    Ok(())
+}
+
+pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
+    let (cfg, store) = open(data)?;
+    match cmd {
+        MailboxCommand::Add { address, password, welcome, quota, recovery_email } => {
+            let login = services::accounts::parse_login(address).filter(|l| l.user.is_none()).context("not a mailbox address")?;
+            if !store.is_local_domain(pec::build::domain_of(&login.mailbox))? {
+                bail!("{} is not a domain of this provider (certa domain add)", pec::build::domain_of(&login.mailbox));
+            }
+            let quota = parse_size(quota)?;
+            let (pw, must_change) = match (password, welcome) {
+                (Some(pw), false) => {
+                    check_policy(pw)?;
+                    (pw.clone(), false)
+                }
+                (None, true) => (crate::quickstart::generate_password(), true),
+                _ => bail!("give --password or --welcome"),
+            };
+            let now = crate::now();
+            store.add_mailbox(&login.mailbox, &services::accounts::hash_password(&pw), quota, recovery_email.as_deref(), must_change, now)?;
+            if *welcome {
+                let to = recovery_email.as_deref().unwrap_or_default();
+                queue_welcome(&cfg, &store, &login.mailbox, to, &pw, now)?;
+                println!("casella {} creata; password inviata a {to} (da cambiare al primo accesso)", login.mailbox);
+            } else {
+                println!("casella {} creata", login.mailbox);
+            }
+        }
+        MailboxCommand::List => {
+            for m in store.mailboxes()? {
+                println!("{}\t{} / {} byte\t{}", m.address, m.used, m.quota, m.ordinary_mail);
+            }
+        }
+        MailboxCommand::Passwd { address, password } => {
+            check_policy(password)?;
+            store.set_password(address, &services::accounts::hash_password(password), false)?;
+            println!("password di {address} aggiornata");
+        }
+        MailboxCommand::Quota { address, quota } => {
+            store.set_quota(address, parse_size(quota)?)?;
+            println!("quota di {address} aggiornata");
+        }
+        MailboxCommand::Delete { address } => {
+            store.delete_mailbox(address)?;
+            println!("casella {address} eliminata");
+        }
+        MailboxCommand::Ordinary { address, policy, to } => {
+            match (policy.as_str(), to) {
+                ("reject", _) | ("anomaly", _) => store.set_ordinary_mail(address, policy, None)?,
+                ("forward", Some(t)) => store.set_ordinary_mail(address, policy, Some(t))?,
+                ("forward", None) => bail!("forward needs --to ADDRESS"),
+                _ => bail!("policy must be reject, forward or anomaly"),
+            }
+            println!("posta ordinaria per {address}: {policy}");
+        }
+    }
+    Ok(())
+}
+
+/// The welcome message the seed's providers send: the new address and its first password,
+/// to the holder's ordinary recovery address, through the relay queue of the running server.
+fn queue_welcome(cfg: &Config, store: &Store, mailbox: &str, to: &str, password: &str, now: i64) -> anyhow::Result<()> {
+    let from = format!("posta-certificata@{}", cfg.provider.domain);
+    let date = pec::PecTime::from_unix_or_epoch(now).rfc5322();
+    let body = format!(
+        "Gentile utente,\r\n\r\nè stata attivata la casella di posta elettronica certificata {mailbox}.\r\n\r\nPassword provvisoria: {password}\r\n\r\nAl primo accesso alla webmail le verrà chiesto di cambiarla.\r\n\r\n{}\r\n",
+        cfg.provider.name
+    );
+    let msg = format!(
+        "From: {from}\r\nTo: {to}\r\nDate: {date}\r\n{}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
+        pec::wire::header("Subject", "Benvenuto nella posta certificata")
+    );
+    let blob = store.blobs.put(msg.as_bytes())?;
+    store.write(|db| store::enqueue(db, "relay", &from, to, &blob, None, now))?;
+    Ok(())
+}
+
+pub fn route(data: &Path, cmd: &RouteCommand) -> anyhow::Result<()> {
+    let (_, store) = open(data)?;
+    match cmd {
+        RouteCommand::Add { domain, next_hop, ca } => {
+            let (host, port) = next_hop.rsplit_once(':').context("next hop is HOST:PORT")?;
+            let port: u16 = port.parse().context("invalid port")?;
+            let ca_pem = match ca {
+                Some(f) => {
+                    let pem = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+                    openssl::x509::X509::stack_from_pem(pem.as_bytes()).context("--ca is not a PEM certificate")?;
+                    Some(pem)
+                }
+                None => None,
+            };
+            store.add_route(&store::Route { domain: domain.to_ascii_lowercase(), host: host.to_string(), port, ca_pem })?;
+            println!("instradamento {domain} → {host}:{port}");
+        }
+        RouteCommand::List => {
+            for r in store.routes()? {
+                println!("{}\t{}:{}\t{}", r.domain, r.host, r.port, if r.ca_pem.is_some() { "CA propria" } else { "CA di sistema" });
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn index_import(data: &Path, file: &Path) -> anyhow::Result<()> {
+    let (_, store) = open(data)?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let index = pec::ProviderIndex::from_bytes(&bytes, None).with_context(|| format!("reading {}", file.display()))?;
+    let entries: Vec<(String, String)> = index.providers.iter().map(|p| (p.dn.clone(), p.to_ldif())).collect();
+    store.import_index_entries(&entries, crate::now())?;
+    println!("{} gestori importati", entries.len());
+    Ok(())
+}
+
+pub fn index_export(data: &Path) -> anyhow::Result<()> {
+    let (cfg, store) = open(data)?;
+    let pem = std::fs::read(Config::resolve(data, &cfg.signing.cert))?;
+    let cert = openssl::x509::X509::from_pem(&pem)?;
+    let entry = pec::ProviderEntry::for_certificate(&cert, &cfg.provider.name, &store.domains()?, &format!("posta-certificata@{}", cfg.provider.domain));
+    print!("{}", entry.to_ldif());
+    Ok(())
+}
+
+pub fn ca_export(data: &Path) -> anyhow::Result<()> {
+    let cfg = Config::load(data)?;
+    let pem = std::fs::read_to_string(Config::resolve(data, &cfg.signing.ca))?;
+    print!("{pem}");
+    Ok(())
+}
+
+pub fn log(data: &Path, cmd: &LogCommand) -> anyhow::Result<std::process::ExitCode> {
+    let (_, store) = open(data)?;
+    match cmd {
+        LogCommand::Verify => match store.log_verify() {
+            Ok(n) => {
+                println!("registro integro: {n} eventi, catena di hash verificata");
+                Ok(std::process::ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("registro ALTERATO: {e}");
+                Ok(std::process::ExitCode::from(1))
+            }
+        },
+        LogCommand::Search { msgid, sender, since } => {
+            let since = match since {
+                Some(s) => Some(
+                    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                        .context("--since is YYYY-MM-DD")?
+                        .and_hms_opt(0, 0, 0)
+                        .map(|d| d.and_utc().timestamp())
+                        .unwrap_or(0),
+                ),
+                None => None,
+            };
+            for e in store.log_records(msgid.as_deref())? {
+                if sender.as_ref().is_some_and(|s| !e.sender.eq_ignore_ascii_case(s)) || since.is_some_and(|t| e.time < t) {
+                    continue;
+                }
+                let when = pec::PecTime::from_unix_or_epoch(e.time);
+                println!("{}\t{} {}\t{}\t{}\t{}\t{}\t{}", e.seq, when.giorno(), when.ora(), e.event, e.msgid, e.sender, e.recipients, e.related);
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn message_status(data: &Path, id: &str) -> anyhow::Result<std::process::ExitCode> {
+    let (_, store) = open(data)?;
+    let id = id.trim().trim_matches(|c| c == '<' || c == '>');
+    let Some(t) = store.transaction(id)? else {
+        println!("nessun messaggio con identificativo {id}");
+        return Ok(std::process::ExitCode::from(1));
+    };
+    println!("identificativo: {}", t.identificativo);
+    println!("mittente:       {}", t.sender);
+    println!("oggetto:        {}", t.subject);
+    for r in &t.recipients {
+        let when = pec::PecTime::from_unix_or_epoch(r.updated);
+        println!("  {}\t{}\t{}\t{} {}{}", r.address, r.kind, r.state, when.giorno(), when.ora(), r.detail.as_deref().map(|d| format!("\t{d}")).unwrap_or_default());
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,133 @@
+//! `certa.toml`, the data directory's configuration. Listener names are a contract with
+//! operators' scripts: `smtp`, `submission`, `submissions`, `imap`, `imaps`, `pop3`, `pop3s`,
+//! `http`.
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub provider: ProviderSection,
+    pub listen: Listen,
+    pub tls: KeyPair,
+    pub signing: Signing,
+    #[serde(default)]
+    pub limits: LimitsSection,
+    #[serde(default)]
+    pub timers: TimersSection,
+    #[serde(default)]
+    pub security: Security,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderSection {
+    /// providerName and `gestore-emittente`.
+    pub name: String,
+    /// The provider's mail domain: its service address is `posta-certificata@<domain>`.
+    pub domain: String,
+    /// Host name in SMTP greetings.
+    pub hostname: String,
+}
+
+/// The listener addresses, in the `--port-base` order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listen {
+    pub smtp: String,
+    pub submission: String,
+    pub submissions: String,
+    pub imap: String,
+    pub imaps: String,
+    pub pop3: String,
+    pub pop3s: String,
+    pub http: String,
+}
+
+impl Listen {
+    pub fn with_port_base(bind: &str, base: u16) -> Listen {
+        let a = |i: u16| format!("{bind}:{}", base + i);
+        Listen { smtp: a(0), submission: a(1), submissions: a(2), imap: a(3), imaps: a(4), pop3: a(5), pop3s: a(6), http: a(7) }
+    }
+
+    pub fn standard(bind: &str) -> Listen {
+        let a = |p: u16| format!("{bind}:{p}");
+        Listen { smtp: a(25), submission: a(587), submissions: a(465), imap: a(143), imaps: a(993), pop3: a(110), pop3s: a(995), http: a(443) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyPair {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signing {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The CA that issued our signing and TLS certificates (`certa ca export`).
+    pub ca: PathBuf,
+    pub ca_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitsSection {
+    pub max_message_bytes: usize,
+    pub max_recipients: usize,
+    /// Size × recipients (DM 2 novembre 2005 art. 12: at least 30 MB).
+    pub max_size_times_recipients: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection { max_message_bytes: 100 * 1024 * 1024, max_recipients: 500, max_size_times_recipients: 100 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimersSection {
+    pub notice_12h_secs: i64,
+    pub notice_24h_secs: i64,
+    pub max_queue_secs: i64,
+    pub scan_secs: u64,
+}
+
+impl Default for TimersSection {
+    fn default() -> Self {
+        TimersSection { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600, scan_secs: 60 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Security {
+    /// Accept AUTH without TLS. For loopback tests only.
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
+}
+
+impl Config {
+    pub fn path(data: &Path) -> PathBuf {
+        data.join("certa.toml")
+    }
+
+    pub fn load(data: &Path) -> anyhow::Result<Config> {
+        let p = Self::path(data);
+        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {} (run `certa quickstart` first)", p.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", p.display()))
+    }
+
+    pub fn save(&self, data: &Path) -> anyhow::Result<()> {
+        let text = toml::to_string_pretty(self)?;
+        std::fs::write(Self::path(data), text)?;
+        Ok(())
+    }
+
+    /// A path of the configuration, relative to the data directory unless absolute.
+    pub fn resolve(data: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            data.join(p)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The access point (RFC 6109 §3.1): an authenticated user's message is checked (§3.1.1);
+//! either a signed non-acceptance goes back (§3.1.2), or one time stamp certifies the
+//! acceptance (§3.1.4) and the transport envelope (§3.1.5), and each recipient is queued.
+//! The SMTP `250` is given only after all of it is on disk.
+
+use crate::delivery::{self, Stored};
+use crate::provider::{Destination, Provider};
+use pec::text::Lang;
+use pec::{Builder, PecTime, Transaction};
+use smtp::Reply;
+use store::{PecTransaction, RecipientState, StoreError, INBOX, SENT};
+
+/// Submits `message` from the authenticated `mailbox`.
+pub fn submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], message: &[u8]) -> Reply {
+    match try_submit(p, mailbox, mail_from, rcpts, message) {
+        Ok(r) => r,
+        Err(e) => Reply::new(451, "4.3.0", format!("Errore temporaneo del sistema, riprovare: {e}")),
+    }
+}
+
+fn try_submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], message: &[u8]) -> Result<Reply, StoreError> {
+    let now = p.now();
+    let time = PecTime::from_unix_or_epoch(now);
+    let index = p.index();
+    let ident = pec::build::new_identificativo(time, p.serial(), &p.identity.domain);
+    let tx = Transaction::from_original(message, mail_from, rcpts, ident.clone(), time, |d| {
+        p.store.is_local_domain(d).unwrap_or(false) || index.is_pec_domain(d)
+    });
+    let builder = Builder::new(&p.identity);
+    let violations = pec::checks::formal_checks(mail_from, rcpts, message, &p.limits.pec);
+    if !violations.is_empty() {
+        let reasons: Vec<String> = violations.iter().map(|v| v.message(Lang::It)).collect();
+        let notice = delivery::sign(p, &builder.non_acceptance(&tx, &reasons, false))?;
+        p.store.write(|db| {
+            delivery::append(p, db, mailbox, INBOX, &notice, now, false)?;
+            delivery::log(p, db, "non-accettazione", &tx, &[notice.message_id.clone()])?;
+            Ok(())
+        })?;
+        return Ok(Reply::new(550, "5.7.1", format!("Messaggio non accettato (avviso di non accettazione inviato): {}", reasons.join("; "))));
+    }
+
+    let envelope = delivery::sign(p, &builder.transport_envelope(&tx, message))?;
+    let acceptance = delivery::sign(p, &builder.acceptance(&tx))?;
+    let carried = pec::headers::rewrite_message_id(&pec::wire::to_crlf(message), &ident, tx.msgid.as_deref());
+    let sent_copy = Stored::put(p, carried, None)?;
+    let routes: Vec<(String, Destination)> = rcpts.iter().map(|r| (r.clone(), p.destination(r, &index))).collect();
+    p.store.write(|db| {
+        store::create_transaction(
+            db,
+            &PecTransaction {
+                identificativo: ident.clone(),
+                sender: mail_from.to_string(),
+                subject: tx.subject.clone(),
+                msgid: tx.msgid.clone(),
+                receipt_type: tx.receipt_type.as_str().to_string(),
+                created: now,
+                recipients: tx
+                    .recipients
+                    .iter()
+                    .map(|r| RecipientState {
+                        address: r.address.clone(),
+                        kind: r.kind.as_str().to_string(),
+                        state: if r.kind == pec::RecipientKind::Esterno { "sent-ordinary" } else { "accepted" }.to_string(),
+                        detail: None,
+                        updated: now,
+                        taken_in_charge: false,
+                        notice_12h: false,
+                        notice_24h: false,
+                    })
+                    .collect(),
+            },
+        )?;
+        delivery::append(p, db, mailbox, INBOX, &acceptance, now, false)?;
+        delivery::append_flagged(p, db, mailbox, SENT, &sent_copy, now, "\\Seen")?;
+        for (rcpt, dest) in &routes {
+            let kind = if *dest == Destination::Local { "deliver" } else { "relay" };
+            store::enqueue(db, kind, mail_from, rcpt, &envelope.blob, Some(&ident), now)?;
+        }
+        delivery::log(p, db, "accettazione", &tx, &[acceptance.message_id.clone()])?;
+        delivery::log(p, db, "busta-trasporto", &tx, &[envelope.message_id.clone()])?;
+        Ok(())
+    })?;
+    Ok(Reply::new(250, "2.0.0", format!("Messaggio accettato, identificativo {ident}")))
+}

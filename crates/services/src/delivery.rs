@@ -1,0 +1,185 @@
+//! The delivery point (RFC 6109 §3.3) and the outbound relay, as queue work, plus the few
+//! operations every point shares: storing a signed message, putting it in a mailbox, writing
+//! the legal log, and sending a notice to its recipient wherever that is.
+
+use crate::provider::{Destination, Provider};
+use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
+use store::{DbTransaction as Tx, MessageMeta, QueueItem, StoreError, INBOX};
+
+/// A message written to the blob store.
+pub struct Stored {
+    pub blob: String,
+    pub size: i64,
+    pub message_id: String,
+    pub meta: MessageMeta,
+    pub rcpt_to: Vec<String>,
+    pub mail_from: String,
+}
+
+impl Stored {
+    /// Stores bytes (fsynced) and parses what the lists and searches need, once.
+    pub fn put(p: &Provider, bytes: Vec<u8>, kind: Option<MessageKind>) -> Result<Stored, StoreError> {
+        let parsed = pec::classify(&bytes).ok();
+        let meta = MessageMeta {
+            subject: parsed.as_ref().map(|m| m.subject.clone()).unwrap_or_default(),
+            sender: parsed.as_ref().and_then(|m| m.from.clone()).unwrap_or_default(),
+            pec_kind: kind.or(parsed.as_ref().and_then(|m| m.kind)).map(|k| k.code().to_string()),
+            identificativo: parsed.as_ref().and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
+            flags: String::new(),
+        };
+        let message_id = parsed.and_then(|m| m.message_id).unwrap_or_default();
+        let blob = p.store.blobs.put(&bytes)?;
+        Ok(Stored { blob, size: bytes.len() as i64, message_id, meta, rcpt_to: vec![], mail_from: String::new() })
+    }
+}
+
+/// Signs a built message and stores it.
+pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
+    let bytes = m.sign(&p.signer).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+    let mut s = Stored::put(p, bytes, Some(m.kind))?;
+    s.message_id = m.message_id.clone();
+    s.rcpt_to = m.rcpt_to.clone();
+    s.mail_from = m.mail_from.clone();
+    Ok(s)
+}
+
+pub fn append(_p: &Provider, db: &Tx<'_>, address: &str, folder: &str, s: &Stored, now: i64, enforce_quota: bool) -> Result<i64, StoreError> {
+    store::append(db, address, folder, &s.blob, s.size, &s.meta, now, enforce_quota)
+}
+
+pub fn append_flagged(_p: &Provider, db: &Tx<'_>, address: &str, folder: &str, s: &Stored, now: i64, flags: &str) -> Result<i64, StoreError> {
+    let meta = MessageMeta { flags: flags.to_string(), ..s.meta.clone() };
+    store::append(db, address, folder, &s.blob, s.size, &meta, now, false)
+}
+
+/// One legal-log record about a transaction (RFC 6109 §2.3).
+pub fn log(p: &Provider, db: &Tx<'_>, event: &str, tx: &Transaction, related: &[String]) -> Result<(), StoreError> {
+    let rcpts: Vec<String> = tx.recipients.iter().map(|r| r.address.clone()).collect();
+    store::log_append(db, p.now(), event, &tx.identificativo, &tx.sender, &rcpts, &tx.subject, related, &p.identity.name)?;
+    Ok(())
+}
+
+/// Sends a signed notice to its recipient: into the mailbox when it is ours, otherwise through
+/// the relay queue. Inside the caller's transaction.
+pub fn dispatch(p: &Provider, db: &Tx<'_>, s: &Stored, now: i64) -> Result<(), StoreError> {
+    let index = p.index();
+    for rcpt in &s.rcpt_to {
+        match p.destination(rcpt, &index) {
+            Destination::Local => {
+                if store::mailbox_exists(db, rcpt)? {
+                    append(p, db, rcpt, INBOX, s, now, false)?;
+                }
+            }
+            _ => store::enqueue(db, "relay", &s.mail_from, rcpt, &s.blob, None, now)?,
+        }
+    }
+    Ok(())
+}
+
+/// What the delivery point knows of an envelope it holds.
+fn envelope_transaction(p: &Provider, envelope: &[u8]) -> Option<(Transaction, Vec<u8>)> {
+    let parsed = pec::classify(envelope).ok()?;
+    let d = parsed.daticert.as_ref()?;
+    let time = PecTime::from_unix_or_epoch(p.now());
+    let tx = Transaction::from_daticert(d, time, &parsed.to);
+    let original = parsed.original(envelope).map(<[u8]>::to_vec).unwrap_or_default();
+    Some((tx, original))
+}
+
+/// Delivery point for one local recipient of a transport envelope: store it (fsynced, in the
+/// same commit as the queue item's removal), then the delivery receipt of the requested kind
+/// or, for an unknown or full mailbox, the non-delivery notice.
+pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
+    let now = p.now();
+    let bytes = p.store.blobs.get(&item.blob)?;
+    let Some((tx, original)) = envelope_transaction(p, &bytes) else {
+        // Not an envelope we can read: it was checked before queueing, so this is corruption.
+        p.store.write(|db| {
+            store::dequeue(db, item.id)?;
+            store::log_append(db, now, "errore-interno", item.identificativo.as_deref().unwrap_or(""), &item.mail_from, std::slice::from_ref(&item.rcpt), "", &[], &p.identity.name)?;
+            Ok(())
+        })?;
+        return Ok(());
+    };
+    let builder = Builder::new(&p.identity);
+    let envelope = Stored::put(p, bytes, Some(MessageKind::TransportEnvelope))?;
+    let exists = p.store.mailbox(&item.rcpt)?.is_some();
+    let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
+    let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
+    let full = format!("5.2.2 - {} - casella piena", p.identity.name);
+    let receipt_no_dest = if exists { None } else { Some(sign(p, &builder.non_delivery(&tx, &item.rcpt, ErrorCode::NoDest, &no_dest))?) };
+    let receipt_full = if exists { Some(sign(p, &builder.non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &full))?) } else { None };
+    p.store.write(|db| {
+        if !store::dequeue(db, item.id)? {
+            return Ok(());
+        }
+        let outcome = if !exists {
+            receipt_no_dest.as_ref().map(|r| (r, "failed", no_dest.as_str()))
+        } else {
+            match append(p, db, &item.rcpt, INBOX, &envelope, now, true) {
+                Ok(_) => Some((&receipt_ok, "delivered", "")),
+                Err(StoreError::OverQuota(_)) => receipt_full.as_ref().map(|r| (r, "failed", full.as_str())),
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some((receipt, state, detail)) = outcome {
+            dispatch(p, db, receipt, now)?;
+            store::update_recipient(db, &tx.identificativo, &item.rcpt, state, Some(detail).filter(|d| !d.is_empty()), now)?;
+            let event = if state == "delivered" { "consegna" } else { "mancata-consegna" };
+            log(p, db, event, &tx, &[receipt.message_id.clone()])?;
+        }
+        Ok(())
+    })
+}
+
+/// Back-off after the n-th failed attempt: 1, 2, 4 … minutes, at most an hour.
+pub fn backoff(attempts: i64) -> i64 {
+    60 * (1i64 << attempts.clamp(0, 6)).min(60)
+}
+
+/// Gives up on a relay: the item leaves the queue; for one of our envelopes the sender gets a
+/// non-delivery notice.
+pub fn relay_failed(p: &Provider, item: &QueueItem, why: &str) -> Result<(), StoreError> {
+    let now = p.now();
+    let notice = match &item.identificativo {
+        Some(_) => {
+            let bytes = p.store.blobs.get(&item.blob)?;
+            match envelope_transaction(p, &bytes) {
+                Some((tx, _)) => {
+                    let text = format!("4.4.7 - {} - {why}", p.identity.name);
+                    Some((sign(p, &Builder::new(&p.identity).non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &text))?, tx, text))
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    p.store.write(|db| {
+        if !store::dequeue(db, item.id)? {
+            return Ok(());
+        }
+        match &notice {
+            Some((n, tx, text)) => {
+                dispatch(p, db, n, now)?;
+                store::update_recipient(db, &tx.identificativo, &item.rcpt, "failed", Some(text), now)?;
+                log(p, db, "mancata-consegna", tx, &[n.message_id.clone()])?;
+            }
+            None => {
+                store::log_append(db, now, "inoltro-fallito", item.identificativo.as_deref().unwrap_or(""), &item.mail_from, std::slice::from_ref(&item.rcpt), why, &[], &p.identity.name)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Records a successful relay.
+pub fn relayed(p: &Provider, item: &QueueItem, host: &str) -> Result<(), StoreError> {
+    let now = p.now();
+    p.store.write(|db| {
+        if store::dequeue(db, item.id)? {
+            let related = vec![host.to_string()];
+            store::log_append(db, now, "inoltro", item.identificativo.as_deref().unwrap_or(""), &item.mail_from, std::slice::from_ref(&item.rcpt), "", &related, &p.identity.name)?;
+        }
+        Ok(())
+    })
+}

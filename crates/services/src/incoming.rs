@@ -1,0 +1,146 @@
+//! The incoming point (RFC 6109 §3.2, §2.2.2): what reaches our MX from other providers and
+//! from the Internet. A valid transport envelope gets a presa in carico back to the sender's
+//! provider and goes to the delivery point; a valid receipt goes to its mailbox and moves our
+//! transaction on; anything else is ordinary mail, which a PEC mailbox refuses unless its
+//! holder chose to forward it or to receive it inside an anomaly envelope.
+
+use crate::delivery::{self, Stored};
+use crate::provider::{Destination, Provider};
+use pec::{Builder, MessageKind, PecTime, Transaction, Verdict};
+use smtp::Reply;
+use store::{StoreError, INBOX};
+
+/// Whether the MX takes mail for this recipient at all (our domains only; no open relay).
+pub fn accepts_recipient(p: &Provider, rcpt: &str) -> bool {
+    p.store.is_local_domain(pec::build::domain_of(rcpt)).unwrap_or(false)
+}
+
+pub fn receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Reply {
+    match try_receive(p, mail_from, rcpts, message) {
+        Ok(r) => r,
+        Err(e) => Reply::new(451, "4.3.0", format!("Errore temporaneo del sistema, riprovare: {e}")),
+    }
+}
+
+fn try_receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Result<Reply, StoreError> {
+    let now = p.now();
+    let parsed = match pec::classify(&message) {
+        Ok(m) => m,
+        Err(e) => return Ok(Reply::new(554, "5.6.0", format!("Messaggio non valido: {e}"))),
+    };
+    let index = p.index();
+    let verdict = if parsed.kind.is_some() {
+        pec::verify(&message, &parsed, &index, &p.trust())
+    } else {
+        pec::Verification { verdict: Verdict::NotPec, signer: None, provider: None }
+    };
+    match (verdict.verdict.is_valid(), parsed.kind) {
+        (true, Some(MessageKind::TransportEnvelope)) => {
+            let Some(d) = parsed.daticert.as_ref() else {
+                return ordinary(p, mail_from, rcpts, message, "busta di trasporto senza dati di certificazione");
+            };
+            let time = PecTime::from_unix_or_epoch(now);
+            let tx = Transaction::from_daticert(d, time, &parsed.to);
+            let mail_receipt = verdict.provider.map(|e| e.mail_receipt).unwrap_or_default();
+            let envelope = Stored::put(p, message, Some(MessageKind::TransportEnvelope))?;
+            let taken = delivery::sign(p, &Builder::new(&p.identity).taken_in_charge(&tx, &mail_receipt, rcpts))?;
+            p.store.write(|db| {
+                for r in rcpts {
+                    store::enqueue(db, "deliver", mail_from, r, &envelope.blob, Some(&tx.identificativo), now)?;
+                }
+                if !mail_receipt.is_empty() {
+                    delivery::dispatch(p, db, &taken, now)?;
+                }
+                delivery::log(p, db, "presa-in-carico", &tx, &[taken.message_id.clone()])?;
+                Ok(())
+            })?;
+            Ok(Reply::new(250, "2.0.0", format!("Presa in carico, identificativo {}", tx.identificativo)))
+        }
+        (true, Some(kind)) if kind != MessageKind::AnomalyEnvelope => receipt(p, kind, &parsed, rcpts, message),
+        (false, Some(_)) => {
+            let why = verdict.verdict.describe_it();
+            ordinary(p, mail_from, rcpts, message, &format!("messaggio PEC non valido: {why}"))
+        }
+        _ => ordinary(p, mail_from, rcpts, message, "messaggio di posta ordinaria"),
+    }
+}
+
+/// A receipt or notice from another provider (or ours, looping back): into each recipient's
+/// mailbox, and our transaction's state moves on.
+fn receipt(p: &Provider, kind: MessageKind, parsed: &pec::PecMessage, rcpts: &[String], message: Vec<u8>) -> Result<Reply, StoreError> {
+    let now = p.now();
+    let stored = Stored::put(p, message, Some(kind))?;
+    let d = parsed.daticert.clone();
+    p.store.write(|db| {
+        for r in rcpts {
+            if store::mailbox_exists(db, r)? {
+                delivery::append(p, db, r, INBOX, &stored, now, false)?;
+            }
+        }
+        if let Some(d) = &d {
+            let (state, addresses): (&str, Vec<String>) = match kind {
+                MessageKind::Delivery(_) => ("delivered", d.consegna.iter().cloned().collect()),
+                MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => ("failed", d.consegna.iter().cloned().collect()),
+                MessageKind::TakenInCharge => ("taken-in-charge", d.ricezione.clone()),
+                _ => ("", vec![]),
+            };
+            for a in &addresses {
+                let detail = d.errore_esteso.as_deref();
+                store::update_recipient(db, &d.identificativo, a, state, detail, now)?;
+            }
+            let tx = Transaction::from_daticert(d, PecTime::from_unix_or_epoch(now), &[]);
+            delivery::log(p, db, &format!("ricevuta-{}", kind.code()), &tx, &[stored.message_id.clone()])?;
+        }
+        Ok(())
+    })?;
+    Ok(Reply::new(250, "2.0.0", "Ricevuta consegnata"))
+}
+
+/// Ordinary mail (or a PEC message that does not verify) for PEC mailboxes: by default refused
+/// (seed manual §2.6.6); per mailbox, forwarded to an ordinary address or delivered inside an
+/// anomaly envelope (RFC 6109 §3.2.2). Never delivered as certified.
+fn ordinary(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>, why: &str) -> Result<Reply, StoreError> {
+    let now = p.now();
+    let mut anomaly_for = Vec::new();
+    let mut forward_to = Vec::new();
+    let mut refused = Vec::new();
+    for r in rcpts {
+        match p.store.mailbox(r)? {
+            Some(m) if m.ordinary_mail == "anomaly" => anomaly_for.push(r.clone()),
+            Some(m) if m.ordinary_mail == "forward" && m.ordinary_forward.is_some() => {
+                forward_to.extend(m.ordinary_forward.clone());
+            }
+            _ => refused.push(r.clone()),
+        }
+    }
+    if anomaly_for.is_empty() && forward_to.is_empty() {
+        p.store.write(|db| {
+            store::log_append(db, now, "posta-ordinaria-rifiutata", "", mail_from, rcpts, why, &[], &p.identity.name)?;
+            Ok(())
+        })?;
+        return Ok(Reply::new(550, "5.7.1", format!("La casella di posta certificata non accetta questo messaggio: {why}")));
+    }
+    let time = PecTime::from_unix_or_epoch(now);
+    let anomaly = if anomaly_for.is_empty() {
+        None
+    } else {
+        Some(delivery::sign(p, &Builder::new(&p.identity).anomaly_envelope(&message, mail_from, time, why))?)
+    };
+    let original = Stored::put(p, message, None)?;
+    let index = p.index();
+    p.store.write(|db| {
+        if let Some(a) = &anomaly {
+            for r in &anomaly_for {
+                delivery::append(p, db, r, INBOX, a, now, false)?;
+            }
+        }
+        for f in &forward_to {
+            if p.destination(f, &index) != Destination::Local {
+                store::enqueue(db, "relay", mail_from, f, &original.blob, None, now)?;
+            }
+        }
+        store::log_append(db, now, "posta-ordinaria", "", mail_from, rcpts, why, &forward_to, &p.identity.name)?;
+        Ok(())
+    })?;
+    Ok(Reply::new(250, "2.0.0", "Messaggio ricevuto"))
+}

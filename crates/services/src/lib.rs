@@ -1,0 +1,19 @@
+//! Certa's services: every rule lives here once, whatever protocol asks for it.
+//!
+//! - [`accounts`]: passwords (argon2id), the password policy, login throttling, login names;
+//! - [`provider`]: the provider's identity, keys, index and routing;
+//! - [`access`]: the access point (RFC 6109 §3.1): formal checks, acceptance or
+//!   non-acceptance, the transport envelope;
+//! - [`incoming`]: the incoming point (§3.2): what other providers and the Internet send;
+//! - [`delivery`]: the delivery point (§3.3) and outbound relay, as queue work;
+//! - [`timers`]: the 12 h / 24 h notices (§3.1.6); [`worker`]: queue and timer loops.
+
+pub mod access;
+pub mod accounts;
+pub mod delivery;
+pub mod incoming;
+pub mod provider;
+pub mod timers;
+pub mod worker;
+
+pub use provider::{Clock, Limits, Provider, SystemClock, Timers};

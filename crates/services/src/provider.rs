@@ -1,0 +1,149 @@
+//! The provider: its identity and signing key, the store, the provider index (imported
+//! entries plus our own), trust anchors, routing of a recipient, limits and timers.
+
+use crate::accounts::{self, LoginThrottle};
+use openssl::x509::X509;
+use pec::{ProviderEntry, ProviderIdentity, ProviderIndex, Signer, TrustAnchors};
+use std::net::IpAddr;
+use std::sync::Arc;
+use store::{Mailbox, Store};
+
+/// Time, injected so that timers can be tested.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub pec: pec::checks::Limits,
+}
+
+/// RFC 6109 §3.1.6 timers; shortened in tests.
+#[derive(Clone, Debug)]
+pub struct Timers {
+    pub notice_12h_secs: i64,
+    pub notice_24h_secs: i64,
+    /// Give up relaying after this long (RFC 6109 §2.2.2: 24 hours).
+    pub max_queue_secs: i64,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600 }
+    }
+}
+
+/// Where a recipient's mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A mailbox domain of ours.
+    Local,
+    /// Another PEC provider (from the index).
+    Pec(Box<ProviderEntry>),
+    /// An ordinary e-mail address.
+    Ordinary,
+}
+
+pub struct Provider {
+    pub identity: ProviderIdentity,
+    pub signer: Signer,
+    pub ca: X509,
+    pub store: Arc<Store>,
+    pub limits: Limits,
+    pub timers: Timers,
+    pub clock: Arc<dyn Clock>,
+    pub throttle: LoginThrottle,
+    /// Hostname used in SMTP greetings and EHLO.
+    pub hostname: String,
+    /// Accept AUTH without TLS (loopback tests only).
+    pub allow_plaintext_auth: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("credenziali non valide")]
+    Invalid,
+    #[error("troppi tentativi falliti: riprovare più tardi")]
+    Throttled,
+}
+
+impl Provider {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Our own entry, as the index lists us.
+    pub fn own_entry(&self) -> ProviderEntry {
+        let domains = self.store.domains().unwrap_or_default();
+        ProviderEntry::for_certificate(self.signer.certificate(), &self.identity.name, &domains, &self.identity.service_address())
+    }
+
+    /// The index: what was imported, plus our own entry.
+    pub fn index(&self) -> ProviderIndex {
+        let ldif = self.store.index_ldif().unwrap_or_default();
+        let mut index = ProviderIndex::from_ldif(&ldif).unwrap_or_default();
+        index.upsert(self.own_entry());
+        index
+    }
+
+    /// Trust anchors for signatures: the system roots, our CA and the CAs given with routes
+    /// (a peer on a private network is trusted for TLS and signatures alike).
+    pub fn trust(&self) -> TrustAnchors {
+        let mut roots = vec![self.ca.clone()];
+        for r in self.store.routes().unwrap_or_default() {
+            if let Some(pem) = r.ca_pem {
+                roots.extend(X509::stack_from_pem(pem.as_bytes()).unwrap_or_default());
+            }
+        }
+        TrustAnchors::system_and(roots)
+    }
+
+    pub fn destination(&self, address: &str, index: &ProviderIndex) -> Destination {
+        let domain = pec::build::domain_of(address);
+        if self.store.is_local_domain(domain).unwrap_or(false) {
+            Destination::Local
+        } else if let Some(p) = index.by_domain(domain) {
+            Destination::Pec(Box::new(p.clone()))
+        } else {
+            Destination::Ordinary
+        }
+    }
+
+    /// Every login, whatever the protocol, comes through here.
+    pub fn authenticate(&self, login: &str, password: &str, ip: IpAddr) -> Result<Mailbox, AuthError> {
+        let now = self.now();
+        let Some(l) = accounts::parse_login(login) else {
+            self.throttle.failed(ip, login, now);
+            return Err(AuthError::Invalid);
+        };
+        if !self.throttle.allowed(ip, &l.mailbox, now) {
+            return Err(AuthError::Throttled);
+        }
+        let mailbox = self.store.mailbox(&l.mailbox).ok().flatten();
+        match mailbox {
+            // Delegated users (`user/mailbox`) come with multi-user access; until then only
+            // the holder logs in.
+            Some(m) if l.user.is_none() && accounts::verify_password(&m.password_hash, password) => Ok(m),
+            _ => {
+                self.throttle.failed(ip, &l.mailbox, now);
+                Err(AuthError::Invalid)
+            }
+        }
+    }
+
+    /// A fresh PEC identifier serial.
+    pub fn serial(&self) -> u64 {
+        let mut b = [0u8; 8];
+        let _ = openssl::rand::rand_bytes(&mut b);
+        u64::from_be_bytes(b)
+    }
+}

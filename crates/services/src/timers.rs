@@ -1,0 +1,63 @@
+//! RFC 6109 §3.1.6: a certified recipient with no delivery receipt 12 hours after dispatch
+//! (and no presa in carico) gets the sender a first notice; with none after 24 hours (not
+//! before 22), a second one, and the transaction is closed as failed. Durations come from
+//! the configuration so tests can shorten them.
+
+use crate::delivery;
+use crate::provider::Provider;
+use pec::{Builder, PecTime, ReceiptType, Recipient, RecipientKind, TimeoutStage, Transaction};
+use store::StoreError;
+
+/// Sends the notices that are due; returns how many.
+pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
+    let now = p.now();
+    let mut sent = 0;
+    for ident in p.store.pending_transactions()? {
+        let Some(t) = p.store.transaction(&ident)? else { continue };
+        let elapsed = now - t.created;
+        let tx = Transaction {
+            identificativo: t.identificativo.clone(),
+            time: PecTime::from_unix_or_epoch(now),
+            sender: t.sender.clone(),
+            recipients: t
+                .recipients
+                .iter()
+                .map(|r| Recipient {
+                    address: r.address.clone(),
+                    kind: if r.kind == "esterno" { RecipientKind::Esterno } else { RecipientKind::Certificato },
+                    primary: true,
+                })
+                .collect(),
+            reply_to: t.sender.clone(),
+            subject: t.subject.clone(),
+            msgid: t.msgid.clone(),
+            receipt_type: ReceiptType::parse(&t.receipt_type).unwrap_or_default(),
+        };
+        for r in &t.recipients {
+            let waiting = r.kind == "certificato" && (r.state == "accepted" || r.state == "taken-in-charge");
+            if !waiting {
+                continue;
+            }
+            let stage = if elapsed >= p.timers.notice_24h_secs && !r.notice_24h {
+                TimeoutStage::Hours24
+            } else if elapsed >= p.timers.notice_12h_secs && !r.notice_12h && !r.taken_in_charge && !r.notice_24h {
+                TimeoutStage::Hours12
+            } else {
+                continue;
+            };
+            let notice = delivery::sign(p, &Builder::new(&p.identity).delivery_timeout(&tx, &r.address, stage))?;
+            p.store.write(|db| {
+                delivery::dispatch(p, db, &notice, now)?;
+                store::mark_notice(db, &t.identificativo, &r.address, stage == TimeoutStage::Hours24)?;
+                if stage == TimeoutStage::Hours24 {
+                    store::update_recipient(db, &t.identificativo, &r.address, "timed-out", Some("nessuna ricevuta di consegna entro 24 ore"), now)?;
+                }
+                let event = if stage == TimeoutStage::Hours24 { "preavviso-24h" } else { "preavviso-12h" };
+                delivery::log(p, db, event, &tx, &[notice.message_id.clone()])?;
+                Ok(())
+            })?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}

@@ -1,0 +1,74 @@
+//! A connection that is plain TCP or TLS, and can be upgraded by STARTTLS.
+
+use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+impl Stream {
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// Server side of a TLS handshake (implicit TLS or after STARTTLS).
+    pub async fn accept_tls(tcp: TcpStream, acceptor: &SslAcceptor) -> std::io::Result<Stream> {
+        let ssl = Ssl::new(acceptor.context()).map_err(std::io::Error::other)?;
+        let mut s = SslStream::new(ssl, tcp).map_err(std::io::Error::other)?;
+        Pin::new(&mut s).accept().await.map_err(std::io::Error::other)?;
+        Ok(Stream::Tls(Box::new(s)))
+    }
+
+    /// Client side, checking the peer's certificate for `host` with `connector`'s trust.
+    pub async fn connect_tls(tcp: TcpStream, connector: &SslConnector, host: &str) -> std::io::Result<Stream> {
+        let ssl = connector.configure().map_err(std::io::Error::other)?.into_ssl(host).map_err(std::io::Error::other)?;
+        let mut s = SslStream::new(ssl, tcp).map_err(std::io::Error::other)?;
+        Pin::new(&mut s).connect().await.map_err(std::io::Error::other)?;
+        Ok(Stream::Tls(Box::new(s)))
+    }
+
+    pub fn into_tcp(self) -> Option<TcpStream> {
+        match self {
+            Stream::Plain(t) => Some(t),
+            Stream::Tls(_) => None,
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
