@@ -89,12 +89,15 @@ pub struct TimersSection {
     pub notice_12h_secs: i64,
     pub notice_24h_secs: i64,
     pub max_queue_secs: i64,
+    /// First retry delay of the relay queue (doubling up to an hour).
+    pub retry_secs: i64,
+    /// How often the timers look for due notices.
     pub scan_secs: u64,
 }
 
 impl Default for TimersSection {
     fn default() -> Self {
-        TimersSection { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600, scan_secs: 60 }
+        TimersSection { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600, retry_secs: 60, scan_secs: 60 }
     }
 }
 

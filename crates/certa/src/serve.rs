@@ -27,7 +27,12 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             max_message_bytes: cfg.limits.max_message_bytes,
             pec: pec::checks::Limits { max_recipients: cfg.limits.max_recipients, max_size_times_recipients: cfg.limits.max_size_times_recipients },
         },
-        timers: Timers { notice_12h_secs: cfg.timers.notice_12h_secs, notice_24h_secs: cfg.timers.notice_24h_secs, max_queue_secs: cfg.timers.max_queue_secs },
+        timers: Timers {
+            notice_12h_secs: cfg.timers.notice_12h_secs,
+            notice_24h_secs: cfg.timers.notice_24h_secs,
+            max_queue_secs: cfg.timers.max_queue_secs,
+            retry_secs: cfg.timers.retry_secs,
+        },
         clock: Arc::new(SystemClock),
         throttle: Default::default(),
         hostname: cfg.provider.hostname.clone(),

@@ -2,7 +2,8 @@
 //! operations every point shares: storing a signed message, putting it in a mailbox, writing
 //! the legal log, and sending a notice to its recipient wherever that is.
 
-use crate::provider::{Destination, Provider};
+use crate::provider::{destination_with, Destination, Provider};
+use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
 use store::{DbTransaction as Tx, MessageMeta, QueueItem, StoreError, INBOX};
 
@@ -60,11 +61,11 @@ pub fn log(p: &Provider, db: &Tx<'_>, event: &str, tx: &Transaction, related: &[
 }
 
 /// Sends a signed notice to its recipient: into the mailbox when it is ours, otherwise through
-/// the relay queue. Inside the caller's transaction.
-pub fn dispatch(p: &Provider, db: &Tx<'_>, s: &Stored, now: i64) -> Result<(), StoreError> {
-    let index = p.index();
+/// the relay queue. Inside the caller's transaction; `index` is read before it.
+pub fn dispatch(p: &Provider, db: &Tx<'_>, index: &ProviderIndex, s: &Stored, now: i64) -> Result<(), StoreError> {
     for rcpt in &s.rcpt_to {
-        match p.destination(rcpt, &index) {
+        let dest = destination_with(rcpt, index, |d| store::is_local_domain_in(db, d).unwrap_or(false));
+        match dest {
             Destination::Local => {
                 if store::mailbox_exists(db, rcpt)? {
                     append(p, db, rcpt, INBOX, s, now, false)?;
@@ -104,6 +105,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let builder = Builder::new(&p.identity);
     let envelope = Stored::put(p, bytes, Some(MessageKind::TransportEnvelope))?;
     let exists = p.store.mailbox(&item.rcpt)?.is_some();
+    let index = p.index();
     let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
     let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
     let full = format!("5.2.2 - {} - casella piena", p.identity.name);
@@ -123,7 +125,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             }
         };
         if let Some((receipt, state, detail)) = outcome {
-            dispatch(p, db, receipt, now)?;
+            dispatch(p, db, &index, receipt, now)?;
             store::update_recipient(db, &tx.identificativo, &item.rcpt, state, Some(detail).filter(|d| !d.is_empty()), now)?;
             let event = if state == "delivered" { "consegna" } else { "mancata-consegna" };
             log(p, db, event, &tx, &[receipt.message_id.clone()])?;
@@ -132,9 +134,9 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     })
 }
 
-/// Back-off after the n-th failed attempt: 1, 2, 4 … minutes, at most an hour.
-pub fn backoff(attempts: i64) -> i64 {
-    60 * (1i64 << attempts.clamp(0, 6)).min(60)
+/// Back-off after the n-th failed attempt: `base`, 2 × `base`, 4 × `base` … at most an hour.
+pub fn backoff(base: i64, attempts: i64) -> i64 {
+    (base.max(1) << (attempts - 1).clamp(0, 12)).min(3600)
 }
 
 /// Gives up on a relay: the item leaves the queue; for one of our envelopes the sender gets a
@@ -154,13 +156,14 @@ pub fn relay_failed(p: &Provider, item: &QueueItem, why: &str) -> Result<(), Sto
         }
         None => None,
     };
+    let index = p.index();
     p.store.write(|db| {
         if !store::dequeue(db, item.id)? {
             return Ok(());
         }
         match &notice {
             Some((n, tx, text)) => {
-                dispatch(p, db, n, now)?;
+                dispatch(p, db, &index, n, now)?;
                 store::update_recipient(db, &tx.identificativo, &item.rcpt, "failed", Some(text), now)?;
                 log(p, db, "mancata-consegna", tx, &[n.message_id.clone()])?;
             }

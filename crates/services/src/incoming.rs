@@ -49,7 +49,7 @@ fn try_receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>
                     store::enqueue(db, "deliver", mail_from, r, &envelope.blob, Some(&tx.identificativo), now)?;
                 }
                 if !mail_receipt.is_empty() {
-                    delivery::dispatch(p, db, &taken, now)?;
+                    delivery::dispatch(p, db, &index, &taken, now)?;
                 }
                 delivery::log(p, db, "presa-in-carico", &tx, &[taken.message_id.clone()])?;
                 Ok(())
@@ -128,14 +128,15 @@ fn ordinary(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>, w
     };
     let original = Stored::put(p, message, None)?;
     let index = p.index();
+    let local_forward: Vec<bool> = forward_to.iter().map(|f| p.destination(f, &index) == Destination::Local).collect();
     p.store.write(|db| {
         if let Some(a) = &anomaly {
             for r in &anomaly_for {
                 delivery::append(p, db, r, INBOX, a, now, false)?;
             }
         }
-        for f in &forward_to {
-            if p.destination(f, &index) != Destination::Local {
+        for (f, local) in forward_to.iter().zip(&local_forward) {
+            if !local {
                 store::enqueue(db, "relay", mail_from, f, &original.blob, None, now)?;
             }
         }

@@ -34,11 +34,13 @@ pub struct Timers {
     pub notice_24h_secs: i64,
     /// Give up relaying after this long (RFC 6109 §2.2.2: 24 hours).
     pub max_queue_secs: i64,
+    /// First retry delay of the relay queue; it doubles up to an hour.
+    pub retry_secs: i64,
 }
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600 }
+        Timers { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600, retry_secs: 60 }
     }
 }
 
@@ -108,8 +110,16 @@ impl Provider {
     }
 
     pub fn destination(&self, address: &str, index: &ProviderIndex) -> Destination {
+        destination_with(address, index, |d| self.store.is_local_domain(d).unwrap_or(false))
+    }
+}
+
+/// Where `address` goes, given whether a domain is ours (asked inside or outside a write
+/// transaction: the store's lock is not re-entrant).
+pub fn destination_with(address: &str, index: &ProviderIndex, is_local: impl Fn(&str) -> bool) -> Destination {
+    {
         let domain = pec::build::domain_of(address);
-        if self.store.is_local_domain(domain).unwrap_or(false) {
+        if is_local(domain) {
             Destination::Local
         } else if let Some(p) = index.by_domain(domain) {
             Destination::Pec(Box::new(p.clone()))
@@ -117,7 +127,9 @@ impl Provider {
             Destination::Ordinary
         }
     }
+}
 
+impl Provider {
     /// Every login, whatever the protocol, comes through here.
     pub fn authenticate(&self, login: &str, password: &str, ip: IpAddr) -> Result<Mailbox, AuthError> {
         let now = self.now();

@@ -46,8 +46,9 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
                 continue;
             };
             let notice = delivery::sign(p, &Builder::new(&p.identity).delivery_timeout(&tx, &r.address, stage))?;
+            let index = p.index();
             p.store.write(|db| {
-                delivery::dispatch(p, db, &notice, now)?;
+                delivery::dispatch(p, db, &index, &notice, now)?;
                 store::mark_notice(db, &t.identificativo, &r.address, stage == TimeoutStage::Hours24)?;
                 if stage == TimeoutStage::Hours24 {
                     store::update_recipient(db, &t.identificativo, &r.address, "timed-out", Some("nessuna ricevuta di consegna entro 24 ore"), now)?;

@@ -60,7 +60,7 @@ async fn retry(p: &Arc<Provider>, item: &QueueItem, why: &str) {
         if now - it.created > p2.timers.max_queue_secs {
             delivery::relay_failed(&p2, &it, &format!("consegna non riuscita entro il tempo massimo: {why}"))
         } else {
-            p2.store.queue_retry(it.id, now + delivery::backoff(it.attempts), &why)
+            p2.store.queue_retry(it.id, now + delivery::backoff(p2.timers.retry_secs, it.attempts), &why)
         }
     })
     .await;

@@ -1,0 +1,216 @@
+//! End-to-end harness: real `certa` processes on loopback, each made by `certa quickstart`,
+//! driven with the CLI and Python's smtplib, inspected through the store and checked with
+//! openssl and shared/tools/check-pec-message.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "Rosso#Tramonto7";
+
+pub fn shared() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for c in [dir.join("shared"), dir.join("../shared")] {
+            if c.join("fixtures").is_dir() {
+                return c;
+            }
+        }
+        assert!(dir.pop(), "cannot find shared/");
+    }
+}
+
+pub fn certa(data: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_certa")).arg("--data").arg(data).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+pub fn certa_ok(data: &Path, args: &[&str]) -> String {
+    let (ok, out) = certa(data, args);
+    assert!(ok, "certa {args:?}: {out}");
+    out
+}
+
+/// Eight consecutive free ports.
+pub fn free_port_base() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = l.local_addr().unwrap().port();
+        drop(l);
+        if base > 65000 {
+            continue;
+        }
+        if (0..8).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+pub struct Node {
+    pub dir: tempfile::TempDir,
+    pub domain: String,
+    pub base: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// `certa quickstart` with shortened timers (`notice_12h`, `notice_24h` seconds).
+    pub fn new(domain: &str, timers: Option<(i64, i64)>) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let base = free_port_base();
+        let name = format!("Certa {domain}");
+        certa_ok(dir.path(), &["quickstart", "--domain", domain, "--provider-name", &name, "--port-base", &base.to_string()]);
+        let cfg_path = dir.path().join("certa.toml");
+        let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+        cfg = cfg.replace("scan_secs = 60", "scan_secs = 1").replace("retry_secs = 60", "retry_secs = 1");
+        if let Some((t12, t24)) = timers {
+            cfg = cfg.replace("notice_12h_secs = 43200", &format!("notice_12h_secs = {t12}")).replace("notice_24h_secs = 86400", &format!("notice_24h_secs = {t24}"));
+        }
+        std::fs::write(&cfg_path, cfg).unwrap();
+        Node { dir, domain: domain.to_string(), base, child: None }
+    }
+
+    pub fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn smtp_port(&self) -> u16 {
+        self.base
+    }
+
+    pub fn submissions_port(&self) -> u16 {
+        self.base + 2
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.data().join("pki/ca.pem")
+    }
+
+    pub fn mailbox(&self, local: &str) -> String {
+        let address = format!("{local}@{}", self.domain);
+        certa_ok(self.data(), &["mailbox", "add", &address, "--password", PASSWORD]);
+        address
+    }
+
+    /// Imports `other`'s index entry and a static route to it.
+    pub fn peer_with(&self, other: &Node) {
+        let entry = self.data().join(format!("{}.ldif", other.domain));
+        std::fs::write(&entry, certa_ok(other.data(), &["index", "export"])).unwrap();
+        certa_ok(self.data(), &["index", "import", entry.to_str().unwrap()]);
+        let next_hop = format!("127.0.0.1:{}", other.smtp_port());
+        certa_ok(self.data(), &["route", "add", &other.domain, &next_hop, "--ca", other.ca().to_str().unwrap()]);
+    }
+
+    pub fn start(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_certa"))
+            .arg("--data")
+            .arg(self.data())
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.submissions_port())).is_err() {
+            assert!(Instant::now() < deadline, "certa serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn store(&self) -> store::Store {
+        store::Store::open(self.data()).unwrap()
+    }
+
+    /// The messages of a folder, as bytes with their kind.
+    pub fn folder(&self, address: &str, folder: &str) -> Vec<(Option<String>, Vec<u8>)> {
+        let s = self.store();
+        s.folder_messages(address, folder)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.pec_kind.clone(), s.blobs.get(&m.blob).unwrap()))
+            .collect()
+    }
+
+    /// Waits until `cond` holds for the folder's messages.
+    pub fn wait_folder(&self, address: &str, folder: &str, what: &str, cond: impl Fn(&[(Option<String>, Vec<u8>)]) -> bool) -> Vec<(Option<String>, Vec<u8>)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let msgs = self.folder(address, folder);
+            if cond(&msgs) {
+                return msgs;
+            }
+            if Instant::now() > deadline {
+                let kinds: Vec<_> = msgs.iter().map(|m| m.0.clone()).collect();
+                panic!("{address}/{folder}: {what} did not happen; has {kinds:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn count(msgs: &[(Option<String>, Vec<u8>)], kind: &str) -> usize {
+    msgs.iter().filter(|m| m.0.as_deref() == Some(kind)).count()
+}
+
+/// Submits `message` over implicit TLS with Python's smtplib, trusting `ca`. Returns
+/// smtplib's outcome: "OK" or the exception text.
+pub fn python_submit(port: u16, ca: &Path, user: &str, from: &str, rcpts: &[&str], message: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(&msg, message).unwrap();
+    let script = r#"
+import smtplib, ssl, sys
+port, ca, user, password, sender, msg = sys.argv[1:7]
+rcpts = sys.argv[7:]
+ctx = ssl.create_default_context(cafile=ca)
+try:
+    with smtplib.SMTP_SSL("127.0.0.1", int(port), context=ctx, timeout=60) as s:
+        s.login(user, password)
+        s.sendmail(sender, rcpts, open(msg, "rb").read())
+    print("OK")
+except smtplib.SMTPException as e:
+    print("ERR", e)
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).arg(port.to_string()).arg(ca).arg(user).arg(PASSWORD).arg(from).arg(&msg);
+    cmd.args(rcpts);
+    let out = cmd.output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// openssl smime -verify against `ca`, and the independent checker (xmllint on daticert).
+pub fn check_signed(bytes: &[u8], ca: &Path, kind: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("m.eml");
+    std::fs::write(&f, bytes).unwrap();
+    let out = Command::new("openssl").args(["smime", "-verify", "-CAfile"]).arg(ca).arg("-in").arg(&f).args(["-out", "/dev/null"]).output().unwrap();
+    assert!(out.status.success(), "openssl smime -verify: {}", String::from_utf8_lossy(&out.stderr));
+    let mut cmd = Command::new("python3");
+    cmd.arg(shared().join("tools/check-pec-message")).arg(&f).arg("--ca").arg(ca);
+    if let Some(k) = kind {
+        cmd.arg("--kind").arg(k);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "check-pec-message: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+pub fn daticert(bytes: &[u8]) -> pec::DatiCert {
+    pec::classify(bytes).unwrap().daticert.expect("daticert.xml")
+}
