@@ -39,8 +39,13 @@ pub enum MailboxCommand {
         password: String,
     },
     /// Set the quota (e.g. 2GB, 500MB).
-    Quota { address: String, quota: String },
-    Delete { address: String },
+    Quota {
+        address: String,
+        quota: String,
+    },
+    Delete {
+        address: String,
+    },
     /// What to do with ordinary (non-PEC) mail: reject (default), forward --to ADDRESS, or
     /// anomaly (deliver inside an anomaly envelope).
     Ordinary {
@@ -97,7 +102,10 @@ pub fn parse_size(s: &str) -> anyhow::Result<i64> {
     } else {
         (t.strip_suffix('B').unwrap_or(&t), 1)
     };
-    let n: f64 = num.trim().parse().with_context(|| format!("invalid size {s:?} (e.g. 1GB, 500MB)"))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("invalid size {s:?} (e.g. 1GB, 500MB)"))?;
     if !(n > 0.0) || n * mult as f64 > 1e15 {
         bail!("invalid size {s:?}");
     }
@@ -109,7 +117,9 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
     match cmd {
         DomainCommand::Add { domain } => {
             store.add_domain(domain, crate::now())?;
-            println!("dominio {domain} aggiunto (rigenerare la voce dell'indice: certa index export)");
+            println!(
+                "dominio {domain} aggiunto (rigenerare la voce dell'indice: certa index export)"
+            );
         }
         DomainCommand::List => {
             for d in store.domains()? {
@@ -122,7 +132,10 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
 
 fn check_policy(pw: &str) -> anyhow::Result<()> {
     if let Err(errors) = services::accounts::check_password_policy(pw) {
-        bail!("la password non rispetta la politica di sicurezza: {}", errors.join("; "));
+        bail!(
+            "la password non rispetta la politica di sicurezza: {}",
+            errors.join("; ")
+        );
     }
     Ok(())
 }
@@ -130,10 +143,21 @@ fn check_policy(pw: &str) -> anyhow::Result<()> {
 pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
     let (cfg, store) = open(data)?;
     match cmd {
-        MailboxCommand::Add { address, password, welcome, quota, recovery_email } => {
-            let login = services::accounts::parse_login(address).filter(|l| l.user.is_none()).context("not a mailbox address")?;
+        MailboxCommand::Add {
+            address,
+            password,
+            welcome,
+            quota,
+            recovery_email,
+        } => {
+            let login = services::accounts::parse_login(address)
+                .filter(|l| l.user.is_none())
+                .context("not a mailbox address")?;
             if !store.is_local_domain(pec::build::domain_of(&login.mailbox))? {
-                bail!("{} is not a domain of this provider (certa domain add)", pec::build::domain_of(&login.mailbox));
+                bail!(
+                    "{} is not a domain of this provider (certa domain add)",
+                    pec::build::domain_of(&login.mailbox)
+                );
             }
             let quota = parse_size(quota)?;
             let (pw, must_change) = match (password, welcome) {
@@ -145,18 +169,31 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
                 _ => bail!("give --password or --welcome"),
             };
             let now = crate::now();
-            store.add_mailbox(&login.mailbox, &services::accounts::hash_password(&pw), quota, recovery_email.as_deref(), must_change, now)?;
+            store.add_mailbox(
+                &login.mailbox,
+                &services::accounts::hash_password(&pw),
+                quota,
+                recovery_email.as_deref(),
+                must_change,
+                now,
+            )?;
             if *welcome {
                 let to = recovery_email.as_deref().unwrap_or_default();
                 queue_welcome(&cfg, &store, &login.mailbox, to, &pw, now)?;
-                println!("casella {} creata; password inviata a {to} (da cambiare al primo accesso)", login.mailbox);
+                println!(
+                    "casella {} creata; password inviata a {to} (da cambiare al primo accesso)",
+                    login.mailbox
+                );
             } else {
                 println!("casella {} creata", login.mailbox);
             }
         }
         MailboxCommand::List => {
             for m in store.mailboxes()? {
-                println!("{}\t{} / {} byte\t{}", m.address, m.used, m.quota, m.ordinary_mail);
+                println!(
+                    "{}\t{} / {} byte\t{}",
+                    m.address, m.used, m.quota, m.ordinary_mail
+                );
             }
         }
         MailboxCommand::Passwd { address, password } => {
@@ -172,7 +209,11 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             store.delete_mailbox(address)?;
             println!("casella {address} eliminata");
         }
-        MailboxCommand::Ordinary { address, policy, to } => {
+        MailboxCommand::Ordinary {
+            address,
+            policy,
+            to,
+        } => {
             match (policy.as_str(), to) {
                 ("reject", _) | ("anomaly", _) => store.set_ordinary_mail(address, policy, None)?,
                 ("forward", Some(t)) => store.set_ordinary_mail(address, policy, Some(t))?,
@@ -187,7 +228,14 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
 
 /// The welcome message the seed's providers send: the new address and its first password,
 /// to the holder's ordinary recovery address, through the relay queue of the running server.
-fn queue_welcome(cfg: &Config, store: &Store, mailbox: &str, to: &str, password: &str, now: i64) -> anyhow::Result<()> {
+fn queue_welcome(
+    cfg: &Config,
+    store: &Store,
+    mailbox: &str,
+    to: &str,
+    password: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     let from = format!("posta-certificata@{}", cfg.provider.domain);
     let date = pec::PecTime::from_unix_or_epoch(now).rfc5322();
     let body = format!(
@@ -206,23 +254,44 @@ fn queue_welcome(cfg: &Config, store: &Store, mailbox: &str, to: &str, password:
 pub fn route(data: &Path, cmd: &RouteCommand) -> anyhow::Result<()> {
     let (_, store) = open(data)?;
     match cmd {
-        RouteCommand::Add { domain, next_hop, ca } => {
+        RouteCommand::Add {
+            domain,
+            next_hop,
+            ca,
+        } => {
             let (host, port) = next_hop.rsplit_once(':').context("next hop is HOST:PORT")?;
             let port: u16 = port.parse().context("invalid port")?;
             let ca_pem = match ca {
                 Some(f) => {
-                    let pem = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-                    openssl::x509::X509::stack_from_pem(pem.as_bytes()).context("--ca is not a PEM certificate")?;
+                    let pem = std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {}", f.display()))?;
+                    openssl::x509::X509::stack_from_pem(pem.as_bytes())
+                        .context("--ca is not a PEM certificate")?;
                     Some(pem)
                 }
                 None => None,
             };
-            store.add_route(&store::Route { domain: domain.to_ascii_lowercase(), host: host.to_string(), port, ca_pem })?;
+            store.add_route(&store::Route {
+                domain: domain.to_ascii_lowercase(),
+                host: host.to_string(),
+                port,
+                ca_pem,
+            })?;
             println!("instradamento {domain} → {host}:{port}");
         }
         RouteCommand::List => {
             for r in store.routes()? {
-                println!("{}\t{}:{}\t{}", r.domain, r.host, r.port, if r.ca_pem.is_some() { "CA propria" } else { "CA di sistema" });
+                println!(
+                    "{}\t{}:{}\t{}",
+                    r.domain,
+                    r.host,
+                    r.port,
+                    if r.ca_pem.is_some() {
+                        "CA propria"
+                    } else {
+                        "CA di sistema"
+                    }
+                );
             }
         }
     }
@@ -232,8 +301,13 @@ pub fn route(data: &Path, cmd: &RouteCommand) -> anyhow::Result<()> {
 pub fn index_import(data: &Path, file: &Path) -> anyhow::Result<()> {
     let (_, store) = open(data)?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let index = pec::ProviderIndex::from_bytes(&bytes, None).with_context(|| format!("reading {}", file.display()))?;
-    let entries: Vec<(String, String)> = index.providers.iter().map(|p| (p.dn.clone(), p.to_ldif())).collect();
+    let index = pec::ProviderIndex::from_bytes(&bytes, None)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let entries: Vec<(String, String)> = index
+        .providers
+        .iter()
+        .map(|p| (p.dn.clone(), p.to_ldif()))
+        .collect();
     store.import_index_entries(&entries, crate::now())?;
     println!("{} gestori importati", entries.len());
     Ok(())
@@ -243,7 +317,12 @@ pub fn index_export(data: &Path) -> anyhow::Result<()> {
     let (cfg, store) = open(data)?;
     let pem = std::fs::read(Config::resolve(data, &cfg.signing.cert))?;
     let cert = openssl::x509::X509::from_pem(&pem)?;
-    let entry = pec::ProviderEntry::for_certificate(&cert, &cfg.provider.name, &store.domains()?, &format!("posta-certificata@{}", cfg.provider.domain));
+    let entry = pec::ProviderEntry::for_certificate(
+        &cert,
+        &cfg.provider.name,
+        &store.domains()?,
+        &format!("posta-certificata@{}", cfg.provider.domain),
+    );
     print!("{}", entry.to_ldif());
     Ok(())
 }
@@ -268,7 +347,11 @@ pub fn log(data: &Path, cmd: &LogCommand) -> anyhow::Result<std::process::ExitCo
                 Ok(std::process::ExitCode::from(1))
             }
         },
-        LogCommand::Search { msgid, sender, since } => {
+        LogCommand::Search {
+            msgid,
+            sender,
+            since,
+        } => {
             let since = match since {
                 Some(s) => Some(
                     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -280,11 +363,25 @@ pub fn log(data: &Path, cmd: &LogCommand) -> anyhow::Result<std::process::ExitCo
                 None => None,
             };
             for e in store.log_records(msgid.as_deref())? {
-                if sender.as_ref().is_some_and(|s| !e.sender.eq_ignore_ascii_case(s)) || since.is_some_and(|t| e.time < t) {
+                if sender
+                    .as_ref()
+                    .is_some_and(|s| !e.sender.eq_ignore_ascii_case(s))
+                    || since.is_some_and(|t| e.time < t)
+                {
                     continue;
                 }
                 let when = pec::PecTime::from_unix_or_epoch(e.time);
-                println!("{}\t{} {}\t{}\t{}\t{}\t{}\t{}", e.seq, when.giorno(), when.ora(), e.event, e.msgid, e.sender, e.recipients, e.related);
+                println!(
+                    "{}\t{} {}\t{}\t{}\t{}\t{}\t{}",
+                    e.seq,
+                    when.giorno(),
+                    when.ora(),
+                    e.event,
+                    e.msgid,
+                    e.sender,
+                    e.recipients,
+                    e.related
+                );
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -303,7 +400,18 @@ pub fn message_status(data: &Path, id: &str) -> anyhow::Result<std::process::Exi
     println!("oggetto:        {}", t.subject);
     for r in &t.recipients {
         let when = pec::PecTime::from_unix_or_epoch(r.updated);
-        println!("  {}\t{}\t{}\t{} {}{}", r.address, r.kind, r.state, when.giorno(), when.ora(), r.detail.as_deref().map(|d| format!("\t{d}")).unwrap_or_default());
+        println!(
+            "  {}\t{}\t{}\t{} {}{}",
+            r.address,
+            r.kind,
+            r.state,
+            when.giorno(),
+            when.ora(),
+            r.detail
+                .as_deref()
+                .map(|d| format!("\t{d}"))
+                .unwrap_or_default()
+        );
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

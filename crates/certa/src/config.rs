@@ -46,12 +46,30 @@ pub struct Listen {
 impl Listen {
     pub fn with_port_base(bind: &str, base: u16) -> Listen {
         let a = |i: u16| format!("{bind}:{}", base + i);
-        Listen { smtp: a(0), submission: a(1), submissions: a(2), imap: a(3), imaps: a(4), pop3: a(5), pop3s: a(6), http: a(7) }
+        Listen {
+            smtp: a(0),
+            submission: a(1),
+            submissions: a(2),
+            imap: a(3),
+            imaps: a(4),
+            pop3: a(5),
+            pop3s: a(6),
+            http: a(7),
+        }
     }
 
     pub fn standard(bind: &str) -> Listen {
         let a = |p: u16| format!("{bind}:{p}");
-        Listen { smtp: a(25), submission: a(587), submissions: a(465), imap: a(143), imaps: a(993), pop3: a(110), pop3s: a(995), http: a(443) }
+        Listen {
+            smtp: a(25),
+            submission: a(587),
+            submissions: a(465),
+            imap: a(143),
+            imaps: a(993),
+            pop3: a(110),
+            pop3s: a(995),
+            http: a(443),
+        }
     }
 }
 
@@ -80,7 +98,11 @@ pub struct LimitsSection {
 
 impl Default for LimitsSection {
     fn default() -> Self {
-        LimitsSection { max_message_bytes: 100 * 1024 * 1024, max_recipients: 500, max_size_times_recipients: 100 * 1024 * 1024 }
+        LimitsSection {
+            max_message_bytes: 100 * 1024 * 1024,
+            max_recipients: 500,
+            max_size_times_recipients: 100 * 1024 * 1024,
+        }
     }
 }
 
@@ -97,7 +119,13 @@ pub struct TimersSection {
 
 impl Default for TimersSection {
     fn default() -> Self {
-        TimersSection { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600, retry_secs: 60, scan_secs: 60 }
+        TimersSection {
+            notice_12h_secs: 12 * 3600,
+            notice_24h_secs: 24 * 3600,
+            max_queue_secs: 24 * 3600,
+            retry_secs: 60,
+            scan_secs: 60,
+        }
     }
 }
 
@@ -115,8 +143,11 @@ impl Config {
 
     pub fn load(data: &Path) -> anyhow::Result<Config> {
         let p = Self::path(data);
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {} (run `certa quickstart` first)", p.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", p.display()))
+        let text = std::fs::read_to_string(&p).with_context(|| {
+            format!("cannot read {} (run `certa quickstart` first)", p.display())
+        })?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid configuration", p.display()))
     }
 
     pub fn save(&self, data: &Path) -> anyhow::Result<()> {

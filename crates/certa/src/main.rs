@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "certa", version, about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)")]
+#[command(
+    name = "certa",
+    version,
+    about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)"
+)]
 struct Cli {
     /// The provider's data directory (certa.toml, store, certificates).
     #[arg(long, global = true, default_value = "certa-data")]
@@ -106,7 +110,12 @@ fn main() -> ExitCode {
     let data = cli.data.as_path();
     let ok = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match &cli.command {
-        Command::Quickstart { domain, provider_name, bind, port_base } => ok(quickstart::run(&quickstart::QuickstartArgs {
+        Command::Quickstart {
+            domain,
+            provider_name,
+            bind,
+            port_base,
+        } => ok(quickstart::run(&quickstart::QuickstartArgs {
             data,
             domain,
             provider_name: provider_name.as_deref(),
@@ -117,9 +126,13 @@ fn main() -> ExitCode {
         Command::Domain { command } => ok(admin::domain(data, command)),
         Command::Mailbox { command } => ok(admin::mailbox(data, command)),
         Command::Route { command } => ok(admin::route(data, command)),
-        Command::Ca { command: CaCommand::Export } => ok(admin::ca_export(data)),
+        Command::Ca {
+            command: CaCommand::Export,
+        } => ok(admin::ca_export(data)),
         Command::Log { command } => admin::log(data, command),
-        Command::Message { command: MessageCommand::Status { id } } => admin::message_status(data, id),
+        Command::Message {
+            command: MessageCommand::Status { id },
+        } => admin::message_status(data, id),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Index { command } => ok(index_cmd::run(data, command)),
         Command::Bench { command } => ok(bench::run(command)),

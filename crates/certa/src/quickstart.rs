@@ -1,6 +1,8 @@
 //! `certa quickstart`: a working provider in a directory, with its own test CA.
 
-use crate::config::{Config, KeyPair, LimitsSection, Listen, ProviderSection, Security, Signing, TimersSection};
+use crate::config::{
+    Config, KeyPair, LimitsSection, Listen, ProviderSection, Security, Signing, TimersSection,
+};
 use anyhow::{bail, Context};
 use std::path::Path;
 
@@ -32,10 +34,14 @@ pub fn generate_password() -> String {
         let mut bytes = [0u8; 16];
         let _ = openssl::rand::rand_bytes(&mut bytes);
         let sets = [UPPER, LOWER, DIGIT, SPECIAL];
-        let pw: String = bytes.iter().enumerate().map(|(i, b)| {
-            let set = sets[if i < 4 { i } else { (*b as usize) % 4 }];
-            set[(*b as usize / 4) % set.len()] as char
-        }).collect();
+        let pw: String = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let set = sets[if i < 4 { i } else { (*b as usize) % 4 }];
+                set[(*b as usize / 4) % set.len()] as char
+            })
+            .collect();
         if services::accounts::check_password_policy(&pw).is_ok() {
             return pw;
         }
@@ -44,20 +50,36 @@ pub fn generate_password() -> String {
 
 pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     let domain = a.domain.trim().to_ascii_lowercase();
-    if domain.is_empty() || !domain.contains('.') || domain.chars().any(|c| !(c.is_ascii_alphanumeric() || c == '.' || c == '-')) {
+    if domain.is_empty()
+        || !domain.contains('.')
+        || domain
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+    {
         bail!("--domain must be a mail domain such as pec.example.it");
     }
     if Config::path(a.data).exists() {
-        bail!("{} already exists: this directory already holds a Certa provider", Config::path(a.data).display());
+        bail!(
+            "{} already exists: this directory already holds a Certa provider",
+            Config::path(a.data).display()
+        );
     }
     std::fs::create_dir_all(a.data.join("pki"))?;
     std::fs::create_dir_all(a.data.join("tls"))?;
-    let name = a.provider_name.map(str::to_string).unwrap_or_else(|| format!("Certa {domain}"));
+    let name = a
+        .provider_name
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("Certa {domain}"));
     let hostname = format!("mail.{domain}");
 
     let ca = pec::pki::new_ca(&format!("{name} CA"), &name)?;
     let signing = pec::pki::issue_signing_certificate(&ca, &name, &domain, 3 * 365)?;
-    let mut names = vec![hostname.clone(), domain.clone(), "localhost".to_string(), "127.0.0.1".to_string()];
+    let mut names = vec![
+        hostname.clone(),
+        domain.clone(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ];
     if a.bind != "0.0.0.0" && a.bind != "::" && !names.contains(&a.bind.to_string()) {
         names.push(a.bind.to_string());
     }
@@ -77,10 +99,22 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         None => Listen::standard(a.bind),
     };
     let config = Config {
-        provider: ProviderSection { name: name.clone(), domain: domain.clone(), hostname },
+        provider: ProviderSection {
+            name: name.clone(),
+            domain: domain.clone(),
+            hostname,
+        },
         listen,
-        tls: KeyPair { cert: "tls/cert.pem".into(), key: "tls/key.pem".into() },
-        signing: Signing { cert: "pki/signing.pem".into(), key: "pki/signing-key.pem".into(), ca: "pki/ca.pem".into(), ca_key: Some("pki/ca-key.pem".into()) },
+        tls: KeyPair {
+            cert: "tls/cert.pem".into(),
+            key: "tls/key.pem".into(),
+        },
+        signing: Signing {
+            cert: "pki/signing.pem".into(),
+            key: "pki/signing-key.pem".into(),
+            ca: "pki/ca.pem".into(),
+            ca_key: Some("pki/ca-key.pem".into()),
+        },
         limits: LimitsSection::default(),
         timers: TimersSection::default(),
         security: Security::default(),
@@ -92,12 +126,27 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     store.add_domain(&domain, now)?;
     // The provider service mailbox (RFC 6109 §2.2.5): presa in carico and virus notices.
     let service = format!("posta-certificata@{domain}");
-    store.add_mailbox(&service, &services::accounts::hash_password(&generate_password()), 1 << 30, None, false, now)?;
+    store.add_mailbox(
+        &service,
+        &services::accounts::hash_password(&generate_password()),
+        1 << 30,
+        None,
+        false,
+        now,
+    )?;
     let user = format!("utente@{domain}");
     let password = generate_password();
-    store.add_mailbox(&user, &services::accounts::hash_password(&password), 1 << 30, None, true, now)?;
+    store.add_mailbox(
+        &user,
+        &services::accounts::hash_password(&password),
+        1 << 30,
+        None,
+        true,
+        now,
+    )?;
 
-    let entry = pec::ProviderEntry::for_certificate(&signing.cert, &name, &[domain.clone()], &service);
+    let entry =
+        pec::ProviderEntry::for_certificate(&signing.cert, &name, &[domain.clone()], &service);
     std::fs::write(a.data.join("provider-entry.ldif"), entry.to_ldif())?;
 
     let d = a.data.display();
@@ -107,7 +156,10 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     println!("  SMTP in ingresso:    {}", config.listen.smtp);
     println!("  invio (STARTTLS):    {}", config.listen.submission);
     println!("  invio (TLS):         {}", config.listen.submissions);
-    println!("  webmail:             https://{} (in arrivo: la webmail non è ancora disponibile)", config.listen.http);
+    println!(
+        "  webmail:             https://{} (in arrivo: la webmail non è ancora disponibile)",
+        config.listen.http
+    );
     println!();
     println!("  casella di prova:    {user}");
     println!("  password:            {password}   (da cambiare al primo accesso alla webmail)");

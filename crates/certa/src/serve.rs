@@ -15,17 +15,26 @@ use tokio::sync::Notify;
 
 /// Builds the provider from the data directory.
 pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
-    let read = |p: &Path| std::fs::read(Config::resolve(data, p)).with_context(|| format!("reading {}", p.display()));
-    let signer = pec::Signer::from_pem(&read(&cfg.signing.cert)?, &read(&cfg.signing.key)?).context("signing certificate")?;
+    let read = |p: &Path| {
+        std::fs::read(Config::resolve(data, p)).with_context(|| format!("reading {}", p.display()))
+    };
+    let signer = pec::Signer::from_pem(&read(&cfg.signing.cert)?, &read(&cfg.signing.key)?)
+        .context("signing certificate")?;
     let ca = openssl::x509::X509::from_pem(&read(&cfg.signing.ca)?).context("CA certificate")?;
     Ok(Provider {
-        identity: pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone()),
+        identity: pec::ProviderIdentity::new(
+            cfg.provider.name.clone(),
+            cfg.provider.domain.clone(),
+        ),
         signer,
         ca,
         store: Arc::new(store::Store::open(data)?),
         limits: Limits {
             max_message_bytes: cfg.limits.max_message_bytes,
-            pec: pec::checks::Limits { max_recipients: cfg.limits.max_recipients, max_size_times_recipients: cfg.limits.max_size_times_recipients },
+            pec: pec::checks::Limits {
+                max_recipients: cfg.limits.max_recipients,
+                max_size_times_recipients: cfg.limits.max_size_times_recipients,
+            },
         },
         timers: Timers {
             notice_12h_secs: cfg.timers.notice_12h_secs,
@@ -42,9 +51,12 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
 
 fn acceptor(data: &Path, cfg: &Config) -> anyhow::Result<Arc<SslAcceptor>> {
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
-    b.set_certificate_chain_file(Config::resolve(data, &cfg.tls.cert)).context("TLS certificate")?;
-    b.set_private_key_file(Config::resolve(data, &cfg.tls.key), SslFiletype::PEM).context("TLS key")?;
-    b.check_private_key().context("TLS key does not match the certificate")?;
+    b.set_certificate_chain_file(Config::resolve(data, &cfg.tls.cert))
+        .context("TLS certificate")?;
+    b.set_private_key_file(Config::resolve(data, &cfg.tls.key), SslFiletype::PEM)
+        .context("TLS key")?;
+    b.check_private_key()
+        .context("TLS key does not match the certificate")?;
     Ok(Arc::new(b.build()))
 }
 
@@ -67,12 +79,30 @@ fn internal_error() -> Reply {
 }
 
 impl Handler for Submission {
-    async fn authenticate(&self, login: &str, password: &str, peer: SocketAddr) -> Result<String, Reply> {
+    async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        peer: SocketAddr,
+    ) -> Result<String, Reply> {
         let (p, login, password) = (self.p.clone(), login.to_string(), password.to_string());
-        let r = blocking(move || p.authenticate(&login, &password, peer.ip()).map(|m| m.address), Err(services::provider::AuthError::Invalid)).await;
+        let r = blocking(
+            move || {
+                p.authenticate(&login, &password, peer.ip())
+                    .map(|m| m.address)
+            },
+            Err(services::provider::AuthError::Invalid),
+        )
+        .await;
         r.map_err(|e| match e {
-            services::provider::AuthError::Throttled => Reply::new(454, "4.7.0", "Troppi tentativi falliti: riprovare più tardi"),
-            services::provider::AuthError::Invalid => Reply::new(535, "5.7.8", "Credenziali non valide"),
+            services::provider::AuthError::Throttled => Reply::new(
+                454,
+                "4.7.0",
+                "Troppi tentativi falliti: riprovare più tardi",
+            ),
+            services::provider::AuthError::Invalid => {
+                Reply::new(535, "5.7.8", "Credenziali non valide")
+            }
         })
     }
 
@@ -80,7 +110,11 @@ impl Handler for Submission {
         // The sender is the authenticated mailbox (RFC 6109 §3.1.1 checks From against it).
         match &env.auth {
             Some(a) if a.eq_ignore_ascii_case(from) => Ok(()),
-            _ => Err(Reply::new(553, "5.7.1", format!("Il mittente deve essere la casella autenticata, non {from}"))),
+            _ => Err(Reply::new(
+                553,
+                "5.7.1",
+                format!("Il mittente deve essere la casella autenticata, non {from}"),
+            )),
         }
     }
 
@@ -91,15 +125,28 @@ impl Handler for Submission {
     async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
         let (p, env) = (self.p.clone(), env.clone());
         let auth = env.auth.clone().unwrap_or_default();
-        let r = blocking(move || services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message), internal_error()).await;
+        let r = blocking(
+            move || services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message),
+            internal_error(),
+        )
+        .await;
         self.wake.notify_waiters();
         r
     }
 }
 
 impl Handler for Inbound {
-    async fn authenticate(&self, _login: &str, _password: &str, _peer: SocketAddr) -> Result<String, Reply> {
-        Err(Reply::new(502, "5.5.1", "AUTH non disponibile su questo servizio"))
+    async fn authenticate(
+        &self,
+        _login: &str,
+        _password: &str,
+        _peer: SocketAddr,
+    ) -> Result<String, Reply> {
+        Err(Reply::new(
+            502,
+            "5.5.1",
+            "AUTH non disponibile su questo servizio",
+        ))
     }
 
     async fn mail_from(&self, _env: &Envelope, _from: &str) -> Result<(), Reply> {
@@ -108,26 +155,47 @@ impl Handler for Inbound {
 
     async fn rcpt_to(&self, _env: &Envelope, rcpt: &str) -> Result<(), Reply> {
         let (p, rcpt) = (self.p.clone(), rcpt.to_string());
-        if blocking(move || services::incoming::accepts_recipient(&p, &rcpt), false).await {
+        if blocking(
+            move || services::incoming::accepts_recipient(&p, &rcpt),
+            false,
+        )
+        .await
+        {
             Ok(())
         } else {
-            Err(Reply::new(550, "5.7.1", "Relay non consentito: destinatario di un altro dominio"))
+            Err(Reply::new(
+                550,
+                "5.7.1",
+                "Relay non consentito: destinatario di un altro dominio",
+            ))
         }
     }
 
     async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
         let (p, env) = (self.p.clone(), env.clone());
-        let r = blocking(move || services::incoming::receive(&p, &env.mail_from, &env.rcpt_to, message), internal_error()).await;
+        let r = blocking(
+            move || services::incoming::receive(&p, &env.mail_from, &env.rcpt_to, message),
+            internal_error(),
+        )
+        .await;
         self.wake.notify_waiters();
         r
     }
 }
 
-async fn listen<H: Handler>(addr: String, cfg: Arc<server::Config>, handler: Arc<H>) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+async fn listen<H: Handler>(
+    addr: String,
+    cfg: Arc<server::Config>,
+    handler: Arc<H>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, peer)) = listener.accept().await else { continue };
+            let Ok((tcp, peer)) = listener.accept().await else {
+                continue;
+            };
             let (cfg, handler) = (cfg.clone(), handler.clone());
             tokio::spawn(async move {
                 let _ = server::serve(tcp, peer, &cfg, handler.as_ref()).await;
@@ -141,7 +209,9 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
     let p = Arc::new(provider(data, &cfg)?);
     let tls = acceptor(data, &cfg)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let wake = Arc::new(Notify::new());
         let smtp_cfg = |mode, implicit_tls| {
@@ -155,15 +225,39 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 allow_plaintext_auth: cfg.security.allow_plaintext_auth,
             })
         };
-        let inbound = Arc::new(Inbound { p: p.clone(), wake: wake.clone() });
-        let submission = Arc::new(Submission { p: p.clone(), wake: wake.clone() });
-        listen(cfg.listen.smtp.clone(), smtp_cfg(Mode::Inbound, false), inbound).await?;
-        listen(cfg.listen.submission.clone(), smtp_cfg(Mode::Submission, false), submission.clone()).await?;
-        listen(cfg.listen.submissions.clone(), smtp_cfg(Mode::Submission, true), submission).await?;
+        let inbound = Arc::new(Inbound {
+            p: p.clone(),
+            wake: wake.clone(),
+        });
+        let submission = Arc::new(Submission {
+            p: p.clone(),
+            wake: wake.clone(),
+        });
+        listen(
+            cfg.listen.smtp.clone(),
+            smtp_cfg(Mode::Inbound, false),
+            inbound,
+        )
+        .await?;
+        listen(
+            cfg.listen.submission.clone(),
+            smtp_cfg(Mode::Submission, false),
+            submission.clone(),
+        )
+        .await?;
+        listen(
+            cfg.listen.submissions.clone(),
+            smtp_cfg(Mode::Submission, true),
+            submission,
+        )
+        .await?;
         for _ in 0..2 {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
         }
-        tokio::spawn(services::worker::run_timers(p.clone(), Duration::from_secs(cfg.timers.scan_secs.max(1))));
+        tokio::spawn(services::worker::run_timers(
+            p.clone(),
+            Duration::from_secs(cfg.timers.scan_secs.max(1)),
+        ));
         println!("Certa «{}» in servizio", cfg.provider.name);
         println!("  smtp         {}", cfg.listen.smtp);
         println!("  submission   {} (STARTTLS)", cfg.listen.submission);

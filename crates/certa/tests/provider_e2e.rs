@@ -35,23 +35,50 @@ fn two_providers_to_and_cc_with_breve_receipts() {
     b.start();
 
     let msg = original(&sender, &rb, Some(&rc), "breve", "client-42@mua.example");
-    let r = python_submit(a.submissions_port(), &a.ca(), &sender, &sender, &[&rb, &rc], &msg);
+    let r = python_submit(
+        a.submissions_port(),
+        &a.ca(),
+        &sender,
+        &sender,
+        &[&rb, &rc],
+        &msg,
+    );
     assert_eq!(r, "OK");
 
-    let inbox_a = a.wait_folder(&sender, "INBOX", "acceptance and two delivery receipts", |m| {
-        count(m, "accettazione") == 1 && count(m, "avvenuta-consegna-breve") == 1 && count(m, "avvenuta-consegna-sintetica") == 1
+    let inbox_a = a.wait_folder(
+        &sender,
+        "INBOX",
+        "acceptance and two delivery receipts",
+        |m| {
+            count(m, "accettazione") == 1
+                && count(m, "avvenuta-consegna-breve") == 1
+                && count(m, "avvenuta-consegna-sintetica") == 1
+        },
+    );
+    let env_b = b.wait_folder(&rb, "INBOX", "envelope for b", |m| {
+        count(m, "busta-trasporto") == 1
     });
-    let env_b = b.wait_folder(&rb, "INBOX", "envelope for b", |m| count(m, "busta-trasporto") == 1);
-    let env_c = b.wait_folder(&rc, "INBOX", "envelope for c", |m| count(m, "busta-trasporto") == 1);
+    let env_c = b.wait_folder(&rc, "INBOX", "envelope for c", |m| {
+        count(m, "busta-trasporto") == 1
+    });
     let service = format!("posta-certificata@{}", a.domain);
-    let taken = a.wait_folder(&service, "INBOX", "presa in carico", |m| count(m, "presa-in-carico") == 1);
+    let taken = a.wait_folder(&service, "INBOX", "presa in carico", |m| {
+        count(m, "presa-in-carico") == 1
+    });
 
     // Every message verifies with its issuing CA and has a DTD-valid daticert.xml, and all
     // carry one identificativo.
-    let acc = &inbox_a.iter().find(|m| m.0.as_deref() == Some("accettazione")).unwrap().1;
+    let acc = &inbox_a
+        .iter()
+        .find(|m| m.0.as_deref() == Some("accettazione"))
+        .unwrap()
+        .1;
     let ident = daticert(acc).identificativo;
     check_signed(acc, &a.ca(), Some("accettazione"));
-    for (_, bytes) in inbox_a.iter().filter(|m| m.0.as_deref() != Some("accettazione")) {
+    for (_, bytes) in inbox_a
+        .iter()
+        .filter(|m| m.0.as_deref() != Some("accettazione"))
+    {
         check_signed(bytes, &b.ca(), Some("avvenuta-consegna"));
         assert_eq!(daticert(bytes).identificativo, ident);
     }
@@ -61,28 +88,56 @@ fn two_providers_to_and_cc_with_breve_receipts() {
         check_signed(env, &a.ca(), Some("posta-certificata"));
         assert_eq!(daticert(env).identificativo, ident);
         let parsed = pec::classify(env).unwrap();
-        let expected = pec::headers::rewrite_message_id(&msg, &ident, Some("<client-42@mua.example>"));
-        assert_eq!(parsed.original(env).unwrap(), &expected[..], "postacert.eml is the submission but for the Message-ID");
+        let expected =
+            pec::headers::rewrite_message_id(&msg, &ident, Some("<client-42@mua.example>"));
+        assert_eq!(
+            parsed.original(env).unwrap(),
+            &expected[..],
+            "postacert.eml is the submission but for the Message-ID"
+        );
     }
     // Breve for the To recipient with the attachments' SHA-1; sintetica for Cc.
-    let breve = &inbox_a.iter().find(|m| m.0.as_deref() == Some("avvenuta-consegna-breve")).unwrap().1;
+    let breve = &inbox_a
+        .iter()
+        .find(|m| m.0.as_deref() == Some("avvenuta-consegna-breve"))
+        .unwrap()
+        .1;
     let p = pec::classify(breve).unwrap();
     assert_eq!(p.daticert.unwrap().consegna.as_deref(), Some(rb.as_str()));
     let mut hashes = p.hashes.clone();
     hashes.sort();
-    assert_eq!(hashes, vec![
-        ("contratto.xml".to_string(), pec::breve::sha1_hex(b"<contratto/>")),
-        ("fattura.pdf".to_string(), pec::breve::sha1_hex(b"%PDF-1.4\nfattura\n")),
-    ]);
-    let sintetica = &inbox_a.iter().find(|m| m.0.as_deref() == Some("avvenuta-consegna-sintetica")).unwrap().1;
+    assert_eq!(
+        hashes,
+        vec![
+            (
+                "contratto.xml".to_string(),
+                pec::breve::sha1_hex(b"<contratto/>")
+            ),
+            (
+                "fattura.pdf".to_string(),
+                pec::breve::sha1_hex(b"%PDF-1.4\nfattura\n")
+            ),
+        ]
+    );
+    let sintetica = &inbox_a
+        .iter()
+        .find(|m| m.0.as_deref() == Some("avvenuta-consegna-sintetica"))
+        .unwrap()
+        .1;
     assert_eq!(daticert(sintetica).consegna.as_deref(), Some(rc.as_str()));
 
     // The sender's copy in Posta inviata, and the status per recipient.
     let sent = a.folder(&sender, "Posta inviata");
     assert_eq!(sent.len(), 1);
     let status = certa_ok(a.data(), &["message", "status", &ident]);
-    assert!(status.contains(&format!("{rb}\tcertificato\tdelivered")), "{status}");
-    assert!(status.contains(&format!("{rc}\tcertificato\tdelivered")), "{status}");
+    assert!(
+        status.contains(&format!("{rb}\tcertificato\tdelivered")),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("{rc}\tcertificato\tdelivered")),
+        "{status}"
+    );
     for n in [&a, &b] {
         assert!(certa_ok(n.data(), &["log", "verify"]).contains("registro integro"));
     }
@@ -96,19 +151,35 @@ fn within_one_provider_formal_errors_and_unknown_recipient() {
 
     // Delivery within one provider: acceptance and a complete delivery receipt.
     let msg = original(&s, &r, None, "completa", "local-1@mua.example");
-    assert_eq!(python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&r], &msg), "OK");
-    let inbox = a.wait_folder(&s, "INBOX", "acceptance and delivery", |m| count(m, "accettazione") == 1 && count(m, "avvenuta-consegna-completa") == 1);
+    assert_eq!(
+        python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&r], &msg),
+        "OK"
+    );
+    let inbox = a.wait_folder(&s, "INBOX", "acceptance and delivery", |m| {
+        count(m, "accettazione") == 1 && count(m, "avvenuta-consegna-completa") == 1
+    });
     for (_, bytes) in &inbox {
         check_signed(bytes, &a.ca(), None);
     }
-    a.wait_folder(&r, "INBOX", "envelope", |m| count(m, "busta-trasporto") == 1);
+    a.wait_folder(&r, "INBOX", "envelope", |m| {
+        count(m, "busta-trasporto") == 1
+    });
 
     // A formal error: the SMTP session says so, and a signed notice arrives.
     let bcc = format!("From: {s}\r\nTo: {r}\r\nBcc: {r}\r\nSubject: con Bcc\r\n\r\ntesto\r\n");
     let out = python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&r], bcc.as_bytes());
-    assert!(out.starts_with("ERR") && out.contains("550") && out.contains("Bcc"), "{out}");
-    let inbox = a.wait_folder(&s, "INBOX", "non-acceptance", |m| count(m, "non-accettazione") == 1);
-    let notice = &inbox.iter().find(|m| m.0.as_deref() == Some("non-accettazione")).unwrap().1;
+    assert!(
+        out.starts_with("ERR") && out.contains("550") && out.contains("Bcc"),
+        "{out}"
+    );
+    let inbox = a.wait_folder(&s, "INBOX", "non-acceptance", |m| {
+        count(m, "non-accettazione") == 1
+    });
+    let notice = &inbox
+        .iter()
+        .find(|m| m.0.as_deref() == Some("non-accettazione"))
+        .unwrap()
+        .1;
     check_signed(notice, &a.ca(), Some("non-accettazione"));
     assert!(String::from_utf8_lossy(notice).contains("AVVISO DI NON ACCETTAZIONE"));
 
@@ -119,9 +190,18 @@ fn within_one_provider_formal_errors_and_unknown_recipient() {
     // Unknown recipient: avviso di mancata consegna (no-dest).
     let ghost = format!("nessuno@{}", a.domain);
     let msg = original(&s, &ghost, None, "completa", "local-2@mua.example");
-    assert_eq!(python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&ghost], &msg), "OK");
-    let inbox = a.wait_folder(&s, "INBOX", "non-delivery", |m| count(m, "mancata-consegna") == 1);
-    let nd = &inbox.iter().find(|m| m.0.as_deref() == Some("mancata-consegna")).unwrap().1;
+    assert_eq!(
+        python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&ghost], &msg),
+        "OK"
+    );
+    let inbox = a.wait_folder(&s, "INBOX", "non-delivery", |m| {
+        count(m, "mancata-consegna") == 1
+    });
+    let nd = &inbox
+        .iter()
+        .find(|m| m.0.as_deref() == Some("mancata-consegna"))
+        .unwrap()
+        .1;
     check_signed(nd, &a.ca(), Some("errore-consegna"));
     let d = daticert(nd);
     assert_eq!(d.errore, pec::ErrorCode::NoDest);
@@ -160,16 +240,31 @@ fn unknown_provider_or_altered_content_is_never_delivered_as_certified() {
     let provider = pec::ProviderIdentity::new("Rogue", "pec.rogue.test");
     let msg = original("x@pec.rogue.test", &rb, None, "completa", "rogue@mua");
     let time = pec::PecTime::from_unix_or_epoch(chrono_now());
-    let tx = pec::Transaction::from_original(&msg, "x@pec.rogue.test", &[rb.clone()], "rogue.1@pec.rogue.test".into(), time, |_| true);
-    let envelope = pec::Builder::new(&provider).transport_envelope(&tx, &msg).sign(&signer).unwrap();
+    let tx = pec::Transaction::from_original(
+        &msg,
+        "x@pec.rogue.test",
+        &[rb.clone()],
+        "rogue.1@pec.rogue.test".into(),
+        time,
+        |_| true,
+    );
+    let envelope = pec::Builder::new(&provider)
+        .transport_envelope(&tx, &msg)
+        .sign(&signer)
+        .unwrap();
     let out = python_mx(b.smtp_port(), "x@pec.rogue.test", &rb, &envelope);
     assert!(out.contains("550"), "unknown provider refused: {out}");
 
     // Now B knows the provider, but the content was altered after signing.
     b.peer_with(&rogue);
-    let altered = String::from_utf8_lossy(&envelope).replacen("In allegato la fattura", "In allegato la FATTURA", 1).into_bytes();
+    let altered = String::from_utf8_lossy(&envelope)
+        .replacen("In allegato la fattura", "In allegato la FATTURA", 1)
+        .into_bytes();
     let out = python_mx(b.smtp_port(), "x@pec.rogue.test", &rb, &altered);
-    assert!(out.contains("550") && out.contains("alterato"), "altered content refused: {out}");
+    assert!(
+        out.contains("550") && out.contains("alterato"),
+        "altered content refused: {out}"
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert!(b.folder(&rb, "INBOX").is_empty(), "nothing delivered");
 
@@ -177,18 +272,25 @@ fn unknown_provider_or_altered_content_is_never_delivered_as_certified() {
     certa_ok(b.data(), &["mailbox", "ordinary", &rb, "anomaly"]);
     let out = python_mx(b.smtp_port(), "x@pec.rogue.test", &rb, &altered);
     assert!(out.starts_with("OK"), "{out}");
-    let inbox = b.wait_folder(&rb, "INBOX", "anomaly envelope", |m| count(m, "busta-anomalia") == 1);
+    let inbox = b.wait_folder(&rb, "INBOX", "anomaly envelope", |m| {
+        count(m, "busta-anomalia") == 1
+    });
     check_signed(&inbox[0].1, &b.ca(), None);
     assert!(String::from_utf8_lossy(&inbox[0].1).contains("ANOMALIA MESSAGGIO:"));
 
     // The genuine envelope from a known provider is taken in charge and delivered.
     let out = python_mx(b.smtp_port(), "x@pec.rogue.test", &rb, &envelope);
     assert!(out.starts_with("OK"), "{out}");
-    b.wait_folder(&rb, "INBOX", "certified envelope", |m| count(m, "busta-trasporto") == 1);
+    b.wait_folder(&rb, "INBOX", "certified envelope", |m| {
+        count(m, "busta-trasporto") == 1
+    });
 }
 
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Sends raw bytes to an MX with smtplib over STARTTLS-less plain SMTP.
@@ -206,7 +308,15 @@ try:
 except smtplib.SMTPException as e:
     print("ERR", e)
 "#;
-    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(port.to_string()).arg(from).arg(to).arg(&f).output().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(from)
+        .arg(to)
+        .arg(&f)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr)
 }
 
@@ -222,20 +332,46 @@ fn timeout_notices_when_the_recipient_provider_is_down() {
     a.start();
     // B is down: the 12 h notice, then the 24 h notice.
     let msg = original(&s, &rb, None, "completa", "t-1@mua");
-    assert_eq!(python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&rb], &msg), "OK");
-    let inbox = a.wait_folder(&s, "INBOX", "12 h notice", |m| count(m, "mancata-consegna-12h") == 1);
-    check_signed(&inbox.iter().find(|m| m.0.as_deref() == Some("mancata-consegna-12h")).unwrap().1, &a.ca(), Some("preavviso-errore-consegna"));
-    let inbox = a.wait_folder(&s, "INBOX", "24 h notice", |m| count(m, "mancata-consegna-24h") == 1);
+    assert_eq!(
+        python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&rb], &msg),
+        "OK"
+    );
+    let inbox = a.wait_folder(&s, "INBOX", "12 h notice", |m| {
+        count(m, "mancata-consegna-12h") == 1
+    });
+    check_signed(
+        &inbox
+            .iter()
+            .find(|m| m.0.as_deref() == Some("mancata-consegna-12h"))
+            .unwrap()
+            .1,
+        &a.ca(),
+        Some("preavviso-errore-consegna"),
+    );
+    let inbox = a.wait_folder(&s, "INBOX", "24 h notice", |m| {
+        count(m, "mancata-consegna-24h") == 1
+    });
     assert_eq!(count(&inbox, "mancata-consegna-12h"), 1);
 
     // Second message; B comes back before the 24 h mark: delivered, only the 12 h notice.
     let msg = original(&s, &rb, None, "completa", "t-2@mua");
-    assert_eq!(python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&rb], &msg), "OK");
-    a.wait_folder(&s, "INBOX", "second 12 h notice", |m| count(m, "mancata-consegna-12h") == 2);
+    assert_eq!(
+        python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&rb], &msg),
+        "OK"
+    );
+    a.wait_folder(&s, "INBOX", "second 12 h notice", |m| {
+        count(m, "mancata-consegna-12h") == 2
+    });
     b.start();
-    let inbox = a.wait_folder(&s, "INBOX", "delivery after restart", |m| count(m, "avvenuta-consegna-completa") == 1);
+    let inbox = a.wait_folder(&s, "INBOX", "delivery after restart", |m| {
+        count(m, "avvenuta-consegna-completa") == 1
+    });
     std::thread::sleep(Duration::from_secs(9));
     let inbox_later = a.folder(&s, "INBOX");
-    assert_eq!(count(&inbox_later, "mancata-consegna-24h"), 1, "no 24 h notice for the delivered message");
+    assert_eq!(
+        count(&inbox_later, "mancata-consegna-24h"),
+        1,
+        "no 24 h notice for the delivered message"
+    );
     let _ = inbox;
 }

@@ -24,7 +24,11 @@ impl PecTime {
 
     /// Like [`PecTime::from_unix`], with the epoch for a value out of range.
     pub fn from_unix_or_epoch(secs: i64) -> Self {
-        PecTime(Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::UNIX_EPOCH))
+        PecTime(
+            Utc.timestamp_opt(secs, 0)
+                .single()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+        )
     }
 
     pub fn utc(&self) -> DateTime<Utc> {

@@ -30,7 +30,10 @@ impl TrustAnchors {
 
     /// The machine's CA store and these roots.
     pub fn system_and(roots: Vec<X509>) -> Self {
-        TrustAnchors { roots, system: true }
+        TrustAnchors {
+            roots,
+            system: true,
+        }
     }
 
     /// Only these roots.

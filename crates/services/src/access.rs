@@ -11,14 +11,30 @@ use smtp::Reply;
 use store::{PecTransaction, RecipientState, StoreError, INBOX, SENT};
 
 /// Submits `message` from the authenticated `mailbox`.
-pub fn submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], message: &[u8]) -> Reply {
+pub fn submit(
+    p: &Provider,
+    mailbox: &str,
+    mail_from: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Reply {
     match try_submit(p, mailbox, mail_from, rcpts, message) {
         Ok(r) => r,
-        Err(e) => Reply::new(451, "4.3.0", format!("Errore temporaneo del sistema, riprovare: {e}")),
+        Err(e) => Reply::new(
+            451,
+            "4.3.0",
+            format!("Errore temporaneo del sistema, riprovare: {e}"),
+        ),
     }
 }
 
-fn try_submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], message: &[u8]) -> Result<Reply, StoreError> {
+fn try_submit(
+    p: &Provider,
+    mailbox: &str,
+    mail_from: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Result<Reply, StoreError> {
     let now = p.now();
     let time = PecTime::from_unix_or_epoch(now);
     let index = p.index();
@@ -36,14 +52,25 @@ fn try_submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], me
             delivery::log(p, db, "non-accettazione", &tx, &[notice.message_id.clone()])?;
             Ok(())
         })?;
-        return Ok(Reply::new(550, "5.7.1", format!("Messaggio non accettato (avviso di non accettazione inviato): {}", reasons.join("; "))));
+        return Ok(Reply::new(
+            550,
+            "5.7.1",
+            format!(
+                "Messaggio non accettato (avviso di non accettazione inviato): {}",
+                reasons.join("; ")
+            ),
+        ));
     }
 
     let envelope = delivery::sign(p, &builder.transport_envelope(&tx, message))?;
     let acceptance = delivery::sign(p, &builder.acceptance(&tx))?;
-    let carried = pec::headers::rewrite_message_id(&pec::wire::to_crlf(message), &ident, tx.msgid.as_deref());
+    let carried =
+        pec::headers::rewrite_message_id(&pec::wire::to_crlf(message), &ident, tx.msgid.as_deref());
     let sent_copy = Stored::put(p, carried, None)?;
-    let routes: Vec<(String, Destination)> = rcpts.iter().map(|r| (r.clone(), p.destination(r, &index))).collect();
+    let routes: Vec<(String, Destination)> = rcpts
+        .iter()
+        .map(|r| (r.clone(), p.destination(r, &index)))
+        .collect();
     p.store.write(|db| {
         store::create_transaction(
             db,
@@ -60,7 +87,12 @@ fn try_submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], me
                     .map(|r| RecipientState {
                         address: r.address.clone(),
                         kind: r.kind.as_str().to_string(),
-                        state: if r.kind == pec::RecipientKind::Esterno { "sent-ordinary" } else { "accepted" }.to_string(),
+                        state: if r.kind == pec::RecipientKind::Esterno {
+                            "sent-ordinary"
+                        } else {
+                            "accepted"
+                        }
+                        .to_string(),
                         detail: None,
                         updated: now,
                         taken_in_charge: false,
@@ -72,13 +104,52 @@ fn try_submit(p: &Provider, mailbox: &str, mail_from: &str, rcpts: &[String], me
         )?;
         delivery::append(p, db, mailbox, INBOX, &acceptance, now, false)?;
         delivery::append_flagged(p, db, mailbox, SENT, &sent_copy, now, "\\Seen")?;
+        // One delivery per local recipient; one SMTP transaction per remote domain, so the
+        // other provider takes all its recipients in charge at once (RFC 6109 §3.2.1).
+        let mut remote: Vec<(String, Vec<String>)> = Vec::new();
         for (rcpt, dest) in &routes {
-            let kind = if *dest == Destination::Local { "deliver" } else { "relay" };
-            store::enqueue(db, kind, mail_from, rcpt, &envelope.blob, Some(&ident), now)?;
+            if *dest == Destination::Local {
+                store::enqueue(
+                    db,
+                    "deliver",
+                    mail_from,
+                    rcpt,
+                    &envelope.blob,
+                    Some(&ident),
+                    now,
+                )?;
+                continue;
+            }
+            let domain = pec::build::domain_of(rcpt).to_ascii_lowercase();
+            match remote.iter_mut().find(|(d, _)| *d == domain) {
+                Some((_, list)) => list.push(rcpt.clone()),
+                None => remote.push((domain, vec![rcpt.clone()])),
+            }
+        }
+        for (_, list) in &remote {
+            store::enqueue(
+                db,
+                "relay",
+                mail_from,
+                &list.join("\n"),
+                &envelope.blob,
+                Some(&ident),
+                now,
+            )?;
         }
         delivery::log(p, db, "accettazione", &tx, &[acceptance.message_id.clone()])?;
-        delivery::log(p, db, "busta-trasporto", &tx, &[envelope.message_id.clone()])?;
+        delivery::log(
+            p,
+            db,
+            "busta-trasporto",
+            &tx,
+            &[envelope.message_id.clone()],
+        )?;
         Ok(())
     })?;
-    Ok(Reply::new(250, "2.0.0", format!("Messaggio accettato, identificativo {ident}")))
+    Ok(Reply::new(
+        250,
+        "2.0.0",
+        format!("Messaggio accettato, identificativo {ident}"),
+    ))
 }

@@ -10,23 +10,65 @@ use std::sync::Mutex;
 pub fn hash_password(password: &str) -> String {
     let mut random = [0u8; 16];
     let _ = openssl::rand::rand_bytes(&mut random);
-    let Ok(salt) = SaltString::encode_b64(&random) else { return String::new() };
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
+    let Ok(salt) = SaltString::encode_b64(&random) else {
+        return String::new();
+    };
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
 }
 
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// Special characters a password may use.
 pub const SPECIAL: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_{|}~";
 
 const COMMON: &[&str] = &[
-    "password", "passw0rd", "qwerty", "azerty", "admin", "welcome", "benvenuto", "ciao", "amore", "juventus", "milan",
-    "inter", "roma", "napoli", "italia", "estate", "inverno", "primavera", "autunno", "segreto", "letmein", "dragon",
-    "monkey", "sunshine", "princess", "football", "calcio", "pec", "posta", "certificata",
+    "password",
+    "passw0rd",
+    "qwerty",
+    "azerty",
+    "admin",
+    "welcome",
+    "benvenuto",
+    "ciao",
+    "amore",
+    "juventus",
+    "milan",
+    "inter",
+    "roma",
+    "napoli",
+    "italia",
+    "estate",
+    "inverno",
+    "primavera",
+    "autunno",
+    "segreto",
+    "letmein",
+    "dragon",
+    "monkey",
+    "sunshine",
+    "princess",
+    "football",
+    "calcio",
+    "pec",
+    "posta",
+    "certificata",
 ];
-const SEQUENCES: &[&str] = &["0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm"];
+const SEQUENCES: &[&str] = &[
+    "0123456789",
+    "abcdefghijklmnopqrstuvwxyz",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+];
 
 /// The password policy (seed manual §2.6.2): at least 8 characters, an upper-case and a
 /// lower-case letter, a digit, a special character from [`SPECIAL`], no more than two
@@ -47,22 +89,42 @@ pub fn check_password_policy(pw: &str) -> Result<(), Vec<String>> {
         errors.push("deve contenere almeno una cifra".into());
     }
     if !pw.chars().any(|c| SPECIAL.contains(c)) {
-        errors.push(format!("deve contenere almeno un carattere speciale tra {SPECIAL}"));
+        errors.push(format!(
+            "deve contenere almeno un carattere speciale tra {SPECIAL}"
+        ));
     }
-    if pw.chars().any(|c| !(c.is_alphanumeric() || SPECIAL.contains(c))) {
+    if pw
+        .chars()
+        .any(|c| !(c.is_alphanumeric() || SPECIAL.contains(c)))
+    {
         errors.push("contiene caratteri non ammessi (spazi o simboli non previsti)".into());
     }
     let chars: Vec<char> = pw.chars().collect();
     if chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
         errors.push("non può contenere più di due caratteri identici consecutivi".into());
     }
-    let letters: String = pw.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
-    let letters = letters.replace('0', "o").replace('1', "i").replace('3', "e").replace('4', "a").replace('5', "s");
-    if COMMON.iter().any(|w| letters.contains(w) && w.len() * 2 >= letters.len()) {
+    let letters: String = pw
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    let letters = letters
+        .replace('0', "o")
+        .replace('1', "i")
+        .replace('3', "e")
+        .replace('4', "a")
+        .replace('5', "s");
+    if COMMON
+        .iter()
+        .any(|w| letters.contains(w) && w.len() * 2 >= letters.len())
+    {
         errors.push("non può essere una parola comune".into());
     }
     let lower = pw.to_lowercase();
-    if SEQUENCES.iter().any(|s| (0..s.len().saturating_sub(3)).any(|i| lower.contains(&s[i..i + 4]))) {
+    if SEQUENCES
+        .iter()
+        .any(|s| (0..s.len().saturating_sub(3)).any(|i| lower.contains(&s[i..i + 4])))
+    {
         errors.push("non può contenere sequenze semplici (es. 1234, abcd, qwer)".into());
     }
     if errors.is_empty() {
@@ -87,10 +149,17 @@ pub fn parse_login(s: &str) -> Option<Login> {
         None => (None, s),
     };
     let (local, domain) = mailbox.rsplit_once('@')?;
-    if local.is_empty() || domain.is_empty() || mailbox.len() > 254 || mailbox.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if local.is_empty()
+        || domain.is_empty()
+        || mailbox.len() > 254
+        || mailbox.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return None;
     }
-    Some(Login { user, mailbox: mailbox.to_ascii_lowercase() })
+    Some(Login {
+        user,
+        mailbox: mailbox.to_ascii_lowercase(),
+    })
 }
 
 /// Failed-login counting per client address and per account, in a sliding window.
@@ -102,13 +171,20 @@ pub struct LoginThrottle {
 
 impl Default for LoginThrottle {
     fn default() -> Self {
-        LoginThrottle { failures: Mutex::new(HashMap::new()), max_failures: 10, window_secs: 300 }
+        LoginThrottle {
+            failures: Mutex::new(HashMap::new()),
+            max_failures: 10,
+            window_secs: 300,
+        }
     }
 }
 
 impl LoginThrottle {
     fn keys(ip: IpAddr, account: &str) -> [String; 2] {
-        [format!("ip:{ip}"), format!("acct:{}", account.to_ascii_lowercase())]
+        [
+            format!("ip:{ip}"),
+            format!("acct:{}", account.to_ascii_lowercase()),
+        ]
     }
 
     /// Whether another attempt is allowed now.
@@ -139,15 +215,36 @@ mod tests {
     #[test]
     fn policy() {
         assert!(check_password_policy("Rosso#Tramonto7").is_ok());
-        for bad in ["Ab1!", "rosso#tramonto7", "ROSSO#TRAMONTO7", "Rosso#Tramonto", "RossoTramonto7", "Rosssso#Tram7", "Password1!", "Abcd#12345x"] {
+        for bad in [
+            "Ab1!",
+            "rosso#tramonto7",
+            "ROSSO#TRAMONTO7",
+            "Rosso#Tramonto",
+            "RossoTramonto7",
+            "Rosssso#Tram7",
+            "Password1!",
+            "Abcd#12345x",
+        ] {
             assert!(check_password_policy(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn logins() {
-        assert_eq!(parse_login("Mario@PEC.it"), Some(Login { user: None, mailbox: "mario@pec.it".into() }));
-        assert_eq!(parse_login("anna/ufficio@pec.it"), Some(Login { user: Some("anna".into()), mailbox: "ufficio@pec.it".into() }));
+        assert_eq!(
+            parse_login("Mario@PEC.it"),
+            Some(Login {
+                user: None,
+                mailbox: "mario@pec.it".into()
+            })
+        );
+        assert_eq!(
+            parse_login("anna/ufficio@pec.it"),
+            Some(Login {
+                user: Some("anna".into()),
+                mailbox: "ufficio@pec.it".into()
+            })
+        );
         assert_eq!(parse_login("a@b/c@d"), None);
         assert_eq!(parse_login("nobody"), None);
         assert_eq!(parse_login("a b@c"), None);
@@ -164,13 +261,19 @@ mod tests {
 
     #[test]
     fn throttle() {
-        let t = LoginThrottle { max_failures: 2, ..Default::default() };
+        let t = LoginThrottle {
+            max_failures: 2,
+            ..Default::default()
+        };
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         assert!(t.allowed(ip, "a@b", 0));
         t.failed(ip, "a@b", 0);
         t.failed(ip, "a@b", 1);
         assert!(!t.allowed(ip, "a@b", 2));
-        assert!(!t.allowed("127.0.0.2".parse().unwrap(), "A@B", 2), "per account too");
+        assert!(
+            !t.allowed("127.0.0.2".parse().unwrap(), "A@B", 2),
+            "per account too"
+        );
         assert!(t.allowed(ip, "a@b", 400), "the window passes");
     }
 }

@@ -19,24 +19,47 @@ pub struct Stored {
 
 impl Stored {
     /// Stores bytes (fsynced) and parses what the lists and searches need, once.
-    pub fn put(p: &Provider, bytes: Vec<u8>, kind: Option<MessageKind>) -> Result<Stored, StoreError> {
+    pub fn put(
+        p: &Provider,
+        bytes: Vec<u8>,
+        kind: Option<MessageKind>,
+    ) -> Result<Stored, StoreError> {
         let parsed = pec::classify(&bytes).ok();
         let meta = MessageMeta {
-            subject: parsed.as_ref().map(|m| m.subject.clone()).unwrap_or_default(),
-            sender: parsed.as_ref().and_then(|m| m.from.clone()).unwrap_or_default(),
-            pec_kind: kind.or(parsed.as_ref().and_then(|m| m.kind)).map(|k| k.code().to_string()),
-            identificativo: parsed.as_ref().and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
+            subject: parsed
+                .as_ref()
+                .map(|m| m.subject.clone())
+                .unwrap_or_default(),
+            sender: parsed
+                .as_ref()
+                .and_then(|m| m.from.clone())
+                .unwrap_or_default(),
+            pec_kind: kind
+                .or(parsed.as_ref().and_then(|m| m.kind))
+                .map(|k| k.code().to_string()),
+            identificativo: parsed
+                .as_ref()
+                .and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
             flags: String::new(),
         };
         let message_id = parsed.and_then(|m| m.message_id).unwrap_or_default();
         let blob = p.store.blobs.put(&bytes)?;
-        Ok(Stored { blob, size: bytes.len() as i64, message_id, meta, rcpt_to: vec![], mail_from: String::new() })
+        Ok(Stored {
+            blob,
+            size: bytes.len() as i64,
+            message_id,
+            meta,
+            rcpt_to: vec![],
+            mail_from: String::new(),
+        })
     }
 }
 
 /// Signs a built message and stores it.
 pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
-    let bytes = m.sign(&p.signer).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+    let bytes = m
+        .sign(&p.signer)
+        .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
     let mut s = Stored::put(p, bytes, Some(m.kind))?;
     s.message_id = m.message_id.clone();
     s.rcpt_to = m.rcpt_to.clone();
@@ -44,27 +67,79 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
     Ok(s)
 }
 
-pub fn append(_p: &Provider, db: &Tx<'_>, address: &str, folder: &str, s: &Stored, now: i64, enforce_quota: bool) -> Result<i64, StoreError> {
-    store::append(db, address, folder, &s.blob, s.size, &s.meta, now, enforce_quota)
+pub fn append(
+    _p: &Provider,
+    db: &Tx<'_>,
+    address: &str,
+    folder: &str,
+    s: &Stored,
+    now: i64,
+    enforce_quota: bool,
+) -> Result<i64, StoreError> {
+    store::append(
+        db,
+        address,
+        folder,
+        &s.blob,
+        s.size,
+        &s.meta,
+        now,
+        enforce_quota,
+    )
 }
 
-pub fn append_flagged(_p: &Provider, db: &Tx<'_>, address: &str, folder: &str, s: &Stored, now: i64, flags: &str) -> Result<i64, StoreError> {
-    let meta = MessageMeta { flags: flags.to_string(), ..s.meta.clone() };
+pub fn append_flagged(
+    _p: &Provider,
+    db: &Tx<'_>,
+    address: &str,
+    folder: &str,
+    s: &Stored,
+    now: i64,
+    flags: &str,
+) -> Result<i64, StoreError> {
+    let meta = MessageMeta {
+        flags: flags.to_string(),
+        ..s.meta.clone()
+    };
     store::append(db, address, folder, &s.blob, s.size, &meta, now, false)
 }
 
 /// One legal-log record about a transaction (RFC 6109 §2.3).
-pub fn log(p: &Provider, db: &Tx<'_>, event: &str, tx: &Transaction, related: &[String]) -> Result<(), StoreError> {
+pub fn log(
+    p: &Provider,
+    db: &Tx<'_>,
+    event: &str,
+    tx: &Transaction,
+    related: &[String],
+) -> Result<(), StoreError> {
     let rcpts: Vec<String> = tx.recipients.iter().map(|r| r.address.clone()).collect();
-    store::log_append(db, p.now(), event, &tx.identificativo, &tx.sender, &rcpts, &tx.subject, related, &p.identity.name)?;
+    store::log_append(
+        db,
+        p.now(),
+        event,
+        &tx.identificativo,
+        &tx.sender,
+        &rcpts,
+        &tx.subject,
+        related,
+        &p.identity.name,
+    )?;
     Ok(())
 }
 
 /// Sends a signed notice to its recipient: into the mailbox when it is ours, otherwise through
 /// the relay queue. Inside the caller's transaction; `index` is read before it.
-pub fn dispatch(p: &Provider, db: &Tx<'_>, index: &ProviderIndex, s: &Stored, now: i64) -> Result<(), StoreError> {
+pub fn dispatch(
+    p: &Provider,
+    db: &Tx<'_>,
+    index: &ProviderIndex,
+    s: &Stored,
+    now: i64,
+) -> Result<(), StoreError> {
     for rcpt in &s.rcpt_to {
-        let dest = destination_with(rcpt, index, |d| store::is_local_domain_in(db, d).unwrap_or(false));
+        let dest = destination_with(rcpt, index, |d| {
+            store::is_local_domain_in(db, d).unwrap_or(false)
+        });
         match dest {
             Destination::Local => {
                 if store::mailbox_exists(db, rcpt)? {
@@ -83,7 +158,10 @@ fn envelope_transaction(p: &Provider, envelope: &[u8]) -> Option<(Transaction, V
     let d = parsed.daticert.as_ref()?;
     let time = PecTime::from_unix_or_epoch(p.now());
     let tx = Transaction::from_daticert(d, time, &parsed.to);
-    let original = parsed.original(envelope).map(<[u8]>::to_vec).unwrap_or_default();
+    let original = parsed
+        .original(envelope)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
     Some((tx, original))
 }
 
@@ -97,7 +175,17 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         // Not an envelope we can read: it was checked before queueing, so this is corruption.
         p.store.write(|db| {
             store::dequeue(db, item.id)?;
-            store::log_append(db, now, "errore-interno", item.identificativo.as_deref().unwrap_or(""), &item.mail_from, std::slice::from_ref(&item.rcpt), "", &[], &p.identity.name)?;
+            store::log_append(
+                db,
+                now,
+                "errore-interno",
+                item.identificativo.as_deref().unwrap_or(""),
+                &item.mail_from,
+                std::slice::from_ref(&item.rcpt),
+                "",
+                &[],
+                &p.identity.name,
+            )?;
             Ok(())
         })?;
         return Ok(());
@@ -109,25 +197,54 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
     let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
     let full = format!("5.2.2 - {} - casella piena", p.identity.name);
-    let receipt_no_dest = if exists { None } else { Some(sign(p, &builder.non_delivery(&tx, &item.rcpt, ErrorCode::NoDest, &no_dest))?) };
-    let receipt_full = if exists { Some(sign(p, &builder.non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &full))?) } else { None };
+    let receipt_no_dest = if exists {
+        None
+    } else {
+        Some(sign(
+            p,
+            &builder.non_delivery(&tx, &item.rcpt, ErrorCode::NoDest, &no_dest),
+        )?)
+    };
+    let receipt_full = if exists {
+        Some(sign(
+            p,
+            &builder.non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &full),
+        )?)
+    } else {
+        None
+    };
     p.store.write(|db| {
         if !store::dequeue(db, item.id)? {
             return Ok(());
         }
         let outcome = if !exists {
-            receipt_no_dest.as_ref().map(|r| (r, "failed", no_dest.as_str()))
+            receipt_no_dest
+                .as_ref()
+                .map(|r| (r, "failed", no_dest.as_str()))
         } else {
             match append(p, db, &item.rcpt, INBOX, &envelope, now, true) {
                 Ok(_) => Some((&receipt_ok, "delivered", "")),
-                Err(StoreError::OverQuota(_)) => receipt_full.as_ref().map(|r| (r, "failed", full.as_str())),
+                Err(StoreError::OverQuota(_)) => {
+                    receipt_full.as_ref().map(|r| (r, "failed", full.as_str()))
+                }
                 Err(e) => return Err(e),
             }
         };
         if let Some((receipt, state, detail)) = outcome {
             dispatch(p, db, &index, receipt, now)?;
-            store::update_recipient(db, &tx.identificativo, &item.rcpt, state, Some(detail).filter(|d| !d.is_empty()), now)?;
-            let event = if state == "delivered" { "consegna" } else { "mancata-consegna" };
+            store::update_recipient(
+                db,
+                &tx.identificativo,
+                &item.rcpt,
+                state,
+                Some(detail).filter(|d| !d.is_empty()),
+                now,
+            )?;
+            let event = if state == "delivered" {
+                "consegna"
+            } else {
+                "mancata-consegna"
+            };
             log(p, db, event, &tx, &[receipt.message_id.clone()])?;
         }
         Ok(())
@@ -139,49 +256,78 @@ pub fn backoff(base: i64, attempts: i64) -> i64 {
     (base.max(1) << (attempts - 1).clamp(0, 12)).min(3600)
 }
 
-/// Gives up on a relay: the item leaves the queue; for one of our envelopes the sender gets a
-/// non-delivery notice.
-pub fn relay_failed(p: &Provider, item: &QueueItem, why: &str) -> Result<(), StoreError> {
+/// The recipients of a relay item (one SMTP transaction may carry several).
+pub fn relay_recipients(item: &QueueItem) -> Vec<String> {
+    item.rcpt
+        .split('\n')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Ends a relay item in one commit: it leaves the queue, the recipients the next hop took are
+/// logged, and for each one that failed for good a non-delivery notice goes to the sender (for
+/// our envelopes).
+pub fn relay_finished(
+    p: &Provider,
+    item: &QueueItem,
+    accepted: &[String],
+    host: &str,
+    failed: &[(String, String)],
+) -> Result<(), StoreError> {
     let now = p.now();
-    let notice = match &item.identificativo {
-        Some(_) => {
-            let bytes = p.store.blobs.get(&item.blob)?;
-            match envelope_transaction(p, &bytes) {
-                Some((tx, _)) => {
-                    let text = format!("4.4.7 - {} - {why}", p.identity.name);
-                    Some((sign(p, &Builder::new(&p.identity).non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &text))?, tx, text))
-                }
-                None => None,
+    let mut notices = Vec::new();
+    if item.identificativo.is_some() && !failed.is_empty() {
+        let bytes = p.store.blobs.get(&item.blob)?;
+        if let Some((tx, _)) = envelope_transaction(p, &bytes) {
+            for (r, why) in failed {
+                let text = format!("4.4.7 - {} - {why}", p.identity.name);
+                let n = sign(
+                    p,
+                    &Builder::new(&p.identity).non_delivery(&tx, r, ErrorCode::Altro, &text),
+                )?;
+                notices.push((r.clone(), n, tx.clone(), text));
             }
         }
-        None => None,
-    };
+    }
     let index = p.index();
+    let ident = item.identificativo.as_deref().unwrap_or("");
     p.store.write(|db| {
         if !store::dequeue(db, item.id)? {
             return Ok(());
         }
-        match &notice {
-            Some((n, tx, text)) => {
-                dispatch(p, db, &index, n, now)?;
-                store::update_recipient(db, &tx.identificativo, &item.rcpt, "failed", Some(text), now)?;
-                log(p, db, "mancata-consegna", tx, &[n.message_id.clone()])?;
-            }
-            None => {
-                store::log_append(db, now, "inoltro-fallito", item.identificativo.as_deref().unwrap_or(""), &item.mail_from, std::slice::from_ref(&item.rcpt), why, &[], &p.identity.name)?;
-            }
+        if !accepted.is_empty() {
+            store::log_append(
+                db,
+                now,
+                "inoltro",
+                ident,
+                &item.mail_from,
+                accepted,
+                "",
+                &[host.to_string()],
+                &p.identity.name,
+            )?;
         }
-        Ok(())
-    })
-}
-
-/// Records a successful relay.
-pub fn relayed(p: &Provider, item: &QueueItem, host: &str) -> Result<(), StoreError> {
-    let now = p.now();
-    p.store.write(|db| {
-        if store::dequeue(db, item.id)? {
-            let related = vec![host.to_string()];
-            store::log_append(db, now, "inoltro", item.identificativo.as_deref().unwrap_or(""), &item.mail_from, std::slice::from_ref(&item.rcpt), "", &related, &p.identity.name)?;
+        for (r, n, tx, text) in &notices {
+            dispatch(p, db, &index, n, now)?;
+            store::update_recipient(db, &tx.identificativo, r, "failed", Some(text), now)?;
+            log(p, db, "mancata-consegna", tx, &[n.message_id.clone()])?;
+        }
+        if notices.is_empty() && !failed.is_empty() {
+            let rcpts: Vec<String> = failed.iter().map(|f| f.0.clone()).collect();
+            let why: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
+            store::log_append(
+                db,
+                now,
+                "inoltro-fallito",
+                ident,
+                &item.mail_from,
+                &rcpts,
+                &why.join("; "),
+                &[host.to_string()],
+                &p.identity.name,
+            )?;
         }
         Ok(())
     })

@@ -12,41 +12,79 @@ use store::{StoreError, INBOX};
 
 /// Whether the MX takes mail for this recipient at all (our domains only; no open relay).
 pub fn accepts_recipient(p: &Provider, rcpt: &str) -> bool {
-    p.store.is_local_domain(pec::build::domain_of(rcpt)).unwrap_or(false)
+    p.store
+        .is_local_domain(pec::build::domain_of(rcpt))
+        .unwrap_or(false)
 }
 
 pub fn receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Reply {
     match try_receive(p, mail_from, rcpts, message) {
         Ok(r) => r,
-        Err(e) => Reply::new(451, "4.3.0", format!("Errore temporaneo del sistema, riprovare: {e}")),
+        Err(e) => Reply::new(
+            451,
+            "4.3.0",
+            format!("Errore temporaneo del sistema, riprovare: {e}"),
+        ),
     }
 }
 
-fn try_receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Result<Reply, StoreError> {
+fn try_receive(
+    p: &Provider,
+    mail_from: &str,
+    rcpts: &[String],
+    message: Vec<u8>,
+) -> Result<Reply, StoreError> {
     let now = p.now();
     let parsed = match pec::classify(&message) {
         Ok(m) => m,
-        Err(e) => return Ok(Reply::new(554, "5.6.0", format!("Messaggio non valido: {e}"))),
+        Err(e) => {
+            return Ok(Reply::new(
+                554,
+                "5.6.0",
+                format!("Messaggio non valido: {e}"),
+            ))
+        }
     };
     let index = p.index();
     let verdict = if parsed.kind.is_some() {
         pec::verify(&message, &parsed, &index, &p.trust())
     } else {
-        pec::Verification { verdict: Verdict::NotPec, signer: None, provider: None }
+        pec::Verification {
+            verdict: Verdict::NotPec,
+            signer: None,
+            provider: None,
+        }
     };
     match (verdict.verdict.is_valid(), parsed.kind) {
         (true, Some(MessageKind::TransportEnvelope)) => {
             let Some(d) = parsed.daticert.as_ref() else {
-                return ordinary(p, mail_from, rcpts, message, "busta di trasporto senza dati di certificazione");
+                return ordinary(
+                    p,
+                    mail_from,
+                    rcpts,
+                    message,
+                    "busta di trasporto senza dati di certificazione",
+                );
             };
             let time = PecTime::from_unix_or_epoch(now);
             let tx = Transaction::from_daticert(d, time, &parsed.to);
             let mail_receipt = verdict.provider.map(|e| e.mail_receipt).unwrap_or_default();
             let envelope = Stored::put(p, message, Some(MessageKind::TransportEnvelope))?;
-            let taken = delivery::sign(p, &Builder::new(&p.identity).taken_in_charge(&tx, &mail_receipt, rcpts))?;
+            let taken = delivery::sign(
+                p,
+                &Builder::new(&p.identity).taken_in_charge(&tx, &mail_receipt, rcpts),
+            )?;
             p.store.write(|db| {
                 for r in rcpts {
-                    store::enqueue(db, "deliver", mail_from, r, &envelope.blob, Some(&tx.identificativo), now)?;
+                    store::enqueue(
+                        db,
+                        "deliver",
+                        mail_from,
+                        r,
+                        &envelope.blob,
+                        Some(&tx.identificativo),
+                        now,
+                    )?;
                 }
                 if !mail_receipt.is_empty() {
                     delivery::dispatch(p, db, &index, &taken, now)?;
@@ -54,12 +92,24 @@ fn try_receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>
                 delivery::log(p, db, "presa-in-carico", &tx, &[taken.message_id.clone()])?;
                 Ok(())
             })?;
-            Ok(Reply::new(250, "2.0.0", format!("Presa in carico, identificativo {}", tx.identificativo)))
+            Ok(Reply::new(
+                250,
+                "2.0.0",
+                format!("Presa in carico, identificativo {}", tx.identificativo),
+            ))
         }
-        (true, Some(kind)) if kind != MessageKind::AnomalyEnvelope => receipt(p, kind, &parsed, rcpts, message),
+        (true, Some(kind)) if kind != MessageKind::AnomalyEnvelope => {
+            receipt(p, kind, &parsed, rcpts, message)
+        }
         (false, Some(_)) => {
             let why = verdict.verdict.describe_it();
-            ordinary(p, mail_from, rcpts, message, &format!("messaggio PEC non valido: {why}"))
+            ordinary(
+                p,
+                mail_from,
+                rcpts,
+                message,
+                &format!("messaggio PEC non valido: {why}"),
+            )
         }
         _ => ordinary(p, mail_from, rcpts, message, "messaggio di posta ordinaria"),
     }
@@ -67,7 +117,13 @@ fn try_receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>
 
 /// A receipt or notice from another provider (or ours, looping back): into each recipient's
 /// mailbox, and our transaction's state moves on.
-fn receipt(p: &Provider, kind: MessageKind, parsed: &pec::PecMessage, rcpts: &[String], message: Vec<u8>) -> Result<Reply, StoreError> {
+fn receipt(
+    p: &Provider,
+    kind: MessageKind,
+    parsed: &pec::PecMessage,
+    rcpts: &[String],
+    message: Vec<u8>,
+) -> Result<Reply, StoreError> {
     let now = p.now();
     let stored = Stored::put(p, message, Some(kind))?;
     let d = parsed.daticert.clone();
@@ -80,7 +136,9 @@ fn receipt(p: &Provider, kind: MessageKind, parsed: &pec::PecMessage, rcpts: &[S
         if let Some(d) = &d {
             let (state, addresses): (&str, Vec<String>) = match kind {
                 MessageKind::Delivery(_) => ("delivered", d.consegna.iter().cloned().collect()),
-                MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => ("failed", d.consegna.iter().cloned().collect()),
+                MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => {
+                    ("failed", d.consegna.iter().cloned().collect())
+                }
                 MessageKind::TakenInCharge => ("taken-in-charge", d.ricezione.clone()),
                 _ => ("", vec![]),
             };
@@ -89,7 +147,13 @@ fn receipt(p: &Provider, kind: MessageKind, parsed: &pec::PecMessage, rcpts: &[S
                 store::update_recipient(db, &d.identificativo, a, state, detail, now)?;
             }
             let tx = Transaction::from_daticert(d, PecTime::from_unix_or_epoch(now), &[]);
-            delivery::log(p, db, &format!("ricevuta-{}", kind.code()), &tx, &[stored.message_id.clone()])?;
+            delivery::log(
+                p,
+                db,
+                &format!("ricevuta-{}", kind.code()),
+                &tx,
+                &[stored.message_id.clone()],
+            )?;
         }
         Ok(())
     })?;
@@ -99,7 +163,13 @@ fn receipt(p: &Provider, kind: MessageKind, parsed: &pec::PecMessage, rcpts: &[S
 /// Ordinary mail (or a PEC message that does not verify) for PEC mailboxes: by default refused
 /// (seed manual §2.6.6); per mailbox, forwarded to an ordinary address or delivered inside an
 /// anomaly envelope (RFC 6109 §3.2.2). Never delivered as certified.
-fn ordinary(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>, why: &str) -> Result<Reply, StoreError> {
+fn ordinary(
+    p: &Provider,
+    mail_from: &str,
+    rcpts: &[String],
+    message: Vec<u8>,
+    why: &str,
+) -> Result<Reply, StoreError> {
     let now = p.now();
     let mut anomaly_for = Vec::new();
     let mut forward_to = Vec::new();
@@ -115,20 +185,40 @@ fn ordinary(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>, w
     }
     if anomaly_for.is_empty() && forward_to.is_empty() {
         p.store.write(|db| {
-            store::log_append(db, now, "posta-ordinaria-rifiutata", "", mail_from, rcpts, why, &[], &p.identity.name)?;
+            store::log_append(
+                db,
+                now,
+                "posta-ordinaria-rifiutata",
+                "",
+                mail_from,
+                rcpts,
+                why,
+                &[],
+                &p.identity.name,
+            )?;
             Ok(())
         })?;
-        return Ok(Reply::new(550, "5.7.1", format!("La casella di posta certificata non accetta questo messaggio: {why}")));
+        return Ok(Reply::new(
+            550,
+            "5.7.1",
+            format!("La casella di posta certificata non accetta questo messaggio: {why}"),
+        ));
     }
     let time = PecTime::from_unix_or_epoch(now);
     let anomaly = if anomaly_for.is_empty() {
         None
     } else {
-        Some(delivery::sign(p, &Builder::new(&p.identity).anomaly_envelope(&message, mail_from, time, why))?)
+        Some(delivery::sign(
+            p,
+            &Builder::new(&p.identity).anomaly_envelope(&message, mail_from, time, why),
+        )?)
     };
     let original = Stored::put(p, message, None)?;
     let index = p.index();
-    let local_forward: Vec<bool> = forward_to.iter().map(|f| p.destination(f, &index) == Destination::Local).collect();
+    let local_forward: Vec<bool> = forward_to
+        .iter()
+        .map(|f| p.destination(f, &index) == Destination::Local)
+        .collect();
     p.store.write(|db| {
         if let Some(a) = &anomaly {
             for r in &anomaly_for {
@@ -140,7 +230,17 @@ fn ordinary(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>, w
                 store::enqueue(db, "relay", mail_from, f, &original.blob, None, now)?;
             }
         }
-        store::log_append(db, now, "posta-ordinaria", "", mail_from, rcpts, why, &forward_to, &p.identity.name)?;
+        store::log_append(
+            db,
+            now,
+            "posta-ordinaria",
+            "",
+            mail_from,
+            rcpts,
+            why,
+            &forward_to,
+            &p.identity.name,
+        )?;
         Ok(())
     })?;
     Ok(Reply::new(250, "2.0.0", "Messaggio ricevuto"))

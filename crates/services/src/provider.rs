@@ -17,7 +17,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
     }
 }
 
@@ -40,7 +43,12 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Self {
-        Timers { notice_12h_secs: 12 * 3600, notice_24h_secs: 24 * 3600, max_queue_secs: 24 * 3600, retry_secs: 60 }
+        Timers {
+            notice_12h_secs: 12 * 3600,
+            notice_24h_secs: 24 * 3600,
+            max_queue_secs: 24 * 3600,
+            retry_secs: 60,
+        }
     }
 }
 
@@ -86,7 +94,12 @@ impl Provider {
     /// Our own entry, as the index lists us.
     pub fn own_entry(&self) -> ProviderEntry {
         let domains = self.store.domains().unwrap_or_default();
-        ProviderEntry::for_certificate(self.signer.certificate(), &self.identity.name, &domains, &self.identity.service_address())
+        ProviderEntry::for_certificate(
+            self.signer.certificate(),
+            &self.identity.name,
+            &domains,
+            &self.identity.service_address(),
+        )
     }
 
     /// The index: what was imported, plus our own entry.
@@ -110,13 +123,19 @@ impl Provider {
     }
 
     pub fn destination(&self, address: &str, index: &ProviderIndex) -> Destination {
-        destination_with(address, index, |d| self.store.is_local_domain(d).unwrap_or(false))
+        destination_with(address, index, |d| {
+            self.store.is_local_domain(d).unwrap_or(false)
+        })
     }
 }
 
 /// Where `address` goes, given whether a domain is ours (asked inside or outside a write
 /// transaction: the store's lock is not re-entrant).
-pub fn destination_with(address: &str, index: &ProviderIndex, is_local: impl Fn(&str) -> bool) -> Destination {
+pub fn destination_with(
+    address: &str,
+    index: &ProviderIndex,
+    is_local: impl Fn(&str) -> bool,
+) -> Destination {
     {
         let domain = pec::build::domain_of(address);
         if is_local(domain) {
@@ -131,7 +150,12 @@ pub fn destination_with(address: &str, index: &ProviderIndex, is_local: impl Fn(
 
 impl Provider {
     /// Every login, whatever the protocol, comes through here.
-    pub fn authenticate(&self, login: &str, password: &str, ip: IpAddr) -> Result<Mailbox, AuthError> {
+    pub fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<Mailbox, AuthError> {
         let now = self.now();
         let Some(l) = accounts::parse_login(login) else {
             self.throttle.failed(ip, login, now);
@@ -144,7 +168,11 @@ impl Provider {
         match mailbox {
             // Delegated users (`user/mailbox`) come with multi-user access; until then only
             // the holder logs in.
-            Some(m) if l.user.is_none() && accounts::verify_password(&m.password_hash, password) => Ok(m),
+            Some(m)
+                if l.user.is_none() && accounts::verify_password(&m.password_hash, password) =>
+            {
+                Ok(m)
+            }
             _ => {
                 self.throttle.failed(ip, &l.mailbox, now);
                 Err(AuthError::Invalid)

@@ -13,7 +13,9 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
     let now = p.now();
     let mut sent = 0;
     for ident in p.store.pending_transactions()? {
-        let Some(t) = p.store.transaction(&ident)? else { continue };
+        let Some(t) = p.store.transaction(&ident)? else {
+            continue;
+        };
         let elapsed = now - t.created;
         let tx = Transaction {
             identificativo: t.identificativo.clone(),
@@ -24,7 +26,11 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
                 .iter()
                 .map(|r| Recipient {
                     address: r.address.clone(),
-                    kind: if r.kind == "esterno" { RecipientKind::Esterno } else { RecipientKind::Certificato },
+                    kind: if r.kind == "esterno" {
+                        RecipientKind::Esterno
+                    } else {
+                        RecipientKind::Certificato
+                    },
                     primary: true,
                 })
                 .collect(),
@@ -34,26 +40,50 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
             receipt_type: ReceiptType::parse(&t.receipt_type).unwrap_or_default(),
         };
         for r in &t.recipients {
-            let waiting = r.kind == "certificato" && (r.state == "accepted" || r.state == "taken-in-charge");
+            let waiting =
+                r.kind == "certificato" && (r.state == "accepted" || r.state == "taken-in-charge");
             if !waiting {
                 continue;
             }
             let stage = if elapsed >= p.timers.notice_24h_secs && !r.notice_24h {
                 TimeoutStage::Hours24
-            } else if elapsed >= p.timers.notice_12h_secs && !r.notice_12h && !r.taken_in_charge && !r.notice_24h {
+            } else if elapsed >= p.timers.notice_12h_secs
+                && !r.notice_12h
+                && !r.taken_in_charge
+                && !r.notice_24h
+            {
                 TimeoutStage::Hours12
             } else {
                 continue;
             };
-            let notice = delivery::sign(p, &Builder::new(&p.identity).delivery_timeout(&tx, &r.address, stage))?;
+            let notice = delivery::sign(
+                p,
+                &Builder::new(&p.identity).delivery_timeout(&tx, &r.address, stage),
+            )?;
             let index = p.index();
             p.store.write(|db| {
                 delivery::dispatch(p, db, &index, &notice, now)?;
-                store::mark_notice(db, &t.identificativo, &r.address, stage == TimeoutStage::Hours24)?;
+                store::mark_notice(
+                    db,
+                    &t.identificativo,
+                    &r.address,
+                    stage == TimeoutStage::Hours24,
+                )?;
                 if stage == TimeoutStage::Hours24 {
-                    store::update_recipient(db, &t.identificativo, &r.address, "timed-out", Some("nessuna ricevuta di consegna entro 24 ore"), now)?;
+                    store::update_recipient(
+                        db,
+                        &t.identificativo,
+                        &r.address,
+                        "timed-out",
+                        Some("nessuna ricevuta di consegna entro 24 ore"),
+                        now,
+                    )?;
                 }
-                let event = if stage == TimeoutStage::Hours24 { "preavviso-24h" } else { "preavviso-12h" };
+                let event = if stage == TimeoutStage::Hours24 {
+                    "preavviso-24h"
+                } else {
+                    "preavviso-12h"
+                };
                 delivery::log(p, db, event, &tx, &[notice.message_id.clone()])?;
                 Ok(())
             })?;

@@ -58,9 +58,18 @@ async fn retry(p: &Arc<Provider>, item: &QueueItem, why: &str) {
     let _ = tokio::task::spawn_blocking(move || {
         let now = p2.now();
         if now - it.created > p2.timers.max_queue_secs {
-            delivery::relay_failed(&p2, &it, &format!("consegna non riuscita entro il tempo massimo: {why}"))
+            let why = format!("consegna non riuscita entro il tempo massimo: {why}");
+            let failed: Vec<(String, String)> = delivery::relay_recipients(&it)
+                .into_iter()
+                .map(|r| (r, why.clone()))
+                .collect();
+            delivery::relay_finished(&p2, &it, &[], "", &failed)
         } else {
-            p2.store.queue_retry(it.id, now + delivery::backoff(p2.timers.retry_secs, it.attempts), &why)
+            p2.store.queue_retry(
+                it.id,
+                now + delivery::backoff(p2.timers.retry_secs, it.attempts),
+                &why,
+            )
         }
     })
     .await;
@@ -81,9 +90,11 @@ async fn relay(p: &Arc<Provider>, item: QueueItem) {
     let (p2, it) = (p.clone(), item.clone());
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, store::StoreError> {
         let data = p2.store.blobs.get(&it.blob)?;
-        let domain = pec::build::domain_of(&it.rcpt).to_string();
+        let rcpts = delivery::relay_recipients(&it);
+        let first = rcpts.first().cloned().unwrap_or_default();
+        let domain = pec::build::domain_of(&first).to_string();
         let route = p2.store.route(&domain)?;
-        let pec_peer = matches!(p2.destination(&it.rcpt, &p2.index()), Destination::Pec(_));
+        let pec_peer = matches!(p2.destination(&first, &p2.index()), Destination::Pec(_));
         Ok((data, domain, route, pec_peer))
     })
     .await;
@@ -103,7 +114,7 @@ async fn relay(p: &Arc<Provider>, item: QueueItem) {
             return;
         }
     };
-    let rcpts = vec![item.rcpt.clone()];
+    let rcpts = delivery::relay_recipients(&item);
     let d = smtp::client::Delivery {
         host: &host,
         port,
@@ -116,13 +127,23 @@ async fn relay(p: &Arc<Provider>, item: QueueItem) {
         data: &data,
     };
     match smtp::client::deliver(&d).await {
-        Ok(_) => {
+        Ok(outcome) => {
             let (p2, it) = (p.clone(), item.clone());
-            let _ = tokio::task::spawn_blocking(move || delivery::relayed(&p2, &it, &format!("{host}:{port}"))).await;
+            let hop = format!("{host}:{port}");
+            let _ = tokio::task::spawn_blocking(move || {
+                delivery::relay_finished(&p2, &it, &outcome.accepted, &hop, &outcome.refused)
+            })
+            .await;
         }
         Err(smtp::client::ClientError::Permanent(why)) => {
             let (p2, it) = (p.clone(), item.clone());
-            let _ = tokio::task::spawn_blocking(move || delivery::relay_failed(&p2, &it, &why)).await;
+            let hop = format!("{host}:{port}");
+            let failed: Vec<(String, String)> =
+                rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
+            let _ = tokio::task::spawn_blocking(move || {
+                delivery::relay_finished(&p2, &it, &[], &hop, &failed)
+            })
+            .await;
         }
         Err(smtp::client::ClientError::Temporary(why)) => retry(p, &item, &why).await,
     }

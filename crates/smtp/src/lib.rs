@@ -16,7 +16,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, enhanced: &'static str, text: impl Into<String>) -> Self {
-        Reply { code, enhanced, text: text.into() }
+        Reply {
+            code,
+            enhanced,
+            text: text.into(),
+        }
     }
 
     /// Wire form; multi-line when the text has several lines.

@@ -58,11 +58,21 @@ pub struct Envelope {
 /// The semantics behind a session: accounts, routing, the PEC pipeline.
 pub trait Handler: Send + Sync + 'static {
     /// Checks a login; `Ok` with the identity to record, `Err` with the reply to give.
-    fn authenticate(&self, login: &str, password: &str, peer: SocketAddr) -> impl Future<Output = Result<String, Reply>> + Send;
+    fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Result<String, Reply>> + Send;
     /// May refuse a sender (e.g. not the authenticated mailbox).
-    fn mail_from(&self, env: &Envelope, from: &str) -> impl Future<Output = Result<(), Reply>> + Send;
+    fn mail_from(
+        &self,
+        env: &Envelope,
+        from: &str,
+    ) -> impl Future<Output = Result<(), Reply>> + Send;
     /// May refuse a recipient (unknown local mailbox, relaying denied).
-    fn rcpt_to(&self, env: &Envelope, rcpt: &str) -> impl Future<Output = Result<(), Reply>> + Send;
+    fn rcpt_to(&self, env: &Envelope, rcpt: &str)
+        -> impl Future<Output = Result<(), Reply>> + Send;
     /// The message, exactly as received (CRLF lines, dot-unstuffed). `250` only once it is
     /// safely stored.
     fn data(&self, env: &Envelope, message: Vec<u8>) -> impl Future<Output = Reply> + Send;
@@ -81,7 +91,13 @@ async fn read_line(r: &mut BufReader<Stream>, max: usize) -> std::io::Result<Lin
     loop {
         let buf = r.fill_buf().await?;
         if buf.is_empty() {
-            return Ok(if line.is_empty() && !too_long { Line::Closed } else if too_long { Line::TooLong } else { Line::Text(line) });
+            return Ok(if line.is_empty() && !too_long {
+                Line::Closed
+            } else if too_long {
+                Line::TooLong
+            } else {
+                Line::Text(line)
+            });
         }
         let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
             Some(p) => (&buf[..=p], true),
@@ -98,7 +114,11 @@ async fn read_line(r: &mut BufReader<Stream>, max: usize) -> std::io::Result<Lin
         }
         r.consume(n);
         if done {
-            return Ok(if too_long { Line::TooLong } else { Line::Text(line) });
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Text(line)
+            });
         }
     }
 }
@@ -112,7 +132,12 @@ struct Session<'a, H: Handler> {
 }
 
 /// Runs a session on an accepted connection until QUIT, an error or a timeout.
-pub async fn serve<H: Handler>(tcp: tokio::net::TcpStream, peer: SocketAddr, cfg: &Config, handler: &H) -> std::io::Result<()> {
+pub async fn serve<H: Handler>(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    cfg: &Config,
+    handler: &H,
+) -> std::io::Result<()> {
     let stream = match (&cfg.tls, cfg.implicit_tls) {
         (Some(acc), true) => Stream::accept_tls(tcp, acc).await?,
         _ => Stream::Plain(tcp),
@@ -121,26 +146,48 @@ pub async fn serve<H: Handler>(tcp: tokio::net::TcpStream, peer: SocketAddr, cfg
     let mut s = Session {
         cfg,
         handler,
-        env: Envelope { peer, helo: String::new(), tls, auth: None, mail_from: String::new(), rcpt_to: vec![] },
+        env: Envelope {
+            peer,
+            helo: String::new(),
+            tls,
+            auth: None,
+            mail_from: String::new(),
+            rcpt_to: vec![],
+        },
         errors: 0,
         auth_failures: 0,
     };
     let mut conn = BufReader::new(stream);
-    send(&mut conn, &Reply::new(220, "", format!("{} ESMTP Certa", cfg.hostname))).await?;
+    send(
+        &mut conn,
+        &Reply::new(220, "", format!("{} ESMTP Certa", cfg.hostname)),
+    )
+    .await?;
     let mut has_mail = false;
     loop {
-        let line = match tokio::time::timeout(COMMAND_TIMEOUT, read_line(&mut conn, MAX_COMMAND_LINE)).await {
-            Err(_) => {
-                send(&mut conn, &Reply::new(421, "4.4.2", "Tempo scaduto, connessione chiusa")).await?;
-                return Ok(());
-            }
-            Ok(r) => r?,
-        };
+        let line =
+            match tokio::time::timeout(COMMAND_TIMEOUT, read_line(&mut conn, MAX_COMMAND_LINE))
+                .await
+            {
+                Err(_) => {
+                    send(
+                        &mut conn,
+                        &Reply::new(421, "4.4.2", "Tempo scaduto, connessione chiusa"),
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Ok(r) => r?,
+            };
         let line = match line {
             Line::Closed => return Ok(()),
             Line::TooLong => {
                 s.errors += 1;
-                send(&mut conn, &Reply::new(500, "5.5.6", "Riga di comando troppo lunga")).await?;
+                send(
+                    &mut conn,
+                    &Reply::new(500, "5.5.6", "Riga di comando troppo lunga"),
+                )
+                .await?;
                 continue;
             }
             Line::Text(l) => l,
@@ -159,17 +206,27 @@ pub async fn serve<H: Handler>(tcp: tokio::net::TcpStream, peer: SocketAddr, cfg
                     s.env.helo = arg.clone();
                     has_mail = false;
                     s.reset();
-                    if verb == "EHLO" { s.ehlo() } else { Reply::new(250, "", cfg.hostname.clone()) }
+                    if verb == "EHLO" {
+                        s.ehlo()
+                    } else {
+                        Reply::new(250, "", cfg.hostname.clone())
+                    }
                 }
             }
             "STARTTLS" => {
                 let Some(acc) = cfg.tls.clone().filter(|_| !s.env.tls) else {
-                    send(&mut conn, &Reply::new(502, "5.5.1", "STARTTLS non disponibile")).await?;
+                    send(
+                        &mut conn,
+                        &Reply::new(502, "5.5.1", "STARTTLS non disponibile"),
+                    )
+                    .await?;
                     continue;
                 };
                 send(&mut conn, &Reply::new(220, "2.0.0", "Pronto per TLS")).await?;
                 // RFC 3207 §4.2: anything the client pipelined before the handshake is discarded.
-                let Some(tcp) = conn.into_inner().into_tcp() else { return Ok(()) };
+                let Some(tcp) = conn.into_inner().into_tcp() else {
+                    return Ok(());
+                };
                 conn = BufReader::new(Stream::accept_tls(tcp, &acc).await?);
                 s.env.tls = true;
                 s.env.helo.clear();
@@ -186,9 +243,15 @@ pub async fn serve<H: Handler>(tcp: tokio::net::TcpStream, peer: SocketAddr, cfg
             }
             "RCPT" if !has_mail => Reply::new(503, "5.5.1", "Prima MAIL FROM"),
             "RCPT" => s.rcpt(&arg).await,
-            "DATA" if s.env.rcpt_to.is_empty() => Reply::new(503, "5.5.1", "Nessun destinatario valido"),
+            "DATA" if s.env.rcpt_to.is_empty() => {
+                Reply::new(503, "5.5.1", "Nessun destinatario valido")
+            }
             "DATA" => {
-                send(&mut conn, &Reply::new(354, "", "Inviare il messaggio, terminare con <CRLF>.<CRLF>")).await?;
+                send(
+                    &mut conn,
+                    &Reply::new(354, "", "Inviare il messaggio, terminare con <CRLF>.<CRLF>"),
+                )
+                .await?;
                 let r = s.data(&mut conn).await?;
                 has_mail = false;
                 s.reset();
@@ -201,7 +264,11 @@ pub async fn serve<H: Handler>(tcp: tokio::net::TcpStream, peer: SocketAddr, cfg
             }
             "NOOP" => Reply::new(250, "2.0.0", "OK"),
             "VRFY" => Reply::new(252, "2.5.0", "Impossibile verificare l'indirizzo"),
-            "HELP" => Reply::new(214, "2.0.0", "Certa: https://www.rfc-editor.org/rfc/rfc6109"),
+            "HELP" => Reply::new(
+                214,
+                "2.0.0",
+                "Certa: https://www.rfc-editor.org/rfc/rfc6109",
+            ),
             "QUIT" => {
                 send(&mut conn, &Reply::new(221, "2.0.0", "Arrivederci")).await?;
                 return Ok(());
@@ -216,7 +283,11 @@ pub async fn serve<H: Handler>(tcp: tokio::net::TcpStream, peer: SocketAddr, cfg
         }
         send(&mut conn, &reply).await?;
         if s.errors >= MAX_ERRORS || s.auth_failures >= MAX_AUTH_FAILURES {
-            send(&mut conn, &Reply::new(421, "4.7.0", "Troppi errori, connessione chiusa")).await?;
+            send(
+                &mut conn,
+                &Reply::new(421, "4.7.0", "Troppi errori, connessione chiusa"),
+            )
+            .await?;
             return Ok(());
         }
     }
@@ -231,14 +302,20 @@ async fn send(conn: &mut BufReader<Stream>, reply: &Reply) -> std::io::Result<()
 /// `<addr>` from `FROM:<addr> PARAMS` / `TO:<addr>`; the rest are the parameters.
 fn path_arg(arg: &str, keyword: &str) -> Option<(String, Vec<String>)> {
     let upper = arg.to_ascii_uppercase();
-    let rest = arg.get(keyword.len()..).filter(|_| upper.starts_with(keyword))?.trim_start();
+    let rest = arg
+        .get(keyword.len()..)
+        .filter(|_| upper.starts_with(keyword))?
+        .trim_start();
     let rest = rest.strip_prefix('<')?;
     let end = rest.find('>')?;
     let addr = rest[..end].trim().to_string();
     if addr.len() > 254 || addr.chars().any(|c| c.is_control() || c == ' ') {
         return None;
     }
-    let params = rest[end + 1..].split_whitespace().map(str::to_string).collect();
+    let params = rest[end + 1..]
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     Some((addr, params))
 }
 
@@ -271,10 +348,18 @@ impl<H: Handler> Session<'_, H> {
 
     async fn auth(&mut self, conn: &mut BufReader<Stream>, arg: &str) -> std::io::Result<Reply> {
         if self.cfg.mode != Mode::Submission {
-            return Ok(Reply::new(502, "5.5.1", "AUTH non disponibile su questo servizio"));
+            return Ok(Reply::new(
+                502,
+                "5.5.1",
+                "AUTH non disponibile su questo servizio",
+            ));
         }
         if !self.auth_offered() {
-            return Ok(Reply::new(538, "5.7.11", "Autenticazione consentita solo su connessione cifrata (STARTTLS)"));
+            return Ok(Reply::new(
+                538,
+                "5.7.11",
+                "Autenticazione consentita solo su connessione cifrata (STARTTLS)",
+            ));
         }
         if self.env.auth.is_some() {
             return Ok(Reply::new(503, "5.5.1", "Già autenticato"));
@@ -290,7 +375,9 @@ impl<H: Handler> Session<'_, H> {
                         send(conn, &Reply::new(334, "", "")).await?;
                         match self.auth_line(conn).await? {
                             Some(l) => l,
-                            None => return Ok(Reply::new(501, "5.7.0", "Autenticazione annullata")),
+                            None => {
+                                return Ok(Reply::new(501, "5.7.0", "Autenticazione annullata"))
+                            }
                         }
                     }
                 };
@@ -301,7 +388,10 @@ impl<H: Handler> Session<'_, H> {
                 if fields.len() != 3 {
                     return Ok(Reply::new(501, "5.5.2", "Risposta PLAIN non valida"));
                 }
-                (String::from_utf8_lossy(fields[1]).into_owned(), String::from_utf8_lossy(fields[2]).into_owned())
+                (
+                    String::from_utf8_lossy(fields[1]).into_owned(),
+                    String::from_utf8_lossy(fields[2]).into_owned(),
+                )
             }
             "LOGIN" => {
                 let user = match initial {
@@ -310,7 +400,9 @@ impl<H: Handler> Session<'_, H> {
                         send(conn, &Reply::new(334, "", "VXNlcm5hbWU6")).await?;
                         match self.auth_line(conn).await? {
                             Some(l) => l,
-                            None => return Ok(Reply::new(501, "5.7.0", "Autenticazione annullata")),
+                            None => {
+                                return Ok(Reply::new(501, "5.7.0", "Autenticazione annullata"))
+                            }
                         }
                     }
                 };
@@ -318,7 +410,12 @@ impl<H: Handler> Session<'_, H> {
                 let Some(pass) = self.auth_line(conn).await? else {
                     return Ok(Reply::new(501, "5.7.0", "Autenticazione annullata"));
                 };
-                let dec = |s: &str| STANDARD.decode(s.trim()).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+                let dec = |s: &str| {
+                    STANDARD
+                        .decode(s.trim())
+                        .ok()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                };
                 match (dec(&user), dec(&pass)) {
                     (Some(u), Some(p)) => (u, p),
                     _ => return Ok(Reply::new(501, "5.5.2", "Risposta base64 non valida")),
@@ -326,7 +423,11 @@ impl<H: Handler> Session<'_, H> {
             }
             _ => return Ok(Reply::new(504, "5.5.4", "Meccanismo non supportato")),
         };
-        match self.handler.authenticate(&login, &password, self.env.peer).await {
+        match self
+            .handler
+            .authenticate(&login, &password, self.env.peer)
+            .await
+        {
             Ok(identity) => {
                 self.env.auth = Some(identity);
                 Ok(Reply::new(235, "2.7.0", "Autenticazione riuscita"))
@@ -364,7 +465,14 @@ impl<H: Handler> Session<'_, H> {
             match k.to_ascii_uppercase().as_str() {
                 "SIZE" => match v.parse::<usize>() {
                     Ok(n) if n > self.cfg.max_message_bytes => {
-                        return Reply::new(552, "5.3.4", format!("Messaggio troppo grande: il limite è {} byte", self.cfg.max_message_bytes));
+                        return Reply::new(
+                            552,
+                            "5.3.4",
+                            format!(
+                                "Messaggio troppo grande: il limite è {} byte",
+                                self.cfg.max_message_bytes
+                            ),
+                        );
                     }
                     Ok(_) => {}
                     Err(_) => return Reply::new(501, "5.5.4", "Parametro SIZE non valido"),
@@ -390,7 +498,14 @@ impl<H: Handler> Session<'_, H> {
             return Reply::new(501, "5.1.3", "Indirizzo del destinatario non valido");
         }
         if self.env.rcpt_to.len() >= self.cfg.max_recipients {
-            return Reply::new(452, "4.5.3", format!("Troppi destinatari: il massimo è {}", self.cfg.max_recipients));
+            return Reply::new(
+                452,
+                "4.5.3",
+                format!(
+                    "Troppi destinatari: il massimo è {}",
+                    self.cfg.max_recipients
+                ),
+            );
         }
         if let Err(r) = self.handler.rcpt_to(&self.env, &to).await {
             return r;
@@ -408,12 +523,20 @@ impl<H: Handler> Session<'_, H> {
         let mut too_big = false;
         let mut long_line = false;
         loop {
-            let line = match tokio::time::timeout(COMMAND_TIMEOUT, read_line(conn, MAX_DATA_LINE + 1)).await {
-                Err(_) => return Ok(Reply::new(421, "4.4.2", "Tempo scaduto durante DATA")),
-                Ok(l) => l?,
-            };
+            let line =
+                match tokio::time::timeout(COMMAND_TIMEOUT, read_line(conn, MAX_DATA_LINE + 1))
+                    .await
+                {
+                    Err(_) => return Ok(Reply::new(421, "4.4.2", "Tempo scaduto durante DATA")),
+                    Ok(l) => l?,
+                };
             let line = match line {
-                Line::Closed => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed in DATA")),
+                Line::Closed => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed in DATA",
+                    ))
+                }
                 Line::TooLong => {
                     long_line = true;
                     continue;
@@ -423,7 +546,11 @@ impl<H: Handler> Session<'_, H> {
             if line == b".\r\n" || line == b".\n" {
                 break;
             }
-            let content = if line.first() == Some(&b'.') { &line[1..] } else { &line[..] };
+            let content = if line.first() == Some(&b'.') {
+                &line[1..]
+            } else {
+                &line[..]
+            };
             if message.len() + content.len() > self.cfg.max_message_bytes {
                 too_big = true;
                 continue;
@@ -433,10 +560,21 @@ impl<H: Handler> Session<'_, H> {
             }
         }
         if too_big {
-            return Ok(Reply::new(552, "5.3.4", format!("Messaggio troppo grande: il limite è {} byte", self.cfg.max_message_bytes)));
+            return Ok(Reply::new(
+                552,
+                "5.3.4",
+                format!(
+                    "Messaggio troppo grande: il limite è {} byte",
+                    self.cfg.max_message_bytes
+                ),
+            ));
         }
         if long_line {
-            return Ok(Reply::new(500, "5.5.2", "Riga del messaggio più lunga di 1000 caratteri (RFC 5321 §4.5.3.1.6)"));
+            return Ok(Reply::new(
+                500,
+                "5.5.2",
+                "Riga del messaggio più lunga di 1000 caratteri (RFC 5321 §4.5.3.1.6)",
+            ));
         }
         Ok(self.handler.data(&self.env, message).await)
     }
@@ -448,8 +586,14 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(path_arg("FROM:<a@b.it> SIZE=10", "FROM:"), Some(("a@b.it".into(), vec!["SIZE=10".into()])));
-        assert_eq!(path_arg("from: <a@b.it>", "FROM:"), Some(("a@b.it".into(), vec![])));
+        assert_eq!(
+            path_arg("FROM:<a@b.it> SIZE=10", "FROM:"),
+            Some(("a@b.it".into(), vec!["SIZE=10".into()]))
+        );
+        assert_eq!(
+            path_arg("from: <a@b.it>", "FROM:"),
+            Some(("a@b.it".into(), vec![]))
+        );
         assert_eq!(path_arg("FROM:<>", "FROM:"), Some((String::new(), vec![])));
         assert_eq!(path_arg("FROM:a@b.it", "FROM:"), None);
         assert_eq!(path_arg("TO:<a b@c>", "TO:"), None);

@@ -21,15 +21,29 @@ impl Stream {
     pub async fn accept_tls(tcp: TcpStream, acceptor: &SslAcceptor) -> std::io::Result<Stream> {
         let ssl = Ssl::new(acceptor.context()).map_err(std::io::Error::other)?;
         let mut s = SslStream::new(ssl, tcp).map_err(std::io::Error::other)?;
-        Pin::new(&mut s).accept().await.map_err(std::io::Error::other)?;
+        Pin::new(&mut s)
+            .accept()
+            .await
+            .map_err(std::io::Error::other)?;
         Ok(Stream::Tls(Box::new(s)))
     }
 
     /// Client side, checking the peer's certificate for `host` with `connector`'s trust.
-    pub async fn connect_tls(tcp: TcpStream, connector: &SslConnector, host: &str) -> std::io::Result<Stream> {
-        let ssl = connector.configure().map_err(std::io::Error::other)?.into_ssl(host).map_err(std::io::Error::other)?;
+    pub async fn connect_tls(
+        tcp: TcpStream,
+        connector: &SslConnector,
+        host: &str,
+    ) -> std::io::Result<Stream> {
+        let ssl = connector
+            .configure()
+            .map_err(std::io::Error::other)?
+            .into_ssl(host)
+            .map_err(std::io::Error::other)?;
         let mut s = SslStream::new(ssl, tcp).map_err(std::io::Error::other)?;
-        Pin::new(&mut s).connect().await.map_err(std::io::Error::other)?;
+        Pin::new(&mut s)
+            .connect()
+            .await
+            .map_err(std::io::Error::other)?;
         Ok(Stream::Tls(Box::new(s)))
     }
 
@@ -42,7 +56,11 @@ impl Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -51,7 +69,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

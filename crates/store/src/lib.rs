@@ -636,11 +636,25 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
 pub type DbTransaction<'a> = Transaction<'a>;
 
 pub fn is_local_domain_in(tx: &Transaction<'_>, domain: &str) -> Result<bool> {
-    Ok(tx.query_row("SELECT 1 FROM domains WHERE name = ?1", [domain], |_| Ok(())).optional()?.is_some())
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM domains WHERE name = ?1",
+            [domain],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 pub fn mailbox_exists(tx: &Transaction<'_>, address: &str) -> Result<bool> {
-    Ok(tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?.is_some())
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM mailboxes WHERE address = ?1",
+            [address],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With

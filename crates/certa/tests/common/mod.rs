@@ -23,8 +23,16 @@ pub fn shared() -> PathBuf {
 }
 
 pub fn certa(data: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_certa")).arg("--data").arg(data).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    let out = Command::new(env!("CARGO_BIN_EXE_certa"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 pub fn certa_ok(data: &Path, args: &[&str]) -> String {
@@ -61,15 +69,41 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let base = free_port_base();
         let name = format!("Certa {domain}");
-        certa_ok(dir.path(), &["quickstart", "--domain", domain, "--provider-name", &name, "--port-base", &base.to_string()]);
+        certa_ok(
+            dir.path(),
+            &[
+                "quickstart",
+                "--domain",
+                domain,
+                "--provider-name",
+                &name,
+                "--port-base",
+                &base.to_string(),
+            ],
+        );
         let cfg_path = dir.path().join("certa.toml");
         let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
-        cfg = cfg.replace("scan_secs = 60", "scan_secs = 1").replace("retry_secs = 60", "retry_secs = 1");
+        cfg = cfg
+            .replace("scan_secs = 60", "scan_secs = 1")
+            .replace("retry_secs = 60", "retry_secs = 1");
         if let Some((t12, t24)) = timers {
-            cfg = cfg.replace("notice_12h_secs = 43200", &format!("notice_12h_secs = {t12}")).replace("notice_24h_secs = 86400", &format!("notice_24h_secs = {t24}"));
+            cfg = cfg
+                .replace(
+                    "notice_12h_secs = 43200",
+                    &format!("notice_12h_secs = {t12}"),
+                )
+                .replace(
+                    "notice_24h_secs = 86400",
+                    &format!("notice_24h_secs = {t24}"),
+                );
         }
         std::fs::write(&cfg_path, cfg).unwrap();
-        Node { dir, domain: domain.to_string(), base, child: None }
+        Node {
+            dir,
+            domain: domain.to_string(),
+            base,
+            child: None,
+        }
     }
 
     pub fn data(&self) -> &Path {
@@ -90,7 +124,10 @@ impl Node {
 
     pub fn mailbox(&self, local: &str) -> String {
         let address = format!("{local}@{}", self.domain);
-        certa_ok(self.data(), &["mailbox", "add", &address, "--password", PASSWORD]);
+        certa_ok(
+            self.data(),
+            &["mailbox", "add", &address, "--password", PASSWORD],
+        );
         address
     }
 
@@ -100,7 +137,17 @@ impl Node {
         std::fs::write(&entry, certa_ok(other.data(), &["index", "export"])).unwrap();
         certa_ok(self.data(), &["index", "import", entry.to_str().unwrap()]);
         let next_hop = format!("127.0.0.1:{}", other.smtp_port());
-        certa_ok(self.data(), &["route", "add", &other.domain, &next_hop, "--ca", other.ca().to_str().unwrap()]);
+        certa_ok(
+            self.data(),
+            &[
+                "route",
+                "add",
+                &other.domain,
+                &next_hop,
+                "--ca",
+                other.ca().to_str().unwrap(),
+            ],
+        );
     }
 
     pub fn start(&mut self) {
@@ -143,7 +190,13 @@ impl Node {
     }
 
     /// Waits until `cond` holds for the folder's messages.
-    pub fn wait_folder(&self, address: &str, folder: &str, what: &str, cond: impl Fn(&[(Option<String>, Vec<u8>)]) -> bool) -> Vec<(Option<String>, Vec<u8>)> {
+    pub fn wait_folder(
+        &self,
+        address: &str,
+        folder: &str,
+        what: &str,
+        cond: impl Fn(&[(Option<String>, Vec<u8>)]) -> bool,
+    ) -> Vec<(Option<String>, Vec<u8>)> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let msgs = self.folder(address, folder);
@@ -171,7 +224,14 @@ pub fn count(msgs: &[(Option<String>, Vec<u8>)], kind: &str) -> usize {
 
 /// Submits `message` over implicit TLS with Python's smtplib, trusting `ca`. Returns
 /// smtplib's outcome: "OK" or the exception text.
-pub fn python_submit(port: u16, ca: &Path, user: &str, from: &str, rcpts: &[&str], message: &[u8]) -> String {
+pub fn python_submit(
+    port: u16,
+    ca: &Path,
+    user: &str,
+    from: &str,
+    rcpts: &[&str],
+    message: &[u8],
+) -> String {
     let dir = tempfile::tempdir().unwrap();
     let msg = dir.path().join("msg.eml");
     std::fs::write(&msg, message).unwrap();
@@ -189,7 +249,14 @@ except smtplib.SMTPException as e:
     print("ERR", e)
 "#;
     let mut cmd = Command::new("python3");
-    cmd.arg("-c").arg(script).arg(port.to_string()).arg(ca).arg(user).arg(PASSWORD).arg(from).arg(&msg);
+    cmd.arg("-c")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(ca)
+        .arg(user)
+        .arg(PASSWORD)
+        .arg(from)
+        .arg(&msg);
     cmd.args(rcpts);
     let out = cmd.output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr)
@@ -200,17 +267,38 @@ pub fn check_signed(bytes: &[u8], ca: &Path, kind: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("m.eml");
     std::fs::write(&f, bytes).unwrap();
-    let out = Command::new("openssl").args(["smime", "-verify", "-CAfile"]).arg(ca).arg("-in").arg(&f).args(["-out", "/dev/null"]).output().unwrap();
-    assert!(out.status.success(), "openssl smime -verify: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(["smime", "-verify", "-CAfile"])
+        .arg(ca)
+        .arg("-in")
+        .arg(&f)
+        .args(["-out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl smime -verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut cmd = Command::new("python3");
-    cmd.arg(shared().join("tools/check-pec-message")).arg(&f).arg("--ca").arg(ca);
+    cmd.arg(shared().join("tools/check-pec-message"))
+        .arg(&f)
+        .arg("--ca")
+        .arg(ca);
     if let Some(k) = kind {
         cmd.arg("--kind").arg(k);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "check-pec-message: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "check-pec-message: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 pub fn daticert(bytes: &[u8]) -> pec::DatiCert {
-    pec::classify(bytes).unwrap().daticert.expect("daticert.xml")
+    pec::classify(bytes)
+        .unwrap()
+        .daticert
+        .expect("daticert.xml")
 }
