@@ -106,7 +106,7 @@ pub fn parse_size(s: &str) -> anyhow::Result<i64> {
         .trim()
         .parse()
         .with_context(|| format!("invalid size {s:?} (e.g. 1GB, 500MB)"))?;
-    if !(n > 0.0) || n * mult as f64 > 1e15 {
+    if !n.is_finite() || n <= 0.0 || n * mult as f64 > 1e15 {
         bail!("invalid size {s:?}");
     }
     Ok((n * mult as f64) as i64)

@@ -146,7 +146,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     )?;
 
     let entry =
-        pec::ProviderEntry::for_certificate(&signing.cert, &name, &[domain.clone()], &service);
+        pec::ProviderEntry::for_certificate(&signing.cert, &name, std::slice::from_ref(&domain), &service);
     std::fs::write(a.data.join("provider-entry.ldif"), entry.to_ldif())?;
 
     let d = a.data.display();

@@ -243,7 +243,7 @@ fn unknown_provider_or_altered_content_is_never_delivered_as_certified() {
     let tx = pec::Transaction::from_original(
         &msg,
         "x@pec.rogue.test",
-        &[rb.clone()],
+        std::slice::from_ref(&rb),
         "rogue.1@pec.rogue.test".into(),
         time,
         |_| true,

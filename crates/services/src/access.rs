@@ -48,8 +48,8 @@ fn try_submit(
         let reasons: Vec<String> = violations.iter().map(|v| v.message(Lang::It)).collect();
         let notice = delivery::sign(p, &builder.non_acceptance(&tx, &reasons, false))?;
         p.store.write(|db| {
-            delivery::append(p, db, mailbox, INBOX, &notice, now, false)?;
-            delivery::log(p, db, "non-accettazione", &tx, &[notice.message_id.clone()])?;
+            delivery::append(db, mailbox, INBOX, &notice, now, false)?;
+            delivery::log(p, db, "non-accettazione", &tx, &notice.message_id)?;
             Ok(())
         })?;
         return Ok(Reply::new(
@@ -102,8 +102,8 @@ fn try_submit(
                     .collect(),
             },
         )?;
-        delivery::append(p, db, mailbox, INBOX, &acceptance, now, false)?;
-        delivery::append_flagged(p, db, mailbox, SENT, &sent_copy, now, "\\Seen")?;
+        delivery::append(db, mailbox, INBOX, &acceptance, now, false)?;
+        delivery::append_flagged(db, mailbox, SENT, &sent_copy, now, "\\Seen")?;
         // One delivery per local recipient; one SMTP transaction per remote domain, so the
         // other provider takes all its recipients in charge at once (RFC 6109 §3.2.1).
         let mut remote: Vec<(String, Vec<String>)> = Vec::new();
@@ -137,14 +137,8 @@ fn try_submit(
                 now,
             )?;
         }
-        delivery::log(p, db, "accettazione", &tx, &[acceptance.message_id.clone()])?;
-        delivery::log(
-            p,
-            db,
-            "busta-trasporto",
-            &tx,
-            &[envelope.message_id.clone()],
-        )?;
+        delivery::log(p, db, "accettazione", &tx, &acceptance.message_id)?;
+        delivery::log(p, db, "busta-trasporto", &tx, &envelope.message_id)?;
         Ok(())
     })?;
     Ok(Reply::new(

@@ -5,7 +5,7 @@
 use crate::provider::{destination_with, Destination, Provider};
 use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
-use store::{DbTransaction as Tx, MessageMeta, QueueItem, StoreError, INBOX};
+use store::{DbTransaction as Tx, MessageMeta, NewMessage, QueueItem, StoreError, INBOX};
 
 /// A message written to the blob store.
 pub struct Stored {
@@ -68,7 +68,6 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
 }
 
 pub fn append(
-    _p: &Provider,
     db: &Tx<'_>,
     address: &str,
     folder: &str,
@@ -80,16 +79,17 @@ pub fn append(
         db,
         address,
         folder,
-        &s.blob,
-        s.size,
-        &s.meta,
+        &NewMessage {
+            blob: &s.blob,
+            size: s.size,
+            meta: &s.meta,
+        },
         now,
         enforce_quota,
     )
 }
 
 pub fn append_flagged(
-    _p: &Provider,
     db: &Tx<'_>,
     address: &str,
     folder: &str,
@@ -101,7 +101,18 @@ pub fn append_flagged(
         flags: flags.to_string(),
         ..s.meta.clone()
     };
-    store::append(db, address, folder, &s.blob, s.size, &meta, now, false)
+    store::append(
+        db,
+        address,
+        folder,
+        &NewMessage {
+            blob: &s.blob,
+            size: s.size,
+            meta: &meta,
+        },
+        now,
+        false,
+    )
 }
 
 /// One legal-log record about a transaction (RFC 6109 §2.3).
@@ -110,9 +121,10 @@ pub fn log(
     db: &Tx<'_>,
     event: &str,
     tx: &Transaction,
-    related: &[String],
+    related: &str,
 ) -> Result<(), StoreError> {
     let rcpts: Vec<String> = tx.recipients.iter().map(|r| r.address.clone()).collect();
+    let related = [related.to_string()];
     store::log_append(
         db,
         p.now(),
@@ -121,7 +133,7 @@ pub fn log(
         &tx.sender,
         &rcpts,
         &tx.subject,
-        related,
+        &related,
         &p.identity.name,
     )?;
     Ok(())
@@ -130,7 +142,6 @@ pub fn log(
 /// Sends a signed notice to its recipient: into the mailbox when it is ours, otherwise through
 /// the relay queue. Inside the caller's transaction; `index` is read before it.
 pub fn dispatch(
-    p: &Provider,
     db: &Tx<'_>,
     index: &ProviderIndex,
     s: &Stored,
@@ -143,7 +154,7 @@ pub fn dispatch(
         match dest {
             Destination::Local => {
                 if store::mailbox_exists(db, rcpt)? {
-                    append(p, db, rcpt, INBOX, s, now, false)?;
+                    append(db, rcpt, INBOX, s, now, false)?;
                 }
             }
             _ => store::enqueue(db, "relay", &s.mail_from, rcpt, &s.blob, None, now)?,
@@ -222,7 +233,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 .as_ref()
                 .map(|r| (r, "failed", no_dest.as_str()))
         } else {
-            match append(p, db, &item.rcpt, INBOX, &envelope, now, true) {
+            match append(db, &item.rcpt, INBOX, &envelope, now, true) {
                 Ok(_) => Some((&receipt_ok, "delivered", "")),
                 Err(StoreError::OverQuota(_)) => {
                     receipt_full.as_ref().map(|r| (r, "failed", full.as_str()))
@@ -231,7 +242,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             }
         };
         if let Some((receipt, state, detail)) = outcome {
-            dispatch(p, db, &index, receipt, now)?;
+            dispatch(db, &index, receipt, now)?;
             store::update_recipient(
                 db,
                 &tx.identificativo,
@@ -245,7 +256,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             } else {
                 "mancata-consegna"
             };
-            log(p, db, event, &tx, &[receipt.message_id.clone()])?;
+            log(p, db, event, &tx, &receipt.message_id)?;
         }
         Ok(())
     })
@@ -310,9 +321,9 @@ pub fn relay_finished(
             )?;
         }
         for (r, n, tx, text) in &notices {
-            dispatch(p, db, &index, n, now)?;
+            dispatch(db, &index, n, now)?;
             store::update_recipient(db, &tx.identificativo, r, "failed", Some(text), now)?;
-            log(p, db, "mancata-consegna", tx, &[n.message_id.clone()])?;
+            log(p, db, "mancata-consegna", tx, &n.message_id)?;
         }
         if notices.is_empty() && !failed.is_empty() {
             let rcpts: Vec<String> = failed.iter().map(|f| f.0.clone()).collect();

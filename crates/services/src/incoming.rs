@@ -87,9 +87,9 @@ fn try_receive(
                     )?;
                 }
                 if !mail_receipt.is_empty() {
-                    delivery::dispatch(p, db, &index, &taken, now)?;
+                    delivery::dispatch(db, &index, &taken, now)?;
                 }
-                delivery::log(p, db, "presa-in-carico", &tx, &[taken.message_id.clone()])?;
+                delivery::log(p, db, "presa-in-carico", &tx, &taken.message_id)?;
                 Ok(())
             })?;
             Ok(Reply::new(
@@ -130,7 +130,7 @@ fn receipt(
     p.store.write(|db| {
         for r in rcpts {
             if store::mailbox_exists(db, r)? {
-                delivery::append(p, db, r, INBOX, &stored, now, false)?;
+                delivery::append(db, r, INBOX, &stored, now, false)?;
             }
         }
         if let Some(d) = &d {
@@ -152,7 +152,7 @@ fn receipt(
                 db,
                 &format!("ricevuta-{}", kind.code()),
                 &tx,
-                &[stored.message_id.clone()],
+                &stored.message_id,
             )?;
         }
         Ok(())
@@ -222,7 +222,7 @@ fn ordinary(
     p.store.write(|db| {
         if let Some(a) = &anomaly {
             for r in &anomaly_for {
-                delivery::append(p, db, r, INBOX, a, now, false)?;
+                delivery::append(db, r, INBOX, a, now, false)?;
             }
         }
         for (f, local) in forward_to.iter().zip(&local_forward) {

@@ -62,7 +62,7 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
             )?;
             let index = p.index();
             p.store.write(|db| {
-                delivery::dispatch(p, db, &index, &notice, now)?;
+                delivery::dispatch(db, &index, &notice, now)?;
                 store::mark_notice(
                     db,
                     &t.identificativo,
@@ -84,7 +84,7 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
                 } else {
                     "preavviso-12h"
                 };
-                delivery::log(p, db, event, &tx, &[notice.message_id.clone()])?;
+                delivery::log(p, db, event, &tx, &notice.message_id)?;
                 Ok(())
             })?;
             sent += 1;

@@ -657,15 +657,20 @@ pub fn mailbox_exists(tx: &Transaction<'_>, address: &str) -> Result<bool> {
         .is_some())
 }
 
+/// A message about to be appended: its blob and what was parsed from it.
+pub struct NewMessage<'a> {
+    pub blob: &'a str,
+    pub size: i64,
+    pub meta: &'a MessageMeta,
+}
+
 /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With
 /// `enforce_quota`, a full mailbox refuses it.
 pub fn append(
     tx: &Transaction<'_>,
     address: &str,
     folder: &str,
-    blob: &str,
-    size: i64,
-    meta: &MessageMeta,
+    m: &NewMessage<'_>,
     now: Unix,
     enforce_quota: bool,
 ) -> Result<i64> {
@@ -677,7 +682,7 @@ pub fn append(
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
-    if enforce_quota && used + size > quota {
+    if enforce_quota && used + m.size > quota {
         return Err(StoreError::OverQuota(address.to_string()));
     }
     let (folder_id, uid, modseq): (i64, i64, i64) = tx
@@ -689,7 +694,7 @@ pub fn append(
     tx.execute(
         "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![folder_id, uid, modseq, meta.flags, now, size, blob, meta.subject, meta.sender, meta.pec_kind, meta.identificativo],
+        params![folder_id, uid, modseq, m.meta.flags, now, m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo],
     )?;
     tx.execute(
         "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
@@ -697,7 +702,7 @@ pub fn append(
     )?;
     tx.execute(
         "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
-        params![mailbox_id, size],
+        params![mailbox_id, m.size],
     )?;
     Ok(uid)
 }
