@@ -145,8 +145,12 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         now,
     )?;
 
-    let entry =
-        pec::ProviderEntry::for_certificate(&signing.cert, &name, std::slice::from_ref(&domain), &service);
+    let entry = pec::ProviderEntry::for_certificate(
+        &signing.cert,
+        &name,
+        std::slice::from_ref(&domain),
+        &service,
+    );
     std::fs::write(a.data.join("provider-entry.ldif"), entry.to_ldif())?;
 
     let d = a.data.display();

@@ -50,7 +50,12 @@ fn msgids_by_kind(node: &Node, address: &str) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for (kind, bytes) in node.folder(address, "INBOX") {
         let p = pec::classify(&bytes).unwrap();
-        let msgid = p.daticert.as_ref().and_then(|d| d.msgid.clone()).or(p.riferimento_message_id.clone()).unwrap_or_default();
+        let msgid = p
+            .daticert
+            .as_ref()
+            .and_then(|d| d.msgid.clone())
+            .or(p.riferimento_message_id.clone())
+            .unwrap_or_default();
         out.entry(kind.unwrap_or_default()).or_default().push(msgid);
     }
     out
@@ -70,7 +75,14 @@ fn kill_9_during_500_submissions_loses_nothing() {
     let mut clients = Command::new("python3")
         .arg("-c")
         .arg(client_script())
-        .args([&a.submissions_port().to_string(), a.ca().to_str().unwrap(), &sender, PASSWORD, &rcpt, results.to_str().unwrap()])
+        .args([
+            &a.submissions_port().to_string(),
+            a.ca().to_str().unwrap(),
+            &sender,
+            PASSWORD,
+            &rcpt,
+            results.to_str().unwrap(),
+        ])
         .args([CLIENTS.to_string(), PER_CLIENT.to_string()])
         .stdout(Stdio::null())
         .spawn()
@@ -78,7 +90,9 @@ fn kill_9_during_500_submissions_loses_nothing() {
     // Kill -9 once a good part has been accepted.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let n = std::fs::read_to_string(&results).map(|s| s.lines().count()).unwrap_or(0);
+        let n = std::fs::read_to_string(&results)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
         if n >= 150 {
             break;
         }
@@ -90,10 +104,22 @@ fn kill_9_during_500_submissions_loses_nothing() {
     a.start();
 
     let text = std::fs::read_to_string(&results).unwrap();
-    let ok: Vec<String> = text.lines().filter_map(|l| l.strip_prefix("OK ")).map(|m| format!("<{m}>")).collect();
-    let err: Vec<String> = text.lines().filter_map(|l| l.strip_prefix("ERR ")).map(|l| format!("<{}>", l.split(' ').next().unwrap_or(""))).collect();
+    let ok: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("OK "))
+        .map(|m| format!("<{m}>"))
+        .collect();
+    let err: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ERR "))
+        .map(|l| format!("<{}>", l.split(' ').next().unwrap_or("")))
+        .collect();
     assert_eq!(ok.len() + err.len(), CLIENTS * PER_CLIENT);
-    assert!(!ok.is_empty() && !err.is_empty(), "the kill happened mid-run ({} ok)", ok.len());
+    assert!(
+        !ok.is_empty() && !err.is_empty(),
+        "the kill happened mid-run ({} ok)",
+        ok.len()
+    );
 
     // Wait for the queue to drain after the restart.
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -103,11 +129,26 @@ fn kill_9_during_500_submissions_loses_nothing() {
     }
     let sent = msgids_by_kind(&a, &sender);
     let received = msgids_by_kind(&a, &rcpt);
-    let count_in = |map: &HashMap<String, Vec<String>>, kind: &str, id: &str| map.get(kind).map_or(0, |v| v.iter().filter(|m| *m == id).count());
+    let count_in = |map: &HashMap<String, Vec<String>>, kind: &str, id: &str| {
+        map.get(kind)
+            .map_or(0, |v| v.iter().filter(|m| *m == id).count())
+    };
     for id in &ok {
-        assert_eq!(count_in(&sent, "accettazione", id), 1, "{id}: one acceptance");
-        assert_eq!(count_in(&received, "busta-trasporto", id), 1, "{id}: delivered once");
-        assert_eq!(count_in(&sent, "avvenuta-consegna-completa", id), 1, "{id}: one delivery receipt");
+        assert_eq!(
+            count_in(&sent, "accettazione", id),
+            1,
+            "{id}: one acceptance"
+        );
+        assert_eq!(
+            count_in(&received, "busta-trasporto", id),
+            1,
+            "{id}: delivered once"
+        );
+        assert_eq!(
+            count_in(&sent, "avvenuta-consegna-completa", id),
+            1,
+            "{id}: one delivery receipt"
+        );
     }
     // A client that saw an error may still have been accepted if the crash fell between the
     // commit and the `250` (the unavoidable SMTP window, RFC 1047): at most one per client
@@ -116,11 +157,22 @@ fn kill_9_during_500_submissions_loses_nothing() {
     for id in &err {
         let acc = count_in(&sent, "accettazione", id);
         let env = count_in(&received, "busta-trasporto", id);
-        assert!(acc <= 1 && env == acc, "{id}: error with partial effects ({acc} acceptances, {env} envelopes)");
+        assert!(
+            acc <= 1 && env == acc,
+            "{id}: error with partial effects ({acc} acceptances, {env} envelopes)"
+        );
         accepted_despite_error += acc;
     }
-    assert!(accepted_despite_error <= CLIENTS, "{accepted_despite_error} accepted after an error");
+    assert!(
+        accepted_despite_error <= CLIENTS,
+        "{accepted_despite_error} accepted after an error"
+    );
     a.kill();
     assert!(certa_ok(a.data(), &["log", "verify"]).contains("registro integro"));
-    println!("{} accepted before/after the kill, {} refused, {} in the commit-to-reply window", ok.len(), err.len(), accepted_despite_error);
+    println!(
+        "{} accepted before/after the kill, {} refused, {} in the commit-to-reply window",
+        ok.len(),
+        err.len(),
+        accepted_despite_error
+    );
 }

@@ -302,3 +302,13 @@ pub fn daticert(bytes: &[u8]) -> pec::DatiCert {
         .daticert
         .expect("daticert.xml")
 }
+
+/// A helper process that is killed when the test ends, however it ends.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
