@@ -60,6 +60,8 @@ fn acceptor(data: &Path, cfg: &Config) -> anyhow::Result<Arc<SslAcceptor>> {
     Ok(Arc::new(b.build()))
 }
 
+const QUEUE_WORKERS: usize = 8;
+
 struct Submission {
     p: Arc<Provider>,
     wake: Arc<Notify>,
@@ -251,7 +253,8 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             submission,
         )
         .await?;
-        for _ in 0..2 {
+        // Queue work waits on the disk (fsync) more than on the processor.
+        for _ in 0..QUEUE_WORKERS {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
         }
         tokio::spawn(services::worker::run_timers(

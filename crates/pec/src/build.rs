@@ -183,6 +183,11 @@ pub struct UnsignedMessage {
     pub mail_from: String,
     /// The time certified, also the signing time.
     pub time: PecTime,
+    /// The decoded Subject, and the From address, as written in the headers.
+    pub subject: String,
+    pub from: String,
+    /// The transaction's PEC identifier (none for an anomaly envelope).
+    pub identificativo: Option<String>,
     headers: String,
     entity: Vec<u8>,
 }
@@ -257,6 +262,9 @@ impl<'a> Builder<'a> {
             rcpt_to: tx.recipients.iter().map(|r| r.address.clone()).collect(),
             mail_from: tx.sender.clone(),
             time: tx.time,
+            subject: format!("POSTA CERTIFICATA: {}", tx.subject),
+            from: self.provider.service_address(),
+            identificativo: Some(tx.identificativo.clone()),
             headers: h,
             entity,
         }
@@ -514,6 +522,9 @@ impl<'a> Builder<'a> {
             rcpt_to: vec![],
             mail_from: sender.to_string(),
             time,
+            subject: format!("ANOMALIA MESSAGGIO: {}", tx.subject),
+            from: self.provider.service_address(),
+            identificativo: None,
             headers: h,
             entity,
         }
@@ -601,6 +612,9 @@ impl<'a> Builder<'a> {
             rcpt_to: vec![to.to_string()],
             mail_from: self.provider.service_address(),
             time: tx.time,
+            subject: format!("{}{}", kind.subject_prefix(), tx.subject),
+            from: self.provider.service_address(),
+            identificativo: Some(tx.identificativo.clone()),
             headers: h,
             entity,
         }

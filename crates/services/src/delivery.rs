@@ -25,25 +25,19 @@ impl Stored {
         kind: Option<MessageKind>,
     ) -> Result<Stored, StoreError> {
         let parsed = pec::classify(&bytes).ok();
-        let meta = MessageMeta {
-            subject: parsed
-                .as_ref()
-                .map(|m| m.subject.clone())
-                .unwrap_or_default(),
-            sender: parsed
-                .as_ref()
-                .and_then(|m| m.from.clone())
-                .unwrap_or_default(),
-            pec_kind: kind
-                .or(parsed.as_ref().and_then(|m| m.kind))
-                .map(|k| k.code().to_string()),
-            identificativo: parsed
-                .as_ref()
-                .and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
-            flags: String::new(),
-        };
+        let meta = meta_of(parsed.as_ref(), kind);
         let message_id = parsed.and_then(|m| m.message_id).unwrap_or_default();
-        let blob = p.store.blobs.put(&bytes)?;
+        Stored::put_with(p, &bytes, meta, message_id)
+    }
+
+    /// Stores bytes whose fields are already known.
+    pub fn put_with(
+        p: &Provider,
+        bytes: &[u8],
+        meta: MessageMeta,
+        message_id: String,
+    ) -> Result<Stored, StoreError> {
+        let blob = p.store.blobs.put(bytes)?;
         Ok(Stored {
             blob,
             size: bytes.len() as i64,
@@ -55,13 +49,33 @@ impl Stored {
     }
 }
 
-/// Signs a built message and stores it.
+/// The fields a folder entry keeps, from a classified message.
+pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> MessageMeta {
+    MessageMeta {
+        subject: parsed.map(|m| m.subject.clone()).unwrap_or_default(),
+        sender: parsed.and_then(|m| m.from.clone()).unwrap_or_default(),
+        pec_kind: kind
+            .or(parsed.and_then(|m| m.kind))
+            .map(|k| k.code().to_string()),
+        identificativo: parsed.and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
+        flags: String::new(),
+    }
+}
+
+/// Signs a built message and stores it; what the folder entry needs comes from the builder,
+/// not from parsing what was just built.
 pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
     let bytes = m
         .sign(&p.signer)
         .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
-    let mut s = Stored::put(p, bytes, Some(m.kind))?;
-    s.message_id = m.message_id.clone();
+    let meta = MessageMeta {
+        subject: m.subject.clone(),
+        sender: m.from.clone(),
+        pec_kind: Some(m.kind.code().to_string()),
+        identificativo: m.identificativo.clone(),
+        flags: String::new(),
+    };
+    let mut s = Stored::put_with(p, &bytes, meta, m.message_id.clone())?;
     s.rcpt_to = m.rcpt_to.clone();
     s.mail_from = m.mail_from.clone();
     Ok(s)
@@ -164,7 +178,10 @@ pub fn dispatch(
 }
 
 /// What the delivery point knows of an envelope it holds.
-fn envelope_transaction(p: &Provider, envelope: &[u8]) -> Option<(Transaction, Vec<u8>)> {
+fn envelope_transaction(
+    p: &Provider,
+    envelope: &[u8],
+) -> Option<(Transaction, Vec<u8>, MessageMeta)> {
     let parsed = pec::classify(envelope).ok()?;
     let d = parsed.daticert.as_ref()?;
     let time = PecTime::from_unix_or_epoch(p.now());
@@ -173,7 +190,8 @@ fn envelope_transaction(p: &Provider, envelope: &[u8]) -> Option<(Transaction, V
         .original(envelope)
         .map(<[u8]>::to_vec)
         .unwrap_or_default();
-    Some((tx, original))
+    let meta = meta_of(Some(&parsed), Some(MessageKind::TransportEnvelope));
+    Some((tx, original, meta))
 }
 
 /// Delivery point for one local recipient of a transport envelope: store it (fsynced, in the
@@ -182,7 +200,7 @@ fn envelope_transaction(p: &Provider, envelope: &[u8]) -> Option<(Transaction, V
 pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let now = p.now();
     let bytes = p.store.blobs.get(&item.blob)?;
-    let Some((tx, original)) = envelope_transaction(p, &bytes) else {
+    let Some((tx, original, meta)) = envelope_transaction(p, &bytes) else {
         // Not an envelope we can read: it was checked before queueing, so this is corruption.
         p.store.write(|db| {
             store::dequeue(db, item.id)?;
@@ -202,7 +220,14 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         return Ok(());
     };
     let builder = Builder::new(&p.identity);
-    let envelope = Stored::put(p, bytes, Some(MessageKind::TransportEnvelope))?;
+    let envelope = Stored {
+        blob: item.blob.clone(),
+        size: bytes.len() as i64,
+        message_id: String::new(),
+        meta,
+        rcpt_to: vec![],
+        mail_from: String::new(),
+    };
     let exists = p.store.mailbox(&item.rcpt)?.is_some();
     let index = p.index();
     let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
@@ -290,7 +315,7 @@ pub fn relay_finished(
     let mut notices = Vec::new();
     if item.identificativo.is_some() && !failed.is_empty() {
         let bytes = p.store.blobs.get(&item.blob)?;
-        if let Some((tx, _)) = envelope_transaction(p, &bytes) {
+        if let Some((tx, _, _)) = envelope_transaction(p, &bytes) {
             for (r, why) in failed {
                 let text = format!("4.4.7 - {} - {why}", p.identity.name);
                 let n = sign(

@@ -253,6 +253,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Like [`Store::write`] for changes a crash may lose without harm (a queue lease: a lost
+    /// lease only means the item is claimed again): the commit does not wait for the disk.
+    pub fn write_relaxed<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        out
+    }
+
     /// Read-only access.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
@@ -496,9 +511,9 @@ impl Store {
 
     // ---- queue -----------------------------------------------------------------------
 
-    /// Claims the next due item with a lease; a crash before [`Store::queue_done`] only delays it.
+    /// Claims the next due item with a lease; a crash before [`dequeue`] only delays it.
     pub fn queue_claim(&self, now: Unix, lease_secs: i64) -> Result<Option<QueueItem>> {
-        self.write(|tx| {
+        self.write_relaxed(|tx| {
             let item = tx
                 .query_row(
                     "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts FROM queue
