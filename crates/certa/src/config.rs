@@ -18,6 +18,14 @@ pub struct Config {
     pub timers: TimersSection,
     #[serde(default)]
     pub security: Security,
+    #[serde(default)]
+    pub antivirus: Antivirus,
+}
+
+/// `clamd = "/run/clamav/clamd.ctl"` or `"127.0.0.1:3310"`; without it, no scanning.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Antivirus {
+    pub clamd: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

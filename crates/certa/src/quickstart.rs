@@ -118,6 +118,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         limits: LimitsSection::default(),
         timers: TimersSection::default(),
         security: Security::default(),
+        antivirus: Default::default(),
     };
     config.save(a.data)?;
 

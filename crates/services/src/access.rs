@@ -3,6 +3,7 @@
 //! acceptance (§3.1.4) and the transport envelope (§3.1.5), and each recipient is queued.
 //! The SMTP `250` is given only after all of it is on disk.
 
+use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
 use crate::provider::{Destination, Provider};
 use pec::text::Lang;
@@ -60,6 +61,32 @@ fn try_submit(
                 reasons.join("; ")
             ),
         ));
+    }
+
+    // RFC 6109 §3.1.3: a virus makes the message not accepted; it is kept in quarantine.
+    match p.scan(message) {
+        Err(e) => {
+            return Ok(Reply::new(
+                451,
+                "4.7.0",
+                format!("Messaggio non verificabile ora ({e}): riprovare più tardi"),
+            ))
+        }
+        Ok(ScanResult::Infected(virus)) => {
+            let notice = delivery::sign(
+                p,
+                &builder.non_acceptance(&tx, std::slice::from_ref(&virus), true),
+            )?;
+            let blob = p.store.blobs.put(message)?;
+            p.store.write(|db| {
+                store::quarantine(db, now, &blob, mail_from, rcpts, &virus, Some(&ident))?;
+                delivery::append(db, mailbox, INBOX, &notice, now, false)?;
+                delivery::log(p, db, "non-accettazione-virus", &tx, &notice.message_id)?;
+                Ok(())
+            })?;
+            return Ok(Reply::new(554, "5.7.1", format!("Virus rilevato ({virus}): messaggio non accettato (avviso di non accettazione inviato)")));
+        }
+        Ok(ScanResult::Clean) => {}
     }
 
     let envelope = delivery::sign(p, &builder.transport_envelope(&tx, message))?;

@@ -368,3 +368,29 @@ pub fn relay_finished(
         Ok(())
     })
 }
+
+/// Our own transaction, as the store keeps it, for notices issued after the fact.
+pub fn transaction_of(t: &store::PecTransaction, now: i64) -> Transaction {
+    Transaction {
+        identificativo: t.identificativo.clone(),
+        time: PecTime::from_unix_or_epoch(now),
+        sender: t.sender.clone(),
+        recipients: t
+            .recipients
+            .iter()
+            .map(|r| pec::Recipient {
+                address: r.address.clone(),
+                kind: if r.kind == "esterno" {
+                    pec::RecipientKind::Esterno
+                } else {
+                    pec::RecipientKind::Certificato
+                },
+                primary: true,
+            })
+            .collect(),
+        reply_to: t.sender.clone(),
+        subject: t.subject.clone(),
+        msgid: t.msgid.clone(),
+        receipt_type: pec::ReceiptType::parse(&t.receipt_type).unwrap_or_default(),
+    }
+}

@@ -4,6 +4,7 @@
 //! transaction on; anything else is ordinary mail, which a PEC mailbox refuses unless its
 //! holder chose to forward it or to receive it inside an anomaly envelope.
 
+use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
 use crate::provider::{Destination, Provider};
 use pec::{Builder, MessageKind, PecTime, Transaction, Verdict};
@@ -69,6 +70,19 @@ fn try_receive(
             let time = PecTime::from_unix_or_epoch(now);
             let tx = Transaction::from_daticert(d, time, &parsed.to);
             let mail_receipt = verdict.provider.map(|e| e.mail_receipt).unwrap_or_default();
+            match p.scan(&message) {
+                Err(e) => {
+                    return Ok(Reply::new(
+                        451,
+                        "4.7.0",
+                        format!("Messaggio non verificabile ora ({e}): riprovare più tardi"),
+                    ))
+                }
+                Ok(ScanResult::Infected(virus)) => {
+                    return virus_found(p, &tx, &mail_receipt, rcpts, message, &virus)
+                }
+                Ok(ScanResult::Clean) => {}
+            }
             let envelope = Stored::put(p, message, Some(MessageKind::TransportEnvelope))?;
             let taken = delivery::sign(
                 p,
@@ -115,6 +129,51 @@ fn try_receive(
     }
 }
 
+/// RFC 6109 §3.2.3: a virus inside a valid envelope. Not delivered, kept in quarantine; the
+/// sender's provider gets an avviso di rilevazione virus per local recipient.
+fn virus_found(
+    p: &Provider,
+    tx: &Transaction,
+    mail_receipt: &str,
+    rcpts: &[String],
+    message: Vec<u8>,
+    virus: &str,
+) -> Result<Reply, StoreError> {
+    let now = p.now();
+    let builder = Builder::new(&p.identity);
+    let notices = rcpts
+        .iter()
+        .map(|r| delivery::sign(p, &builder.virus_detected(tx, mail_receipt, r, virus)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let blob = p.store.blobs.put(&message)?;
+    let index = p.index();
+    p.store.write(|db| {
+        store::quarantine(
+            db,
+            now,
+            &blob,
+            &tx.sender,
+            rcpts,
+            virus,
+            Some(&tx.identificativo),
+        )?;
+        for n in &notices {
+            if !mail_receipt.is_empty() {
+                delivery::dispatch(db, &index, n, now)?;
+            }
+            delivery::log(p, db, "rilevazione-virus", tx, &n.message_id)?;
+        }
+        Ok(())
+    })?;
+    Ok(Reply::new(
+        250,
+        "2.0.0",
+        format!(
+            "Virus rilevato ({virus}): messaggio trattenuto, avviso inviato al gestore mittente"
+        ),
+    ))
+}
+
 /// A receipt or notice from another provider (or ours, looping back): into each recipient's
 /// mailbox, and our transaction's state moves on.
 fn receipt(
@@ -127,7 +186,44 @@ fn receipt(
     let now = p.now();
     let stored = Stored::put(p, message, Some(kind))?;
     let d = parsed.daticert.clone();
+    // RFC 6109 §3.2.4: the recipient's provider found a virus in one of our envelopes; our
+    // sender gets the avviso di mancata consegna per virus.
+    let virus_notice = match (&d, kind) {
+        (Some(d), MessageKind::VirusDetected) => {
+            match (p.store.transaction(&d.identificativo)?, &d.consegna) {
+                (Some(t), Some(rcpt)) => {
+                    let tx = delivery::transaction_of(&t, now);
+                    let why = format!(
+                        "virus rilevato dal gestore del destinatario: {}",
+                        d.errore_esteso.as_deref().unwrap_or("virus informatico")
+                    );
+                    Some((
+                        delivery::sign(
+                            p,
+                            &Builder::new(&p.identity).non_delivery(
+                                &tx,
+                                rcpt,
+                                pec::ErrorCode::Virus,
+                                &why,
+                            ),
+                        )?,
+                        rcpt.clone(),
+                        why,
+                        tx,
+                    ))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let index = p.index();
     p.store.write(|db| {
+        if let Some((n, rcpt, why, tx)) = &virus_notice {
+            delivery::dispatch(db, &index, n, now)?;
+            store::update_recipient(db, &tx.identificativo, rcpt, "failed", Some(why), now)?;
+            delivery::log(p, db, "mancata-consegna-virus", tx, &n.message_id)?;
+        }
         for r in rcpts {
             if store::mailbox_exists(db, r)? {
                 delivery::append(db, r, INBOX, &stored, now, false)?;
@@ -182,6 +278,31 @@ fn ordinary(
             }
             _ => refused.push(r.clone()),
         }
+    }
+    let infected = if anomaly_for.is_empty() && forward_to.is_empty() {
+        None
+    } else {
+        match p.scan(&message) {
+            Err(e) => {
+                return Ok(Reply::new(
+                    451,
+                    "4.7.0",
+                    format!("Messaggio non verificabile ora ({e}): riprovare più tardi"),
+                ))
+            }
+            Ok(ScanResult::Infected(v)) => Some(v),
+            Ok(ScanResult::Clean) => None,
+        }
+    };
+    if let Some(virus) = infected {
+        let blob = p.store.blobs.put(&message)?;
+        p.store
+            .write(|db| store::quarantine(db, now, &blob, mail_from, rcpts, &virus, None))?;
+        return Ok(Reply::new(
+            554,
+            "5.7.1",
+            format!("Virus rilevato ({virus}): messaggio rifiutato"),
+        ));
     }
     if anomaly_for.is_empty() && forward_to.is_empty() {
         p.store.write(|db| {

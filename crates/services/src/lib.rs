@@ -2,6 +2,7 @@
 //!
 //! - [`accounts`]: passwords (argon2id), the password policy, login throttling, login names;
 //! - [`provider`]: the provider's identity, keys, index and routing;
+//! - [`antivirus`]: clamd's INSTREAM;
 //! - [`access`]: the access point (RFC 6109 §3.1): formal checks, acceptance or
 //!   non-acceptance, the transport envelope;
 //! - [`incoming`]: the incoming point (§3.2): what other providers and the Internet send;
@@ -10,6 +11,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod antivirus;
 pub mod delivery;
 pub mod incoming;
 pub mod provider;

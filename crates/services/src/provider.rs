@@ -76,6 +76,8 @@ pub struct Provider {
     pub hostname: String,
     /// Accept AUTH without TLS (loopback tests only).
     pub allow_plaintext_auth: bool,
+    /// clamd's address (Unix socket path or host:port), when an antivirus is configured.
+    pub antivirus: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +179,17 @@ impl Provider {
                 self.throttle.failed(ip, &l.mailbox, now);
                 Err(AuthError::Invalid)
             }
+        }
+    }
+
+    /// Scans a message when an antivirus is configured.
+    pub fn scan(
+        &self,
+        data: &[u8],
+    ) -> Result<crate::antivirus::ScanResult, crate::antivirus::ScanError> {
+        match &self.antivirus {
+            Some(a) => crate::antivirus::scan(a, data),
+            None => Ok(crate::antivirus::ScanResult::Clean),
         }
     }
 

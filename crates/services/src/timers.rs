@@ -5,40 +5,20 @@
 
 use crate::delivery;
 use crate::provider::Provider;
-use pec::{Builder, PecTime, ReceiptType, Recipient, RecipientKind, TimeoutStage, Transaction};
+use pec::{Builder, TimeoutStage};
 use store::StoreError;
 
 /// Sends the notices that are due; returns how many.
 pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
     let now = p.now();
+    p.store.purge_quarantine(now)?;
     let mut sent = 0;
     for ident in p.store.pending_transactions()? {
         let Some(t) = p.store.transaction(&ident)? else {
             continue;
         };
         let elapsed = now - t.created;
-        let tx = Transaction {
-            identificativo: t.identificativo.clone(),
-            time: PecTime::from_unix_or_epoch(now),
-            sender: t.sender.clone(),
-            recipients: t
-                .recipients
-                .iter()
-                .map(|r| Recipient {
-                    address: r.address.clone(),
-                    kind: if r.kind == "esterno" {
-                        RecipientKind::Esterno
-                    } else {
-                        RecipientKind::Certificato
-                    },
-                    primary: true,
-                })
-                .collect(),
-            reply_to: t.sender.clone(),
-            subject: t.subject.clone(),
-            msgid: t.msgid.clone(),
-            receipt_type: ReceiptType::parse(&t.receipt_type).unwrap_or_default(),
-        };
+        let tx = delivery::transaction_of(&t, now);
         for r in &t.recipients {
             let waiting =
                 r.kind == "certificato" && (r.state == "accepted" || r.state == "taken-in-charge");

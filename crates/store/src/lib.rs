@@ -127,7 +127,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE routes(domain TEXT PRIMARY KEY COLLATE NOCASE, host TEXT NOT NULL, port INTEGER NOT NULL, ca_pem TEXT);
     CREATE TABLE provider_index(dn TEXT PRIMARY KEY COLLATE NOCASE, ldif TEXT NOT NULL, imported INTEGER NOT NULL);
     "#,
+    // 2: the virus quarantine (DPR 68/2005 art. 12: kept 30 months).
+    r#"
+    CREATE TABLE quarantine(
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        virus TEXT NOT NULL,
+        identificativo TEXT);
+    "#,
 ];
+
+/// 30 months, the retention of quarantined messages.
+pub const RETENTION_SECS: i64 = 30 * 30 * 24 * 3600 + 15 * 24 * 3600;
 
 /// Seconds since the epoch; every time in the store is one.
 pub type Unix = i64;
@@ -803,3 +817,53 @@ pub fn mark_notice(
 }
 
 pub use log::append as log_append;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quarantined {
+    pub time: Unix,
+    pub sender: String,
+    pub virus: String,
+    pub identificativo: Option<String>,
+}
+
+/// Keeps an infected message out of every mailbox, for the retention period.
+pub fn quarantine(
+    tx: &Transaction<'_>,
+    time: Unix,
+    blob: &str,
+    sender: &str,
+    recipients: &[String],
+    virus: &str,
+    identificativo: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO quarantine(time, blob, sender, recipients, virus, identificativo) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![time, blob, sender, recipients.join(", "), virus, identificativo],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Quarantined messages: (time, sender, virus, identificativo).
+    pub fn quarantined(&self) -> Result<Vec<(Unix, String, String, Option<String>)>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT time, sender, virus, identificativo FROM quarantine ORDER BY id",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Drops quarantine entries older than the retention period.
+    pub fn purge_quarantine(&self, now: Unix) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM quarantine WHERE time < ?1",
+                [now - RETENTION_SECS],
+            )?)
+        })
+    }
+}
