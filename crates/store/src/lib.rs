@@ -844,14 +844,21 @@ pub fn quarantine(
 }
 
 impl Store {
-    /// Quarantined messages: (time, sender, virus, identificativo).
-    pub fn quarantined(&self) -> Result<Vec<(Unix, String, String, Option<String>)>> {
+    /// Quarantined messages, oldest first.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
         self.read(|c| {
             let mut st = c.prepare(
                 "SELECT time, sender, virus, identificativo FROM quarantine ORDER BY id",
             )?;
             let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .query_map([], |r| {
+                    Ok(Quarantined {
+                        time: r.get(0)?,
+                        sender: r.get(1)?,
+                        virus: r.get(2)?,
+                        identificativo: r.get(3)?,
+                    })
+                })?
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(rows)
         })
