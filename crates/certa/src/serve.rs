@@ -211,6 +211,10 @@ async fn listen<H: Handler>(
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
     let p = Arc::new(provider(data, &cfg)?);
+    let released = p.store.release_leases()?;
+    if released > 0 {
+        println!("Certa: {released} operazioni interrotte riprendono");
+    }
     let tls = acceptor(data, &cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

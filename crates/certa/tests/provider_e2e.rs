@@ -380,48 +380,13 @@ fn timeout_notices_when_the_recipient_provider_is_down() {
 fn pec_to_an_ordinary_address_relays_the_signed_envelope() {
     let mut a = Node::new("pec.alpha.test", Some((2, 4)));
     let s = a.mailbox("a");
-    // An ordinary mail server: Python's aiosmtpd, writing each message's bytes as received
-    // (its Mailbox handler re-serialises messages through the email package, which is not
-    // what a mail server does to a signed message).
     let sink_dir = tempfile::tempdir().unwrap();
-    let port = free_port_base();
-    let sink_script = r#"
-import sys, time, os
-from aiosmtpd.controller import Controller
-port, out = int(sys.argv[1]), sys.argv[2]
-os.makedirs(out, exist_ok=True)
-class Sink:
-    async def handle_DATA(self, server, session, envelope):
-        n = len(os.listdir(out))
-        with open(os.path.join(out, "%d.eml" % n), "wb") as f:
-            f.write(envelope.original_content)
-        return "250 OK"
-Controller(Sink(), hostname="127.0.0.1", port=port).start()
-while True:
-    time.sleep(3600)
-"#;
-    let _sink = Proc(
-        std::process::Command::new("python3")
-            .arg("-c")
-            .arg(sink_script)
-            .arg(port.to_string())
-            .arg(sink_dir.path().join("new"))
-            .spawn()
-            .unwrap(),
-    );
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
     certa_ok(
         a.data(),
         &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
     );
     a.start();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "aiosmtpd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 
     let msg = original(&s, "x@example.org", None, "completa", "ord-1@mua");
     assert_eq!(
@@ -444,18 +409,7 @@ while True:
     );
 
     // The sink receives the signed envelope, which verifies.
-    let new = sink_dir.path().join("new");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let received = loop {
-        if let Some(f) = std::fs::read_dir(&new).ok().and_then(|mut d| d.next()) {
-            break std::fs::read(f.unwrap().path()).unwrap();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the ordinary server got nothing"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let received = first_received(sink_dir.path());
     check_signed(&received, &a.ca(), Some("posta-certificata"));
     assert!(String::from_utf8_lossy(&received).contains("X-Trasporto: posta-certificata"));
 

@@ -554,6 +554,14 @@ impl Store {
         })
     }
 
+    /// At start-up of the only node using this store, nobody holds a lease: items claimed by
+    /// a process that crashed are due again at once.
+    pub fn release_leases(&self) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute("UPDATE queue SET lease_until = 0 WHERE lease_until > 0", [])?)
+        })
+    }
+
     pub fn queue_retry(&self, id: i64, next_attempt: Unix, error: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute("UPDATE queue SET next_attempt = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1", params![id, next_attempt, error])?;

@@ -56,10 +56,15 @@ fn queue_lease_hides_an_item_until_it_expires() {
     let item = s.queue_claim(10, 300).unwrap().unwrap();
     assert_eq!(item.attempts, 0);
     assert!(s.queue_claim(11, 300).unwrap().is_none(), "leased");
-    let again = s.queue_claim(311, 300).unwrap().unwrap();
     assert_eq!(
-        (again.id, again.attempts),
-        (item.id, 1),
+        s.release_leases().unwrap(),
+        1,
+        "a restart releases the crashed process's lease"
+    );
+    assert!(s.queue_claim(12, 300).unwrap().is_some());
+    let again = s.queue_claim(313, 300).unwrap().unwrap();
+    assert_eq!(
+        (again.id, again.attempts), (item.id, 2),
         "a crash only delays it"
     );
     s.queue_retry(item.id, 400, "down").unwrap();

@@ -312,3 +312,52 @@ impl Drop for Proc {
         let _ = self.0.wait();
     }
 }
+
+/// An ordinary mail server: Python's aiosmtpd, writing each message's bytes as received into
+/// `dir` (its Mailbox handler re-serialises messages through the email package, which is not
+/// what a mail server does to a signed message). Returns the process and its port.
+pub fn ordinary_mail_server(dir: &Path) -> (Proc, u16) {
+    let port = free_port_base();
+    let script = r#"
+import sys, time, os
+from aiosmtpd.controller import Controller
+port, out = int(sys.argv[1]), sys.argv[2]
+os.makedirs(out, exist_ok=True)
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        n = len(os.listdir(out))
+        with open(os.path.join(out, "%d.eml" % n), "wb") as f:
+            f.write(envelope.original_content)
+        return "250 OK"
+Controller(Sink(), hostname="127.0.0.1", port=port).start()
+while True:
+    time.sleep(3600)
+"#;
+    let proc = Proc(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir)
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (proc, port)
+}
+
+/// Waits for the first message an [`ordinary_mail_server`] wrote.
+pub fn first_received(dir: &Path) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(Ok(f)) = std::fs::read_dir(dir).ok().and_then(|mut d| d.next()) {
+            return std::fs::read(f.path()).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the ordinary server got nothing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
