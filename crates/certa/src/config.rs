@@ -119,8 +119,10 @@ pub struct TimersSection {
     pub notice_12h_secs: i64,
     pub notice_24h_secs: i64,
     pub max_queue_secs: i64,
-    /// First retry delay of the relay queue (doubling up to an hour).
+    /// First retry delay of the relay queue, doubling up to `retry_max_secs`.
     pub retry_secs: i64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_secs: i64,
     /// How often the timers look for due notices.
     pub scan_secs: u64,
 }
@@ -132,9 +134,14 @@ impl Default for TimersSection {
             notice_24h_secs: 24 * 3600,
             max_queue_secs: 24 * 3600,
             retry_secs: 60,
+            retry_max_secs: 3600,
             scan_secs: 60,
         }
     }
+}
+
+fn default_retry_max() -> i64 {
+    3600
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -41,6 +41,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             notice_24h_secs: cfg.timers.notice_24h_secs,
             max_queue_secs: cfg.timers.max_queue_secs,
             retry_secs: cfg.timers.retry_secs,
+            retry_max_secs: cfg.timers.retry_max_secs,
         },
         clock: Arc::new(SystemClock),
         throttle: Default::default(),

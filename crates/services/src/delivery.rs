@@ -287,9 +287,9 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     })
 }
 
-/// Back-off after the n-th failed attempt: `base`, 2 × `base`, 4 × `base` … at most an hour.
-pub fn backoff(base: i64, attempts: i64) -> i64 {
-    (base.max(1) << (attempts - 1).clamp(0, 12)).min(3600)
+/// Back-off after the n-th failed attempt: `base`, 2 × `base`, 4 × `base` … at most `max`.
+pub fn backoff(base: i64, max: i64, attempts: i64) -> i64 {
+    (base.max(1) << (attempts - 1).clamp(0, 20)).min(max.max(1))
 }
 
 /// The recipients of a relay item (one SMTP transaction may carry several).

@@ -37,8 +37,9 @@ pub struct Timers {
     pub notice_24h_secs: i64,
     /// Give up relaying after this long (RFC 6109 §2.2.2: 24 hours).
     pub max_queue_secs: i64,
-    /// First retry delay of the relay queue; it doubles up to an hour.
+    /// First retry delay of the relay queue; it doubles up to `retry_max_secs`.
     pub retry_secs: i64,
+    pub retry_max_secs: i64,
 }
 
 impl Default for Timers {
@@ -48,6 +49,7 @@ impl Default for Timers {
             notice_24h_secs: 24 * 3600,
             max_queue_secs: 24 * 3600,
             retry_secs: 60,
+            retry_max_secs: 3600,
         }
     }
 }

@@ -67,7 +67,11 @@ async fn retry(p: &Arc<Provider>, item: &QueueItem, why: &str) {
         } else {
             p2.store.queue_retry(
                 it.id,
-                now + delivery::backoff(p2.timers.retry_secs, it.attempts),
+                now + delivery::backoff(
+                    p2.timers.retry_secs,
+                    p2.timers.retry_max_secs,
+                    it.attempts,
+                ),
                 &why,
             )
         }

@@ -64,7 +64,8 @@ fn queue_lease_hides_an_item_until_it_expires() {
     assert!(s.queue_claim(12, 300).unwrap().is_some());
     let again = s.queue_claim(313, 300).unwrap().unwrap();
     assert_eq!(
-        (again.id, again.attempts), (item.id, 2),
+        (again.id, again.attempts),
+        (item.id, 2),
         "a crash only delays it"
     );
     s.queue_retry(item.id, 400, "down").unwrap();
