@@ -48,6 +48,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         hostname: cfg.provider.hostname.clone(),
         allow_plaintext_auth: cfg.security.allow_plaintext_auth,
         antivirus: cfg.antivirus.clamd.clone(),
+        index_cache: Default::default(),
     })
 }
 

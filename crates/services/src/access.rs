@@ -136,15 +136,7 @@ fn try_submit(
         let mut remote: Vec<(String, Vec<String>)> = Vec::new();
         for (rcpt, dest) in &routes {
             if *dest == Destination::Local {
-                store::enqueue(
-                    db,
-                    "deliver",
-                    mail_from,
-                    rcpt,
-                    &envelope.blob,
-                    Some(&ident),
-                    now,
-                )?;
+                delivery::enqueue(db, "deliver", mail_from, rcpt, &envelope, Some(&ident), now)?;
                 continue;
             }
             let domain = pec::build::domain_of(rcpt).to_ascii_lowercase();
@@ -154,12 +146,15 @@ fn try_submit(
             }
         }
         for (_, list) in &remote {
-            store::enqueue(
+            delivery::enqueue(
                 db,
                 "relay",
                 mail_from,
-                &list.join("\n"),
-                &envelope.blob,
+                &list.join(
+                    "
+",
+                ),
+                &envelope,
                 Some(&ident),
                 now,
             )?;

@@ -15,6 +15,9 @@ pub struct Stored {
     pub meta: MessageMeta,
     pub rcpt_to: Vec<String>,
     pub mail_from: String,
+    /// Small messages' bytes, written by [`Stored::persist`] in the transaction that refers
+    /// to them.
+    pending: Option<Vec<u8>>,
 }
 
 impl Stored {
@@ -30,14 +33,19 @@ impl Stored {
         Stored::put_with(p, &bytes, meta, message_id)
     }
 
-    /// Stores bytes whose fields are already known.
+    /// Stores bytes whose fields are already known: a large message goes to a blob file now
+    /// (fsynced); a small one into the database with the first transaction that uses it.
     pub fn put_with(
         p: &Provider,
         bytes: &[u8],
         meta: MessageMeta,
         message_id: String,
     ) -> Result<Stored, StoreError> {
-        let blob = p.store.blobs.put(bytes)?;
+        let (blob, pending) = if bytes.len() <= store::INLINE_BLOB_MAX {
+            (store::BlobStore::name_of(bytes), Some(bytes.to_vec()))
+        } else {
+            (p.store.blobs.put(bytes)?, None)
+        };
         Ok(Stored {
             blob,
             size: bytes.len() as i64,
@@ -45,7 +53,29 @@ impl Stored {
             meta,
             rcpt_to: vec![],
             mail_from: String::new(),
+            pending,
         })
+    }
+
+    /// A message already in the store.
+    pub fn existing(blob: String, size: i64, meta: MessageMeta) -> Stored {
+        Stored {
+            blob,
+            size,
+            message_id: String::new(),
+            meta,
+            rcpt_to: vec![],
+            mail_from: String::new(),
+            pending: None,
+        }
+    }
+
+    /// Makes the bytes durable with the caller's transaction (a no-op for blob files).
+    pub fn persist(&self, db: &Tx<'_>) -> Result<(), StoreError> {
+        match &self.pending {
+            Some(bytes) => store::put_inline(db, &self.blob, bytes),
+            None => Ok(()),
+        }
     }
 }
 
@@ -89,6 +119,7 @@ pub fn append(
     now: i64,
     enforce_quota: bool,
 ) -> Result<i64, StoreError> {
+    s.persist(db)?;
     store::append(
         db,
         address,
@@ -111,6 +142,7 @@ pub fn append_flagged(
     now: i64,
     flags: &str,
 ) -> Result<i64, StoreError> {
+    s.persist(db)?;
     let meta = MessageMeta {
         flags: flags.to_string(),
         ..s.meta.clone()
@@ -161,6 +193,7 @@ pub fn dispatch(
     s: &Stored,
     now: i64,
 ) -> Result<(), StoreError> {
+    s.persist(db)?;
     for rcpt in &s.rcpt_to {
         let dest = destination_with(rcpt, index, |d| {
             store::is_local_domain_in(db, d).unwrap_or(false)
@@ -175,6 +208,20 @@ pub fn dispatch(
         }
     }
     Ok(())
+}
+
+/// Queues work on a stored message, making its bytes durable in the same transaction.
+pub fn enqueue(
+    db: &Tx<'_>,
+    kind: &str,
+    mail_from: &str,
+    rcpt: &str,
+    s: &Stored,
+    identificativo: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    s.persist(db)?;
+    store::enqueue(db, kind, mail_from, rcpt, &s.blob, identificativo, now)
 }
 
 /// What the delivery point knows of an envelope it holds.
@@ -199,7 +246,7 @@ fn envelope_transaction(
 /// or, for an unknown or full mailbox, the non-delivery notice.
 pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let now = p.now();
-    let bytes = p.store.blobs.get(&item.blob)?;
+    let bytes = p.store.blob(&item.blob)?;
     let Some((tx, original, meta)) = envelope_transaction(p, &bytes) else {
         // Not an envelope we can read: it was checked before queueing, so this is corruption.
         p.store.write(|db| {
@@ -220,14 +267,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         return Ok(());
     };
     let builder = Builder::new(&p.identity);
-    let envelope = Stored {
-        blob: item.blob.clone(),
-        size: bytes.len() as i64,
-        message_id: String::new(),
-        meta,
-        rcpt_to: vec![],
-        mail_from: String::new(),
-    };
+    let envelope = Stored::existing(item.blob.clone(), bytes.len() as i64, meta);
     let exists = p.store.mailbox(&item.rcpt)?.is_some();
     let index = p.index();
     let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
@@ -314,7 +354,7 @@ pub fn relay_finished(
     let now = p.now();
     let mut notices = Vec::new();
     if item.identificativo.is_some() && !failed.is_empty() {
-        let bytes = p.store.blobs.get(&item.blob)?;
+        let bytes = p.store.blob(&item.blob)?;
         if let Some((tx, _, _)) = envelope_transaction(p, &bytes) {
             for (r, why) in failed {
                 let text = format!("4.4.7 - {} - {why}", p.identity.name);

@@ -90,12 +90,12 @@ fn try_receive(
             )?;
             p.store.write(|db| {
                 for r in rcpts {
-                    store::enqueue(
+                    delivery::enqueue(
                         db,
                         "deliver",
                         mail_from,
                         r,
-                        &envelope.blob,
+                        &envelope,
                         Some(&tx.identificativo),
                         now,
                     )?;
@@ -348,7 +348,7 @@ fn ordinary(
         }
         for (f, local) in forward_to.iter().zip(&local_forward) {
             if !local {
-                store::enqueue(db, "relay", mail_from, f, &original.blob, None, now)?;
+                delivery::enqueue(db, "relay", mail_from, f, &original, None, now)?;
             }
         }
         store::log_append(

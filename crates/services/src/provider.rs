@@ -80,6 +80,8 @@ pub struct Provider {
     pub allow_plaintext_auth: bool,
     /// clamd's address (Unix socket path or host:port), when an antivirus is configured.
     pub antivirus: Option<String>,
+    /// The index as last read, with the store's version of it.
+    pub index_cache: std::sync::Mutex<Option<(String, Arc<ProviderIndex>)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,11 +108,21 @@ impl Provider {
         )
     }
 
-    /// The index: what was imported, plus our own entry.
-    pub fn index(&self) -> ProviderIndex {
+    /// The index: what was imported, plus our own entry. Read again only when the store says
+    /// it changed (an `index import` or `domain add` on the running server).
+    pub fn index(&self) -> Arc<ProviderIndex> {
+        let version = self.store.index_version().unwrap_or_default();
+        let mut cache = self.index_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((v, index)) = cache.as_ref() {
+            if *v == version {
+                return index.clone();
+            }
+        }
         let ldif = self.store.index_ldif().unwrap_or_default();
         let mut index = ProviderIndex::from_ldif(&ldif).unwrap_or_default();
         index.upsert(self.own_entry());
+        let index = Arc::new(index);
+        *cache = Some((version, index.clone()));
         index
     }
 

@@ -93,7 +93,7 @@ fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::Error
 async fn relay(p: &Arc<Provider>, item: QueueItem) {
     let (p2, it) = (p.clone(), item.clone());
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, store::StoreError> {
-        let data = p2.store.blobs.get(&it.blob)?;
+        let data = p2.store.blob(&it.blob)?;
         let rcpts = delivery::relay_recipients(&it);
         let first = rcpts.first().cloned().unwrap_or_default();
         let domain = pec::build::domain_of(&first).to_string();

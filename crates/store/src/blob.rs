@@ -25,9 +25,14 @@ impl BlobStore {
         Some(self.root.join(&hash[..2]).join(hash))
     }
 
+    /// The name `data` has in the store.
+    pub fn name_of(data: &[u8]) -> String {
+        hex::encode(Sha256::digest(data))
+    }
+
     /// Stores `data` and returns its SHA-256 name once it is on disk.
     pub fn put(&self, data: &[u8]) -> std::io::Result<String> {
-        let hash = hex::encode(Sha256::digest(data));
+        let hash = Self::name_of(data);
         let Some(path) = self.path(&hash) else {
             return Err(std::io::Error::other("bad blob name"));
         };

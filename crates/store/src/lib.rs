@@ -138,7 +138,15 @@ const MIGRATIONS: &[&str] = &[
         virus TEXT NOT NULL,
         identificativo TEXT);
     "#,
+    // 3: small message bytes inside the database, so that they commit with the transaction
+    // that references them (one fsync instead of one per file).
+    r#"
+    CREATE TABLE small_blobs(hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+    "#,
 ];
+
+/// Messages up to this size live in the database; larger ones in blob files.
+pub const INLINE_BLOB_MAX: usize = 256 * 1024;
 
 /// 30 months, the retention of quarantined messages.
 pub const RETENTION_SECS: i64 = 30 * 30 * 24 * 3600 + 15 * 24 * 3600;
@@ -232,8 +240,13 @@ pub struct Route {
 /// The store: one SQLite connection behind a mutex (SQLite has one writer anyway) and the blobs.
 pub struct Store {
     db: Mutex<Connection>,
+    /// Read-only connections: in WAL mode readers never wait for the writer's fsync.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     pub blobs: BlobStore,
 }
+
+const READERS: usize = 4;
 
 impl Store {
     /// Opens (creating if needed) `dir/certa.db` and `dir/blobs`, applying migrations.
@@ -251,8 +264,20 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                dir.join("certa.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(10))?;
+            readers.push(Mutex::new(r));
+        }
         Ok(Store {
             db: Mutex::new(conn),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             blobs: BlobStore::open(dir.join("blobs"))?,
         })
     }
@@ -284,7 +309,11 @@ impl Store {
 
     /// Read-only access.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        let conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
         f(&conn)
     }
 
@@ -451,6 +480,22 @@ impl Store {
         })
     }
 
+    /// A message's bytes, wherever they are kept.
+    pub fn blob(&self, hash: &str) -> Result<Vec<u8>> {
+        let inline: Option<Vec<u8>> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT data FROM small_blobs WHERE hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        match inline {
+            Some(d) => Ok(d),
+            None => Ok(self.blobs.get(hash)?),
+        }
+    }
+
     // ---- routes and provider index ---------------------------------------------------
 
     pub fn add_route(&self, route: &Route) -> Result<()> {
@@ -509,6 +554,17 @@ impl Store {
                 )?;
             }
             Ok(())
+        })
+    }
+
+    /// Changes whenever the imported index or our domains change.
+    pub fn index_version(&self) -> Result<String> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) || ':' || coalesce(max(imported), 0) FROM provider_index) || '/' || (SELECT coalesce(group_concat(name), '') FROM domains)",
+                [],
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -668,6 +724,15 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
 }
 
 // ---- operations inside one write transaction -----------------------------------------
+
+/// Keeps small message bytes in the database, in the transaction that references them.
+pub fn put_inline(tx: &Transaction<'_>, hash: &str, data: &[u8]) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?1, ?2)",
+        params![hash, data],
+    )?;
+    Ok(())
+}
 
 /// The transaction [`Store::write`] hands to its closure.
 pub type DbTransaction<'a> = Transaction<'a>;

@@ -185,7 +185,7 @@ impl Node {
         s.folder_messages(address, folder)
             .unwrap()
             .into_iter()
-            .map(|m| (m.pec_kind.clone(), s.blobs.get(&m.blob).unwrap()))
+            .map(|m| (m.pec_kind.clone(), s.blob(&m.blob).unwrap()))
             .collect()
     }
 
