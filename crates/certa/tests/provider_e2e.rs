@@ -426,3 +426,74 @@ fn pec_to_an_ordinary_address_relays_the_signed_envelope() {
     assert!(certa_ok(a.data(), &["message", "status", &ident])
         .contains("x@example.org\testerno\tsent-ordinary"));
 }
+
+#[test]
+fn ordinary_mail_forwarded_and_pec_never_sent_without_tls() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let mut b = Node::new("pec.beta.test", None);
+    let s = a.mailbox("a");
+    let rb = b.mailbox("b");
+    let sink_dir = tempfile::tempdir().unwrap();
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
+    // B forwards ordinary mail for b to an ordinary address.
+    certa_ok(
+        b.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    certa_ok(
+        b.data(),
+        &[
+            "mailbox",
+            "ordinary",
+            &rb,
+            "forward",
+            "--to",
+            "b.privato@example.org",
+        ],
+    );
+    // A knows B from the index, but its route points at a server without STARTTLS.
+    a.peer_with(&b);
+    certa_ok(
+        a.data(),
+        &[
+            "route",
+            "add",
+            "pec.beta.test",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    a.start();
+    b.start();
+
+    let ordinary = "From: amico@example.org\r\nTo: b@pec.beta.test\r\nSubject: ciao\r\nMessage-ID: <o1@example.org>\r\n\r\nposta ordinaria\r\n";
+    let out = python_mx(b.smtp_port(), "amico@example.org", &rb, ordinary.as_bytes());
+    assert!(out.starts_with("OK"), "{out}");
+    let forwarded = String::from_utf8_lossy(&first_received(sink_dir.path())).into_owned();
+    assert!(
+        forwarded.contains("posta ordinaria") && forwarded.contains("Message-ID: <o1@example.org>"),
+        "{forwarded}"
+    );
+    assert!(
+        b.folder(&rb, "INBOX").is_empty(),
+        "ordinary mail is not delivered to the PEC mailbox"
+    );
+
+    let msg = original(&s, &rb, None, "completa", "notls@mua");
+    assert_eq!(
+        python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&rb], &msg),
+        "OK"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        std::fs::read_dir(sink_dir.path()).unwrap().count(),
+        1,
+        "the envelope never went to a server without TLS"
+    );
+    let out = std::process::Command::new("sqlite3")
+        .arg(a.data().join("certa.db"))
+        .arg("SELECT last_error FROM queue")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("STARTTLS"), "{err}");
+}
