@@ -20,6 +20,26 @@ pub struct Config {
     pub security: Security,
     #[serde(default)]
     pub antivirus: Antivirus,
+    #[serde(default)]
+    pub dns: Dns,
+}
+
+/// Where MX lookups go and which port mail exchangers listen on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dns {
+    /// `ip:port` of a resolver; default: the first nameserver of /etc/resolv.conf.
+    pub resolver: Option<String>,
+    /// 25, except on private networks and in tests.
+    pub mx_port: u16,
+}
+
+impl Default for Dns {
+    fn default() -> Self {
+        Dns {
+            resolver: None,
+            mx_port: 25,
+        }
+    }
 }
 
 /// `clamd = "/run/clamav/clamd.ctl"` or `"127.0.0.1:3310"`; without it, no scanning.
@@ -85,6 +105,10 @@ impl Listen {
 pub struct KeyPair {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Extra CA certificates (PEM files) trusted for other providers' TLS and signatures,
+    /// for private networks; the system's roots are always trusted.
+    #[serde(default)]
+    pub peer_ca: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

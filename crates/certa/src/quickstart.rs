@@ -108,6 +108,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         tls: KeyPair {
             cert: "tls/cert.pem".into(),
             key: "tls/key.pem".into(),
+            peer_ca: vec![],
         },
         signing: Signing {
             cert: "pki/signing.pem".into(),
@@ -119,6 +120,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         timers: TimersSection::default(),
         security: Security::default(),
         antivirus: Default::default(),
+        dns: Default::default(),
     };
     config.save(a.data)?;
 

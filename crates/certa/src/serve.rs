@@ -48,6 +48,24 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         hostname: cfg.provider.hostname.clone(),
         allow_plaintext_auth: cfg.security.allow_plaintext_auth,
         antivirus: cfg.antivirus.clamd.clone(),
+        dns_resolver: match &cfg.dns.resolver {
+            Some(r) => Some(
+                r.parse()
+                    .with_context(|| format!("[dns] resolver {r:?} is not ip:port"))?,
+            ),
+            None => None,
+        },
+        mx_port: cfg.dns.mx_port,
+        peer_ca_pem: {
+            let mut pem = String::new();
+            for f in &cfg.tls.peer_ca {
+                pem.push_str(
+                    &std::fs::read_to_string(Config::resolve(data, f))
+                        .with_context(|| format!("reading {}", f.display()))?,
+                );
+            }
+            (!pem.is_empty()).then_some(pem)
+        },
         index_cache: Default::default(),
     })
 }

@@ -13,6 +13,7 @@ pub mod access;
 pub mod accounts;
 pub mod antivirus;
 pub mod delivery;
+pub mod dns;
 pub mod incoming;
 pub mod provider;
 pub mod timers;

@@ -80,6 +80,12 @@ pub struct Provider {
     pub allow_plaintext_auth: bool,
     /// clamd's address (Unix socket path or host:port), when an antivirus is configured.
     pub antivirus: Option<String>,
+    /// DNS resolver for MX lookups (default: /etc/resolv.conf) and the port of mail
+    /// exchangers (25; another only on private networks and in tests).
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    pub mx_port: u16,
+    /// Extra CAs (PEM) trusted for peers' TLS and signatures, besides the system's.
+    pub peer_ca_pem: Option<String>,
     /// The index as last read, with the store's version of it.
     pub index_cache: std::sync::Mutex<Option<(String, Arc<ProviderIndex>)>>,
 }
@@ -130,6 +136,9 @@ impl Provider {
     /// (a peer on a private network is trusted for TLS and signatures alike).
     pub fn trust(&self) -> TrustAnchors {
         let mut roots = vec![self.ca.clone()];
+        if let Some(pem) = &self.peer_ca_pem {
+            roots.extend(X509::stack_from_pem(pem.as_bytes()).unwrap_or_default());
+        }
         for r in self.store.routes().unwrap_or_default() {
             if let Some(pem) = r.ca_pem {
                 roots.extend(X509::stack_from_pem(pem.as_bytes()).unwrap_or_default());

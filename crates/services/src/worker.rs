@@ -3,6 +3,7 @@
 //! lease runs out and another worker takes the item again.
 
 use crate::delivery;
+use crate::dns::{self, DnsError};
 use crate::provider::{Destination, Provider};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use openssl::x509::X509;
@@ -90,65 +91,137 @@ fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::Error
     Ok(b.build())
 }
 
+/// One next hop to try: where to connect and the name its certificate must carry.
+struct Hop {
+    connect: String,
+    port: u16,
+    tls_name: String,
+}
+
+/// The next hops of a domain: its static route, or its mail exchangers from DNS (RFC 5321
+/// §5.1), each with its addresses.
+fn next_hops(
+    p: &Provider,
+    domain: &str,
+    route: Option<&store::Route>,
+) -> Result<Vec<Hop>, DnsError> {
+    if let Some(r) = route {
+        return Ok(vec![Hop {
+            connect: r.host.clone(),
+            port: r.port,
+            tls_name: r.host.clone(),
+        }]);
+    }
+    let resolver = p
+        .dns_resolver
+        .or_else(dns::system_resolver)
+        .ok_or_else(|| DnsError::Temporary("nessun resolver DNS configurato".into()))?;
+    let mut hops = Vec::new();
+    for mx in dns::mail_exchangers(resolver, domain)? {
+        for ip in dns::addresses(resolver, &mx)? {
+            hops.push(Hop {
+                connect: ip.to_string(),
+                port: p.mx_port,
+                tls_name: mx.clone(),
+            });
+        }
+    }
+    Ok(hops)
+}
+
 async fn relay(p: &Arc<Provider>, item: QueueItem) {
     let (p2, it) = (p.clone(), item.clone());
-    let prepared = tokio::task::spawn_blocking(move || -> Result<_, store::StoreError> {
-        let data = p2.store.blob(&it.blob)?;
+    let prepared = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let data = p2.store.blob(&it.blob).map_err(|e| e.to_string())?;
         let rcpts = delivery::relay_recipients(&it);
         let first = rcpts.first().cloned().unwrap_or_default();
         let domain = pec::build::domain_of(&first).to_string();
-        let route = p2.store.route(&domain)?;
+        let route = p2.store.route(&domain).map_err(|e| e.to_string())?;
         let pec_peer = matches!(p2.destination(&first, &p2.index()), Destination::Pec(_));
-        Ok((data, domain, route, pec_peer))
+        let hops = next_hops(&p2, &domain, route.as_ref());
+        let ca = route
+            .and_then(|r| r.ca_pem)
+            .or_else(|| p2.peer_ca_pem.clone());
+        Ok((data, hops, ca, pec_peer))
     })
     .await;
-    let Ok(Ok((data, domain, route, pec_peer))) = prepared else {
-        retry(p, &item, "messaggio non leggibile dall'archivio").await;
-        return;
+    let (data, hops, ca, pec_peer) = match prepared {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            return retry(
+                p,
+                &item,
+                &format!("messaggio non leggibile dall'archivio: {e}"),
+            )
+            .await
+        }
+        Err(e) => return retry(p, &item, &e.to_string()).await,
     };
-    // A static route, or the domain itself on port 25 (MX lookup is not implemented yet).
-    let (host, port, ca) = match &route {
-        Some(r) => (r.host.clone(), r.port, r.ca_pem.clone()),
-        None => (domain.clone(), 25, None),
+    let rcpts = delivery::relay_recipients(&item);
+    let hops = match hops {
+        Ok(h) if !h.is_empty() => h,
+        Ok(_) => {
+            return retry(
+                p,
+                &item,
+                "nessun indirizzo per i server di posta del dominio",
+            )
+            .await
+        }
+        Err(DnsError::NoSuchDomain(d)) => {
+            let why = format!("il dominio {d} non esiste");
+            return finish(
+                p,
+                &item,
+                vec![],
+                "DNS".into(),
+                rcpts.iter().map(|r| (r.clone(), why.clone())).collect(),
+            )
+            .await;
+        }
+        Err(e) => return retry(p, &item, &e.to_string()).await,
     };
     let tls = match connector(ca.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            retry(p, &item, &format!("configurazione TLS: {e}")).await;
-            return;
-        }
+        Err(e) => return retry(p, &item, &format!("configurazione TLS: {e}")).await,
     };
-    let rcpts = delivery::relay_recipients(&item);
-    let d = smtp::client::Delivery {
-        host: &host,
-        port,
-        tls_name: &host,
-        helo: &p.hostname,
-        tls: &tls,
-        require_tls: pec_peer,
-        mail_from: &item.mail_from,
-        rcpt_to: &rcpts,
-        data: &data,
-    };
-    match smtp::client::deliver(&d).await {
-        Ok(outcome) => {
-            let (p2, it) = (p.clone(), item.clone());
-            let hop = format!("{host}:{port}");
-            let _ = tokio::task::spawn_blocking(move || {
-                delivery::relay_finished(&p2, &it, &outcome.accepted, &hop, &outcome.refused)
-            })
-            .await;
+    let mut last = String::new();
+    for hop in &hops {
+        let d = smtp::client::Delivery {
+            host: &hop.connect,
+            port: hop.port,
+            tls_name: &hop.tls_name,
+            helo: &p.hostname,
+            tls: &tls,
+            require_tls: pec_peer,
+            mail_from: &item.mail_from,
+            rcpt_to: &rcpts,
+            data: &data,
+        };
+        let name = format!("{}:{} ({})", hop.connect, hop.port, hop.tls_name);
+        match smtp::client::deliver(&d).await {
+            Ok(outcome) => return finish(p, &item, outcome.accepted, name, outcome.refused).await,
+            Err(smtp::client::ClientError::Permanent(why)) => {
+                let failed = rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
+                return finish(p, &item, vec![], name, failed).await;
+            }
+            // The next exchanger may be reachable.
+            Err(smtp::client::ClientError::Temporary(why)) => last = format!("{name}: {why}"),
         }
-        Err(smtp::client::ClientError::Permanent(why)) => {
-            let (p2, it) = (p.clone(), item.clone());
-            let hop = format!("{host}:{port}");
-            let failed: Vec<(String, String)> =
-                rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
-            let _ = tokio::task::spawn_blocking(move || {
-                delivery::relay_finished(&p2, &it, &[], &hop, &failed)
-            })
-            .await;
-        }
-        Err(smtp::client::ClientError::Temporary(why)) => retry(p, &item, &why).await,
     }
+    retry(p, &item, &last).await
+}
+
+async fn finish(
+    p: &Arc<Provider>,
+    item: &QueueItem,
+    accepted: Vec<String>,
+    hop: String,
+    failed: Vec<(String, String)>,
+) {
+    let (p2, it) = (p.clone(), item.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        delivery::relay_finished(&p2, &it, &accepted, &hop, &failed)
+    })
+    .await;
 }
