@@ -183,6 +183,25 @@ fn within_one_provider_formal_errors_and_unknown_recipient() {
     check_signed(notice, &a.ca(), Some("non-accettazione"));
     assert!(String::from_utf8_lossy(notice).contains("AVVISO DI NON ACCETTAZIONE"));
 
+    // Every other formal error (RFC 6109 §3.1.1), each: SMTP 550 naming it and one more signed
+    // notice.
+    let cases = [
+        (format!("To: {r}\r\nSubject: senza From\r\n\r\nx\r\n"), "From"),
+        (format!("From: {s}, altro@pec.alpha.test\r\nTo: {r}\r\nSubject: due From\r\n\r\nx\r\n"), "From"),
+        (format!("From: {s}\r\nCc: {r}\r\nSubject: senza To\r\n\r\nx\r\n"), "To"),
+        (format!("From: {s}\r\nTo: altro@pec.alpha.test\r\nSubject: destinatario assente\r\n\r\nx\r\n"), "non compare"),
+    ];
+    for (i, (m, needle)) in cases.iter().enumerate() {
+        let out = python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&r], m.as_bytes());
+        assert!(
+            out.starts_with("ERR") && out.contains("550") && out.contains(needle),
+            "{m}: {out}"
+        );
+        a.wait_folder(&s, "INBOX", "one notice per formal error", |msgs| {
+            count(msgs, "non-accettazione") == i + 2
+        });
+    }
+
     // From differing from the authenticated mailbox is refused at MAIL FROM.
     let out = python_submit(a.submissions_port(), &a.ca(), &s, &r, &[&r], &msg);
     assert!(out.starts_with("ERR") && out.contains("553"), "{out}");
