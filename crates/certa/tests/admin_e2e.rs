@@ -98,6 +98,19 @@ fn welcome_mail_carries_a_working_password_and_log_search_finds_events() {
         "acceptance, envelope, delivery: {by_id}"
     );
 
+    let since_then = certa_ok(a.data(), &["log", "search", "--since", "2000-01-01"]);
+    assert!(
+        since_then.lines().count() >= by_id.lines().count(),
+        "{since_then}"
+    );
+    assert_eq!(
+        certa_ok(a.data(), &["log", "search", "--since", "2999-01-01"]).trim(),
+        "",
+        "nothing after a future date"
+    );
+    let (ok, out) = certa(a.data(), &["log", "search", "--since", "ieri"]);
+    assert!(!ok && out.contains("YYYY-MM-DD"), "{out}");
+
     // Clear refusals that change nothing.
     let (ok, out) = certa(
         a.data(),
