@@ -2,20 +2,10 @@
 
 use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
 use openssl::stack::Stack;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn shared() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for c in [dir.join("shared"), dir.join("../shared")] {
-            if c.join("fixtures").is_dir() {
-                return c;
-            }
-        }
-        assert!(dir.pop(), "cannot find shared/");
-    }
-}
+use common::shared;
+use std::process::Command;
 
 fn certa(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_certa"))

@@ -65,13 +65,7 @@ fn try_submit(
 
     // RFC 6109 §3.1.3: a virus makes the message not accepted; it is kept in quarantine.
     match p.scan(message) {
-        Err(e) => {
-            return Ok(Reply::new(
-                451,
-                "4.7.0",
-                format!("Messaggio non verificabile ora ({e}): riprovare più tardi"),
-            ))
-        }
+        Err(e) => return Ok(e.reply()),
         Ok(ScanResult::Infected(virus)) => {
             let notice = delivery::sign(
                 p,

@@ -119,21 +119,10 @@ pub fn append(
     now: i64,
     enforce_quota: bool,
 ) -> Result<i64, StoreError> {
-    s.persist(db)?;
-    store::append(
-        db,
-        address,
-        folder,
-        &NewMessage {
-            blob: &s.blob,
-            size: s.size,
-            meta: &s.meta,
-        },
-        now,
-        enforce_quota,
-    )
+    append_with(db, address, folder, s, &s.meta, now, enforce_quota)
 }
 
+/// Appends with flags already set (the sender's copy in Posta inviata is `\Seen`).
 pub fn append_flagged(
     db: &Tx<'_>,
     address: &str,
@@ -142,11 +131,23 @@ pub fn append_flagged(
     now: i64,
     flags: &str,
 ) -> Result<i64, StoreError> {
-    s.persist(db)?;
     let meta = MessageMeta {
         flags: flags.to_string(),
         ..s.meta.clone()
     };
+    append_with(db, address, folder, s, &meta, now, false)
+}
+
+fn append_with(
+    db: &Tx<'_>,
+    address: &str,
+    folder: &str,
+    s: &Stored,
+    meta: &MessageMeta,
+    now: i64,
+    enforce_quota: bool,
+) -> Result<i64, StoreError> {
+    s.persist(db)?;
     store::append(
         db,
         address,
@@ -154,10 +155,10 @@ pub fn append_flagged(
         &NewMessage {
             blob: &s.blob,
             size: s.size,
-            meta: &meta,
+            meta,
         },
         now,
-        false,
+        enforce_quota,
     )
 }
 

@@ -71,13 +71,7 @@ fn try_receive(
             let tx = Transaction::from_daticert(d, time, &parsed.to);
             let mail_receipt = verdict.provider.map(|e| e.mail_receipt).unwrap_or_default();
             match p.scan(&message) {
-                Err(e) => {
-                    return Ok(Reply::new(
-                        451,
-                        "4.7.0",
-                        format!("Messaggio non verificabile ora ({e}): riprovare più tardi"),
-                    ))
-                }
+                Err(e) => return Ok(e.reply()),
                 Ok(ScanResult::Infected(virus)) => {
                     return virus_found(p, &tx, &mail_receipt, rcpts, message, &virus)
                 }
@@ -283,13 +277,7 @@ fn ordinary(
         None
     } else {
         match p.scan(&message) {
-            Err(e) => {
-                return Ok(Reply::new(
-                    451,
-                    "4.7.0",
-                    format!("Messaggio non verificabile ora ({e}): riprovare più tardi"),
-                ))
-            }
+            Err(e) => return Ok(e.reply()),
             Ok(ScanResult::Infected(v)) => Some(v),
             Ok(ScanResult::Clean) => None,
         }
