@@ -170,6 +170,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     println!();
     println!("  casella di prova:    {user}");
     println!("  password:            {password}   (da cambiare al primo accesso alla webmail)");
+    println!("  client di posta:     SMTP {} con TLS, utente {user}; certificato della CA in {d}/pki/ca.pem", config.listen.submissions);
     println!();
     println!("Avvio:                 certa --data {d} serve");
     println!("Nuova casella:         certa --data {d} mailbox add nome@{domain} --password '...'");

@@ -290,7 +290,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         println!("  smtp         {}", cfg.listen.smtp);
         println!("  submission   {} (STARTTLS)", cfg.listen.submission);
         println!("  submissions  {} (TLS)", cfg.listen.submissions);
-        println!("  imap, imaps, pop3, pop3s, http: not yet implemented in this version");
+        println!("  imap, imaps, pop3, pop3s, http: non ancora disponibili in questa versione");
         tokio::signal::ctrl_c().await?;
         println!("Certa: arresto");
         anyhow::Ok(())
