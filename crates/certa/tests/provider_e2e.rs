@@ -516,3 +516,43 @@ fn ordinary_mail_forwarded_and_pec_never_sent_without_tls() {
     let err = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("STARTTLS"), "{err}");
 }
+
+#[test]
+fn giving_up_after_the_24h_notice_sends_nothing_more() {
+    // 12 h → 2 s, 24 h → 4 s, the relay gives up after 6 s; B never comes up.
+    let mut a = Node::new("pec.alpha.test", Some((2, 4)));
+    let b = Node::new("pec.beta.test", None);
+    let s = a.mailbox("a");
+    let rb = b.mailbox("b");
+    a.peer_with(&b);
+    let cfg_path = a.data().join("certa.toml");
+    let cfg = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .replace("max_queue_secs = 86400", "max_queue_secs = 6");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    a.start();
+    let msg = original(&s, &rb, None, "completa", "giveup@mua");
+    assert_eq!(
+        python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&rb], &msg),
+        "OK"
+    );
+    a.wait_folder(&s, "INBOX", "24 h notice", |m| {
+        count(m, "mancata-consegna-24h") == 1
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while a.store().queue_len().unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay never gave up"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let inbox = a.folder(&s, "INBOX");
+    assert_eq!(
+        count(&inbox, "mancata-consegna"),
+        0,
+        "no second notice after the 24 h one"
+    );
+    assert_eq!(count(&inbox, "mancata-consegna-12h"), 1);
+    assert!(certa_ok(a.data(), &["log", "search", "--sender", &s]).contains("inoltro-fallito"));
+}

@@ -354,10 +354,25 @@ pub fn relay_finished(
 ) -> Result<(), StoreError> {
     let now = p.now();
     let mut notices = Vec::new();
+    // A recipient whose 24 h notice went out already has its final word (RFC 6109 §3.1.6:
+    // the transaction is closed); giving up the relay adds no second notice.
+    let closed: Vec<String> = match &item.identificativo {
+        Some(id) => p.store.transaction(id)?.map_or(vec![], |t| {
+            t.recipients
+                .into_iter()
+                .filter(|r| r.notice_24h)
+                .map(|r| r.address.to_ascii_lowercase())
+                .collect()
+        }),
+        None => vec![],
+    };
     if item.identificativo.is_some() && !failed.is_empty() {
         let bytes = p.store.blob(&item.blob)?;
         if let Some((tx, _, _)) = envelope_transaction(p, &bytes) {
-            for (r, why) in failed {
+            for (r, why) in failed
+                .iter()
+                .filter(|(r, _)| !closed.contains(&r.to_ascii_lowercase()))
+            {
                 let text = format!("4.4.7 - {} - {why}", p.identity.name);
                 let n = sign(
                     p,
@@ -391,9 +406,13 @@ pub fn relay_finished(
             store::update_recipient(db, &tx.identificativo, r, "failed", Some(text), now)?;
             log(p, db, "mancata-consegna", tx, &n.message_id)?;
         }
-        if notices.is_empty() && !failed.is_empty() {
-            let rcpts: Vec<String> = failed.iter().map(|f| f.0.clone()).collect();
-            let why: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
+        let silent: Vec<&(String, String)> = failed
+            .iter()
+            .filter(|(r, _)| !notices.iter().any(|n| n.0 == *r))
+            .collect();
+        if !silent.is_empty() {
+            let rcpts: Vec<String> = silent.iter().map(|f| f.0.clone()).collect();
+            let why: Vec<String> = silent.iter().map(|f| f.1.clone()).collect();
             store::log_append(
                 db,
                 now,
