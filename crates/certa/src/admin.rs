@@ -5,6 +5,7 @@ use crate::config::Config;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use store::Store;
 
 #[derive(Subcommand)]
@@ -84,10 +85,15 @@ pub enum LogCommand {
     },
 }
 
-pub fn open(data: &Path) -> anyhow::Result<(Config, Store)> {
+pub fn open(data: &Path) -> anyhow::Result<(Config, Arc<dyn Store>)> {
     let cfg = Config::load(data)?;
-    let store = Store::open(data).context("opening the store")?;
-    Ok((cfg, store))
+    Ok((cfg, open_store(data)?))
+}
+
+/// The store of a data directory: the embedded SQLite backend.
+pub fn open_store(data: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::SqliteStore::open(data).context("opening the store")?;
+    Ok(Arc::new(store))
 }
 
 /// `1GB`, `500MB`, `100KB`, or bytes.
@@ -170,16 +176,18 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             };
             let now = crate::now();
             store.add_mailbox(
-                &login.mailbox,
-                &services::accounts::hash_password(&pw),
-                quota,
-                recovery_email.as_deref(),
-                must_change,
+                &store::NewMailbox {
+                    address: &login.mailbox,
+                    password_hash: &services::accounts::hash_password(&pw),
+                    quota,
+                    recovery_email: recovery_email.as_deref(),
+                    must_change_password: must_change,
+                },
                 now,
             )?;
             if *welcome {
                 let to = recovery_email.as_deref().unwrap_or_default();
-                queue_welcome(&cfg, &store, &login.mailbox, to, &pw, now)?;
+                queue_welcome(&cfg, store.as_ref(), &login.mailbox, to, &pw, now)?;
                 println!(
                     "casella {} creata; password inviata a {to} (da cambiare al primo accesso)",
                     login.mailbox
@@ -230,7 +238,7 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
 /// to the holder's ordinary recovery address, through the relay queue of the running server.
 fn queue_welcome(
     cfg: &Config,
-    store: &Store,
+    store: &dyn Store,
     mailbox: &str,
     to: &str,
     password: &str,
@@ -246,8 +254,8 @@ fn queue_welcome(
         "From: {from}\r\nTo: {to}\r\nDate: {date}\r\n{}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
         pec::wire::header("Subject", "Benvenuto nella posta certificata")
     );
-    let blob = store.blobs.put(msg.as_bytes())?;
-    store.write(|db| store::enqueue(db, "relay", &from, to, &blob, None, now))?;
+    let blob = store.put_blob(msg.as_bytes())?;
+    store.write(|db| db.enqueue("relay", &from, to, &blob, None, now))?;
     Ok(())
 }
 

@@ -124,27 +124,31 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     };
     config.save(a.data)?;
 
-    let store = store::Store::open(a.data)?;
+    let store = crate::admin::open_store(a.data)?;
     let now = crate::now();
     store.add_domain(&domain, now)?;
     // The provider service mailbox (RFC 6109 §2.2.5): presa in carico and virus notices.
     let service = format!("posta-certificata@{domain}");
     store.add_mailbox(
-        &service,
-        &services::accounts::hash_password(&generate_password()),
-        1 << 30,
-        None,
-        false,
+        &store::NewMailbox {
+            address: &service,
+            password_hash: &services::accounts::hash_password(&generate_password()),
+            quota: 1 << 30,
+            recovery_email: None,
+            must_change_password: false,
+        },
         now,
     )?;
     let user = format!("utente@{domain}");
     let password = generate_password();
     store.add_mailbox(
-        &user,
-        &services::accounts::hash_password(&password),
-        1 << 30,
-        None,
-        true,
+        &store::NewMailbox {
+            address: &user,
+            password_hash: &services::accounts::hash_password(&password),
+            quota: 1 << 30,
+            recovery_email: None,
+            must_change_password: true,
+        },
         now,
     )?;
 

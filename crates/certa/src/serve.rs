@@ -28,7 +28,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         ),
         signer,
         ca,
-        store: Arc::new(store::Store::open(data)?),
+        store: crate::admin::open_store(data)?,
         limits: Limits {
             max_message_bytes: cfg.limits.max_message_bytes,
             pec: pec::checks::Limits {

@@ -71,9 +71,16 @@ fn try_submit(
                 p,
                 &builder.non_acceptance(&tx, std::slice::from_ref(&virus), true),
             )?;
-            let blob = p.store.blobs.put(message)?;
+            let blob = p.store.put_blob(message)?;
             p.store.write(|db| {
-                store::quarantine(db, now, &blob, mail_from, rcpts, &virus, Some(&ident))?;
+                db.quarantine(&store::Quarantine {
+                    time: now,
+                    blob: &blob,
+                    sender: mail_from,
+                    recipients: rcpts,
+                    virus: &virus,
+                    identificativo: Some(&ident),
+                })?;
                 delivery::append(db, mailbox, INBOX, &notice, now, false)?;
                 delivery::log(p, db, "non-accettazione-virus", &tx, &notice.message_id)?;
                 Ok(())
@@ -93,36 +100,33 @@ fn try_submit(
         .map(|r| (r.clone(), p.destination(r, &index)))
         .collect();
     p.store.write(|db| {
-        store::create_transaction(
-            db,
-            &PecTransaction {
-                identificativo: ident.clone(),
-                sender: mail_from.to_string(),
-                subject: tx.subject.clone(),
-                msgid: tx.msgid.clone(),
-                receipt_type: tx.receipt_type.as_str().to_string(),
-                created: now,
-                recipients: tx
-                    .recipients
-                    .iter()
-                    .map(|r| RecipientState {
-                        address: r.address.clone(),
-                        kind: r.kind.as_str().to_string(),
-                        state: if r.kind == pec::RecipientKind::Esterno {
-                            "sent-ordinary"
-                        } else {
-                            "accepted"
-                        }
-                        .to_string(),
-                        detail: None,
-                        updated: now,
-                        taken_in_charge: false,
-                        notice_12h: false,
-                        notice_24h: false,
-                    })
-                    .collect(),
-            },
-        )?;
+        db.create_transaction(&PecTransaction {
+            identificativo: ident.clone(),
+            sender: mail_from.to_string(),
+            subject: tx.subject.clone(),
+            msgid: tx.msgid.clone(),
+            receipt_type: tx.receipt_type.as_str().to_string(),
+            created: now,
+            recipients: tx
+                .recipients
+                .iter()
+                .map(|r| RecipientState {
+                    address: r.address.clone(),
+                    kind: r.kind.as_str().to_string(),
+                    state: if r.kind == pec::RecipientKind::Esterno {
+                        "sent-ordinary"
+                    } else {
+                        "accepted"
+                    }
+                    .to_string(),
+                    detail: None,
+                    updated: now,
+                    taken_in_charge: false,
+                    notice_12h: false,
+                    notice_24h: false,
+                })
+                .collect(),
+        })?;
         delivery::append(db, mailbox, INBOX, &acceptance, now, false)?;
         delivery::append_flagged(db, mailbox, SENT, &sent_copy, now, "\\Seen")?;
         // One delivery per local recipient; one SMTP transaction per remote domain, so the

@@ -5,7 +5,7 @@
 use crate::provider::{destination_with, Destination, Provider};
 use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
-use store::{DbTransaction as Tx, MessageMeta, NewMessage, QueueItem, StoreError, INBOX};
+use store::{MessageMeta, NewMessage, QueueItem, StoreError, Tx, INBOX};
 
 /// A message written to the blob store.
 pub struct Stored {
@@ -44,7 +44,7 @@ impl Stored {
         let (blob, pending) = if bytes.len() <= store::INLINE_BLOB_MAX {
             (store::BlobStore::name_of(bytes), Some(bytes.to_vec()))
         } else {
-            (p.store.blobs.put(bytes)?, None)
+            (p.store.put_blob(bytes)?, None)
         };
         Ok(Stored {
             blob,
@@ -71,9 +71,9 @@ impl Stored {
     }
 
     /// Makes the bytes durable with the caller's transaction (a no-op for blob files).
-    pub fn persist(&self, db: &Tx<'_>) -> Result<(), StoreError> {
+    pub fn persist(&self, db: &dyn Tx) -> Result<(), StoreError> {
         match &self.pending {
-            Some(bytes) => store::put_inline(db, &self.blob, bytes),
+            Some(bytes) => db.put_inline(&self.blob, bytes),
             None => Ok(()),
         }
     }
@@ -112,7 +112,7 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
 }
 
 pub fn append(
-    db: &Tx<'_>,
+    db: &dyn Tx,
     address: &str,
     folder: &str,
     s: &Stored,
@@ -124,7 +124,7 @@ pub fn append(
 
 /// Appends with flags already set (the sender's copy in Posta inviata is `\Seen`).
 pub fn append_flagged(
-    db: &Tx<'_>,
+    db: &dyn Tx,
     address: &str,
     folder: &str,
     s: &Stored,
@@ -139,7 +139,7 @@ pub fn append_flagged(
 }
 
 fn append_with(
-    db: &Tx<'_>,
+    db: &dyn Tx,
     address: &str,
     folder: &str,
     s: &Stored,
@@ -148,8 +148,7 @@ fn append_with(
     enforce_quota: bool,
 ) -> Result<i64, StoreError> {
     s.persist(db)?;
-    store::append(
-        db,
+    db.append(
         address,
         folder,
         &NewMessage {
@@ -165,47 +164,44 @@ fn append_with(
 /// One legal-log record about a transaction (RFC 6109 §2.3).
 pub fn log(
     p: &Provider,
-    db: &Tx<'_>,
+    db: &dyn Tx,
     event: &str,
     tx: &Transaction,
     related: &str,
 ) -> Result<(), StoreError> {
     let rcpts: Vec<String> = tx.recipients.iter().map(|r| r.address.clone()).collect();
     let related = [related.to_string()];
-    store::log_append(
-        db,
-        p.now(),
+    db.log_append(&store::LogRecord {
+        time: p.now(),
         event,
-        &tx.identificativo,
-        &tx.sender,
-        &rcpts,
-        &tx.subject,
-        &related,
-        &p.identity.name,
-    )?;
+        msgid: &tx.identificativo,
+        sender: &tx.sender,
+        recipients: &rcpts,
+        subject: &tx.subject,
+        related: &related,
+        provider: &p.identity.name,
+    })?;
     Ok(())
 }
 
 /// Sends a signed notice to its recipient: into the mailbox when it is ours, otherwise through
 /// the relay queue. Inside the caller's transaction; `index` is read before it.
 pub fn dispatch(
-    db: &Tx<'_>,
+    db: &dyn Tx,
     index: &ProviderIndex,
     s: &Stored,
     now: i64,
 ) -> Result<(), StoreError> {
     s.persist(db)?;
     for rcpt in &s.rcpt_to {
-        let dest = destination_with(rcpt, index, |d| {
-            store::is_local_domain_in(db, d).unwrap_or(false)
-        });
+        let dest = destination_with(rcpt, index, |d| db.is_local_domain(d).unwrap_or(false));
         match dest {
             Destination::Local => {
-                if store::mailbox_exists(db, rcpt)? {
+                if db.mailbox_exists(rcpt)? {
                     append(db, rcpt, INBOX, s, now, false)?;
                 }
             }
-            _ => store::enqueue(db, "relay", &s.mail_from, rcpt, &s.blob, None, now)?,
+            _ => db.enqueue("relay", &s.mail_from, rcpt, &s.blob, None, now)?,
         }
     }
     Ok(())
@@ -213,7 +209,7 @@ pub fn dispatch(
 
 /// Queues work on a stored message, making its bytes durable in the same transaction.
 pub fn enqueue(
-    db: &Tx<'_>,
+    db: &dyn Tx,
     kind: &str,
     mail_from: &str,
     rcpt: &str,
@@ -222,7 +218,7 @@ pub fn enqueue(
     now: i64,
 ) -> Result<(), StoreError> {
     s.persist(db)?;
-    store::enqueue(db, kind, mail_from, rcpt, &s.blob, identificativo, now)
+    db.enqueue(kind, mail_from, rcpt, &s.blob, identificativo, now)
 }
 
 /// What the delivery point knows of an envelope it holds.
@@ -251,18 +247,17 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let Some((tx, original, meta)) = envelope_transaction(p, &bytes) else {
         // Not an envelope we can read: it was checked before queueing, so this is corruption.
         p.store.write(|db| {
-            store::dequeue(db, item.id)?;
-            store::log_append(
-                db,
-                now,
-                "errore-interno",
-                item.identificativo.as_deref().unwrap_or(""),
-                &item.mail_from,
-                std::slice::from_ref(&item.rcpt),
-                "",
-                &[],
-                &p.identity.name,
-            )?;
+            db.dequeue(item.id)?;
+            db.log_append(&store::LogRecord {
+                time: now,
+                event: "errore-interno",
+                msgid: item.identificativo.as_deref().unwrap_or(""),
+                sender: &item.mail_from,
+                recipients: std::slice::from_ref(&item.rcpt),
+                subject: "",
+                related: &[],
+                provider: &p.identity.name,
+            })?;
             Ok(())
         })?;
         return Ok(());
@@ -291,7 +286,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         None
     };
     p.store.write(|db| {
-        if !store::dequeue(db, item.id)? {
+        if !db.dequeue(item.id)? {
             return Ok(());
         }
         let outcome = if !exists {
@@ -309,8 +304,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         };
         if let Some((receipt, state, detail)) = outcome {
             dispatch(db, &index, receipt, now)?;
-            store::update_recipient(
-                db,
+            db.update_recipient(
                 &tx.identificativo,
                 &item.rcpt,
                 state,
@@ -385,25 +379,24 @@ pub fn relay_finished(
     let index = p.index();
     let ident = item.identificativo.as_deref().unwrap_or("");
     p.store.write(|db| {
-        if !store::dequeue(db, item.id)? {
+        if !db.dequeue(item.id)? {
             return Ok(());
         }
         if !accepted.is_empty() {
-            store::log_append(
-                db,
-                now,
-                "inoltro",
-                ident,
-                &item.mail_from,
-                accepted,
-                "",
-                &[host.to_string()],
-                &p.identity.name,
-            )?;
+            db.log_append(&store::LogRecord {
+                time: now,
+                event: "inoltro",
+                msgid: ident,
+                sender: &item.mail_from,
+                recipients: accepted,
+                subject: "",
+                related: &[host.to_string()],
+                provider: &p.identity.name,
+            })?;
         }
         for (r, n, tx, text) in &notices {
             dispatch(db, &index, n, now)?;
-            store::update_recipient(db, &tx.identificativo, r, "failed", Some(text), now)?;
+            db.update_recipient(&tx.identificativo, r, "failed", Some(text), now)?;
             log(p, db, "mancata-consegna", tx, &n.message_id)?;
         }
         let silent: Vec<&(String, String)> = failed
@@ -413,17 +406,16 @@ pub fn relay_finished(
         if !silent.is_empty() {
             let rcpts: Vec<String> = silent.iter().map(|f| f.0.clone()).collect();
             let why: Vec<String> = silent.iter().map(|f| f.1.clone()).collect();
-            store::log_append(
-                db,
-                now,
-                "inoltro-fallito",
-                ident,
-                &item.mail_from,
-                &rcpts,
-                &why.join("; "),
-                &[host.to_string()],
-                &p.identity.name,
-            )?;
+            db.log_append(&store::LogRecord {
+                time: now,
+                event: "inoltro-fallito",
+                msgid: ident,
+                sender: &item.mail_from,
+                recipients: &rcpts,
+                subject: &why.join("; "),
+                related: &[host.to_string()],
+                provider: &p.identity.name,
+            })?;
         }
         Ok(())
     })

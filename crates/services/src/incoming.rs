@@ -139,18 +139,17 @@ fn virus_found(
         .iter()
         .map(|r| delivery::sign(p, &builder.virus_detected(tx, mail_receipt, r, virus)))
         .collect::<Result<Vec<_>, _>>()?;
-    let blob = p.store.blobs.put(&message)?;
+    let blob = p.store.put_blob(&message)?;
     let index = p.index();
     p.store.write(|db| {
-        store::quarantine(
-            db,
-            now,
-            &blob,
-            &tx.sender,
-            rcpts,
+        db.quarantine(&store::Quarantine {
+            time: now,
+            blob: &blob,
+            sender: &tx.sender,
+            recipients: rcpts,
             virus,
-            Some(&tx.identificativo),
-        )?;
+            identificativo: Some(&tx.identificativo),
+        })?;
         for n in &notices {
             if !mail_receipt.is_empty() {
                 delivery::dispatch(db, &index, n, now)?;
@@ -215,11 +214,11 @@ fn receipt(
     p.store.write(|db| {
         if let Some((n, rcpt, why, tx)) = &virus_notice {
             delivery::dispatch(db, &index, n, now)?;
-            store::update_recipient(db, &tx.identificativo, rcpt, "failed", Some(why), now)?;
+            db.update_recipient(&tx.identificativo, rcpt, "failed", Some(why), now)?;
             delivery::log(p, db, "mancata-consegna-virus", tx, &n.message_id)?;
         }
         for r in rcpts {
-            if store::mailbox_exists(db, r)? {
+            if db.mailbox_exists(r)? {
                 delivery::append(db, r, INBOX, &stored, now, false)?;
             }
         }
@@ -234,7 +233,7 @@ fn receipt(
             };
             for a in &addresses {
                 let detail = d.errore_esteso.as_deref();
-                store::update_recipient(db, &d.identificativo, a, state, detail, now)?;
+                db.update_recipient(&d.identificativo, a, state, detail, now)?;
             }
             let tx = Transaction::from_daticert(d, PecTime::from_unix_or_epoch(now), &[]);
             delivery::log(
@@ -283,9 +282,17 @@ fn ordinary(
         }
     };
     if let Some(virus) = infected {
-        let blob = p.store.blobs.put(&message)?;
-        p.store
-            .write(|db| store::quarantine(db, now, &blob, mail_from, rcpts, &virus, None))?;
+        let blob = p.store.put_blob(&message)?;
+        p.store.write(|db| {
+            db.quarantine(&store::Quarantine {
+                time: now,
+                blob: &blob,
+                sender: mail_from,
+                recipients: rcpts,
+                virus: &virus,
+                identificativo: None,
+            })
+        })?;
         return Ok(Reply::new(
             554,
             "5.7.1",
@@ -294,17 +301,16 @@ fn ordinary(
     }
     if anomaly_for.is_empty() && forward_to.is_empty() {
         p.store.write(|db| {
-            store::log_append(
-                db,
-                now,
-                "posta-ordinaria-rifiutata",
-                "",
-                mail_from,
-                rcpts,
-                why,
-                &[],
-                &p.identity.name,
-            )?;
+            db.log_append(&store::LogRecord {
+                time: now,
+                event: "posta-ordinaria-rifiutata",
+                msgid: "",
+                sender: mail_from,
+                recipients: rcpts,
+                subject: why,
+                related: &[],
+                provider: &p.identity.name,
+            })?;
             Ok(())
         })?;
         return Ok(Reply::new(
@@ -339,17 +345,16 @@ fn ordinary(
                 delivery::enqueue(db, "relay", mail_from, f, &original, None, now)?;
             }
         }
-        store::log_append(
-            db,
-            now,
-            "posta-ordinaria",
-            "",
-            mail_from,
-            rcpts,
-            why,
-            &forward_to,
-            &p.identity.name,
-        )?;
+        db.log_append(&store::LogRecord {
+            time: now,
+            event: "posta-ordinaria",
+            msgid: "",
+            sender: mail_from,
+            recipients: rcpts,
+            subject: why,
+            related: &forward_to,
+            provider: &p.identity.name,
+        })?;
         Ok(())
     })?;
     Ok(Reply::new(250, "2.0.0", "Messaggio ricevuto"))

@@ -69,7 +69,7 @@ pub struct Provider {
     pub identity: ProviderIdentity,
     pub signer: Signer,
     pub ca: X509,
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     pub limits: Limits,
     pub timers: Timers,
     pub clock: Arc<dyn Clock>,

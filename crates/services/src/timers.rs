@@ -12,6 +12,7 @@ use store::StoreError;
 pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
     let now = p.now();
     p.store.purge_quarantine(now)?;
+    p.store.purge_log(now)?;
     let mut sent = 0;
     for ident in p.store.pending_transactions()? {
         let Some(t) = p.store.transaction(&ident)? else {
@@ -43,15 +44,13 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
             let index = p.index();
             p.store.write(|db| {
                 delivery::dispatch(db, &index, &notice, now)?;
-                store::mark_notice(
-                    db,
+                db.mark_notice(
                     &t.identificativo,
                     &r.address,
                     stage == TimeoutStage::Hours24,
                 )?;
                 if stage == TimeoutStage::Hours24 {
-                    store::update_recipient(
-                        db,
+                    db.update_recipient(
                         &t.identificativo,
                         &r.address,
                         "timed-out",

@@ -3,7 +3,8 @@
 //! carries the SHA-256 of the previous one, so an edited, deleted or reordered record breaks
 //! the chain and `certa log verify` says where.
 
-use rusqlite::{params, Connection, Transaction};
+use crate::LogRecord;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -52,36 +53,40 @@ fn hash(prev: &str, e: &LogEvent) -> String {
     hex::encode(h.finalize())
 }
 
+/// Where the chain starts: genesis, or the last record dropped past retention.
+fn anchor(c: &Connection) -> rusqlite::Result<(i64, String)> {
+    Ok(c.query_row(
+        "SELECT seq, hash FROM legal_log_anchor WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?
+    .unwrap_or((0, GENESIS.to_string())))
+}
+
 /// Appends a record inside the caller's transaction (so it commits with what it records).
-#[allow(clippy::too_many_arguments)]
-pub fn append(
-    tx: &Transaction<'_>,
-    time: i64,
-    event: &str,
-    msgid: &str,
-    sender: &str,
-    recipients: &[String],
-    subject: &str,
-    related: &[String],
-    provider: &str,
-) -> rusqlite::Result<()> {
-    let (last_seq, prev): (i64, String) = tx
+pub fn append(tx: &Transaction<'_>, r: &LogRecord<'_>) -> rusqlite::Result<()> {
+    let last: Option<(i64, String)> = tx
         .query_row(
             "SELECT seq, hash FROM legal_log ORDER BY seq DESC LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap_or((0, GENESIS.to_string()));
+        .optional()?;
+    let (last_seq, prev) = match last {
+        Some(l) => l,
+        None => anchor(tx)?,
+    };
     let e = LogEvent {
         seq: last_seq + 1,
-        time,
-        event: event.to_string(),
-        msgid: msgid.to_string(),
-        sender: sender.to_string(),
-        recipients: recipients.join(", "),
-        subject: subject.to_string(),
-        related: related.join(", "),
-        provider: provider.to_string(),
+        time: r.time,
+        event: r.event.to_string(),
+        msgid: r.msgid.to_string(),
+        sender: r.sender.to_string(),
+        recipients: r.recipients.join(", "),
+        subject: r.subject.to_string(),
+        related: r.related.join(", "),
+        provider: r.provider.to_string(),
     };
     let h = hash(&prev, &e);
     tx.execute(
@@ -90,6 +95,36 @@ pub fn append(
         params![e.seq, e.time, e.event, e.msgid, e.sender, e.recipients, e.subject, e.related, e.provider, prev, h],
     )?;
     Ok(())
+}
+
+/// Drops the records older than `before` (the 30-month retention), remembering the seq and
+/// hash of the last one dropped so the rest of the chain still verifies from there.
+pub fn purge(tx: &Transaction<'_>, before: i64) -> crate::Result<usize> {
+    let oldest: Option<i64> = tx
+        .query_row("SELECT time FROM legal_log ORDER BY seq LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if oldest.is_none_or(|t| t >= before) {
+        return Ok(0); // the usual case, answered from the first row
+    }
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM legal_log WHERE time < ?1 ORDER BY seq DESC LIMIT 1",
+            [before],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, hash)) = last else {
+        return Ok(0);
+    };
+    // Records are appended in time order, so everything up to `seq` is past retention.
+    let n = tx.execute("DELETE FROM legal_log WHERE seq <= ?1", [seq])?;
+    tx.execute(
+        "INSERT OR REPLACE INTO legal_log_anchor(id, seq, hash, dropped_before) VALUES (1, ?1, ?2, ?3)",
+        params![seq, hash, before],
+    )?;
+    Ok(n)
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogEvent, String, String)> {
@@ -117,8 +152,8 @@ pub fn verify(c: &Connection) -> Result<u64, LogVerifyError> {
     let db = |e: rusqlite::Error| LogVerifyError::Db(e.to_string());
     let mut st = c.prepare(&format!("{SELECT} ORDER BY rowid")).map_err(db)?;
     let rows = st.query_map([], row).map_err(db)?;
-    let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
+    let (anchor_seq, mut prev) = anchor(c).map_err(db)?;
+    let mut expected_seq = anchor_seq + 1;
     let mut n = 0;
     for r in rows {
         let (e, prev_hash, h) = r.map_err(db)?;

@@ -1,13 +1,23 @@
 //! The store on a real SQLite file: UIDs and MODSEQ, quota, queue leases, the log chain.
 
-use store::{MessageMeta, NewMessage, Store, INBOX};
+use store::{LogRecord, MessageMeta, NewMailbox, NewMessage, SqliteStore, Store, INBOX};
 
-fn open() -> (tempfile::TempDir, Store) {
+fn reopen(dir: &std::path::Path) -> Box<dyn Store> {
+    Box::new(SqliteStore::open(dir).unwrap())
+}
+
+fn open() -> (tempfile::TempDir, Box<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(dir.path()).unwrap();
+    let s = reopen(dir.path());
     s.add_domain("pec.test", 0).unwrap();
-    s.add_mailbox("a@pec.test", "hash", 100, None, false, 0)
-        .unwrap();
+    let m = NewMailbox {
+        address: "a@pec.test",
+        password_hash: "hash",
+        quota: 100,
+        recovery_email: None,
+        must_change_password: false,
+    };
+    s.add_mailbox(&m, 0).unwrap();
     (dir, s)
 }
 
@@ -15,8 +25,8 @@ fn open() -> (tempfile::TempDir, Store) {
 fn append_assigns_increasing_uids_and_counts_quota() {
     let (_d, s) = open();
     let meta = MessageMeta::default();
-    let blob = s.blobs.put(b"From: x\r\n\r\nbody").unwrap();
-    assert_eq!(s.blobs.get(&blob).unwrap(), b"From: x\r\n\r\nbody");
+    let blob = s.put_blob(b"From: x\r\n\r\nbody").unwrap();
+    assert_eq!(s.blob(&blob).unwrap(), b"From: x\r\n\r\nbody");
     let m = NewMessage {
         blob: &blob,
         size: 40,
@@ -24,12 +34,12 @@ fn append_assigns_increasing_uids_and_counts_quota() {
     };
     let uids: Vec<i64> = (0..2)
         .map(|_| {
-            s.write(|tx| store::append(tx, "a@pec.test", INBOX, &m, 1, true))
+            s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true))
                 .unwrap()
         })
         .collect();
     assert_eq!(uids, vec![1, 2]);
-    let over = s.write(|tx| store::append(tx, "a@pec.test", INBOX, &m, 1, true));
+    let over = s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true));
     assert!(
         matches!(over, Err(store::StoreError::OverQuota(_))),
         "{over:?}"
@@ -38,12 +48,16 @@ fn append_assigns_increasing_uids_and_counts_quota() {
     assert_eq!(msgs.len(), 2);
     assert!(msgs[1].modseq > msgs[0].modseq);
     assert_eq!(s.mailbox("A@PEC.TEST").unwrap().unwrap().used, 80);
+    let again = NewMailbox {
+        address: "a@pec.test",
+        password_hash: "h",
+        quota: 1,
+        recovery_email: None,
+        must_change_password: false,
+    };
+    assert!(s.add_mailbox(&again, 0).is_err(), "no duplicate mailbox");
     assert!(
-        s.add_mailbox("a@pec.test", "h", 1, None, false, 0).is_err(),
-        "no duplicate mailbox"
-    );
-    assert!(
-        s.blobs.get("../../etc/passwd").is_err(),
+        s.blob("../../etc/passwd").is_err(),
         "blob names are hashes only"
     );
 }
@@ -51,7 +65,7 @@ fn append_assigns_increasing_uids_and_counts_quota() {
 #[test]
 fn queue_lease_hides_an_item_until_it_expires() {
     let (_d, s) = open();
-    s.write(|tx| store::enqueue(tx, "relay", "a@pec.test", "b@x.test", "00", None, 10))
+    s.write(|tx| tx.enqueue("relay", "a@pec.test", "b@x.test", "00", None, 10))
         .unwrap();
     let item = s.queue_claim(10, 300).unwrap().unwrap();
     assert_eq!(item.attempts, 0);
@@ -70,31 +84,30 @@ fn queue_lease_hides_an_item_until_it_expires() {
     );
     s.queue_retry(item.id, 400, "down").unwrap();
     assert!(s.queue_claim(399, 300).unwrap().is_none());
-    assert!(s.write(|tx| store::dequeue(tx, item.id)).unwrap());
-    assert!(
-        !s.write(|tx| store::dequeue(tx, item.id)).unwrap(),
-        "done once"
-    );
+    assert!(s.write(|tx| tx.dequeue(item.id)).unwrap());
+    assert!(!s.write(|tx| tx.dequeue(item.id)).unwrap(), "done once");
     assert_eq!(s.queue_len().unwrap(), 0);
 }
 
-fn log3(s: &Store) {
-    for i in 0..3 {
-        s.write(|tx| {
-            store::log_append(
-                tx,
-                i,
-                "accettazione",
-                &format!("id{i}"),
-                "a@pec.test",
-                &["b@pec.test".into()],
-                "oggetto",
-                &[],
-                "Certa",
-            )?;
-            Ok(())
+fn log_at(s: &dyn Store, time: i64, msgid: &str) {
+    s.write(|tx| {
+        tx.log_append(&LogRecord {
+            time,
+            event: "accettazione",
+            msgid,
+            sender: "a@pec.test",
+            recipients: &["b@pec.test".into()],
+            subject: "oggetto",
+            related: &[],
+            provider: "Certa",
         })
-        .unwrap();
+    })
+    .unwrap();
+}
+
+fn log3(s: &dyn Store) {
+    for i in 0..3 {
+        log_at(s, i, &format!("id{i}"));
     }
 }
 
@@ -110,7 +123,7 @@ fn sql(dir: &std::path::Path, q: &str) {
 #[test]
 fn log_chain_detects_edit_delete_and_reorder() {
     let (d, s) = open();
-    log3(&s);
+    log3(s.as_ref());
     assert_eq!(s.log_verify(), Ok(3));
     drop(s);
     sql(
@@ -118,23 +131,53 @@ fn log_chain_detects_edit_delete_and_reorder() {
         "UPDATE legal_log SET subject = 'altro' WHERE seq = 2",
     );
     assert_eq!(
-        Store::open(d.path()).unwrap().log_verify(),
+        reopen(d.path()).log_verify(),
         Err(store::LogVerifyError::Edited { seq: 2 })
     );
 
     let (d, s) = open();
-    log3(&s);
+    log3(s.as_ref());
     drop(s);
     sql(d.path(), "DELETE FROM legal_log WHERE seq = 2");
     assert_eq!(
-        Store::open(d.path()).unwrap().log_verify(),
+        reopen(d.path()).log_verify(),
         Err(store::LogVerifyError::Broken { seq: 3 })
     );
 
     let (d, s) = open();
-    log3(&s);
+    log3(s.as_ref());
     drop(s);
     // Swap the first two records, each with its own hash intact.
     sql(d.path(), "UPDATE legal_log SET seq = -1 WHERE seq = 1; UPDATE legal_log SET seq = 1 WHERE seq = 2; UPDATE legal_log SET seq = 2 WHERE seq = -1; CREATE TABLE t AS SELECT * FROM legal_log ORDER BY seq; DELETE FROM legal_log; INSERT INTO legal_log SELECT * FROM t; DROP TABLE t;");
-    assert!(Store::open(d.path()).unwrap().log_verify().is_err());
+    assert!(reopen(d.path()).log_verify().is_err());
+}
+
+#[test]
+fn log_retention_drops_old_records_and_the_rest_still_verifies() {
+    let month = 30 * 24 * 3600;
+    let (d, s) = open();
+    log_at(s.as_ref(), 0, "old1");
+    log_at(s.as_ref(), month, "old2");
+    log_at(s.as_ref(), 20 * month, "young");
+    let now = 32 * month;
+    assert_eq!(s.purge_log(now).unwrap(), 2, "older than 30 months");
+    assert_eq!(s.purge_log(now).unwrap(), 0);
+    let left: Vec<String> = s
+        .log_records(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.msgid)
+        .collect();
+    assert_eq!(left, vec!["young"]);
+    assert_eq!(s.log_verify(), Ok(1), "the chain starts at the anchor");
+    log_at(s.as_ref(), now, "new");
+    assert_eq!(s.log_verify(), Ok(2));
+    assert_eq!(s.log_records(None).unwrap()[1].seq, 4, "seq keeps counting");
+    drop(s);
+    // Dropping a young record by hand is still detected.
+    sql(d.path(), "DELETE FROM legal_log WHERE msgid = 'young'");
+    assert_eq!(
+        reopen(d.path()).log_verify(),
+        Err(store::LogVerifyError::Broken { seq: 4 })
+    );
 }

@@ -175,8 +175,8 @@ impl Node {
         }
     }
 
-    pub fn store(&self) -> store::Store {
-        store::Store::open(self.data()).unwrap()
+    pub fn store(&self) -> Box<dyn store::Store> {
+        Box::new(store::SqliteStore::open(self.data()).unwrap())
     }
 
     /// The messages of a folder, as bytes with their kind.

@@ -1,0 +1,822 @@
+//! The embedded backend of [`Store`]: SQLite in WAL mode with synchronous=FULL, one writer
+//! connection and a few read-only ones, and the blob directory.
+
+use crate::log;
+use crate::*;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::Path;
+use std::sync::Mutex;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, folders, messages, queue, PEC transactions, legal log, routes, index.
+    r#"
+    CREATE TABLE domains(name TEXT PRIMARY KEY COLLATE NOCASE, created INTEGER NOT NULL);
+    CREATE TABLE mailboxes(
+        id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        quota INTEGER NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        recovery_email TEXT,
+        must_change_password INTEGER NOT NULL DEFAULT 0,
+        ordinary_mail TEXT NOT NULL DEFAULT 'reject',
+        ordinary_forward TEXT,
+        created INTEGER NOT NULL);
+    CREATE TABLE folders(
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        special_use TEXT,
+        uidvalidity INTEGER NOT NULL,
+        uidnext INTEGER NOT NULL DEFAULT 1,
+        highestmodseq INTEGER NOT NULL DEFAULT 1,
+        UNIQUE(mailbox_id, name));
+    CREATE TABLE messages(
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        flags TEXT NOT NULL DEFAULT '',
+        internal_date INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        sender TEXT NOT NULL DEFAULT '',
+        pec_kind TEXT,
+        identificativo TEXT,
+        UNIQUE(folder_id, uid));
+    CREATE INDEX messages_ident ON messages(identificativo);
+    CREATE TABLE queue(
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        mail_from TEXT NOT NULL,
+        rcpt TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        identificativo TEXT,
+        created INTEGER NOT NULL,
+        next_attempt INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT);
+    CREATE INDEX queue_due ON queue(next_attempt);
+    CREATE TABLE pec_transactions(
+        identificativo TEXT PRIMARY KEY,
+        sender TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        msgid TEXT,
+        receipt_type TEXT NOT NULL,
+        created INTEGER NOT NULL);
+    CREATE TABLE pec_recipients(
+        identificativo TEXT NOT NULL REFERENCES pec_transactions(identificativo),
+        address TEXT NOT NULL COLLATE NOCASE,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT,
+        updated INTEGER NOT NULL,
+        notice_12h INTEGER NOT NULL DEFAULT 0,
+        notice_24h INTEGER NOT NULL DEFAULT 0,
+        taken_in_charge INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY(identificativo, address));
+    CREATE TABLE legal_log(
+        seq INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        msgid TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        related TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL);
+    CREATE TABLE routes(domain TEXT PRIMARY KEY COLLATE NOCASE, host TEXT NOT NULL, port INTEGER NOT NULL, ca_pem TEXT);
+    CREATE TABLE provider_index(dn TEXT PRIMARY KEY COLLATE NOCASE, ldif TEXT NOT NULL, imported INTEGER NOT NULL);
+    "#,
+    // 2: the virus quarantine (DPR 68/2005 art. 12: kept 30 months).
+    r#"
+    CREATE TABLE quarantine(
+        id INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        blob TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        virus TEXT NOT NULL,
+        identificativo TEXT);
+    "#,
+    // 3: small message bytes inside the database, so that they commit with the transaction
+    // that references them (one fsync instead of one per file).
+    r#"
+    CREATE TABLE small_blobs(hash TEXT PRIMARY KEY, data BLOB NOT NULL);
+    "#,
+    // 4: where the legal log starts after records past retention were dropped.
+    r#"
+    CREATE TABLE legal_log_anchor(
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        dropped_before INTEGER NOT NULL);
+    "#,
+];
+
+/// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
+/// read-only connections, and the blob directory.
+pub struct SqliteStore {
+    db: Mutex<Connection>,
+    /// Read-only connections: in WAL mode readers never wait for the writer's fsync.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+    blobs: BlobStore,
+}
+
+const READERS: usize = 4;
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/certa.db` and `dir/blobs`, applying migrations.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir)?;
+        let conn = Connection::open(dir.join("certa.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                dir.join("certa.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(10))?;
+            readers.push(Mutex::new(r));
+        }
+        Ok(SqliteStore {
+            db: Mutex::new(conn),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
+            blobs: BlobStore::open(dir.join("blobs"))?,
+        })
+    }
+
+    /// Runs `f` in one write transaction: all of it is on disk when this returns `Ok`, none
+    /// of it if `f` fails.
+    fn sql_write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Like [`Store::write`] for changes a crash may lose without harm (a queue lease: a lost
+    /// lease only means the item is claimed again): the commit does not wait for the disk.
+    fn sql_write_relaxed<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        out
+    }
+
+    /// Read-only access.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        let conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+}
+
+impl Store for SqliteStore {
+    fn write_with(
+        &self,
+        durability: Durability,
+        f: &mut dyn FnMut(&dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        match durability {
+            Durability::Durable => self.sql_write(|tx| f(&SqliteTx(tx))),
+            Durability::Relaxed => self.sql_write_relaxed(|tx| f(&SqliteTx(tx))),
+        }
+    }
+
+    fn put_blob(&self, data: &[u8]) -> Result<String> {
+        Ok(self.blobs.put(data)?)
+    }
+
+    // ---- domains and mailboxes -------------------------------------------------------
+
+    fn add_domain(&self, name: &str, now: Unix) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO domains(name, created) VALUES (?1, ?2)",
+                params![name.to_ascii_lowercase(), now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Exists(format!("domain {name}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn domains(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT name FROM domains ORDER BY name")?;
+            let rows = st
+                .query_map([], |r| r.get(0))?
+                .collect::<std::result::Result<Vec<String>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn is_local_domain(&self, domain: &str) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM domains WHERE name = ?1",
+                [domain],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+    }
+
+    fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<i64> {
+        let address = m.address;
+        self.sql_write(|tx| {
+            let exists = tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?;
+            if exists.is_some() {
+                return Err(StoreError::Exists(format!("mailbox {address}")));
+            }
+            tx.execute(
+                "INSERT INTO mailboxes(address, password_hash, quota, recovery_email, must_change_password, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![address.to_ascii_lowercase(), m.password_hash, m.quota, m.recovery_email, m.must_change_password, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            for (i, (name, special)) in SPECIAL_FOLDERS.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO folders(mailbox_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, name, special, now + i as i64],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    fn mailbox(&self, address: &str) -> Result<Option<Mailbox>> {
+        self.read(|c| mailbox_row(c, address))
+    }
+
+    fn mailboxes(&self) -> Result<Vec<Mailbox>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT address FROM mailboxes ORDER BY address")?;
+            let addrs = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            addrs
+                .iter()
+                .filter_map(|a| mailbox_row(c, a).transpose())
+                .collect()
+        })
+    }
+
+    fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_quota(&self, address: &str, quota: i64) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute(
+                "UPDATE mailboxes SET quota = ?2 WHERE address = ?1",
+                params![address, quota],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute(
+                "UPDATE mailboxes SET ordinary_mail = ?2, ordinary_forward = ?3 WHERE address = ?1",
+                params![address, policy, forward],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_mailbox(&self, address: &str) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute("DELETE FROM mailboxes WHERE address = ?1", [address])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    /// Messages of a folder, in UID order.
+    fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT f.name, m.uid, m.modseq, m.flags, m.size, m.blob, m.subject, m.sender, m.pec_kind, m.identificativo, m.internal_date
+                 FROM messages m JOIN folders f ON f.id = m.folder_id JOIN mailboxes b ON b.id = f.mailbox_id
+                 WHERE b.address = ?1 AND f.name = ?2 ORDER BY m.uid",
+            )?;
+            let rows = st
+                .query_map(params![address, folder], |r| {
+                    Ok(StoredMessage {
+                        folder: r.get(0)?,
+                        uid: r.get(1)?,
+                        modseq: r.get(2)?,
+                        flags: r.get(3)?,
+                        size: r.get(4)?,
+                        blob: r.get(5)?,
+                        subject: r.get(6)?,
+                        sender: r.get(7)?,
+                        pec_kind: r.get(8)?,
+                        identificativo: r.get(9)?,
+                        internal_date: r.get(10)?,
+                    })
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// A message's bytes, wherever they are kept.
+    fn blob(&self, hash: &str) -> Result<Vec<u8>> {
+        let inline: Option<Vec<u8>> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT data FROM small_blobs WHERE hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        match inline {
+            Some(d) => Ok(d),
+            None => Ok(self.blobs.get(hash)?),
+        }
+    }
+
+    // ---- routes and provider index ---------------------------------------------------
+
+    fn add_route(&self, route: &Route) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO routes(domain, host, port, ca_pem) VALUES (?1, ?2, ?3, ?4)",
+                params![route.domain, route.host, route.port, route.ca_pem],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn route(&self, domain: &str) -> Result<Option<Route>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT domain, host, port, ca_pem FROM routes WHERE domain = ?1",
+                [domain],
+                |r| {
+                    Ok(Route {
+                        domain: r.get(0)?,
+                        host: r.get(1)?,
+                        port: r.get(2)?,
+                        ca_pem: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn routes(&self) -> Result<Vec<Route>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare("SELECT domain, host, port, ca_pem FROM routes ORDER BY domain")?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(Route {
+                        domain: r.get(0)?,
+                        host: r.get(1)?,
+                        port: r.get(2)?,
+                        ca_pem: r.get(3)?,
+                    })
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Stores provider-index entries (LDIF per DN), replacing those with the same DN.
+    fn import_index_entries(&self, entries: &[(String, String)], now: Unix) -> Result<()> {
+        self.sql_write(|tx| {
+            for (dn, ldif) in entries {
+                tx.execute(
+                    "INSERT OR REPLACE INTO provider_index(dn, ldif, imported) VALUES (?1, ?2, ?3)",
+                    params![dn, ldif, now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes whenever the imported index or our domains change.
+    fn index_version(&self) -> Result<String> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) || ':' || coalesce(max(imported), 0) FROM provider_index) || '/' || (SELECT coalesce(group_concat(name), '') FROM domains)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The whole imported index as LDIF.
+    fn index_ldif(&self) -> Result<String> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT ldif FROM provider_index ORDER BY dn")?;
+            let parts = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(parts.join("\n"))
+        })
+    }
+
+    // ---- queue -----------------------------------------------------------------------
+
+    /// Claims the next due item with a lease; a crash before [`dequeue`] only delays it.
+    fn queue_claim(&self, now: Unix, lease_secs: i64) -> Result<Option<QueueItem>> {
+        self.sql_write_relaxed(|tx| {
+            let item = tx
+                .query_row(
+                    "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts FROM queue
+                     WHERE next_attempt <= ?1 AND lease_until <= ?1 ORDER BY next_attempt, id LIMIT 1",
+                    [now],
+                    |r| {
+                        Ok(QueueItem {
+                            id: r.get(0)?,
+                            kind: r.get(1)?,
+                            mail_from: r.get(2)?,
+                            rcpt: r.get(3)?,
+                            blob: r.get(4)?,
+                            identificativo: r.get(5)?,
+                            created: r.get(6)?,
+                            attempts: r.get(7)?,
+                        })
+                    },
+                )
+                .optional()?;
+            if let Some(i) = &item {
+                tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![i.id, now + lease_secs])?;
+            }
+            Ok(item)
+        })
+    }
+
+    /// At start-up of the only node using this store, nobody holds a lease: items claimed by
+    /// a process that crashed are due again at once.
+    fn release_leases(&self) -> Result<usize> {
+        self.sql_write(|tx| {
+            Ok(tx.execute("UPDATE queue SET lease_until = 0 WHERE lease_until > 0", [])?)
+        })
+    }
+
+    fn queue_retry(&self, id: i64, next_attempt: Unix, error: &str) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.execute("UPDATE queue SET next_attempt = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1", params![id, next_attempt, error])?;
+            Ok(())
+        })
+    }
+
+    fn queue_len(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM queue", [], |r| r.get(0))?))
+    }
+
+    /// The earliest time something in the queue is due.
+    fn queue_next_due(&self) -> Result<Option<Unix>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT min(max(next_attempt, lease_until)) FROM queue",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    // ---- PEC transactions ------------------------------------------------------------
+
+    fn transaction(&self, identificativo: &str) -> Result<Option<PecTransaction>> {
+        self.read(|c| {
+            let head = c
+                .query_row(
+                    "SELECT identificativo, sender, subject, msgid, receipt_type, created FROM pec_transactions WHERE identificativo = ?1",
+                    [identificativo],
+                    |r| {
+                        Ok(PecTransaction {
+                            identificativo: r.get(0)?,
+                            sender: r.get(1)?,
+                            subject: r.get(2)?,
+                            msgid: r.get(3)?,
+                            receipt_type: r.get(4)?,
+                            created: r.get(5)?,
+                            recipients: vec![],
+                        })
+                    },
+                )
+                .optional()?;
+            let Some(mut t) = head else { return Ok(None) };
+            let mut st = c.prepare(
+                "SELECT address, kind, state, detail, updated, taken_in_charge, notice_12h, notice_24h FROM pec_recipients WHERE identificativo = ?1 ORDER BY rowid",
+            )?;
+            t.recipients = st
+                .query_map([identificativo], |r| {
+                    Ok(RecipientState {
+                        address: r.get(0)?,
+                        kind: r.get(1)?,
+                        state: r.get(2)?,
+                        detail: r.get(3)?,
+                        updated: r.get(4)?,
+                        taken_in_charge: r.get(5)?,
+                        notice_12h: r.get(6)?,
+                        notice_24h: r.get(7)?,
+                    })
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(Some(t))
+        })
+    }
+
+    /// Transactions whose certified recipients are still waiting for a delivery receipt.
+    fn pending_transactions(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT DISTINCT identificativo FROM pec_recipients WHERE state IN ('accepted', 'taken-in-charge') AND kind = 'certificato' AND notice_24h = 0")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<std::result::Result<Vec<String>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn log_verify(&self) -> std::result::Result<u64, LogVerifyError> {
+        self.read(|c| Ok(log::verify(c)))
+            .unwrap_or_else(|e| Err(LogVerifyError::Db(e.to_string())))
+    }
+
+    fn log_records(&self, identificativo: Option<&str>) -> Result<Vec<LogEvent>> {
+        self.read(|c| log::records(c, identificativo))
+    }
+    /// Quarantined messages, oldest first.
+    fn purge_log(&self, now: Unix) -> Result<usize> {
+        self.sql_write(|tx| log::purge(tx, now - RETENTION_SECS))
+    }
+
+    fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT time, sender, virus, identificativo FROM quarantine ORDER BY id",
+            )?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(Quarantined {
+                        time: r.get(0)?,
+                        sender: r.get(1)?,
+                        virus: r.get(2)?,
+                        identificativo: r.get(3)?,
+                    })
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Drops quarantine entries older than the retention period.
+    fn purge_quarantine(&self, now: Unix) -> Result<usize> {
+        self.sql_write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM quarantine WHERE time < ?1",
+                [now - RETENTION_SECS],
+            )?)
+        })
+    }
+}
+
+fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
+    Ok(c.query_row(
+        "SELECT id, address, password_hash, quota, used, recovery_email, must_change_password, ordinary_mail, ordinary_forward FROM mailboxes WHERE address = ?1",
+        [address],
+        |r| {
+            Ok(Mailbox {
+                id: r.get(0)?,
+                address: r.get(1)?,
+                password_hash: r.get(2)?,
+                quota: r.get(3)?,
+                used: r.get(4)?,
+                recovery_email: r.get(5)?,
+                must_change_password: r.get(6)?,
+                ordinary_mail: r.get(7)?,
+                ordinary_forward: r.get(8)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+/// [`Tx`] over a SQLite write transaction.
+struct SqliteTx<'a, 'c>(&'a Transaction<'c>);
+
+impl Tx for SqliteTx<'_, '_> {
+    /// Keeps small message bytes in the database, in the transaction that references them.
+    fn put_inline(&self, hash: &str, data: &[u8]) -> Result<()> {
+        self.0.execute(
+            "INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?1, ?2)",
+            params![hash, data],
+        )?;
+        Ok(())
+    }
+
+    fn is_local_domain(&self, domain: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT 1 FROM domains WHERE name = ?1",
+                [domain],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn mailbox_exists(&self, address: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT 1 FROM mailboxes WHERE address = ?1",
+                [address],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With
+    /// `enforce_quota`, a full mailbox refuses it.
+    fn append(
+        &self,
+        address: &str,
+        folder: &str,
+        m: &NewMessage<'_>,
+        now: Unix,
+        enforce_quota: bool,
+    ) -> Result<i64> {
+        let (mailbox_id, quota, used): (i64, i64, i64) = self
+            .0
+            .query_row(
+                "SELECT id, quota, used FROM mailboxes WHERE address = ?1",
+                [address],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+        if enforce_quota && used + m.size > quota {
+            return Err(StoreError::OverQuota(address.to_string()));
+        }
+        let (folder_id, uid, modseq): (i64, i64, i64) = self.0
+        .query_row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("folder {folder} of {address}")))?;
+        self.0.execute(
+        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![folder_id, uid, modseq, m.meta.flags, now, m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo],
+    )?;
+        self.0.execute(
+            "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
+            params![folder_id, modseq],
+        )?;
+        self.0.execute(
+            "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
+            params![mailbox_id, m.size],
+        )?;
+        Ok(uid)
+    }
+
+    /// Queues work for the delivery workers.
+    fn enqueue(
+        &self,
+        kind: &str,
+        mail_from: &str,
+        rcpt: &str,
+        blob: &str,
+        identificativo: Option<&str>,
+        now: Unix,
+    ) -> Result<()> {
+        self.0.execute(
+        "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![kind, mail_from, rcpt, blob, identificativo, now],
+    )?;
+        Ok(())
+    }
+
+    /// Removes a finished queue item; `false` if it was already gone (done by someone else).
+    fn dequeue(&self, id: i64) -> Result<bool> {
+        Ok(self.0.execute("DELETE FROM queue WHERE id = ?1", [id])? == 1)
+    }
+
+    fn create_transaction(&self, t: &PecTransaction) -> Result<()> {
+        self.0.execute(
+        "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type, t.created],
+    )?;
+        for r in &t.recipients {
+            self.0.execute(
+            "INSERT INTO pec_recipients(identificativo, address, kind, state, detail, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![t.identificativo, r.address, r.kind, r.state, r.detail, r.updated],
+        )?;
+        }
+        Ok(())
+    }
+
+    /// Moves one recipient of a transaction we sent to a new state (accepted → taken-in-charge
+    /// → delivered / failed / timed-out). Returns false when the transaction is not ours.
+    fn update_recipient(
+        &self,
+        identificativo: &str,
+        address: &str,
+        state: &str,
+        detail: Option<&str>,
+        now: Unix,
+    ) -> Result<bool> {
+        let n = if state == "taken-in-charge" {
+            self.0.execute(
+                "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?4,
+                 state = CASE WHEN state = 'accepted' THEN ?3 ELSE state END
+             WHERE identificativo = ?1 AND address = ?2",
+                params![identificativo, address, state, now],
+            )?
+        } else {
+            self.0.execute(
+            "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5 WHERE identificativo = ?1 AND address = ?2",
+            params![identificativo, address, state, detail, now],
+        )?
+        };
+        Ok(n > 0)
+    }
+
+    fn mark_notice(&self, identificativo: &str, address: &str, stage_24h: bool) -> Result<()> {
+        let col = if stage_24h {
+            "notice_24h"
+        } else {
+            "notice_12h"
+        };
+        self.0.execute(
+            &format!(
+                "UPDATE pec_recipients SET {col} = 1 WHERE identificativo = ?1 AND address = ?2"
+            ),
+            params![identificativo, address],
+        )?;
+        Ok(())
+    }
+
+    fn log_append(&self, record: &LogRecord<'_>) -> Result<()> {
+        Ok(log::append(self.0, record)?)
+    }
+
+    /// Keeps an infected message out of every mailbox, for the retention period.
+    fn quarantine(&self, q: &Quarantine<'_>) -> Result<()> {
+        self.0.execute(
+        "INSERT INTO quarantine(time, blob, sender, recipients, virus, identificativo) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![q.time, q.blob, q.sender, q.recipients.join(", "), q.virus, q.identificativo],
+    )?;
+        Ok(())
+    }
+}
