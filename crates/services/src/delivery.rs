@@ -89,6 +89,8 @@ pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> M
             .map(|k| k.code().to_string()),
         identificativo: parsed.and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
         flags: String::new(),
+        structure: None,
+        internal_date: None,
     }
 }
 
@@ -104,6 +106,8 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
         pec_kind: Some(m.kind.code().to_string()),
         identificativo: m.identificativo.clone(),
         flags: String::new(),
+        structure: None,
+        internal_date: None,
     };
     let mut s = Stored::put_with(p, &bytes, meta, m.message_id.clone())?;
     s.rcpt_to = m.rcpt_to.clone();

@@ -6,10 +6,12 @@
 //! [`Store::write`] and the operations of [`Tx`].
 
 mod blob;
+mod folders;
 mod log;
 mod sqlite;
 
 pub use blob::BlobStore;
+pub use folders::normalize_flags;
 pub use log::{LogEvent, LogVerifyError};
 pub use sqlite::SqliteStore;
 
@@ -30,6 +32,8 @@ pub enum StoreError {
     OverQuota(String),
     #[error("store: {0}")]
     Backend(String),
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -77,6 +81,10 @@ pub struct MessageMeta {
     pub pec_kind: Option<String>,
     pub identificativo: Option<String>,
     pub flags: String,
+    /// The MIME structure and envelope (JSON from the `message` crate), parsed at delivery.
+    pub structure: Option<String>,
+    /// The IMAP internal date when it is not the time of the append (IMAP APPEND, import).
+    pub internal_date: Option<Unix>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -254,6 +262,48 @@ pub trait Store: Send + Sync {
     /// Messages of a folder, in UID order.
     fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>>;
 
+    // ---- folders and messages, as IMAP, POP3 and the webmail see them
+    /// The folders of a mailbox, with counts, by name.
+    fn folders(&self, mailbox_id: i64) -> Result<Vec<Folder>>;
+    fn folder(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>>;
+    fn create_folder(&self, mailbox_id: i64, name: &str, now: Unix) -> Result<()>;
+    /// Deletes a folder and its messages (quota given back); special-use folders stay.
+    fn delete_folder(&self, mailbox_id: i64, name: &str) -> Result<()>;
+    /// Renames a folder and the folders below it (`a` → `b` renames `a/x` to `b/x`).
+    /// Renaming INBOX moves its messages to the new folder (RFC 9051 §6.3.6).
+    fn rename_folder(&self, mailbox_id: i64, from: &str, to: &str, now: Unix) -> Result<()>;
+    fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()>;
+    /// The messages of a folder, in UID order.
+    fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>>;
+    /// What changed in a folder after `modseq` (CONDSTORE/QRESYNC and session updates).
+    fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges>;
+    /// The structure parsed at delivery (JSON), if any.
+    fn structure(&self, folder_id: i64, uid: i64) -> Result<Option<String>>;
+    fn store_flags(
+        &self,
+        folder_id: i64,
+        uids: &[i64],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagChanges>;
+    /// Removes the given messages; returns the UIDs removed.
+    fn expunge(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<i64>>;
+    /// Copies (or moves) messages to another folder of the same mailbox: (old, new) UIDs.
+    /// A copy counts against the quota; a move does not change it.
+    fn copy_messages(
+        &self,
+        folder_id: i64,
+        uids: &[i64],
+        to_folder_id: i64,
+        remove: bool,
+    ) -> Result<Vec<(i64, i64)>>;
+    /// Claims the messages that are `\Recent` for the one session that selects the folder
+    /// first: returns the lowest such UID (RFC 3501 §2.3.2).
+    fn claim_recent(&self, folder_id: i64) -> Result<i64>;
+    /// A receiver woken after each commit that changed a folder of this mailbox.
+    fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64>;
+
     // ---- routes and provider index
     fn add_route(&self, route: &Route) -> Result<()>;
     fn route(&self, domain: &str) -> Result<Option<Route>>;
@@ -320,6 +370,57 @@ impl dyn Store + '_ {
         })?;
         out.ok_or_else(|| StoreError::Backend("write closure not called".into()))
     }
+}
+
+/// A folder of a mailbox with its IMAP state and counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Folder {
+    pub id: i64,
+    pub name: String,
+    pub special_use: Option<String>,
+    pub subscribed: bool,
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+    pub highestmodseq: i64,
+    pub messages: i64,
+    pub unseen: i64,
+    pub size: i64,
+}
+
+/// One message of a folder as a mail client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEntry {
+    pub uid: i64,
+    pub modseq: i64,
+    /// Space-separated IMAP flags.
+    pub flags: String,
+    pub size: i64,
+    pub internal_date: Unix,
+    pub blob: String,
+}
+
+/// What happened in a folder after a MODSEQ: changed or new messages, and expunged UIDs.
+#[derive(Debug, Clone, Default)]
+pub struct FolderChanges {
+    pub highestmodseq: i64,
+    pub changed: Vec<MessageEntry>,
+    pub expunged: Vec<i64>,
+}
+
+/// How STORE changes flags (RFC 9051 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// The result of a flag change: messages changed (uid, flags, modseq) and, with
+/// UNCHANGEDSINCE, those left alone because they changed after it (RFC 7162 §3.1.3).
+#[derive(Debug, Clone, Default)]
+pub struct FlagChanges {
+    pub changed: Vec<(i64, String, i64)>,
+    pub modified: Vec<i64>,
 }
 
 /// A message about to be appended: its blob and what was parsed from it.

@@ -4,6 +4,8 @@
 use crate::log;
 use crate::*;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -122,6 +124,19 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL,
         dropped_before INTEGER NOT NULL);
     "#,
+    // 5: mailbox access: subscriptions, the \\Recent claim, the structure parsed at delivery,
+    // expunged UIDs for QRESYNC (RFC 7162 §3.2.5), changes by MODSEQ.
+    r#"
+    ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE folders ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN structure TEXT;
+    CREATE TABLE expunged(
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        PRIMARY KEY(folder_id, uid));
+    CREATE INDEX messages_modseq ON messages(folder_id, modseq);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -132,6 +147,8 @@ pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
     blobs: BlobStore,
+    /// Per mailbox: bumped after each commit that changed one of its folders.
+    watchers: Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>,
 }
 
 const READERS: usize = 4;
@@ -167,6 +184,7 @@ impl SqliteStore {
             readers,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             blobs: BlobStore::open(dir.join("blobs"))?,
+            watchers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -206,16 +224,138 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Wakes the sessions watching a mailbox; senders nobody listens to are dropped.
+    fn notify(&self, mailbox_id: i64) {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = w.get(&mailbox_id) {
+            if tx.receiver_count() == 0 {
+                w.remove(&mailbox_id);
+            } else {
+                tx.send_modify(|v| *v += 1);
+            }
+        }
+    }
+}
+
 impl Store for SqliteStore {
     fn write_with(
         &self,
         durability: Durability,
         f: &mut dyn FnMut(&dyn Tx) -> Result<()>,
     ) -> Result<()> {
+        let touched = RefCell::new(Vec::new());
+        let run = |tx: &Transaction<'_>| {
+            f(&SqliteTx {
+                tx,
+                touched: &touched,
+            })
+        };
         match durability {
-            Durability::Durable => self.sql_write(|tx| f(&SqliteTx(tx))),
-            Durability::Relaxed => self.sql_write_relaxed(|tx| f(&SqliteTx(tx))),
+            Durability::Durable => self.sql_write(run)?,
+            Durability::Relaxed => self.sql_write_relaxed(run)?,
         }
+        for mailbox_id in touched.into_inner() {
+            self.notify(mailbox_id);
+        }
+        Ok(())
+    }
+
+    fn folders(&self, mailbox_id: i64) -> Result<Vec<Folder>> {
+        self.read(|c| folders::folders(c, mailbox_id))
+    }
+
+    fn folder(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+        self.read(|c| folders::folder(c, mailbox_id, name))
+    }
+
+    fn create_folder(&self, mailbox_id: i64, name: &str, now: Unix) -> Result<()> {
+        self.sql_write(|tx| folders::create_folder(tx, mailbox_id, name, now))?;
+        self.notify(mailbox_id);
+        Ok(())
+    }
+
+    fn delete_folder(&self, mailbox_id: i64, name: &str) -> Result<()> {
+        self.sql_write(|tx| folders::delete_folder(tx, mailbox_id, name))?;
+        self.notify(mailbox_id);
+        Ok(())
+    }
+
+    fn rename_folder(&self, mailbox_id: i64, from: &str, to: &str, now: Unix) -> Result<()> {
+        self.sql_write(|tx| folders::rename_folder(tx, mailbox_id, from, to, now))?;
+        self.notify(mailbox_id);
+        Ok(())
+    }
+
+    fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()> {
+        self.sql_write(|tx| folders::subscribe(tx, mailbox_id, name, subscribed))
+    }
+
+    fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>> {
+        self.read(|c| folders::messages(c, folder_id))
+    }
+
+    fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges> {
+        self.read(|c| folders::changes_since(c, folder_id, modseq))
+    }
+
+    fn structure(&self, folder_id: i64, uid: i64) -> Result<Option<String>> {
+        self.read(|c| folders::structure(c, folder_id, uid))
+    }
+
+    fn store_flags(
+        &self,
+        folder_id: i64,
+        uids: &[i64],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagChanges> {
+        let (mailbox, out) = self.sql_write(|tx| {
+            let out = folders::store_flags(tx, folder_id, uids, op, flags, unchanged_since)?;
+            Ok((folders::mailbox_of(tx, folder_id)?, out))
+        })?;
+        if !out.changed.is_empty() {
+            self.notify(mailbox);
+        }
+        Ok(out)
+    }
+
+    fn expunge(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<i64>> {
+        let (mailbox, out) = self.sql_write(|tx| {
+            let out = folders::expunge(tx, folder_id, uids)?;
+            Ok((folders::mailbox_of(tx, folder_id)?, out))
+        })?;
+        if !out.is_empty() {
+            self.notify(mailbox);
+        }
+        Ok(out)
+    }
+
+    fn copy_messages(
+        &self,
+        folder_id: i64,
+        uids: &[i64],
+        to_folder_id: i64,
+        remove: bool,
+    ) -> Result<Vec<(i64, i64)>> {
+        let (mailbox, out) = self.sql_write(|tx| {
+            let out = folders::copy_messages(tx, folder_id, uids, to_folder_id, remove)?;
+            Ok((folders::mailbox_of(tx, folder_id)?, out))
+        })?;
+        self.notify(mailbox);
+        Ok(out)
+    }
+
+    fn claim_recent(&self, folder_id: i64) -> Result<i64> {
+        self.sql_write_relaxed(|tx| folders::claim_recent(tx, folder_id))
+    }
+
+    fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64> {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        w.entry(mailbox_id)
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
     }
 
     fn put_blob(&self, data: &[u8]) -> Result<String> {
@@ -649,13 +789,17 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
     .optional()?)
 }
 
-/// [`Tx`] over a SQLite write transaction.
-struct SqliteTx<'a, 'c>(&'a Transaction<'c>);
+/// [`Tx`] over a SQLite write transaction; remembers the mailboxes it changed so their
+/// watchers are woken after the commit.
+struct SqliteTx<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    touched: &'a RefCell<Vec<i64>>,
+}
 
 impl Tx for SqliteTx<'_, '_> {
     /// Keeps small message bytes in the database, in the transaction that references them.
     fn put_inline(&self, hash: &str, data: &[u8]) -> Result<()> {
-        self.0.execute(
+        self.tx.execute(
             "INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?1, ?2)",
             params![hash, data],
         )?;
@@ -664,7 +808,7 @@ impl Tx for SqliteTx<'_, '_> {
 
     fn is_local_domain(&self, domain: &str) -> Result<bool> {
         Ok(self
-            .0
+            .tx
             .query_row(
                 "SELECT 1 FROM domains WHERE name = ?1",
                 [domain],
@@ -676,7 +820,7 @@ impl Tx for SqliteTx<'_, '_> {
 
     fn mailbox_exists(&self, address: &str) -> Result<bool> {
         Ok(self
-            .0
+            .tx
             .query_row(
                 "SELECT 1 FROM mailboxes WHERE address = ?1",
                 [address],
@@ -697,7 +841,7 @@ impl Tx for SqliteTx<'_, '_> {
         enforce_quota: bool,
     ) -> Result<i64> {
         let (mailbox_id, quota, used): (i64, i64, i64) = self
-            .0
+            .tx
             .query_row(
                 "SELECT id, quota, used FROM mailboxes WHERE address = ?1",
                 [address],
@@ -708,25 +852,26 @@ impl Tx for SqliteTx<'_, '_> {
         if enforce_quota && used + m.size > quota {
             return Err(StoreError::OverQuota(address.to_string()));
         }
-        let (folder_id, uid, modseq): (i64, i64, i64) = self.0
+        let (folder_id, uid, modseq): (i64, i64, i64) = self.tx
         .query_row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("folder {folder} of {address}")))?;
-        self.0.execute(
-        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![folder_id, uid, modseq, m.meta.flags, now, m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo],
+        self.tx.execute(
+        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo, m.meta.structure],
     )?;
-        self.0.execute(
+        self.tx.execute(
             "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
             params![folder_id, modseq],
         )?;
-        self.0.execute(
+        self.tx.execute(
             "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
             params![mailbox_id, m.size],
         )?;
+        self.touched.borrow_mut().push(mailbox_id);
         Ok(uid)
     }
 
@@ -740,7 +885,7 @@ impl Tx for SqliteTx<'_, '_> {
         identificativo: Option<&str>,
         now: Unix,
     ) -> Result<()> {
-        self.0.execute(
+        self.tx.execute(
         "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![kind, mail_from, rcpt, blob, identificativo, now],
     )?;
@@ -749,16 +894,16 @@ impl Tx for SqliteTx<'_, '_> {
 
     /// Removes a finished queue item; `false` if it was already gone (done by someone else).
     fn dequeue(&self, id: i64) -> Result<bool> {
-        Ok(self.0.execute("DELETE FROM queue WHERE id = ?1", [id])? == 1)
+        Ok(self.tx.execute("DELETE FROM queue WHERE id = ?1", [id])? == 1)
     }
 
     fn create_transaction(&self, t: &PecTransaction) -> Result<()> {
-        self.0.execute(
+        self.tx.execute(
         "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type, t.created],
     )?;
         for r in &t.recipients {
-            self.0.execute(
+            self.tx.execute(
             "INSERT INTO pec_recipients(identificativo, address, kind, state, detail, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![t.identificativo, r.address, r.kind, r.state, r.detail, r.updated],
         )?;
@@ -777,14 +922,14 @@ impl Tx for SqliteTx<'_, '_> {
         now: Unix,
     ) -> Result<bool> {
         let n = if state == "taken-in-charge" {
-            self.0.execute(
+            self.tx.execute(
                 "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?4,
                  state = CASE WHEN state = 'accepted' THEN ?3 ELSE state END
              WHERE identificativo = ?1 AND address = ?2",
                 params![identificativo, address, state, now],
             )?
         } else {
-            self.0.execute(
+            self.tx.execute(
             "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5 WHERE identificativo = ?1 AND address = ?2",
             params![identificativo, address, state, detail, now],
         )?
@@ -798,7 +943,7 @@ impl Tx for SqliteTx<'_, '_> {
         } else {
             "notice_12h"
         };
-        self.0.execute(
+        self.tx.execute(
             &format!(
                 "UPDATE pec_recipients SET {col} = 1 WHERE identificativo = ?1 AND address = ?2"
             ),
@@ -808,12 +953,12 @@ impl Tx for SqliteTx<'_, '_> {
     }
 
     fn log_append(&self, record: &LogRecord<'_>) -> Result<()> {
-        Ok(log::append(self.0, record)?)
+        Ok(log::append(self.tx, record)?)
     }
 
     /// Keeps an infected message out of every mailbox, for the retention period.
     fn quarantine(&self, q: &Quarantine<'_>) -> Result<()> {
-        self.0.execute(
+        self.tx.execute(
         "INSERT INTO quarantine(time, blob, sender, recipients, virus, identificativo) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![q.time, q.blob, q.sender, q.recipients.join(", "), q.virus, q.identificativo],
     )?;

@@ -1,0 +1,408 @@
+//! Folders and messages as the access protocols see them (RFC 9051 UIDs and flags, RFC 7162
+//! MODSEQ, QRESYNC's expunged UIDs), on SQLite. Each function runs inside the caller's
+//! transaction or connection; each change bumps the folder's HIGHESTMODSEQ once and gives
+//! that value to every message it changed.
+
+use crate::{FlagChanges, FlagOp, Folder, FolderChanges, MessageEntry, Result, StoreError, Unix};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+const FOLDER: &str = "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
+    count(m.id), coalesce(sum(CASE WHEN instr(' ' || m.flags || ' ', ' \\Seen ') = 0 THEN 1 ELSE 0 END), 0),
+    coalesce(sum(m.size), 0)
+    FROM folders f LEFT JOIN messages m ON m.folder_id = f.id";
+
+fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
+    Ok(Folder {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        special_use: r.get(2)?,
+        subscribed: r.get(3)?,
+        uidvalidity: r.get(4)?,
+        uidnext: r.get(5)?,
+        highestmodseq: r.get(6)?,
+        messages: r.get(7)?,
+        unseen: r.get(8)?,
+        size: r.get(9)?,
+    })
+}
+
+pub fn folders(c: &Connection, mailbox_id: i64) -> Result<Vec<Folder>> {
+    let mut st = c.prepare(&format!(
+        "{FOLDER} WHERE f.mailbox_id = ?1 GROUP BY f.id ORDER BY f.name = 'INBOX' DESC, f.name"
+    ))?;
+    let rows = st
+        .query_map([mailbox_id], folder_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+    Ok(c.query_row(
+        &format!("{FOLDER} WHERE f.mailbox_id = ?1 AND f.name = ?2 GROUP BY f.id"),
+        params![mailbox_id, name],
+        folder_row,
+    )
+    .optional()?)
+}
+
+fn folder_id(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<i64> {
+    tx.query_row(
+        "SELECT id FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+        params![mailbox_id, name],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("folder {name}")))
+}
+
+/// A UIDVALIDITY that differs from any the name had before: the creation time, and above
+/// every existing one of this mailbox.
+fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64, now: Unix) -> Result<i64> {
+    let max: i64 = tx.query_row(
+        "SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1",
+        [mailbox_id],
+        |r| r.get(0),
+    )?;
+    Ok(now.max(max + 1))
+}
+
+pub fn create_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str, now: Unix) -> Result<()> {
+    let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO folders(mailbox_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
+        params![mailbox_id, name, uidvalidity],
+    )?;
+    if n == 0 {
+        return Err(StoreError::Exists(format!("folder {name}")));
+    }
+    Ok(())
+}
+
+pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<()> {
+    let (id, special): (i64, Option<String>) = tx
+        .query_row(
+            "SELECT id, special_use FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+            params![mailbox_id, name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("folder {name}")))?;
+    if special.is_some() {
+        return Err(StoreError::Refused(format!(
+            "{name} is a special folder and cannot be deleted"
+        )));
+    }
+    let size: i64 = tx.query_row(
+        "SELECT coalesce(sum(size), 0) FROM messages WHERE folder_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE mailboxes SET used = max(0, used - ?2) WHERE id = ?1",
+        params![mailbox_id, size],
+    )?;
+    tx.execute("DELETE FROM folders WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn rename_folder(
+    tx: &Transaction<'_>,
+    mailbox_id: i64,
+    from: &str,
+    to: &str,
+    now: Unix,
+) -> Result<()> {
+    let id = folder_id(tx, mailbox_id, from)?;
+    if folder_id(tx, mailbox_id, to).is_ok() {
+        return Err(StoreError::Exists(format!("folder {to}")));
+    }
+    if from.eq_ignore_ascii_case("INBOX") {
+        create_folder(tx, mailbox_id, to, now)?;
+        let dest = folder_id(tx, mailbox_id, to)?;
+        let uids = uids_of(tx, id)?;
+        copy_messages(tx, id, &uids, dest, true)?;
+        return Ok(());
+    }
+    let special: Option<String> =
+        tx.query_row("SELECT special_use FROM folders WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    if special.is_some() {
+        return Err(StoreError::Refused(format!(
+            "{from} is a special folder and cannot be renamed"
+        )));
+    }
+    // Children first keep their own UIDVALIDITY: their names change, their UIDs do not.
+    let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
+    tx.execute(
+        "UPDATE folders SET name = ?3 || substr(name, length(?2) + 1), uidvalidity = ?4 + id
+         WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
+        params![mailbox_id, from, to, uidvalidity],
+    )?;
+    Ok(())
+}
+
+pub fn subscribe(tx: &Transaction<'_>, mailbox_id: i64, name: &str, on: bool) -> Result<()> {
+    let n = tx.execute(
+        "UPDATE folders SET subscribed = ?3 WHERE mailbox_id = ?1 AND name = ?2",
+        params![mailbox_id, name, on],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("folder {name}")));
+    }
+    Ok(())
+}
+
+const ENTRY: &str = "SELECT uid, modseq, flags, size, internal_date, blob FROM messages";
+
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageEntry> {
+    Ok(MessageEntry {
+        uid: r.get(0)?,
+        modseq: r.get(1)?,
+        flags: r.get(2)?,
+        size: r.get(3)?,
+        internal_date: r.get(4)?,
+        blob: r.get(5)?,
+    })
+}
+
+pub fn messages(c: &Connection, folder_id: i64) -> Result<Vec<MessageEntry>> {
+    let mut st = c.prepare_cached(&format!("{ENTRY} WHERE folder_id = ?1 ORDER BY uid"))?;
+    let rows = st
+        .query_map([folder_id], entry_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn uids_of(c: &Connection, folder_id: i64) -> Result<Vec<i64>> {
+    let mut st = c.prepare_cached("SELECT uid FROM messages WHERE folder_id = ?1 ORDER BY uid")?;
+    let rows = st
+        .query_map([folder_id], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<i64>, _>>()?;
+    Ok(rows)
+}
+
+pub fn changes_since(c: &Connection, folder_id: i64, modseq: i64) -> Result<FolderChanges> {
+    let highestmodseq: i64 = c.query_row(
+        "SELECT highestmodseq FROM folders WHERE id = ?1",
+        [folder_id],
+        |r| r.get(0),
+    )?;
+    if highestmodseq <= modseq {
+        return Ok(FolderChanges {
+            highestmodseq,
+            ..Default::default()
+        });
+    }
+    let mut st = c.prepare_cached(&format!(
+        "{ENTRY} WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid"
+    ))?;
+    let changed = st
+        .query_map(params![folder_id, modseq], entry_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut st = c.prepare_cached(
+        "SELECT uid FROM expunged WHERE folder_id = ?1 AND modseq > ?2 ORDER BY uid",
+    )?;
+    let expunged = st
+        .query_map(params![folder_id, modseq], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<i64>, _>>()?;
+    Ok(FolderChanges {
+        highestmodseq,
+        changed,
+        expunged,
+    })
+}
+
+pub fn structure(c: &Connection, folder_id: i64, uid: i64) -> Result<Option<String>> {
+    let mut st =
+        c.prepare_cached("SELECT structure FROM messages WHERE folder_id = ?1 AND uid = ?2")?;
+    Ok(st
+        .query_row(params![folder_id, uid], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// The next MODSEQ of a folder, recorded as its HIGHESTMODSEQ.
+fn next_modseq(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {
+    let m: i64 = tx.query_row(
+        "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+        [folder_id],
+        |r| r.get(0),
+    )?;
+    Ok(m)
+}
+
+/// Flags as a sorted set, joined by spaces; system flags keep their case, keywords theirs.
+pub fn normalize_flags<'a>(flags: impl Iterator<Item = &'a str>) -> String {
+    let mut v: Vec<&str> = flags.filter(|f| !f.is_empty()).collect();
+    v.sort_by_key(|f| f.to_ascii_lowercase());
+    v.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    v.join(" ")
+}
+
+pub fn store_flags(
+    tx: &Transaction<'_>,
+    folder_id: i64,
+    uids: &[i64],
+    op: FlagOp,
+    flags: &[String],
+    unchanged_since: Option<i64>,
+) -> Result<FlagChanges> {
+    let mut out = FlagChanges::default();
+    let mut modseq = None;
+    let mut get =
+        tx.prepare_cached("SELECT flags, modseq FROM messages WHERE folder_id = ?1 AND uid = ?2")?;
+    let mut set = tx.prepare_cached(
+        "UPDATE messages SET flags = ?3, modseq = ?4 WHERE folder_id = ?1 AND uid = ?2",
+    )?;
+    for &uid in uids {
+        let Some((old, old_modseq)): Option<(String, i64)> = get
+            .query_row(params![folder_id, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+        else {
+            continue;
+        };
+        if unchanged_since.is_some_and(|u| old_modseq > u) {
+            out.modified.push(uid);
+            continue;
+        }
+        let has = |f: &str| flags.iter().any(|x| x.eq_ignore_ascii_case(f));
+        let new = match op {
+            FlagOp::Replace => normalize_flags(flags.iter().map(String::as_str)),
+            FlagOp::Add => normalize_flags(old.split(' ').chain(flags.iter().map(String::as_str))),
+            FlagOp::Remove => normalize_flags(old.split(' ').filter(|f| !has(f))),
+        };
+        if new == old {
+            continue;
+        }
+        let m = match modseq {
+            Some(m) => m,
+            None => *modseq.insert(next_modseq(tx, folder_id)?),
+        };
+        set.execute(params![folder_id, uid, new, m])?;
+        out.changed.push((uid, new, m));
+    }
+    Ok(out)
+}
+
+pub fn expunge(tx: &Transaction<'_>, folder_id: i64, uids: &[i64]) -> Result<Vec<i64>> {
+    if uids.is_empty() {
+        return Ok(vec![]);
+    }
+    let modseq = next_modseq(tx, folder_id)?;
+    let mut del =
+        tx.prepare_cached("DELETE FROM messages WHERE folder_id = ?1 AND uid = ?2 RETURNING size")?;
+    let mut gone = tx.prepare_cached(
+        "INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut removed = vec![];
+    let mut freed = 0i64;
+    for &uid in uids {
+        let size: Option<i64> = del
+            .query_row(params![folder_id, uid], |r| r.get(0))
+            .optional()?;
+        if let Some(size) = size {
+            gone.execute(params![folder_id, uid, modseq])?;
+            freed += size;
+            removed.push(uid);
+        }
+    }
+    tx.execute(
+        "UPDATE mailboxes SET used = max(0, used - ?2) WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
+        params![folder_id, freed],
+    )?;
+    Ok(removed)
+}
+
+pub fn copy_messages(
+    tx: &Transaction<'_>,
+    folder_id: i64,
+    uids: &[i64],
+    to_folder_id: i64,
+    remove: bool,
+) -> Result<Vec<(i64, i64)>> {
+    let same_mailbox: bool = tx.query_row(
+        "SELECT (SELECT mailbox_id FROM folders WHERE id = ?1) = (SELECT mailbox_id FROM folders WHERE id = ?2)",
+        params![folder_id, to_folder_id],
+        |r| r.get(0),
+    )?;
+    if !same_mailbox {
+        return Err(StoreError::Refused("folders of different mailboxes".into()));
+    }
+    let mut total = 0i64;
+    let mut pairs = vec![];
+    let modseq = next_modseq(tx, to_folder_id)?;
+    let mut next_uid: i64 = tx.query_row(
+        "SELECT uidnext FROM folders WHERE id = ?1",
+        [to_folder_id],
+        |r| r.get(0),
+    )?;
+    for &uid in uids {
+        let n = tx.execute(
+            "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure)
+             SELECT ?3, ?4, ?5, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure
+             FROM messages WHERE folder_id = ?1 AND uid = ?2",
+            params![folder_id, uid, to_folder_id, next_uid, modseq],
+        )?;
+        if n == 1 {
+            total += tx.query_row(
+                "SELECT size FROM messages WHERE folder_id = ?1 AND uid = ?2",
+                params![to_folder_id, next_uid],
+                |r| r.get::<_, i64>(0),
+            )?;
+            pairs.push((uid, next_uid));
+            next_uid += 1;
+        }
+    }
+    tx.execute(
+        "UPDATE folders SET uidnext = ?2 WHERE id = ?1",
+        params![to_folder_id, next_uid],
+    )?;
+    if remove {
+        let moved: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+        expunge(tx, folder_id, &moved)?;
+        // expunge gave the quota back; the messages still take it in their new folder.
+        tx.execute(
+            "UPDATE mailboxes SET used = used + ?2 WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
+            params![to_folder_id, total],
+        )?;
+    } else {
+        let (quota, used): (i64, i64) = tx.query_row(
+            "SELECT quota, used FROM mailboxes WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
+            [to_folder_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if used + total > quota {
+            return Err(StoreError::OverQuota("mailbox".into()));
+        }
+        tx.execute(
+            "UPDATE mailboxes SET used = used + ?2 WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
+            params![to_folder_id, total],
+        )?;
+    }
+    Ok(pairs)
+}
+
+pub fn claim_recent(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {
+    let (first, uidnext): (i64, i64) = tx.query_row(
+        "SELECT recent_uid + 1, uidnext FROM folders WHERE id = ?1",
+        [folder_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    tx.execute(
+        "UPDATE folders SET recent_uid = ?2 WHERE id = ?1",
+        params![folder_id, uidnext - 1],
+    )?;
+    Ok(first)
+}
+
+/// The mailbox a folder belongs to.
+pub fn mailbox_of(c: &Connection, folder_id: i64) -> Result<i64> {
+    c.query_row(
+        "SELECT mailbox_id FROM folders WHERE id = ?1",
+        [folder_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("folder {folder_id}")))
+}
