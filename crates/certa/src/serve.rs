@@ -228,6 +228,37 @@ async fn listen<H: Handler>(
     Ok(())
 }
 
+/// Accepts connections on `addr` and hands each to `serve` on its own task.
+async fn accept_loop<F, Fut>(addr: &str, serve: F) -> anyhow::Result<()>
+where
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(serve(tcp, peer));
+        }
+    });
+    Ok(())
+}
+
+async fn listen_imap(
+    addr: &str,
+    p: Arc<Provider>,
+    cfg: Arc<imap::ImapConfig>,
+) -> anyhow::Result<()> {
+    accept_loop(addr, move |tcp, peer| {
+        imap::serve_connection(p.clone(), tcp, peer, cfg.clone())
+    })
+    .await
+}
+
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
     let p = Arc::new(provider(data, &cfg)?);
@@ -278,6 +309,16 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             submission,
         )
         .await?;
+        let imap_cfg = |implicit_tls| {
+            Arc::new(imap::ImapConfig {
+                tls: Some(tls.clone()),
+                implicit_tls,
+                hostname: cfg.provider.hostname.clone(),
+                max_message_bytes: cfg.limits.max_message_bytes,
+            })
+        };
+        listen_imap(&cfg.listen.imap, p.clone(), imap_cfg(false)).await?;
+        listen_imap(&cfg.listen.imaps, p.clone(), imap_cfg(true)).await?;
         // Queue work waits on the disk (fsync) more than on the processor.
         for _ in 0..QUEUE_WORKERS {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
@@ -290,7 +331,9 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         println!("  smtp         {}", cfg.listen.smtp);
         println!("  submission   {} (STARTTLS)", cfg.listen.submission);
         println!("  submissions  {} (TLS)", cfg.listen.submissions);
-        println!("  imap, imaps, pop3, pop3s, http: non ancora disponibili in questa versione");
+        println!("  imap         {} (STARTTLS)", cfg.listen.imap);
+        println!("  imaps        {} (TLS)", cfg.listen.imaps);
+        println!("  pop3, pop3s, http: non ancora disponibili in questa versione");
         tokio::signal::ctrl_c().await?;
         println!("Certa: arresto");
         anyhow::Ok(())

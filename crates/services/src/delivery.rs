@@ -38,9 +38,12 @@ impl Stored {
     pub fn put_with(
         p: &Provider,
         bytes: &[u8],
-        meta: MessageMeta,
+        mut meta: MessageMeta,
         message_id: String,
     ) -> Result<Stored, StoreError> {
+        // Parsed once, here: IMAP and the webmail read the structure, never the MIME again.
+        meta.structure
+            .get_or_insert_with(|| message::Structure::parse(bytes).to_json());
         let (blob, pending) = if bytes.len() <= store::INLINE_BLOB_MAX {
             (store::BlobStore::name_of(bytes), Some(bytes.to_vec()))
         } else {
@@ -77,6 +80,24 @@ impl Stored {
             None => Ok(()),
         }
     }
+}
+
+/// Puts a message a client hands us (IMAP APPEND, import) into a folder: the same path as a
+/// delivery (stored, parsed once, quota enforced). Returns the UID.
+pub fn ingest(
+    p: &Provider,
+    address: &str,
+    folder: &str,
+    bytes: Vec<u8>,
+    flags: &str,
+    internal_date: Option<i64>,
+) -> Result<i64, StoreError> {
+    let mut s = Stored::put(p, bytes, None)?;
+    s.meta.flags = flags.to_string();
+    s.meta.internal_date = internal_date;
+    let now = p.now();
+    p.store
+        .write(|db| append(db, address, folder, &s, now, true))
 }
 
 /// The fields a folder entry keeps, from a classified message.

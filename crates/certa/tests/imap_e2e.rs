@@ -1,0 +1,34 @@
+//! IMAP against the real server: Python's imaplib drives every command over TLS and
+//! STARTTLS (tests/clients/imap_commands.py; rerun it by hand with the same arguments).
+
+mod common;
+
+use common::{Node, PASSWORD};
+use std::process::Command;
+
+#[test]
+fn imaplib_drives_every_command() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let user = a.mailbox("utente2");
+    a.start();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/imap_commands.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg((a.base + 3).to_string())
+        .arg((a.base + 4).to_string())
+        .arg(a.ca())
+        .arg(&user)
+        .arg(PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("OK"),
+        "{stdout}\n{stderr}"
+    );
+}

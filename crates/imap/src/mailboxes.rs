@@ -1,0 +1,525 @@
+//! Mailbox commands (RFC 9051 §6.3): SELECT/EXAMINE (with RFC 7162 CONDSTORE/QRESYNC),
+//! CREATE, DELETE, RENAME, SUBSCRIBE, LIST (RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS,
+//! RFC 6154 SPECIAL-USE), STATUS, APPEND (RFC 4315 APPENDUID), GETQUOTA (RFC 9208),
+//! CLOSE/UNSELECT and EXPUNGE.
+
+use crate::command::{QresyncParams, SeqSet};
+use crate::date;
+use crate::session::{bad, no, store_error, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
+use std::collections::HashSet;
+use store::Folder;
+
+/// Whether a LIST pattern (`*` any, `%` any but `/`) matches a name (RFC 9051 §6.3.9).
+pub fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.first() {
+        None => name.is_empty(),
+        Some(b'*') => (0..=name.len()).any(|i| pattern_matches(&pattern[1..], &name[i..])),
+        Some(b'%') => {
+            for i in 0..=name.len() {
+                if pattern_matches(&pattern[1..], &name[i..]) {
+                    return true;
+                }
+                if i < name.len() && name[i] == b'/' {
+                    break;
+                }
+            }
+            false
+        }
+        Some(&c) => name.first() == Some(&c) && pattern_matches(&pattern[1..], &name[1..]),
+    }
+}
+
+/// A valid new folder name: not empty, no empty levels, no wildcards, not too long.
+fn check_name(name: &str) -> Result<(), crate::session::Refusal> {
+    if name.is_empty()
+        || name.len() > 255
+        || name.starts_with('/')
+        || name.contains("//")
+        || name.contains(['*', '%'])
+        || name.chars().any(char::is_control)
+    {
+        return Err(no("CANNOT", format!("nome di cartella non valido: {name}")));
+    }
+    Ok(())
+}
+
+impl Session {
+    pub fn select(
+        &mut self,
+        wire: &str,
+        read_only: bool,
+        condstore: bool,
+        qresync: Option<QresyncParams>,
+    ) -> Handled {
+        self.selected = None;
+        if qresync.is_some() && !self.enabled.qresync {
+            return Err(bad("QRESYNC va abilitato con ENABLE"));
+        }
+        if condstore {
+            self.enabled.condstore = true;
+        }
+        let folder = self.folder_named(wire)?;
+        let entries = self.p.store.messages(folder.id).map_err(store_error)?;
+        let first_recent = if read_only {
+            i64::MAX
+        } else {
+            self.p.store.claim_recent(folder.id).map_err(store_error)?
+        };
+        let mut sel = Selected {
+            folder: folder.clone(),
+            read_only,
+            uids: Vec::with_capacity(entries.len()),
+            flags: Vec::with_capacity(entries.len()),
+            modseqs: Vec::with_capacity(entries.len()),
+            modseq: folder.highestmodseq,
+            recent: HashSet::new(),
+            pending_expunge: vec![],
+            blobs: Default::default(),
+        };
+        let mut first_unseen = None;
+        for (i, e) in entries.into_iter().enumerate() {
+            let uid = e.uid as u32;
+            if e.uid >= first_recent {
+                sel.recent.insert(uid);
+            }
+            if first_unseen.is_none() && !e.flags.split(' ').any(|f| f == "\\Seen") {
+                first_unseen = Some(i + 1);
+            }
+            sel.uids.push(uid);
+            sel.flags.push(e.flags);
+            sel.modseqs.push(e.modseq);
+        }
+        self.untagged(&format!("FLAGS ({SYSTEM_FLAGS})"));
+        self.untagged(&format!(
+            "OK [PERMANENTFLAGS ({SYSTEM_FLAGS} \\*)] flag permanenti"
+        ));
+        self.untagged(&format!("{} EXISTS", sel.uids.len()));
+        if !self.enabled.rev2 {
+            self.untagged(&format!("{} RECENT", sel.recent.len()));
+            if let Some(u) = first_unseen {
+                self.untagged(&format!("OK [UNSEEN {u}] primo messaggio non letto"));
+            }
+        }
+        self.untagged(&format!(
+            "OK [UIDVALIDITY {}] UID validi",
+            folder.uidvalidity
+        ));
+        self.untagged(&format!("OK [UIDNEXT {}] prossimo UID", folder.uidnext));
+        self.untagged(&format!(
+            "OK [HIGHESTMODSEQ {}] ultimo MODSEQ",
+            folder.highestmodseq
+        ));
+        if self.enabled.rev2 {
+            let name = self.name_out(&folder.name);
+            let mut l = b"LIST () \"/\" ".to_vec();
+            crate::wire::astring(&mut l, name.as_bytes());
+            self.untagged(&String::from_utf8_lossy(&l));
+        }
+        if let Some(q) = qresync {
+            self.qresync_select(&sel, &q)?;
+        }
+        self.selected = Some(sel);
+        Ok(if read_only {
+            "[READ-ONLY] EXAMINE completato".into()
+        } else {
+            "[READ-WRITE] SELECT completato".into()
+        })
+    }
+
+    /// RFC 7162 §3.2.5.1: what changed since the client's last known MODSEQ.
+    fn qresync_select(
+        &mut self,
+        sel: &Selected,
+        q: &QresyncParams,
+    ) -> Result<(), crate::session::Refusal> {
+        if q.uidvalidity as i64 != sel.folder.uidvalidity {
+            return Ok(());
+        }
+        let ch = self
+            .p
+            .store
+            .changes_since(sel.folder.id, q.modseq as i64)
+            .map_err(store_error)?;
+        let max = sel.max_uid().max(1);
+        let mut vanished: Vec<u32> = ch
+            .expunged
+            .iter()
+            .map(|&u| u as u32)
+            .filter(|&u| q.known_uids.as_ref().is_none_or(|k| k.contains(u, max)))
+            .collect();
+        vanished.sort_unstable();
+        if !vanished.is_empty() {
+            self.untagged(&format!("VANISHED (EARLIER) {}", uid_set(&vanished)));
+        }
+        for e in ch.changed {
+            if let Some(i) = sel.seq_of(e.uid as u32) {
+                self.untagged(&format!(
+                    "{} FETCH (UID {} FLAGS ({}) MODSEQ ({}))",
+                    i + 1,
+                    e.uid,
+                    e.flags,
+                    e.modseq
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn create(&mut self, wire: &str) -> Handled {
+        let id = self.mailbox_id()?;
+        let name = self.name_in(wire);
+        let name = name.trim_end_matches('/').to_string();
+        check_name(&name)?;
+        if name == "INBOX" {
+            return Err(no("ALREADYEXISTS", "INBOX esiste già"));
+        }
+        let now = self.p.now();
+        // Superior levels are created as needed (RFC 9051 §6.3.4).
+        let mut prefix = String::new();
+        let levels: Vec<&str> = name.split('/').collect();
+        for (i, level) in levels.iter().enumerate() {
+            if i > 0 {
+                prefix.push('/');
+            }
+            prefix.push_str(level);
+            let last = i + 1 == levels.len();
+            match self.p.store.create_folder(id, &prefix, now) {
+                Ok(()) => {}
+                Err(store::StoreError::Exists(_)) if !last => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Ok("CREATE completato".into())
+    }
+
+    pub fn delete(&mut self, wire: &str) -> Handled {
+        let id = self.mailbox_id()?;
+        let name = self.name_in(wire);
+        if name == "INBOX" {
+            return Err(no("CANNOT", "INBOX non si può eliminare"));
+        }
+        let folders = self.p.store.folders(id).map_err(store_error)?;
+        if folders
+            .iter()
+            .any(|f| f.name.starts_with(&format!("{name}/")))
+        {
+            return Err(no("INUSE", "la cartella contiene sottocartelle"));
+        }
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.folder.name == name)
+        {
+            self.selected = None;
+        }
+        self.p.store.delete_folder(id, &name).map_err(store_error)?;
+        Ok("DELETE completato".into())
+    }
+
+    pub fn rename(&mut self, from: &str, to: &str) -> Handled {
+        let id = self.mailbox_id()?;
+        let (from, to) = (self.name_in(from), self.name_in(to));
+        let to = to.trim_end_matches('/').to_string();
+        check_name(&to)?;
+        let now = self.p.now();
+        // Superior levels of the new name, as for CREATE.
+        if let Some((parent, _)) = to.rsplit_once('/') {
+            let mut prefix = String::new();
+            for (i, level) in parent.split('/').enumerate() {
+                if i > 0 {
+                    prefix.push('/');
+                }
+                prefix.push_str(level);
+                match self.p.store.create_folder(id, &prefix, now) {
+                    Ok(()) | Err(store::StoreError::Exists(_)) => {}
+                    Err(e) => return Err(store_error(e)),
+                }
+            }
+        }
+        self.p
+            .store
+            .rename_folder(id, &from, &to, now)
+            .map_err(store_error)?;
+        Ok("RENAME completato".into())
+    }
+
+    pub fn subscribe(&mut self, wire: &str, on: bool) -> Handled {
+        let id = self.mailbox_id()?;
+        let name = self.name_in(wire);
+        self.p.store.subscribe(id, &name, on).map_err(store_error)?;
+        Ok(if on {
+            "SUBSCRIBE completato".into()
+        } else {
+            "UNSUBSCRIBE completato".into()
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn list(
+        &mut self,
+        reference: &str,
+        patterns: &[String],
+        select: &[String],
+        returns: &[String],
+        status: &[String],
+        lsub: bool,
+    ) -> Handled {
+        let id = self.mailbox_id()?;
+        if patterns.len() == 1 && patterns[0].is_empty() && !lsub {
+            // RFC 9051 §6.3.9: the hierarchy delimiter.
+            self.untagged("LIST (\\Noselect) \"/\" \"\"");
+            return Ok("LIST completato".into());
+        }
+        let folders = self.p.store.folders(id).map_err(store_error)?;
+        let only_subscribed = lsub || select.iter().any(|s| s == "SUBSCRIBED");
+        let only_special = select.iter().any(|s| s == "SPECIAL-USE");
+        let show_subscribed = only_subscribed || returns.iter().any(|r| r == "SUBSCRIBED");
+        let names: Vec<String> = patterns
+            .iter()
+            .map(|p| self.name_in(&format!("{reference}{p}")))
+            .collect();
+        let mut seen = HashSet::new();
+        let mut rows: Vec<(String, Vec<&str>, &Folder)> = vec![];
+        for f in &folders {
+            let wire_name = f.name.as_str();
+            let matched = names.iter().any(|p| {
+                pattern_matches(p.as_bytes(), wire_name.as_bytes())
+                    || (p.eq_ignore_ascii_case("inbox") && wire_name == "INBOX")
+            });
+            if !matched || !seen.insert(f.name.clone()) {
+                continue;
+            }
+            if only_subscribed && !f.subscribed {
+                continue;
+            }
+            if only_special && f.special_use.as_deref().is_none_or(|s| s == "\\Inbox") {
+                continue;
+            }
+            let has_children = folders.iter().any(|c| {
+                c.name.len() > f.name.len() && c.name.starts_with(&format!("{}/", f.name))
+            });
+            let mut attrs = vec![if has_children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            if let Some(s) = &f.special_use {
+                if s != "\\Inbox" {
+                    attrs.push(s.as_str());
+                }
+            }
+            if show_subscribed && f.subscribed && !lsub {
+                attrs.push("\\Subscribed");
+            }
+            rows.push((f.name.clone(), attrs, f));
+        }
+        let verb = if lsub { "LSUB" } else { "LIST" };
+        for (name, attrs, f) in rows {
+            let mut l = format!("{verb} ({}) \"/\" ", attrs.join(" ")).into_bytes();
+            crate::wire::astring(&mut l, self.name_out(&name).as_bytes());
+            self.untagged(&String::from_utf8_lossy(&l));
+            if !status.is_empty() {
+                self.status_line(f, status);
+            }
+        }
+        Ok(format!("{verb} completato"))
+    }
+
+    fn status_line(&mut self, f: &Folder, items: &[String]) {
+        let mut parts = vec![];
+        for i in items {
+            let v = match i.as_str() {
+                "MESSAGES" => f.messages,
+                "UIDNEXT" => f.uidnext,
+                "UIDVALIDITY" => f.uidvalidity,
+                "UNSEEN" => f.unseen,
+                "RECENT" => 0,
+                "SIZE" => f.size,
+                "HIGHESTMODSEQ" => f.highestmodseq,
+                "DELETED" => continue,
+                _ => continue,
+            };
+            parts.push(format!("{i} {v}"));
+        }
+        let mut l = b"STATUS ".to_vec();
+        crate::wire::astring(&mut l, self.name_out(&f.name).as_bytes());
+        l.extend_from_slice(format!(" ({})", parts.join(" ")).as_bytes());
+        self.untagged(&String::from_utf8_lossy(&l));
+    }
+
+    pub fn status(&mut self, wire: &str, items: &[String]) -> Handled {
+        for i in items {
+            if !matches!(
+                i.as_str(),
+                "MESSAGES"
+                    | "UIDNEXT"
+                    | "UIDVALIDITY"
+                    | "UNSEEN"
+                    | "RECENT"
+                    | "SIZE"
+                    | "HIGHESTMODSEQ"
+                    | "DELETED"
+            ) {
+                return Err(bad(format!("elemento STATUS sconosciuto: {i}")));
+            }
+        }
+        let f = self.folder_named(wire)?;
+        self.status_line(&f, items);
+        Ok("STATUS completato".into())
+    }
+
+    pub async fn append(
+        &mut self,
+        wire: &str,
+        flags: &[String],
+        date: Option<&str>,
+        message: Vec<u8>,
+    ) -> Handled {
+        let folder = match self.folder_named(wire) {
+            Ok(f) => f,
+            Err(_) => return Err(no("TRYCREATE", "la cartella non esiste")),
+        };
+        if message.len() > self.cfg.max_message_bytes {
+            return Err(no("TOOBIG", "messaggio troppo grande"));
+        }
+        let internal_date = match date {
+            Some(d) => {
+                Some(date::parse_date_time(d).ok_or_else(|| bad(format!("data non valida: {d}")))?)
+            }
+            None => None,
+        };
+        let flags = store::normalize_flags(
+            flags
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !f.eq_ignore_ascii_case("\\Recent")),
+        );
+        let address = self
+            .mailbox
+            .as_ref()
+            .map(|m| m.address.clone())
+            .ok_or_else(|| bad("autenticarsi prima"))?;
+        let p = self.p.clone();
+        let name = folder.name.clone();
+        let uid = tokio::task::spawn_blocking(move || {
+            services::delivery::ingest(&p, &address, &name, message, &flags, internal_date)
+        })
+        .await
+        .map_err(|_| no("SERVERBUG", "errore interno"))?
+        .map_err(store_error)?;
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.folder.id == folder.id)
+        {
+            self.sync(false);
+        }
+        Ok(format!(
+            "[APPENDUID {} {uid}] APPEND completato",
+            folder.uidvalidity
+        ))
+    }
+
+    pub fn quota(&mut self, wire: &str, root: bool) -> Handled {
+        let m = self
+            .p
+            .store
+            .mailbox(
+                &self
+                    .mailbox
+                    .as_ref()
+                    .map(|m| m.address.clone())
+                    .unwrap_or_default(),
+            )
+            .map_err(store_error)?
+            .ok_or_else(|| no("NONEXISTENT", "casella non trovata"))?;
+        if root {
+            self.folder_named(wire)?;
+            let mut l = b"QUOTAROOT ".to_vec();
+            crate::wire::astring(&mut l, wire.as_bytes());
+            l.extend_from_slice(b" \"\"");
+            self.untagged(&String::from_utf8_lossy(&l));
+        } else if !wire.is_empty() {
+            return Err(no("NONEXISTENT", "radice di quota sconosciuta"));
+        }
+        // RFC 9208 §5.1: STORAGE in units of 1024 octets.
+        self.untagged(&format!(
+            "QUOTA \"\" (STORAGE {} {})",
+            (m.used + 1023) / 1024,
+            m.quota / 1024
+        ));
+        Ok("GETQUOTA completato".into())
+    }
+
+    pub fn close(&mut self, expunge: bool) -> Handled {
+        if expunge {
+            if let Some(sel) = &self.selected {
+                if !sel.read_only {
+                    let deleted = self.deleted_uids(None);
+                    let folder = sel.folder.id;
+                    self.p
+                        .store
+                        .expunge(folder, &deleted)
+                        .map_err(store_error)?;
+                }
+            }
+        }
+        self.selected = None;
+        Ok(if expunge {
+            "CLOSE completato".into()
+        } else {
+            "UNSELECT completato".into()
+        })
+    }
+
+    /// UIDs flagged `\Deleted` (within `set` for UID EXPUNGE), as the store has them now.
+    fn deleted_uids(&self, set: Option<&SeqSet>) -> Vec<i64> {
+        let Some(sel) = &self.selected else {
+            return vec![];
+        };
+        let Ok(entries) = self.p.store.messages(sel.folder.id) else {
+            return vec![];
+        };
+        let max = sel.max_uid();
+        entries
+            .into_iter()
+            .filter(|e| e.flags.split(' ').any(|f| f == "\\Deleted"))
+            .filter(|e| set.is_none_or(|s| s.contains(e.uid as u32, max)))
+            .filter(|e| sel.seq_of(e.uid as u32).is_some())
+            .map(|e| e.uid)
+            .collect()
+    }
+
+    pub fn expunge(&mut self, set: Option<&SeqSet>) -> Handled {
+        let Some(sel) = &self.selected else {
+            return Err(bad("selezionare prima una cartella"));
+        };
+        if sel.read_only {
+            return Err(no("READ-ONLY", "cartella aperta in sola lettura"));
+        }
+        let deleted = self.deleted_uids(set);
+        let folder = sel.folder.id;
+        self.p
+            .store
+            .expunge(folder, &deleted)
+            .map_err(store_error)?;
+        self.sync(true);
+        Ok("EXPUNGE completato".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_matches as m;
+
+    #[test]
+    fn patterns() {
+        assert!(m(b"*", b"a/b/c"));
+        assert!(m(b"%", b"INBOX"));
+        assert!(!m(b"%", b"a/b"));
+        assert!(m(b"a/%", b"a/b"));
+        assert!(m(b"Posta*", b"Posta inviata"));
+        assert!(!m(b"Posta", b"Posta inviata"));
+        assert!(m(b"*b", b"a/b"));
+    }
+}

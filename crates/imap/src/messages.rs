@@ -1,0 +1,534 @@
+//! Message commands (RFC 9051 §6.4): FETCH, STORE (RFC 7162 UNCHANGEDSINCE), COPY/MOVE
+//! (RFC 4315 COPYUID, RFC 6851), SEARCH (RFC 4731 ESEARCH), SORT and THREAD (RFC 5256).
+
+use crate::command::{FetchAtt, SearchKey, SeqSet, SortKey, StoreOp};
+use crate::date;
+use crate::fetch::{content_item, needs_content, sets_seen};
+use crate::search::{self, Candidate, Context};
+use crate::session::{bad, no, store_error, uid_set, Handled, Session};
+use message::Structure;
+use std::cell::OnceCell;
+use store::FlagOp;
+
+impl Session {
+    /// Bytes and structure of a message of the selected folder.
+    fn load(&self, uid: u32) -> Option<(Vec<u8>, Structure)> {
+        let sel = self.selected.as_ref()?;
+        let i = sel.seq_of(uid)?;
+        let _ = i;
+        let entries = self.p.store.structure(sel.folder.id, uid as i64).ok();
+        let blob = self.blob_of(uid)?;
+        let raw = self.p.store.blob(&blob).ok()?;
+        let s = entries
+            .flatten()
+            .and_then(|j| Structure::from_json(&j))
+            .unwrap_or_else(|| Structure::parse(&raw));
+        Some((raw, s))
+    }
+
+    fn blob_of(&self, uid: u32) -> Option<String> {
+        let sel = self.selected.as_ref()?;
+        sel.blobs.get(&uid).cloned()
+    }
+
+    pub fn fetch(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        atts: &[FetchAtt],
+        changed_since: Option<u64>,
+        vanished: bool,
+    ) -> Handled {
+        let Some(sel) = &self.selected else {
+            return Err(bad("selezionare prima una cartella"));
+        };
+        let folder = sel.folder.id;
+        let read_only = sel.read_only;
+        if changed_since.is_some() {
+            self.enabled.condstore = true;
+        }
+        if vanished {
+            if !self.enabled.qresync {
+                return Err(bad("VANISHED richiede QRESYNC"));
+            }
+            let since = changed_since.unwrap_or(0) as i64;
+            let ch = self
+                .p
+                .store
+                .changes_since(folder, since)
+                .map_err(store_error)?;
+            let max = self.selected.as_ref().map(|s| s.max_uid()).unwrap_or(0);
+            let gone: Vec<u32> = ch
+                .expunged
+                .iter()
+                .map(|&u| u as u32)
+                .filter(|&u| set.contains(u, max))
+                .collect();
+            if !gone.is_empty() {
+                self.untagged(&format!("VANISHED (EARLIER) {}", uid_set(&gone)));
+            }
+        }
+        let entries = self.p.store.messages(folder).map_err(store_error)?;
+        let by_uid: std::collections::HashMap<u32, store::MessageEntry> =
+            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
+        let Some(sel) = self.selected.as_mut() else {
+            return Err(bad("selezionare prima una cartella"));
+        };
+        sel.blobs = by_uid.iter().map(|(u, e)| (*u, e.blob.clone())).collect();
+        let targets = sel.resolve(set, uid);
+        let wants_seen = !read_only && atts.iter().any(sets_seen);
+        let want_modseq = self.enabled.condstore || atts.contains(&FetchAtt::ModSeq);
+        let mut seen_now = vec![];
+        for &i in &targets {
+            let Some(sel) = self.selected.as_ref() else {
+                break;
+            };
+            let u = sel.uids[i];
+            let Some(entry) = by_uid.get(&u) else {
+                continue; // expunged elsewhere, not told yet: no data (RFC 9051 §7.5.1)
+            };
+            if changed_since.is_some_and(|c| entry.modseq <= c as i64) {
+                continue;
+            }
+            let recent = sel.recent.contains(&u);
+            let mut flags = entry.flags.clone();
+            if wants_seen && !flags.split(' ').any(|f| f == "\\Seen") {
+                seen_now.push(u as i64);
+                flags = store::normalize_flags(flags.split(' ').chain(["\\Seen"]));
+            }
+            let mut out = format!("* {} FETCH (", i + 1).into_bytes();
+            let mut first = true;
+            let mut sep = |out: &mut Vec<u8>| {
+                if !first {
+                    out.push(b' ');
+                }
+                first = false;
+            };
+            if uid && !atts.contains(&FetchAtt::Uid) {
+                sep(&mut out);
+                out.extend_from_slice(format!("UID {u}").as_bytes());
+            }
+            let content = if atts.iter().any(needs_content) {
+                self.load(u)
+            } else {
+                None
+            };
+            let show_flags = atts.contains(&FetchAtt::Flags)
+                || (wants_seen && seen_now.last() == Some(&(u as i64)));
+            for att in atts {
+                match att {
+                    FetchAtt::Uid => {
+                        sep(&mut out);
+                        out.extend_from_slice(format!("UID {u}").as_bytes());
+                    }
+                    FetchAtt::Flags => {}
+                    FetchAtt::InternalDate => {
+                        sep(&mut out);
+                        out.extend_from_slice(
+                            format!(
+                                "INTERNALDATE \"{}\"",
+                                date::internal_date(entry.internal_date)
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                    FetchAtt::Rfc822Size => {
+                        sep(&mut out);
+                        out.extend_from_slice(format!("RFC822.SIZE {}", entry.size).as_bytes());
+                    }
+                    FetchAtt::ModSeq => {}
+                    other => {
+                        if let Some((raw, s)) = &content {
+                            sep(&mut out);
+                            content_item(&mut out, other, raw, s);
+                        }
+                    }
+                }
+            }
+            if show_flags {
+                sep(&mut out);
+                let mut f = flags.clone();
+                if recent && !self.enabled.rev2 {
+                    if !f.is_empty() {
+                        f.push(' ');
+                    }
+                    f.push_str("\\Recent");
+                }
+                out.extend_from_slice(format!("FLAGS ({f})").as_bytes());
+            }
+            if want_modseq {
+                sep(&mut out);
+                out.extend_from_slice(format!("MODSEQ ({})", entry.modseq).as_bytes());
+            }
+            out.extend_from_slice(b")\r\n");
+            self.out.extend_from_slice(&out);
+        }
+        if !seen_now.is_empty() {
+            let changes = self
+                .p
+                .store
+                .store_flags(
+                    folder,
+                    &seen_now,
+                    FlagOp::Add,
+                    &["\\Seen".to_string()],
+                    None,
+                )
+                .map_err(store_error)?;
+            if let Some(sel) = self.selected.as_mut() {
+                for (u, f, m) in changes.changed {
+                    if let Some(i) = sel.seq_of(u as u32) {
+                        sel.flags[i] = f;
+                        sel.modseqs[i] = m;
+                    }
+                }
+            }
+        }
+        self.sync(false);
+        Ok(if uid {
+            "UID FETCH completato".into()
+        } else {
+            "FETCH completato".into()
+        })
+    }
+
+    pub fn store(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        op: StoreOp,
+        silent: bool,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Handled {
+        let Some(sel) = &self.selected else {
+            return Err(bad("selezionare prima una cartella"));
+        };
+        if sel.read_only {
+            return Err(no("READ-ONLY", "cartella aperta in sola lettura"));
+        }
+        if unchanged_since.is_some() {
+            self.enabled.condstore = true;
+        }
+        let flags: Vec<String> = flags
+            .iter()
+            .filter(|f| !f.eq_ignore_ascii_case("\\Recent") && f.as_str() != "\\*")
+            .cloned()
+            .collect();
+        let targets = sel.resolve(set, uid);
+        let uids: Vec<i64> = targets.iter().map(|&i| sel.uids[i] as i64).collect();
+        let folder = sel.folder.id;
+        let op = match op {
+            StoreOp::Replace => FlagOp::Replace,
+            StoreOp::Add => FlagOp::Add,
+            StoreOp::Remove => FlagOp::Remove,
+        };
+        let changes = self
+            .p
+            .store
+            .store_flags(folder, &uids, op, &flags, unchanged_since.map(|u| u as i64))
+            .map_err(store_error)?;
+        let condstore = self.enabled.condstore;
+        let rev2 = self.enabled.rev2;
+        let mut lines = vec![];
+        if let Some(sel) = self.selected.as_mut() {
+            for (u, f, m) in &changes.changed {
+                let u = *u as u32;
+                let Some(i) = sel.seq_of(u) else { continue };
+                sel.flags[i] = f.clone();
+                sel.modseqs[i] = *m;
+                if silent && !condstore {
+                    continue;
+                }
+                let mut fl = f.clone();
+                if sel.recent.contains(&u) && !rev2 {
+                    if !fl.is_empty() {
+                        fl.push(' ');
+                    }
+                    fl.push_str("\\Recent");
+                }
+                let mut l = format!("{} FETCH (", i + 1);
+                if uid {
+                    l.push_str(&format!("UID {u} "));
+                }
+                if silent {
+                    l.push_str(&format!("MODSEQ ({m}))"));
+                } else {
+                    l.push_str(&format!("FLAGS ({fl})"));
+                    if condstore {
+                        l.push_str(&format!(" MODSEQ ({m})"));
+                    }
+                    l.push(')');
+                }
+                lines.push(l);
+            }
+        }
+        for l in lines {
+            self.untagged(&l);
+        }
+        self.sync(false);
+        if !changes.modified.is_empty() {
+            let Some(sel) = &self.selected else {
+                return Err(bad("selezionare prima una cartella"));
+            };
+            let mut ids: Vec<u32> = changes
+                .modified
+                .iter()
+                .filter_map(|&u| {
+                    if uid {
+                        Some(u as u32)
+                    } else {
+                        sel.seq_of(u as u32).map(|i| i as u32 + 1)
+                    }
+                })
+                .collect();
+            ids.sort_unstable();
+            return Ok(format!(
+                "[MODIFIED {}] STORE completato in parte",
+                uid_set(&ids)
+            ));
+        }
+        Ok("STORE completato".into())
+    }
+
+    pub fn copy(&mut self, uid: bool, set: &SeqSet, wire: &str, remove: bool) -> Handled {
+        let Some(sel) = &self.selected else {
+            return Err(bad("selezionare prima una cartella"));
+        };
+        if remove && sel.read_only {
+            return Err(no("READ-ONLY", "cartella aperta in sola lettura"));
+        }
+        let targets = sel.resolve(set, uid);
+        let uids: Vec<i64> = targets.iter().map(|&i| sel.uids[i] as i64).collect();
+        let from = sel.folder.id;
+        let dest = match self.folder_named(wire) {
+            Ok(f) => f,
+            Err(_) => return Err(no("TRYCREATE", "la cartella di destinazione non esiste")),
+        };
+        if uids.is_empty() {
+            return Ok(if remove {
+                "MOVE completato"
+            } else {
+                "COPY completato"
+            }
+            .into());
+        }
+        let pairs = self
+            .p
+            .store
+            .copy_messages(from, &uids, dest.id, remove)
+            .map_err(store_error)?;
+        let src: Vec<u32> = pairs.iter().map(|p| p.0 as u32).collect();
+        let dst: Vec<u32> = pairs.iter().map(|p| p.1 as u32).collect();
+        // RFC 4315 §3: the two sets in matching order.
+        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let code = format!("COPYUID {} {} {}", dest.uidvalidity, list(&src), list(&dst));
+        if remove {
+            // RFC 6851 §4.3: COPYUID in an untagged OK, then the expunges.
+            self.untagged(&format!("OK [{code}] spostati"));
+            self.sync(true);
+            return Ok("MOVE completato".into());
+        }
+        self.sync(false);
+        Ok(format!("[{code}] COPY completato"))
+    }
+
+    /// The selected folder's messages matching a key, in sequence order.
+    fn matching(
+        &mut self,
+        key: &SearchKey,
+    ) -> Result<Vec<(u32, u32, i64)>, crate::session::Refusal> {
+        let Some(sel) = self.selected.as_mut() else {
+            return Err(bad("selezionare prima una cartella"));
+        };
+        let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
+        let by_uid: std::collections::HashMap<u32, store::MessageEntry> =
+            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
+        sel.blobs = by_uid.iter().map(|(u, e)| (*u, e.blob.clone())).collect();
+        let sel = self
+            .selected
+            .as_ref()
+            .ok_or_else(|| bad("nessuna cartella"))?;
+        let candidates: Vec<Candidate<'_>> = sel
+            .uids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| {
+                let e = by_uid.get(u)?;
+                Some(Candidate {
+                    seq: i as u32 + 1,
+                    uid: *u,
+                    flags: &e.flags,
+                    size: e.size,
+                    internal_date: e.internal_date,
+                    modseq: e.modseq,
+                    recent: sel.recent.contains(u),
+                    content: OnceCell::new(),
+                })
+            })
+            .collect();
+        let load = |u: u32| self.load(u);
+        let ctx = Context {
+            max_seq: sel.uids.len() as u32,
+            max_uid: sel.max_uid(),
+            load: &load,
+        };
+        Ok(candidates
+            .iter()
+            .filter(|c| ctx.matches(key, c))
+            .map(|c| (c.seq, c.uid, c.modseq))
+            .collect())
+    }
+
+    pub fn search(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        returns: Option<Vec<String>>,
+        key: &SearchKey,
+    ) -> Handled {
+        let found = self.matching(key)?;
+        let ids: Vec<u32> = found.iter().map(|f| if uid { f.1 } else { f.0 }).collect();
+        let top_modseq = has_modseq(key).then(|| found.iter().map(|f| f.2).max().unwrap_or(0));
+        let esearch = returns.is_some() || self.enabled.rev2;
+        if esearch {
+            let mut r = returns.unwrap_or_default();
+            if r.is_empty() {
+                r.push("ALL".into());
+            }
+            let mut l = format!("ESEARCH (TAG \"{tag}\")");
+            if uid {
+                l.push_str(" UID");
+            }
+            for what in &r {
+                match what.as_str() {
+                    "MIN" if !ids.is_empty() => {
+                        l.push_str(&format!(" MIN {}", ids.iter().min().unwrap_or(&0)))
+                    }
+                    "MAX" if !ids.is_empty() => {
+                        l.push_str(&format!(" MAX {}", ids.iter().max().unwrap_or(&0)))
+                    }
+                    "COUNT" => l.push_str(&format!(" COUNT {}", ids.len())),
+                    "ALL" if !ids.is_empty() => {
+                        let mut sorted = ids.clone();
+                        sorted.sort_unstable();
+                        l.push_str(&format!(" ALL {}", uid_set(&sorted)));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(m) = top_modseq.filter(|_| !ids.is_empty()) {
+                l.push_str(&format!(" MODSEQ {m}"));
+            }
+            self.untagged(&l);
+        } else {
+            let mut l = String::from("SEARCH");
+            for id in &ids {
+                l.push_str(&format!(" {id}"));
+            }
+            if let Some(m) = top_modseq.filter(|_| !ids.is_empty()) {
+                l.push_str(&format!(" (MODSEQ {m})"));
+            }
+            self.untagged(&l);
+        }
+        self.sync(false);
+        Ok(if uid {
+            "UID SEARCH completato".into()
+        } else {
+            "SEARCH completato".into()
+        })
+    }
+
+    pub fn sort(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        returns: Option<Vec<String>>,
+        criteria: &[(SortKey, bool)],
+        key: &SearchKey,
+    ) -> Handled {
+        let found = self.matching(key)?;
+        let ordered = self.ordered(&found, |ctx, items| search::sort(ctx, items, criteria))?;
+        let ids: Vec<u32> = ordered
+            .iter()
+            .filter_map(|seq| found.iter().find(|f| f.0 == *seq))
+            .map(|f| if uid { f.1 } else { f.0 })
+            .collect();
+        if let Some(r) = returns {
+            let mut l = format!("ESEARCH (TAG \"{tag}\")");
+            if uid {
+                l.push_str(" UID");
+            }
+            if r.iter().any(|x| x == "COUNT") {
+                l.push_str(&format!(" COUNT {}", ids.len()));
+            }
+            if (r.is_empty() || r.iter().any(|x| x == "ALL")) && !ids.is_empty() {
+                let list: Vec<String> = ids.iter().map(u32::to_string).collect();
+                l.push_str(&format!(" ALL {}", list.join(",")));
+            }
+            self.untagged(&l);
+        } else {
+            let list: Vec<String> = ids.iter().map(u32::to_string).collect();
+            self.untagged(format!("SORT {}", list.join(" ")).trim_end());
+        }
+        self.sync(false);
+        Ok("SORT completato".into())
+    }
+
+    pub fn thread(&mut self, uid: bool, key: &SearchKey) -> Handled {
+        let found = self.matching(key)?;
+        let rendered = self.ordered(&found, |ctx, items| vec![search::thread(ctx, items, uid)])?;
+        self.untagged(format!("THREAD {}", rendered.concat()).trim_end());
+        self.sync(false);
+        Ok("THREAD completato".into())
+    }
+
+    /// Runs `f` over the candidates that matched, with a loader for their content.
+    fn ordered<T>(
+        &self,
+        found: &[(u32, u32, i64)],
+        f: impl FnOnce(&Context<'_, '_>, &[&Candidate<'_>]) -> Vec<T>,
+    ) -> Result<Vec<T>, crate::session::Refusal> {
+        let sel = self
+            .selected
+            .as_ref()
+            .ok_or_else(|| bad("nessuna cartella"))?;
+        let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
+        let by_uid: std::collections::HashMap<u32, store::MessageEntry> =
+            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
+        let candidates: Vec<Candidate<'_>> = found
+            .iter()
+            .filter_map(|&(seq, u, modseq)| {
+                let e = by_uid.get(&u)?;
+                Some(Candidate {
+                    seq,
+                    uid: u,
+                    flags: &e.flags,
+                    size: e.size,
+                    internal_date: e.internal_date,
+                    modseq,
+                    recent: sel.recent.contains(&u),
+                    content: OnceCell::new(),
+                })
+            })
+            .collect();
+        let refs: Vec<&Candidate<'_>> = candidates.iter().collect();
+        let load = |u: u32| self.load(u);
+        let ctx = Context {
+            max_seq: sel.uids.len() as u32,
+            max_uid: sel.max_uid(),
+            load: &load,
+        };
+        Ok(f(&ctx, &refs))
+    }
+}
+
+fn has_modseq(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::Not(k) => has_modseq(k),
+        SearchKey::Or(a, b) => has_modseq(a) || has_modseq(b),
+        SearchKey::And(ks) => ks.iter().any(has_modseq),
+        _ => false,
+    }
+}

@@ -1,0 +1,345 @@
+//! SEARCH (RFC 9051 §6.4.4), SORT and THREAD=REFERENCES (RFC 5256) over a folder's
+//! messages. Keys that need the message read its bytes and parsed structure once per
+//! message, only when cheaper keys have not already decided.
+
+use crate::command::{SearchKey, SortKey};
+use crate::date;
+use crate::fetch::header_value;
+use message::{decode_header, text_of, Structure};
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+/// A message as search sees it.
+pub struct Candidate<'a> {
+    pub seq: u32,
+    pub uid: u32,
+    pub flags: &'a str,
+    pub size: i64,
+    pub internal_date: i64,
+    pub modseq: i64,
+    pub recent: bool,
+    pub content: OnceCell<Option<(Vec<u8>, Structure)>>,
+}
+
+/// Loads a message's bytes and structure.
+pub type Loader<'l> = dyn Fn(u32) -> Option<(Vec<u8>, Structure)> + 'l;
+
+fn has_flag(flags: &str, f: &str) -> bool {
+    flags.split(' ').any(|x| x.eq_ignore_ascii_case(f))
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
+pub struct Context<'a, 'l> {
+    pub max_seq: u32,
+    pub max_uid: u32,
+    pub load: &'a Loader<'l>,
+}
+
+impl Context<'_, '_> {
+    fn content<'c>(&self, c: &'c Candidate<'_>) -> Option<&'c (Vec<u8>, Structure)> {
+        c.content.get_or_init(|| (self.load)(c.uid)).as_ref()
+    }
+
+    fn header_matches(&self, c: &Candidate<'_>, name: &str, needle: &str) -> bool {
+        let Some((raw, s)) = self.content(c) else {
+            return false;
+        };
+        let header = raw.get(s.root.header.clone()).unwrap_or_default();
+        message::header_fields(header)
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .any(|(_, v)| contains_ci(&decode_header(v.as_bytes()), needle))
+    }
+
+    fn sent_day(&self, c: &Candidate<'_>) -> Option<i64> {
+        let (raw, s) = self.content(c)?;
+        date::header_day(&header_value(raw, s, "date")?)
+    }
+
+    pub fn matches(&self, key: &SearchKey, c: &Candidate<'_>) -> bool {
+        match key {
+            SearchKey::All => true,
+            SearchKey::SeqSet(set) => set.contains(c.seq, self.max_seq),
+            SearchKey::Uid(set) => set.contains(c.uid, self.max_uid),
+            SearchKey::Flag(f, set) => has_flag(c.flags, f) == *set,
+            SearchKey::Keyword(k, set) => has_flag(c.flags, k) == *set,
+            SearchKey::New => c.recent && !has_flag(c.flags, "\\Seen"),
+            SearchKey::Old => !c.recent,
+            SearchKey::Recent => c.recent,
+            SearchKey::Larger(n) => c.size > *n as i64,
+            SearchKey::Smaller(n) => c.size < *n as i64,
+            SearchKey::ModSeq(m) => c.modseq >= *m as i64,
+            SearchKey::Before(d) => date::day_of(c.internal_date) < *d,
+            SearchKey::On(d) => date::day_of(c.internal_date) == *d,
+            SearchKey::Since(d) => date::day_of(c.internal_date) >= *d,
+            SearchKey::SentBefore(d) => self.sent_day(c).is_some_and(|x| x < *d),
+            SearchKey::SentOn(d) => self.sent_day(c).is_some_and(|x| x == *d),
+            SearchKey::SentSince(d) => self.sent_day(c).is_some_and(|x| x >= *d),
+            SearchKey::Header(name, needle) => {
+                if needle.is_empty() {
+                    // HEADER name "" matches every message that has the field.
+                    self.content(c)
+                        .is_some_and(|(raw, s)| header_value(raw, s, name).is_some())
+                } else {
+                    self.header_matches(c, name, needle)
+                }
+            }
+            SearchKey::Body(needle) => self
+                .content(c)
+                .is_some_and(|(raw, s)| contains_ci(&text_of(raw, s), needle)),
+            SearchKey::Text(needle) => self.content(c).is_some_and(|(raw, s)| {
+                let header = raw.get(s.root.header.clone()).unwrap_or_default();
+                contains_ci(&decode_header(header), needle) || contains_ci(&text_of(raw, s), needle)
+            }),
+            SearchKey::Not(k) => !self.matches(k, c),
+            SearchKey::Or(a, b) => self.matches(a, c) || self.matches(b, c),
+            // Cheap keys first: flags and dates decide before the bytes are read.
+            SearchKey::And(keys) => {
+                let (cheap, costly): (Vec<&SearchKey>, Vec<&SearchKey>) =
+                    keys.iter().partition(|k| !needs_content(k));
+                cheap.iter().all(|k| self.matches(k, c))
+                    && costly.iter().all(|k| self.matches(k, c))
+            }
+        }
+    }
+}
+
+fn needs_content(k: &SearchKey) -> bool {
+    match k {
+        SearchKey::Header(..)
+        | SearchKey::Body(_)
+        | SearchKey::Text(_)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_) => true,
+        SearchKey::Not(k) => needs_content(k),
+        SearchKey::Or(a, b) => needs_content(a) || needs_content(b),
+        SearchKey::And(ks) => ks.iter().any(needs_content),
+        _ => false,
+    }
+}
+
+/// Base subject for SORT and THREAD (RFC 5256 §2.1, simplified): decoded, `Re:`/`Fwd:`
+/// prefixes and `(fwd)` trailers removed, lower-cased.
+pub fn base_subject(s: &str) -> String {
+    let mut t = decode_header(s.as_bytes()).trim().to_lowercase();
+    loop {
+        let before = t.clone();
+        for p in ["re:", "fw:", "fwd:", "r:", "i:"] {
+            if let Some(r) = t.strip_prefix(p) {
+                t = r.trim_start().to_string();
+            }
+        }
+        if let Some(r) = t.strip_suffix("(fwd)") {
+            t = r.trim_end().to_string();
+        }
+        if t.starts_with('[') {
+            if let Some(end) = t.find(']') {
+                if end + 1 < t.len() {
+                    t = t[end + 1..].trim_start().to_string();
+                }
+            }
+        }
+        if t == before {
+            return t;
+        }
+    }
+}
+
+fn first_address(raw: &[u8], s: &Structure, name: &str) -> String {
+    let list = match name {
+        "from" => &s.envelope.from,
+        "to" => &s.envelope.to,
+        _ => &s.envelope.cc,
+    };
+    let _ = raw;
+    list.first()
+        .and_then(|a| a.mailbox.clone())
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+#[derive(PartialEq, PartialOrd)]
+enum SortValue {
+    Num(i64),
+    Text(String),
+}
+
+/// Orders matching candidates by the SORT criteria; ties by sequence number.
+pub fn sort(
+    ctx: &Context<'_, '_>,
+    items: &[&Candidate<'_>],
+    criteria: &[(SortKey, bool)],
+) -> Vec<u32> {
+    let value = |c: &Candidate<'_>, k: &SortKey| -> SortValue {
+        let content = ctx.content(c);
+        match k {
+            SortKey::Arrival => SortValue::Num(c.internal_date),
+            SortKey::Size => SortValue::Num(c.size),
+            SortKey::Date => SortValue::Num(
+                content
+                    .and_then(|(raw, s)| header_value(raw, s, "date"))
+                    .and_then(|d| date::header_time(&d))
+                    .unwrap_or(c.internal_date),
+            ),
+            SortKey::Subject => SortValue::Text(
+                content
+                    .and_then(|(_, s)| s.envelope.subject.clone())
+                    .map(|s| base_subject(&s))
+                    .unwrap_or_default(),
+            ),
+            SortKey::From | SortKey::To | SortKey::Cc => {
+                let name = match k {
+                    SortKey::From => "from",
+                    SortKey::To => "to",
+                    _ => "cc",
+                };
+                SortValue::Text(
+                    content
+                        .map(|(raw, s)| first_address(raw, s, name))
+                        .unwrap_or_default(),
+                )
+            }
+        }
+    };
+    let mut keyed: Vec<(Vec<SortValue>, u32, u32)> = items
+        .iter()
+        .map(|c| {
+            (
+                criteria.iter().map(|(k, _)| value(c, k)).collect(),
+                c.seq,
+                c.uid,
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| {
+        for (i, (_, reverse)) in criteria.iter().enumerate() {
+            let o = a.0[i]
+                .partial_cmp(&b.0[i])
+                .unwrap_or(std::cmp::Ordering::Equal);
+            let o = if *reverse { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        a.1.cmp(&b.1)
+    });
+    keyed.into_iter().map(|k| k.1).collect()
+}
+
+/// THREAD=REFERENCES (RFC 5256 §2.3, without the subject-merging step): messages linked by
+/// Message-ID / In-Reply-To / References; siblings and roots ordered by date. Returns the
+/// rendered thread list using `id` (sequence number or UID) of each candidate.
+pub fn thread(ctx: &Context<'_, '_>, items: &[&Candidate<'_>], use_uid: bool) -> String {
+    let ids: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            ctx.content(c)
+                .and_then(|(_, s)| s.envelope.message_id.clone())
+                .map(|m| m.trim().to_string())
+                .unwrap_or_else(|| format!("<certa-{i}@local>"))
+        })
+        .collect();
+    let by_id: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.as_str(), i))
+        .collect();
+    let mut parent: Vec<Option<usize>> = vec![None; items.len()];
+    for (i, c) in items.iter().enumerate() {
+        let refs = ctx
+            .content(c)
+            .map(|(raw, s)| {
+                let mut r = header_value(raw, s, "references").unwrap_or_default();
+                r.push(' ');
+                r.push_str(&header_value(raw, s, "in-reply-to").unwrap_or_default());
+                r
+            })
+            .unwrap_or_default();
+        // The last referenced message we have is the parent.
+        let p = refs
+            .split(|ch: char| ch.is_whitespace())
+            .filter(|t| t.starts_with('<'))
+            .filter_map(|t| by_id.get(t).copied())
+            .rfind(|&p| p != i);
+        // Refuse links that would make a loop.
+        if let Some(p) = p {
+            let mut a = Some(p);
+            let mut looped = false;
+            let mut steps = 0;
+            while let Some(x) = a {
+                if x == i || steps > items.len() {
+                    looped = true;
+                    break;
+                }
+                a = parent[x];
+                steps += 1;
+            }
+            if !looped {
+                parent[i] = Some(p);
+            }
+        }
+    }
+    let date_of = |i: usize| {
+        let c = items[i];
+        ctx.content(c)
+            .and_then(|(raw, s)| header_value(raw, s, "date"))
+            .and_then(|d| date::header_time(&d))
+            .unwrap_or(c.internal_date)
+    };
+    let mut children: Vec<Vec<usize>> = vec![vec![]; items.len()];
+    let mut roots = vec![];
+    for (i, p) in parent.iter().enumerate() {
+        match p {
+            Some(p) => children[*p].push(i),
+            None => roots.push(i),
+        }
+    }
+    for ch in children.iter_mut() {
+        ch.sort_by_key(|&i| (date_of(i), items[i].seq));
+    }
+    roots.sort_by_key(|&i| (date_of(i), items[i].seq));
+    let id = |i: usize| if use_uid { items[i].uid } else { items[i].seq };
+    fn render(i: usize, children: &[Vec<usize>], id: &dyn Fn(usize) -> u32, out: &mut String) {
+        out.push_str(&id(i).to_string());
+        match children[i].len() {
+            0 => {}
+            1 => {
+                out.push(' ');
+                render(children[i][0], children, id, out);
+            }
+            _ => {
+                for &c in &children[i] {
+                    out.push_str(" (");
+                    render(c, children, id, out);
+                    out.push(')');
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for r in roots {
+        out.push('(');
+        render(r, &children, &id, &mut out);
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects() {
+        assert_eq!(base_subject("Re: Fwd: [lista] Ciao (fwd)"), "ciao");
+        assert_eq!(base_subject("=?utf-8?q?R:_Perch=C3=A8?="), "perchè");
+    }
+}

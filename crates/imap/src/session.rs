@@ -1,0 +1,583 @@
+//! One IMAP session's state (RFC 9051 §3): not authenticated, authenticated, selected; the
+//! dispatch of commands to their handlers; and the updates told to the client about changes
+//! other sessions and deliveries made (RFC 9051 §7.1–§7.4, RFC 7162).
+
+use crate::command::{Command, SeqSet, Tagged, STAR};
+use crate::utf7;
+use crate::ImapConfig;
+use services::provider::{AuthError, Provider};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::{Folder, StoreError};
+
+pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+/// What the connection loop must do after a command.
+pub enum Outcome {
+    Continue,
+    StartTls,
+    /// AUTHENTICATE without an initial response: send `+ ` and hand back the next line.
+    NeedAuthData(String),
+    Idle(String),
+    Logout,
+}
+
+/// The selected folder as this session knows it.
+pub struct Selected {
+    pub folder: Folder,
+    pub read_only: bool,
+    /// Sequence number − 1 → UID.
+    pub uids: Vec<u32>,
+    pub flags: Vec<String>,
+    pub modseqs: Vec<i64>,
+    /// The HIGHESTMODSEQ this session has caught up with.
+    pub modseq: i64,
+    pub recent: HashSet<u32>,
+    /// UIDs expunged by others, not told yet (no EXPUNGE during FETCH/STORE/SEARCH).
+    pub pending_expunge: Vec<u32>,
+    /// UID → blob, refreshed by the commands that read message content.
+    pub blobs: std::collections::HashMap<u32, String>,
+}
+
+impl Selected {
+    pub fn seq_of(&self, uid: u32) -> Option<usize> {
+        self.uids.binary_search(&uid).ok()
+    }
+
+    pub fn max_uid(&self) -> u32 {
+        self.uids.last().copied().unwrap_or(0)
+    }
+
+    /// Indexes (seq − 1) of a set of sequence numbers or UIDs.
+    pub fn resolve(&self, set: &SeqSet, uid: bool) -> Vec<usize> {
+        if uid {
+            // `*` is the highest UID in use (RFC 9051 §9 seq-number note); a range beyond
+            // it still includes the last message.
+            let max = self.max_uid();
+            let mut out = vec![];
+            for &(a, b) in &set.0 {
+                let (a, b) = (
+                    if a == STAR { max } else { a },
+                    if b == STAR { max } else { b },
+                );
+                let (lo, hi) = (a.min(b), a.max(b));
+                let start = self.uids.partition_point(|&u| u < lo);
+                let end = self.uids.partition_point(|&u| u <= hi);
+                out.extend(start..end);
+            }
+            out.sort_unstable();
+            out.dedup();
+            out
+        } else {
+            let n = self.uids.len() as u32;
+            let mut out: Vec<usize> = (1..=n)
+                .filter(|&s| set.contains(s, n))
+                .map(|s| s as usize - 1)
+                .collect();
+            out.dedup();
+            out
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Enabled {
+    pub condstore: bool,
+    pub qresync: bool,
+    /// IMAP4rev2 (RFC 9051) or UTF8=ACCEPT: UTF-8 mailbox names, ESEARCH, no \Recent.
+    pub rev2: bool,
+    pub utf8: bool,
+}
+
+pub struct Session {
+    pub p: Arc<Provider>,
+    pub cfg: Arc<ImapConfig>,
+    pub peer: SocketAddr,
+    pub tls: bool,
+    pub mailbox: Option<store::Mailbox>,
+    pub selected: Option<Selected>,
+    pub enabled: Enabled,
+    pub out: Vec<u8>,
+}
+
+/// A tagged NO/BAD with a response code.
+pub struct Refusal(pub &'static str, pub String);
+
+pub type Handled = Result<String, Refusal>;
+
+pub fn no(code: &str, text: impl Into<String>) -> Refusal {
+    let text = text.into();
+    if code.is_empty() {
+        Refusal("NO", text)
+    } else {
+        Refusal("NO", format!("[{code}] {text}"))
+    }
+}
+
+pub fn bad(text: impl Into<String>) -> Refusal {
+    Refusal("BAD", text.into())
+}
+
+/// Store errors as clients understand them (RFC 5530 response codes).
+pub fn store_error(e: StoreError) -> Refusal {
+    match e {
+        StoreError::NotFound(w) => no("NONEXISTENT", format!("{w} non esiste")),
+        StoreError::Exists(w) => no("ALREADYEXISTS", format!("{w} esiste già")),
+        StoreError::OverQuota(_) => no("OVERQUOTA", "spazio della casella esaurito"),
+        StoreError::Refused(w) => no("CANNOT", w),
+        e => no("SERVERBUG", format!("errore interno: {e}")),
+    }
+}
+
+impl Session {
+    pub fn new(p: Arc<Provider>, cfg: Arc<ImapConfig>, peer: SocketAddr, tls: bool) -> Session {
+        Session {
+            p,
+            cfg,
+            peer,
+            tls,
+            mailbox: None,
+            selected: None,
+            enabled: Enabled::default(),
+            out: Vec::with_capacity(256),
+        }
+    }
+
+    pub fn untagged(&mut self, line: &str) {
+        self.out.extend_from_slice(b"* ");
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    fn tagged(&mut self, tag: &str, status: &str, text: &str) {
+        self.out
+            .extend_from_slice(format!("{tag} {status} {text}\r\n").as_bytes());
+    }
+
+    pub fn capabilities(&self) -> String {
+        let mut c = String::from("IMAP4rev1 IMAP4rev2");
+        if self.mailbox.is_none() {
+            if !self.tls && self.cfg.tls.is_some() {
+                c.push_str(" STARTTLS");
+            }
+            if self.tls || self.p.allow_plaintext_auth {
+                c.push_str(" AUTH=PLAIN SASL-IR");
+            } else {
+                c.push_str(" LOGINDISABLED");
+            }
+        }
+        c.push_str(
+            " LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS NAMESPACE ID ENABLE \
+             QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC ESEARCH SORT THREAD=REFERENCES UNSELECT \
+             CHILDREN BINARY UTF8=ACCEPT",
+        );
+        c
+    }
+
+    /// A mailbox name from the wire to the store's UTF-8 name.
+    pub fn name_in(&self, wire: &str) -> String {
+        let name = if self.enabled.utf8 || !wire.contains('&') {
+            wire.to_string()
+        } else {
+            utf7::decode(wire).unwrap_or_else(|| wire.to_string())
+        };
+        if name.eq_ignore_ascii_case("INBOX") {
+            "INBOX".into()
+        } else if let Some(rest) = name.strip_prefix("inbox/").or(name.strip_prefix("Inbox/")) {
+            format!("INBOX/{rest}")
+        } else {
+            name
+        }
+    }
+
+    /// A store name as the client wants it.
+    pub fn name_out(&self, name: &str) -> String {
+        if self.enabled.utf8 {
+            name.to_string()
+        } else {
+            utf7::encode(name)
+        }
+    }
+
+    /// Runs one command; its responses go to `self.out`.
+    pub async fn handle(&mut self, t: Tagged) -> Outcome {
+        let tag = t.tag.clone();
+        let allowed = match (&t.command, self.mailbox.is_some(), self.selected.is_some()) {
+            (Command::Capability | Command::Noop | Command::Logout | Command::Id, _, _) => true,
+            (
+                Command::StartTls | Command::Login { .. } | Command::Authenticate { .. },
+                false,
+                _,
+            ) => true,
+            (Command::StartTls | Command::Login { .. } | Command::Authenticate { .. }, true, _) => {
+                false
+            }
+            (
+                Command::Check
+                | Command::Close
+                | Command::Unselect
+                | Command::Expunge(_)
+                | Command::Search { .. }
+                | Command::Sort { .. }
+                | Command::Thread { .. }
+                | Command::Fetch { .. }
+                | Command::Store { .. }
+                | Command::Copy { .. },
+                _,
+                selected,
+            ) => selected,
+            (_, authenticated, _) => authenticated,
+        };
+        if !allowed {
+            let what = if self.mailbox.is_none() {
+                "autenticarsi prima"
+            } else if self.selected.is_none() {
+                "selezionare prima una cartella"
+            } else {
+                "comando non valido in questo stato"
+            };
+            self.tagged(&tag, "BAD", what);
+            return Outcome::Continue;
+        }
+        let result = match t.command {
+            Command::Capability => {
+                let c = self.capabilities();
+                self.untagged(&format!("CAPABILITY {c}"));
+                Ok("CAPABILITY completato".into())
+            }
+            Command::Noop | Command::Check => {
+                self.sync(true);
+                Ok("NOOP completato".into())
+            }
+            Command::Logout => {
+                self.untagged("BYE Certa IMAP: arrivederci");
+                self.tagged(&tag, "OK", "LOGOUT completato");
+                return Outcome::Logout;
+            }
+            Command::StartTls => {
+                if self.tls || self.cfg.tls.is_none() {
+                    Err(bad("TLS già attivo o non disponibile"))
+                } else {
+                    self.tagged(&tag, "OK", "avvio TLS");
+                    return Outcome::StartTls;
+                }
+            }
+            Command::Login { user, password } => self.login(&user, &password).await,
+            Command::Authenticate { mechanism, initial } => {
+                if mechanism != "PLAIN" {
+                    Err(no("CANNOT", "meccanismo non supportato: usare PLAIN"))
+                } else if let Some(data) = initial {
+                    self.authenticate_plain(&data).await
+                } else if !self.tls && !self.p.allow_plaintext_auth {
+                    Err(no(
+                        "PRIVACYREQUIRED",
+                        "usare STARTTLS prima di autenticarsi",
+                    ))
+                } else {
+                    return Outcome::NeedAuthData(tag);
+                }
+            }
+            Command::Id => {
+                self.untagged(&format!(
+                    "ID (\"name\" \"Certa\" \"version\" \"{}\")",
+                    env!("CARGO_PKG_VERSION")
+                ));
+                Ok("ID completato".into())
+            }
+            Command::Enable(caps) => Ok(self.enable(&caps)),
+            Command::Namespace => {
+                self.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+                Ok("NAMESPACE completato".into())
+            }
+            Command::Idle => {
+                self.sync(true);
+                return Outcome::Idle(tag);
+            }
+            Command::Select {
+                mailbox,
+                read_only,
+                condstore,
+                qresync,
+            } => self.select(&mailbox, read_only, condstore, qresync),
+            Command::Create(m) => self.create(&m),
+            Command::Delete(m) => self.delete(&m),
+            Command::Rename(a, b) => self.rename(&a, &b),
+            Command::Subscribe(m) => self.subscribe(&m, true),
+            Command::Unsubscribe(m) => self.subscribe(&m, false),
+            Command::List {
+                reference,
+                patterns,
+                select,
+                returns,
+                status,
+                lsub,
+            } => self.list(&reference, &patterns, &select, &returns, &status, lsub),
+            Command::Status { mailbox, items } => self.status(&mailbox, &items),
+            Command::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                self.append(&mailbox, &flags, date.as_deref(), message)
+                    .await
+            }
+            Command::GetQuota(root) => self.quota(&root, false),
+            Command::GetQuotaRoot(m) => self.quota(&m, true),
+            Command::SetQuota => Err(no("NOPERM", "la quota si cambia dal pannello del gestore")),
+            Command::Close => self.close(true),
+            Command::Unselect => self.close(false),
+            Command::Expunge(set) => self.expunge(set.as_ref()),
+            Command::Search { uid, returns, key } => self.search(&tag, uid, returns, &key),
+            Command::Sort {
+                uid,
+                returns,
+                criteria,
+                key,
+            } => self.sort(&tag, uid, returns, &criteria, &key),
+            Command::Thread { uid, key, .. } => self.thread(uid, &key),
+            Command::Fetch {
+                uid,
+                set,
+                atts,
+                changed_since,
+                vanished,
+            } => self.fetch(uid, &set, &atts, changed_since, vanished),
+            Command::Store {
+                uid,
+                set,
+                op,
+                silent,
+                flags,
+                unchanged_since,
+            } => self.store(uid, &set, op, silent, &flags, unchanged_since),
+            Command::Copy {
+                uid,
+                set,
+                mailbox,
+                remove,
+            } => self.copy(uid, &set, &mailbox, remove),
+        };
+        match result {
+            Ok(text) => self.tagged(&tag, "OK", &text),
+            Err(Refusal(status, text)) => self.tagged(&tag, status, &text),
+        }
+        Outcome::Continue
+    }
+
+    fn enable(&mut self, caps: &[String]) -> String {
+        let mut done = vec![];
+        for c in caps {
+            match c.as_str() {
+                "CONDSTORE" => self.enabled.condstore = true,
+                "QRESYNC" => {
+                    self.enabled.qresync = true;
+                    self.enabled.condstore = true;
+                }
+                "IMAP4REV2" => {
+                    self.enabled.rev2 = true;
+                    self.enabled.utf8 = true;
+                }
+                "UTF8=ACCEPT" => self.enabled.utf8 = true,
+                _ => continue,
+            }
+            done.push(c.clone());
+        }
+        self.untagged(format!("ENABLED {}", done.join(" ")).trim_end());
+        "ENABLE completato".into()
+    }
+
+    async fn login(&mut self, user: &[u8], password: &[u8]) -> Handled {
+        if !self.tls && !self.p.allow_plaintext_auth {
+            return Err(no(
+                "PRIVACYREQUIRED",
+                "usare STARTTLS prima di autenticarsi",
+            ));
+        }
+        let user = String::from_utf8_lossy(user).into_owned();
+        let password = String::from_utf8_lossy(password).into_owned();
+        self.authenticate(user, password).await
+    }
+
+    /// SASL PLAIN (RFC 4616): base64 of `authzid NUL authcid NUL password`.
+    pub async fn authenticate_plain(&mut self, data: &[u8]) -> Handled {
+        use base64::Engine;
+        if !self.tls && !self.p.allow_plaintext_auth {
+            return Err(no(
+                "PRIVACYREQUIRED",
+                "usare STARTTLS prima di autenticarsi",
+            ));
+        }
+        let text = String::from_utf8_lossy(data).trim().to_string();
+        if text == "*" {
+            return Err(bad("autenticazione annullata"));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|_| bad("base64 non valido"))?;
+        let parts: Vec<&[u8]> = decoded.split(|&b| b == 0).collect();
+        let [authz, user, pw] = parts.as_slice() else {
+            return Err(bad("risposta PLAIN non valida"));
+        };
+        if !authz.is_empty() && authz != user {
+            return Err(no(
+                "AUTHORIZATIONFAILED",
+                "identità di autorizzazione non ammessa",
+            ));
+        }
+        let user = String::from_utf8_lossy(user).into_owned();
+        let pw = String::from_utf8_lossy(pw).into_owned();
+        self.authenticate(user, pw).await
+    }
+
+    async fn authenticate(&mut self, user: String, password: String) -> Handled {
+        let p = self.p.clone();
+        let ip = self.peer.ip();
+        let r = tokio::task::spawn_blocking(move || p.authenticate(&user, &password, ip))
+            .await
+            .map_err(|_| no("SERVERBUG", "errore interno"))?;
+        match r {
+            Ok(m) => {
+                self.mailbox = Some(m);
+                let caps = self.capabilities();
+                Ok(format!("[CAPABILITY {caps}] accesso eseguito"))
+            }
+            Err(AuthError::Throttled) => Err(no(
+                "UNAVAILABLE",
+                "troppi tentativi falliti: riprovare più tardi",
+            )),
+            Err(AuthError::Invalid) => Err(no("AUTHENTICATIONFAILED", "credenziali non valide")),
+        }
+    }
+
+    /// Tells the client what changed in the selected folder since it last heard. EXPUNGE
+    /// only when `allow_expunge` (RFC 9051 §7.5.1: not during FETCH, STORE, SEARCH).
+    pub fn sync(&mut self, allow_expunge: bool) {
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let Ok(ch) = self.p.store.changes_since(sel.folder.id, sel.modseq) else {
+            return;
+        };
+        let mut lines: Vec<String> = vec![];
+        for uid in ch.expunged {
+            let uid = uid as u32;
+            if sel.seq_of(uid).is_some() && !sel.pending_expunge.contains(&uid) {
+                sel.pending_expunge.push(uid);
+            }
+        }
+        let mut grew = false;
+        for e in ch.changed {
+            let uid = e.uid as u32;
+            match sel.seq_of(uid) {
+                Some(i) => {
+                    if sel.flags[i] != e.flags {
+                        sel.flags[i] = e.flags.clone();
+                        sel.modseqs[i] = e.modseq;
+                        let mut l = format!("{} FETCH (UID {uid} FLAGS ({}", i + 1, e.flags);
+                        if !self.enabled.rev2 && sel.recent.contains(&uid) {
+                            l.push_str(if e.flags.is_empty() {
+                                "\\Recent"
+                            } else {
+                                " \\Recent"
+                            });
+                        }
+                        l.push(')');
+                        if self.enabled.condstore {
+                            l.push_str(&format!(" MODSEQ ({})", e.modseq));
+                        }
+                        l.push(')');
+                        lines.push(l);
+                    } else {
+                        sel.modseqs[i] = e.modseq;
+                    }
+                }
+                None if uid > sel.max_uid() => {
+                    sel.uids.push(uid);
+                    sel.flags.push(e.flags.clone());
+                    sel.modseqs.push(e.modseq);
+                    grew = true;
+                }
+                None => {}
+            }
+        }
+        // FETCH lines above use the numbers from before these expunges; EXPUNGE lines go
+        // from the highest number down so each is right when the client reads it.
+        if allow_expunge && !sel.pending_expunge.is_empty() {
+            let mut gone = std::mem::take(&mut sel.pending_expunge);
+            gone.sort_unstable();
+            if self.enabled.qresync {
+                lines.push(format!("VANISHED {}", uid_set(&gone)));
+            }
+            for uid in gone.iter().rev() {
+                if let Some(i) = sel.seq_of(*uid) {
+                    if !self.enabled.qresync {
+                        lines.push(format!("{} EXPUNGE", i + 1));
+                    }
+                    sel.uids.remove(i);
+                    sel.flags.remove(i);
+                    sel.modseqs.remove(i);
+                    sel.recent.remove(uid);
+                }
+            }
+        }
+        if grew {
+            if !sel.read_only {
+                if let Ok(first) = self.p.store.claim_recent(sel.folder.id) {
+                    for &u in sel.uids.iter().filter(|&&u| u as i64 >= first) {
+                        sel.recent.insert(u);
+                    }
+                }
+            }
+            lines.push(format!("{} EXISTS", sel.uids.len()));
+            if !self.enabled.rev2 {
+                lines.push(format!("{} RECENT", sel.recent.len()));
+            }
+        }
+        // Expunges not told yet are kept in `pending_expunge`; re-reading a change is
+        // harmless (flags are compared, UIDs checked), so catching up is safe.
+        sel.modseq = ch.highestmodseq;
+        for l in lines {
+            self.untagged(&l);
+        }
+    }
+
+    pub fn folder_named(&self, wire: &str) -> Result<Folder, Refusal> {
+        let id = self.mailbox_id()?;
+        let name = self.name_in(wire);
+        self.p
+            .store
+            .folder(id, &name)
+            .map_err(store_error)?
+            .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
+    }
+
+    pub fn mailbox_id(&self) -> Result<i64, Refusal> {
+        self.mailbox
+            .as_ref()
+            .map(|m| m.id)
+            .ok_or_else(|| bad("autenticarsi prima"))
+    }
+}
+
+/// `1:3,5` from sorted UIDs.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}

@@ -1,0 +1,197 @@
+//! Decoding for display and search: encoded words (RFC 2047), RFC 2231 parameter values,
+//! transfer encodings (RFC 2045 §6) and the charsets Italian mail uses.
+
+use crate::{Part, Structure};
+use base64::Engine;
+
+/// Bytes in a charset to text: UTF-8 and ASCII as such, Latin-1/Windows-1252 byte by byte;
+/// anything else lossily as UTF-8.
+fn charset_text(bytes: &[u8], charset: &str) -> String {
+    let cs = charset.trim().to_ascii_lowercase();
+    let latin = cs.starts_with("iso-8859") || cs.starts_with("windows-125") || cs == "latin1";
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !latin => s.to_string(),
+        _ if latin => bytes.iter().map(|&b| b as char).collect(),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Decodes the encoded words of a header value; the rest stays as it is.
+pub fn decode_header(raw: &[u8]) -> String {
+    let s = charset_text(raw, "utf-8");
+    let mut out = String::new();
+    let mut rest = s.as_str();
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, from) = rest.split_at(start);
+        let decoded = encoded_word(from);
+        match decoded {
+            Some((text, used)) => {
+                // Whitespace between two encoded words is dropped (RFC 2047 §6.2).
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&text);
+                rest = &from[used..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(before);
+                out.push_str("=?");
+                rest = &from[2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `=?charset?B|Q?text?=` at the start of `s`: the text and the bytes consumed.
+fn encoded_word(s: &str) -> Option<(String, usize)> {
+    let body = s.strip_prefix("=?")?;
+    let (charset, rest) = body.split_once('?')?;
+    let (enc, rest) = rest.split_once('?')?;
+    let end = rest.find("?=")?;
+    let text = &rest[..end];
+    if text.contains(' ') {
+        return None;
+    }
+    let used_charset = charset.len();
+    let charset = charset.split('*').next().unwrap_or(charset);
+    let bytes = match enc.to_ascii_uppercase().as_str() {
+        "B" => base64::engine::general_purpose::STANDARD
+            .decode(text.trim_end_matches('='))
+            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text))
+            .ok()?,
+        "Q" => quoted_printable(text.replace('_', " ").as_bytes()),
+        _ => return None,
+    };
+    let used = 2 + used_charset + 1 + enc.len() + 1 + end + 2;
+    Some((charset_text(&bytes, charset), used))
+}
+
+/// RFC 2231 `charset'lang'percent-encoded` values.
+pub(crate) fn rfc2231(v: &str) -> String {
+    let mut it = v.splitn(3, '\'');
+    let (charset, _lang, text) = match (it.next(), it.next(), it.next()) {
+        (Some(c), Some(l), Some(t)) => (c, l, t),
+        _ => ("utf-8", "", v),
+    };
+    let mut bytes = vec![];
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(x) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                bytes.push(x);
+                i += 3;
+                continue;
+            }
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    charset_text(&bytes, charset)
+}
+
+fn quoted_printable(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' {
+            if b[i + 1..].starts_with(b"\r\n") {
+                i += 3;
+                continue;
+            }
+            if b[i + 1..].starts_with(b"\n") {
+                i += 2;
+                continue;
+            }
+            if i + 2 < b.len() {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                if let Some(x) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(x);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A body decoded from its Content-Transfer-Encoding (as IMAP BINARY and downloads want).
+pub fn decode_transfer(body: &[u8], encoding: &str) -> Vec<u8> {
+    match encoding.to_ascii_uppercase().as_str() {
+        "BASE64" => {
+            let clean: Vec<u8> = body
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(&clean)
+                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&clean))
+                .unwrap_or_default()
+        }
+        "QUOTED-PRINTABLE" => quoted_printable(body),
+        _ => body.to_vec(),
+    }
+}
+
+fn part_text(raw: &[u8], p: &Part, out: &mut String) {
+    if let Some(m) = &p.message {
+        message_text(raw, m, out);
+        return;
+    }
+    if p.is_multipart() {
+        for c in &p.parts {
+            part_text(raw, c, out);
+        }
+        return;
+    }
+    if p.media_type != "text" {
+        return;
+    }
+    let body = raw.get(p.body.clone()).unwrap_or_default();
+    let bytes = decode_transfer(body, &p.encoding);
+    let text = charset_text(&bytes, p.param("charset").unwrap_or("utf-8"));
+    out.push_str(&text);
+    out.push('\n');
+}
+
+fn message_text(raw: &[u8], s: &Structure, out: &mut String) {
+    part_text(raw, &s.root, out);
+}
+
+/// The decoded text of a message's text parts (encapsulated messages included), for search.
+pub fn text_of(raw: &[u8], s: &Structure) -> String {
+    let mut out = String::new();
+    message_text(raw, s, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_bodies() {
+        assert_eq!(decode_header(b"=?ISO-8859-1?Q?Perch=E8?= no"), "Perchè no");
+        assert_eq!(
+            decode_header(b"=?utf-8?b?Q2FmZsOo?= =?utf-8?q?_al_bar?="),
+            "Caffè al bar"
+        );
+        assert_eq!(decode_header(b"plain =?bad"), "plain =?bad");
+        assert_eq!(decode_transfer(b"Y2lhbw==\r\n", "base64"), b"ciao");
+        assert_eq!(decode_transfer(b"a=3Db=\r\nc", "quoted-printable"), b"a=bc");
+        assert_eq!(rfc2231("utf-8''caff%C3%A8.pdf"), "caffè.pdf");
+        let raw = b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nperch=E8\r\n";
+        let s = Structure::parse(raw);
+        assert!(text_of(raw, &s).contains("perchè"));
+    }
+}
