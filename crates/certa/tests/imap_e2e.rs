@@ -32,3 +32,29 @@ fn imaplib_drives_every_command() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// mbsync (isync) syncs a 1,000-message mailbox both ways: new messages, flags, deletions
+/// and a new folder (tests/clients/mbsync_sync.py writes the mbsyncrc it runs).
+#[test]
+fn mbsync_syncs_both_ways() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let user = a.mailbox("sync");
+    a.start();
+    let work = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/mbsync_sync.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(work.path())
+        .arg((a.base + 4).to_string())
+        .arg(a.ca())
+        .arg(&user)
+        .arg(PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK 999"),
+        "{stdout}\n{stderr}"
+    );
+}
