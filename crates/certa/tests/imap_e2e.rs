@@ -58,3 +58,29 @@ fn mbsync_syncs_both_ways() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// offlineimap3 syncs both ways (tests/clients/offlineimap_sync.py writes its rc file).
+#[test]
+fn offlineimap_syncs() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let user = a.mailbox("offline");
+    a.start();
+    let work = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/offlineimap_sync.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(work.path())
+        .arg((a.base + 4).to_string())
+        .arg(a.ca())
+        .arg(&user)
+        .arg(PASSWORD)
+        .env("HOME", work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("OK"),
+        "{stdout}\n{stderr}"
+    );
+}
