@@ -288,4 +288,21 @@ s.close()
 
 a.logout()
 b.logout()
+
+# --- Login throttling (last: it blocks this address for a while) ------------------------------
+codes = []
+for _ in range(12):
+    t = imaplib.IMAP4_SSL(host, imaps_port, ssl_context=ctx)
+    try:
+        t.login(user, "ancora-sbagliata")
+    except imaplib.IMAP4.error as e:
+        codes.append("UNAVAILABLE" if "UNAVAILABLE" in str(e) else "AUTHENTICATIONFAILED")
+    t.logout()
+assert codes[0] == "AUTHENTICATIONFAILED" and codes[-1] == "UNAVAILABLE", codes
+t = imaplib.IMAP4_SSL(host, imaps_port, ssl_context=ctx)
+try:
+    t.login(user, password)
+    raise AssertionError("a throttled address logged in")
+except imaplib.IMAP4.error as e:
+    assert "UNAVAILABLE" in str(e), e
 print("OK")
