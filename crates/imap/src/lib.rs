@@ -13,6 +13,7 @@ mod mailboxes;
 mod messages;
 mod search;
 mod session;
+mod uidmap;
 mod utf7;
 pub mod wire;
 

@@ -6,6 +6,7 @@
 use crate::command::{QresyncParams, SeqSet};
 use crate::date;
 use crate::session::{bad, no, store_error, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
+use crate::uidmap::UidMap;
 use std::collections::HashSet;
 use store::Folder;
 
@@ -68,11 +69,10 @@ impl Session {
         let mut sel = Selected {
             folder: folder.clone(),
             read_only,
-            uids: Vec::with_capacity(entries.len()),
-            flags: Vec::with_capacity(entries.len()),
-            modseqs: Vec::with_capacity(entries.len()),
+            uids: UidMap::from_sorted(entries.iter().map(|e| e.uid as u32)),
+            own_modseqs: vec![],
             modseq: folder.highestmodseq,
-            recent: HashSet::new(),
+            recent: UidMap::default(),
             pending_expunge: vec![],
             blobs: Default::default(),
         };
@@ -80,14 +80,11 @@ impl Session {
         for (i, e) in entries.into_iter().enumerate() {
             let uid = e.uid as u32;
             if e.uid >= first_recent {
-                sel.recent.insert(uid);
+                sel.recent.push(uid);
             }
             if first_unseen.is_none() && !e.flags.split(' ').any(|f| f == "\\Seen") {
                 first_unseen = Some(i + 1);
             }
-            sel.uids.push(uid);
-            sel.flags.push(e.flags);
-            sel.modseqs.push(e.modseq);
         }
         self.untagged(&format!("FLAGS ({SYSTEM_FLAGS})"));
         self.untagged(&format!(

@@ -14,8 +14,7 @@ impl Session {
     /// Bytes and structure of a message of the selected folder.
     fn load(&self, uid: u32) -> Option<(Vec<u8>, Structure)> {
         let sel = self.selected.as_ref()?;
-        let i = sel.seq_of(uid)?;
-        let _ = i;
+        sel.seq_of(uid)?;
         let entries = self.p.store.structure(sel.folder.id, uid as i64).ok();
         let blob = self.blob_of(uid)?;
         let raw = self.p.store.blob(&blob).ok()?;
@@ -24,6 +23,13 @@ impl Session {
             .and_then(|j| Structure::from_json(&j))
             .unwrap_or_else(|| Structure::parse(&raw));
         Some((raw, s))
+    }
+
+    /// Idle sessions keep no per-message data.
+    fn release_blobs(&mut self) {
+        if let Some(sel) = self.selected.as_mut() {
+            sel.blobs = Default::default();
+        }
     }
 
     fn blob_of(&self, uid: u32) -> Option<String> {
@@ -42,6 +48,7 @@ impl Session {
         let Some(sel) = &self.selected else {
             return Err(bad("selezionare prima una cartella"));
         };
+        sel.check_seq(set, uid)?;
         let folder = sel.folder.id;
         let read_only = sel.read_only;
         if changed_since.is_some() {
@@ -83,14 +90,14 @@ impl Session {
             let Some(sel) = self.selected.as_ref() else {
                 break;
             };
-            let u = sel.uids[i];
+            let u = sel.uid_at(i);
             let Some(entry) = by_uid.get(&u) else {
                 continue; // expunged elsewhere, not told yet: no data (RFC 9051 §7.5.1)
             };
             if changed_since.is_some_and(|c| entry.modseq <= c as i64) {
                 continue;
             }
-            let recent = sel.recent.contains(&u);
+            let recent = sel.recent.contains(u);
             let mut flags = entry.flags.clone();
             if wants_seen && !flags.split(' ').any(|f| f == "\\Seen") {
                 seen_now.push(u as i64);
@@ -176,12 +183,7 @@ impl Session {
                 )
                 .map_err(store_error)?;
             if let Some(sel) = self.selected.as_mut() {
-                for (u, f, m) in changes.changed {
-                    if let Some(i) = sel.seq_of(u as u32) {
-                        sel.flags[i] = f;
-                        sel.modseqs[i] = m;
-                    }
-                }
+                sel.own_modseqs.extend(changes.changed.iter().map(|c| c.2));
             }
         }
         self.sync(false);
@@ -207,6 +209,7 @@ impl Session {
         if sel.read_only {
             return Err(no("READ-ONLY", "cartella aperta in sola lettura"));
         }
+        sel.check_seq(set, uid)?;
         if unchanged_since.is_some() {
             self.enabled.condstore = true;
         }
@@ -216,7 +219,7 @@ impl Session {
             .cloned()
             .collect();
         let targets = sel.resolve(set, uid);
-        let uids: Vec<i64> = targets.iter().map(|&i| sel.uids[i] as i64).collect();
+        let uids: Vec<i64> = targets.iter().map(|&i| sel.uid_at(i) as i64).collect();
         let folder = sel.folder.id;
         let op = match op {
             StoreOp::Replace => FlagOp::Replace,
@@ -235,13 +238,12 @@ impl Session {
             for (u, f, m) in &changes.changed {
                 let u = *u as u32;
                 let Some(i) = sel.seq_of(u) else { continue };
-                sel.flags[i] = f.clone();
-                sel.modseqs[i] = *m;
+                sel.own_modseqs.push(*m);
                 if silent && !condstore {
                     continue;
                 }
                 let mut fl = f.clone();
-                if sel.recent.contains(&u) && !rev2 {
+                if sel.recent.contains(u) && !rev2 {
                     if !fl.is_empty() {
                         fl.push(' ');
                     }
@@ -298,8 +300,9 @@ impl Session {
         if remove && sel.read_only {
             return Err(no("READ-ONLY", "cartella aperta in sola lettura"));
         }
+        sel.check_seq(set, uid)?;
         let targets = sel.resolve(set, uid);
-        let uids: Vec<i64> = targets.iter().map(|&i| sel.uids[i] as i64).collect();
+        let uids: Vec<i64> = targets.iter().map(|&i| sel.uid_at(i) as i64).collect();
         let from = sel.folder.id;
         let dest = match self.folder_named(wire) {
             Ok(f) => f,
@@ -354,10 +357,10 @@ impl Session {
             .iter()
             .enumerate()
             .filter_map(|(i, u)| {
-                let e = by_uid.get(u)?;
+                let e = by_uid.get(&u)?;
                 Some(Candidate {
                     seq: i as u32 + 1,
-                    uid: *u,
+                    uid: u,
                     flags: &e.flags,
                     size: e.size,
                     internal_date: e.internal_date,
@@ -471,6 +474,7 @@ impl Session {
             let list: Vec<String> = ids.iter().map(u32::to_string).collect();
             self.untagged(format!("SORT {}", list.join(" ")).trim_end());
         }
+        self.release_blobs();
         self.sync(false);
         Ok("SORT completato".into())
     }
@@ -479,6 +483,7 @@ impl Session {
         let found = self.matching(key)?;
         let rendered = self.ordered(&found, |ctx, items| vec![search::thread(ctx, items, uid)])?;
         self.untagged(format!("THREAD {}", rendered.concat()).trim_end());
+        self.release_blobs();
         self.sync(false);
         Ok("THREAD completato".into())
     }
@@ -507,7 +512,7 @@ impl Session {
                     size: e.size,
                     internal_date: e.internal_date,
                     modseq,
-                    recent: sel.recent.contains(&u),
+                    recent: sel.recent.contains(u),
                     content: OnceCell::new(),
                 })
             })

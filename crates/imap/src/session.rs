@@ -6,7 +6,7 @@ use crate::command::{Command, SeqSet, Tagged, STAR};
 use crate::utf7;
 use crate::ImapConfig;
 use services::provider::{AuthError, Provider};
-use std::collections::HashSet;
+use crate::uidmap::UidMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use store::{Folder, StoreError};
@@ -28,12 +28,13 @@ pub struct Selected {
     pub folder: Folder,
     pub read_only: bool,
     /// Sequence number − 1 → UID.
-    pub uids: Vec<u32>,
-    pub flags: Vec<String>,
-    pub modseqs: Vec<i64>,
+    pub uids: UidMap,
+    /// MODSEQs of changes this session made and already told its client about.
+    pub own_modseqs: Vec<i64>,
     /// The HIGHESTMODSEQ this session has caught up with.
     pub modseq: i64,
-    pub recent: HashSet<u32>,
+    /// The UIDs that are `\Recent` in this session.
+    pub recent: UidMap,
     /// UIDs expunged by others, not told yet (no EXPUNGE during FETCH/STORE/SEARCH).
     pub pending_expunge: Vec<u32>,
     /// UID → blob, refreshed by the commands that read message content.
@@ -42,11 +43,29 @@ pub struct Selected {
 
 impl Selected {
     pub fn seq_of(&self, uid: u32) -> Option<usize> {
-        self.uids.binary_search(&uid).ok()
+        self.uids.position(uid)
+    }
+
+    pub fn uid_at(&self, index: usize) -> u32 {
+        self.uids.get(index).unwrap_or(0)
     }
 
     pub fn max_uid(&self) -> u32 {
-        self.uids.last().copied().unwrap_or(0)
+        self.uids.last().unwrap_or(0)
+    }
+
+    /// A message sequence number beyond the last message is an error (RFC 9051 §9,
+    /// `seq-number`); UIDs beyond the last are not.
+    pub fn check_seq(&self, set: &SeqSet, uid: bool) -> Result<(), Refusal> {
+        let n = self.uids.len() as u32;
+        let beyond = set
+            .0
+            .iter()
+            .any(|&(a, b)| (a != STAR && a > n) || (b != STAR && b > n));
+        if !uid && beyond {
+            return Err(bad("numero di messaggio inesistente"));
+        }
+        Ok(())
     }
 
     /// Indexes (seq − 1) of a set of sequence numbers or UIDs.
@@ -61,20 +80,22 @@ impl Selected {
                     if a == STAR { max } else { a },
                     if b == STAR { max } else { b },
                 );
-                let (lo, hi) = (a.min(b), a.max(b));
-                let start = self.uids.partition_point(|&u| u < lo);
-                let end = self.uids.partition_point(|&u| u <= hi);
-                out.extend(start..end);
+                out.extend(self.uids.index_range(a.min(b), a.max(b)));
             }
             out.sort_unstable();
             out.dedup();
             out
         } else {
             let n = self.uids.len() as u32;
-            let mut out: Vec<usize> = (1..=n)
-                .filter(|&s| set.contains(s, n))
-                .map(|s| s as usize - 1)
-                .collect();
+            let mut out = vec![];
+            for &(a, b) in &set.0 {
+                let (a, b) = (if a == STAR { n } else { a }, if b == STAR { n } else { b });
+                let (lo, hi) = (a.min(b).max(1), a.max(b).min(n));
+                if lo <= hi {
+                    out.extend(lo as usize - 1..hi as usize);
+                }
+            }
+            out.sort_unstable();
             out.dedup();
             out
         }
@@ -471,37 +492,27 @@ impl Session {
         for e in ch.changed {
             let uid = e.uid as u32;
             match sel.seq_of(uid) {
-                Some(i) => {
-                    if sel.flags[i] != e.flags {
-                        sel.flags[i] = e.flags.clone();
-                        sel.modseqs[i] = e.modseq;
-                        let mut l = format!("{} FETCH (UID {uid} FLAGS ({}", i + 1, e.flags);
-                        if !self.enabled.rev2 && sel.recent.contains(&uid) {
-                            l.push_str(if e.flags.is_empty() {
-                                "\\Recent"
-                            } else {
-                                " \\Recent"
-                            });
-                        }
-                        l.push(')');
-                        if self.enabled.condstore {
-                            l.push_str(&format!(" MODSEQ ({})", e.modseq));
-                        }
-                        l.push(')');
-                        lines.push(l);
-                    } else {
-                        sel.modseqs[i] = e.modseq;
+                Some(i) if !sel.own_modseqs.contains(&e.modseq) => {
+                    let mut l = format!("{} FETCH (UID {uid} FLAGS ({}", i + 1, e.flags);
+                    if !self.enabled.rev2 && sel.recent.contains(uid) {
+                        l.push_str(if e.flags.is_empty() { "\\Recent" } else { " \\Recent" });
                     }
+                    l.push(')');
+                    if self.enabled.condstore {
+                        l.push_str(&format!(" MODSEQ ({})", e.modseq));
+                    }
+                    l.push(')');
+                    lines.push(l);
                 }
+                Some(_) => {}
                 None if uid > sel.max_uid() => {
                     sel.uids.push(uid);
-                    sel.flags.push(e.flags.clone());
-                    sel.modseqs.push(e.modseq);
                     grew = true;
                 }
                 None => {}
             }
         }
+        sel.own_modseqs.retain(|&m| m > ch.highestmodseq);
         // FETCH lines above use the numbers from before these expunges; EXPUNGE lines go
         // from the highest number down so each is right when the client reads it.
         if allow_expunge && !sel.pending_expunge.is_empty() {
@@ -516,17 +527,18 @@ impl Session {
                         lines.push(format!("{} EXPUNGE", i + 1));
                     }
                     sel.uids.remove(i);
-                    sel.flags.remove(i);
-                    sel.modseqs.remove(i);
-                    sel.recent.remove(uid);
+                    if let Some(r) = sel.recent.position(*uid) {
+                        sel.recent.remove(r);
+                    }
                 }
             }
         }
         if grew {
             if !sel.read_only {
                 if let Ok(first) = self.p.store.claim_recent(sel.folder.id) {
-                    for &u in sel.uids.iter().filter(|&&u| u as i64 >= first) {
-                        sel.recent.insert(u);
+                    let newly: Vec<u32> = sel.uids.iter().filter(|&u| u as i64 >= first).collect();
+                    for u in newly {
+                        sel.recent.push(u);
                     }
                 }
             }
