@@ -259,6 +259,18 @@ async fn listen_imap(
     .await
 }
 
+async fn listen_pop3(
+    addr: &str,
+    p: Arc<Provider>,
+    cfg: Arc<pop3::Pop3Config>,
+    locks: Arc<pop3::MaildropLocks>,
+) -> anyhow::Result<()> {
+    accept_loop(addr, move |tcp, peer| {
+        pop3::serve_connection(p.clone(), tcp, peer, cfg.clone(), locks.clone())
+    })
+    .await
+}
+
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
     let p = Arc::new(provider(data, &cfg)?);
@@ -319,6 +331,17 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         };
         listen_imap(&cfg.listen.imap, p.clone(), imap_cfg(false)).await?;
         listen_imap(&cfg.listen.imaps, p.clone(), imap_cfg(true)).await?;
+        let pop3_cfg = |implicit_tls| {
+            Arc::new(pop3::Pop3Config {
+                tls: Some(tls.clone()),
+                implicit_tls,
+                hostname: cfg.provider.hostname.clone(),
+            })
+        };
+        // One set of maildrop locks for both POP3 listeners (RFC 1939 §8).
+        let locks = Arc::new(pop3::MaildropLocks::default());
+        listen_pop3(&cfg.listen.pop3, p.clone(), pop3_cfg(false), locks.clone()).await?;
+        listen_pop3(&cfg.listen.pop3s, p.clone(), pop3_cfg(true), locks).await?;
         // Queue work waits on the disk (fsync) more than on the processor.
         for _ in 0..QUEUE_WORKERS {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
@@ -333,7 +356,9 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         println!("  submissions  {} (TLS)", cfg.listen.submissions);
         println!("  imap         {} (STARTTLS)", cfg.listen.imap);
         println!("  imaps        {} (TLS)", cfg.listen.imaps);
-        println!("  pop3, pop3s, http: non ancora disponibili in questa versione");
+        println!("  pop3         {} (STLS)", cfg.listen.pop3);
+        println!("  pop3s        {} (TLS)", cfg.listen.pop3s);
+        println!("  http: non ancora disponibile in questa versione");
         tokio::signal::ctrl_c().await?;
         println!("Certa: arresto");
         anyhow::Ok(())

@@ -18,7 +18,10 @@ fn appends_confirmed_before_a_kill_survive_it() {
     drop(store);
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("confirmed.txt");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/append_clients.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/append_clients.py"
+    );
     let mut clients = Command::new("python3")
         .arg(script)
         .arg((a.base + 4).to_string())
@@ -47,10 +50,16 @@ fn appends_confirmed_before_a_kill_survive_it() {
 
     let store = a.store();
     let after = store.folder(mailbox.id, "INBOX").unwrap().unwrap();
-    assert_eq!(after.uidvalidity, before.uidvalidity, "UIDVALIDITY unchanged");
+    assert_eq!(
+        after.uidvalidity, before.uidvalidity,
+        "UIDVALIDITY unchanged"
+    );
     let entries = store.messages(after.id).unwrap();
     let uids: Vec<i64> = entries.iter().map(|e| e.uid).collect();
-    assert!(uids.windows(2).all(|w| w[0] < w[1]), "UIDs unique and increasing");
+    assert!(
+        uids.windows(2).all(|w| w[0] < w[1]),
+        "UIDs unique and increasing"
+    );
     let mut subjects = std::collections::HashMap::new();
     for e in &entries {
         let raw = store.blob(&e.blob).unwrap();
@@ -69,7 +78,11 @@ fn appends_confirmed_before_a_kill_survive_it() {
         let uidvalidity: i64 = it.nth(1).unwrap().parse().unwrap();
         let uid: i64 = it.next().unwrap().trim_end_matches(']').parse().unwrap();
         assert_eq!(uidvalidity, before.uidvalidity);
-        assert_eq!(subjects.get(subject), Some(&uid), "{subject} was confirmed as UID {uid}");
+        assert_eq!(
+            subjects.get(subject),
+            Some(&uid),
+            "{subject} was confirmed as UID {uid}"
+        );
     }
     assert!(
         entries.len() >= lines.lines().count(),

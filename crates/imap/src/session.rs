@@ -3,10 +3,10 @@
 //! other sessions and deliveries made (RFC 9051 §7.1–§7.4, RFC 7162).
 
 use crate::command::{Command, SeqSet, Tagged, STAR};
+use crate::uidmap::UidMap;
 use crate::utf7;
 use crate::ImapConfig;
 use services::provider::{AuthError, Provider};
-use crate::uidmap::UidMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use store::{Folder, StoreError};
@@ -495,7 +495,11 @@ impl Session {
                 Some(i) if !sel.own_modseqs.contains(&e.modseq) => {
                     let mut l = format!("{} FETCH (UID {uid} FLAGS ({}", i + 1, e.flags);
                     if !self.enabled.rev2 && sel.recent.contains(uid) {
-                        l.push_str(if e.flags.is_empty() { "\\Recent" } else { " \\Recent" });
+                        l.push_str(if e.flags.is_empty() {
+                            "\\Recent"
+                        } else {
+                            " \\Recent"
+                        });
                     }
                     l.push(')');
                     if self.enabled.condstore {

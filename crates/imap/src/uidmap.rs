@@ -51,7 +51,10 @@ impl UidMap {
 
     /// The index (sequence number − 1) of a UID.
     pub fn position(&self, uid: u32) -> Option<usize> {
-        let r = self.runs.partition_point(|&(f, _)| f <= uid).checked_sub(1)?;
+        let r = self
+            .runs
+            .partition_point(|&(f, _)| f <= uid)
+            .checked_sub(1)?;
         let (f, c) = self.runs[r];
         (uid < f + c).then(|| self.starts[r] + (uid - f) as usize)
     }
