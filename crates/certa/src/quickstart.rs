@@ -174,7 +174,11 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     println!();
     println!("  casella di prova:    {user}");
     println!("  password:            {password}   (da cambiare al primo accesso alla webmail)");
-    println!("  client di posta:     SMTP {} con TLS, utente {user}; certificato della CA in {d}/pki/ca.pem", config.listen.submissions);
+    println!(
+        "  client di posta:     IMAP {} o POP3 {} con TLS, SMTP {} con TLS, utente {user}",
+        config.listen.imaps, config.listen.pop3s, config.listen.submissions
+    );
+    println!("                       (certificato della CA in {d}/pki/ca.pem)");
     println!();
     println!("Avvio:                 certa --data {d} serve");
     println!("Nuova casella:         certa --data {d} mailbox add nome@{domain} --password '...'");

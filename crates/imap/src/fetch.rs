@@ -346,6 +346,20 @@ pub fn needs_content(att: &FetchAtt) -> bool {
     )
 }
 
+/// Whether an item needs the MIME tree, not just the top-level header and body.
+pub fn needs_structure(att: &FetchAtt) -> bool {
+    match att {
+        FetchAtt::Envelope | FetchAtt::BodyStructure | FetchAtt::Body => true,
+        FetchAtt::BodySection { section, .. } => !matches!(
+            section,
+            Section::Part(p) | Section::Header(p) | Section::Text(p)
+                | Section::HeaderFields { path: p, .. } if p.is_empty()
+        ),
+        FetchAtt::Binary { path, .. } | FetchAtt::BinarySize(path) => !path.is_empty(),
+        _ => false,
+    }
+}
+
 /// Whether fetching the item sets `\Seen` (RFC 9051 §6.4.5).
 pub fn sets_seen(att: &FetchAtt) -> bool {
     matches!(

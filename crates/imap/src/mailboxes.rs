@@ -74,7 +74,6 @@ impl Session {
             modseq: folder.highestmodseq,
             recent: UidMap::default(),
             pending_expunge: vec![],
-            blobs: Default::default(),
         };
         let mut first_unseen = None;
         for (i, e) in entries.into_iter().enumerate() {

@@ -3,38 +3,49 @@
 
 use crate::command::{FetchAtt, SearchKey, SeqSet, SortKey, StoreOp};
 use crate::date;
-use crate::fetch::{content_item, needs_content, sets_seen};
+use crate::fetch::{content_item, needs_content, needs_structure, sets_seen};
 use crate::search::{self, Candidate, Context};
 use crate::session::{bad, no, store_error, uid_set, Handled, Session};
 use message::Structure;
 use std::cell::OnceCell;
+use std::collections::HashMap;
+
+/// FETCH reads message content this many messages at a time.
+const FETCH_BATCH: usize = 64;
+/// SEARCH reads message content this many messages at a time.
+const SEARCH_BATCH: usize = 256;
 use store::FlagOp;
 
 impl Session {
-    /// Bytes and structure of a message of the selected folder.
+    /// Bytes and structure of some messages of the selected folder, in one store call;
+    /// `structured` parses the MIME tree (from the JSON kept at delivery), otherwise only
+    /// the top-level header and body are located.
+    fn contents(&self, uids: &[u32], structured: bool) -> HashMap<u32, (Vec<u8>, Structure)> {
+        let Some(sel) = &self.selected else {
+            return HashMap::new();
+        };
+        let ids: Vec<i64> = uids.iter().map(|&u| u as i64).collect();
+        let Ok(rows) = self.p.store.contents(sel.folder.id, &ids) else {
+            return HashMap::new();
+        };
+        rows.into_iter()
+            .map(|c| {
+                let s = if structured {
+                    c.structure
+                        .as_deref()
+                        .and_then(Structure::from_json)
+                        .unwrap_or_else(|| Structure::parse(&c.data))
+                } else {
+                    Structure::shallow(&c.data)
+                };
+                (c.uid as u32, (c.data, s))
+            })
+            .collect()
+    }
+
+    /// One message's content, for keys evaluated lazily.
     fn load(&self, uid: u32) -> Option<(Vec<u8>, Structure)> {
-        let sel = self.selected.as_ref()?;
-        sel.seq_of(uid)?;
-        let entries = self.p.store.structure(sel.folder.id, uid as i64).ok();
-        let blob = self.blob_of(uid)?;
-        let raw = self.p.store.blob(&blob).ok()?;
-        let s = entries
-            .flatten()
-            .and_then(|j| Structure::from_json(&j))
-            .unwrap_or_else(|| Structure::parse(&raw));
-        Some((raw, s))
-    }
-
-    /// Idle sessions keep no per-message data.
-    fn release_blobs(&mut self) {
-        if let Some(sel) = self.selected.as_mut() {
-            sel.blobs = Default::default();
-        }
-    }
-
-    fn blob_of(&self, uid: u32) -> Option<String> {
-        let sel = self.selected.as_ref()?;
-        sel.blobs.get(&uid).cloned()
+        self.contents(&[uid], true).remove(&uid)
     }
 
     pub fn fetch(
@@ -75,18 +86,38 @@ impl Session {
                 self.untagged(&format!("VANISHED (EARLIER) {}", uid_set(&gone)));
             }
         }
-        let entries = self.p.store.messages(folder).map_err(store_error)?;
-        let by_uid: std::collections::HashMap<u32, store::MessageEntry> =
-            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
-        let Some(sel) = self.selected.as_mut() else {
+        let Some(sel) = self.selected.as_ref() else {
             return Err(bad("selezionare prima una cartella"));
         };
-        sel.blobs = by_uid.iter().map(|(u, e)| (*u, e.blob.clone())).collect();
         let targets = sel.resolve(set, uid);
+        let (lo, hi) = match (targets.first(), targets.last()) {
+            (Some(&f), Some(&l)) => (sel.uid_at(f) as i64, sel.uid_at(l) as i64),
+            _ => (1, 0),
+        };
+        let entries = self
+            .p
+            .store
+            .messages_between(folder, lo, hi)
+            .map_err(store_error)?;
+        let by_uid: HashMap<u32, store::MessageEntry> =
+            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
         let wants_seen = !read_only && atts.iter().any(sets_seen);
         let want_modseq = self.enabled.condstore || atts.contains(&FetchAtt::ModSeq);
+        let with_content = atts.iter().any(needs_content);
+        let structured = atts.iter().any(needs_structure);
         let mut seen_now = vec![];
-        for &i in &targets {
+        let mut loaded: HashMap<u32, (Vec<u8>, Structure)> = HashMap::new();
+        for (n, &i) in targets.iter().enumerate() {
+            if with_content && n % FETCH_BATCH == 0 {
+                let Some(sel) = self.selected.as_ref() else {
+                    break;
+                };
+                let batch: Vec<u32> = targets[n..(n + FETCH_BATCH).min(targets.len())]
+                    .iter()
+                    .map(|&i| sel.uid_at(i))
+                    .collect();
+                loaded = self.contents(&batch, structured);
+            }
             let Some(sel) = self.selected.as_ref() else {
                 break;
             };
@@ -115,11 +146,7 @@ impl Session {
                 sep(&mut out);
                 out.extend_from_slice(format!("UID {u}").as_bytes());
             }
-            let content = if atts.iter().any(needs_content) {
-                self.load(u)
-            } else {
-                None
-            };
+            let content = loaded.remove(&u);
             let show_flags = atts.contains(&FetchAtt::Flags)
                 || (wants_seen && seen_now.last() == Some(&(u as i64)));
             for att in atts {
@@ -336,23 +363,20 @@ impl Session {
         Ok(format!("[{code}] COPY completato"))
     }
 
-    /// The selected folder's messages matching a key, in sequence order.
+    /// The selected folder's messages matching a key, in sequence order. Content is read
+    /// in batches, only when cheaper keys have not decided already.
     fn matching(
         &mut self,
         key: &SearchKey,
     ) -> Result<Vec<(u32, u32, i64)>, crate::session::Refusal> {
-        let Some(sel) = self.selected.as_mut() else {
-            return Err(bad("selezionare prima una cartella"));
-        };
-        let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
-        let by_uid: std::collections::HashMap<u32, store::MessageEntry> =
-            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
-        sel.blobs = by_uid.iter().map(|(u, e)| (*u, e.blob.clone())).collect();
         let sel = self
             .selected
             .as_ref()
-            .ok_or_else(|| bad("nessuna cartella"))?;
-        let candidates: Vec<Candidate<'_>> = sel
+            .ok_or_else(|| bad("selezionare prima una cartella"))?;
+        let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
+        let by_uid: HashMap<u32, store::MessageEntry> =
+            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
+        let mut candidates: Vec<Candidate<'_>> = sel
             .uids
             .iter()
             .enumerate()
@@ -376,11 +400,24 @@ impl Session {
             max_uid: sel.max_uid(),
             load: &load,
         };
-        Ok(candidates
-            .iter()
-            .filter(|c| ctx.matches(key, c))
-            .map(|c| (c.seq, c.uid, c.modseq))
-            .collect())
+        let prefetch = search::needs_content(key);
+        let mut found = vec![];
+        for chunk in candidates.chunks_mut(SEARCH_BATCH) {
+            if prefetch {
+                let uids: Vec<u32> = chunk.iter().map(|c| c.uid).collect();
+                let mut loaded = self.contents(&uids, true);
+                for c in chunk.iter_mut() {
+                    let _ = c.content.set(loaded.remove(&c.uid));
+                }
+            }
+            for c in chunk.iter_mut() {
+                if ctx.matches(key, c) {
+                    found.push((c.seq, c.uid, c.modseq));
+                }
+                c.content = OnceCell::new();
+            }
+        }
+        Ok(found)
     }
 
     pub fn search(
@@ -474,7 +511,6 @@ impl Session {
             let list: Vec<String> = ids.iter().map(u32::to_string).collect();
             self.untagged(format!("SORT {}", list.join(" ")).trim_end());
         }
-        self.release_blobs();
         self.sync(false);
         Ok("SORT completato".into())
     }
@@ -483,7 +519,6 @@ impl Session {
         let found = self.matching(key)?;
         let rendered = self.ordered(&found, |ctx, items| vec![search::thread(ctx, items, uid)])?;
         self.untagged(format!("THREAD {}", rendered.concat()).trim_end());
-        self.release_blobs();
         self.sync(false);
         Ok("THREAD completato".into())
     }
@@ -499,7 +534,7 @@ impl Session {
             .as_ref()
             .ok_or_else(|| bad("nessuna cartella"))?;
         let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
-        let by_uid: std::collections::HashMap<u32, store::MessageEntry> =
+        let by_uid: HashMap<u32, store::MessageEntry> =
             entries.into_iter().map(|e| (e.uid as u32, e)).collect();
         let candidates: Vec<Candidate<'_>> = found
             .iter()
@@ -517,6 +552,11 @@ impl Session {
                 })
             })
             .collect();
+        let uids: Vec<u32> = candidates.iter().map(|c| c.uid).collect();
+        let mut loaded = self.contents(&uids, true);
+        for c in &candidates {
+            let _ = c.content.set(loaded.remove(&c.uid));
+        }
         let refs: Vec<&Candidate<'_>> = candidates.iter().collect();
         let load = |u: u32| self.load(u);
         let ctx = Context {

@@ -28,9 +28,27 @@ fn has_flag(flags: &str, f: &str) -> bool {
     flags.split(' ').any(|x| x.eq_ignore_ascii_case(f))
 }
 
+/// Case-insensitive substring: ASCII needles by folding bytes (no allocation per
+/// character class), others with Unicode lower-casing.
 fn contains_ci(hay: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
+    }
+    if needle.is_ascii() {
+        let n = needle.to_ascii_lowercase();
+        let n = n.as_bytes();
+        let h = hay.as_bytes();
+        let first = n[0];
+        let upper = first.to_ascii_uppercase();
+        let mut i = 0;
+        while let Some(p) = memchr::memchr2(first, upper, &h[i..]) {
+            let at = i + p;
+            if h.len() - at >= n.len() && h[at..at + n.len()].eq_ignore_ascii_case(n) {
+                return true;
+            }
+            i = at + 1;
+        }
+        return false;
     }
     hay.to_lowercase().contains(&needle.to_lowercase())
 }
@@ -110,7 +128,7 @@ impl Context<'_, '_> {
     }
 }
 
-fn needs_content(k: &SearchKey) -> bool {
+pub(crate) fn needs_content(k: &SearchKey) -> bool {
     match k {
         SearchKey::Header(..)
         | SearchKey::Body(_)

@@ -37,8 +37,6 @@ pub struct Selected {
     pub recent: UidMap,
     /// UIDs expunged by others, not told yet (no EXPUNGE during FETCH/STORE/SEARCH).
     pub pending_expunge: Vec<u32>,
-    /// UID → blob, refreshed by the commands that read message content.
-    pub blobs: std::collections::HashMap<u32, String>,
 }
 
 impl Selected {

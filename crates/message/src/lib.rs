@@ -130,6 +130,32 @@ impl Structure {
         parse_message(raw, 0..raw.len(), 0, &mut budget)
     }
 
+    /// Only the top-level header and body ranges, for answers that need no MIME parsing
+    /// (`BODY[]`, `BODY[HEADER]`, `BODY[TEXT]`, header fields).
+    pub fn shallow(raw: &[u8]) -> Structure {
+        let hend = header_end(raw, &(0..raw.len()));
+        Structure {
+            envelope: Envelope::default(),
+            root: Part {
+                header: 0..hend,
+                body: hend..raw.len(),
+                media_type: "text".into(),
+                subtype: "plain".into(),
+                params: vec![],
+                id: None,
+                description: None,
+                encoding: "7BIT".into(),
+                md5: None,
+                disposition: None,
+                language: None,
+                location: None,
+                lines: 0,
+                parts: vec![],
+                message: None,
+            },
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }

@@ -213,13 +213,48 @@ pub fn changes_since(c: &Connection, folder_id: i64, modseq: i64) -> Result<Fold
     })
 }
 
-pub fn structure(c: &Connection, folder_id: i64, uid: i64) -> Result<Option<String>> {
-    let mut st =
-        c.prepare_cached("SELECT structure FROM messages WHERE folder_id = ?1 AND uid = ?2")?;
-    Ok(st
-        .query_row(params![folder_id, uid], |r| r.get(0))
-        .optional()?
-        .flatten())
+pub fn messages_between(
+    c: &Connection,
+    folder_id: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<MessageEntry>> {
+    let mut st = c.prepare_cached(&format!(
+        "{ENTRY} WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+    ))?;
+    let rows = st
+        .query_map(params![folder_id, lo, hi], entry_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// uid, blob name, bytes when kept in the database, structure.
+pub type ContentRow = (i64, String, Option<Vec<u8>>, Option<String>);
+
+/// Bytes (when kept in the database) and parsed structure of some messages, one query.
+/// Messages whose bytes live in blob files come back with `data: None` and their blob name.
+pub fn contents(
+    c: &Connection,
+    folder_id: i64,
+    uids: &[i64],
+) -> Result<Vec<ContentRow>> {
+    let mut out = Vec::with_capacity(uids.len());
+    for chunk in uids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut st = c.prepare(&format!(
+            "SELECT m.uid, m.blob, s.data, m.structure FROM messages m LEFT JOIN small_blobs s ON s.hash = m.blob
+             WHERE m.folder_id = ? AND m.uid IN ({marks})"
+        ))?;
+        let mut args: Vec<i64> = vec![folder_id];
+        args.extend_from_slice(chunk);
+        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    Ok(out)
 }
 
 /// The next MODSEQ of a folder, recorded as its HIGHESTMODSEQ.

@@ -277,8 +277,10 @@ pub trait Store: Send + Sync {
     fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>>;
     /// What changed in a folder after `modseq` (CONDSTORE/QRESYNC and session updates).
     fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges>;
-    /// The structure parsed at delivery (JSON), if any.
-    fn structure(&self, folder_id: i64, uid: i64) -> Result<Option<String>>;
+    /// The messages of a folder with UIDs in `lo..=hi`, in UID order.
+    fn messages_between(&self, folder_id: i64, lo: i64, hi: i64) -> Result<Vec<MessageEntry>>;
+    /// Bytes and the structure parsed at delivery (JSON) of some messages, fetched together.
+    fn contents(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<MessageContent>>;
     fn store_flags(
         &self,
         folder_id: i64,
@@ -397,6 +399,14 @@ pub struct MessageEntry {
     pub size: i64,
     pub internal_date: Unix,
     pub blob: String,
+}
+
+/// A message's bytes and its structure as parsed at delivery (JSON, when recorded).
+#[derive(Debug, Clone)]
+pub struct MessageContent {
+    pub uid: i64,
+    pub data: Vec<u8>,
+    pub structure: Option<String>,
 }
 
 /// What happened in a folder after a MODSEQ: changed or new messages, and expunged UIDs.

@@ -299,8 +299,25 @@ impl Store for SqliteStore {
         self.read(|c| folders::changes_since(c, folder_id, modseq))
     }
 
-    fn structure(&self, folder_id: i64, uid: i64) -> Result<Option<String>> {
-        self.read(|c| folders::structure(c, folder_id, uid))
+    fn messages_between(&self, folder_id: i64, lo: i64, hi: i64) -> Result<Vec<MessageEntry>> {
+        self.read(|c| folders::messages_between(c, folder_id, lo, hi))
+    }
+
+    fn contents(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<MessageContent>> {
+        let rows = self.read(|c| folders::contents(c, folder_id, uids))?;
+        rows.into_iter()
+            .map(|(uid, blob, data, structure)| {
+                let data = match data {
+                    Some(d) => d,
+                    None => self.blobs.get(&blob)?,
+                };
+                Ok(MessageContent {
+                    uid,
+                    data,
+                    structure,
+                })
+            })
+            .collect()
     }
 
     fn store_flags(
