@@ -58,7 +58,12 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
             memory.resize(blocks, argon2::Block::default());
         }
         Argon2::new(algorithm, version, params)
-            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                &mut memory[..blocks],
+            )
             .is_ok()
     });
     ok && openssl::memcmp::eq(&out, expected.as_bytes())
