@@ -177,12 +177,7 @@ pub enum Command {
         mailbox: String,
         items: Vec<String>,
     },
-    Append {
-        mailbox: String,
-        flags: Vec<String>,
-        date: Option<String>,
-        message: Vec<u8>,
-    },
+    Append(AppendCommand),
     GetQuota(String),
     GetQuotaRoot(String),
     SetQuota,
@@ -228,6 +223,15 @@ pub enum Command {
         remove: bool,
     },
     Idle,
+}
+
+/// APPEND's arguments (RFC 9051 §6.3.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendCommand {
+    pub mailbox: String,
+    pub flags: Vec<String>,
+    pub date: Option<String>,
+    pub message: Vec<u8>,
 }
 
 /// A command with its tag.
@@ -527,12 +531,12 @@ fn append(c: &mut Cursor<'_>) -> Result<Command> {
         c.sp()?;
     }
     let message = c.literal()?;
-    Ok(Command::Append {
+    Ok(Command::Append(AppendCommand {
         mailbox,
         flags,
         date,
         message,
-    })
+    }))
 }
 
 fn returns(c: &mut Cursor<'_>) -> Result<Option<Vec<String>>> {

@@ -17,6 +17,7 @@ mod uidmap;
 mod utf7;
 pub mod wire;
 
+use command::Command;
 use session::{Outcome, Session};
 use smtp::stream::Stream;
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ const MAX_LINE: usize = 64 * 1024;
 const MAX_SMALL_LITERAL: usize = 64 * 1024;
 /// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+/// At most this many pipelined APPENDs share one commit.
+const APPEND_BATCH: usize = 100;
 /// IDLE re-reads the folder at least this often, for changes made by other processes.
 const IDLE_POLL: Duration = Duration::from_secs(20);
 
@@ -180,22 +183,27 @@ pub async fn serve_connection(
 
 async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> std::io::Result<()> {
     let mut bad_commands = 0;
+    let mut pending: Option<Vec<u8>> = None;
     loop {
-        let read =
-            match tokio::time::timeout(AUTOLOGOUT, read_command(&mut conn, cfg.max_message_bytes))
-                .await
-            {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
-                    return Ok(());
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    write(&mut conn, b"* BYE inattivo da troppo tempo\r\n").await?;
-                    return Ok(());
-                }
-            };
+        let read = match pending.take() {
+            Some(b) => Ok(Ok(Read::Command(b))),
+            None => {
+                tokio::time::timeout(AUTOLOGOUT, read_command(&mut conn, cfg.max_message_bytes))
+                    .await
+            }
+        };
+        let read = match read {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
+                return Ok(());
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                write(&mut conn, b"* BYE inattivo da troppo tempo\r\n").await?;
+                return Ok(());
+            }
+        };
         let buf = match read {
             Read::Command(b) => b,
             Read::Skipped => continue,
@@ -217,7 +225,22 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 continue;
             }
         };
-        let outcome = session.handle(tagged).await;
+        let outcome = match tagged.command {
+            Command::Append(a) if !conn.buffer().is_empty() && session.mailbox.is_some() => {
+                let batch =
+                    pipelined_appends(&mut conn, (tagged.tag, a), cfg, &mut pending).await?;
+                session.append_all(batch).await;
+                Outcome::Continue
+            }
+            command => {
+                session
+                    .handle(command::Tagged {
+                        tag: tagged.tag,
+                        command,
+                    })
+                    .await
+            }
+        };
         let out = std::mem::take(&mut session.out);
         write(&mut conn, &out).await?;
         match outcome {
@@ -251,6 +274,33 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
             Outcome::Idle(tag) => idle(&mut conn, session, &tag).await?,
         }
     }
+}
+
+/// The APPENDs a client pipelined after `first` (already in our buffer): they are committed
+/// together. The first other command read is left in `pending`.
+async fn pipelined_appends(
+    conn: &mut Conn,
+    first: (String, command::AppendCommand),
+    cfg: &ImapConfig,
+    pending: &mut Option<Vec<u8>>,
+) -> std::io::Result<Vec<(String, command::AppendCommand)>> {
+    let mut batch = vec![first];
+    while batch.len() < APPEND_BATCH && !conn.buffer().is_empty() {
+        match read_command(conn, cfg.max_message_bytes).await? {
+            Read::Command(b) => match command::parse(&b) {
+                Ok(command::Tagged {
+                    tag,
+                    command: Command::Append(a),
+                }) => batch.push((tag, a)),
+                _ => {
+                    *pending = Some(b);
+                    break;
+                }
+            },
+            Read::Skipped | Read::Closed => break,
+        }
+    }
+    Ok(batch)
 }
 
 /// RFC 2177: updates as they happen until the client says DONE.

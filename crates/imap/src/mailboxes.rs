@@ -3,7 +3,7 @@
 //! RFC 6154 SPECIAL-USE), STATUS, APPEND (RFC 4315 APPENDUID), GETQUOTA (RFC 9208),
 //! CLOSE/UNSELECT and EXPUNGE.
 
-use crate::command::{QresyncParams, SeqSet};
+use crate::command::{AppendCommand, QresyncParams, SeqSet};
 use crate::date;
 use crate::session::{bad, no, store_error, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
 use crate::uidmap::UidMap;
@@ -364,56 +364,135 @@ impl Session {
         Ok("STATUS completato".into())
     }
 
-    pub async fn append(
-        &mut self,
-        wire: &str,
-        flags: &[String],
-        date: Option<&str>,
-        message: Vec<u8>,
-    ) -> Handled {
-        let folder = match self.folder_named(wire) {
+    /// Checks one APPEND before it is committed.
+    fn prepare_append(
+        &self,
+        a: &AppendCommand,
+    ) -> Result<(Folder, services::delivery::Ingest), crate::session::Refusal> {
+        let folder = match self.folder_named(&a.mailbox) {
             Ok(f) => f,
             Err(_) => return Err(no("TRYCREATE", "la cartella non esiste")),
         };
-        if message.len() > self.cfg.max_message_bytes {
+        if a.message.len() > self.cfg.max_message_bytes {
             return Err(no("TOOBIG", "messaggio troppo grande"));
         }
-        let internal_date = match date {
+        let internal_date = match &a.date {
             Some(d) => {
                 Some(date::parse_date_time(d).ok_or_else(|| bad(format!("data non valida: {d}")))?)
             }
             None => None,
         };
         let flags = store::normalize_flags(
-            flags
+            a.flags
                 .iter()
                 .map(String::as_str)
                 .filter(|f| !f.eq_ignore_ascii_case("\\Recent")),
         );
-        let address = self
-            .mailbox
-            .as_ref()
-            .map(|m| m.address.clone())
-            .ok_or_else(|| bad("autenticarsi prima"))?;
-        let p = self.p.clone();
-        let name = folder.name.clone();
-        let uid = tokio::task::spawn_blocking(move || {
-            services::delivery::ingest(&p, &address, &name, message, &flags, internal_date)
-        })
-        .await
-        .map_err(|_| no("SERVERBUG", "errore interno"))?
-        .map_err(store_error)?;
-        if self
-            .selected
-            .as_ref()
-            .is_some_and(|s| s.folder.id == folder.id)
-        {
+        let ingest = services::delivery::Ingest {
+            folder: folder.name.clone(),
+            bytes: a.message.clone(),
+            flags,
+            internal_date,
+        };
+        Ok((folder, ingest))
+    }
+
+    /// APPENDs (RFC 9051 §6.3.12), several at once when the client pipelined them (RFC 7888
+    /// LITERAL+): committed together, one fsync for all, each answered with its APPENDUID
+    /// (RFC 4315). Writes the tagged responses.
+    pub async fn append_all(&mut self, batch: Vec<(String, AppendCommand)>) {
+        let mut answers: Vec<(String, Handled)> = Vec::with_capacity(batch.len());
+        let mut ready: Vec<(usize, Folder, services::delivery::Ingest)> = vec![];
+        for (tag, a) in batch {
+            match self.prepare_append(&a) {
+                Ok((folder, ingest)) => {
+                    ready.push((answers.len(), folder, ingest));
+                    answers.push((tag, Ok(String::new())));
+                }
+                Err(e) => answers.push((tag, Err(e))),
+            }
+        }
+        let touched_selected = ready
+            .iter()
+            .any(|(_, f, _)| self.selected.as_ref().is_some_and(|s| s.folder.id == f.id));
+        for (i, result) in self.commit_appends(ready).await {
+            answers[i].1 = result;
+        }
+        if touched_selected {
             self.sync(false);
         }
-        Ok(format!(
-            "[APPENDUID {} {uid}] APPEND completato",
-            folder.uidvalidity
-        ))
+        for (tag, result) in answers {
+            let line = match result {
+                Ok(text) => format!("{tag} OK {text}\r\n"),
+                Err(crate::session::Refusal(status, text)) => format!("{tag} {status} {text}\r\n"),
+            };
+            self.out.extend_from_slice(line.as_bytes());
+        }
+    }
+
+    async fn commit_appends(
+        &self,
+        ready: Vec<(usize, Folder, services::delivery::Ingest)>,
+    ) -> Vec<(usize, Handled)> {
+        let Some(address) = self.mailbox.as_ref().map(|m| m.address.clone()) else {
+            return vec![];
+        };
+        let p = self.p.clone();
+        tokio::task::spawn_blocking(move || {
+            let (meta, ingests): (Vec<(usize, Folder)>, Vec<_>) = ready
+                .into_iter()
+                .map(|(i, f, ingest)| ((i, f), ingest))
+                .unzip();
+            let answer = |f: &Folder, uid: i64| -> Handled {
+                Ok(format!(
+                    "[APPENDUID {} {uid}] APPEND completato",
+                    f.uidvalidity
+                ))
+            };
+            let several = ingests.len() > 1;
+            let copies: Vec<services::delivery::Ingest> = if several {
+                ingests
+                    .iter()
+                    .map(|m| services::delivery::Ingest {
+                        folder: m.folder.clone(),
+                        bytes: m.bytes.clone(),
+                        flags: m.flags.clone(),
+                        internal_date: m.internal_date,
+                    })
+                    .collect()
+            } else {
+                vec![]
+            };
+            match services::delivery::ingest_all(&p, &address, ingests) {
+                Ok(uids) => meta
+                    .iter()
+                    .zip(uids)
+                    .map(|((i, f), uid)| (*i, answer(f, uid)))
+                    .collect(),
+                // One of them failed (a full mailbox): each on its own, to say which.
+                Err(_) if several => meta
+                    .iter()
+                    .zip(copies)
+                    .map(|((i, f), m)| {
+                        let r = services::delivery::ingest(&p, &address, m);
+                        (*i, r.map_err(store_error).and_then(|uid| answer(f, uid)))
+                    })
+                    .collect(),
+                Err(e) => {
+                    let refusal = store_error(e);
+                    meta.iter()
+                        .map(|(i, _)| {
+                            (
+                                *i,
+                                Err(crate::session::Refusal(refusal.0, refusal.1.clone())),
+                            )
+                        })
+                        .collect()
+                }
+            }
+        })
+        .await
+        .unwrap_or_default()
     }
 
     pub fn quota(&mut self, wire: &str, root: bool) -> Handled {

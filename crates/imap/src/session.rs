@@ -333,14 +333,9 @@ impl Session {
                 lsub,
             } => self.list(&reference, &patterns, &select, &returns, &status, lsub),
             Command::Status { mailbox, items } => self.status(&mailbox, &items),
-            Command::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => {
-                self.append(&mailbox, &flags, date.as_deref(), message)
-                    .await
+            Command::Append(a) => {
+                self.append_all(vec![(tag, a)]).await;
+                return Outcome::Continue;
             }
             Command::GetQuota(root) => self.quota(&root, false),
             Command::GetQuotaRoot(m) => self.quota(&m, true),

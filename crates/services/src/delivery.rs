@@ -84,20 +84,43 @@ impl Stored {
 
 /// Puts a message a client hands us (IMAP APPEND, import) into a folder: the same path as a
 /// delivery (stored, parsed once, quota enforced). Returns the UID.
-pub fn ingest(
+pub fn ingest(p: &Provider, address: &str, message: Ingest) -> Result<i64, StoreError> {
+    let uids = ingest_all(p, address, vec![message])?;
+    uids.first()
+        .copied()
+        .ok_or_else(|| StoreError::Backend("nothing appended".into()))
+}
+
+/// A message a client hands us, for [`ingest`].
+pub struct Ingest {
+    pub folder: String,
+    pub bytes: Vec<u8>,
+    /// Space-separated IMAP flags.
+    pub flags: String,
+    pub internal_date: Option<i64>,
+}
+
+/// Several messages in one transaction (one fsync for all): all are appended or none.
+/// Returns their UIDs in order.
+pub fn ingest_all(
     p: &Provider,
     address: &str,
-    folder: &str,
-    bytes: Vec<u8>,
-    flags: &str,
-    internal_date: Option<i64>,
-) -> Result<i64, StoreError> {
-    let mut s = Stored::put(p, bytes, None)?;
-    s.meta.flags = flags.to_string();
-    s.meta.internal_date = internal_date;
+    messages: Vec<Ingest>,
+) -> Result<Vec<i64>, StoreError> {
+    let mut stored = Vec::with_capacity(messages.len());
+    for m in messages {
+        let mut s = Stored::put(p, m.bytes, None)?;
+        s.meta.flags = m.flags;
+        s.meta.internal_date = m.internal_date;
+        stored.push((m.folder, s));
+    }
     let now = p.now();
-    p.store
-        .write(|db| append(db, address, folder, &s, now, true))
+    p.store.write(|db| {
+        stored
+            .iter()
+            .map(|(folder, s)| append(db, address, folder, s, now, true))
+            .collect()
+    })
 }
 
 /// The fields a folder entry keeps, from a classified message.
