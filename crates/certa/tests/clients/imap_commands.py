@@ -257,9 +257,25 @@ ok(q.uid("FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {hms} VANISHED)"))
 assert untagged(q, "VANISHED"), "UID FETCH VANISHED"
 q.logout()
 
+# --- IMAP4rev2: ESEARCH answers, no \Recent, UTF-8 names, LIST in SELECT --------------------
+r2 = connect()
+ok(r2._simple_command("ENABLE", "IMAP4rev2"))
+assert b"IMAP4REV2" in untagged(r2, "ENABLED")[0]
+ok(r2.select("INBOX"))
+assert untagged(r2, "RECENT") == [], "no RECENT in IMAP4rev2"
+assert untagged(r2, "LIST"), "SELECT tells the mailbox name"
+ok(r2._simple_command("SEARCH", "ALL"))
+assert untagged(r2, "ESEARCH"), "SEARCH answers ESEARCH in IMAP4rev2"
+ok(r2._simple_command("CHECK"))
+ok(r2._simple_command("GETQUOTA", '""'))
+assert untagged(r2, "QUOTA")
+r2.logout()
+
 # --- SUBSCRIBE/LSUB, RENAME, DELETE ---------------------------------------------------------
 ok(a.unsubscribe('"Perch&AOk-"'))
 assert not any(b"Perch" in l for l in ok(a.lsub('""', '"*"')) if l)
+ok(a.subscribe('"Perch&AOk-"'))
+assert any(b"Perch" in l for l in ok(a.lsub('""', '"*"')) if l)
 ok(a.rename("Progetti", "Archivio"))
 assert ok(a.list('""', '"Archivio/*"')) == [b'(\\HasNoChildren) "/" Archivio/2026']
 typ, data = a.delete("Archivio")
