@@ -233,11 +233,7 @@ pub type ContentRow = (i64, String, Option<Vec<u8>>, Option<String>);
 
 /// Bytes (when kept in the database) and parsed structure of some messages, one query.
 /// Messages whose bytes live in blob files come back with `data: None` and their blob name.
-pub fn contents(
-    c: &Connection,
-    folder_id: i64,
-    uids: &[i64],
-) -> Result<Vec<ContentRow>> {
+pub fn contents(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<ContentRow>> {
     let mut out = Vec::with_capacity(uids.len());
     for chunk in uids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
