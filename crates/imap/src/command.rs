@@ -566,11 +566,17 @@ fn charset(c: &mut Cursor<'_>) -> Result<()> {
     if r.len() >= 8 && r[..8].eq_ignore_ascii_case(b"CHARSET ") {
         c.atom()?;
         c.sp()?;
-        let cs = String::from_utf8_lossy(&c.astring()?).to_ascii_uppercase();
-        if cs != "UTF-8" && cs != "US-ASCII" {
-            return Err(SyntaxError(format!("[BADCHARSET (UTF-8 US-ASCII)] {cs}")));
-        }
+        search_charset(c)?;
         c.sp()?;
+    }
+    Ok(())
+}
+
+/// The charset of a search: UTF-8 and US-ASCII (RFC 9051 §6.4.4); others are refused.
+fn search_charset(c: &mut Cursor<'_>) -> Result<()> {
+    let cs = String::from_utf8_lossy(&c.astring()?).to_ascii_uppercase();
+    if cs != "UTF-8" && cs != "US-ASCII" {
+        return Err(SyntaxError(format!("[BADCHARSET (UTF-8 US-ASCII)] {cs}")));
     }
     Ok(())
 }
@@ -967,10 +973,7 @@ fn sort(c: &mut Cursor<'_>, uid: bool) -> Result<Command> {
         return Err(SyntaxError("SORT needs a criterion".into()));
     }
     c.sp()?;
-    let cs = String::from_utf8_lossy(&c.astring()?).to_ascii_uppercase();
-    if cs != "UTF-8" && cs != "US-ASCII" {
-        return Err(SyntaxError(format!("[BADCHARSET (UTF-8 US-ASCII)] {cs}")));
-    }
+    search_charset(c)?;
     c.sp()?;
     let key = search_keys(c)?;
     Ok(Command::Sort {
@@ -988,10 +991,7 @@ fn thread(c: &mut Cursor<'_>, uid: bool) -> Result<Command> {
         return Err(SyntaxError(format!("unknown thread algorithm {algorithm}")));
     }
     c.sp()?;
-    let cs = String::from_utf8_lossy(&c.astring()?).to_ascii_uppercase();
-    if cs != "UTF-8" && cs != "US-ASCII" {
-        return Err(SyntaxError(format!("[BADCHARSET (UTF-8 US-ASCII)] {cs}")));
-    }
+    search_charset(c)?;
     c.sp()?;
     let key = search_keys(c)?;
     Ok(Command::Thread {

@@ -23,7 +23,7 @@ use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 pub struct ImapConfig {
@@ -54,32 +54,6 @@ enum Read {
 }
 
 type Conn = BufReader<Stream>;
-
-/// Reads up to and including `\n`, at most `limit` bytes into `buf`. Cancel-safe: bytes are
-/// consumed from the reader only once they are in `buf`. `Ok(false)` at end of stream.
-async fn read_line(r: &mut Conn, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<bool> {
-    loop {
-        let available = r.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(false);
-        }
-        let (take, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(p) => (p + 1, true),
-            None => (available.len(), false),
-        };
-        if buf.len() + take > limit {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "line too long",
-            ));
-        }
-        buf.extend_from_slice(&available[..take]);
-        r.consume(take);
-        if done {
-            return Ok(true);
-        }
-    }
-}
 
 /// `{n}`, `{n+}` or `~{n}` at the end of a line: (n, non-synchronising).
 fn literal_at_end(line: &[u8]) -> Option<(usize, bool)> {
@@ -112,7 +86,7 @@ async fn read_command(conn: &mut Conn, max_append: usize) -> std::io::Result<Rea
     let mut buf = Vec::new();
     let mut line_start = 0;
     loop {
-        if !read_line(conn, &mut buf, line_start + MAX_LINE).await? {
+        if !smtp::stream::read_line_limited(conn, &mut buf, line_start + MAX_LINE).await? {
             return Ok(Read::Closed);
         }
         let line = &buf[line_start..];
@@ -261,7 +235,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
             Outcome::NeedAuthData(tag) => {
                 write(&mut conn, b"+ \r\n").await?;
                 let mut line = Vec::new();
-                if !read_line(&mut conn, &mut line, MAX_LINE).await? {
+                if !smtp::stream::read_line_limited(&mut conn, &mut line, MAX_LINE).await? {
                     return Ok(());
                 }
                 let r = session.authenticate_plain(&line).await;
@@ -316,7 +290,7 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
     let deadline = tokio::time::Instant::now() + AUTOLOGOUT;
     loop {
         tokio::select! {
-            r = read_line(conn, &mut line, MAX_LINE) => {
+            r = smtp::stream::read_line_limited(conn, &mut line, MAX_LINE) => {
                 if !r? {
                     return Ok(());
                 }

@@ -11,23 +11,31 @@ use std::collections::HashSet;
 use store::Folder;
 
 /// Whether a LIST pattern (`*` any, `%` any but `/`) matches a name (RFC 9051 §6.3.9).
+/// Dynamic programming over the pattern: linear in its length times the name's, whatever
+/// the wildcards.
 pub fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.first() {
-        None => name.is_empty(),
-        Some(b'*') => (0..=name.len()).any(|i| pattern_matches(&pattern[1..], &name[i..])),
-        Some(b'%') => {
-            for i in 0..=name.len() {
-                if pattern_matches(&pattern[1..], &name[i..]) {
-                    return true;
-                }
-                if i < name.len() && name[i] == b'/' {
-                    break;
+    // reach[j]: the pattern read so far can match exactly name[..j].
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for &p in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match p {
+            b'*' | b'%' => {
+                for j in 0..=name.len() {
+                    // The wildcard extends an earlier match over name[j-1] (`%` not over `/`).
+                    next[j] =
+                        reach[j] || (j > 0 && next[j - 1] && (p == b'*' || name[j - 1] != b'/'));
                 }
             }
-            false
+            c => {
+                for j in 1..=name.len() {
+                    next[j] = reach[j - 1] && name[j - 1] == c;
+                }
+            }
         }
-        Some(&c) => name.first() == Some(&c) && pattern_matches(&pattern[1..], &name[1..]),
+        reach = next;
     }
+    reach[name.len()]
 }
 
 /// A valid new folder name: not empty, no empty levels, no wildcards, not too long.
@@ -171,21 +179,35 @@ impl Session {
         }
         let now = self.p.now();
         // Superior levels are created as needed (RFC 9051 §6.3.4).
+        if let Some((parent, _)) = name.rsplit_once('/') {
+            self.create_parents(id, parent, now)?;
+        }
+        self.p
+            .store
+            .create_folder(id, &name, now)
+            .map_err(store_error)?;
+        Ok("CREATE completato".into())
+    }
+
+    /// Creates `parent` and each level above it that does not exist yet.
+    fn create_parents(
+        &self,
+        id: i64,
+        parent: &str,
+        now: i64,
+    ) -> Result<(), crate::session::Refusal> {
         let mut prefix = String::new();
-        let levels: Vec<&str> = name.split('/').collect();
-        for (i, level) in levels.iter().enumerate() {
+        for (i, level) in parent.split('/').enumerate() {
             if i > 0 {
                 prefix.push('/');
             }
             prefix.push_str(level);
-            let last = i + 1 == levels.len();
             match self.p.store.create_folder(id, &prefix, now) {
-                Ok(()) => {}
-                Err(store::StoreError::Exists(_)) if !last => {}
+                Ok(()) | Err(store::StoreError::Exists(_)) => {}
                 Err(e) => return Err(store_error(e)),
             }
         }
-        Ok("CREATE completato".into())
+        Ok(())
     }
 
     pub fn delete(&mut self, wire: &str) -> Handled {
@@ -220,17 +242,7 @@ impl Session {
         let now = self.p.now();
         // Superior levels of the new name, as for CREATE.
         if let Some((parent, _)) = to.rsplit_once('/') {
-            let mut prefix = String::new();
-            for (i, level) in parent.split('/').enumerate() {
-                if i > 0 {
-                    prefix.push('/');
-                }
-                prefix.push_str(level);
-                match self.p.store.create_folder(id, &prefix, now) {
-                    Ok(()) | Err(store::StoreError::Exists(_)) => {}
-                    Err(e) => return Err(store_error(e)),
-                }
-            }
+            self.create_parents(id, parent, now)?;
         }
         self.p
             .store
@@ -596,5 +608,10 @@ mod tests {
         assert!(m(b"Posta*", b"Posta inviata"));
         assert!(!m(b"Posta", b"Posta inviata"));
         assert!(m(b"*b", b"a/b"));
+        assert!(!m(b"%b", b"a/b"));
+        assert!(m(b"", b""));
+        // Many wildcards against a long name stay fast.
+        let long = vec![b'a'; 255];
+        assert!(!m(&[b"%".repeat(5000), b"b".to_vec()].concat(), &long));
     }
 }

@@ -66,37 +66,43 @@ impl Selected {
         Ok(())
     }
 
-    /// Indexes (seq − 1) of a set of sequence numbers or UIDs.
+    /// Indexes (seq − 1) of a set of sequence numbers or UIDs. Overlapping ranges are
+    /// merged first, so a set repeating `1:*` costs no more than one `1:*`.
     pub fn resolve(&self, set: &SeqSet, uid: bool) -> Vec<usize> {
-        if uid {
-            // `*` is the highest UID in use (RFC 9051 §9 seq-number note); a range beyond
-            // it still includes the last message.
-            let max = self.max_uid();
-            let mut out = vec![];
-            for &(a, b) in &set.0 {
-                let (a, b) = (
-                    if a == STAR { max } else { a },
-                    if b == STAR { max } else { b },
-                );
-                out.extend(self.uids.index_range(a.min(b), a.max(b)));
-            }
-            out.sort_unstable();
-            out.dedup();
-            out
+        // `*` is the highest UID in use or the last sequence number (RFC 9051 §9).
+        let star = if uid {
+            self.max_uid()
         } else {
-            let n = self.uids.len() as u32;
-            let mut out = vec![];
-            for &(a, b) in &set.0 {
-                let (a, b) = (if a == STAR { n } else { a }, if b == STAR { n } else { b });
-                let (lo, hi) = (a.min(b).max(1), a.max(b).min(n));
-                if lo <= hi {
-                    out.extend(lo as usize - 1..hi as usize);
+            self.uids.len() as u32
+        };
+        let mut ranges: Vec<(usize, usize)> = set
+            .0
+            .iter()
+            .map(|&(a, b)| {
+                let (a, b) = (
+                    if a == STAR { star } else { a },
+                    if b == STAR { star } else { b },
+                );
+                let (lo, hi) = (a.min(b), a.max(b));
+                if uid {
+                    let r = self.uids.index_range(lo, hi);
+                    (r.start, r.end)
+                } else {
+                    let n = self.uids.len();
+                    ((lo.max(1) as usize - 1).min(n), (hi as usize).min(n))
                 }
+            })
+            .filter(|(s, e)| s < e)
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = vec![];
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
             }
-            out.sort_unstable();
-            out.dedup();
-            out
         }
+        merged.into_iter().flat_map(|(s, e)| s..e).collect()
     }
 }
 

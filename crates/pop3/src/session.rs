@@ -105,32 +105,6 @@ pub async fn serve_connection(
     let _ = run(conn, &mut session).await;
 }
 
-/// Reads up to and including `\n`, at most `limit` bytes into `buf`: a longer line is an
-/// `InvalidData` error, so nothing is buffered beyond the limit. `Ok(false)` at end of stream.
-async fn read_line(r: &mut Conn, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<bool> {
-    loop {
-        let available = r.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(false);
-        }
-        let (take, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(p) => (p + 1, true),
-            None => (available.len(), false),
-        };
-        if buf.len() + take > limit {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "line too long",
-            ));
-        }
-        buf.extend_from_slice(&available[..take]);
-        r.consume(take);
-        if done {
-            return Ok(true);
-        }
-    }
-}
-
 async fn write(conn: &mut Conn, data: &[u8]) -> std::io::Result<()> {
     let s = conn.get_mut();
     s.write_all(data).await?;
@@ -167,7 +141,12 @@ enum Line {
 
 async fn next_line(conn: &mut Conn) -> Line {
     let mut buf = Vec::new();
-    match tokio::time::timeout(IDLE, read_line(conn, &mut buf, MAX_LINE)).await {
+    match tokio::time::timeout(
+        IDLE,
+        smtp::stream::read_line_limited(conn, &mut buf, MAX_LINE),
+    )
+    .await
+    {
         Ok(Ok(true)) => Line::Complete(buf),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => Line::TooLong,
         _ => Line::Closed,

@@ -94,3 +94,36 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+/// Reads up to and including `\n`, at most `limit` bytes into `buf`: a longer line is an
+/// `InvalidData` error, so nothing is buffered beyond the limit. Cancel-safe: bytes leave the
+/// reader only once they are in `buf`. `Ok(false)` at end of stream. Shared by the IMAP and
+/// POP3 servers.
+pub async fn read_line_limited<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<bool> {
+    use tokio::io::AsyncBufReadExt;
+    loop {
+        let available = r.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(false);
+        }
+        let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(p) => (p + 1, true),
+            None => (available.len(), false),
+        };
+        if buf.len() + take > limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "line too long",
+            ));
+        }
+        buf.extend_from_slice(&available[..take]);
+        r.consume(take);
+        if done {
+            return Ok(true);
+        }
+    }
+}
