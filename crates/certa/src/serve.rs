@@ -45,6 +45,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         },
         clock: Arc::new(SystemClock),
         throttle: Default::default(),
+        passwords: Default::default(),
         hostname: cfg.provider.hostname.clone(),
         allow_plaintext_auth: cfg.security.allow_plaintext_auth,
         antivirus: cfg.antivirus.clamd.clone(),

@@ -42,10 +42,8 @@ fn welcome_mail_carries_a_working_password_and_log_search_finds_events() {
         mailbox.must_change_password,
         "to be changed at the first webmail login"
     );
-    assert!(services::accounts::verify_password(
-        &mailbox.password_hash,
-        &password
-    ));
+    assert!(services::accounts::PasswordChecker::with_slots(1)
+        .verify(&mailbox.password_hash, &password));
 
     // The new mailbox sends at once with that password.
     let r = a.mailbox("r");

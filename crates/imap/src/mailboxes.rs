@@ -67,8 +67,14 @@ impl Session {
         if condstore {
             self.enabled.condstore = true;
         }
-        let folder = self.folder_named(wire)?;
-        let entries = self.p.store.messages(folder.id).map_err(store_error)?;
+        let mailbox_id = self.mailbox_id()?;
+        let name = self.name_in(wire);
+        let store::OpenFolder { folder, uids } = self
+            .p
+            .store
+            .open_folder(mailbox_id, &name)
+            .map_err(store_error)?
+            .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))?;
         let first_recent = if read_only {
             i64::MAX
         } else {
@@ -77,19 +83,18 @@ impl Session {
         let mut sel = Selected {
             folder: folder.clone(),
             read_only,
-            uids: UidMap::from_sorted(entries.iter().map(|e| e.uid as u32)),
+            uids: UidMap::from_sorted(uids.iter().map(|&(uid, _)| uid as u32)),
             own_modseqs: vec![],
             modseq: folder.highestmodseq,
             recent: UidMap::default(),
             pending_expunge: vec![],
         };
         let mut first_unseen = None;
-        for (i, e) in entries.into_iter().enumerate() {
-            let uid = e.uid as u32;
-            if e.uid >= first_recent {
-                sel.recent.push(uid);
+        for (i, (uid, unseen)) in uids.into_iter().enumerate() {
+            if uid >= first_recent {
+                sel.recent.push(uid as u32);
             }
-            if first_unseen.is_none() && !e.flags.split(' ').any(|f| f == "\\Seen") {
+            if first_unseen.is_none() && unseen {
                 first_unseen = Some(i + 1);
             }
         }

@@ -5,7 +5,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 pub fn hash_password(password: &str) -> String {
     let mut random = [0u8; 16];
@@ -19,54 +19,105 @@ pub fn hash_password(password: &str) -> String {
         .unwrap_or_default()
 }
 
-thread_local! {
-    /// Argon2's working memory (19 MiB with the default parameters), kept by each thread that
-    /// checks passwords: allocating and freeing it at every login left the memory with the
-    /// process (measured: +17 MB of RSS per login, never given back).
-    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+/// Checks passwords against argon2id hashes with a bounded pool of working memories (19 MiB
+/// each with the default parameters): at most as many checks run at once as there are slots,
+/// so memory and CPU stay bounded however many logins arrive together, and the memory is
+/// reused (allocating it per login left +17 MB of RSS each time, measured).
+pub struct PasswordChecker {
+    slots: Mutex<Vec<Vec<argon2::Block>>>,
+    ready: Condvar,
 }
 
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    let Ok(h) = PasswordHash::new(hash) else {
-        return false;
-    };
-    let (Some(salt), Some(expected)) = (h.salt, h.hash) else {
-        return false;
-    };
-    let Ok(params) = argon2::Params::try_from(&h) else {
-        return false;
-    };
-    let Ok(algorithm) = argon2::Algorithm::try_from(h.algorithm) else {
-        return false;
-    };
-    let version = h
-        .version
-        .map(argon2::Version::try_from)
-        .unwrap_or(Ok(argon2::Version::V0x13));
-    let Ok(version) = version else {
-        return false;
-    };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
-    let blocks = params.block_count();
-    let mut out = vec![0u8; expected.len()];
-    let ok = ARGON2_MEMORY.with(|m| {
-        let mut memory = m.borrow_mut();
-        if memory.len() < blocks {
-            memory.resize(blocks, argon2::Block::default());
+impl Default for PasswordChecker {
+    /// One slot per core.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::with_slots(cores)
+    }
+}
+
+impl PasswordChecker {
+    pub fn with_slots(slots: usize) -> Self {
+        PasswordChecker {
+            slots: Mutex::new((0..slots.max(1)).map(|_| Vec::new()).collect()),
+            ready: Condvar::new(),
         }
-        Argon2::new(algorithm, version, params)
+    }
+
+    /// Blocks until a slot is free: call it from a blocking thread.
+    pub fn verify(&self, hash: &str, password: &str) -> bool {
+        let Some(check) = PasswordCheck::parse(hash) else {
+            return false;
+        };
+        let mut memory = self.take();
+        let ok = check.matches(password, &mut memory);
+        self.give_back(memory);
+        ok
+    }
+
+    fn take(&self) -> Vec<argon2::Block> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(m) = slots.pop() {
+                return m;
+            }
+            slots = self.ready.wait(slots).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn give_back(&self, memory: Vec<argon2::Block>) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(memory);
+        self.ready.notify_one();
+    }
+}
+
+/// A parsed PHC hash string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+struct PasswordCheck<'a> {
+    argon2: Argon2<'a>,
+    blocks: usize,
+    salt: Vec<u8>,
+    expected: Vec<u8>,
+}
+
+impl PasswordCheck<'_> {
+    fn parse(hash: &str) -> Option<Self> {
+        let h = PasswordHash::new(hash).ok()?;
+        let (salt, expected) = (h.salt?, h.hash?);
+        let params = argon2::Params::try_from(&h).ok()?;
+        let algorithm = argon2::Algorithm::try_from(h.algorithm).ok()?;
+        let version = match h.version {
+            Some(v) => argon2::Version::try_from(v).ok()?,
+            None => argon2::Version::V0x13,
+        };
+        let mut salt_buf = [0u8; 64];
+        let salt = salt.decode_b64(&mut salt_buf).ok()?.to_vec();
+        let blocks = params.block_count();
+        Some(PasswordCheck {
+            argon2: Argon2::new(algorithm, version, params),
+            blocks,
+            salt,
+            expected: expected.as_bytes().to_vec(),
+        })
+    }
+
+    fn matches(&self, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
+        if memory.len() < self.blocks {
+            memory.resize(self.blocks, argon2::Block::default());
+        }
+        let mut out = vec![0u8; self.expected.len()];
+        self.argon2
             .hash_password_into_with_memory(
                 password.as_bytes(),
-                salt,
+                &self.salt,
                 &mut out,
-                &mut memory[..blocks],
+                &mut memory[..self.blocks],
             )
             .is_ok()
-    });
-    ok && openssl::memcmp::eq(&out, expected.as_bytes())
+            && openssl::memcmp::eq(&out, &self.expected)
+    }
 }
 
 /// Special characters a password may use.
@@ -296,9 +347,10 @@ mod tests {
     fn hashing() {
         let h = hash_password("Rosso#Tramonto7");
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password(&h, "Rosso#Tramonto7"));
-        assert!(!verify_password(&h, "rosso#tramonto7"));
-        assert!(!verify_password("garbage", "x"));
+        let checker = PasswordChecker::with_slots(1);
+        assert!(checker.verify(&h, "Rosso#Tramonto7"));
+        assert!(!checker.verify(&h, "rosso#tramonto7"));
+        assert!(!checker.verify("garbage", "x"));
     }
 
     #[test]

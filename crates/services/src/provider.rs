@@ -74,6 +74,8 @@ pub struct Provider {
     pub timers: Timers,
     pub clock: Arc<dyn Clock>,
     pub throttle: LoginThrottle,
+    /// Checks passwords with a bounded pool of argon2 memories.
+    pub passwords: accounts::PasswordChecker,
     /// Hostname used in SMTP greetings and EHLO.
     pub hostname: String,
     /// Accept AUTH without TLS (loopback tests only).
@@ -193,9 +195,7 @@ impl Provider {
         match mailbox {
             // Delegated users (`user/mailbox`) come with multi-user access; until then only
             // the holder logs in.
-            Some(m)
-                if l.user.is_none() && accounts::verify_password(&m.password_hash, password) =>
-            {
+            Some(m) if l.user.is_none() && self.passwords.verify(&m.password_hash, password) => {
                 Ok(m)
             }
             _ => {

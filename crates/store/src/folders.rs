@@ -3,7 +3,9 @@
 //! transaction or connection; each change bumps the folder's HIGHESTMODSEQ once and gives
 //! that value to every message it changed.
 
-use crate::{FlagChanges, FlagOp, Folder, FolderChanges, MessageEntry, Result, StoreError, Unix};
+use crate::{
+    FlagChanges, FlagOp, Folder, FolderChanges, MessageEntry, OpenFolder, Result, StoreError, Unix,
+};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 const FOLDER: &str = "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
@@ -172,6 +174,36 @@ pub fn messages(c: &Connection, folder_id: i64) -> Result<Vec<MessageEntry>> {
         .query_map([folder_id], entry_row)?
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// A folder and its UIDs in one pass: the counts come from the same rows, and the flags are
+/// tested inside SQLite, so no row is built per message.
+pub fn open_folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>> {
+    let head = c
+        .query_row(
+            "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, 0, 0, 0 \
+             FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+            params![mailbox_id, name],
+            folder_row,
+        )
+        .optional()?;
+    let Some(mut folder) = head else {
+        return Ok(None);
+    };
+    let mut st = c.prepare_cached(
+        "SELECT uid, instr(' ' || flags || ' ', ' \\Seen ') = 0, size FROM messages \
+         WHERE folder_id = ?1 ORDER BY uid",
+    )?;
+    let mut rows = st.query([folder.id])?;
+    let mut uids = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (uid, unseen, size): (i64, bool, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        folder.unseen += i64::from(unseen);
+        folder.size += size;
+        uids.push((uid, unseen));
+    }
+    folder.messages = uids.len() as i64;
+    Ok(Some(OpenFolder { folder, uids }))
 }
 
 fn uids_of(c: &Connection, folder_id: i64) -> Result<Vec<i64>> {
@@ -420,10 +452,12 @@ pub fn claim_recent(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {
         [folder_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    tx.execute(
-        "UPDATE folders SET recent_uid = ?2 WHERE id = ?1",
-        params![folder_id, uidnext - 1],
-    )?;
+    if first < uidnext {
+        tx.execute(
+            "UPDATE folders SET recent_uid = ?2 WHERE id = ?1",
+            params![folder_id, uidnext - 1],
+        )?;
+    }
     Ok(first)
 }
 

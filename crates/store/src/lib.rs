@@ -275,6 +275,9 @@ pub trait Store: Send + Sync {
     fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()>;
     /// The messages of a folder, in UID order.
     fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>>;
+    /// A folder with every UID in order and whether each is unseen: what SELECT needs, in
+    /// one pass over the folder's rows.
+    fn open_folder(&self, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>>;
     /// What changed in a folder after `modseq` (CONDSTORE/QRESYNC and session updates).
     fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges>;
     /// The messages of a folder with UIDs in `lo..=hi`, in UID order.
@@ -387,6 +390,14 @@ pub struct Folder {
     pub messages: i64,
     pub unseen: i64,
     pub size: i64,
+}
+
+/// A folder as SELECT opens it.
+#[derive(Debug, Clone)]
+pub struct OpenFolder {
+    pub folder: Folder,
+    /// (UID, unseen) in UID order.
+    pub uids: Vec<(i64, bool)>,
 }
 
 /// One message of a folder as a mail client sees it.

@@ -295,6 +295,10 @@ impl Store for SqliteStore {
         self.read(|c| folders::messages(c, folder_id))
     }
 
+    fn open_folder(&self, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>> {
+        self.read(|c| folders::open_folder(c, mailbox_id, name))
+    }
+
     fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges> {
         self.read(|c| folders::changes_since(c, folder_id, modseq))
     }

@@ -113,6 +113,7 @@ impl Server {
             timers: Timers::default(),
             clock: Arc::new(SystemClock),
             throttle,
+            passwords: Default::default(),
             hostname: HOSTNAME.to_string(),
             allow_plaintext_auth: opts.allow_plaintext_auth,
             antivirus: None,
