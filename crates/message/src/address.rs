@@ -34,7 +34,8 @@ fn tokens(s: &str) -> Vec<Token> {
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {
         match c {
-            c if c.is_whitespace() => {
+            // A `)` outside a comment is stray: skipped (a word cannot start with it).
+            c if c.is_whitespace() || c == ')' => {
                 chars.next();
             }
             '(' => {
@@ -195,6 +196,16 @@ pub fn parse_addresses(value: &str) -> Vec<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the mime_structure fuzzer: a `)` outside a comment made the tokenizer push
+    /// empty words forever.
+    #[test]
+    fn stray_close_paren_ends() {
+        let a = parse_addresses("a@x ) b@y");
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].host.as_deref(), Some("y"));
+        assert!(parse_addresses(")))").is_empty());
+    }
 
     #[test]
     fn forms() {

@@ -143,6 +143,15 @@ pub fn decode_transfer(body: &[u8], encoding: &str) -> Vec<u8> {
     }
 }
 
+/// One leaf part's body as text: transfer encoding and charset decoded (for display).
+pub fn body_text(raw: &[u8], p: &Part) -> String {
+    let body = raw.get(p.body.clone()).unwrap_or_default();
+    charset_text(
+        &decode_transfer(body, &p.encoding),
+        p.param("charset").unwrap_or("utf-8"),
+    )
+}
+
 fn part_text(raw: &[u8], p: &Part, out: &mut String) {
     if let Some(m) = &p.message {
         message_text(raw, m, out);
@@ -157,10 +166,7 @@ fn part_text(raw: &[u8], p: &Part, out: &mut String) {
     if p.media_type != "text" {
         return;
     }
-    let body = raw.get(p.body.clone()).unwrap_or_default();
-    let bytes = decode_transfer(body, &p.encoding);
-    let text = charset_text(&bytes, p.param("charset").unwrap_or("utf-8"));
-    out.push_str(&text);
+    out.push_str(&body_text(raw, p));
     out.push('\n');
 }
 

@@ -94,7 +94,10 @@ fn try_submit(
     let acceptance = delivery::sign(p, &builder.acceptance(&tx))?;
     let carried =
         pec::headers::rewrite_message_id(&pec::wire::to_crlf(message), &ident, tx.msgid.as_deref());
-    let sent_copy = Stored::put(p, carried, None)?;
+    // The copy in Posta inviata carries the transaction's identificativo, so its receipts and
+    // per-recipient status can be found from it.
+    let mut sent_copy = Stored::put(p, carried, None)?;
+    sent_copy.meta.identificativo = Some(ident.clone());
     let routes: Vec<(String, Destination)> = rcpts
         .iter()
         .map(|r| (r.clone(), p.destination(r, &index)))

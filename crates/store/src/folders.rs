@@ -4,7 +4,8 @@
 //! that value to every message it changed.
 
 use crate::{
-    FlagChanges, FlagOp, Folder, FolderChanges, MessageEntry, OpenFolder, Result, StoreError, Unix,
+    FlagChanges, FlagOp, Folder, FolderChanges, ListKey, ListOrder, ListedMessage, MessageEntry,
+    OpenFolder, Result, StoreError, Unix,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -172,6 +173,79 @@ pub fn messages(c: &Connection, folder_id: i64) -> Result<Vec<MessageEntry>> {
     let mut st = c.prepare_cached(&format!("{ENTRY} WHERE folder_id = ?1 ORDER BY uid"))?;
     let rows = st
         .query_map([folder_id], entry_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+const LISTED: &str = "SELECT m.uid, m.flags, m.size, m.internal_date, m.subject, m.sender, \
+    m.pec_kind, m.identificativo, m.structure FROM messages m";
+
+fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedMessage> {
+    Ok(ListedMessage {
+        uid: r.get(0)?,
+        flags: r.get(1)?,
+        size: r.get(2)?,
+        internal_date: r.get(3)?,
+        subject: r.get(4)?,
+        sender: r.get(5)?,
+        pec_kind: r.get(6)?,
+        identificativo: r.get(7)?,
+        structure: r.get(8)?,
+    })
+}
+
+pub fn message_page(
+    c: &Connection,
+    folder_id: i64,
+    order: ListOrder,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<ListedMessage>> {
+    let column = match order.key {
+        ListKey::Date => "m.internal_date",
+        ListKey::Sender => "m.sender COLLATE NOCASE",
+        ListKey::Subject => "m.subject COLLATE NOCASE",
+        ListKey::Size => "m.size",
+    };
+    let dir = if order.descending { "DESC" } else { "ASC" };
+    let mut st = c.prepare_cached(&format!(
+        "{LISTED} WHERE m.folder_id = ?1 ORDER BY {column} {dir}, m.uid {dir} LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = st
+        .query_map(params![folder_id, limit, offset], listed_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn listed(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<ListedMessage>> {
+    let mut st = c.prepare_cached(&format!("{LISTED} WHERE m.folder_id = ?1 AND m.uid = ?2"))?;
+    let mut out = Vec::with_capacity(uids.len());
+    for uid in uids {
+        if let Some(m) = st
+            .query_row(params![folder_id, uid], listed_row)
+            .optional()?
+        {
+            out.push(m);
+        }
+    }
+    out.sort_by_key(|m| m.uid);
+    Ok(out)
+}
+
+pub fn messages_with_identificativo(
+    c: &Connection,
+    mailbox_id: i64,
+    identificativo: &str,
+) -> Result<Vec<(String, ListedMessage)>> {
+    let mut st = c.prepare_cached(&format!(
+        "{}, f.name FROM messages m JOIN folders f ON f.id = m.folder_id \
+         WHERE f.mailbox_id = ?1 AND m.identificativo = ?2 ORDER BY m.internal_date, m.id",
+        &LISTED[..LISTED.len() - " FROM messages m".len()]
+    ))?;
+    let rows = st
+        .query_map(params![mailbox_id, identificativo], |r| {
+            Ok((r.get(9)?, listed_row(r)?))
+        })?
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(rows)
 }

@@ -275,6 +275,26 @@ pub trait Store: Send + Sync {
     fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()>;
     /// The messages of a folder, in UID order.
     fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>>;
+    /// One page of a folder for the webmail's list, in the given order.
+    fn message_page(
+        &self,
+        folder_id: i64,
+        order: ListOrder,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ListedMessage>>;
+    /// Some messages of a folder as the list shows them, in UID order.
+    fn listed(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<ListedMessage>>;
+    /// Every message of a mailbox about one PEC transaction (the sent copy and its receipts),
+    /// with its folder's name, oldest first.
+    fn messages_with_identificativo(
+        &self,
+        mailbox_id: i64,
+        identificativo: &str,
+    ) -> Result<Vec<(String, ListedMessage)>>;
+    /// A per-mailbox setting (webmail layout, language…).
+    fn setting(&self, mailbox_id: i64, key: &str) -> Result<Option<String>>;
+    fn set_setting(&self, mailbox_id: i64, key: &str, value: &str) -> Result<()>;
     /// A folder with every UID in order and whether each is unseen: what SELECT needs, in
     /// one pass over the folder's rows.
     fn open_folder(&self, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>>;
@@ -390,6 +410,36 @@ pub struct Folder {
     pub messages: i64,
     pub unseen: i64,
     pub size: i64,
+}
+
+/// The column a message list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKey {
+    Date,
+    Sender,
+    Subject,
+    Size,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOrder {
+    pub key: ListKey,
+    pub descending: bool,
+}
+
+/// A message as a list shows it: the fields recorded at delivery, no bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedMessage {
+    pub uid: i64,
+    pub flags: String,
+    pub size: i64,
+    pub internal_date: Unix,
+    pub subject: String,
+    pub sender: String,
+    pub pec_kind: Option<String>,
+    pub identificativo: Option<String>,
+    /// The structure parsed at delivery (JSON), for attachment marks.
+    pub structure: Option<String>,
 }
 
 /// A folder as SELECT opens it.

@@ -137,6 +137,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY(folder_id, uid));
     CREATE INDEX messages_modseq ON messages(folder_id, modseq);
     "#,
+    // 6: the webmail: pages of a folder by date, per-mailbox settings (layout, language).
+    r#"
+    CREATE INDEX messages_date ON messages(folder_id, internal_date);
+    CREATE TABLE mailbox_settings(
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY(mailbox_id, key));
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -293,6 +302,50 @@ impl Store for SqliteStore {
 
     fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>> {
         self.read(|c| folders::messages(c, folder_id))
+    }
+
+    fn message_page(
+        &self,
+        folder_id: i64,
+        order: ListOrder,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ListedMessage>> {
+        self.read(|c| folders::message_page(c, folder_id, order, offset, limit))
+    }
+
+    fn listed(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<ListedMessage>> {
+        self.read(|c| folders::listed(c, folder_id, uids))
+    }
+
+    fn messages_with_identificativo(
+        &self,
+        mailbox_id: i64,
+        identificativo: &str,
+    ) -> Result<Vec<(String, ListedMessage)>> {
+        self.read(|c| folders::messages_with_identificativo(c, mailbox_id, identificativo))
+    }
+
+    fn setting(&self, mailbox_id: i64, key: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM mailbox_settings WHERE mailbox_id = ?1 AND key = ?2",
+                params![mailbox_id, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn set_setting(&self, mailbox_id: i64, key: &str, value: &str) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.execute(
+                "INSERT INTO mailbox_settings(mailbox_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(mailbox_id, key) DO UPDATE SET value = excluded.value",
+                params![mailbox_id, key, value],
+            )?;
+            Ok(())
+        })
     }
 
     fn open_folder(&self, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>> {

@@ -1,0 +1,415 @@
+//! "Nuova mail": compose, reply, reply to all, forward, duplicate as new, save as draft.
+//! Sending goes through the access point, the same code path as SMTP submission, and the
+//! acceptance or non-acceptance shows at once.
+
+use crate::i18n::{self, Lang};
+use crate::mailbox::{frame, Frame};
+use crate::session::{Authed, WebSession};
+use crate::{blocking, page, AppState, WebError};
+use askama::Template;
+use axum::extract::{Multipart, Query, State};
+use axum::response::Response;
+use base64::Engine;
+use serde::Deserialize;
+use services::provider::Provider;
+
+#[derive(Deserialize, Default)]
+pub struct ComposeQuery {
+    /// reply | all | forward | again
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    f: String,
+    #[serde(default)]
+    uid: Option<i64>,
+}
+
+#[derive(Default)]
+pub struct Draft {
+    pub to: String,
+    pub cc: String,
+    pub subject: String,
+    pub body: String,
+    pub receipt: String,
+    /// Forwarding: the original goes along as an attachment.
+    pub forward: Option<(String, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "compose.html")]
+struct ComposePage {
+    fr: Frame,
+    l: Lang,
+    d: Draft,
+    max_total: String,
+    max_size_times_rcpts: String,
+    max_recipients: usize,
+    error: Option<String>,
+}
+
+impl ComposePage {
+    fn forward_field(&self) -> String {
+        match &self.d.forward {
+            Some((f, uid)) => format!("{uid}:{f}"),
+            None => String::new(),
+        }
+    }
+}
+
+fn compose_page(p: &Provider, s: &WebSession, d: Draft, error: Option<String>) -> Response {
+    page(&ComposePage {
+        fr: frame(p, s),
+        l: s.lang,
+        d,
+        max_total: i18n::size(p.limits.max_message_bytes as i64),
+        max_size_times_rcpts: i18n::size(p.limits.pec.max_size_times_recipients as i64),
+        max_recipients: p.limits.pec.max_recipients,
+        error,
+    })
+}
+
+fn quote(text: &str) -> String {
+    text.lines().map(|l| format!("> {l}\n")).collect()
+}
+
+/// The draft a reply, forward or duplicate starts from.
+fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebError> {
+    let Some(uid) = q.uid else {
+        return Ok(Draft {
+            receipt: "completa".into(),
+            ..Default::default()
+        });
+    };
+    let folder = p
+        .store
+        .folder(s.mailbox_id, &q.f)?
+        .ok_or(WebError::NotFound)?;
+    let c = p
+        .store
+        .contents(folder.id, &[uid])?
+        .into_iter()
+        .next()
+        .ok_or(WebError::NotFound)?;
+    let full = message::Structure::parse(&c.data);
+    // A received PEC envelope: answer the original it carries.
+    let original = full
+        .root
+        .leaves()
+        .into_iter()
+        .find(|p| p.file_name().as_deref() == Some("postacert.eml"))
+        .and_then(|p| p.message.as_deref().cloned());
+    let st = original.as_ref().unwrap_or(&full);
+    let subject = st
+        .envelope
+        .subject
+        .as_deref()
+        .map(|v| message::decode_header(v.as_bytes()))
+        .unwrap_or_default();
+    let text = st
+        .root
+        .leaves()
+        .into_iter()
+        .find(|p| p.media_type == "text" && p.subtype == "plain" && !p.is_attachment())
+        .map(|p| message::body_text(&c.data, p))
+        .unwrap_or_default();
+    let emails =
+        |l: &[message::Address]| -> Vec<String> { l.iter().filter_map(|a| a.email()).collect() };
+    let from = emails(&st.envelope.reply_to);
+    let mut d = Draft {
+        receipt: "completa".into(),
+        ..Default::default()
+    };
+    let strip = |s: &str| s.trim_start_matches("POSTA CERTIFICATA: ").to_string();
+    match q.mode.as_str() {
+        "reply" | "all" => {
+            d.to = from.join(", ");
+            if q.mode == "all" {
+                let me = s.address.to_ascii_lowercase();
+                let others: Vec<String> = emails(&st.envelope.to)
+                    .into_iter()
+                    .chain(emails(&st.envelope.cc))
+                    .filter(|a| a.to_ascii_lowercase() != me && !from.contains(a))
+                    .collect();
+                d.cc = others.join(", ");
+            }
+            let subj = strip(&subject);
+            d.subject = if subj.to_lowercase().starts_with("re:") {
+                subj
+            } else {
+                format!("Re: {subj}")
+            };
+            d.body = format!("\n\n{}", quote(&text));
+        }
+        "forward" => {
+            d.subject = format!("I: {}", strip(&subject));
+            d.forward = Some((folder.name.clone(), uid));
+        }
+        _ => {
+            d.to = emails(&st.envelope.to).join(", ");
+            d.cc = emails(&st.envelope.cc).join(", ");
+            d.subject = strip(&subject);
+            d.body = text;
+        }
+    }
+    Ok(d)
+}
+
+/// GET /compose
+pub async fn form(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Query(q): Query<ComposeQuery>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || {
+        let d = prefill(&p, &s, &q)?;
+        Ok(compose_page(&p, &s, d, None))
+    })
+    .await?
+}
+
+struct Upload {
+    name: String,
+    mime: String,
+    data: Vec<u8>,
+}
+
+/// Splits `a@x, b@y; c@z` into addresses.
+fn split_addresses(s: &str) -> Vec<String> {
+    s.split([',', ';', '\n'])
+        .map(|a| {
+            let a = a.trim();
+            match (a.rfind('<'), a.rfind('>')) {
+                (Some(i), Some(j)) if i < j => a[i + 1..j].trim().to_string(),
+                _ => a.to_string(),
+            }
+        })
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// An RFC 2047 encoded word when the text is not plain ASCII.
+fn header_text(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_string()
+    } else {
+        format!(
+            "=?UTF-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+        )
+    }
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    let b = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::with_capacity(b.len() + b.len() / 76 * 2 + 2);
+    for chunk in b.as_bytes().chunks(76) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The message as a mail client would submit it (RFC 5322, MIME).
+fn build_message(
+    p: &Provider,
+    from: &str,
+    d: &Draft,
+    to: &[String],
+    cc: &[String],
+    files: &[Upload],
+) -> Vec<u8> {
+    let now = p.now();
+    let date = chrono::DateTime::from_timestamp(now, 0)
+        .map(|t| t.with_timezone(&chrono_tz::Europe::Rome).to_rfc2822())
+        .unwrap_or_default();
+    let domain = from.rsplit('@').next().unwrap_or("localhost");
+    let mut h = format!("From: {from}\r\nTo: {}\r\n", to.join(", "));
+    if !cc.is_empty() {
+        h.push_str(&format!("Cc: {}\r\n", cc.join(", ")));
+    }
+    h.push_str(&format!(
+        "Subject: {}\r\nDate: {date}\r\nMessage-ID: <{:016x}.webmail@{domain}>\r\nMIME-Version: 1.0\r\n",
+        header_text(&d.subject),
+        p.serial()
+    ));
+    if d.receipt == "breve" || d.receipt == "sintetica" {
+        h.push_str(&format!("X-TipoRicevuta: {}\r\n", d.receipt));
+    }
+    let text =
+        format!(
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        base64_lines(d.body.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+    );
+    if files.is_empty() {
+        return format!("{h}{text}").into_bytes();
+    }
+    let boundary = format!("=_certa_{:016x}", p.serial());
+    let mut m = format!(
+        "{h}Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{text}"
+    );
+    for f in files {
+        let name = header_text(&f.name.replace(['"', '\r', '\n'], "_"));
+        m.push_str(&format!(
+            "--{boundary}\r\nContent-Type: {}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            f.mime,
+            base64_lines(&f.data)
+        ));
+    }
+    m.push_str(&format!("--{boundary}--\r\n"));
+    m.into_bytes()
+}
+
+#[derive(Template)]
+#[template(path = "sent.html")]
+struct SentPage {
+    fr: Frame,
+    l: Lang,
+    accepted: bool,
+    reply: String,
+    draft: bool,
+}
+
+/// POST /compose/send (multipart): send, or save as draft.
+pub async fn send(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    mut form: Multipart,
+) -> Result<Response, WebError> {
+    let mut d = Draft::default();
+    let mut files = vec![];
+    let mut action = String::new();
+    let bad = |e: axum::extract::multipart::MultipartError| WebError::BadRequest(e.body_text());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "attachment" {
+            let file = field.file_name().unwrap_or_default().to_string();
+            let mime = field
+                .content_type()
+                .filter(|m| m.contains('/') && !m.contains(['\r', '\n', ';']))
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let data = field.bytes().await.map_err(bad)?;
+            if !file.is_empty() {
+                files.push(Upload {
+                    name: file,
+                    mime,
+                    data: data.to_vec(),
+                });
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        match name.as_str() {
+            "to" => d.to = value,
+            "cc" => d.cc = value,
+            "subject" => d.subject = value,
+            "body" => d.body = value,
+            "receipt" => d.receipt = value,
+            "forward" => {
+                d.forward = value
+                    .split_once(':')
+                    .and_then(|(u, f)| Some((f.to_string(), u.parse().ok()?)))
+            }
+            "action" => action = value,
+            _ => {}
+        }
+    }
+    if !matches!(d.receipt.as_str(), "completa" | "breve" | "sintetica") {
+        d.receipt = "completa".into();
+    }
+    let p = st.p.clone();
+    blocking(move || submit(&p, &s, d, files, action == "draft")).await?
+}
+
+fn submit(
+    p: &Provider,
+    s: &WebSession,
+    d: Draft,
+    mut files: Vec<Upload>,
+    draft: bool,
+) -> Result<Response, WebError> {
+    let l = s.lang;
+    if let Some((f, uid)) = &d.forward {
+        let folder = p.store.folder(s.mailbox_id, f)?.ok_or(WebError::NotFound)?;
+        if let Some(c) = p.store.contents(folder.id, &[*uid])?.into_iter().next() {
+            files.push(Upload {
+                name: format!("messaggio-{uid}.eml"),
+                mime: "message/rfc822".into(),
+                data: c.data,
+            });
+        }
+    }
+    let (to, cc) = (split_addresses(&d.to), split_addresses(&d.cc));
+    let bytes = build_message(p, &s.address, &d, &to, &cc, &files);
+    if draft {
+        services::delivery::ingest(
+            p,
+            &s.address,
+            services::delivery::Ingest {
+                folder: "Bozze".into(),
+                bytes,
+                flags: "\\Draft \\Seen".into(),
+                internal_date: None,
+            },
+        )?;
+        return Ok(page(&SentPage {
+            fr: frame(p, s),
+            l,
+            accepted: true,
+            reply: l
+                .t("Bozza salvata in Bozze.", "Draft saved in Drafts.")
+                .into(),
+            draft: true,
+        }));
+    }
+    if to.is_empty() {
+        return Ok(compose_page(
+            p,
+            s,
+            d,
+            Some(
+                l.t(
+                    "Indicare almeno un destinatario.",
+                    "Give at least one recipient.",
+                )
+                .into(),
+            ),
+        ));
+    }
+    if bytes.len() > p.limits.max_message_bytes {
+        let e = format!(
+            "{} {}",
+            l.t(
+                "Il messaggio supera la dimensione massima di",
+                "The message is larger than the limit of"
+            ),
+            i18n::size(p.limits.max_message_bytes as i64)
+        );
+        return Ok(compose_page(p, s, d, Some(e)));
+    }
+    let rcpts: Vec<String> = to.iter().chain(cc.iter()).cloned().collect();
+    // The same access point as SMTP submission.
+    let reply = services::access::submit(p, &s.address, &s.address, &rcpts, &bytes);
+    Ok(page(&SentPage {
+        fr: frame(p, s),
+        l,
+        accepted: reply.code == 250,
+        reply: reply.text.clone(),
+        draft: false,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_split() {
+        assert_eq!(
+            split_addresses("Mario <mario@pec.it>; anna@pec.it,\n  "),
+            vec!["mario@pec.it", "anna@pec.it"]
+        );
+        assert_eq!(header_text("Caffè"), "=?UTF-8?B?Q2FmZsOo?=");
+    }
+}

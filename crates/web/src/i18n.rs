@@ -1,0 +1,88 @@
+//! Italian by default, English on request; dates in Europe/Rome.
+
+use chrono::TimeZone;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    It,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Lang {
+        if s == "en" {
+            Lang::En
+        } else {
+            Lang::It
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::It => "it",
+            Lang::En => "en",
+        }
+    }
+
+    /// The text in this language: templates write both, Italian first.
+    pub fn t<'a>(&self, it: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::It => it,
+            Lang::En => en,
+        }
+    }
+}
+
+/// `23/11/2026 15:04` in Europe/Rome.
+pub fn datetime(unix: i64) -> String {
+    match chrono_tz::Europe::Rome.timestamp_opt(unix, 0).single() {
+        Some(t) => t.format("%d/%m/%Y %H:%M").to_string(),
+        None => String::new(),
+    }
+}
+
+/// `1,2 MB`, `15 KB`, `300 B`, with the Italian decimal comma.
+pub fn size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    let s = if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MB", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.0} KB", b / 1024.0)
+    } else {
+        format!("{b} B")
+    };
+    s.replace('.', ",")
+}
+
+/// What a user reads for a PEC kind code (`store` keeps `MessageKind::code()`).
+pub fn pec_badge(code: &str, lang: Lang) -> &'static str {
+    let (it, en) = match code {
+        "busta-trasporto" => ("Posta certificata", "Certified mail"),
+        "busta-anomalia" => ("Anomalia", "Anomaly"),
+        "accettazione" => ("Accettazione", "Acceptance"),
+        "non-accettazione" | "non-accettazione-virus" => ("Non accettazione", "Non-acceptance"),
+        "presa-in-carico" => ("Presa in carico", "Taken in charge"),
+        "rilevazione-virus" => ("Virus", "Virus"),
+        "avvenuta-consegna-completa"
+        | "avvenuta-consegna-breve"
+        | "avvenuta-consegna-sintetica" => ("Consegna", "Delivery"),
+        "mancata-consegna" | "mancata-consegna-virus" => ("Mancata consegna", "Non-delivery"),
+        "mancata-consegna-12h" | "mancata-consegna-24h" => ("Preavviso", "Delay notice"),
+        _ => ("PEC", "PEC"),
+    };
+    lang.t(it, en)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rome_time_and_sizes() {
+        // 2026-07-01T10:00:00Z is 12:00 in Rome (CEST).
+        assert_eq!(datetime(1_782_900_000), "01/07/2026 12:00");
+        assert_eq!(size(1536), "2 KB");
+        assert_eq!(size(1_572_864), "1,5 MB");
+    }
+}

@@ -1,0 +1,186 @@
+//! Certa's webmail: server-rendered pages (axum + askama), no script needed to use it.
+//!
+//! Every page works on the session's own mailbox: folders are looked up by name under the
+//! session's mailbox id, never by an id taken from the URL, so changing a number in a URL
+//! cannot reach another mailbox. Sending goes through the same access point as SMTP
+//! submission (`services::access::submit`).
+
+mod compose;
+mod export;
+mod i18n;
+mod mailbox;
+mod message;
+mod sanitize;
+mod session;
+mod settings;
+mod tls;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use services::provider::Provider;
+use std::sync::Arc;
+
+pub use i18n::Lang;
+
+/// How the webmail listens.
+pub struct WebConfig {
+    /// HTTPS when set (the provider's certificate); plain HTTP otherwise (tests, or behind a
+    /// TLS-terminating proxy). Session cookies are `Secure` under HTTPS.
+    pub tls: Option<Arc<openssl::ssl::SslAcceptor>>,
+    /// The largest upload a compose form may carry (attachments included).
+    pub max_upload_bytes: usize,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub p: Arc<Provider>,
+    pub sessions: Arc<session::Sessions>,
+    pub secure_cookies: bool,
+}
+
+/// The webmail's routes.
+pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
+    Router::new()
+        .route("/", get(mailbox::main_screen))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route(
+            "/password",
+            get(settings::password_page).post(settings::change_password),
+        )
+        .route("/message", get(message::view))
+        .route("/message/body", get(message::body))
+        .route("/message/part", get(message::part))
+        .route("/message/eml", get(message::eml))
+        .route("/message/source", get(message::source))
+        .route("/message/print", get(message::print))
+        .route("/actions", post(mailbox::actions))
+        .route("/compose", get(compose::form))
+        .route("/compose/send", post(compose::send))
+        .route("/search", get(mailbox::search))
+        .route("/settings", get(settings::page_handler))
+        .route("/settings/layout", post(settings::set_layout))
+        .route("/settings/lang", post(settings::set_lang))
+        .route("/settings/folders", post(settings::folders))
+        .route("/static/style.css", get(style))
+        .layer(DefaultBodyLimit::max(max_upload_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_guard,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Serves the webmail on `addr` until the process ends.
+pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Result<()> {
+    let state = AppState {
+        p,
+        sessions: Arc::new(session::Sessions::default()),
+        secure_cookies: cfg.tls.is_some(),
+    };
+    let app = router(state, cfg.max_upload_bytes);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    match cfg.tls {
+        Some(acceptor) => {
+            let tls = tls::TlsListener::new(listener, acceptor);
+            tokio::spawn(async move { axum::serve(tls, app).await });
+        }
+        None => {
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+    }
+    Ok(())
+}
+
+/// No page may be framed by another site, run inline script or load from elsewhere; the
+/// token in form URLs never leaks through Referer.
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(header::HeaderValue::from_static(
+            "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'self'; img-src 'self' data:",
+        ));
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(header::HeaderValue::from_static("SAMEORIGIN"));
+    r
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/style.css"),
+    )
+        .into_response()
+}
+
+/// Renders a template, or a plain error page if the template fails.
+fn page(t: &impl askama::Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("errore interno: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+/// Runs blocking store or crypto work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WebError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| WebError::Internal("operazione interrotta".into()))
+}
+
+/// Errors a handler answers with, as a page the user can read.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("non trovato")]
+    NotFound,
+    #[error("richiesta non valida: {0}")]
+    BadRequest(String),
+    #[error("errore interno: {0}")]
+    Internal(String),
+}
+
+impl From<store::StoreError> for WebError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::NotFound(_) => WebError::NotFound,
+            e => WebError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            WebError::NotFound => axum::http::StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => axum::http::StatusCode::BAD_REQUEST,
+            WebError::Internal(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = format!(
+            "<!doctype html><meta charset=utf-8><title>Certa</title>\
+             <link rel=stylesheet href=/static/style.css><main class=error><h1>{}</h1>\
+             <p><a href=\"/\">Torna alla posta</a></main>",
+            sanitize::escape(&self.to_string())
+        );
+        (status, Html(body)).into_response()
+    }
+}

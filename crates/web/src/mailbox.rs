@@ -1,0 +1,729 @@
+//! The main screen (folder tree, message list, preview), bulk actions and search
+//! (seed manual §2.1–§2.4).
+
+use crate::i18n::{self, Lang};
+use crate::message::Preview;
+use crate::session::{Authed, WebSession};
+use crate::{blocking, export, page, AppState, WebError};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use services::provider::Provider;
+use std::sync::Arc;
+use store::{FlagOp, Folder, ListKey, ListOrder, ListedMessage, INBOX};
+
+pub const TRASH: &str = "Cestino";
+const PAGE: i64 = 50;
+
+/// A folder as the tree shows it.
+pub struct FolderItem {
+    pub name: String,
+    pub label: String,
+    pub depth: usize,
+    pub unseen: i64,
+    pub messages: i64,
+    pub size: String,
+    pub current: bool,
+}
+
+/// The name a user reads for a folder.
+pub fn folder_label(name: &str, l: Lang) -> String {
+    let leaf = name.rsplit('/').next().unwrap_or(name);
+    match name {
+        INBOX => l.t("Posta in arrivo", "Inbox").into(),
+        "Posta inviata" => l.t("Posta inviata", "Sent").into(),
+        "Bozze" => l.t("Bozze", "Drafts").into(),
+        "Cestino" => l.t("Cestino", "Trash").into(),
+        "Posta indesiderata" => l.t("Posta indesiderata", "Junk").into(),
+        _ => leaf.to_string(),
+    }
+}
+
+pub fn folder_items(folders: &[Folder], current: &str, l: Lang) -> Vec<FolderItem> {
+    folders
+        .iter()
+        .map(|f| FolderItem {
+            name: f.name.clone(),
+            label: folder_label(&f.name, l),
+            depth: f.name.matches('/').count(),
+            unseen: f.unseen,
+            messages: f.messages,
+            size: i18n::size(f.size),
+            current: f.name == current,
+        })
+        .collect()
+}
+
+/// A message as a list row shows it.
+pub struct Row {
+    pub folder: String,
+    pub uid: i64,
+    pub seen: bool,
+    pub flagged: bool,
+    pub attachment: bool,
+    pub badge: Option<&'static str>,
+    pub badge_class: String,
+    pub from: String,
+    pub subject: String,
+    pub date: String,
+    pub size: String,
+    pub current: bool,
+}
+
+pub fn row(folder: &str, m: &ListedMessage, current: Option<i64>, l: Lang) -> Row {
+    let flag = |f: &str| m.flags.split(' ').any(|x| x == f);
+    let attachment = m
+        .structure
+        .as_deref()
+        .and_then(message::Structure::from_json)
+        .is_some_and(|s| s.has_attachments());
+    Row {
+        folder: folder.to_string(),
+        uid: m.uid,
+        seen: flag("\\Seen"),
+        flagged: flag("\\Flagged"),
+        attachment,
+        badge: m.pec_kind.as_deref().map(|k| i18n::pec_badge(k, l)),
+        badge_class: m
+            .pec_kind
+            .as_deref()
+            .map(|k| k.split('-').next().unwrap_or(k).to_string())
+            .unwrap_or_default(),
+        from: m.sender.clone(),
+        subject: if m.subject.is_empty() {
+            l.t("(nessun oggetto)", "(no subject)").into()
+        } else {
+            m.subject.clone()
+        },
+        date: i18n::datetime(m.internal_date),
+        size: i18n::size(m.size),
+        current: Some(m.uid) == current,
+    }
+}
+
+/// What every logged-in page shows at the top.
+pub struct Frame {
+    pub address: String,
+    pub csrf: String,
+    pub quota_used: String,
+    pub quota_total: String,
+    pub quota_pct: i64,
+}
+
+pub fn frame(p: &Provider, s: &WebSession) -> Frame {
+    let (used, quota) = p
+        .store
+        .mailbox(&s.address)
+        .ok()
+        .flatten()
+        .map(|m| (m.used, m.quota))
+        .unwrap_or((0, 0));
+    Frame {
+        address: s.address.clone(),
+        csrf: s.csrf.clone(),
+        quota_used: i18n::size(used),
+        quota_total: i18n::size(quota),
+        quota_pct: if quota > 0 {
+            (used * 100 / quota).clamp(0, 100)
+        } else {
+            0
+        },
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    f: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    dir: Option<String>,
+    #[serde(default)]
+    uid: Option<i64>,
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "main.html")]
+struct MainPage {
+    fr: Frame,
+    l: Lang,
+    folders: Vec<FolderItem>,
+    folder: String,
+    folder_label: String,
+    rows: Vec<Row>,
+    page: i64,
+    pages: i64,
+    sort: String,
+    dir: String,
+    columns: bool,
+    preview: Option<Preview>,
+    notice: Option<String>,
+    targets: Vec<FolderItem>,
+}
+
+impl MainPage {
+    /// The list URL with this page/sort, keeping the rest.
+    fn url(&self, page: impl std::borrow::Borrow<i64>, sort: &str, dir: &str) -> String {
+        let page = *page.borrow();
+        format!(
+            "/?f={}&page={page}&sort={sort}&dir={dir}",
+            crate::message::enc(&self.folder)
+        )
+    }
+
+    /// A row's link: the same list with that message in the preview.
+    fn open_url(&self, r: &Row) -> String {
+        format!(
+            "{}&uid={}",
+            self.url(self.page, &self.sort, &self.dir),
+            r.uid
+        )
+    }
+
+    /// The header link of a column: toggles the direction when already sorted by it.
+    fn sort_url(&self, key: &str) -> String {
+        let dir = if self.sort == key && self.dir == "desc" {
+            "asc"
+        } else {
+            "desc"
+        };
+        self.url(1, key, dir)
+    }
+}
+
+fn order_of(sort: &str, dir: &str) -> ListOrder {
+    ListOrder {
+        key: match sort {
+            "from" => ListKey::Sender,
+            "subject" => ListKey::Subject,
+            "size" => ListKey::Size,
+            _ => ListKey::Date,
+        },
+        descending: dir != "asc",
+    }
+}
+
+pub async fn main_screen(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || main_page(&p, &s, q)).await?
+}
+
+fn main_page(p: &Arc<Provider>, s: &WebSession, q: ListQuery) -> Result<Response, WebError> {
+    let l = s.lang;
+    let folder_name = q.f.unwrap_or_else(|| INBOX.to_string());
+    let folders = p.store.folders(s.mailbox_id)?;
+    let folder = folders
+        .iter()
+        .find(|f| f.name == folder_name)
+        .ok_or(WebError::NotFound)?;
+    let sort = match q.sort.as_deref() {
+        Some(k @ ("from" | "subject" | "size")) => k,
+        _ => "date",
+    }
+    .to_string();
+    let dir = if q.dir.as_deref() == Some("asc") {
+        "asc"
+    } else {
+        "desc"
+    }
+    .to_string();
+    let pages = ((folder.messages + PAGE - 1) / PAGE).max(1);
+    let page_no = q.page.unwrap_or(1).clamp(1, pages);
+    let listed =
+        p.store
+            .message_page(folder.id, order_of(&sort, &dir), (page_no - 1) * PAGE, PAGE)?;
+    let preview = match q.uid {
+        Some(uid) => Some(crate::message::preview(p, s, folder, uid)?),
+        None => None,
+    };
+    let columns = p.store.setting(s.mailbox_id, "layout")?.as_deref() == Some("columns");
+    let t = MainPage {
+        fr: frame(p, s),
+        l,
+        folders: folder_items(&folders, &folder.name, l),
+        folder_label: folder_label(&folder.name, l),
+        rows: listed
+            .iter()
+            .map(|m| row(&folder.name, m, q.uid, l))
+            .collect(),
+        folder: folder.name.clone(),
+        page: page_no,
+        pages,
+        sort,
+        dir,
+        columns,
+        preview,
+        notice: q.notice.map(|n| notice_text(&n, l)),
+        targets: folder_items(&folders, "", l),
+    };
+    Ok(page(&t))
+}
+
+fn notice_text(code: &str, l: Lang) -> String {
+    match code {
+        "deleted" => l.t("Messaggi spostati nel Cestino.", "Messages moved to Trash."),
+        "purged" => l.t(
+            "Messaggi eliminati definitivamente.",
+            "Messages deleted for good.",
+        ),
+        "moved" => l.t("Messaggi spostati.", "Messages moved."),
+        "copied" => l.t("Messaggi copiati.", "Messages copied."),
+        "marked" => l.t("Messaggi aggiornati.", "Messages updated."),
+        "emptied" => l.t("Cestino svuotato.", "Trash emptied."),
+        _ => "",
+    }
+    .to_string()
+}
+
+/// The messages a bulk action applies to: `uid:folder` pairs from checkboxes, or every
+/// result of a search ("seleziona tutti").
+pub struct Selection(pub Vec<(String, i64)>);
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+impl Selection {
+    fn from_form(
+        p: &Provider,
+        s: &WebSession,
+        form: &[(String, String)],
+    ) -> Result<Self, WebError> {
+        if field(form, "everything") == Some("1") {
+            let q = SearchQuery::from_form(form);
+            let found = run_search(p, s, &q)?;
+            return Ok(Selection(
+                found.into_iter().map(|(f, m)| (f, m.uid)).collect(),
+            ));
+        }
+        let mut out = vec![];
+        for (k, v) in form {
+            if k != "sel" {
+                continue;
+            }
+            let (uid, folder) = v
+                .split_once(':')
+                .ok_or_else(|| WebError::BadRequest("selezione non valida".into()))?;
+            let uid = uid
+                .parse()
+                .map_err(|_| WebError::BadRequest("selezione non valida".into()))?;
+            out.push((folder.to_string(), uid));
+        }
+        Ok(Selection(out))
+    }
+
+    /// By folder, each folder looked up under the session's own mailbox.
+    fn by_folder(&self, p: &Provider, s: &WebSession) -> Result<Vec<(Folder, Vec<i64>)>, WebError> {
+        let mut groups: Vec<(String, Vec<i64>)> = vec![];
+        for (f, uid) in &self.0 {
+            match groups.iter_mut().find(|(n, _)| n == f) {
+                Some((_, u)) => u.push(*uid),
+                None => groups.push((f.clone(), vec![*uid])),
+            }
+        }
+        let mut out = vec![];
+        for (name, uids) in groups {
+            let folder = p
+                .store
+                .folder(s.mailbox_id, &name)?
+                .ok_or(WebError::NotFound)?;
+            out.push((folder, uids));
+        }
+        Ok(out)
+    }
+}
+
+/// POST /actions: delete, flag, mark read/unread, move, copy, empty Trash, download.
+pub async fn actions(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || {
+        let form = parse_form(&body);
+        act(&p, &s, &form)
+    })
+    .await?
+}
+
+fn act(p: &Provider, s: &WebSession, form: &[(String, String)]) -> Result<Response, WebError> {
+    let action = field(form, "action").unwrap_or_default();
+    let back = field(form, "back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or("/");
+    let with_notice = |code: &str| {
+        let sep = if back.contains('?') { '&' } else { '?' };
+        Redirect::to(&format!("{back}{sep}notice={code}")).into_response()
+    };
+    if action == "empty-trash" {
+        if let Some(trash) = p.store.folder(s.mailbox_id, TRASH)? {
+            let uids: Vec<i64> = p.store.messages(trash.id)?.iter().map(|m| m.uid).collect();
+            p.store.expunge(trash.id, &uids)?;
+        }
+        return Ok(with_notice("emptied"));
+    }
+    let selection = Selection::from_form(p, s, form)?;
+    let groups = selection.by_folder(p, s)?;
+    let flags = |op, flag: &str| -> Result<(), WebError> {
+        for (f, uids) in &groups {
+            p.store
+                .store_flags(f.id, uids, op, &[flag.to_string()], None)?;
+        }
+        Ok(())
+    };
+    let target = || -> Result<Folder, WebError> {
+        let name = field(form, "target").unwrap_or_default();
+        p.store
+            .folder(s.mailbox_id, name)?
+            .ok_or_else(|| WebError::BadRequest("cartella di destinazione mancante".into()))
+    };
+    match action {
+        "delete" => {
+            let trash = p
+                .store
+                .folder(s.mailbox_id, TRASH)?
+                .ok_or(WebError::NotFound)?;
+            let mut purged = false;
+            for (f, uids) in &groups {
+                if f.id == trash.id {
+                    p.store.expunge(f.id, uids)?;
+                    purged = true;
+                } else {
+                    p.store.copy_messages(f.id, uids, trash.id, true)?;
+                }
+            }
+            Ok(with_notice(if purged { "purged" } else { "deleted" }))
+        }
+        "read" => flags(FlagOp::Add, "\\Seen").map(|_| with_notice("marked")),
+        "unread" => flags(FlagOp::Remove, "\\Seen").map(|_| with_notice("marked")),
+        "flag" => flags(FlagOp::Add, "\\Flagged").map(|_| with_notice("marked")),
+        "unflag" => flags(FlagOp::Remove, "\\Flagged").map(|_| with_notice("marked")),
+        "move" | "copy" => {
+            let to = target()?;
+            for (f, uids) in &groups {
+                if f.id != to.id {
+                    p.store.copy_messages(f.id, uids, to.id, action == "move")?;
+                }
+            }
+            Ok(with_notice(if action == "move" {
+                "moved"
+            } else {
+                "copied"
+            }))
+        }
+        "zip" | "mbox" => {
+            let mut items = vec![];
+            for (f, uids) in &groups {
+                let listed = p.store.listed(f.id, uids)?;
+                for c in p.store.contents(f.id, uids)? {
+                    let meta = listed.iter().find(|m| m.uid == c.uid);
+                    items.push(export::Item {
+                        folder: f.name.clone(),
+                        uid: c.uid,
+                        flags: meta.map(|m| m.flags.clone()).unwrap_or_default(),
+                        internal_date: meta.map_or(0, |m| m.internal_date),
+                        data: c.data,
+                    });
+                }
+            }
+            let (bytes, mime, name) = if action == "zip" {
+                (
+                    export::maildir_zip(&items)?,
+                    "application/zip",
+                    "posta-maildir.zip",
+                )
+            } else {
+                (export::mbox(&items), "application/mbox", "posta.mbox")
+            };
+            Ok((
+                [
+                    (header::CONTENT_TYPE, mime.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        _ => Err(WebError::BadRequest(format!(
+            "azione sconosciuta: {action}"
+        ))),
+    }
+}
+
+/// Search (seed manual §2.4): where to look, in which fields, between which dates.
+#[derive(Deserialize, Default, Clone)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    /// all | subject | from | to | cc | body
+    #[serde(default)]
+    pub field: String,
+    /// folder | sub | all
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub f: String,
+    /// yyyy-mm-dd
+    #[serde(default)]
+    pub since: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub unread: Option<String>,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl SearchQuery {
+    fn from_form(form: &[(String, String)]) -> Self {
+        let get = |k: &str| field(form, k).unwrap_or_default().to_string();
+        SearchQuery {
+            q: get("q"),
+            field: get("field"),
+            scope: get("scope"),
+            f: get("f"),
+            since: get("since"),
+            until: get("until"),
+            unread: field(form, "unread").map(str::to_string),
+            page: None,
+        }
+    }
+
+    /// The query string that reproduces this search.
+    pub fn query_string(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        s.append_pair("q", &self.q)
+            .append_pair("field", &self.field)
+            .append_pair("scope", &self.scope)
+            .append_pair("f", &self.f)
+            .append_pair("since", &self.since)
+            .append_pair("until", &self.until);
+        if let Some(u) = &self.unread {
+            s.append_pair("unread", u);
+        }
+        s.finish()
+    }
+}
+
+fn day_start(date: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.timestamp())
+}
+
+/// Every match, newest first, with its folder.
+pub fn run_search(
+    p: &Provider,
+    s: &WebSession,
+    q: &SearchQuery,
+) -> Result<Vec<(String, ListedMessage)>, WebError> {
+    let needle = q.q.trim().to_lowercase();
+    let since = day_start(&q.since);
+    let until = day_start(&q.until).map(|t| t + 86_400);
+    let folders = p.store.folders(s.mailbox_id)?;
+    let current = if q.f.is_empty() { INBOX } else { q.f.as_str() };
+    let sub_prefix = format!("{current}/");
+    let in_scope = |f: &Folder| match q.scope.as_str() {
+        "all" => true,
+        "sub" => f.name == current || f.name.starts_with(&sub_prefix),
+        _ => f.name == current,
+    };
+    let order = ListOrder {
+        key: ListKey::Date,
+        descending: true,
+    };
+    let mut found = vec![];
+    for f in folders.iter().filter(|f| in_scope(f)) {
+        let mut offset = 0;
+        loop {
+            let chunk = p.store.message_page(f.id, order, offset, 256)?;
+            if chunk.is_empty() {
+                break;
+            }
+            offset += chunk.len() as i64;
+            let dated: Vec<&ListedMessage> = chunk
+                .iter()
+                .filter(|m| since.is_none_or(|t| m.internal_date >= t))
+                .filter(|m| until.is_none_or(|t| m.internal_date < t))
+                .filter(|m| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"))
+                .collect();
+            let hits = matching(p, f, &dated, &needle, &q.field)?;
+            found.extend(hits.into_iter().map(|m| (f.name.clone(), m.clone())));
+        }
+    }
+    found.sort_by_key(|(_, m)| std::cmp::Reverse(m.internal_date));
+    Ok(found)
+}
+
+fn matching<'a>(
+    p: &Provider,
+    f: &Folder,
+    chunk: &[&'a ListedMessage],
+    needle: &str,
+    field: &str,
+) -> Result<Vec<&'a ListedMessage>, WebError> {
+    if needle.is_empty() {
+        return Ok(chunk.to_vec());
+    }
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    let addresses = |m: &ListedMessage, which: &str| -> String {
+        let Some(st) = m
+            .structure
+            .as_deref()
+            .and_then(message::Structure::from_json)
+        else {
+            return String::new();
+        };
+        let list = match which {
+            "to" => st.envelope.to,
+            _ => st.envelope.cc,
+        };
+        list.iter()
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a.name.clone().unwrap_or_default(),
+                    a.email().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = vec![];
+    let mut need_body = vec![];
+    for m in chunk {
+        let head = match field {
+            "subject" => has(&m.subject),
+            "from" => has(&m.sender),
+            "to" => has(&addresses(m, "to")),
+            "cc" => has(&addresses(m, "cc")),
+            "body" => false,
+            _ => {
+                has(&m.subject)
+                    || has(&m.sender)
+                    || has(&addresses(m, "to"))
+                    || has(&addresses(m, "cc"))
+            }
+        };
+        if head {
+            out.push(*m);
+        } else if field == "body" || field == "all" || field.is_empty() {
+            need_body.push(m.uid);
+        }
+    }
+    if !need_body.is_empty() {
+        for c in p.store.contents(f.id, &need_body)? {
+            let st = c
+                .structure
+                .as_deref()
+                .and_then(message::Structure::from_json)
+                .unwrap_or_else(|| message::Structure::parse(&c.data));
+            if has(&message::text_of(&c.data, &st)) {
+                if let Some(m) = chunk.iter().find(|m| m.uid == c.uid) {
+                    out.push(*m);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    fr: Frame,
+    l: Lang,
+    q: SearchQuery,
+    folders: Vec<FolderItem>,
+    targets: Vec<FolderItem>,
+    rows: Vec<Row>,
+    total: usize,
+    page: i64,
+    pages: i64,
+    searched: bool,
+}
+
+impl SearchPage {
+    fn page_url(&self, page: i64) -> String {
+        format!("/search?{}&page={page}", self.q.query_string())
+    }
+    fn back(&self) -> String {
+        format!("/search?{}&page={}", self.q.query_string(), self.page)
+    }
+    /// Results are newest first; the column headers do not re-sort them.
+    fn sort_url(&self, _key: &str) -> String {
+        self.back()
+    }
+    fn open_url(&self, r: &Row) -> String {
+        format!("/?f={}&uid={}", crate::message::enc(&r.folder), r.uid)
+    }
+}
+
+pub async fn search(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || {
+        let l = s.lang;
+        let folders = p.store.folders(s.mailbox_id)?;
+        let searched = !q.q.is_empty() || !q.since.is_empty() || !q.until.is_empty();
+        let found = if searched {
+            run_search(&p, &s, &q)?
+        } else {
+            vec![]
+        };
+        let pages = ((found.len() as i64 + PAGE - 1) / PAGE).max(1);
+        let page_no = q.page.unwrap_or(1).clamp(1, pages);
+        let rows = found
+            .iter()
+            .skip(((page_no - 1) * PAGE) as usize)
+            .take(PAGE as usize)
+            .map(|(f, m)| row(f, m, None, l))
+            .collect();
+        let current = if q.f.is_empty() {
+            INBOX.to_string()
+        } else {
+            q.f.clone()
+        };
+        Ok(page(&SearchPage {
+            fr: frame(&p, &s),
+            l,
+            folders: folder_items(&folders, &current, l),
+            targets: folder_items(&folders, "", l),
+            total: found.len(),
+            rows,
+            page: page_no,
+            pages,
+            searched,
+            q,
+        }))
+    })
+    .await?
+}

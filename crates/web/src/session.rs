@@ -1,0 +1,279 @@
+//! Web sessions: login through the accounts service (the same throttling as IMAP and SMTP),
+//! the forced first password change, logout, and the CSRF check every state-changing
+//! request passes through.
+
+use crate::{blocking, i18n::Lang, page, AppState, WebError};
+use askama::Template;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use services::provider::AuthError;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+const COOKIE: &str = "certa_session";
+/// A session unused for this long ends.
+const IDLE_SECS: i64 = 2 * 3600;
+/// At most this many sessions live at once; the oldest go first.
+const MAX_SESSIONS: usize = 100_000;
+
+/// One logged-in browser.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub token: String,
+    pub mailbox_id: i64,
+    pub address: String,
+    /// Sent back in the URL of every form; compared with this.
+    pub csrf: String,
+    pub lang: Lang,
+    pub must_change_password: bool,
+    last_seen: i64,
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    live: Mutex<HashMap<String, WebSession>>,
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    let _ = openssl::rand::rand_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Sessions {
+    fn start(&self, mailbox: &store::Mailbox, lang: Lang, now: i64) -> WebSession {
+        let s = WebSession {
+            token: random_token(),
+            mailbox_id: mailbox.id,
+            address: mailbox.address.clone(),
+            csrf: random_token(),
+            lang,
+            must_change_password: mailbox.must_change_password,
+            last_seen: now,
+        };
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|_, v| now - v.last_seen < IDLE_SECS);
+        if live.len() >= MAX_SESSIONS {
+            if let Some(oldest) = live
+                .values()
+                .min_by_key(|v| v.last_seen)
+                .map(|v| v.token.clone())
+            {
+                live.remove(&oldest);
+            }
+        }
+        live.insert(s.token.clone(), s.clone());
+        s
+    }
+
+    fn get(&self, token: &str, now: i64) -> Option<WebSession> {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let s = live.get_mut(token)?;
+        if now - s.last_seen >= IDLE_SECS {
+            live.remove(token);
+            return None;
+        }
+        s.last_seen = now;
+        Some(s.clone())
+    }
+
+    pub fn update(&self, token: &str, f: impl FnOnce(&mut WebSession)) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = live.get_mut(token) {
+            f(s);
+        }
+    }
+
+    fn end(&self, token: &str) {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token);
+    }
+}
+
+fn cookie_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The session of a logged-in request; anything else is sent to the login page, and a
+/// session that must change its password first goes nowhere else.
+pub struct Authed(pub WebSession);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let now = st.p.now();
+        let Some(s) = cookie_token(parts).and_then(|t| st.sessions.get(&t, now)) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        if s.must_change_password && !matches!(parts.uri.path(), "/password" | "/logout") {
+            return Err(Redirect::to("/password").into_response());
+        }
+        Ok(Authed(s))
+    }
+}
+
+/// Every POST carries the session's token in its URL (`?csrf=…`, so multipart forms are
+/// checked without reading their body). The login form has no session yet: it must come
+/// from this site's own pages (Origin), and its cookie is `SameSite=Strict` anyway.
+pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let ok = if parts.uri.path() == "/login" {
+        same_origin(&parts)
+    } else {
+        let given = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "csrf")
+                .map(|(_, v)| v.to_string())
+        });
+        let session = cookie_token(&parts).and_then(|t| st.sessions.get(&t, st.p.now()));
+        match (given, session) {
+            (Some(g), Some(s)) => {
+                openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes()) && g.len() == s.csrf.len()
+            }
+            _ => false,
+        }
+    };
+    if !ok {
+        return (
+            StatusCode::FORBIDDEN,
+            "Richiesta rifiutata: token di sicurezza (CSRF) mancante o non valido. \
+             Ricaricare la pagina e riprovare.",
+        )
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+fn same_origin(parts: &Parts) -> bool {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    match parts.headers.get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        Some(Ok(origin)) => {
+            let origin_host = origin.split_once("://").map(|(_, h)| h);
+            host.is_some() && origin_host == host
+        }
+        Some(Err(_)) => false,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    l: Lang,
+    error: Option<String>,
+    address: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    #[serde(default)]
+    lang: String,
+}
+
+pub async fn login_page(axum::extract::Query(q): axum::extract::Query<LangQuery>) -> Response {
+    page(&LoginPage {
+        l: Lang::parse(&q.lang),
+        error: None,
+        address: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    address: String,
+    password: String,
+    #[serde(default)]
+    lang: String,
+}
+
+pub async fn login(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    let (address, password) = (f.address.clone(), f.password);
+    let r = blocking(move || {
+        let m = p.authenticate(&address, &password, peer.ip())?;
+        let lang = p.store.setting(m.id, "lang").ok().flatten();
+        Ok::<_, AuthError>((m, lang))
+    })
+    .await?;
+    let form_lang = Lang::parse(&f.lang);
+    let (mailbox, lang) = match r {
+        Ok(x) => x,
+        Err(e) => {
+            let error = match e {
+                AuthError::Throttled => form_lang.t(
+                    "Troppi tentativi non riusciti: l'accesso è bloccato per qualche minuto.",
+                    "Too many failed attempts: login is blocked for a few minutes.",
+                ),
+                AuthError::Invalid => form_lang.t(
+                    "Indirizzo o password non corretti.",
+                    "Wrong address or password.",
+                ),
+            };
+            let mut r = page(&LoginPage {
+                l: form_lang,
+                error: Some(error.to_string()),
+                address: f.address,
+            });
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            return Ok(r);
+        }
+    };
+    let lang = lang.map(|l| Lang::parse(&l)).unwrap_or(form_lang);
+    let s = st.sessions.start(&mailbox, lang, st.p.now());
+    let to = if s.must_change_password {
+        "/password"
+    } else {
+        "/"
+    };
+    let mut r = Redirect::to(to).into_response();
+    set_cookie(&mut r, &s.token, st.secure_cookies);
+    Ok(r)
+}
+
+fn set_cookie(r: &mut Response, token: &str, secure: bool) {
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+pub async fn logout(State(st): State<AppState>, Authed(s): Authed) -> Response {
+    st.sessions.end(&s.token);
+    let mut r = Redirect::to("/login").into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}

@@ -1,0 +1,271 @@
+//! Impostazioni: message layout, language, folders (create, rename, delete, with size and
+//! count) and the password change, under the one policy used everywhere.
+
+use crate::i18n::Lang;
+use crate::mailbox::{folder_items, frame, FolderItem, Frame};
+use crate::session::{Authed, WebSession};
+use crate::{blocking, page, AppState, WebError};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use services::provider::Provider;
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    fr: Frame,
+    l: Lang,
+    columns: bool,
+    folders: Vec<FolderItem>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+fn settings_page(
+    p: &Provider,
+    s: &WebSession,
+    notice: Option<String>,
+) -> Result<Response, WebError> {
+    let folders = p.store.folders(s.mailbox_id)?;
+    Ok(page(&SettingsPage {
+        fr: frame(p, s),
+        l: s.lang,
+        columns: p.store.setting(s.mailbox_id, "layout")?.as_deref() == Some("columns"),
+        folders: folder_items(&folders, "", s.lang),
+        notice,
+    }))
+}
+
+pub async fn page_handler(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || {
+        let notice = q.notice.map(|n| match n.as_str() {
+            "saved" => s
+                .lang
+                .t("Impostazioni salvate.", "Settings saved.")
+                .to_string(),
+            "password" => s
+                .lang
+                .t("Password modificata.", "Password changed.")
+                .to_string(),
+            _ => String::new(),
+        });
+        settings_page(&p, &s, notice)
+    })
+    .await?
+}
+
+#[derive(Deserialize)]
+pub struct LayoutForm {
+    layout: String,
+}
+
+pub async fn set_layout(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Form(f): Form<LayoutForm>,
+) -> Result<Response, WebError> {
+    let value = if f.layout == "columns" {
+        "columns"
+    } else {
+        "list"
+    };
+    let p = st.p.clone();
+    blocking(move || p.store.set_setting(s.mailbox_id, "layout", value)).await??;
+    Ok(Redirect::to("/settings?notice=saved").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LangForm {
+    lang: String,
+}
+
+pub async fn set_lang(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Form(f): Form<LangForm>,
+) -> Result<Response, WebError> {
+    let lang = Lang::parse(&f.lang);
+    st.sessions.update(&s.token, |w| w.lang = lang);
+    let p = st.p.clone();
+    blocking(move || p.store.set_setting(s.mailbox_id, "lang", lang.code())).await??;
+    Ok(Redirect::to("/settings?notice=saved").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FolderForm {
+    /// create | rename | delete
+    op: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    new_name: String,
+}
+
+pub async fn folders(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    Form(f): Form<FolderForm>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || {
+        let l = s.lang;
+        let clean = |n: &str| -> Result<String, WebError> {
+            let n = n.trim();
+            if n.is_empty()
+                || n.contains(['/', '*', '%'])
+                || n.chars().any(char::is_control)
+                || n.len() > 200
+            {
+                return Err(WebError::BadRequest(
+                    l.t(
+                        "nome di cartella non valido (niente /, * o %)",
+                        "invalid folder name (no /, * or %)",
+                    )
+                    .into(),
+                ));
+            }
+            Ok(n.to_string())
+        };
+        let special = |n: &str| store::SPECIAL_FOLDERS.iter().any(|(s, _)| *s == n);
+        match f.op.as_str() {
+            "create" => {
+                let leaf = clean(&f.name)?;
+                let full = if f.parent.is_empty() {
+                    leaf
+                } else {
+                    format!("{}/{leaf}", f.parent)
+                };
+                p.store.create_folder(s.mailbox_id, &full, p.now())?;
+            }
+            "rename" if !special(&f.name) => {
+                let leaf = clean(&f.new_name)?;
+                let to = match f.name.rsplit_once('/') {
+                    Some((parent, _)) => format!("{parent}/{leaf}"),
+                    None => leaf,
+                };
+                p.store.rename_folder(s.mailbox_id, &f.name, &to, p.now())?;
+            }
+            "delete" if !special(&f.name) => p.store.delete_folder(s.mailbox_id, &f.name)?,
+            _ => {
+                return Err(WebError::BadRequest(
+                    l.t(
+                        "le cartelle di sistema non si rinominano né si eliminano",
+                        "system folders cannot be renamed or deleted",
+                    )
+                    .into(),
+                ))
+            }
+        }
+        Ok(Redirect::to("/settings?notice=saved").into_response())
+    })
+    .await?
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    fr: Frame,
+    l: Lang,
+    forced: bool,
+    errors: Vec<String>,
+    special: &'static str,
+}
+
+pub async fn password_page(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    blocking(move || {
+        page(&PasswordPage {
+            fr: frame(&p, &s),
+            l: s.lang,
+            forced: s.must_change_password,
+            errors: vec![],
+            special: services::accounts::SPECIAL,
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+pub async fn change_password(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    let p = st.p.clone();
+    let s2 = s.clone();
+    let errors = blocking(move || -> Result<Vec<String>, WebError> {
+        let l = s2.lang;
+        // The current password is checked like a login (and throttled like one).
+        if p.authenticate(&s2.address, &f.current, peer.ip()).is_err() {
+            return Ok(vec![l
+                .t(
+                    "la password attuale non è corretta",
+                    "the current password is wrong",
+                )
+                .into()]);
+        }
+        if f.new != f.confirm {
+            return Ok(vec![l
+                .t(
+                    "le due nuove password non coincidono",
+                    "the two new passwords differ",
+                )
+                .into()]);
+        }
+        if f.new == f.current {
+            return Ok(vec![l
+                .t(
+                    "la nuova password deve essere diversa dalla attuale",
+                    "the new password must differ from the current one",
+                )
+                .into()]);
+        }
+        if let Err(e) = services::accounts::check_password_policy(&f.new) {
+            return Ok(e);
+        }
+        let hash = services::accounts::hash_password(&f.new);
+        p.store.set_password(&s2.address, &hash, false)?;
+        Ok(vec![])
+    })
+    .await??;
+    if errors.is_empty() {
+        st.sessions
+            .update(&s.token, |w| w.must_change_password = false);
+        return Ok(Redirect::to("/settings?notice=password").into_response());
+    }
+    let p = st.p.clone();
+    blocking(move || {
+        page(&PasswordPage {
+            fr: frame(&p, &s),
+            l: s.lang,
+            forced: s.must_change_password,
+            errors,
+            special: services::accounts::SPECIAL,
+        })
+    })
+    .await
+}
