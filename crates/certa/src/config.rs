@@ -86,6 +86,18 @@ impl Listen {
         }
     }
 
+    /// The webmail's address for a browser: a wildcard bind reads as `localhost`.
+    pub fn webmail_url(&self) -> String {
+        let host_port = match self.http.rsplit_once(':') {
+            Some(("0.0.0.0" | "[::]", port)) => format!("localhost:{port}"),
+            _ => self.http.clone(),
+        };
+        match host_port.strip_suffix(":443") {
+            Some(h) => format!("https://{h}/"),
+            None => format!("https://{host_port}/"),
+        }
+    }
+
     pub fn standard(bind: &str) -> Listen {
         let a = |p: u16| format!("{bind}:{p}");
         Listen {

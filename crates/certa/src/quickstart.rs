@@ -168,12 +168,13 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     println!("  invio (STARTTLS):    {}", config.listen.submission);
     println!("  invio (TLS):         {}", config.listen.submissions);
     println!(
-        "  webmail:             https://{} (in arrivo: la webmail non è ancora disponibile)",
-        config.listen.http
+        "  webmail:             {}   (certificato autofirmato: il browser chiede conferma)",
+        config.listen.webmail_url()
     );
     println!();
     println!("  casella di prova:    {user}");
     println!("  password:            {password}   (da cambiare al primo accesso alla webmail)");
+    println!("  accesso alla webmail: indirizzo {user} e la password qui sopra");
     println!(
         "  client di posta:     IMAP {} o POP3 {} con TLS, SMTP {} con TLS, utente {user}",
         config.listen.imaps, config.listen.pop3s, config.listen.submissions

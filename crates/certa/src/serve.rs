@@ -343,6 +343,17 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         let locks = Arc::new(pop3::MaildropLocks::default());
         listen_pop3(&cfg.listen.pop3, p.clone(), pop3_cfg(false), locks.clone()).await?;
         listen_pop3(&cfg.listen.pop3s, p.clone(), pop3_cfg(true), locks).await?;
+        web::serve(
+            &cfg.listen.http,
+            p.clone(),
+            web::WebConfig {
+                tls: Some(tls.clone()),
+                max_upload_bytes: cfg.limits.max_message_bytes + 1024 * 1024,
+                wake: wake.clone(),
+            },
+        )
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen.http))?;
         // Queue work waits on the disk (fsync) more than on the processor.
         for _ in 0..QUEUE_WORKERS {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
@@ -359,7 +370,11 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         println!("  imaps        {} (TLS)", cfg.listen.imaps);
         println!("  pop3         {} (STLS)", cfg.listen.pop3);
         println!("  pop3s        {} (TLS)", cfg.listen.pop3s);
-        println!("  http: non ancora disponibile in questa versione");
+        println!(
+            "  webmail      {} (https su {})",
+            cfg.listen.webmail_url(),
+            cfg.listen.http
+        );
         tokio::signal::ctrl_c().await?;
         println!("Certa: arresto");
         anyhow::Ok(())

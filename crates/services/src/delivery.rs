@@ -61,10 +61,14 @@ impl Stored {
     }
 
     /// A message already in the store.
-    pub fn existing(blob: String, size: i64, meta: MessageMeta) -> Stored {
+    /// A message already in the blob store; its structure is parsed here, once, like every
+    /// other message's.
+    pub fn existing(blob: String, bytes: &[u8], mut meta: MessageMeta) -> Stored {
+        meta.structure
+            .get_or_insert_with(|| message::Structure::parse(bytes).to_json());
         Stored {
             blob,
-            size,
+            size: bytes.len() as i64,
             message_id: String::new(),
             meta,
             rcpt_to: vec![],
@@ -127,7 +131,14 @@ pub fn ingest_all(
 pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> MessageMeta {
     MessageMeta {
         subject: parsed.map(|m| m.subject.clone()).unwrap_or_default(),
-        sender: parsed.and_then(|m| m.from.clone()).unwrap_or_default(),
+        // An envelope comes from posta-certificata@ "on behalf of" the real sender: the lists
+        // show the certified sender (daticert's mittente).
+        sender: parsed
+            .and_then(|m| match (m.kind, &m.daticert) {
+                (Some(MessageKind::TransportEnvelope), Some(d)) => Some(d.mittente.clone()),
+                _ => m.from.clone(),
+            })
+            .unwrap_or_default(),
         pec_kind: kind
             .or(parsed.and_then(|m| m.kind))
             .map(|k| k.code().to_string()),
@@ -311,7 +322,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         return Ok(());
     };
     let builder = Builder::new(&p.identity);
-    let envelope = Stored::existing(item.blob.clone(), bytes.len() as i64, meta);
+    let envelope = Stored::existing(item.blob.clone(), &bytes, meta);
     let exists = p.store.mailbox(&item.rcpt)?.is_some();
     let index = p.index();
     let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;

@@ -319,7 +319,9 @@ pub async fn send(
         d.receipt = "completa".into();
     }
     let p = st.p.clone();
-    blocking(move || submit(&p, &s, d, files, action == "draft")).await?
+    let r = blocking(move || submit(&p, &s, d, files, action == "draft")).await?;
+    st.wake.notify_waiters();
+    r
 }
 
 fn submit(

@@ -32,6 +32,8 @@ pub struct WebConfig {
     pub tls: Option<Arc<openssl::ssl::SslAcceptor>>,
     /// The largest upload a compose form may carry (attachments included).
     pub max_upload_bytes: usize,
+    /// Woken after a message is accepted, so the queue workers start at once.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// What every handler shares.
@@ -40,6 +42,7 @@ pub struct AppState {
     pub p: Arc<Provider>,
     pub sessions: Arc<session::Sessions>,
     pub secure_cookies: bool,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// The webmail's routes.
@@ -82,8 +85,9 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
         p,
         sessions: Arc::new(session::Sessions::default()),
         secure_cookies: cfg.tls.is_some(),
+        wake: cfg.wake,
     };
-    let app = router(state, cfg.max_upload_bytes);
+    let app = router(state, cfg.max_upload_bytes).into_make_service_with_connect_info::<Peer>();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     match cfg.tls {
         Some(acceptor) => {
@@ -97,8 +101,29 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
     Ok(())
 }
 
+/// The client's address, over HTTP or HTTPS (for login throttling per IP).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        Peer(*s.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*s.remote_addr())
+    }
+}
+
 /// No page may be framed by another site, run inline script or load from elsewhere; the
-/// token in form URLs never leaks through Referer.
+/// token in form URLs never leaks to another site through Referer.
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.entry(header::CONTENT_SECURITY_POLICY)
@@ -108,7 +133,7 @@ async fn security_headers(mut r: Response) -> Response {
         ));
     h.insert(
         header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
+        header::HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

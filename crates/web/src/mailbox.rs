@@ -79,7 +79,7 @@ pub fn row(folder: &str, m: &ListedMessage, current: Option<i64>, l: Lang) -> Ro
         .structure
         .as_deref()
         .and_then(message::Structure::from_json)
-        .is_some_and(|s| s.has_attachments());
+        .is_some_and(|s| crate::message::shown(&s).has_attachments());
     Row {
         folder: folder.to_string(),
         uid: m.uid,

@@ -115,7 +115,7 @@ fn own_folder(p: &Provider, s: &WebSession, name: &str) -> Result<Folder, WebErr
 }
 
 /// What the user reads: a transport envelope shows the original it carries (postacert.eml).
-fn shown(s: &Structure) -> &Structure {
+pub fn shown(s: &Structure) -> &Structure {
     s.root
         .leaves()
         .into_iter()

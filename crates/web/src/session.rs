@@ -12,7 +12,6 @@ use axum::Form;
 use serde::Deserialize;
 use services::provider::AuthError;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
 const COOKIE: &str = "certa_session";
@@ -148,7 +147,8 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
         let session = cookie_token(&parts).and_then(|t| st.sessions.get(&t, st.p.now()));
         match (given, session) {
             (Some(g), Some(s)) => {
-                openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes()) && g.len() == s.csrf.len()
+                // Lengths first: `memcmp::eq` panics when they differ.
+                g.len() == s.csrf.len() && openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes())
             }
             _ => false,
         }
@@ -211,7 +211,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(crate::Peer(peer)): ConnectInfo<crate::Peer>,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();

@@ -212,7 +212,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(st): State<AppState>,
     Authed(s): Authed,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::extract::ConnectInfo(crate::Peer(peer)): axum::extract::ConnectInfo<crate::Peer>,
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();

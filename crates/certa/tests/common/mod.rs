@@ -60,6 +60,8 @@ pub struct Node {
     pub dir: tempfile::TempDir,
     pub domain: String,
     pub base: u16,
+    /// What `quickstart` printed (its first mailbox and password among it).
+    pub quickstart: String,
     child: Option<Child>,
 }
 
@@ -69,7 +71,7 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let base = free_port_base();
         let name = format!("Certa {domain}");
-        certa_ok(
+        let quickstart = certa_ok(
             dir.path(),
             &[
                 "quickstart",
@@ -102,6 +104,7 @@ impl Node {
             dir,
             domain: domain.to_string(),
             base,
+            quickstart,
             child: None,
         }
     }
@@ -116,6 +119,23 @@ impl Node {
 
     pub fn submissions_port(&self) -> u16 {
         self.base + 2
+    }
+
+    /// The quickstart mailbox and its first password (to be changed at the first login).
+    pub fn first_login(&self) -> (String, String) {
+        let field = |name: &str| {
+            self.quickstart
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .unwrap_or_default()
+                .to_string()
+        };
+        (field("casella di prova:"), field("password:"))
+    }
+
+    pub fn web_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.base + 7)
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -161,7 +181,8 @@ impl Node {
             .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.submissions_port())).is_err() {
+        // The webmail is the last listener bound.
+        while std::net::TcpStream::connect(("127.0.0.1", self.base + 7)).is_err() {
             assert!(Instant::now() < deadline, "certa serve did not start");
             std::thread::sleep(Duration::from_millis(50));
         }

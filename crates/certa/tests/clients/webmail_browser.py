@@ -1,0 +1,195 @@
+"""The webmail in headless Chromium (Debian's chromium + chromium-driver, Selenium):
+first login -> forced password change -> compose a PEC with an attachment and receipt
+"breve" -> its status turns to delivered -> the recipient sees the certified message and
+opens the attachment -> body search over all folders finds it -> the maildir ZIP of the
+selection holds the same message -> delete, empty Cestino. Screenshots of the main screen
+in both layouts are saved in OUT.
+
+usage: webmail_browser.py URL SENDER SENDER_PW RECIPIENT RECIPIENT_PW OUT
+"""
+import os, sys, time, zipfile, glob
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+url, sender, sender_pw, rcpt, rcpt_pw, out = sys.argv[1:7]
+url = url.rstrip("/")
+downloads = os.path.join(out, "downloads")
+os.makedirs(downloads, exist_ok=True)
+
+opts = webdriver.ChromeOptions()
+for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+          "--ignore-certificate-errors", "--window-size=1400,900",
+          f"--user-data-dir={os.path.join(out, 'profile')}"]:
+    opts.add_argument(a)
+opts.binary_location = "/usr/bin/chromium"
+opts.add_experimental_option("prefs", {
+    "download.default_directory": downloads,
+    "download.prompt_for_download": False,
+    "safebrowsing.enabled": False,
+})
+d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+d.set_page_load_timeout(30)
+d.implicitly_wait(5)
+d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+
+
+def step(msg):
+    print("--", msg, flush=True)
+
+
+def find(css):
+    return d.find_element(By.CSS_SELECTOR, css)
+
+
+def text(css):
+    return find(css).text
+
+
+def login(address, password):
+    d.get(url + "/login")
+    find("#address").send_keys(address)
+    find("#password").send_keys(password)
+    find("#login-button").click()
+
+
+def wait_url(suffix, timeout=10):
+    end = time.time() + timeout
+    while not d.current_url.endswith(suffix):
+        assert time.time() < end, f"expected …{suffix}, at {d.current_url}"
+        time.sleep(0.1)
+
+
+def wait_download(pattern, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        files = [f for f in glob.glob(os.path.join(downloads, pattern)) if not f.endswith(".crdownload")]
+        if files:
+            time.sleep(0.3)
+            return files[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no download matching {pattern}: {os.listdir(downloads)}")
+
+
+try:
+    step("a wrong password is refused with a clear message")
+    login(sender, "Sbagliata#123")
+    assert "non corretti" in text("#login-error"), d.page_source
+
+    step("first login forces the password change")
+    login(sender, sender_pw)
+    wait_url("/password")
+    find("#forced-change")
+    d.get(url + "/")  # every other page sends back to the password change
+    wait_url("/password")
+    new_pw = "Verde#Collina42"
+    find("#current").send_keys(sender_pw)
+    find("#new").send_keys("password")
+    find("#confirm").send_keys("password")
+    find("#change").click()
+    errors = text("#password-errors")
+    assert "maiuscola" in errors and "comune" in errors, errors
+    find("#current").send_keys(sender_pw)
+    find("#new").send_keys(new_pw)
+    find("#confirm").send_keys(new_pw)
+    find("#change").click()
+    assert "Password modificata" in text("#settings-notice")
+
+    step("compose a PEC with an attachment and receipt type breve")
+    attachment = os.path.join(out, "delibera-42.pdf")
+    payload = b"%PDF-1.4\n% delibera n. 42\n" + bytes(range(256)) * 40
+    with open(attachment, "wb") as f:
+        f.write(payload)
+    find("#new-mail").click()
+    assert "Ccn non è disponibile" in d.page_source
+    find("#to").send_keys(rcpt)
+    find("#subject").send_keys("Delibera 42 – trasmissione")
+    find("#body").send_keys("Si trasmette la delibera.\nParola chiave: zanzibar.\n")
+    find("#attachment").send_keys(attachment)
+    find("#receipt-breve").click()
+    find("#send").click()
+    assert text("#send-result") == "Messaggio accettato", d.page_source
+
+    step("the sent message's status turns to delivered")
+    deadline = time.time() + 60
+    while True:
+        d.get(url + "/?f=Posta%20inviata")
+        find("table.messages tbody tr td.subject a").click()
+        status = text("#pec-status")
+        if "Consegnato" in status:
+            break
+        assert time.time() < deadline, status
+        time.sleep(1)
+    assert "ricevuta breve" in status, status
+    assert len(d.find_elements(By.CSS_SELECTOR, ".receipts li")) >= 2  # accettazione, consegna
+    d.save_screenshot(os.path.join(out, "main-list.png"))
+
+    step("three-column layout, remembered")
+    d.get(url + "/settings")
+    find("#layout-columns").click()
+    find("#save-layout").click()
+    d.get(url + "/?f=Posta%20inviata")
+    assert "layout-columns" in find("body").get_attribute("class")
+    find("table.messages tbody tr td.subject a").click()
+    d.save_screenshot(os.path.join(out, "main-columns.png"))
+    find("#logout").click()
+    wait_url("/login")
+
+    step("the recipient sees the certified message, verified, and opens the attachment")
+    login(rcpt, rcpt_pw)
+    row = find("table.messages tbody tr")
+    assert "unread" in row.get_attribute("class")
+    assert row.find_element(By.CSS_SELECTOR, ".badge").text == "Posta certificata"
+    assert row.find_elements(By.CSS_SELECTOR, ".clip"), "attachment mark"
+    row.find_element(By.CSS_SELECTOR, "td.subject a").click()
+    pec = find("#pec-data")
+    assert "verified" in pec.get_attribute("class").split(), pec.text
+    assert sender in pec.text
+    assert text("#message-subject") == "Delibera 42 – trasmissione"
+    d.switch_to.frame(find("iframe.body"))
+    assert "zanzibar" in find("body").text
+    d.switch_to.default_content()
+    link = [a for a in d.find_elements(By.CSS_SELECTOR, "a.attachment") if a.text == "delibera-42.pdf"]
+    assert link, d.page_source
+    link[0].click()
+    got = wait_download("delibera-42.pdf")
+    assert open(got, "rb").read() == payload, "the attachment arrives unchanged"
+    find("#download-eml").click()
+    eml = open(wait_download("messaggio-*.eml"), "rb").read()
+
+    step("search by body text in all folders finds it")
+    d.get(url + "/search")
+    find("#q").send_keys("zanzibar")
+    find("#field option[value=body]").click()
+    find("#scope option[value=all]").click()
+    find("#search-button").click()
+    assert text("#result-count").startswith("1 "), text("#result-count")
+
+    step("the maildir ZIP of the selection holds the same message")
+    find("#select-everything").click()
+    find("#action-zip").click()
+    z = zipfile.ZipFile(wait_download("posta-maildir.zip"))
+    files = [n for n in z.namelist() if "/cur/" in n and not n.endswith("/")]
+    assert len(files) == 1, z.namelist()
+    assert z.read(files[0]) == eml, "the ZIP holds the message as stored"
+    assert files[0].startswith("Maildir/cur/") and files[0].endswith(":2,S"), files
+
+    step("delete, then empty the Cestino")
+    d.get(url + "/")
+    find("table.messages tbody input[name=sel]").click()
+    find("#action-delete").click()
+    assert "Nessun messaggio" in d.page_source
+    d.get(url + "/?f=Cestino")
+    assert len(d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")) == 1
+    find("#empty-trash").click()
+    assert "Cestino svuotato" in d.page_source
+    assert not d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")
+    print("OK")
+except Exception:
+    d.save_screenshot(os.path.join(out, "failure.png"))
+    print(d.current_url, file=sys.stderr)
+    print(d.page_source[:4000], file=sys.stderr)
+    raise
+finally:
+    d.quit()
