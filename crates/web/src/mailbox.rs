@@ -228,11 +228,10 @@ fn main_page(p: &Arc<Provider>, s: &WebSession, q: ListQuery) -> Result<Response
         .iter()
         .find(|f| f.name == folder_name)
         .ok_or(WebError::NotFound)?;
-    let sort = match q.sort.as_deref() {
-        Some(k @ ("from" | "subject" | "size")) => k,
-        _ => "date",
-    }
-    .to_string();
+    let sort = q
+        .sort
+        .filter(|k| matches!(k.as_str(), "from" | "subject" | "size"))
+        .unwrap_or_else(|| "date".into());
     let dir = if q.dir.as_deref() == Some("asc") {
         "asc"
     } else {
