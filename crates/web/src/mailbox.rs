@@ -301,32 +301,47 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 impl Selection {
+    /// What the "Applica a" choice names: the ticked messages, this page, every result of
+    /// the search (all pages), or the unread ones among them.
     fn from_form(
         p: &Provider,
         s: &WebSession,
         form: &[(String, String)],
     ) -> Result<Self, WebError> {
-        if field(form, "everything") == Some("1") {
-            let q = SearchQuery::from_form(form);
-            let found = run_search(p, s, &q)?;
-            return Ok(Selection(
-                found.into_iter().map(|(f, m)| (f, m.uid)).collect(),
-            ));
-        }
-        let mut out = vec![];
-        for (k, v) in form {
-            if k != "sel" {
-                continue;
+        let pairs = |name: &str| -> Result<Vec<(String, i64)>, WebError> {
+            form.iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| {
+                    let (uid, folder) = v
+                        .split_once(':')
+                        .ok_or_else(|| WebError::BadRequest("selezione non valida".into()))?;
+                    let uid = uid
+                        .parse()
+                        .map_err(|_| WebError::BadRequest("selezione non valida".into()))?;
+                    Ok((folder.to_string(), uid))
+                })
+                .collect()
+        };
+        let everything = |unread: bool| -> Result<Vec<(String, i64)>, WebError> {
+            let mut q = SearchQuery::from_form(form);
+            if unread {
+                q.unread = Some("1".into());
             }
-            let (uid, folder) = v
-                .split_once(':')
-                .ok_or_else(|| WebError::BadRequest("selezione non valida".into()))?;
-            let uid = uid
-                .parse()
-                .map_err(|_| WebError::BadRequest("selezione non valida".into()))?;
-            out.push((folder.to_string(), uid));
-        }
-        Ok(Selection(out))
+            Ok(run_search(p, s, &q)?
+                .into_iter()
+                .map(|(f, m)| (f, m.uid))
+                .collect())
+        };
+        let scope = match field(form, "everything") {
+            Some("1") => "everything",
+            _ => field(form, "apply").unwrap_or("checked"),
+        };
+        Ok(Selection(match scope {
+            "page" => pairs("row")?,
+            "everything" => everything(false)?,
+            "unread" => everything(true)?,
+            _ => pairs("sel")?,
+        }))
     }
 
     /// By folder, each folder looked up under the session's own mailbox.
@@ -497,6 +512,7 @@ pub struct SearchQuery {
 
 impl SearchQuery {
     fn from_form(form: &[(String, String)]) -> Self {
+        // From a folder's list there is no text: every message of the folder `f`.
         let get = |k: &str| field(form, k).unwrap_or_default().to_string();
         SearchQuery {
             q: get("q"),

@@ -113,4 +113,43 @@ status, body, _ = call(B, "/message/eml?f=INBOX&uid=1")
 assert status == 200 and "solo per B" in body, "B's message untouched"
 status, body, _ = call(B, "/?f=Cestino")
 assert "segreto" not in body
+
+print("-- bulk actions apply to the ticked rows, this page, every message, or the unread")
+imap = imaplib.IMAP4_SSL("127.0.0.1", int(imaps_port), ssl_context=ctx)
+imap.login(b, b_pw)
+for i in (2, 3, 4):
+    imap.append("INBOX", None, None, b"Subject: lotto %d\r\n\r\nx\r\n" % i)
+imap.select("INBOX")
+
+
+def flags():
+    imap.noop()
+    typ, data = imap.uid("FETCH", "1:*", "(FLAGS)")
+    out = {}
+    for line in data:
+        uid = int(re.search(rb"UID (\d+)", line).group(1))
+        out[uid] = re.search(rb"FLAGS \(([^)]*)\)", line).group(1).decode().split()
+    return out
+
+
+act = "/actions?csrf=" + b_token
+call(B, "/?f=INBOX&uid=1")  # B reads its first message
+# "unread" flags 2, 3, 4 only.
+status, _, _ = call(B, act, {"apply": "unread", "f": "INBOX", "action": "flag", "back": "/"})
+assert status == 303, status
+f = flags()
+assert "\\Flagged" not in f[1] and all("\\Flagged" in f[u] for u in (2, 3, 4)), f
+# "this page": the rows the page listed, ticked or not.
+status, _, _ = call(B, act, {"apply": "page", "row": ["2:INBOX", "3:INBOX"], "sel": ["4:INBOX"], "action": "read"})
+f = flags()
+assert "\\Seen" in f[2] and "\\Seen" in f[3] and "\\Seen" not in f[4], f
+# "ticked": only the checkbox.
+status, _, _ = call(B, act, {"apply": "checked", "row": ["2:INBOX", "3:INBOX"], "sel": ["4:INBOX"], "action": "unflag"})
+f = flags()
+assert "\\Flagged" not in f[4] and "\\Flagged" in f[2], f
+# "every message" of the folder, all pages: move them all.
+status, _, _ = call(B, act, {"apply": "everything", "f": "INBOX", "action": "copy", "target": "Bozze"})
+status, page, _ = call(B, "/settings")
+assert re.search(r"Bozze</td><td>4</td>", page), "four copied"
+imap.logout()
 print("OK")
