@@ -386,7 +386,7 @@ impl Session {
         &self,
         a: &AppendCommand,
     ) -> Result<(Folder, services::delivery::Ingest), crate::session::Refusal> {
-        let folder = match self.folder_named(&a.mailbox) {
+        let folder = match self.folder_head_named(&a.mailbox) {
             Ok(f) => f,
             Err(_) => return Err(no("TRYCREATE", "la cartella non esiste")),
         };
@@ -526,7 +526,7 @@ impl Session {
             .map_err(store_error)?
             .ok_or_else(|| no("NONEXISTENT", "casella non trovata"))?;
         if root {
-            self.folder_named(wire)?;
+            self.folder_head_named(wire)?;
             let mut l = b"QUOTAROOT ".to_vec();
             crate::wire::astring(&mut l, wire.as_bytes());
             l.extend_from_slice(b" \"\"");

@@ -331,7 +331,7 @@ impl Session {
         let targets = sel.resolve(set, uid);
         let uids: Vec<i64> = targets.iter().map(|&i| sel.uid_at(i) as i64).collect();
         let from = sel.folder.id;
-        let dest = match self.folder_named(wire) {
+        let dest = match self.folder_head_named(wire) {
             Ok(f) => f,
             Err(_) => return Err(no("TRYCREATE", "la cartella di destinazione non esiste")),
         };

@@ -5,7 +5,7 @@
 use crate::command::{SearchKey, SortKey};
 use crate::date;
 use crate::fetch::header_value;
-use message::{decode_header, text_of, Structure};
+use message::{decode_header, may_contain_text, text_of, Structure};
 use std::cell::OnceCell;
 use std::collections::HashMap;
 
@@ -108,9 +108,9 @@ impl Context<'_, '_> {
                     self.header_matches(c, name, needle)
                 }
             }
-            SearchKey::Body(needle) => self
-                .content(c)
-                .is_some_and(|(raw, s)| contains_ci(&text_of(raw, s), needle)),
+            SearchKey::Body(needle) => self.content(c).is_some_and(|(raw, s)| {
+                may_contain_text(raw, needle) && contains_ci(&text_of(raw, s), needle)
+            }),
             SearchKey::Text(needle) => self.content(c).is_some_and(|(raw, s)| {
                 let header = raw.get(s.root.header.clone()).unwrap_or_default();
                 contains_ci(&decode_header(header), needle) || contains_ci(&text_of(raw, s), needle)

@@ -568,6 +568,18 @@ impl Session {
             .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
     }
 
+    /// Like [`Session::folder_named`] without the counts: no scan of the folder's messages
+    /// (APPEND, COPY and MOVE targets).
+    pub fn folder_head_named(&self, wire: &str) -> Result<Folder, Refusal> {
+        let id = self.mailbox_id()?;
+        let name = self.name_in(wire);
+        self.p
+            .store
+            .folder_head(id, &name)
+            .map_err(store_error)?
+            .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
+    }
+
     pub fn mailbox_id(&self) -> Result<i64, Refusal> {
         self.mailbox
             .as_ref()

@@ -174,6 +174,22 @@ fn message_text(raw: &[u8], s: &Structure, out: &mut String) {
     part_text(raw, &s.root, out);
 }
 
+/// A quick, certain "no": false only when `needle` (ASCII, any case) cannot be in the
+/// decoded text of `raw`, because it is not in the raw bytes and nothing in them is
+/// transfer- or header-encoded. True means "decode and look" (search uses it to skip the
+/// full decoding of most messages).
+pub fn may_contain_text(raw: &[u8], needle: &str) -> bool {
+    if needle.is_empty() || !needle.is_ascii() {
+        return true;
+    }
+    let lower: Vec<u8> = raw.iter().map(u8::to_ascii_lowercase).collect();
+    let has = |n: &[u8]| memchr::memmem::find(&lower, n).is_some();
+    if has(b"base64") || has(b"quoted-printable") || has(b"=?") {
+        return true;
+    }
+    has(needle.to_ascii_lowercase().as_bytes())
+}
+
 /// The decoded text of a message's text parts (encapsulated messages included), for search.
 pub fn text_of(raw: &[u8], s: &Structure) -> String {
     let mut out = String::new();
@@ -184,6 +200,26 @@ pub fn text_of(raw: &[u8], s: &Structure) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_no() {
+        assert!(!may_contain_text(
+            b"Subject: a\r\n\r\nciao mondo\r\n",
+            "zanzibar"
+        ));
+        assert!(may_contain_text(
+            b"Subject: a\r\n\r\nZanZibar\r\n",
+            "zanzibar"
+        ));
+        // Encoded text could hide it: look.
+        let qp = b"Content-Transfer-Encoding: quoted-printable\r\n\r\nzan=\r\nzibar\r\n";
+        assert!(may_contain_text(qp, "zanzibar"));
+        assert!(may_contain_text(
+            b"Subject: =?utf-8?q?x?=\r\n\r\n",
+            "zanzibar"
+        ));
+        assert!(may_contain_text(b"x", "perch\u{e8}"));
+    }
 
     #[test]
     fn words_and_bodies() {

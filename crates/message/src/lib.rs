@@ -10,7 +10,7 @@ mod address;
 mod decode;
 
 pub use address::{parse_addresses, Address};
-pub use decode::{body_text, decode_header, decode_transfer, text_of};
+pub use decode::{body_text, decode_header, decode_transfer, may_contain_text, text_of};
 
 use serde::{Deserialize, Serialize};
 use std::ops::Range;

@@ -209,7 +209,8 @@ pub fn message_page(
     };
     let dir = if order.descending { "DESC" } else { "ASC" };
     let mut st = c.prepare_cached(&format!(
-        "{LISTED} WHERE m.folder_id = ?1 ORDER BY {column} {dir}, m.uid {dir} LIMIT ?2 OFFSET ?3"
+        // Ties by row id (arrival order, like UIDs): each sort then reads one index in order.
+        "{LISTED} WHERE m.folder_id = ?1 ORDER BY {column} {dir}, m.id {dir} LIMIT ?2 OFFSET ?3"
     ))?;
     let rows = st
         .query_map(params![folder_id, limit, offset], listed_row)?
@@ -250,18 +251,21 @@ pub fn messages_with_identificativo(
     Ok(rows)
 }
 
+/// A folder's identity and IMAP state, without counting its messages (counts are zero).
+pub fn folder_head(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+    Ok(c.query_row(
+        "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, 0, 0, 0 \
+         FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+        params![mailbox_id, name],
+        folder_row,
+    )
+    .optional()?)
+}
+
 /// A folder and its UIDs in one pass: the counts come from the same rows, and the flags are
 /// tested inside SQLite, so no row is built per message.
 pub fn open_folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>> {
-    let head = c
-        .query_row(
-            "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, 0, 0, 0 \
-             FROM folders WHERE mailbox_id = ?1 AND name = ?2",
-            params![mailbox_id, name],
-            folder_row,
-        )
-        .optional()?;
-    let Some(mut folder) = head else {
+    let Some(mut folder) = folder_head(c, mailbox_id, name)? else {
         return Ok(None);
     };
     let mut st = c.prepare_cached(

@@ -266,6 +266,9 @@ pub trait Store: Send + Sync {
     /// The folders of a mailbox, with counts, by name.
     fn folders(&self, mailbox_id: i64) -> Result<Vec<Folder>>;
     fn folder(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>>;
+    /// A folder without its counts (`messages`, `unseen`, `size` are zero): no scan of its
+    /// messages, for callers that only need its id, UIDVALIDITY or UIDNEXT.
+    fn folder_head(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>>;
     fn create_folder(&self, mailbox_id: i64, name: &str, now: Unix) -> Result<()>;
     /// Deletes a folder and its messages (quota given back); special-use folders stay.
     fn delete_folder(&self, mailbox_id: i64, name: &str) -> Result<()>;

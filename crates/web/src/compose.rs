@@ -82,7 +82,7 @@ fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebE
     };
     let folder = p
         .store
-        .folder(s.mailbox_id, &q.f)?
+        .folder_head(s.mailbox_id, &q.f)?
         .ok_or(WebError::NotFound)?;
     let c = p
         .store
@@ -333,7 +333,10 @@ fn submit(
 ) -> Result<Response, WebError> {
     let l = s.lang;
     if let Some((f, uid)) = &d.forward {
-        let folder = p.store.folder(s.mailbox_id, f)?.ok_or(WebError::NotFound)?;
+        let folder = p
+            .store
+            .folder_head(s.mailbox_id, f)?
+            .ok_or(WebError::NotFound)?;
         if let Some(c) = p.store.contents(folder.id, &[*uid])?.into_iter().next() {
             files.push(Upload {
                 name: format!("messaggio-{uid}.eml"),

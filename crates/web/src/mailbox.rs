@@ -357,7 +357,7 @@ impl Selection {
         for (name, uids) in groups {
             let folder = p
                 .store
-                .folder(s.mailbox_id, &name)?
+                .folder_head(s.mailbox_id, &name)?
                 .ok_or(WebError::NotFound)?;
             out.push((folder, uids));
         }
@@ -389,7 +389,7 @@ fn act(p: &Provider, s: &WebSession, form: &[(String, String)]) -> Result<Respon
         Redirect::to(&format!("{back}{sep}notice={code}")).into_response()
     };
     if action == "empty-trash" {
-        if let Some(trash) = p.store.folder(s.mailbox_id, TRASH)? {
+        if let Some(trash) = p.store.folder_head(s.mailbox_id, TRASH)? {
             let uids: Vec<i64> = p.store.messages(trash.id)?.iter().map(|m| m.uid).collect();
             p.store.expunge(trash.id, &uids)?;
         }
@@ -407,14 +407,14 @@ fn act(p: &Provider, s: &WebSession, form: &[(String, String)]) -> Result<Respon
     let target = || -> Result<Folder, WebError> {
         let name = field(form, "target").unwrap_or_default();
         p.store
-            .folder(s.mailbox_id, name)?
+            .folder_head(s.mailbox_id, name)?
             .ok_or_else(|| WebError::BadRequest("cartella di destinazione mancante".into()))
     };
     match action {
         "delete" => {
             let trash = p
                 .store
-                .folder(s.mailbox_id, TRASH)?
+                .folder_head(s.mailbox_id, TRASH)?
                 .ok_or(WebError::NotFound)?;
             let mut purged = false;
             for (f, uids) in &groups {
@@ -653,6 +653,9 @@ fn matching<'a>(
     }
     if !need_body.is_empty() {
         for c in p.store.contents(f.id, &need_body)? {
+            if !message::may_contain_text(&c.data, needle) {
+                continue;
+            }
             let st = c
                 .structure
                 .as_deref()

@@ -110,7 +110,7 @@ fn load(p: &Provider, folder: &Folder, uid: i64) -> Result<Loaded, WebError> {
 
 fn own_folder(p: &Provider, s: &WebSession, name: &str) -> Result<Folder, WebError> {
     p.store
-        .folder(s.mailbox_id, name)?
+        .folder_head(s.mailbox_id, name)?
         .ok_or(WebError::NotFound)
 }
 

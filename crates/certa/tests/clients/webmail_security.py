@@ -152,4 +152,31 @@ status, _, _ = call(B, act, {"apply": "everything", "f": "INBOX", "action": "cop
 status, page, _ = call(B, "/settings")
 assert re.search(r"Bozze</td><td>4</td>", page), "four copied"
 imap.logout()
+
+print("-- sorting, reply prefill, folders renamed and deleted")
+status, page, _ = call(B, "/?f=Bozze&sort=subject&dir=asc")
+subjects = re.findall(r'class="subject"><a [^>]*>([^<]*)</a>', page)
+assert subjects == ["lotto 2", "lotto 3", "lotto 4", "segreto di B"], subjects
+status, page, _ = call(B, "/?f=Bozze&sort=subject&dir=desc")
+assert re.findall(r'class="subject"><a [^>]*>([^<]*)</a>', page)[0] == "segreto di B"
+status, page, _ = call(B, "/compose?mode=reply&f=INBOX&uid=1")
+assert 'value="x@pec.esempio.it"' in page and "Re: segreto di B" in page, page[:3000]
+folders = "/settings/folders?csrf=" + a_token
+status, _, _ = call(A, folders, {"op": "create", "name": "2026", "parent": "Fatture"})
+status, _, _ = call(A, folders, {"op": "rename", "name": "Fatture", "new_name": "Fornitori"})
+assert status == 303, status
+status, page, _ = call(A, "/settings")
+assert "Fatture" not in page and "Fornitori" in page and 'value="Fornitori/2026"' in page
+status, _, _ = call(A, folders, {"op": "delete", "name": "Cestino"})
+assert status == 400, "system folders stay"
+status, _, _ = call(A, folders, {"op": "delete", "name": "Fornitori/2026"})
+status, page, _ = call(A, "/settings")
+assert "Fornitori/2026" not in page
+
+print("-- repeated wrong passwords are throttled with a clear message")
+for i in range(12):
+    opener, _ = client()
+    status, page, _ = call(opener, "/login", {"address": "intruso@" + a.split("@")[1], "password": "x"})
+    assert status == 401, status
+assert "Troppi tentativi" in page, page
 print("OK")
