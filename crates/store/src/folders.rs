@@ -9,10 +9,15 @@ use crate::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-const FOLDER: &str = "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
-    count(m.id), coalesce(sum(CASE WHEN instr(' ' || m.flags || ' ', ' \\Seen ') = 0 THEN 1 ELSE 0 END), 0),
-    coalesce(sum(m.size), 0)
-    FROM folders f LEFT JOIN messages m ON m.folder_id = f.id";
+/// A folder with its counts. Each count reads an index, never the message rows: the total
+/// and the size from `messages_size`, the unseen ones from the partial index
+/// `messages_unseen` (flags never hold a keyword with a backslash, so `instr` is exact).
+const FOLDER: &str =
+    "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
+    (SELECT count(*) FROM messages m WHERE m.folder_id = f.id),
+    (SELECT count(*) FROM messages m WHERE m.folder_id = f.id AND instr(m.flags, '\\Seen') = 0),
+    (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.folder_id = f.id)
+    FROM folders f";
 
 fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
     Ok(Folder {
@@ -31,7 +36,7 @@ fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
 
 pub fn folders(c: &Connection, mailbox_id: i64) -> Result<Vec<Folder>> {
     let mut st = c.prepare(&format!(
-        "{FOLDER} WHERE f.mailbox_id = ?1 GROUP BY f.id ORDER BY f.name = 'INBOX' DESC, f.name"
+        "{FOLDER} WHERE f.mailbox_id = ?1 ORDER BY f.name = 'INBOX' DESC, f.name"
     ))?;
     let rows = st
         .query_map([mailbox_id], folder_row)?
@@ -41,7 +46,7 @@ pub fn folders(c: &Connection, mailbox_id: i64) -> Result<Vec<Folder>> {
 
 pub fn folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
     Ok(c.query_row(
-        &format!("{FOLDER} WHERE f.mailbox_id = ?1 AND f.name = ?2 GROUP BY f.id"),
+        &format!("{FOLDER} WHERE f.mailbox_id = ?1 AND f.name = ?2"),
         params![mailbox_id, name],
         folder_row,
     )

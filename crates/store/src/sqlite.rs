@@ -154,6 +154,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_sender ON messages(folder_id, sender COLLATE NOCASE);
     CREATE INDEX messages_size ON messages(folder_id, size);
     "#,
+    // 8: unread counts from an index of the unseen messages only.
+    r#"
+    CREATE INDEX messages_unseen ON messages(folder_id) WHERE instr(flags, '\Seen') = 0;
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),

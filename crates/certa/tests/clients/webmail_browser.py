@@ -54,6 +54,13 @@ def login(address, password):
     find("#login-button").click()
 
 
+def wait_text(fragment, timeout=10):
+    end = time.time() + timeout
+    while fragment not in d.page_source:
+        assert time.time() < end, f"expected {fragment!r} at {d.current_url}"
+        time.sleep(0.1)
+
+
 def wait_url(suffix, timeout=10):
     end = time.time() + timeout
     while not d.current_url.endswith(suffix):
@@ -88,6 +95,7 @@ try:
     find("#new").send_keys("password")
     find("#confirm").send_keys("password")
     find("#change").click()
+    wait_text("password-errors")
     errors = text("#password-errors")
     assert "maiuscola" in errors and "comune" in errors, errors
     find("#current").send_keys(sender_pw)
@@ -102,7 +110,7 @@ try:
     with open(attachment, "wb") as f:
         f.write(payload)
     find("#new-mail").click()
-    assert "Ccn non è disponibile" in d.page_source
+    wait_text("Ccn non è disponibile")
     find("#to").send_keys(rcpt)
     find("#subject").send_keys("Delibera 42 – trasmissione")
     find("#body").send_keys("Si trasmette la delibera.\nParola chiave: zanzibar.\n")
@@ -129,9 +137,11 @@ try:
     d.get(url + "/settings")
     find("#layout-columns").click()
     find("#save-layout").click()
+    wait_text("Impostazioni salvate")
     d.get(url + "/?f=Posta%20inviata")
     assert "layout-columns" in find("body").get_attribute("class")
     find("table.messages tbody tr td.subject a").click()
+    find("#pec-status")
     d.save_screenshot(os.path.join(out, "main-columns.png"))
     find("#logout").click()
     wait_url("/login")
@@ -164,6 +174,7 @@ try:
     find("#field option[value=body]").click()
     find("#scope option[value=all]").click()
     find("#search-button").click()
+    wait_text("result-count")
     assert text("#result-count").startswith("1 "), text("#result-count")
 
     step("the maildir ZIP of the selection holds the same message")
@@ -179,11 +190,12 @@ try:
     d.get(url + "/")
     find("table.messages tbody input[name=sel]").click()
     find("#action-delete").click()
+    wait_text("Messaggi spostati nel Cestino")
     assert "Nessun messaggio" in d.page_source
     d.get(url + "/?f=Cestino")
     assert len(d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")) == 1
     find("#empty-trash").click()
-    assert "Cestino svuotato" in d.page_source
+    wait_text("Cestino svuotato")
     assert not d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")
     print("OK")
 except Exception:
