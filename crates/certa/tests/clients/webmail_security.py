@@ -97,6 +97,18 @@ assert status == 303, status
 status, page, _ = call(A, "/settings")
 assert "Fatture" in page
 
+print("-- English on request, remembered for the mailbox; Italian again")
+status, _, _ = call(A, "/settings/lang?csrf=" + a_token, {"lang": "en"})
+assert status == 303, status
+status, page, _ = call(A, "/")
+assert "Refresh" in page and "Inbox" in page and "Aggiorna" not in page, page[:2000]
+A2, _ = login(a, a_pw)  # a new session starts in the mailbox's language
+status, page, _ = call(A2, "/settings")
+assert "Message layout" in page and 'lang="en"' in page
+status, _, _ = call(A, "/settings/lang?csrf=" + a_token, {"lang": "it"})
+status, page, _ = call(A, "/")
+assert "Aggiorna" in page
+
 print("-- A cannot read or change B's messages by editing URLs")
 for path in ("/message/eml?f=INBOX&uid=1", "/message/source?f=INBOX&uid=1",
              "/message/body?f=INBOX&uid=1", "/message/part?f=INBOX&uid=1&n=0",
