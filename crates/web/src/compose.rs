@@ -80,25 +80,10 @@ fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebE
             ..Default::default()
         });
     };
-    let folder = p
-        .store
-        .folder_head(s.mailbox_id, &q.f)?
-        .ok_or(WebError::NotFound)?;
-    let c = p
-        .store
-        .contents(folder.id, &[uid])?
-        .into_iter()
-        .next()
-        .ok_or(WebError::NotFound)?;
-    let full = message::Structure::parse(&c.data);
+    let folder = crate::message::own_folder(p, s, &q.f)?;
+    let m = crate::message::load(p, &folder, uid)?;
     // A received PEC envelope: answer the original it carries.
-    let original = full
-        .root
-        .leaves()
-        .into_iter()
-        .find(|p| p.file_name().as_deref() == Some("postacert.eml"))
-        .and_then(|p| p.message.as_deref().cloned());
-    let st = original.as_ref().unwrap_or(&full);
+    let st = crate::message::shown(&m.structure);
     let subject = st
         .envelope
         .subject
@@ -110,7 +95,7 @@ fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebE
         .leaves()
         .into_iter()
         .find(|p| p.media_type == "text" && p.subtype == "plain" && !p.is_attachment())
-        .map(|p| message::body_text(&c.data, p))
+        .map(|p| message::body_text(&m.data, p))
         .unwrap_or_default();
     let emails =
         |l: &[message::Address]| -> Vec<String> { l.iter().filter_map(|a| a.email()).collect() };

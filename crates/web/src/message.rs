@@ -77,15 +77,15 @@ impl Preview {
 }
 
 /// A message of the session's own mailbox: its bytes and structure.
-struct Loaded {
-    data: Vec<u8>,
-    structure: Structure,
+pub(crate) struct Loaded {
+    pub(crate) data: Vec<u8>,
+    pub(crate) structure: Structure,
     flags: String,
     internal_date: i64,
     identificativo: Option<String>,
 }
 
-fn load(p: &Provider, folder: &Folder, uid: i64) -> Result<Loaded, WebError> {
+pub(crate) fn load(p: &Provider, folder: &Folder, uid: i64) -> Result<Loaded, WebError> {
     let listed = p.store.listed(folder.id, &[uid])?;
     let meta = listed.into_iter().next().ok_or(WebError::NotFound)?;
     let c = p
@@ -108,7 +108,7 @@ fn load(p: &Provider, folder: &Folder, uid: i64) -> Result<Loaded, WebError> {
     })
 }
 
-fn own_folder(p: &Provider, s: &WebSession, name: &str) -> Result<Folder, WebError> {
+pub(crate) fn own_folder(p: &Provider, s: &WebSession, name: &str) -> Result<Folder, WebError> {
     p.store
         .folder_head(s.mailbox_id, name)?
         .ok_or(WebError::NotFound)

@@ -76,6 +76,10 @@ d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 d.set_page_load_timeout(30)
 d.implicitly_wait(5)
 try:
+    # Control: the browser can reach the attacker's server, and the server counts it.
+    d.get(evil + "/control")
+    assert hits == ["/control"], hits
+    hits.clear()
     d.get(url + "/login")
     d.find_element(By.ID, "address").send_keys(address)
     d.find_element(By.ID, "password").send_keys(password)
