@@ -78,7 +78,8 @@ d.implicitly_wait(5)
 try:
     # Control: the browser can reach the attacker's server, and the server counts it.
     d.get(evil + "/control")
-    assert hits == ["/control"], hits
+    time.sleep(0.5)
+    assert "/control" in hits, hits
     hits.clear()
     d.get(url + "/login")
     d.find_element(By.ID, "address").send_keys(address)
