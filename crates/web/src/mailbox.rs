@@ -148,6 +148,9 @@ pub struct ListQuery {
     uid: Option<i64>,
     #[serde(default)]
     notice: Option<String>,
+    /// `1`: show the previewed message's remote images.
+    #[serde(default)]
+    remote: Option<u8>,
 }
 
 #[derive(Template)]
@@ -244,7 +247,13 @@ fn main_page(p: &Arc<Provider>, s: &WebSession, q: ListQuery) -> Result<Response
         p.store
             .message_page(folder.id, order_of(&sort, &dir), (page_no - 1) * PAGE, PAGE)?;
     let preview = match q.uid {
-        Some(uid) => Some(crate::message::preview(p, s, folder, uid)?),
+        Some(uid) => Some(crate::message::preview(
+            p,
+            s,
+            folder,
+            uid,
+            q.remote == Some(1),
+        )?),
         None => None,
     };
     let columns = p.store.setting(s.mailbox_id, "layout")?.as_deref() == Some("columns");

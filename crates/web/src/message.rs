@@ -63,6 +63,8 @@ pub struct Preview {
     pub date: String,
     pub size: String,
     pub body_url: String,
+    /// Remote images left out of the body; the page offers to show them.
+    pub remote_blocked: usize,
     pub attachments: Vec<Attachment>,
     pub pec: Option<PecInfo>,
     pub status: Vec<RecipientStatus>,
@@ -158,6 +160,7 @@ pub fn preview(
     s: &WebSession,
     folder: &Folder,
     uid: i64,
+    remote: bool,
 ) -> Result<Preview, WebError> {
     let l = s.lang;
     let m = load(p, folder, uid)?;
@@ -190,6 +193,12 @@ pub fn preview(
         })
         .collect();
     let pec = pec_info(p, &m.data, l);
+    let remote_blocked = match body {
+        Some(part) if part.subtype == "html" && !remote => {
+            sanitize::html(&message::body_text(&m.data, part), false).1
+        }
+        _ => 0,
+    };
     let (status, receipts, receipt_type) = match (&m.identificativo, folder.name == SENT) {
         (Some(ident), true) => sent_status(p, s, ident, l)?,
         _ => (vec![], vec![], String::new()),
@@ -207,7 +216,8 @@ pub fn preview(
         cc: addresses(&env.cc),
         date: i18n::datetime(m.internal_date),
         size: i18n::size(m.data.len() as i64),
-        body_url: format!("/message/body?{q}"),
+        body_url: format!("/message/body?{q}{}", if remote { "&remote=1" } else { "" }),
+        remote_blocked,
         attachments,
         pec,
         status,
@@ -298,6 +308,9 @@ pub struct MessageQuery {
     uid: i64,
     #[serde(default)]
     n: Option<usize>,
+    /// `1`: show this message's remote images.
+    #[serde(default)]
+    remote: Option<u8>,
 }
 
 #[derive(Template)]
@@ -319,7 +332,7 @@ async fn full_page(
     let p = st.p.clone();
     blocking(move || {
         let folder = own_folder(&p, &s, &q.f)?;
-        let m = preview(&p, &s, &folder, q.uid)?;
+        let m = preview(&p, &s, &folder, q.uid, q.remote == Some(1))?;
         Ok(page(&MessagePage {
             fr: frame(&p, &s),
             l: s.lang,
@@ -361,28 +374,31 @@ pub async fn body(
         let folder = own_folder(&p, &s, &q.f)?;
         let m = load(&p, &folder, q.uid)?;
         let view = shown(&m.structure);
-        let (html, blocked) = match body_part(view) {
-            Some(part) if part.subtype == "html" => sanitize::html(&message::body_text(&m.data, part)),
-            Some(part) => (
-                format!("<pre>{}</pre>", sanitize::escape(&message::body_text(&m.data, part))),
-                0,
+        let remote = q.remote == Some(1);
+        // The page around the frame says how many remote images were left out.
+        let html = match body_part(view) {
+            Some(part) if part.subtype == "html" => {
+                sanitize::html(&message::body_text(&m.data, part), remote).0
+            }
+            Some(part) => format!(
+                "<pre>{}</pre>",
+                sanitize::escape(&message::body_text(&m.data, part))
             ),
-            None => (String::new(), 0),
-        };
-        let note = if blocked > 0 {
-            format!(
-                "<p class=blocked>{} ({blocked})</p>",
-                s.lang.t("Immagini remote bloccate", "Remote images blocked")
-            )
-        } else {
-            String::new()
+            None => String::new(),
         };
         let doc = format!(
-            "<!doctype html><html><head><meta charset=utf-8><style>body{{font:14px/1.5 sans-serif;margin:8px;word-wrap:break-word}}pre{{white-space:pre-wrap;font:inherit}}.blocked{{background:#fff3cd;padding:4px}}</style></head><body>{note}{html}</body></html>"
+            "<!doctype html><html><head><meta charset=utf-8><style>body{{font:14px/1.5 sans-serif;margin:8px;word-wrap:break-word}}pre{{white-space:pre-wrap;font:inherit}}</style></head><body>{html}</body></html>"
         );
         Ok((
             [
-                (header::CONTENT_SECURITY_POLICY, sanitize::BODY_CSP),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    if remote {
+                        sanitize::BODY_CSP_REMOTE
+                    } else {
+                        sanitize::BODY_CSP
+                    },
+                ),
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             ],
             Html(doc),

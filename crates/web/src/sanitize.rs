@@ -8,10 +8,15 @@ use std::collections::HashSet;
 /// The Content-Security-Policy of a message body frame.
 pub const BODY_CSP: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; \
                             font-src data:; form-action 'none'; base-uri 'none'";
+/// The same when the user asked to see this message's remote images: images only.
+pub const BODY_CSP_REMOTE: &str = "default-src 'none'; img-src data: https: http:; \
+                                   style-src 'unsafe-inline'; font-src data:; \
+                                   form-action 'none'; base-uri 'none'";
 
-/// Sanitised HTML of a mail body. Remote images are dropped (the count is returned so the
-/// page can say so).
-pub fn html(body: &str) -> (String, usize) {
+/// Sanitised HTML of a mail body. Remote images are dropped unless `remote` (the user's
+/// choice for this message); the count of those dropped is returned so the page can offer
+/// to show them.
+pub fn html(body: &str, remote: bool) -> (String, usize) {
     let blocked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = blocked.clone();
     let clean = ammonia::Builder::default()
@@ -20,8 +25,10 @@ pub fn html(body: &str) -> (String, usize) {
         .set_tag_attribute_value("a", "target", "_blank")
         .add_tag_attributes("img", ["src", "alt", "width", "height"])
         .attribute_filter(move |element, attribute, value| {
+            let shown = value.starts_with("data:image/")
+                || remote && (value.starts_with("https://") || value.starts_with("http://"));
             match (element, attribute) {
-                ("img", "src") if !value.starts_with("data:image/") => {
+                ("img", "src") if !shown => {
                     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     None
                 }
@@ -72,7 +79,7 @@ mod tests {
             "<base href=http://evil/>ok",
         ];
         for c in cases {
-            let (clean, _) = html(c);
+            let (clean, _) = html(c, false);
             let low = clean.to_ascii_lowercase();
             for bad in [
                 "<script",
@@ -98,13 +105,19 @@ mod tests {
 
     #[test]
     fn remote_images_blocked_inline_kept() {
-        let (clean, blocked) = html(
-            "<img src=\"https://tracker.example/p.gif\"><img src=\"data:image/png;base64,AAAA\">",
+        let mail =
+            "<img src=\"https://tracker.example/p.gif\"><img src=\"data:image/png;base64,AAAA\">";
+        let (shown, kept) = html(mail, true);
+        assert_eq!(kept, 0);
+        assert!(
+            shown.contains("https://tracker.example/p.gif"),
+            "shown when asked"
         );
+        let (clean, blocked) = html(mail, false);
         assert_eq!(blocked, 1);
         assert!(!clean.contains("tracker"));
         assert!(clean.contains("data:image/png"));
-        let (link, _) = html("<a href=\"https://example.it\">x</a>");
+        let (link, _) = html("<a href=\"https://example.it\">x</a>", false);
         assert!(link.contains("rel=\"noopener noreferrer\""));
     }
 }

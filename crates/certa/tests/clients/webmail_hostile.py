@@ -114,7 +114,16 @@ try:
     d.save_screenshot(os.path.join(out, "hostile.png"))
     time.sleep(1)
     assert not hits, f"requests reached the attacker's server: {hits}"
-    print(f"OK: {len(corpus)} hostile messages, 3 views each, no script, no remote request")
+    # Remote images only on request, for that message, and still nothing but images.
+    uid = uids[list(corpus).index("remote-image")].decode()
+    d.get(url + f"/?f=INBOX&uid={uid}")
+    d.find_element(By.ID, "show-remote").click()
+    end = time.time() + 10
+    while "/pixel.gif" not in hits and time.time() < end:
+        time.sleep(0.2)
+    assert hits == ["/pixel.gif"], hits
+    print(f"OK: {len(corpus)} hostile messages, 3 views each, no script, no remote request "
+          "until the user asks for one message's images")
 finally:
     d.quit()
     canary.shutdown()
