@@ -9,7 +9,7 @@ use crate::{blocking, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
 use axum::response::Response;
-use base64::Engine;
+use pec::wire;
 use serde::Deserialize;
 use services::provider::Provider;
 
@@ -173,26 +173,8 @@ fn split_addresses(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// An RFC 2047 encoded word when the text is not plain ASCII.
-fn header_text(s: &str) -> String {
-    if s.is_ascii() {
-        s.to_string()
-    } else {
-        format!(
-            "=?UTF-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
-        )
-    }
-}
-
-fn base64_lines(data: &[u8]) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(data);
-    let mut out = String::with_capacity(b.len() + b.len() / 76 * 2 + 2);
-    for chunk in b.as_bytes().chunks(76) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push_str("\r\n");
-    }
-    out
+fn base64_text(data: &[u8]) -> String {
+    String::from_utf8_lossy(&wire::base64_lines(data)).into_owned()
 }
 
 /// The message as a mail client would submit it (RFC 5322, MIME).
@@ -209,22 +191,25 @@ fn build_message(
         .map(|t| t.with_timezone(&chrono_tz::Europe::Rome).to_rfc2822())
         .unwrap_or_default();
     let domain = from.rsplit('@').next().unwrap_or("localhost");
-    let mut h = format!("From: {from}\r\nTo: {}\r\n", to.join(", "));
+    // pec::wire folds and RFC 2047-encodes header values, and turns CR/LF into spaces.
+    let mut h = wire::header("From", from) + &wire::header("To", &to.join(", "));
     if !cc.is_empty() {
-        h.push_str(&format!("Cc: {}\r\n", cc.join(", ")));
+        h += &wire::header("Cc", &cc.join(", "));
     }
-    h.push_str(&format!(
-        "Subject: {}\r\nDate: {date}\r\nMessage-ID: <{:016x}.webmail@{domain}>\r\nMIME-Version: 1.0\r\n",
-        header_text(&d.subject),
-        p.serial()
-    ));
+    h += &wire::header("Subject", &d.subject);
+    h += &wire::header("Date", &date);
+    h += &wire::header(
+        "Message-ID",
+        &format!("<{:016x}.webmail@{domain}>", p.serial()),
+    );
+    h += "MIME-Version: 1.0\r\n";
     if d.receipt == "breve" || d.receipt == "sintetica" {
-        h.push_str(&format!("X-TipoRicevuta: {}\r\n", d.receipt));
+        h += &wire::header("X-TipoRicevuta", &d.receipt);
     }
     let text =
         format!(
         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
-        base64_lines(d.body.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+        base64_text(d.body.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
     );
     if files.is_empty() {
         return format!("{h}{text}").into_bytes();
@@ -234,11 +219,11 @@ fn build_message(
         "{h}Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{text}"
     );
     for f in files {
-        let name = header_text(&f.name.replace(['"', '\r', '\n'], "_"));
+        let name = wire::quoted(&f.name.replace(['\r', '\n'], " "));
         m.push_str(&format!(
-            "--{boundary}\r\nContent-Type: {}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            "--{boundary}\r\nContent-Type: {}; name={name}\r\nContent-Disposition: attachment; filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
             f.mime,
-            base64_lines(&f.data)
+            base64_text(&f.data)
         ));
     }
     m.push_str(&format!("--{boundary}--\r\n"));
@@ -400,6 +385,9 @@ mod tests {
             split_addresses("Mario <mario@pec.it>; anna@pec.it,\n  "),
             vec!["mario@pec.it", "anna@pec.it"]
         );
-        assert_eq!(header_text("Caffè"), "=?UTF-8?B?Q2FmZsOo?=");
+        assert_eq!(
+            wire::header("Subject", "Caffè"),
+            "Subject: =?UTF-8?B?Q2FmZsOo?=\r\n"
+        );
     }
 }
