@@ -358,6 +358,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         for _ in 0..QUEUE_WORKERS {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
         }
+        tokio::spawn(services::worker::index_stored_text(p.clone()));
         tokio::spawn(services::worker::run_timers(
             p.clone(),
             Duration::from_secs(cfg.timers.scan_secs.max(1)),

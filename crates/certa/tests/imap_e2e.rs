@@ -147,3 +147,74 @@ print("GOT", line.decode().strip(), round(time.time() - t0, 3), flush=True)
     let secs: f64 = parts[4].parse().unwrap();
     assert!(secs < 1.0, "EXISTS {secs} s after the 250");
 }
+
+/// BODY searches give the same answers from the full-text index and without it: with the
+/// index emptied behind the server's back it reads the messages, and a restart indexes
+/// them again (tests/clients/imap_search_index.py).
+#[test]
+fn body_search_answers_the_same_from_the_index_and_without_it() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let user = a.mailbox("ricerca");
+    a.start();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/imap_search_index.py"
+    );
+    let run = |a: &Node, append: bool| -> String {
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .arg((a.base + 4).to_string())
+            .arg(a.ca())
+            .arg(&user)
+            .arg(PASSWORD);
+        if append {
+            cmd.arg("--append");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let sql = |a: &Node, q: &str| -> String {
+        let out = Command::new("sqlite3")
+            .arg(a.data().join("certa.db"))
+            .arg(q)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let expected = "\
+BODY \"fattura n. 42\" => 1
+BODY 42 => 1
+CHARSET UTF-8 BODY \"PERCHÉ\" => 2
+BODY risponde => 2
+BODY ZANZIBAR => 3
+BODY annullata => 4
+BODY segretissimo => 
+BODY \"contratto firmato\" => 6
+BODY certificata => 6
+OR BODY zanzibar BODY contratto => 3 6
+NOT BODY zanzibar => 1 2 4 5 6
+SUBJECT riunione BODY annullata => 4
+TEXT fattura => 1
+TEXT ufficio@pec => 1
+";
+    assert_eq!(run(&a, true), expected, "from the index");
+    assert_eq!(sql(&a, "SELECT count(*) FROM blob_text"), "6");
+
+    sql(&a, "DELETE FROM blob_text");
+    assert_eq!(run(&a, false), expected, "read, nothing indexed");
+
+    a.kill();
+    a.start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sql(&a, "SELECT count(*) FROM blob_text") != "6" {
+        assert!(std::time::Instant::now() < deadline, "not indexed again");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(run(&a, false), expected, "indexed again at start");
+}

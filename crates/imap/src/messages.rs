@@ -4,7 +4,7 @@
 use crate::command::{FetchAtt, SearchKey, SeqSet, SortKey, StoreOp};
 use crate::date;
 use crate::fetch::{content_item, needs_content, needs_structure, sets_seen};
-use crate::search::{self, Candidate, Context};
+use crate::search::{self, Candidate, Context, IndexAnswer, IndexAnswers};
 use crate::session::{bad, no, store_error, uid_set, Handled, Session};
 use message::Structure;
 use std::cell::OnceCell;
@@ -394,13 +394,15 @@ impl Session {
                 })
             })
             .collect();
+        let index = self.index_answers(sel.folder.id, key)?;
         let load = |u: u32| self.load(u);
         let ctx = Context {
             max_seq: sel.uids.len() as u32,
             max_uid: sel.max_uid(),
             load: &load,
+            index: &index,
         };
-        let prefetch = search::needs_content(key);
+        let prefetch = index.needs_content(key);
         let mut found = vec![];
         for chunk in candidates.chunks_mut(SEARCH_BATCH) {
             if prefetch {
@@ -559,12 +561,41 @@ impl Session {
         }
         let refs: Vec<&Candidate<'_>> = candidates.iter().collect();
         let load = |u: u32| self.load(u);
+        let index = IndexAnswers::default();
         let ctx = Context {
             max_seq: sel.uids.len() as u32,
             max_uid: sel.max_uid(),
             load: &load,
+            index: &index,
         };
         Ok(f(&ctx, &refs))
+    }
+
+    /// Asks the full-text index about the BODY and TEXT needles of a search.
+    fn index_answers(
+        &self,
+        folder_id: i64,
+        key: &SearchKey,
+    ) -> Result<IndexAnswers, crate::session::Refusal> {
+        let mut needles = vec![];
+        search::text_needles(key, &mut needles);
+        let mut answers = IndexAnswers::default();
+        for n in needles {
+            let hits = self
+                .p
+                .store
+                .text_search(folder_id, &n.to_lowercase(), store::TextField::Body)
+                .map_err(store_error)?;
+            if let Some(h) = hits {
+                let set = |v: Vec<i64>| v.into_iter().map(|u| u as u32).collect();
+                let answer = IndexAnswer {
+                    found: set(h.found),
+                    unindexed: set(h.unindexed),
+                };
+                answers.0.insert(n.to_string(), answer);
+            }
+        }
+        Ok(answers)
     }
 }
 

@@ -7,7 +7,7 @@ use crate::date;
 use crate::fetch::header_value;
 use message::{decode_header, may_contain_text, text_of, Structure};
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A message as search sees it.
 pub struct Candidate<'a> {
@@ -53,10 +53,62 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     hay.to_lowercase().contains(&needle.to_lowercase())
 }
 
+/// What the full-text index answered for one BODY needle.
+pub struct IndexAnswer {
+    pub found: HashSet<u32>,
+    /// Messages not indexed yet: those are read.
+    pub unindexed: HashSet<u32>,
+}
+
+/// The index's answers for a search's BODY and TEXT needles (as the client wrote them).
+#[derive(Default)]
+pub struct IndexAnswers(pub HashMap<String, IndexAnswer>);
+
+impl IndexAnswers {
+    /// `Some` when the index decides whether message `uid`'s body text holds `needle`.
+    fn body_has(&self, needle: &str, uid: u32) -> Option<bool> {
+        let a = self.0.get(needle)?;
+        if a.found.contains(&uid) {
+            Some(true)
+        } else if a.unindexed.contains(&uid) {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
+    /// Whether a key can be decided without the message's content, for every message whose
+    /// text is indexed.
+    pub fn needs_content(&self, k: &SearchKey) -> bool {
+        match k {
+            SearchKey::Body(n) => !self.0.contains_key(n),
+            SearchKey::Not(k) => self.needs_content(k),
+            SearchKey::Or(a, b) => self.needs_content(a) || self.needs_content(b),
+            SearchKey::And(ks) => ks.iter().any(|k| self.needs_content(k)),
+            k => needs_content(k),
+        }
+    }
+}
+
+/// The BODY and TEXT needles of a search, for the full-text index.
+pub fn text_needles<'k>(k: &'k SearchKey, out: &mut Vec<&'k str>) {
+    match k {
+        SearchKey::Body(n) | SearchKey::Text(n) => out.push(n),
+        SearchKey::Not(k) => text_needles(k, out),
+        SearchKey::Or(a, b) => {
+            text_needles(a, out);
+            text_needles(b, out);
+        }
+        SearchKey::And(ks) => ks.iter().for_each(|k| text_needles(k, out)),
+        _ => {}
+    }
+}
+
 pub struct Context<'a, 'l> {
     pub max_seq: u32,
     pub max_uid: u32,
     pub load: &'a Loader<'l>,
+    pub index: &'a IndexAnswers,
 }
 
 impl Context<'_, '_> {
@@ -108,9 +160,14 @@ impl Context<'_, '_> {
                     self.header_matches(c, name, needle)
                 }
             }
-            SearchKey::Body(needle) => self.content(c).is_some_and(|(raw, s)| {
-                may_contain_text(raw, needle) && contains_ci(&text_of(raw, s), needle)
-            }),
+            SearchKey::Body(needle) => match self.index.body_has(needle, c.uid) {
+                Some(decided) => decided,
+                None => self.content(c).is_some_and(|(raw, s)| {
+                    may_contain_text(raw, needle) && contains_ci(&text_of(raw, s), needle)
+                }),
+            },
+            // The index answers a body hit; the header is read otherwise.
+            SearchKey::Text(needle) if self.index.body_has(needle, c.uid) == Some(true) => true,
             SearchKey::Text(needle) => self.content(c).is_some_and(|(raw, s)| {
                 let header = raw.get(s.root.header.clone()).unwrap_or_default();
                 contains_ci(&decode_header(header), needle) || contains_ci(&text_of(raw, s), needle)
@@ -120,7 +177,7 @@ impl Context<'_, '_> {
             // Cheap keys first: flags and dates decide before the bytes are read.
             SearchKey::And(keys) => {
                 let (cheap, costly): (Vec<&SearchKey>, Vec<&SearchKey>) =
-                    keys.iter().partition(|k| !needs_content(k));
+                    keys.iter().partition(|k| !self.index.needs_content(k));
                 cheap.iter().all(|k| self.matches(k, c))
                     && costly.iter().all(|k| self.matches(k, c))
             }

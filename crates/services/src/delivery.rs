@@ -5,7 +5,7 @@
 use crate::provider::{destination_with, Destination, Provider};
 use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
-use store::{MessageMeta, NewMessage, QueueItem, StoreError, Tx, INBOX};
+use store::{MessageMeta, MessageText, NewMessage, QueueItem, StoreError, Tx, INBOX};
 
 /// A message written to the blob store.
 pub struct Stored {
@@ -42,8 +42,7 @@ impl Stored {
         message_id: String,
     ) -> Result<Stored, StoreError> {
         // Parsed once, here: IMAP and the webmail read the structure, never the MIME again.
-        meta.structure
-            .get_or_insert_with(|| message::Structure::parse(bytes).to_json());
+        parse_once(bytes, &mut meta);
         let (blob, pending) = if bytes.len() <= store::INLINE_BLOB_MAX {
             (store::BlobStore::name_of(bytes), Some(bytes.to_vec()))
         } else {
@@ -60,12 +59,10 @@ impl Stored {
         })
     }
 
-    /// A message already in the store.
     /// A message already in the blob store; its structure is parsed here, once, like every
     /// other message's.
     pub fn existing(blob: String, bytes: &[u8], mut meta: MessageMeta) -> Stored {
-        meta.structure
-            .get_or_insert_with(|| message::Structure::parse(bytes).to_json());
+        parse_once(bytes, &mut meta);
         Stored {
             blob,
             size: bytes.len() as i64,
@@ -82,6 +79,70 @@ impl Stored {
         match &self.pending {
             Some(bytes) => db.put_inline(&self.blob, bytes),
             None => Ok(()),
+        }
+    }
+}
+
+/// Fills in what is parsed from a message once, when it is stored: its structure and the
+/// text of the full-text index.
+fn parse_once(bytes: &[u8], meta: &mut MessageMeta) {
+    let structure = meta
+        .structure
+        .as_deref()
+        .and_then(message::Structure::from_json)
+        .unwrap_or_else(|| message::Structure::parse(bytes));
+    if meta.text.is_none() {
+        meta.text = Some(index_text(bytes, &structure, meta));
+    }
+    if meta.structure.is_none() {
+        meta.structure = Some(structure.to_json());
+    }
+}
+
+/// A message's text as the full-text index keeps it (lower-cased): the subject, the people
+/// it names (with the certified sender of an envelope) and the body text.
+pub fn index_text(bytes: &[u8], s: &message::Structure, meta: &MessageMeta) -> MessageText {
+    let people = |list: &[message::Address]| -> String {
+        list.iter()
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a.name.clone().unwrap_or_default(),
+                    a.email().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .to_lowercase()
+    };
+    let e = &s.envelope;
+    MessageText {
+        subject: meta.subject.to_lowercase(),
+        from: format!("{}\n{}", meta.sender.to_lowercase(), people(&e.from)),
+        to: people(&e.to),
+        cc: people(&e.cc),
+        body: message::text_of(bytes, s).to_lowercase(),
+    }
+}
+
+/// Indexes the text of messages stored before the full-text index existed, `batch` blobs
+/// at a time, until none is left; returns how many. Searches read unindexed messages
+/// themselves meanwhile, so the answers are the same before and after.
+pub fn index_stored_text(p: &Provider, batch: i64) -> Result<usize, StoreError> {
+    let mut done = 0;
+    loop {
+        let blobs = p.store.unindexed_blobs(batch)?;
+        if blobs.is_empty() {
+            return Ok(done);
+        }
+        for blob in blobs {
+            // A blob that cannot be read is indexed as empty, so it is not tried forever.
+            let bytes = p.store.blob(&blob).unwrap_or_default();
+            let parsed = pec::classify(&bytes).ok();
+            let meta = meta_of(parsed.as_ref(), None);
+            let text = index_text(&bytes, &message::Structure::parse(&bytes), &meta);
+            p.store.index_text(&blob, &text)?;
+            done += 1;
         }
     }
 }
@@ -146,6 +207,7 @@ pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> M
         flags: String::new(),
         structure: None,
         internal_date: None,
+        text: None,
     }
 }
 
@@ -163,6 +225,7 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
         flags: String::new(),
         structure: None,
         internal_date: None,
+        text: None,
     };
     let mut s = Stored::put_with(p, &bytes, meta, m.message_id.clone())?;
     s.rcpt_to = m.rcpt_to.clone();

@@ -31,6 +31,17 @@ pub async fn run_queue(p: Arc<Provider>, wake: Arc<Notify>) {
     }
 }
 
+/// Indexes the text of messages stored before the full-text index existed, once, at start.
+pub async fn index_stored_text(p: Arc<Provider>) {
+    let r = tokio::task::spawn_blocking(move || delivery::index_stored_text(&p, 256)).await;
+    match r {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => println!("Certa: testo di {n} messaggi aggiunto all'indice di ricerca"),
+        Ok(Err(e)) => eprintln!("Certa: indice di ricerca non completato: {e}"),
+        Err(e) => eprintln!("Certa: indice di ricerca non completato: {e}"),
+    }
+}
+
 /// Runs the 12 h / 24 h timers every `every`.
 pub async fn run_timers(p: Arc<Provider>, every: Duration) {
     loop {

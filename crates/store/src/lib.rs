@@ -9,6 +9,7 @@ mod blob;
 mod folders;
 mod log;
 mod sqlite;
+mod text;
 
 pub use blob::BlobStore;
 pub use folders::normalize_flags;
@@ -85,6 +86,40 @@ pub struct MessageMeta {
     pub structure: Option<String>,
     /// The IMAP internal date when it is not the time of the append (IMAP APPEND, import).
     pub internal_date: Option<Unix>,
+    /// The text the full-text index keeps, extracted at delivery.
+    pub text: Option<MessageText>,
+}
+
+/// A message's text for the full-text index, lower-cased and decoded, one column each.
+#[derive(Debug, Clone, Default)]
+pub struct MessageText {
+    pub subject: String,
+    /// The From names and addresses (and an envelope's certified sender).
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    /// The text of every text part, nested messages included.
+    pub body: String,
+}
+
+/// Where a full-text search looks: one column of [`MessageText`], or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    Subject,
+    From,
+    To,
+    Cc,
+    Body,
+    Anywhere,
+}
+
+/// A full-text search's answer for one folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextHits {
+    /// UIDs whose text holds the needle, ascending.
+    pub found: Vec<i64>,
+    /// UIDs whose text is not indexed yet: the caller reads those itself.
+    pub unindexed: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -329,6 +364,18 @@ pub trait Store: Send + Sync {
     /// Claims the messages that are `\Recent` for the one session that selects the folder
     /// first: returns the lowest such UID (RFC 3501 §2.3.2).
     fn claim_recent(&self, folder_id: i64) -> Result<i64>;
+    /// Full-text search of a folder for a lower-cased needle; `None` when the needle is
+    /// too short for the index (fewer than three characters) and the caller must read.
+    fn text_search(
+        &self,
+        folder_id: i64,
+        needle: &str,
+        field: TextField,
+    ) -> Result<Option<TextHits>>;
+    /// Blobs of stored messages whose text is not indexed yet, at most `limit`.
+    fn unindexed_blobs(&self, limit: i64) -> Result<Vec<String>>;
+    /// Indexes the text of a stored blob (messages stored before the index existed).
+    fn index_text(&self, blob: &str, text: &MessageText) -> Result<()>;
     /// A receiver woken after each commit that changed a folder of this mailbox.
     fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64>;
 

@@ -158,6 +158,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX messages_unseen ON messages(folder_id) WHERE instr(flags, '\Seen') = 0;
     "#,
+    // 9: the full-text index (see text.rs): one row per blob, trigrams for substrings, no
+    // copy of the text kept (contentless).
+    r#"
+    CREATE TABLE blob_text(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE);
+    CREATE VIRTUAL TABLE text_index USING fts5(subject, sender, recipient, cc, body, content='',
+        contentless_delete=1, tokenize='trigram');
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -439,6 +446,24 @@ impl Store for SqliteStore {
 
     fn claim_recent(&self, folder_id: i64) -> Result<i64> {
         self.sql_write_relaxed(|tx| folders::claim_recent(tx, folder_id))
+    }
+
+    fn text_search(
+        &self,
+        folder_id: i64,
+        needle: &str,
+        field: TextField,
+    ) -> Result<Option<TextHits>> {
+        self.read(|c| crate::text::search(c, folder_id, needle, field))
+    }
+
+    fn unindexed_blobs(&self, limit: i64) -> Result<Vec<String>> {
+        self.read(|c| crate::text::unindexed_blobs(c, limit))
+    }
+
+    fn index_text(&self, blob: &str, text: &MessageText) -> Result<()> {
+        // Rebuilt from the blob if lost: no need to wait for the disk.
+        self.sql_write_relaxed(|tx| crate::text::index(tx, blob, text))
     }
 
     fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64> {
@@ -961,6 +986,9 @@ impl Tx for SqliteTx<'_, '_> {
             "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
             params![mailbox_id, m.size],
         )?;
+        if let Some(text) = &m.meta.text {
+            crate::text::index(self.tx, m.blob, text)?;
+        }
         self.touched.borrow_mut().push(mailbox_id);
         Ok(uid)
     }

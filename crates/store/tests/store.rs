@@ -181,3 +181,94 @@ fn log_retention_drops_old_records_and_the_rest_still_verifies() {
         Err(store::LogVerifyError::Broken { seq: 4 })
     );
 }
+
+fn append_text(s: &dyn Store, folder: &str, bytes: &[u8], body: Option<&str>) -> i64 {
+    let blob = s.put_blob(bytes).unwrap();
+    let meta = MessageMeta {
+        text: body.map(|b| store::MessageText {
+            subject: "oggetto di prova".into(),
+            from: "mario rossi mario@pec.test".into(),
+            body: b.into(),
+            ..Default::default()
+        }),
+        ..MessageMeta::default()
+    };
+    let m = NewMessage {
+        blob: &blob,
+        size: 1,
+        meta: &meta,
+    };
+    s.write(|tx| tx.append("a@pec.test", folder, &m, 1, true))
+        .unwrap()
+}
+
+#[test]
+fn text_index_finds_substrings_and_names_what_it_has_not_indexed() {
+    use store::{TextField, TextHits};
+    let (_d, s) = open();
+    let inbox = s.folder_head(1, INBOX).unwrap().unwrap().id;
+    append_text(
+        &*s,
+        INBOX,
+        b"1",
+        Some("fattura n. 42 del \"saldo\" perché dovuto"),
+    );
+    append_text(&*s, INBOX, b"2", Some("nessuna corrispondenza qui"));
+    let old = append_text(&*s, INBOX, b"3", None);
+    let hits = |needle: &str, f| s.text_search(inbox, needle, f).unwrap();
+    let just = |found: Vec<i64>| {
+        Some(TextHits {
+            found,
+            unindexed: vec![old],
+        })
+    };
+    // Substrings inside words, punctuation, quotes and accented letters.
+    assert_eq!(hits("attura n", TextField::Body), just(vec![1]));
+    assert_eq!(hits("\"saldo\"", TextField::Body), just(vec![1]));
+    assert_eq!(hits("perché", TextField::Body), just(vec![1]));
+    assert_eq!(hits("corrispondenza", TextField::Body), just(vec![2]));
+    // Words present but not next to each other are not a match.
+    assert_eq!(hits("fattura del", TextField::Body), just(vec![]));
+    // The header fields only when asked.
+    assert_eq!(hits("mario rossi", TextField::Body), just(vec![]));
+    assert_eq!(hits("mario rossi", TextField::Anywhere), just(vec![1, 2]));
+    assert_eq!(hits("mario rossi", TextField::From), just(vec![1, 2]));
+    assert_eq!(hits("mario rossi", TextField::Subject), just(vec![]));
+    assert_eq!(hits("di prova", TextField::Subject), just(vec![1, 2]));
+    // Too short for trigrams: the caller reads.
+    assert_eq!(hits("42", TextField::Body), None);
+    // FTS5 syntax in the needle is text, not a query.
+    assert_eq!(hits("a OR b*", TextField::Body), just(vec![]));
+
+    // The message stored without text is indexed later; its blob is then known.
+    let pending = s.unindexed_blobs(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    let text = store::MessageText {
+        body: "testo arretrato".into(),
+        ..Default::default()
+    };
+    s.index_text(&pending[0], &text).unwrap();
+    assert!(s.unindexed_blobs(10).unwrap().is_empty());
+    assert_eq!(
+        hits("arretrato", TextField::Body),
+        Some(TextHits {
+            found: vec![old],
+            unindexed: vec![]
+        })
+    );
+
+    // A copy shares the blob and its text; an expunged message is no longer found.
+    let drafts = s.folder_head(1, "Bozze").unwrap().unwrap().id;
+    s.copy_messages(inbox, &[1], drafts, false).unwrap();
+    assert_eq!(
+        s.text_search(drafts, "fattura", TextField::Body)
+            .unwrap()
+            .map(|h| h.found),
+        Some(vec![1])
+    );
+    s.expunge(inbox, &[1]).unwrap();
+    assert_eq!(
+        hits("fattura", TextField::Body).map(|h| h.found),
+        Some(vec![])
+    );
+}

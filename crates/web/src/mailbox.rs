@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use services::provider::Provider;
 use std::sync::Arc;
-use store::{FlagOp, Folder, ListKey, ListOrder, ListedMessage, INBOX};
+use store::{FlagOp, Folder, ListKey, ListOrder, ListedMessage, MessageMeta, TextField, INBOX};
 
 pub const TRASH: &str = "Cestino";
 const PAGE: i64 = 50;
@@ -577,107 +577,90 @@ pub fn run_search(
         "sub" => f.name == current || f.name.starts_with(&sub_prefix),
         _ => f.name == current,
     };
-    let order = ListOrder {
-        key: ListKey::Date,
-        descending: true,
-    };
+    let field = text_field(&q.field);
     let mut found = vec![];
     for f in folders.iter().filter(|f| in_scope(f)) {
-        let mut offset = 0;
-        loop {
-            let chunk = p.store.message_page(f.id, order, offset, 256)?;
-            if chunk.is_empty() {
-                break;
-            }
-            offset += chunk.len() as i64;
-            let dated: Vec<&ListedMessage> = chunk
-                .iter()
-                .filter(|m| since.is_none_or(|t| m.internal_date >= t))
-                .filter(|m| until.is_none_or(|t| m.internal_date < t))
-                .filter(|m| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"))
-                .collect();
-            let hits = matching(p, f, &dated, &needle, &q.field)?;
-            found.extend(hits.into_iter().map(|m| (f.name.clone(), m.clone())));
-        }
+        let hits = folder_matches(p, f, &needle, field)?
+            .into_iter()
+            .filter(|m| since.is_none_or(|t| m.internal_date >= t))
+            .filter(|m| until.is_none_or(|t| m.internal_date < t))
+            .filter(|m| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"));
+        found.extend(hits.map(|m| (f.name.clone(), m)));
     }
     found.sort_by_key(|(_, m)| std::cmp::Reverse(m.internal_date));
     Ok(found)
 }
 
-fn matching<'a>(
+fn text_field(field: &str) -> TextField {
+    match field {
+        "subject" => TextField::Subject,
+        "from" => TextField::From,
+        "to" => TextField::To,
+        "cc" => TextField::Cc,
+        "body" => TextField::Body,
+        _ => TextField::Anywhere,
+    }
+}
+
+/// The messages of a folder whose `field` holds `needle` (lower-cased), from the full-text
+/// index; the messages it has not indexed yet, and needles too short for it, are read.
+fn folder_matches(
     p: &Provider,
     f: &Folder,
-    chunk: &[&'a ListedMessage],
     needle: &str,
-    field: &str,
-) -> Result<Vec<&'a ListedMessage>, WebError> {
-    if needle.is_empty() {
-        return Ok(chunk.to_vec());
-    }
-    let has = |s: &str| s.to_lowercase().contains(needle);
-    let addresses = |m: &ListedMessage, which: &str| -> String {
-        let Some(st) = m
-            .structure
-            .as_deref()
-            .and_then(message::Structure::from_json)
-        else {
-            return String::new();
+    field: TextField,
+) -> Result<Vec<ListedMessage>, WebError> {
+    let everything = || {
+        let order = ListOrder {
+            key: ListKey::Date,
+            descending: true,
         };
-        let list = match which {
-            "to" => st.envelope.to,
-            _ => st.envelope.cc,
-        };
-        list.iter()
-            .map(|a| {
-                format!(
-                    "{} {}",
-                    a.name.clone().unwrap_or_default(),
-                    a.email().unwrap_or_default()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        p.store.message_page(f.id, order, 0, i64::MAX)
     };
-    let mut out = vec![];
-    let mut need_body = vec![];
-    for m in chunk {
-        let head = match field {
-            "subject" => has(&m.subject),
-            "from" => has(&m.sender),
-            "to" => has(&addresses(m, "to")),
-            "cc" => has(&addresses(m, "cc")),
-            "body" => false,
-            _ => {
-                has(&m.subject)
-                    || has(&m.sender)
-                    || has(&addresses(m, "to"))
-                    || has(&addresses(m, "cc"))
-            }
-        };
-        if head {
-            out.push(*m);
-        } else if field == "body" || field == "all" || field.is_empty() {
-            need_body.push(m.uid);
-        }
+    if needle.is_empty() {
+        return Ok(everything()?);
     }
-    if !need_body.is_empty() {
-        for c in p.store.contents(f.id, &need_body)? {
-            if !message::may_contain_text(&c.data, needle) {
+    let (mut rows, unread) = match p.store.text_search(f.id, needle, field)? {
+        Some(hits) => (
+            p.store.listed(f.id, &hits.found)?,
+            p.store.listed(f.id, &hits.unindexed)?,
+        ),
+        None => (vec![], everything()?),
+    };
+    for chunk in unread.chunks(256) {
+        let uids: Vec<i64> = chunk.iter().map(|m| m.uid).collect();
+        for c in p.store.contents(f.id, &uids)? {
+            let Some(m) = chunk.iter().find(|m| m.uid == c.uid) else {
                 continue;
-            }
+            };
             let st = c
                 .structure
                 .as_deref()
                 .and_then(message::Structure::from_json)
                 .unwrap_or_else(|| message::Structure::parse(&c.data));
-            if has(&message::text_of(&c.data, &st)) {
-                if let Some(m) = chunk.iter().find(|m| m.uid == c.uid) {
-                    out.push(*m);
+            let meta = MessageMeta {
+                subject: m.subject.clone(),
+                sender: m.sender.clone(),
+                ..MessageMeta::default()
+            };
+            // The same text the index keeps, so both ways give the same answer.
+            let text = services::delivery::index_text(&c.data, &st, &meta);
+            let column = match field {
+                TextField::Subject => text.subject,
+                TextField::From => text.from,
+                TextField::To => text.to,
+                TextField::Cc => text.cc,
+                TextField::Body => text.body,
+                TextField::Anywhere => {
+                    [text.subject, text.from, text.to, text.cc, text.body].join("\n")
                 }
+            };
+            if column.contains(needle) {
+                rows.push(m.clone());
             }
         }
     }
-    Ok(out)
+    Ok(rows)
 }
 
 #[derive(Template)]
