@@ -75,6 +75,8 @@ def main():
             ("list page (50 of %d), 8 conns" % args.messages, base_url + "/?f=INBOX", 8),
             ("list page sorted by subject, 8 conns", base_url + "/?f=INBOX&sort=subject&dir=asc&page=300", 8),
             ("body search over %d, 2 conns" % args.messages, base_url + "/search?q=zanzibar&field=body&scope=folder&f=INBOX", 2),
+            ("whole-message search, all folders, 2 conns", base_url + "/search?q=zanzibar&field=all&scope=all", 2),
+            ("body search, a word in most messages, 2 conns", base_url + "/search?q=protocollo&field=body&scope=folder&f=INBOX", 2),
         ]
         print(f"{'page':44} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
         for name, url, conns in rows:

@@ -22,6 +22,19 @@ pub struct Config {
     pub antivirus: Antivirus,
     #[serde(default)]
     pub dns: Dns,
+    #[serde(default)]
+    pub web: Web,
+}
+
+/// The webmail.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Web {
+    /// The address of a TLS-terminating reverse proxy in front of the webmail. When set, the
+    /// `http` listener speaks plain HTTP, accepts connections from this address only, and
+    /// takes the client's address (for login throttling) from the `X-Forwarded-For` the
+    /// proxy appends. Unset (the default): HTTPS with the provider's certificate.
+    #[serde(default)]
+    pub proxy: Option<std::net::IpAddr>,
 }
 
 /// Where MX lookups go and which port mail exchangers listen on.

@@ -347,7 +347,9 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             &cfg.listen.http,
             p.clone(),
             web::WebConfig {
-                tls: Some(tls.clone()),
+                // Behind a proxy, TLS ends at the proxy.
+                tls: cfg.web.proxy.is_none().then(|| tls.clone()),
+                proxy: cfg.web.proxy,
                 max_upload_bytes: cfg.limits.max_message_bytes + 1024 * 1024,
                 wake: wake.clone(),
             },
@@ -371,11 +373,17 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         println!("  imaps        {} (TLS)", cfg.listen.imaps);
         println!("  pop3         {} (STLS)", cfg.listen.pop3);
         println!("  pop3s        {} (TLS)", cfg.listen.pop3s);
-        println!(
-            "  webmail      {} (https su {})",
-            cfg.listen.webmail_url(),
-            cfg.listen.http
-        );
+        match cfg.web.proxy {
+            None => println!(
+                "  webmail      {} (https su {})",
+                cfg.listen.webmail_url(),
+                cfg.listen.http
+            ),
+            Some(proxy) => println!(
+                "  webmail      http su {} dietro il proxy {proxy}",
+                cfg.listen.http
+            ),
+        }
         tokio::signal::ctrl_c().await?;
         println!("Certa: arresto");
         anyhow::Ok(())

@@ -97,3 +97,81 @@ fn hostile_html_runs_no_script_and_loads_nothing() {
         ],
     );
 }
+
+/// Sessions live in the store: they survive a restart, only a hash of the token is kept,
+/// and a new password (changed in the webmail, or reset by the operator) ends the
+/// mailbox's other sessions (tests/clients/webmail_sessions.py).
+#[test]
+fn sessions_survive_a_restart_and_end_with_the_password() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let user = a.mailbox("sessioni");
+    a.start();
+    let state = a.data().join("sessions.json");
+    let phase = |a: &Node, phase: &str| {
+        run(
+            "webmail_sessions.py",
+            &[
+                a.web_url(),
+                a.ca().display().to_string(),
+                user.clone(),
+                PASSWORD.to_string(),
+                state.display().to_string(),
+                phase.to_string(),
+            ],
+        )
+    };
+    phase(&a, "login");
+    let cookies = std::fs::read_to_string(&state).unwrap();
+    let stored = Command::new("sqlite3")
+        .arg(a.data().join("certa.db"))
+        .arg("SELECT token_hash FROM web_sessions ORDER BY token_hash")
+        .output()
+        .unwrap();
+    let stored = String::from_utf8(stored.stdout).unwrap();
+    assert_eq!(stored.lines().count(), 2, "{stored}");
+    for hash in stored.lines() {
+        assert!(!cookies.contains(hash), "the token itself is stored");
+    }
+    // Each stored value is the SHA-256 of one cookie's token.
+    let token = cookies.split("certa_session=").nth(1).unwrap();
+    let token = &token[..64];
+    let digest = openssl::sha::sha256(token.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(stored.lines().any(|h| h == hex), "{stored}");
+
+    a.kill();
+    a.start();
+    phase(&a, "survive");
+    common::certa_ok(
+        a.data(),
+        &["mailbox", "passwd", &user, "--password", "Reimpostata#77"],
+    );
+    phase(&a, "ended");
+}
+
+/// `[web] proxy`: plain HTTP behind a TLS-terminating proxy, which alone may connect; the
+/// client's address comes from `X-Forwarded-For` (tests/clients/webmail_proxy.py).
+#[test]
+fn behind_a_proxy_only_the_proxy_connects_and_clients_are_told_apart() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let user = a.mailbox("proxy");
+    let config = a.data().join("certa.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = if text.contains("\n[web]\n") {
+        text.replace("\n[web]\n", "\n[web]\nproxy = \"127.0.0.2\"\n")
+    } else {
+        format!("{text}\n[web]\nproxy = \"127.0.0.2\"\n")
+    };
+    std::fs::write(&config, text).unwrap();
+    a.start();
+    run(
+        "webmail_proxy.py",
+        &[
+            "127.0.0.1".into(),
+            (a.base + 7).to_string(),
+            "127.0.0.2".into(),
+            user,
+            PASSWORD.into(),
+        ],
+    );
+}

@@ -8,6 +8,7 @@
 mod blob;
 mod folders;
 mod log;
+mod sessions;
 mod sqlite;
 mod text;
 
@@ -111,6 +112,22 @@ pub enum TextField {
     Cc,
     Body,
     Anywhere,
+}
+
+/// A logged-in webmail browser, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 (hex) of the cookie's token; the token itself is never stored.
+    pub token_hash: String,
+    pub mailbox_id: i64,
+    /// The mailbox's address (read from the mailbox, not kept in the session).
+    pub address: String,
+    /// The CSRF token every form sends back.
+    pub csrf: String,
+    pub lang: String,
+    /// Read from the mailbox on every request: a reset by the operator takes effect at once.
+    pub must_change_password: bool,
+    pub last_seen: Unix,
 }
 
 /// A full-text search's answer for one folder.
@@ -378,6 +395,15 @@ pub trait Store: Send + Sync {
     fn index_text(&self, blob: &str, text: &MessageText) -> Result<()>;
     /// A receiver woken after each commit that changed a folder of this mailbox.
     fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64>;
+
+    // ---- webmail sessions
+    /// Records a new session; sessions idle since before `expired_before` are dropped.
+    fn start_session(&self, s: &WebSession, expired_before: Unix) -> Result<()>;
+    fn session(&self, token_hash: &str) -> Result<Option<WebSession>>;
+    /// Notes that a session was used (a crash may lose this: it only shortens its life).
+    fn touch_session(&self, token_hash: &str, now: Unix) -> Result<()>;
+    fn set_session_lang(&self, token_hash: &str, lang: &str) -> Result<()>;
+    fn end_session(&self, token_hash: &str) -> Result<()>;
 
     // ---- routes and provider index
     fn add_route(&self, route: &Route) -> Result<()>;

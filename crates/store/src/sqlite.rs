@@ -165,6 +165,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE text_index USING fts5(subject, sender, recipient, cc, body, content='',
         contentless_delete=1, tokenize='trigram');
     "#,
+    // 10: webmail sessions survive a restart (see sessions.rs).
+    r#"
+    CREATE TABLE web_sessions(
+        token_hash TEXT PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL);
+    CREATE INDEX web_sessions_mailbox ON web_sessions(mailbox_id, last_seen);
+    CREATE INDEX web_sessions_seen ON web_sessions(last_seen);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -553,12 +565,17 @@ impl Store for SqliteStore {
         })
     }
 
+    /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()> {
         self.sql_write(|tx| {
             let n = tx.execute("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("mailbox {address}")));
             }
+            tx.execute(
+                "DELETE FROM web_sessions WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
+                [address],
+            )?;
             Ok(())
         })
     }
@@ -645,6 +662,26 @@ impl Store for SqliteStore {
     }
 
     // ---- routes and provider index ---------------------------------------------------
+
+    fn start_session(&self, s: &WebSession, expired_before: Unix) -> Result<()> {
+        self.sql_write(|tx| crate::sessions::start(tx, s, expired_before))
+    }
+
+    fn session(&self, token_hash: &str) -> Result<Option<WebSession>> {
+        self.read(|c| crate::sessions::get(c, token_hash))
+    }
+
+    fn touch_session(&self, token_hash: &str, now: Unix) -> Result<()> {
+        self.sql_write_relaxed(|tx| crate::sessions::touch(tx, token_hash, now))
+    }
+
+    fn set_session_lang(&self, token_hash: &str, lang: &str) -> Result<()> {
+        self.sql_write_relaxed(|tx| crate::sessions::set_lang(tx, token_hash, lang))
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<()> {
+        self.sql_write(|tx| crate::sessions::end(tx, token_hash))
+    }
 
     fn add_route(&self, route: &Route) -> Result<()> {
         self.sql_write(|tx| {

@@ -21,15 +21,18 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use services::provider::Provider;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 pub use i18n::Lang;
 
 /// How the webmail listens.
 pub struct WebConfig {
-    /// HTTPS when set (the provider's certificate); plain HTTP otherwise (tests, or behind a
-    /// TLS-terminating proxy). Session cookies are `Secure` under HTTPS.
+    /// HTTPS when set (the provider's certificate); plain HTTP otherwise.
     pub tls: Option<Arc<openssl::ssl::SslAcceptor>>,
+    /// A TLS-terminating reverse proxy: the only address allowed to connect, whose
+    /// `X-Forwarded-For` names the client. Cookies stay `Secure` (the browser uses HTTPS).
+    pub proxy: Option<IpAddr>,
     /// The largest upload a compose form may carry (attachments included).
     pub max_upload_bytes: usize,
     /// Woken after a message is accepted, so the queue workers start at once.
@@ -40,14 +43,13 @@ pub struct WebConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub p: Arc<Provider>,
-    pub sessions: Arc<session::Sessions>,
     pub secure_cookies: bool,
     pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// The webmail's routes.
-pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
-    Router::new()
+pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -> Router {
+    let routes = Router::new()
         .route("/", get(mailbox::main_screen))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
@@ -76,18 +78,59 @@ pub fn router(state: AppState, max_upload_bytes: usize) -> Router {
             session::csrf_guard,
         ))
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(state)
+        .with_state(state);
+    match proxy {
+        Some(ip) => routes.layer(axum::middleware::from_fn_with_state(ip, forwarded_peer)),
+        None => routes,
+    }
+}
+
+/// Behind a reverse proxy only the proxy may connect, and the client is the last address
+/// of `X-Forwarded-For` (the one the proxy appended; earlier ones are the client's word).
+async fn forwarded_peer(
+    axum::extract::State(proxy): axum::extract::State<IpAddr>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::extract::ConnectInfo;
+    use axum::http::StatusCode;
+    let from = req.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0 .0);
+    if from.map(|a| a.ip()) != Some(proxy) {
+        return (
+            StatusCode::FORBIDDEN,
+            "La webmail si raggiunge solo attraverso il proxy configurato.",
+        )
+            .into_response();
+    }
+    let client = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    let Some(client) = client else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Richiesta dal proxy senza X-Forwarded-For valido.",
+        )
+            .into_response();
+    };
+    req.extensions_mut()
+        .insert(ConnectInfo(Peer(SocketAddr::new(client, 0))));
+    next.run(req).await
 }
 
 /// Serves the webmail on `addr` until the process ends.
 pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Result<()> {
     let state = AppState {
         p,
-        sessions: Arc::new(session::Sessions::default()),
-        secure_cookies: cfg.tls.is_some(),
+        secure_cookies: cfg.tls.is_some() || cfg.proxy.is_some(),
         wake: cfg.wake,
     };
-    let app = router(state, cfg.max_upload_bytes).into_make_service_with_connect_info::<Peer>();
+    let app = router(state, cfg.max_upload_bytes, cfg.proxy)
+        .into_make_service_with_connect_info::<Peer>();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     match cfg.tls {
         Some(acceptor) => {
@@ -103,7 +146,7 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
 
 /// The client's address, over HTTP or HTTPS (for login throttling per IP).
 #[derive(Clone, Copy, Debug)]
-pub struct Peer(pub std::net::SocketAddr);
+pub struct Peer(pub SocketAddr);
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
     for Peer

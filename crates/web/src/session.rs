@@ -11,88 +11,95 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use services::provider::AuthError;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use services::Provider;
 
 const COOKIE: &str = "certa_session";
 /// A session unused for this long ends.
 const IDLE_SECS: i64 = 2 * 3600;
-/// At most this many sessions live at once; the oldest go first.
-const MAX_SESSIONS: usize = 100_000;
+/// A session's last use is written at most this often.
+const TOUCH_SECS: i64 = 60;
 
-/// One logged-in browser.
+/// One logged-in browser, as the handlers see it. Sessions live in the store (a restart
+/// logs nobody out); the cookie carries a random token, the store only its hash.
 #[derive(Debug, Clone)]
 pub struct WebSession {
-    pub token: String,
+    token_hash: String,
     pub mailbox_id: i64,
     pub address: String,
     /// Sent back in the URL of every form; compared with this.
     pub csrf: String,
     pub lang: Lang,
     pub must_change_password: bool,
-    last_seen: i64,
-}
-
-#[derive(Default)]
-pub struct Sessions {
-    live: Mutex<HashMap<String, WebSession>>,
 }
 
 fn random_token() -> String {
     let mut b = [0u8; 32];
     let _ = openssl::rand::rand_bytes(&mut b);
+    hex(&b)
+}
+
+fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-impl Sessions {
-    fn start(&self, mailbox: &store::Mailbox, lang: Lang, now: i64) -> WebSession {
-        let s = WebSession {
-            token: random_token(),
-            mailbox_id: mailbox.id,
-            address: mailbox.address.clone(),
-            csrf: random_token(),
-            lang,
-            must_change_password: mailbox.must_change_password,
-            last_seen: now,
-        };
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.retain(|_, v| now - v.last_seen < IDLE_SECS);
-        if live.len() >= MAX_SESSIONS {
-            if let Some(oldest) = live
-                .values()
-                .min_by_key(|v| v.last_seen)
-                .map(|v| v.token.clone())
-            {
-                live.remove(&oldest);
-            }
-        }
-        live.insert(s.token.clone(), s.clone());
-        s
+fn token_hash(token: &str) -> String {
+    hex(&openssl::sha::sha256(token.as_bytes()))
+}
+
+/// Starts a session for a mailbox; returns the token for the cookie.
+fn begin(p: &Provider, mailbox_id: i64, lang: Lang) -> Result<String, store::StoreError> {
+    let token = random_token();
+    let now = p.now();
+    let s = store::WebSession {
+        token_hash: token_hash(&token),
+        mailbox_id,
+        address: String::new(),
+        csrf: random_token(),
+        lang: lang.code().to_string(),
+        must_change_password: false,
+        last_seen: now,
+    };
+    p.store.start_session(&s, now - IDLE_SECS)?;
+    Ok(token)
+}
+
+/// The live session a cookie's token names, if any; an idle one ends here.
+fn lookup(p: &Provider, token: &str) -> Option<WebSession> {
+    let now = p.now();
+    let s = p.store.session(&token_hash(token)).ok()??;
+    if now - s.last_seen >= IDLE_SECS {
+        let _ = p.store.end_session(&s.token_hash);
+        return None;
+    }
+    if now - s.last_seen >= TOUCH_SECS {
+        let _ = p.store.touch_session(&s.token_hash, now);
+    }
+    Some(WebSession {
+        token_hash: s.token_hash,
+        mailbox_id: s.mailbox_id,
+        address: s.address,
+        csrf: s.csrf,
+        lang: Lang::parse(&s.lang),
+        must_change_password: s.must_change_password,
+    })
+}
+
+/// The session of a request, from its cookie.
+async fn request_session(st: &AppState, parts: &Parts) -> Option<WebSession> {
+    let token = cookie_token(parts)?;
+    let p = st.p.clone();
+    blocking(move || lookup(&p, &token)).await.ok().flatten()
+}
+
+impl WebSession {
+    /// Switches the language of this session (the mailbox's default is stored apart).
+    pub fn set_lang(&self, p: &Provider, lang: Lang) -> Result<(), store::StoreError> {
+        p.store.set_session_lang(&self.token_hash, lang.code())
     }
 
-    fn get(&self, token: &str, now: i64) -> Option<WebSession> {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        let s = live.get_mut(token)?;
-        if now - s.last_seen >= IDLE_SECS {
-            live.remove(token);
-            return None;
-        }
-        s.last_seen = now;
-        Some(s.clone())
-    }
-
-    pub fn update(&self, token: &str, f: impl FnOnce(&mut WebSession)) {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = live.get_mut(token) {
-            f(s);
-        }
-    }
-
-    fn end(&self, token: &str) {
-        self.live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(token);
+    /// A new password ended every session of the mailbox: this browser gets a new one.
+    pub fn renew(&self, p: &Provider) -> Result<String, store::StoreError> {
+        begin(p, self.mailbox_id, self.lang)
     }
 }
 
@@ -116,8 +123,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
-        let now = st.p.now();
-        let Some(s) = cookie_token(parts).and_then(|t| st.sessions.get(&t, now)) else {
+        let Some(s) = request_session(st, parts).await else {
             return Err(Redirect::to("/login").into_response());
         };
         if s.must_change_password && !matches!(parts.uri.path(), "/password" | "/logout") {
@@ -144,7 +150,7 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
                 .find(|(k, _)| *k == "csrf")
                 .map(|(_, v)| v.to_string())
         });
-        let session = cookie_token(&parts).and_then(|t| st.sessions.get(&t, st.p.now()));
+        let session = request_session(&st, &parts).await;
         match (given, session) {
             (Some(g), Some(s)) => {
                 // Lengths first: `memcmp::eq` panics when they differ.
@@ -246,18 +252,20 @@ pub async fn login(
         }
     };
     let lang = lang.map(|l| Lang::parse(&l)).unwrap_or(form_lang);
-    let s = st.sessions.start(&mailbox, lang, st.p.now());
-    let to = if s.must_change_password {
+    let p = st.p.clone();
+    let id = mailbox.id;
+    let token = blocking(move || begin(&p, id, lang)).await??;
+    let to = if mailbox.must_change_password {
         "/password"
     } else {
         "/"
     };
     let mut r = Redirect::to(to).into_response();
-    set_cookie(&mut r, &s.token, st.secure_cookies);
+    set_cookie(&mut r, &token, st.secure_cookies);
     Ok(r)
 }
 
-fn set_cookie(r: &mut Response, token: &str, secure: bool) {
+pub fn set_cookie(r: &mut Response, token: &str, secure: bool) {
     let cookie = format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
         if secure { "; Secure" } else { "" }
@@ -268,7 +276,8 @@ fn set_cookie(r: &mut Response, token: &str, secure: bool) {
 }
 
 pub async fn logout(State(st): State<AppState>, Authed(s): Authed) -> Response {
-    st.sessions.end(&s.token);
+    let p = st.p.clone();
+    let _ = blocking(move || p.store.end_session(&s.token_hash)).await;
     let mut r = Redirect::to("/login").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"

@@ -97,9 +97,12 @@ pub async fn set_lang(
     Form(f): Form<LangForm>,
 ) -> Result<Response, WebError> {
     let lang = Lang::parse(&f.lang);
-    st.sessions.update(&s.token, |w| w.lang = lang);
     let p = st.p.clone();
-    blocking(move || p.store.set_setting(s.mailbox_id, "lang", lang.code())).await??;
+    blocking(move || {
+        s.set_lang(&p, lang)?;
+        p.store.set_setting(s.mailbox_id, "lang", lang.code())
+    })
+    .await??;
     Ok(Redirect::to("/settings?notice=saved").into_response())
 }
 
@@ -217,46 +220,50 @@ pub async fn change_password(
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
     let s2 = s.clone();
-    let errors = blocking(move || -> Result<Vec<String>, WebError> {
+    // Ok(the new session's token) or the reasons the new password is refused.
+    let errors = blocking(move || -> Result<Result<String, Vec<String>>, WebError> {
         let l = s2.lang;
         // The current password is checked like a login (and throttled like one).
         if p.authenticate(&s2.address, &f.current, peer.ip()).is_err() {
-            return Ok(vec![l
+            return Ok(Err(vec![l
                 .t(
                     "la password attuale non è corretta",
                     "the current password is wrong",
                 )
-                .into()]);
+                .into()]));
         }
         if f.new != f.confirm {
-            return Ok(vec![l
+            return Ok(Err(vec![l
                 .t(
                     "le due nuove password non coincidono",
                     "the two new passwords differ",
                 )
-                .into()]);
+                .into()]));
         }
         if f.new == f.current {
-            return Ok(vec![l
+            return Ok(Err(vec![l
                 .t(
                     "la nuova password deve essere diversa dalla attuale",
                     "the new password must differ from the current one",
                 )
-                .into()]);
+                .into()]));
         }
         if let Err(e) = services::accounts::check_password_policy(&f.new) {
-            return Ok(e);
+            return Ok(Err(e));
         }
         let hash = services::accounts::hash_password(&f.new);
         p.store.set_password(&s2.address, &hash, false)?;
-        Ok(vec![])
+        Ok(Ok(s2.renew(&p)?))
     })
     .await??;
-    if errors.is_empty() {
-        st.sessions
-            .update(&s.token, |w| w.must_change_password = false);
-        return Ok(Redirect::to("/settings?notice=password").into_response());
-    }
+    let errors = match errors {
+        Ok(token) => {
+            let mut r = Redirect::to("/settings?notice=password").into_response();
+            crate::session::set_cookie(&mut r, &token, st.secure_cookies);
+            return Ok(r);
+        }
+        Err(errors) => errors,
+    };
     let p = st.p.clone();
     blocking(move || {
         page(&PasswordPage {
