@@ -584,10 +584,15 @@ impl Session {
             let hits = self
                 .p
                 .store
-                .text_search(folder_id, &n.to_lowercase(), store::TextField::Body)
+                .text_search(self.mailbox_id()?, &n.to_lowercase(), store::TextField::Body)
                 .map_err(store_error)?;
             if let Some(h) = hits {
-                let set = |v: Vec<i64>| v.into_iter().map(|u| u as u32).collect();
+                let set = |v: Vec<store::FoundMessage>| {
+                    v.into_iter()
+                        .filter(|m| m.folder_id == folder_id)
+                        .map(|m| m.uid as u32)
+                        .collect()
+                };
                 let answer = IndexAnswer {
                     found: set(h.found),
                     unindexed: set(h.unindexed),

@@ -131,17 +131,17 @@ pub fn index_text(bytes: &[u8], s: &message::Structure, meta: &MessageMeta) -> M
 pub fn index_stored_text(p: &Provider, batch: i64) -> Result<usize, StoreError> {
     let mut done = 0;
     loop {
-        let blobs = p.store.unindexed_blobs(batch)?;
-        if blobs.is_empty() {
+        let pending = p.store.unindexed_texts(batch)?;
+        if pending.is_empty() {
             return Ok(done);
         }
-        for blob in blobs {
+        for (mailbox_id, blob) in pending {
             // A blob that cannot be read is indexed as empty, so it is not tried forever.
             let bytes = p.store.blob(&blob).unwrap_or_default();
             let parsed = pec::classify(&bytes).ok();
             let meta = meta_of(parsed.as_ref(), None);
             let text = index_text(&bytes, &message::Structure::parse(&bytes), &meta);
-            p.store.index_text(&blob, &text)?;
+            p.store.index_text(mailbox_id, &blob, &text)?;
             done += 1;
         }
     }

@@ -485,8 +485,8 @@ pub fn copy_messages(
     )?;
     for &uid in uids {
         let n = tx.execute(
-            "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure)
-             SELECT ?3, ?4, ?5, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure
+            "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
+             SELECT ?3, ?4, ?5, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id
              FROM messages WHERE folder_id = ?1 AND uid = ?2",
             params![folder_id, uid, to_folder_id, next_uid, modseq],
         )?;

@@ -130,13 +130,22 @@ pub struct WebSession {
     pub last_seen: Unix,
 }
 
-/// A full-text search's answer for one folder.
+/// A message a full-text search names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundMessage {
+    pub folder_id: i64,
+    pub uid: i64,
+    pub internal_date: Unix,
+    pub flags: String,
+}
+
+/// A full-text search's answer for one mailbox, by folder and UID.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextHits {
-    /// UIDs whose text holds the needle, ascending.
-    pub found: Vec<i64>,
-    /// UIDs whose text is not indexed yet: the caller reads those itself.
-    pub unindexed: Vec<i64>,
+    /// Messages whose text holds the needle.
+    pub found: Vec<FoundMessage>,
+    /// Messages whose text is not indexed yet: the caller reads those itself.
+    pub unindexed: Vec<FoundMessage>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -307,6 +316,7 @@ pub trait Store: Send + Sync {
     fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<i64>;
     fn mailbox(&self, address: &str) -> Result<Option<Mailbox>>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>>;
+    /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()>;
     fn set_quota(&self, address: &str, quota: i64) -> Result<()>;
     fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()>;
@@ -381,18 +391,14 @@ pub trait Store: Send + Sync {
     /// Claims the messages that are `\Recent` for the one session that selects the folder
     /// first: returns the lowest such UID (RFC 3501 §2.3.2).
     fn claim_recent(&self, folder_id: i64) -> Result<i64>;
-    /// Full-text search of a folder for a lower-cased needle; `None` when the needle is
+    /// Full-text search of a mailbox for a lower-cased needle; `None` when the needle is
     /// too short for the index (fewer than three characters) and the caller must read.
-    fn text_search(
-        &self,
-        folder_id: i64,
-        needle: &str,
-        field: TextField,
-    ) -> Result<Option<TextHits>>;
-    /// Blobs of stored messages whose text is not indexed yet, at most `limit`.
-    fn unindexed_blobs(&self, limit: i64) -> Result<Vec<String>>;
-    /// Indexes the text of a stored blob (messages stored before the index existed).
-    fn index_text(&self, blob: &str, text: &MessageText) -> Result<()>;
+    fn text_search(&self, mailbox_id: i64, needle: &str, field: TextField)
+        -> Result<Option<TextHits>>;
+    /// (mailbox, blob) of stored messages whose text is not indexed yet, at most `limit`.
+    fn unindexed_texts(&self, limit: i64) -> Result<Vec<(i64, String)>>;
+    /// Indexes the text of a stored blob for a mailbox (messages stored before the index).
+    fn index_text(&self, mailbox_id: i64, blob: &str, text: &MessageText) -> Result<()>;
     /// A receiver woken after each commit that changed a folder of this mailbox.
     fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64>;
 

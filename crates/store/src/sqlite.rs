@@ -158,12 +158,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX messages_unseen ON messages(folder_id) WHERE instr(flags, '\Seen') = 0;
     "#,
-    // 9: the full-text index (see text.rs): one row per blob, trigrams for substrings, no
-    // copy of the text kept (contentless).
+    // 9: the full-text index (see text.rs): per mailbox and blob, trigrams for substrings,
+    // no copy of the text kept (contentless).
     r#"
-    CREATE TABLE blob_text(id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE);
+    CREATE TABLE mailbox_text(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL,
+        hash TEXT NOT NULL, UNIQUE(mailbox_id, hash));
     CREATE VIRTUAL TABLE text_index USING fts5(subject, sender, recipient, cc, body, content='',
         contentless_delete=1, tokenize='trigram');
+    ALTER TABLE messages ADD COLUMN text_id INTEGER;
+    CREATE INDEX messages_text ON messages(text_id);
+    CREATE INDEX messages_unindexed ON messages(blob) WHERE text_id IS NULL;
     "#,
     // 10: webmail sessions survive a restart (see sessions.rs).
     r#"
@@ -462,20 +466,20 @@ impl Store for SqliteStore {
 
     fn text_search(
         &self,
-        folder_id: i64,
+        mailbox_id: i64,
         needle: &str,
         field: TextField,
     ) -> Result<Option<TextHits>> {
-        self.read(|c| crate::text::search(c, folder_id, needle, field))
+        self.read(|c| crate::text::search(c, mailbox_id, needle, field))
     }
 
-    fn unindexed_blobs(&self, limit: i64) -> Result<Vec<String>> {
-        self.read(|c| crate::text::unindexed_blobs(c, limit))
+    fn unindexed_texts(&self, limit: i64) -> Result<Vec<(i64, String)>> {
+        self.read(|c| crate::text::unindexed(c, limit))
     }
 
-    fn index_text(&self, blob: &str, text: &MessageText) -> Result<()> {
+    fn index_text(&self, mailbox_id: i64, blob: &str, text: &MessageText) -> Result<()> {
         // Rebuilt from the blob if lost: no need to wait for the disk.
-        self.sql_write_relaxed(|tx| crate::text::index(tx, blob, text))
+        self.sql_write_relaxed(|tx| crate::text::index_stored(tx, mailbox_id, blob, text))
     }
 
     fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64> {
@@ -608,10 +612,16 @@ impl Store for SqliteStore {
 
     fn delete_mailbox(&self, address: &str) -> Result<()> {
         self.sql_write(|tx| {
-            let n = tx.execute("DELETE FROM mailboxes WHERE address = ?1", [address])?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("mailbox {address}")));
-            }
+            let id: i64 = tx
+                .query_row(
+                    "SELECT id FROM mailboxes WHERE address = ?1",
+                    [address],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+            crate::text::forget_mailbox(tx, id)?;
+            tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
             Ok(())
         })
     }
@@ -1010,10 +1020,14 @@ impl Tx for SqliteTx<'_, '_> {
         })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("folder {folder} of {address}")))?;
+        let text_id = match &m.meta.text {
+            Some(text) => Some(crate::text::index(self.tx, mailbox_id, m.blob, text)?),
+            None => crate::text::existing(self.tx, mailbox_id, m.blob)?,
+        };
         self.tx.execute(
-        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo, m.meta.structure],
+        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo, m.meta.structure, text_id],
     )?;
         self.tx.execute(
             "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
@@ -1023,9 +1037,6 @@ impl Tx for SqliteTx<'_, '_> {
             "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
             params![mailbox_id, m.size],
         )?;
-        if let Some(text) = &m.meta.text {
-            crate::text::index(self.tx, m.blob, text)?;
-        }
         self.touched.borrow_mut().push(mailbox_id);
         Ok(uid)
     }

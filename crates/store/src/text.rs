@@ -1,25 +1,90 @@
 //! The full-text index of message text, on SQLite FTS5 with the trigram tokenizer: any
 //! substring of three characters or more is found from the index, so IMAP SEARCH BODY
 //! (RFC 9051 §6.4.4, a substring match) and the webmail's search keep their meaning and
-//! stop reading every message. Text is indexed once per blob (a copied message shares it),
-//! lower-cased by the caller, so matching is `text.contains(needle)` on lower-cased strings.
+//! stop reading every message. Text is lower-cased by the caller, so matching is
+//! `text.contains(needle)` on lower-cased strings.
+//!
+//! One index row per message text per mailbox (`mailbox_text`; copies in the same mailbox
+//! share it), and each row's id is `mailbox_id << 32 | n`: a search asks FTS5 for one
+//! rowid range, so its cost follows the mailbox's hits, not the whole provider's.
+//! `messages.text_id` points at the row; NULL means not indexed yet.
 
-use crate::{MessageText, Result, TextField, TextHits};
-use rusqlite::{params, Connection, Transaction};
+use crate::{FoundMessage, MessageText, Result, TextField, TextHits};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// Needles shorter than this many characters cannot be answered by trigrams.
 pub const MIN_NEEDLE_CHARS: usize = 3;
 
-/// Indexes a blob's text unless it already is (the same bytes appended twice).
-pub fn index(tx: &Transaction<'_>, hash: &str, text: &MessageText) -> Result<()> {
-    let added = tx.execute("INSERT OR IGNORE INTO blob_text(hash) VALUES (?1)", [hash])?;
-    if added == 1 {
-        tx.execute(
-            "INSERT OR REPLACE INTO text_index(rowid, subject, sender, recipient, cc, body)
-             VALUES (last_insert_rowid(), ?1, ?2, ?3, ?4, ?5)",
-            params![text.subject, text.from, text.to, text.cc, text.body],
-        )?;
+fn id_range(mailbox_id: i64) -> (i64, i64) {
+    (mailbox_id << 32, (mailbox_id << 32) | 0xFFFF_FFFF)
+}
+
+/// The index row of a blob's text in a mailbox, if it has one.
+pub fn existing(tx: &Transaction<'_>, mailbox_id: i64, hash: &str) -> Result<Option<i64>> {
+    Ok(tx
+        .query_row(
+            "SELECT id FROM mailbox_text WHERE mailbox_id = ?1 AND hash = ?2",
+            params![mailbox_id, hash],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Indexes a blob's text for a mailbox unless it already is; returns its row id.
+pub fn index(
+    tx: &Transaction<'_>,
+    mailbox_id: i64,
+    hash: &str,
+    text: &MessageText,
+) -> Result<i64> {
+    if let Some(id) = existing(tx, mailbox_id, hash)? {
+        return Ok(id);
     }
+    let (lo, hi) = id_range(mailbox_id);
+    let id: i64 = tx.query_row(
+        "SELECT coalesce(max(id), ?1) + 1 FROM mailbox_text WHERE id BETWEEN ?1 AND ?2",
+        params![lo, hi],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO mailbox_text(id, mailbox_id, hash) VALUES (?1, ?2, ?3)",
+        params![id, mailbox_id, hash],
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO text_index(rowid, subject, sender, recipient, cc, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, text.subject, text.from, text.to, text.cc, text.body],
+    )?;
+    Ok(id)
+}
+
+/// Indexes the text of a stored blob for a mailbox and points its messages at it.
+pub fn index_stored(
+    tx: &Transaction<'_>,
+    mailbox_id: i64,
+    hash: &str,
+    text: &MessageText,
+) -> Result<()> {
+    let id = index(tx, mailbox_id, hash, text)?;
+    tx.execute(
+        "UPDATE messages SET text_id = ?1 WHERE text_id IS NULL AND blob = ?2
+         AND folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?3)",
+        params![id, hash, mailbox_id],
+    )?;
+    Ok(())
+}
+
+/// Drops a mailbox's rows (the mailbox is being deleted).
+pub fn forget_mailbox(tx: &Transaction<'_>, mailbox_id: i64) -> Result<()> {
+    let (lo, hi) = id_range(mailbox_id);
+    tx.execute(
+        "DELETE FROM text_index WHERE rowid BETWEEN ?1 AND ?2",
+        params![lo, hi],
+    )?;
+    tx.execute(
+        "DELETE FROM mailbox_text WHERE mailbox_id = ?1",
+        [mailbox_id],
+    )?;
     Ok(())
 }
 
@@ -37,52 +102,65 @@ fn phrase(field: TextField, needle: &str) -> String {
     format!("{column} : {quoted}")
 }
 
-/// The UIDs of a folder whose indexed text holds `needle` (already lower-cased), and those
-/// whose blob is not indexed yet. `None` when the needle is too short for trigrams.
+fn found_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FoundMessage> {
+    Ok(FoundMessage {
+        folder_id: r.get(0)?,
+        uid: r.get(1)?,
+        internal_date: r.get(2)?,
+        flags: r.get(3)?,
+    })
+}
+
+/// The messages of a mailbox whose indexed text holds `needle` (already lower-cased), and
+/// those not indexed yet. `None` when the needle is too short for trigrams.
 pub fn search(
     c: &Connection,
-    folder_id: i64,
+    mailbox_id: i64,
     needle: &str,
     field: TextField,
 ) -> Result<Option<TextHits>> {
     if needle.chars().count() < MIN_NEEDLE_CHARS {
         return Ok(None);
     }
-    let mut found = c.prepare_cached(
-        "SELECT m.uid FROM messages m JOIN blob_text b ON b.hash = m.blob
-         WHERE m.folder_id = ?1
-           AND b.id IN (SELECT rowid FROM text_index WHERE text_index MATCH ?2)
-         ORDER BY m.uid",
+    let (lo, hi) = id_range(mailbox_id);
+    // Two steps, so that SQLite never runs the full-text query once per message.
+    let mut ids = c.prepare_cached(
+        "SELECT rowid FROM text_index WHERE text_index MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
     )?;
-    let found = found
-        .query_map(params![folder_id, phrase(field, needle)], |r| r.get(0))?
+    let ids = ids
+        .query_map(params![phrase(field, needle), lo, hi], |r| r.get::<_, i64>(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(Some(TextHits {
-        found,
-        unindexed: unindexed_uids(c, folder_id)?,
-    }))
-}
-
-fn unindexed_uids(c: &Connection, folder_id: i64) -> Result<Vec<i64>> {
-    let mut q = c.prepare_cached(
-        "SELECT m.uid FROM messages m WHERE m.folder_id = ?1
-         AND NOT EXISTS (SELECT 1 FROM blob_text b WHERE b.hash = m.blob) ORDER BY m.uid",
+    let mut by_text = c.prepare_cached(
+        "SELECT folder_id, uid, internal_date, flags FROM messages WHERE text_id = ?1",
     )?;
-    let uids = q
-        .query_map([folder_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(uids)
+    let mut found = vec![];
+    for id in ids {
+        for m in by_text.query_map([id], found_row)? {
+            found.push(m?);
+        }
+    }
+    found.sort_by_key(|m| (m.folder_id, m.uid));
+    let mut pending = c.prepare_cached(
+        "SELECT m.folder_id, m.uid, m.internal_date, m.flags FROM messages m
+         WHERE m.text_id IS NULL
+           AND m.folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?1)
+         ORDER BY m.folder_id, m.uid",
+    )?;
+    let unindexed = pending
+        .query_map([mailbox_id], found_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(TextHits { found, unindexed }))
 }
 
 /// Blobs of stored messages that have no text in the index yet (messages stored before
-/// the index existed), at most `limit`.
-pub fn unindexed_blobs(c: &Connection, limit: i64) -> Result<Vec<String>> {
+/// the index existed), with their mailbox, at most `limit`.
+pub fn unindexed(c: &Connection, limit: i64) -> Result<Vec<(i64, String)>> {
     let mut q = c.prepare_cached(
-        "SELECT DISTINCT m.blob FROM messages m
-         WHERE NOT EXISTS (SELECT 1 FROM blob_text b WHERE b.hash = m.blob) LIMIT ?1",
+        "SELECT DISTINCT f.mailbox_id, m.blob FROM messages m JOIN folders f ON f.id = m.folder_id
+         WHERE m.text_id IS NULL LIMIT ?1",
     )?;
-    let blobs = q
-        .query_map([limit], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(blobs)
+    let rows = q
+        .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }

@@ -182,7 +182,7 @@ fn log_retention_drops_old_records_and_the_rest_still_verifies() {
     );
 }
 
-fn append_text(s: &dyn Store, folder: &str, bytes: &[u8], body: Option<&str>) -> i64 {
+fn append_text(s: &dyn Store, address: &str, bytes: &[u8], body: Option<&str>) -> i64 {
     let blob = s.put_blob(bytes).unwrap();
     let meta = MessageMeta {
         text: body.map(|b| store::MessageText {
@@ -198,29 +198,41 @@ fn append_text(s: &dyn Store, folder: &str, bytes: &[u8], body: Option<&str>) ->
         size: 1,
         meta: &meta,
     };
-    s.write(|tx| tx.append("a@pec.test", folder, &m, 1, true))
+    s.write(|tx| tx.append(address, INBOX, &m, 1, true))
         .unwrap()
 }
 
 #[test]
-fn text_index_finds_substrings_and_names_what_it_has_not_indexed() {
+fn text_index_finds_substrings_in_one_mailbox_and_names_what_it_has_not_indexed() {
     use store::{TextField, TextHits};
     let (_d, s) = open();
+    let b = NewMailbox {
+        address: "b@pec.test",
+        password_hash: "hash",
+        quota: 100,
+        recovery_email: None,
+        must_change_password: false,
+    };
+    let b_id = s.add_mailbox(&b, 0).unwrap();
     let inbox = s.folder_head(1, INBOX).unwrap().unwrap().id;
-    append_text(
-        &*s,
-        INBOX,
-        b"1",
-        Some("fattura n. 42 del \"saldo\" perché dovuto"),
-    );
-    append_text(&*s, INBOX, b"2", Some("nessuna corrispondenza qui"));
-    let old = append_text(&*s, INBOX, b"3", None);
-    let hits = |needle: &str, f| s.text_search(inbox, needle, f).unwrap();
+    append_text(&*s, "a@pec.test", b"1", Some("fattura n. 42 del \"saldo\" perché dovuto"));
+    append_text(&*s, "a@pec.test", b"2", Some("nessuna corrispondenza qui"));
+    let old = append_text(&*s, "a@pec.test", b"3", None);
+    // Another mailbox with the same words is never in a's answers.
+    append_text(&*s, "b@pec.test", b"1", Some("fattura n. 42 anche qui"));
+    let uids = |v: Vec<store::FoundMessage>| -> Vec<(i64, i64)> {
+        v.into_iter().map(|m| (m.folder_id, m.uid)).collect()
+    };
+    let hits = |needle: &str, f| {
+        s.text_search(1, needle, f)
+            .unwrap()
+            .map(|h| (uids(h.found), uids(h.unindexed)))
+    };
     let just = |found: Vec<i64>| {
-        Some(TextHits {
-            found,
-            unindexed: vec![old],
-        })
+        Some((
+            found.into_iter().map(|u| (inbox, u)).collect::<Vec<_>>(),
+            vec![(inbox, old)],
+        ))
     };
     // Substrings inside words, punctuation, quotes and accented letters.
     assert_eq!(hits("attura n", TextField::Body), just(vec![1]));
@@ -229,7 +241,7 @@ fn text_index_finds_substrings_and_names_what_it_has_not_indexed() {
     assert_eq!(hits("corrispondenza", TextField::Body), just(vec![2]));
     // Words present but not next to each other are not a match.
     assert_eq!(hits("fattura del", TextField::Body), just(vec![]));
-    // The header fields only when asked.
+    // Each field in its own column.
     assert_eq!(hits("mario rossi", TextField::Body), just(vec![]));
     assert_eq!(hits("mario rossi", TextField::Anywhere), just(vec![1, 2]));
     assert_eq!(hits("mario rossi", TextField::From), just(vec![1, 2]));
@@ -239,36 +251,37 @@ fn text_index_finds_substrings_and_names_what_it_has_not_indexed() {
     assert_eq!(hits("42", TextField::Body), None);
     // FTS5 syntax in the needle is text, not a query.
     assert_eq!(hits("a OR b*", TextField::Body), just(vec![]));
+    let b_hits = s.text_search(b_id, "fattura", TextField::Body).unwrap().unwrap();
+    assert_eq!(b_hits.found.len(), 1);
+    assert_ne!(b_hits.found[0].folder_id, inbox);
 
-    // The message stored without text is indexed later; its blob is then known.
-    let pending = s.unindexed_blobs(10).unwrap();
+    // The message stored without text is indexed later.
+    let pending = s.unindexed_texts(10).unwrap();
     assert_eq!(pending.len(), 1);
     let text = store::MessageText {
         body: "testo arretrato".into(),
         ..Default::default()
     };
-    s.index_text(&pending[0], &text).unwrap();
-    assert!(s.unindexed_blobs(10).unwrap().is_empty());
+    s.index_text(pending[0].0, &pending[0].1, &text).unwrap();
+    assert!(s.unindexed_texts(10).unwrap().is_empty());
     assert_eq!(
         hits("arretrato", TextField::Body),
-        Some(TextHits {
-            found: vec![old],
-            unindexed: vec![]
-        })
+        Some((vec![(inbox, old)], vec![]))
     );
 
-    // A copy shares the blob and its text; an expunged message is no longer found.
+    // A copy keeps its text; an expunged message is no longer found; a deleted mailbox's
+    // rows go with it.
     let drafts = s.folder_head(1, "Bozze").unwrap().unwrap().id;
     s.copy_messages(inbox, &[1], drafts, false).unwrap();
     assert_eq!(
-        s.text_search(drafts, "fattura", TextField::Body)
-            .unwrap()
-            .map(|h| h.found),
-        Some(vec![1])
+        hits("fattura", TextField::Body).unwrap().0,
+        vec![(inbox, 1), (drafts, 1)]
     );
     s.expunge(inbox, &[1]).unwrap();
+    assert_eq!(hits("fattura", TextField::Body).unwrap().0, vec![(drafts, 1)]);
+    s.delete_mailbox("b@pec.test").unwrap();
     assert_eq!(
-        hits("fattura", TextField::Body).map(|h| h.found),
-        Some(vec![])
+        s.text_search(b_id, "fattura", TextField::Body).unwrap(),
+        Some(TextHits::default())
     );
 }

@@ -15,7 +15,7 @@ use services::provider::Provider;
 
 #[derive(Deserialize, Default)]
 pub struct ComposeQuery {
-    /// reply | all | forward | again
+    /// reply | all | forward | again | draft
     #[serde(default)]
     mode: String,
     #[serde(default)]
@@ -33,6 +33,12 @@ pub struct Draft {
     pub receipt: String,
     /// Forwarding: the original goes along as an attachment.
     pub forward: Option<(String, i64)>,
+    /// Duplicating or editing a draft: the attachments of this message go along.
+    pub keep: Option<(String, i64)>,
+    /// Their names, shown on the form.
+    pub kept: Vec<String>,
+    /// Editing a draft: its UID in Bozze, removed once the message is sent or saved again.
+    pub replaces: Option<i64>,
 }
 
 #[derive(Template)]
@@ -47,12 +53,28 @@ struct ComposePage {
     error: Option<String>,
 }
 
+/// A message of the mailbox in a hidden field: `uid:folder`.
+fn message_field(m: &Option<(String, i64)>) -> String {
+    match m {
+        Some((f, uid)) => format!("{uid}:{f}"),
+        None => String::new(),
+    }
+}
+
+fn parse_message_field(v: &str) -> Option<(String, i64)> {
+    v.split_once(':')
+        .and_then(|(u, f)| Some((f.to_string(), u.parse().ok()?)))
+}
+
 impl ComposePage {
     fn forward_field(&self) -> String {
-        match &self.d.forward {
-            Some((f, uid)) => format!("{uid}:{f}"),
-            None => String::new(),
-        }
+        message_field(&self.d.forward)
+    }
+    fn keep_field(&self) -> String {
+        message_field(&self.d.keep)
+    }
+    fn replaces_field(&self) -> String {
+        self.d.replaces.map(|u| u.to_string()).unwrap_or_default()
     }
 }
 
@@ -134,9 +156,62 @@ fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebE
             d.cc = emails(&st.envelope.cc).join(", ");
             d.subject = strip(&subject);
             d.body = text;
+            d.kept = attachment_leaves(st)
+                .iter()
+                .map(|p| p.file_name().unwrap_or_default())
+                .collect();
+            d.keep = Some((folder.name.clone(), uid));
+            if q.mode == "draft" && folder.name == DRAFTS {
+                d.replaces = Some(uid);
+                d.receipt = receipt_of(&m.data, st);
+            }
         }
     }
     Ok(d)
+}
+
+const DRAFTS: &str = "Bozze";
+
+/// The attachments of a message as the user sees it (an envelope's original's).
+fn attachment_leaves(st: &message::Structure) -> Vec<&message::Part> {
+    st.root
+        .leaves()
+        .into_iter()
+        .filter(|p| p.is_attachment())
+        .collect()
+}
+
+/// The receipt type a saved draft asked for.
+fn receipt_of(raw: &[u8], st: &message::Structure) -> String {
+    let header = raw.get(st.root.header.clone()).unwrap_or_default();
+    message::header_fields(header)
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("X-TipoRicevuta"))
+        .map(|(_, v)| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "breve" || v == "sintetica")
+        .unwrap_or_else(|| "completa".into())
+}
+
+/// The attachments of a message of the session's mailbox, decoded, to send again.
+fn kept_attachments(
+    p: &Provider,
+    s: &WebSession,
+    (f, uid): &(String, i64),
+) -> Result<Vec<Upload>, WebError> {
+    let folder = crate::message::own_folder(p, s, f)?;
+    let m = crate::message::load(p, &folder, *uid)?;
+    let st = crate::message::shown(&m.structure);
+    Ok(attachment_leaves(st)
+        .into_iter()
+        .map(|part| Upload {
+            name: part.file_name().unwrap_or_else(|| "allegato".into()),
+            mime: format!("{}/{}", part.media_type, part.subtype),
+            data: message::decode_transfer(
+                m.data.get(part.body.clone()).unwrap_or_default(),
+                &part.encoding,
+            ),
+        })
+        .collect())
 }
 
 /// GET /compose
@@ -249,7 +324,25 @@ pub async fn send(
     let mut d = Draft::default();
     let mut files = vec![];
     let mut action = String::new();
-    let bad = |e: axum::extract::multipart::MultipartError| WebError::BadRequest(e.body_text());
+    let limit = i18n::size(st.p.limits.max_message_bytes as i64);
+    let l = s.lang;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            WebError::TooLarge(format!(
+                "{} {limit}. {}",
+                l.t(
+                    "Il messaggio con gli allegati supera la dimensione massima di",
+                    "The message with its attachments is larger than the limit of"
+                ),
+                l.t(
+                    "Tornare indietro e togliere o ridurre gli allegati.",
+                    "Go back and remove or shrink attachments."
+                )
+            ))
+        } else {
+            WebError::BadRequest(e.body_text())
+        }
+    };
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "attachment" {
@@ -276,11 +369,9 @@ pub async fn send(
             "subject" => d.subject = value,
             "body" => d.body = value,
             "receipt" => d.receipt = value,
-            "forward" => {
-                d.forward = value
-                    .split_once(':')
-                    .and_then(|(u, f)| Some((f.to_string(), u.parse().ok()?)))
-            }
+            "forward" => d.forward = parse_message_field(&value),
+            "keep" => d.keep = parse_message_field(&value),
+            "replaces" => d.replaces = value.parse().ok(),
             "action" => action = value,
             _ => {}
         }
@@ -315,6 +406,9 @@ fn submit(
             });
         }
     }
+    if let Some(keep) = &d.keep {
+        files.extend(kept_attachments(p, s, keep)?);
+    }
     let (to, cc) = (split_addresses(&d.to), split_addresses(&d.cc));
     let bytes = build_message(p, &s.address, &d, &to, &cc, &files);
     if draft {
@@ -322,12 +416,13 @@ fn submit(
             p,
             &s.address,
             services::delivery::Ingest {
-                folder: "Bozze".into(),
+                folder: DRAFTS.into(),
                 bytes,
                 flags: "\\Draft \\Seen".into(),
                 internal_date: None,
             },
         )?;
+        drop_replaced_draft(p, s, &d)?;
         return Ok(page(&SentPage {
             fr: frame(p, s),
             l,
@@ -366,6 +461,9 @@ fn submit(
     let rcpts: Vec<String> = to.iter().chain(cc.iter()).cloned().collect();
     // The same access point as SMTP submission.
     let reply = services::access::submit(p, &s.address, &s.address, &rcpts, &bytes);
+    if reply.code == 250 {
+        drop_replaced_draft(p, s, &d)?;
+    }
     Ok(page(&SentPage {
         fr: frame(p, s),
         l,
@@ -373,6 +471,15 @@ fn submit(
         reply: reply.text.clone(),
         draft: false,
     }))
+}
+
+/// A draft that was edited goes once it is sent or saved anew.
+fn drop_replaced_draft(p: &Provider, s: &WebSession, d: &Draft) -> Result<(), WebError> {
+    if let Some(uid) = d.replaces {
+        let drafts = crate::message::own_folder(p, s, DRAFTS)?;
+        p.store.expunge(drafts.id, &[uid])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

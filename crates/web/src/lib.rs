@@ -225,6 +225,9 @@ pub enum WebError {
     BadRequest(String),
     #[error("errore interno: {0}")]
     Internal(String),
+    /// A form larger than the webmail accepts.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl From<store::StoreError> for WebError {
@@ -242,6 +245,7 @@ impl IntoResponse for WebError {
             WebError::NotFound => axum::http::StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => axum::http::StatusCode::BAD_REQUEST,
             WebError::Internal(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::TooLarge(_) => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
         };
         let body = format!(
             "<!doctype html><meta charset=utf-8><title>Certa</title>\

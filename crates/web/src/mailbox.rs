@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use services::provider::Provider;
 use std::sync::Arc;
-use store::{FlagOp, Folder, ListKey, ListOrder, ListedMessage, MessageMeta, TextField, INBOX};
+use store::{FlagOp, Folder, FoundMessage, ListKey, ListOrder, ListedMessage, MessageMeta, TextField, INBOX};
 
 pub const TRASH: &str = "Cestino";
 const PAGE: i64 = 50;
@@ -338,7 +338,7 @@ impl Selection {
             }
             Ok(run_search(p, s, &q)?
                 .into_iter()
-                .map(|(f, m)| (f, m.uid))
+                .map(|h| (h.folder, h.uid))
                 .collect())
         };
         let scope = match field(form, "everything") {
@@ -560,12 +560,15 @@ fn day_start(date: &str) -> Option<i64> {
         .map(|t| t.timestamp())
 }
 
-/// Every match, newest first, with its folder.
-pub fn run_search(
-    p: &Provider,
-    s: &WebSession,
-    q: &SearchQuery,
-) -> Result<Vec<(String, ListedMessage)>, WebError> {
+/// A search result.
+pub struct Hit {
+    pub folder: String,
+    folder_id: i64,
+    pub uid: i64,
+}
+
+/// Every match, newest first.
+pub fn run_search(p: &Provider, s: &WebSession, q: &SearchQuery) -> Result<Vec<Hit>, WebError> {
     let needle = q.q.trim().to_lowercase();
     let since = day_start(&q.since);
     let until = day_start(&q.until).map(|t| t + 86_400);
@@ -577,18 +580,23 @@ pub fn run_search(
         "sub" => f.name == current || f.name.starts_with(&sub_prefix),
         _ => f.name == current,
     };
-    let field = text_field(&q.field);
-    let mut found = vec![];
-    for f in folders.iter().filter(|f| in_scope(f)) {
-        let hits = folder_matches(p, f, &needle, field)?
+    let scoped: Vec<&Folder> = folders.iter().filter(|f| in_scope(f)).collect();
+    let mut found: Vec<(&Folder, FoundMessage)> =
+        matches(p, s.mailbox_id, &scoped, &needle, text_field(&q.field))?
             .into_iter()
-            .filter(|m| since.is_none_or(|t| m.internal_date >= t))
-            .filter(|m| until.is_none_or(|t| m.internal_date < t))
-            .filter(|m| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"));
-        found.extend(hits.map(|m| (f.name.clone(), m)));
-    }
-    found.sort_by_key(|(_, m)| std::cmp::Reverse(m.internal_date));
-    Ok(found)
+            .filter(|(_, m)| since.is_none_or(|t| m.internal_date >= t))
+            .filter(|(_, m)| until.is_none_or(|t| m.internal_date < t))
+            .filter(|(_, m)| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"))
+            .collect();
+    found.sort_by_key(|(f, m)| std::cmp::Reverse((m.internal_date, f.id, m.uid)));
+    Ok(found
+        .into_iter()
+        .map(|(f, m)| Hit {
+            folder: f.name.clone(),
+            folder_id: f.id,
+            uid: m.uid,
+        })
+        .collect())
 }
 
 fn text_field(field: &str) -> TextField {
@@ -602,35 +610,66 @@ fn text_field(field: &str) -> TextField {
     }
 }
 
-/// The messages of a folder whose `field` holds `needle` (lower-cased), from the full-text
-/// index; the messages it has not indexed yet, and needles too short for it, are read.
-fn folder_matches(
+/// The messages of some folders whose `field` holds `needle` (lower-cased), from the
+/// full-text index; messages it has not indexed yet, and needles too short for it, are
+/// read.
+fn matches<'f>(
     p: &Provider,
-    f: &Folder,
+    mailbox_id: i64,
+    folders: &[&'f Folder],
     needle: &str,
     field: TextField,
-) -> Result<Vec<ListedMessage>, WebError> {
-    let everything = || {
-        let order = ListOrder {
-            key: ListKey::Date,
-            descending: true,
+) -> Result<Vec<(&'f Folder, FoundMessage)>, WebError> {
+    let everything = |f: &Folder| -> Result<Vec<FoundMessage>, WebError> {
+        Ok(p.store
+            .messages(f.id)?
+            .into_iter()
+            .map(|e| FoundMessage {
+                folder_id: f.id,
+                uid: e.uid,
+                internal_date: e.internal_date,
+                flags: e.flags,
+            })
+            .collect())
+    };
+    let mut out = vec![];
+    let hits = match needle.is_empty() {
+        true => None,
+        false => p.store.text_search(mailbox_id, needle, field)?,
+    };
+    for f in folders {
+        let of_folder = |v: &[FoundMessage]| -> Vec<FoundMessage> {
+            v.iter().filter(|m| m.folder_id == f.id).cloned().collect()
         };
-        p.store.message_page(f.id, order, 0, i64::MAX)
-    };
-    if needle.is_empty() {
-        return Ok(everything()?);
+        let (found, unread) = match (&hits, needle.is_empty()) {
+            (_, true) => (everything(f)?, vec![]),
+            (Some(h), false) => (of_folder(&h.found), of_folder(&h.unindexed)),
+            (None, false) => (vec![], everything(f)?),
+        };
+        out.extend(found.into_iter().map(|m| (*f, m)));
+        out.extend(read(p, f, unread, needle, field)?.into_iter().map(|m| (*f, m)));
     }
-    let (mut rows, unread) = match p.store.text_search(f.id, needle, field)? {
-        Some(hits) => (
-            p.store.listed(f.id, &hits.found)?,
-            p.store.listed(f.id, &hits.unindexed)?,
-        ),
-        None => (vec![], everything()?),
-    };
-    for chunk in unread.chunks(256) {
+    Ok(out)
+}
+
+/// The candidates whose text holds `needle`, found by reading them: the same text the
+/// index keeps, so both ways give the same answer.
+fn read(
+    p: &Provider,
+    f: &Folder,
+    candidates: Vec<FoundMessage>,
+    needle: &str,
+    field: TextField,
+) -> Result<Vec<FoundMessage>, WebError> {
+    let mut out = vec![];
+    for chunk in candidates.chunks(256) {
         let uids: Vec<i64> = chunk.iter().map(|m| m.uid).collect();
+        let listed = p.store.listed(f.id, &uids)?;
         for c in p.store.contents(f.id, &uids)? {
-            let Some(m) = chunk.iter().find(|m| m.uid == c.uid) else {
+            let (Some(m), Some(l)) = (
+                chunk.iter().find(|m| m.uid == c.uid),
+                listed.iter().find(|l| l.uid == c.uid),
+            ) else {
                 continue;
             };
             let st = c
@@ -639,11 +678,10 @@ fn folder_matches(
                 .and_then(message::Structure::from_json)
                 .unwrap_or_else(|| message::Structure::parse(&c.data));
             let meta = MessageMeta {
-                subject: m.subject.clone(),
-                sender: m.sender.clone(),
+                subject: l.subject.clone(),
+                sender: l.sender.clone(),
                 ..MessageMeta::default()
             };
-            // The same text the index keeps, so both ways give the same answer.
             let text = services::delivery::index_text(&c.data, &st, &meta);
             let column = match field {
                 TextField::Subject => text.subject,
@@ -651,16 +689,36 @@ fn folder_matches(
                 TextField::To => text.to,
                 TextField::Cc => text.cc,
                 TextField::Body => text.body,
-                TextField::Anywhere => {
-                    [text.subject, text.from, text.to, text.cc, text.body].join("\n")
-                }
+                TextField::Anywhere => [text.subject, text.from, text.to, text.cc, text.body]
+                    .join("\n"),
             };
             if column.contains(needle) {
-                rows.push(m.clone());
+                out.push(m.clone());
             }
         }
     }
-    Ok(rows)
+    Ok(out)
+}
+
+/// The list rows of some search results, in their order.
+fn hit_rows(p: &Provider, hits: &[&Hit], l: Lang) -> Result<Vec<Row>, WebError> {
+    let mut by_folder: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+    for h in hits {
+        by_folder.entry(h.folder_id).or_default().push(h.uid);
+    }
+    let mut listed = std::collections::HashMap::new();
+    for (folder_id, uids) in by_folder {
+        for m in p.store.listed(folder_id, &uids)? {
+            listed.insert((folder_id, m.uid), m);
+        }
+    }
+    Ok(hits
+        .iter()
+        .filter_map(|h| {
+            let m = listed.get(&(h.folder_id, h.uid))?;
+            Some(row(&h.folder, m, None, l))
+        })
+        .collect())
 }
 
 #[derive(Template)]
@@ -711,12 +769,12 @@ pub async fn search(
         };
         let pages = ((found.len() as i64 + PAGE - 1) / PAGE).max(1);
         let page_no = q.page.unwrap_or(1).clamp(1, pages);
-        let rows = found
+        let shown: Vec<&Hit> = found
             .iter()
             .skip(((page_no - 1) * PAGE) as usize)
             .take(PAGE as usize)
-            .map(|(f, m)| row(f, m, None, l))
             .collect();
+        let rows = hit_rows(&p, &shown, l)?;
         let current = if q.f.is_empty() {
             INBOX.to_string()
         } else {

@@ -70,6 +70,9 @@ pub struct Preview {
     pub status: Vec<RecipientStatus>,
     pub receipts: Vec<ReceiptLink>,
     pub receipt_type: String,
+    /// The print view has the body in the page (a frame would be cut at its height);
+    /// sanitised like the frame's, with remote images left out.
+    pub inline_body: Option<String>,
 }
 
 impl Preview {
@@ -139,6 +142,20 @@ fn addresses(list: &[message::Address]) -> String {
 }
 
 /// The leaf shown as the body: HTML first, then plain text, never an attachment.
+/// The body a person reads, as safe HTML: sanitised HTML, or the text escaped.
+fn body_html(m: &Loaded, remote: bool) -> String {
+    match body_part(shown(&m.structure)) {
+        Some(part) if part.subtype == "html" => {
+            sanitize::html(&message::body_text(&m.data, part), remote).0
+        }
+        Some(part) => format!(
+            "<pre>{}</pre>",
+            sanitize::escape(&message::body_text(&m.data, part))
+        ),
+        None => String::new(),
+    }
+}
+
 fn body_part(s: &Structure) -> Option<&Part> {
     let leaves = s.root.leaves();
     let text = |sub: &str| {
@@ -223,6 +240,7 @@ pub fn preview(
         status,
         receipts,
         receipt_type,
+        inline_body: None,
     })
 }
 
@@ -332,7 +350,10 @@ async fn full_page(
     let p = st.p.clone();
     blocking(move || {
         let folder = own_folder(&p, &s, &q.f)?;
-        let m = preview(&p, &s, &folder, q.uid, q.remote == Some(1))?;
+        let mut m = preview(&p, &s, &folder, q.uid, q.remote == Some(1))?;
+        if print {
+            m.inline_body = Some(body_html(&load(&p, &folder, q.uid)?, false));
+        }
         Ok(page(&MessagePage {
             fr: frame(&p, &s),
             l: s.lang,
@@ -373,19 +394,9 @@ pub async fn body(
     blocking(move || {
         let folder = own_folder(&p, &s, &q.f)?;
         let m = load(&p, &folder, q.uid)?;
-        let view = shown(&m.structure);
-        let remote = q.remote == Some(1);
         // The page around the frame says how many remote images were left out.
-        let html = match body_part(view) {
-            Some(part) if part.subtype == "html" => {
-                sanitize::html(&message::body_text(&m.data, part), remote).0
-            }
-            Some(part) => format!(
-                "<pre>{}</pre>",
-                sanitize::escape(&message::body_text(&m.data, part))
-            ),
-            None => String::new(),
-        };
+        let remote = q.remote == Some(1);
+        let html = body_html(&m, remote);
         let doc = format!(
             "<!doctype html><html><head><meta charset=utf-8><style>body{{font:14px/1.5 sans-serif;margin:8px;word-wrap:break-word}}pre{{white-space:pre-wrap;font:inherit}}</style></head><body>{html}</body></html>"
         );

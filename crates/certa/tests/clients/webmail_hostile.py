@@ -89,7 +89,8 @@ try:
     d.implicitly_wait(0)  # from here, an empty find means "not there"
     for uid in uids:
         for page in (f"/?f=INBOX&uid={uid.decode()}", f"/message?f=INBOX&uid={uid.decode()}",
-                     f"/message/body?f=INBOX&uid={uid.decode()}"):
+                     f"/message/body?f=INBOX&uid={uid.decode()}",
+                     f"/message/print?f=INBOX&uid={uid.decode()}"):
             d.get(url + page)
             time.sleep(0.3)
             try:
@@ -122,7 +123,7 @@ try:
     while "/pixel.gif" not in hits and time.time() < end:
         time.sleep(0.2)
     assert hits == ["/pixel.gif"], hits
-    print(f"OK: {len(corpus)} hostile messages, 3 views each, no script, no remote request "
+    print(f"OK: {len(corpus)} hostile messages, 4 views each, no script, no remote request "
           "until the user asks for one message's images")
 finally:
     d.quit()
