@@ -155,14 +155,13 @@ fn sessions_survive_a_restart_and_end_with_the_password() {
 fn behind_a_proxy_only_the_proxy_connects_and_clients_are_told_apart() {
     let mut a = Node::new("pec.alpha.test", None);
     let user = a.mailbox("proxy");
-    let config = a.data().join("certa.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = if text.contains("\n[web]\n") {
-        text.replace("\n[web]\n", "\n[web]\nproxy = \"127.0.0.2\"\n")
-    } else {
-        format!("{text}\n[web]\nproxy = \"127.0.0.2\"\n")
-    };
-    std::fs::write(&config, text).unwrap();
+    a.edit_config(|text| {
+        if text.contains("\n[web]\n") {
+            text.replace("\n[web]\n", "\n[web]\nproxy = \"127.0.0.2\"\n")
+        } else {
+            format!("{text}\n[web]\nproxy = \"127.0.0.2\"\n")
+        }
+    });
     a.start();
     run(
         "webmail_proxy.py",
@@ -174,4 +173,41 @@ fn behind_a_proxy_only_the_proxy_connects_and_clients_are_told_apart() {
             PASSWORD.into(),
         ],
     );
+}
+
+/// Compose beyond the first message: a draft saved, edited and sent; duplicate and forward;
+/// the print view; a message not delivered and one never delivered in time, each in the
+/// sent message's status; the size limits; English (tests/clients/webmail_compose.py).
+#[test]
+fn drafts_duplicates_forwards_failures_and_limits_in_chromium() {
+    // 12 h → 2 s, 24 h → 4 s; B is a peer provider that never comes up.
+    let mut a = Node::new("pec.alpha.test", Some((2, 4)));
+    let b = Node::new("pec.beta.test", None);
+    a.peer_with(&b);
+    let user = a.mailbox("mittente");
+    let other = a.mailbox("collega");
+    let down = format!("assente@{}", b.domain);
+    let max_bytes = 400_000;
+    a.edit_config(|text| {
+        let limit = "max_message_bytes = 104857600";
+        assert!(text.contains(limit), "{text}");
+        text.replace(limit, &format!("max_message_bytes = {max_bytes}"))
+    });
+    a.start();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webmail-compose");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let log = run(
+        "webmail_compose.py",
+        &[
+            a.web_url(),
+            user,
+            PASSWORD.to_string(),
+            other,
+            down,
+            max_bytes.to_string(),
+            out.display().to_string(),
+        ],
+    );
+    println!("{log}");
 }

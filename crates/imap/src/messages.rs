@@ -584,7 +584,11 @@ impl Session {
             let hits = self
                 .p
                 .store
-                .text_search(self.mailbox_id()?, &n.to_lowercase(), store::TextField::Body)
+                .text_search(
+                    self.mailbox_id()?,
+                    &n.to_lowercase(),
+                    store::TextField::Body,
+                )
                 .map_err(store_error)?;
             if let Some(h) = hits {
                 let set = |v: Vec<store::FoundMessage>| {

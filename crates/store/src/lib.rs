@@ -393,8 +393,12 @@ pub trait Store: Send + Sync {
     fn claim_recent(&self, folder_id: i64) -> Result<i64>;
     /// Full-text search of a mailbox for a lower-cased needle; `None` when the needle is
     /// too short for the index (fewer than three characters) and the caller must read.
-    fn text_search(&self, mailbox_id: i64, needle: &str, field: TextField)
-        -> Result<Option<TextHits>>;
+    fn text_search(
+        &self,
+        mailbox_id: i64,
+        needle: &str,
+        field: TextField,
+    ) -> Result<Option<TextHits>>;
     /// (mailbox, blob) of stored messages whose text is not indexed yet, at most `limit`.
     fn unindexed_texts(&self, limit: i64) -> Result<Vec<(i64, String)>>;
     /// Indexes the text of a stored blob for a mailbox (messages stored before the index).

@@ -31,12 +31,7 @@ pub fn existing(tx: &Transaction<'_>, mailbox_id: i64, hash: &str) -> Result<Opt
 }
 
 /// Indexes a blob's text for a mailbox unless it already is; returns its row id.
-pub fn index(
-    tx: &Transaction<'_>,
-    mailbox_id: i64,
-    hash: &str,
-    text: &MessageText,
-) -> Result<i64> {
+pub fn index(tx: &Transaction<'_>, mailbox_id: i64, hash: &str, text: &MessageText) -> Result<i64> {
     if let Some(id) = existing(tx, mailbox_id, hash)? {
         return Ok(id);
     }
@@ -128,7 +123,9 @@ pub fn search(
         "SELECT rowid FROM text_index WHERE text_index MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
     )?;
     let ids = ids
-        .query_map(params![phrase(field, needle), lo, hi], |r| r.get::<_, i64>(0))?
+        .query_map(params![phrase(field, needle), lo, hi], |r| {
+            r.get::<_, i64>(0)
+        })?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
     let mut by_text = c.prepare_cached(
         "SELECT folder_id, uid, internal_date, flags FROM messages WHERE text_id = ?1",

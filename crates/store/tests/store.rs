@@ -215,7 +215,12 @@ fn text_index_finds_substrings_in_one_mailbox_and_names_what_it_has_not_indexed(
     };
     let b_id = s.add_mailbox(&b, 0).unwrap();
     let inbox = s.folder_head(1, INBOX).unwrap().unwrap().id;
-    append_text(&*s, "a@pec.test", b"1", Some("fattura n. 42 del \"saldo\" perché dovuto"));
+    append_text(
+        &*s,
+        "a@pec.test",
+        b"1",
+        Some("fattura n. 42 del \"saldo\" perché dovuto"),
+    );
     append_text(&*s, "a@pec.test", b"2", Some("nessuna corrispondenza qui"));
     let old = append_text(&*s, "a@pec.test", b"3", None);
     // Another mailbox with the same words is never in a's answers.
@@ -251,7 +256,10 @@ fn text_index_finds_substrings_in_one_mailbox_and_names_what_it_has_not_indexed(
     assert_eq!(hits("42", TextField::Body), None);
     // FTS5 syntax in the needle is text, not a query.
     assert_eq!(hits("a OR b*", TextField::Body), just(vec![]));
-    let b_hits = s.text_search(b_id, "fattura", TextField::Body).unwrap().unwrap();
+    let b_hits = s
+        .text_search(b_id, "fattura", TextField::Body)
+        .unwrap()
+        .unwrap();
     assert_eq!(b_hits.found.len(), 1);
     assert_ne!(b_hits.found[0].folder_id, inbox);
 
@@ -278,7 +286,10 @@ fn text_index_finds_substrings_in_one_mailbox_and_names_what_it_has_not_indexed(
         vec![(inbox, 1), (drafts, 1)]
     );
     s.expunge(inbox, &[1]).unwrap();
-    assert_eq!(hits("fattura", TextField::Body).unwrap().0, vec![(drafts, 1)]);
+    assert_eq!(
+        hits("fattura", TextField::Body).unwrap().0,
+        vec![(drafts, 1)]
+    );
     s.delete_mailbox("b@pec.test").unwrap();
     assert_eq!(
         s.text_search(b_id, "fattura", TextField::Body).unwrap(),

@@ -161,9 +161,9 @@ fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebE
                 .map(|p| p.file_name().unwrap_or_default())
                 .collect();
             d.keep = Some((folder.name.clone(), uid));
+            d.receipt = receipt_of(&m.data, st);
             if q.mode == "draft" && folder.name == DRAFTS {
                 d.replaces = Some(uid);
-                d.receipt = receipt_of(&m.data, st);
             }
         }
     }

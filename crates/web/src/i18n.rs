@@ -68,7 +68,8 @@ pub fn pec_badge(code: &str, lang: Lang) -> &'static str {
         | "avvenuta-consegna-breve"
         | "avvenuta-consegna-sintetica" => ("Consegna", "Delivery"),
         "mancata-consegna" | "mancata-consegna-virus" => ("Mancata consegna", "Non-delivery"),
-        "mancata-consegna-12h" | "mancata-consegna-24h" => ("Preavviso", "Delay notice"),
+        "mancata-consegna-12h" => ("Preavviso 12 ore", "12-hour notice"),
+        "mancata-consegna-24h" => ("Scaduti i tempi (24 ore)", "Timed out (24 hours)"),
         _ => ("PEC", "PEC"),
     };
     lang.t(it, en)

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use services::provider::Provider;
 use std::sync::Arc;
-use store::{FlagOp, Folder, FoundMessage, ListKey, ListOrder, ListedMessage, MessageMeta, TextField, INBOX};
+use store::{
+    FlagOp, Folder, FoundMessage, ListKey, ListOrder, ListedMessage, MessageMeta, TextField, INBOX,
+};
 
 pub const TRASH: &str = "Cestino";
 const PAGE: i64 = 50;
@@ -647,7 +649,11 @@ fn matches<'f>(
             (None, false) => (vec![], everything(f)?),
         };
         out.extend(found.into_iter().map(|m| (*f, m)));
-        out.extend(read(p, f, unread, needle, field)?.into_iter().map(|m| (*f, m)));
+        out.extend(
+            read(p, f, unread, needle, field)?
+                .into_iter()
+                .map(|m| (*f, m)),
+        );
     }
     Ok(out)
 }
@@ -689,8 +695,9 @@ fn read(
                 TextField::To => text.to,
                 TextField::Cc => text.cc,
                 TextField::Body => text.body,
-                TextField::Anywhere => [text.subject, text.from, text.to, text.cc, text.body]
-                    .join("\n"),
+                TextField::Anywhere => {
+                    [text.subject, text.from, text.to, text.cc, text.body].join("\n")
+                }
             };
             if column.contains(needle) {
                 out.push(m.clone());

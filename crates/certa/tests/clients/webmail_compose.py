@@ -148,6 +148,7 @@ try:
     find("#duplicate").click()
     assert find("#subject").get_attribute("value") == "Preventivo definitivo"
     assert "preventivo.pdf" in text("#kept-attachments")
+    assert find("input[name=receipt][value=sintetica]").is_selected(), "the receipt type too"
     find("#to").clear()
     find("#to").send_keys("nessuno@" + domain)
     find("#subject").clear()
@@ -170,6 +171,9 @@ try:
     assert text("#send-result") == "Messaggio accettato", d.page_source
     status = status_of("Posta inviata", "I: Preventivo definitivo", "Nessuna consegna entro 24 ore")
     print("   ", status.replace("\n", " | "))
+    labels = [li.text for li in d.find_elements(By.CSS_SELECTOR, ".receipts li")]
+    assert any(t.startswith("Preavviso 12 ore") for t in labels), labels
+    assert any(t.startswith("Scaduti i tempi (24 ore)") for t in labels), labels
     names = [a.text for a in d.find_elements(By.CSS_SELECTOR, "a.attachment")]
     assert any(n.endswith(".eml") for n in names), names
 

@@ -109,6 +109,13 @@ impl Node {
         }
     }
 
+    /// Rewrites `certa.toml` (before `start`).
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let path = self.data().join("certa.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(text)).unwrap();
+    }
+
     pub fn data(&self) -> &Path {
         self.dir.path()
     }
