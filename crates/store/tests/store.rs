@@ -296,3 +296,82 @@ fn text_index_finds_substrings_in_one_mailbox_and_names_what_it_has_not_indexed(
         Some(TextHits::default())
     );
 }
+
+/// Each folder's counts (kept by triggers) equal what its messages say, after every kind of
+/// change: append, flags, copy, move, expunge, renaming INBOX, deleting a folder.
+#[test]
+fn folder_counts_follow_every_change() {
+    use store::FlagOp;
+    let (_d, s) = open();
+    s.set_quota("a@pec.test", 1_000_000).unwrap();
+    let check = |when: &str| {
+        for f in s.folders(1).unwrap() {
+            let msgs = s.messages(f.id).unwrap();
+            let unseen = msgs
+                .iter()
+                .filter(|m| !m.flags.split(' ').any(|x| x == "\\Seen"))
+                .count() as i64;
+            let size: i64 = msgs.iter().map(|m| m.size).sum();
+            assert_eq!(
+                (f.messages, f.unseen, f.size),
+                (msgs.len() as i64, unseen, size),
+                "{when}: folder {}",
+                f.name
+            );
+        }
+    };
+    for i in 0..5 {
+        let blob = s.put_blob(format!("m{i}").as_bytes()).unwrap();
+        let meta = MessageMeta {
+            flags: if i % 2 == 0 {
+                "\\Seen".into()
+            } else {
+                String::new()
+            },
+            ..MessageMeta::default()
+        };
+        let m = NewMessage {
+            blob: &blob,
+            size: 10 + i,
+            meta: &meta,
+        };
+        s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true))
+            .unwrap();
+    }
+    check("append");
+    let inbox = s.folder(1, INBOX).unwrap().unwrap();
+    assert_eq!((inbox.messages, inbox.unseen, inbox.size), (5, 2, 60));
+    let seen = ["\\Seen".to_string()];
+    s.store_flags(inbox.id, &[2], FlagOp::Add, &seen, None)
+        .unwrap();
+    s.store_flags(inbox.id, &[1], FlagOp::Remove, &seen, None)
+        .unwrap();
+    s.store_flags(
+        inbox.id,
+        &[3],
+        FlagOp::Replace,
+        &["$Etichetta".into()],
+        None,
+    )
+    .unwrap();
+    check("flags");
+    let drafts = s.folder(1, "Bozze").unwrap().unwrap().id;
+    let trash = s.folder(1, "Cestino").unwrap().unwrap().id;
+    s.copy_messages(inbox.id, &[1, 2], drafts, false).unwrap();
+    s.copy_messages(inbox.id, &[4], trash, true).unwrap();
+    check("copy and move");
+    s.expunge(inbox.id, &[5]).unwrap();
+    check("expunge");
+    s.rename_folder(1, INBOX, "Archivio", 2).unwrap();
+    check("INBOX renamed");
+    s.create_folder(1, "Pratiche", 3).unwrap();
+    let archive = s.folder(1, "Archivio").unwrap().unwrap().id;
+    let pratiche = s.folder(1, "Pratiche").unwrap().unwrap().id;
+    s.copy_messages(archive, &[1, 2, 3], pratiche, false)
+        .unwrap();
+    check("copied to a new folder");
+    s.delete_folder(1, "Pratiche").unwrap();
+    check("folder deleted");
+    let total: i64 = s.folders(1).unwrap().iter().map(|f| f.size).sum();
+    assert_eq!(s.mailbox("a@pec.test").unwrap().unwrap().used, total);
+}
