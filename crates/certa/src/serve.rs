@@ -361,6 +361,10 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
         }
         tokio::spawn(services::worker::index_stored_text(p.clone()));
+        tokio::spawn(services::worker::run_blob_collection(
+            p.clone(),
+            Duration::from_secs(600),
+        ));
         tokio::spawn(services::worker::run_timers(
             p.clone(),
             Duration::from_secs(cfg.timers.scan_secs.max(1)),

@@ -42,6 +42,28 @@ pub async fn index_stored_text(p: Arc<Provider>) {
     }
 }
 
+/// How long released message bytes wait before their space is given back: longer than any
+/// write takes from storing the bytes to committing what refers to them.
+pub const BLOB_GRACE_SECS: i64 = 3600;
+
+/// Gives back the space of message bytes nobody references any more, every `every`.
+pub async fn run_blob_collection(p: Arc<Provider>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let p = p.clone();
+        let r = tokio::task::spawn_blocking(move || loop {
+            let pass = p.store.collect_blobs(p.now(), BLOB_GRACE_SECS, 1000)?;
+            if pass.checked < 1000 {
+                return Ok::<_, store::StoreError>(());
+            }
+        })
+        .await;
+        if let Ok(Err(e)) = r {
+            eprintln!("Certa: raccolta dello spazio dei messaggi non riuscita: {e}");
+        }
+    }
+}
+
 /// Runs the 12 h / 24 h timers every `every`.
 pub async fn run_timers(p: Arc<Provider>, every: Duration) {
     loop {

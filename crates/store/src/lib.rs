@@ -7,6 +7,7 @@
 
 mod blob;
 mod folders;
+mod gc;
 mod log;
 mod sessions;
 mod sqlite;
@@ -112,6 +113,17 @@ pub enum TextField {
     Cc,
     Body,
     Anywhere,
+}
+
+/// What one pass of [`Store::collect_blobs`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobCollection {
+    /// Released blobs whose references were checked.
+    pub checked: usize,
+    /// Those nothing uses any more: inline copies and index rows dropped.
+    pub freed: usize,
+    /// Blob files removed.
+    pub files: usize,
 }
 
 /// A logged-in webmail browser, as the store keeps it.
@@ -308,6 +320,9 @@ pub trait Store: Send + Sync {
     fn put_blob(&self, data: &[u8]) -> Result<String>;
     /// A message's bytes, wherever they are kept.
     fn blob(&self, hash: &str) -> Result<Vec<u8>>;
+    /// Gives back the space of blobs that nothing has referenced for `grace_secs` (a blob
+    /// file written within that time stays), checking up to `limit` of them.
+    fn collect_blobs(&self, now: Unix, grace_secs: i64, limit: i64) -> Result<BlobCollection>;
 
     // ---- domains and mailboxes
     fn add_domain(&self, name: &str, now: Unix) -> Result<()>;

@@ -167,7 +167,8 @@ const MIGRATIONS: &[&str] = &[
         contentless_delete=1, tokenize='trigram');
     ALTER TABLE messages ADD COLUMN text_id INTEGER;
     CREATE INDEX messages_text ON messages(text_id);
-    CREATE INDEX messages_unindexed ON messages(blob) WHERE text_id IS NULL;
+    CREATE INDEX messages_blob ON messages(blob);
+    CREATE INDEX mailbox_text_hash ON mailbox_text(hash);
     "#,
     // 10: webmail sessions survive a restart (see sessions.rs).
     r#"
@@ -219,6 +220,23 @@ const MIGRATIONS: &[&str] = &[
             n_bytes = n_bytes + NEW.size
         WHERE id = NEW.folder_id;
     END;
+    "#,
+    // 12: blobs whose last reference may have gone, for the collection in gc.rs. Inline
+    // blobs stored before this migration are all checked once.
+    r#"
+    CREATE TABLE blob_release(hash TEXT PRIMARY KEY, since INTEGER);
+    CREATE TRIGGER messages_release_blob AFTER DELETE ON messages BEGIN
+        INSERT OR IGNORE INTO blob_release(hash) VALUES (OLD.blob);
+    END;
+    CREATE TRIGGER queue_release_blob AFTER DELETE ON queue BEGIN
+        INSERT OR IGNORE INTO blob_release(hash) VALUES (OLD.blob);
+    END;
+    CREATE TRIGGER quarantine_release_blob AFTER DELETE ON quarantine BEGIN
+        INSERT OR IGNORE INTO blob_release(hash) VALUES (OLD.blob);
+    END;
+    CREATE INDEX queue_blob ON queue(blob);
+    CREATE INDEX quarantine_blob ON quarantine(blob);
+    INSERT OR IGNORE INTO blob_release(hash) SELECT hash FROM small_blobs;
     "#,
 ];
 
@@ -530,6 +548,18 @@ impl Store for SqliteStore {
 
     fn put_blob(&self, data: &[u8]) -> Result<String> {
         Ok(self.blobs.put(data)?)
+    }
+
+    fn collect_blobs(&self, now: Unix, grace_secs: i64, limit: i64) -> Result<BlobCollection> {
+        let (checked, free) =
+            self.sql_write(|tx| crate::gc::collect(tx, now, grace_secs, limit))?;
+        let grace = std::time::Duration::from_secs(grace_secs.max(0) as u64);
+        let files = self.blobs.remove_unreferenced(&free, grace)?;
+        Ok(BlobCollection {
+            checked,
+            freed: free.len(),
+            files,
+        })
     }
 
     // ---- domains and mailboxes -------------------------------------------------------

@@ -375,3 +375,119 @@ fn folder_counts_follow_every_change() {
     let total: i64 = s.folders(1).unwrap().iter().map(|f| f.size).sum();
     assert_eq!(s.mailbox("a@pec.test").unwrap().unwrap().used, total);
 }
+
+fn blob_file(dir: &std::path::Path, hash: &str) -> std::path::PathBuf {
+    dir.join("blobs").join(&hash[..2]).join(hash)
+}
+
+/// Bytes nobody references are given back after the grace period: the inline copy, the
+/// file and the full-text rows; bytes still used by a copy, a queue item or a recent
+/// write stay.
+#[test]
+fn unreferenced_blobs_are_collected_after_the_grace_period() {
+    let (d, s) = open();
+    s.set_quota("a@pec.test", 10_000_000).unwrap();
+    let large = vec![b'x'; store::INLINE_BLOB_MAX + 1];
+    let large_hash = s.put_blob(&large).unwrap();
+    let small = b"From: a\r\n\r\npiccolo".to_vec();
+    let small_hash = store::BlobStore::name_of(&small);
+    let text = store::MessageText {
+        body: "testo indicizzato".into(),
+        ..Default::default()
+    };
+    let meta = MessageMeta {
+        text: Some(text),
+        ..MessageMeta::default()
+    };
+    s.write(|tx| {
+        tx.put_inline(&small_hash, &small)?;
+        for blob in [&large_hash, &small_hash] {
+            let m = NewMessage {
+                blob,
+                size: 10,
+                meta: &meta,
+            };
+            tx.append("a@pec.test", INBOX, &m, 1, true)?;
+        }
+        // A queue item also holds the large blob.
+        tx.enqueue("relay", "a@pec.test", "b@x.test", &large_hash, None, 1)
+    })
+    .unwrap();
+    let inbox = s.folder(1, INBOX).unwrap().unwrap().id;
+    let trash = s.folder(1, "Cestino").unwrap().unwrap().id;
+    s.copy_messages(inbox, &[2], trash, false).unwrap();
+    s.expunge(inbox, &[1, 2]).unwrap();
+    let found = |s: &dyn Store| {
+        s.text_search(1, "indicizzato", store::TextField::Body)
+            .unwrap()
+            .unwrap()
+            .found
+            .len()
+    };
+    assert_eq!(found(&*s), 1, "the copy in Cestino");
+
+    // Within the grace period nothing goes; after it, what is still used stays.
+    assert_eq!(s.collect_blobs(100, 3600, 100).unwrap().freed, 0);
+    assert_eq!(s.collect_blobs(100 + 3600, 3600, 100).unwrap().freed, 0);
+    assert!(s.blob(&small_hash).is_ok() && s.blob(&large_hash).is_ok());
+
+    // The copy goes: the small blob and its text are given back.
+    s.expunge(trash, &[1]).unwrap();
+    assert_eq!(s.collect_blobs(10_000, 0, 100).unwrap().freed, 1);
+    assert!(s.blob(&small_hash).is_err(), "inline copy dropped");
+    assert_eq!(found(&*s), 0);
+
+    // The queue item is done: the large blob is unreferenced, but its file was written
+    // within the hour (a writer may be about to use it again), so it stays...
+    let item = s.queue_claim(2, 60).unwrap().unwrap();
+    s.write(|tx| tx.dequeue(item.id).map(|_| ())).unwrap();
+    assert_eq!(
+        s.collect_blobs(20_000, 3600, 100).unwrap().freed,
+        0,
+        "not yet due"
+    );
+    let pass = s.collect_blobs(23_600, 3600, 100).unwrap();
+    assert_eq!((pass.checked, pass.freed, pass.files), (1, 1, 0));
+    assert!(
+        blob_file(d.path(), &large_hash).exists(),
+        "written too recently"
+    );
+    // ...and once its file is old, the next release of it removes the file.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(blob_file(d.path(), &large_hash))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // Storing the same bytes again refreshes the file: it is in use again.
+    assert_eq!(s.put_blob(&large).unwrap(), large_hash);
+    let fresh = std::fs::metadata(blob_file(d.path(), &large_hash))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(fresh > old + std::time::Duration::from_secs(3600));
+    std::fs::File::options()
+        .write(true)
+        .open(blob_file(d.path(), &large_hash))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let m = NewMessage {
+        blob: &large_hash,
+        size: 10,
+        meta: &meta,
+    };
+    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true).map(|_| ()))
+        .unwrap();
+    s.expunge(inbox, &[3]).unwrap();
+    assert_eq!(
+        s.collect_blobs(30_000, 3600, 100).unwrap().freed,
+        0,
+        "not yet due"
+    );
+    let pass = s.collect_blobs(40_000, 3600, 100).unwrap();
+    assert_eq!((pass.checked, pass.freed, pass.files), (1, 1, 1));
+    assert!(!blob_file(d.path(), &large_hash).exists(), "file removed");
+    assert!(s.blob(&large_hash).is_err());
+}
