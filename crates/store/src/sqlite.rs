@@ -159,14 +159,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_unseen ON messages(folder_id) WHERE instr(flags, '\Seen') = 0;
     "#,
     // 9: the full-text index (see text.rs): per mailbox and blob, trigrams for substrings,
-    // no copy of the text kept (contentless).
+    // no copy of the text kept (contentless). A hit finds its messages from one index.
     r#"
     CREATE TABLE mailbox_text(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL,
         hash TEXT NOT NULL, UNIQUE(mailbox_id, hash));
     CREATE VIRTUAL TABLE text_index USING fts5(subject, sender, recipient, cc, body, content='',
         contentless_delete=1, tokenize='trigram');
     ALTER TABLE messages ADD COLUMN text_id INTEGER;
-    CREATE INDEX messages_text ON messages(text_id);
+    CREATE INDEX messages_text ON messages(text_id, folder_id, uid, internal_date, flags);
     CREATE INDEX messages_blob ON messages(blob);
     CREATE INDEX mailbox_text_hash ON mailbox_text(hash);
     "#,

@@ -127,15 +127,18 @@ pub fn search(
             r.get::<_, i64>(0)
         })?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
+    // The hits' messages in one statement (the ids as a JSON array), from one index.
+    let ids = format!(
+        "[{}]",
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    );
     let mut by_text = c.prepare_cached(
-        "SELECT folder_id, uid, internal_date, flags FROM messages WHERE text_id = ?1",
+        "SELECT m.folder_id, m.uid, m.internal_date, m.flags
+         FROM json_each(?1) j JOIN messages m ON m.text_id = j.value",
     )?;
-    let mut found = vec![];
-    for id in ids {
-        for m in by_text.query_map([id], found_row)? {
-            found.push(m?);
-        }
-    }
+    let mut found = by_text
+        .query_map([ids], found_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     found.sort_by_key(|m| (m.folder_id, m.uid));
     let mut pending = c.prepare_cached(
         "SELECT m.folder_id, m.uid, m.internal_date, m.flags FROM messages m
