@@ -2,7 +2,7 @@
 //! Sending goes through the access point, the same code path as SMTP submission, and the
 //! acceptance or non-acceptance shows at once.
 
-use crate::i18n::{self, Lang};
+use crate::i18n::Lang;
 use crate::mailbox::{frame, Frame};
 use crate::session::{Authed, WebSession};
 use crate::{blocking, page, AppState, WebError};
@@ -83,8 +83,8 @@ fn compose_page(p: &Provider, s: &WebSession, d: Draft, error: Option<String>) -
         fr: frame(p, s),
         l: s.lang,
         d,
-        max_total: i18n::size(p.limits.max_message_bytes as i64),
-        max_size_times_rcpts: i18n::size(p.limits.pec.max_size_times_recipients as i64),
+        max_total: s.lang.size(p.limits.max_message_bytes as i64),
+        max_size_times_rcpts: s.lang.size(p.limits.pec.max_size_times_recipients as i64),
         max_recipients: p.limits.pec.max_recipients,
         error,
     })
@@ -324,7 +324,7 @@ pub async fn send(
     let mut d = Draft::default();
     let mut files = vec![];
     let mut action = String::new();
-    let limit = i18n::size(st.p.limits.max_message_bytes as i64);
+    let limit = s.lang.size(st.p.limits.max_message_bytes as i64);
     let l = s.lang;
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -454,7 +454,7 @@ fn submit(
                 "Il messaggio supera la dimensione massima di",
                 "The message is larger than the limit of"
             ),
-            i18n::size(p.limits.max_message_bytes as i64)
+            l.size(p.limits.max_message_bytes as i64)
         );
         return Ok(compose_page(p, s, d, Some(e)));
     }

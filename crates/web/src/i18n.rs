@@ -42,17 +42,22 @@ pub fn datetime(unix: i64) -> String {
     }
 }
 
-/// `1,2 MB`, `15 KB`, `300 B`, with the Italian decimal comma.
-pub fn size(bytes: i64) -> String {
-    let b = bytes.max(0) as f64;
-    let s = if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.0} KB", b / 1024.0)
-    } else {
-        format!("{b} B")
-    };
-    s.replace('.', ",")
+impl Lang {
+    /// A size as this language writes it (decimal comma in Italian).
+    pub fn size(self, bytes: i64) -> String {
+        let b = bytes.max(0) as f64;
+        let s = if b >= 1024.0 * 1024.0 {
+            format!("{:.1} MB", b / (1024.0 * 1024.0))
+        } else if b >= 1024.0 {
+            format!("{:.0} KB", b / 1024.0)
+        } else {
+            format!("{b} B")
+        };
+        match self {
+            Lang::It => s.replace('.', ","),
+            Lang::En => s,
+        }
+    }
 }
 
 /// What a user reads for a PEC kind code (`store` keeps `MessageKind::code()`).
@@ -83,7 +88,8 @@ mod tests {
     fn rome_time_and_sizes() {
         // 2026-07-01T10:00:00Z is 12:00 in Rome (CEST).
         assert_eq!(datetime(1_782_900_000), "01/07/2026 12:00");
-        assert_eq!(size(1536), "2 KB");
-        assert_eq!(size(1_572_864), "1,5 MB");
+        assert_eq!(Lang::It.size(1536), "2 KB");
+        assert_eq!(Lang::It.size(1_572_864), "1,5 MB");
+        assert_eq!(Lang::En.size(1_572_864), "1.5 MB");
     }
 }

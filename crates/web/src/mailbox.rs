@@ -53,7 +53,7 @@ pub fn folder_items(folders: &[Folder], current: &str, l: Lang) -> Vec<FolderIte
             depth: f.name.matches('/').count(),
             unseen: f.unseen,
             messages: f.messages,
-            size: i18n::size(f.size),
+            size: l.size(f.size),
             current: f.name == current,
         })
         .collect()
@@ -101,7 +101,7 @@ pub fn row(folder: &str, m: &ListedMessage, current: Option<i64>, l: Lang) -> Ro
             m.subject.clone()
         },
         date: i18n::datetime(m.internal_date),
-        size: i18n::size(m.size),
+        size: l.size(m.size),
         current: Some(m.uid) == current,
     }
 }
@@ -126,8 +126,8 @@ pub fn frame(p: &Provider, s: &WebSession) -> Frame {
     Frame {
         address: s.address.clone(),
         csrf: s.csrf.clone(),
-        quota_used: i18n::size(used),
-        quota_total: i18n::size(quota),
+        quota_used: s.lang.size(used),
+        quota_total: s.lang.size(quota),
         quota_pct: if quota > 0 {
             (used * 100 / quota).clamp(0, 100)
         } else {

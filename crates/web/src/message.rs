@@ -205,7 +205,7 @@ pub fn preview(
                     part.subtype
                 )
             }),
-            size: i18n::size((part.body.end - part.body.start) as i64),
+            size: l.size((part.body.end - part.body.start) as i64),
             url: format!("/message/part?{q}&n={n}"),
         })
         .collect();
@@ -232,7 +232,7 @@ pub fn preview(
         to: addresses(&env.to),
         cc: addresses(&env.cc),
         date: i18n::datetime(m.internal_date),
-        size: i18n::size(m.data.len() as i64),
+        size: l.size(m.data.len() as i64),
         body_url: format!("/message/body?{q}{}", if remote { "&remote=1" } else { "" }),
         remote_blocked,
         attachments,
