@@ -198,7 +198,7 @@ pub enum Command {
     },
     Thread {
         uid: bool,
-        algorithm: String,
+        algorithm: crate::thread::Algorithm,
         key: SearchKey,
     },
     Fetch {
@@ -986,10 +986,9 @@ fn sort(c: &mut Cursor<'_>, uid: bool) -> Result<Command> {
 
 fn thread(c: &mut Cursor<'_>, uid: bool) -> Result<Command> {
     c.sp()?;
-    let algorithm = c.atom()?.to_ascii_uppercase();
-    if algorithm != "REFERENCES" && algorithm != "ORDEREDSUBJECT" {
-        return Err(SyntaxError(format!("unknown thread algorithm {algorithm}")));
-    }
+    let name = c.atom()?;
+    let algorithm = crate::thread::Algorithm::parse(&name)
+        .ok_or_else(|| SyntaxError(format!("unknown thread algorithm {name}")))?;
     c.sp()?;
     search_charset(c)?;
     c.sp()?;

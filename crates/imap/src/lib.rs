@@ -1,6 +1,6 @@
 //! IMAP for Certa mailboxes: IMAP4rev1 (RFC 3501) and IMAP4rev2 (RFC 9051) with LITERAL+,
 //! IDLE, UIDPLUS, MOVE, SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, NAMESPACE, ID, ENABLE,
-//! QUOTA, CONDSTORE/QRESYNC, ESEARCH, SORT, THREAD=REFERENCES, UNSELECT, CHILDREN, BINARY.
+//! QUOTA, CONDSTORE/QRESYNC, ESEARCH, SORT, THREAD (REFERENCES, ORDEREDSUBJECT), UNSELECT, CHILDREN, BINARY.
 //!
 //! Layers: [`wire`] and [`command`] parse (pure, fuzzed); the session modules give each
 //! command its meaning over the [`store::Store`]; [`serve_connection`] does the I/O: lines
@@ -13,6 +13,7 @@ mod mailboxes;
 mod messages;
 mod search;
 mod session;
+pub mod thread;
 mod uidmap;
 mod utf7;
 pub mod wire;

@@ -346,10 +346,10 @@ impl Session {
                 "UIDNEXT" => f.uidnext,
                 "UIDVALIDITY" => f.uidvalidity,
                 "UNSEEN" => f.unseen,
-                "RECENT" => 0,
+                "RECENT" => f.recent,
                 "SIZE" => f.size,
                 "HIGHESTMODSEQ" => f.highestmodseq,
-                "DELETED" => continue,
+                "DELETED" => f.deleted,
                 _ => continue,
             };
             parts.push(format!("{i} {v}"));

@@ -517,9 +517,16 @@ impl Session {
         Ok("SORT completato".into())
     }
 
-    pub fn thread(&mut self, uid: bool, key: &SearchKey) -> Handled {
+    pub fn thread(
+        &mut self,
+        uid: bool,
+        algorithm: crate::thread::Algorithm,
+        key: &SearchKey,
+    ) -> Handled {
         let found = self.matching(key)?;
-        let rendered = self.ordered(&found, |ctx, items| vec![search::thread(ctx, items, uid)])?;
+        let rendered = self.ordered(&found, |ctx, items| {
+            vec![search::thread(ctx, items, uid, algorithm)]
+        })?;
         self.untagged(format!("THREAD {}", rendered.concat()).trim_end());
         self.sync(false);
         Ok("THREAD completato".into())

@@ -1,10 +1,11 @@
-//! SEARCH (RFC 9051 §6.4.4), SORT and THREAD=REFERENCES (RFC 5256) over a folder's
+//! SEARCH (RFC 9051 §6.4.4), SORT and THREAD (RFC 5256) over a folder's
 //! messages. Keys that need the message read its bytes and parsed structure once per
 //! message, only when cheaper keys have not already decided.
 
 use crate::command::{SearchKey, SortKey};
 use crate::date;
 use crate::fetch::header_value;
+use crate::thread::{Algorithm, ThreadMessage};
 use message::{decode_header, may_contain_text, text_of, Structure};
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
@@ -203,16 +204,25 @@ pub(crate) fn needs_content(k: &SearchKey) -> bool {
 /// Base subject for SORT and THREAD (RFC 5256 §2.1, simplified): decoded, `Re:`/`Fwd:`
 /// prefixes and `(fwd)` trailers removed, lower-cased.
 pub fn base_subject(s: &str) -> String {
+    base_subject_and_reply(s).0
+}
+
+/// The base subject, and whether a reply or forward prefix or trailer was removed (RFC 5256
+/// §2.1, "subj-refwd"; the Italian `R:` and `I:` too).
+pub fn base_subject_and_reply(s: &str) -> (String, bool) {
     let mut t = decode_header(s.as_bytes()).trim().to_lowercase();
+    let mut reply = false;
     loop {
         let before = t.clone();
         for p in ["re:", "fw:", "fwd:", "r:", "i:"] {
             if let Some(r) = t.strip_prefix(p) {
                 t = r.trim_start().to_string();
+                reply = true;
             }
         }
         if let Some(r) = t.strip_suffix("(fwd)") {
             t = r.trim_end().to_string();
+            reply = true;
         }
         if t.starts_with('[') {
             if let Some(end) = t.find(']') {
@@ -222,7 +232,7 @@ pub fn base_subject(s: &str) -> String {
             }
         }
         if t == before {
-            return t;
+            return (t, reply);
         }
     }
 }
@@ -308,104 +318,55 @@ pub fn sort(
     keyed.into_iter().map(|k| k.1).collect()
 }
 
-/// THREAD=REFERENCES (RFC 5256 §2.3, without the subject-merging step): messages linked by
-/// Message-ID / In-Reply-To / References; siblings and roots ordered by date. Returns the
-/// rendered thread list using `id` (sequence number or UID) of each candidate.
-pub fn thread(ctx: &Context<'_, '_>, items: &[&Candidate<'_>], use_uid: bool) -> String {
-    let ids: Vec<String> = items
+/// THREAD (RFC 5256) over the matching messages: what each one says of itself, then the
+/// algorithm in [`crate::thread`]. `id` is the sequence number or the UID.
+pub fn thread(
+    ctx: &Context<'_, '_>,
+    items: &[&Candidate<'_>],
+    use_uid: bool,
+    algorithm: Algorithm,
+) -> String {
+    let ids = |raw: &[u8], s: &Structure, name: &str| -> Vec<String> {
+        header_value(raw, s, name)
+            .unwrap_or_default()
+            .split(|ch: char| ch.is_whitespace() || ch == ',')
+            .filter(|t| t.starts_with('<') && t.ends_with('>') && t.len() > 2)
+            .map(str::to_string)
+            .collect()
+    };
+    let messages: Vec<ThreadMessage> = items
         .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            ctx.content(c)
-                .and_then(|(_, s)| s.envelope.message_id.clone())
-                .map(|m| m.trim().to_string())
-                .unwrap_or_else(|| format!("<certa-{i}@local>"))
+        .map(|c| {
+            let content = ctx.content(c);
+            let (subject, references, message_id, date) = match content {
+                Some((raw, s)) => {
+                    let mut refs = ids(raw, s, "references");
+                    if refs.is_empty() {
+                        refs = ids(raw, s, "in-reply-to").into_iter().take(1).collect();
+                    }
+                    let own = ids(raw, s, "message-id").into_iter().next();
+                    let date = header_value(raw, s, "date").and_then(|d| date::header_time(&d));
+                    let subject = header_value(raw, s, "subject").unwrap_or_default();
+                    (subject, refs, own, date)
+                }
+                None => (String::new(), vec![], None, None),
+            };
+            let (base, reply) = base_subject_and_reply(&subject);
+            ThreadMessage {
+                id: if use_uid { c.uid } else { c.seq },
+                seq: c.seq,
+                date: date.unwrap_or(c.internal_date),
+                base_subject: base,
+                reply,
+                message_id,
+                references,
+            }
         })
         .collect();
-    let by_id: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.as_str(), i))
-        .collect();
-    let mut parent: Vec<Option<usize>> = vec![None; items.len()];
-    for (i, c) in items.iter().enumerate() {
-        let refs = ctx
-            .content(c)
-            .map(|(raw, s)| {
-                let mut r = header_value(raw, s, "references").unwrap_or_default();
-                r.push(' ');
-                r.push_str(&header_value(raw, s, "in-reply-to").unwrap_or_default());
-                r
-            })
-            .unwrap_or_default();
-        // The last referenced message we have is the parent.
-        let p = refs
-            .split(|ch: char| ch.is_whitespace())
-            .filter(|t| t.starts_with('<'))
-            .filter_map(|t| by_id.get(t).copied())
-            .rfind(|&p| p != i);
-        // Refuse links that would make a loop.
-        if let Some(p) = p {
-            let mut a = Some(p);
-            let mut looped = false;
-            let mut steps = 0;
-            while let Some(x) = a {
-                if x == i || steps > items.len() {
-                    looped = true;
-                    break;
-                }
-                a = parent[x];
-                steps += 1;
-            }
-            if !looped {
-                parent[i] = Some(p);
-            }
-        }
+    match algorithm {
+        Algorithm::References => crate::thread::references(&messages),
+        Algorithm::OrderedSubject => crate::thread::ordered_subject(&messages),
     }
-    let date_of = |i: usize| {
-        let c = items[i];
-        ctx.content(c)
-            .and_then(|(raw, s)| header_value(raw, s, "date"))
-            .and_then(|d| date::header_time(&d))
-            .unwrap_or(c.internal_date)
-    };
-    let mut children: Vec<Vec<usize>> = vec![vec![]; items.len()];
-    let mut roots = vec![];
-    for (i, p) in parent.iter().enumerate() {
-        match p {
-            Some(p) => children[*p].push(i),
-            None => roots.push(i),
-        }
-    }
-    for ch in children.iter_mut() {
-        ch.sort_by_key(|&i| (date_of(i), items[i].seq));
-    }
-    roots.sort_by_key(|&i| (date_of(i), items[i].seq));
-    let id = |i: usize| if use_uid { items[i].uid } else { items[i].seq };
-    fn render(i: usize, children: &[Vec<usize>], id: &dyn Fn(usize) -> u32, out: &mut String) {
-        out.push_str(&id(i).to_string());
-        match children[i].len() {
-            0 => {}
-            1 => {
-                out.push(' ');
-                render(children[i][0], children, id, out);
-            }
-            _ => {
-                for &c in &children[i] {
-                    out.push_str(" (");
-                    render(c, children, id, out);
-                    out.push(')');
-                }
-            }
-        }
-    }
-    let mut out = String::new();
-    for r in roots {
-        out.push('(');
-        render(r, &children, &id, &mut out);
-        out.push(')');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -194,7 +194,7 @@ impl Session {
         }
         c.push_str(
             " LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS NAMESPACE ID ENABLE \
-             QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC ESEARCH SORT THREAD=REFERENCES UNSELECT \
+             QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT UNSELECT \
              CHILDREN BINARY UTF8=ACCEPT",
         );
         c
@@ -356,7 +356,11 @@ impl Session {
                 criteria,
                 key,
             } => self.sort(&tag, uid, returns, &criteria, &key),
-            Command::Thread { uid, key, .. } => self.thread(uid, &key),
+            Command::Thread {
+                uid,
+                algorithm,
+                key,
+            } => self.thread(uid, algorithm, &key),
             Command::Fetch {
                 uid,
                 set,

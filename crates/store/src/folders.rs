@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 /// A folder with its counts, kept in the folder's row by triggers (migration 11).
 const FOLDER: &str =
     "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
-    f.n_messages, f.n_unseen, f.n_bytes
+    f.n_messages, f.n_unseen, f.n_bytes, f.n_deleted,
+    (SELECT count(*) FROM messages m WHERE m.folder_id = f.id AND m.uid > f.recent_uid)
     FROM folders f";
 
 fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
@@ -27,6 +28,8 @@ fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
         messages: r.get(7)?,
         unseen: r.get(8)?,
         size: r.get(9)?,
+        deleted: r.get(10)?,
+        recent: r.get(11)?,
     })
 }
 
@@ -255,8 +258,8 @@ pub fn messages_with_identificativo(
 /// A folder's identity and IMAP state, without counting its messages (counts are zero).
 pub fn folder_head(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
     Ok(c.query_row(
-        "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, 0, 0, 0 \
-         FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+        "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, \
+         0, 0, 0, 0, 0 FROM folders WHERE mailbox_id = ?1 AND name = ?2",
         params![mailbox_id, name],
         folder_row,
     )

@@ -511,6 +511,10 @@ pub struct Folder {
     pub messages: i64,
     pub unseen: i64,
     pub size: i64,
+    /// Messages marked `\Deleted` (IMAP4rev2 STATUS DELETED).
+    pub deleted: i64,
+    /// Messages no session has seen as `\Recent` yet (STATUS RECENT, RFC 3501).
+    pub recent: i64,
 }
 
 /// The column a message list is sorted by.

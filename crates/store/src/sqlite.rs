@@ -182,30 +182,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX web_sessions_mailbox ON web_sessions(mailbox_id, last_seen);
     CREATE INDEX web_sessions_seen ON web_sessions(last_seen);
     "#,
-    // 11: each folder counts its messages, unseen messages and bytes, kept by triggers on
-    // every change of `messages` (append, copy, move, flags, expunge, a folder's deletion),
-    // so listing folders reads no message at all. `\Seen` is never part of a keyword, so
-    // `instr` is exact.
+    // 11: each folder counts its messages, unseen and deleted messages and bytes, kept by
+    // triggers on every change of `messages` (append, copy, move, flags, expunge, a folder's
+    // deletion), so listing folders reads no message at all. System flags are never part
+    // of a keyword (no backslash there), so `instr` is exact.
     r#"
     ALTER TABLE folders ADD COLUMN n_messages INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE folders ADD COLUMN n_unseen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE folders ADD COLUMN n_deleted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE folders ADD COLUMN n_bytes INTEGER NOT NULL DEFAULT 0;
     DROP INDEX messages_unseen;
     UPDATE folders SET
         n_messages = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id),
         n_unseen = (SELECT count(*) FROM messages m
                     WHERE m.folder_id = folders.id AND instr(m.flags, '\Seen') = 0),
+        n_deleted = (SELECT count(*) FROM messages m
+                     WHERE m.folder_id = folders.id AND instr(m.flags, '\Deleted') > 0),
         n_bytes = (SELECT coalesce(sum(m.size), 0) FROM messages m
                    WHERE m.folder_id = folders.id);
     CREATE TRIGGER messages_count_in AFTER INSERT ON messages BEGIN
         UPDATE folders SET n_messages = n_messages + 1,
             n_unseen = n_unseen + (instr(NEW.flags, '\Seen') = 0),
+            n_deleted = n_deleted + (instr(NEW.flags, '\Deleted') > 0),
             n_bytes = n_bytes + NEW.size
         WHERE id = NEW.folder_id;
     END;
     CREATE TRIGGER messages_count_out AFTER DELETE ON messages BEGIN
         UPDATE folders SET n_messages = n_messages - 1,
             n_unseen = n_unseen - (instr(OLD.flags, '\Seen') = 0),
+            n_deleted = n_deleted - (instr(OLD.flags, '\Deleted') > 0),
             n_bytes = n_bytes - OLD.size
         WHERE id = OLD.folder_id;
     END;
@@ -213,10 +218,12 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         UPDATE folders SET n_messages = n_messages - 1,
             n_unseen = n_unseen - (instr(OLD.flags, '\Seen') = 0),
+            n_deleted = n_deleted - (instr(OLD.flags, '\Deleted') > 0),
             n_bytes = n_bytes - OLD.size
         WHERE id = OLD.folder_id;
         UPDATE folders SET n_messages = n_messages + 1,
             n_unseen = n_unseen + (instr(NEW.flags, '\Seen') = 0),
+            n_deleted = n_deleted + (instr(NEW.flags, '\Deleted') > 0),
             n_bytes = n_bytes + NEW.size
         WHERE id = NEW.folder_id;
     END;

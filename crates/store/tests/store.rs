@@ -311,10 +311,14 @@ fn folder_counts_follow_every_change() {
                 .iter()
                 .filter(|m| !m.flags.split(' ').any(|x| x == "\\Seen"))
                 .count() as i64;
+            let deleted = msgs
+                .iter()
+                .filter(|m| m.flags.split(' ').any(|x| x == "\\Deleted"))
+                .count() as i64;
             let size: i64 = msgs.iter().map(|m| m.size).sum();
             assert_eq!(
-                (f.messages, f.unseen, f.size),
-                (msgs.len() as i64, unseen, size),
+                (f.messages, f.unseen, f.deleted, f.size),
+                (msgs.len() as i64, unseen, deleted, size),
                 "{when}: folder {}",
                 f.name
             );
@@ -341,6 +345,9 @@ fn folder_counts_follow_every_change() {
     check("append");
     let inbox = s.folder(1, INBOX).unwrap().unwrap();
     assert_eq!((inbox.messages, inbox.unseen, inbox.size), (5, 2, 60));
+    assert_eq!(inbox.recent, 5, "no session has seen them");
+    assert_eq!(s.claim_recent(inbox.id).unwrap(), 1);
+    assert_eq!(s.folder(1, INBOX).unwrap().unwrap().recent, 0);
     let seen = ["\\Seen".to_string()];
     s.store_flags(inbox.id, &[2], FlagOp::Add, &seen, None)
         .unwrap();
@@ -354,6 +361,9 @@ fn folder_counts_follow_every_change() {
         None,
     )
     .unwrap();
+    s.store_flags(inbox.id, &[4, 5], FlagOp::Add, &["\\Deleted".into()], None)
+        .unwrap();
+    assert_eq!(s.folder(1, INBOX).unwrap().unwrap().deleted, 2);
     check("flags");
     let drafts = s.folder(1, "Bozze").unwrap().unwrap().id;
     let trash = s.folder(1, "Cestino").unwrap().unwrap().id;

@@ -45,7 +45,7 @@ ok(m.starttls(ssl_context=ctx), "starttls")
 caps = ok(m.capability())[0].decode()
 assert "AUTH=PLAIN" in caps and "LOGINDISABLED" not in caps, caps
 for c in ["IMAP4rev2", "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SORT",
-          "THREAD=REFERENCES", "SPECIAL-USE", "LIST-STATUS", "QUOTA", "BINARY", "LITERAL+"]:
+          "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "SPECIAL-USE", "LIST-STATUS", "QUOTA", "BINARY", "LITERAL+"]:
     assert c in caps, (c, caps)
 ok(m.authenticate("PLAIN", lambda _: f"\0{user}\0{password}".encode()), "authenticate")
 ok(m.logout() and ("OK", []))
@@ -180,6 +180,8 @@ typ, data = a.sort("(REVERSE DATE)", "UTF-8", "ALL")
 assert typ == "OK" and data[0].split() == [b"3", b"1", b"2"], "ties in sequence order"
 typ, data = a.thread("REFERENCES", "UTF-8", "ALL")
 assert typ == "OK" and data[0] == b"(1 3)(2)", data
+typ, data = a.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+assert typ == "OK" and data[0] == b"(1)(2)(3)", data
 
 # --- Two sessions: EXISTS, FETCH FLAGS, EXPUNGE told to the other; \Recent in one only -----
 ok(b.select("INBOX"))
@@ -225,13 +227,16 @@ ok(a._simple_command("MOVE", "2", "Cestino"))
 assert untagged(a, "EXPUNGE") == [b"2"]
 moved = untagged(a, "OK")
 assert any(b"COPYUID" in x for x in moved), moved
-st = ok(a.status("Cestino", "(MESSAGES UIDNEXT UNSEEN HIGHESTMODSEQ)"))[0]
+st = ok(a.status("Cestino", "(MESSAGES UIDNEXT UNSEEN HIGHESTMODSEQ RECENT)"))[0]
 assert b"MESSAGES 1" in st, st
+assert b"RECENT 1" in st, "no session has selected Cestino since: " + st.decode()
 ok(a.select('"Progetti/2026"'))
 ok(a.store("1", "+FLAGS", "(\\Deleted)"))
 ok(a.uid("EXPUNGE", "1:*"))
 assert ok(a.status('"Progetti/2026"', "(MESSAGES)"))[0].endswith(b"(MESSAGES 1)")
 ok(a.store("1", "+FLAGS", "(\\Deleted)"))
+st = ok(a.status('"Progetti/2026"', "(MESSAGES DELETED)"))[0]
+assert st.endswith(b"(MESSAGES 1 DELETED 1)"), st
 ok(a.close())
 assert ok(a.status('"Progetti/2026"', "(MESSAGES)"))[0].endswith(b"(MESSAGES 0)")
 ok(a.select("INBOX", readonly=True))
