@@ -473,6 +473,51 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any tangle of ids, references, duplicates and loops: every message appears once,
+        /// parentheses balance, and nothing else is printed.
+        #[test]
+        fn every_message_once_whatever_the_references(
+            raw in proptest::collection::vec(
+                (0u8..6, proptest::collection::vec(0u8..6, 0..4), 0u8..3, 0i64..5),
+                0..24,
+            )
+        ) {
+            let subjects = ["a", "Re: a", "b"];
+            let m: Vec<ThreadMessage> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, (own, refs, subject, date))| {
+                    let own = format!("<{own}>");
+                    let refs: Vec<String> = refs.iter().map(|r| format!("<{r}>")).collect();
+                    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+                    msg(i as u32 + 1, *date, subjects[*subject as usize], &own, &refs)
+                })
+                .collect();
+            for out in [references(&m), ordered_subject(&m)] {
+                let mut ids: Vec<u32> = out
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.parse().unwrap())
+                    .collect();
+                ids.sort();
+                proptest::prop_assert_eq!(ids, (1..=m.len() as u32).collect::<Vec<_>>());
+                let mut depth = 0i32;
+                for c in out.chars() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        ' ' | '0'..='9' => {}
+                        other => proptest::prop_assert!(false, "{other} in {out}"),
+                    }
+                    proptest::prop_assert!(depth >= 0, "{out}");
+                }
+                proptest::prop_assert_eq!(depth, 0);
+                proptest::prop_assert!(!out.contains("()"), "{}", out);
+            }
+        }
+    }
+
     #[test]
     fn ordered_subject_groups_by_subject_then_date() {
         let m = [
