@@ -69,6 +69,8 @@ pub struct Row {
     pub badge: Option<&'static str>,
     pub badge_class: String,
     pub from: String,
+    /// The recipients, shown instead of the sender in Posta inviata and Bozze.
+    pub to: String,
     pub subject: String,
     pub date: String,
     pub size: String,
@@ -77,11 +79,24 @@ pub struct Row {
 
 pub fn row(folder: &str, m: &ListedMessage, current: Option<i64>, l: Lang) -> Row {
     let flag = |f: &str| m.flags.split(' ').any(|x| x == f);
-    let attachment = m
+    let structure = m
         .structure
         .as_deref()
-        .and_then(message::Structure::from_json)
-        .is_some_and(|s| crate::message::shown(&s).has_attachments());
+        .and_then(message::Structure::from_json);
+    let attachment = structure
+        .as_ref()
+        .is_some_and(|s| crate::message::shown(s).has_attachments());
+    let to = structure
+        .map(|s| {
+            s.envelope
+                .to
+                .iter()
+                .chain(&s.envelope.cc)
+                .filter_map(|a| a.email())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
     Row {
         folder: folder.to_string(),
         uid: m.uid,
@@ -95,6 +110,7 @@ pub fn row(folder: &str, m: &ListedMessage, current: Option<i64>, l: Lang) -> Ro
             .map(|k| k.split('-').next().unwrap_or(k).to_string())
             .unwrap_or_default(),
         from: m.sender.clone(),
+        to,
         subject: if m.subject.is_empty() {
             l.t("(nessun oggetto)", "(no subject)").into()
         } else {
@@ -175,6 +191,11 @@ struct MainPage {
 }
 
 impl MainPage {
+    /// Posta inviata and Bozze show whom a message goes to, not who sent it (the user).
+    fn outgoing(&self) -> bool {
+        self.folder == store::SENT || self.folder == "Bozze"
+    }
+
     /// The list URL with this page/sort, keeping the rest.
     fn url(&self, page: impl std::borrow::Borrow<i64>, sort: &str, dir: &str) -> String {
         let page = *page.borrow();
@@ -744,6 +765,11 @@ struct SearchPage {
 }
 
 impl SearchPage {
+    /// Results from any folder: the sender column.
+    fn outgoing(&self) -> bool {
+        false
+    }
+
     fn page_url(&self, page: i64) -> String {
         format!("/search?{}&page={page}", self.q.query_string())
     }

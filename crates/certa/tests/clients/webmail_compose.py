@@ -129,6 +129,9 @@ try:
     find("#send").click()
     assert text("#send-result") == "Messaggio accettato", d.page_source
     assert rows("Bozze") == [], "the sent draft is no longer in Bozze"
+    sent = rows("Posta inviata")
+    assert "Destinatari" in text("table.messages thead"), "Posta inviata shows whom it went to"
+    assert sent[0].find_element(By.CSS_SELECTOR, "td.to").text == other
     status = status_of("Posta inviata", "Preventivo definitivo", "Consegnato")
     assert "ricevuta sintetica" in status, status
     link = [a for a in d.find_elements(By.CSS_SELECTOR, "a.attachment") if a.text == "preventivo.pdf"]
