@@ -464,12 +464,15 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
     );
     // ...and once its file is old, the next release of it removes the file.
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-    std::fs::File::options()
-        .write(true)
-        .open(blob_file(d.path(), &large_hash))
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    let backdate = || {
+        std::fs::File::options()
+            .write(true)
+            .open(blob_file(d.path(), &large_hash))
+            .unwrap()
+            .set_modified(old)
+            .unwrap()
+    };
+    backdate();
     // Storing the same bytes again refreshes the file: it is in use again.
     assert_eq!(s.put_blob(&large).unwrap(), large_hash);
     let fresh = std::fs::metadata(blob_file(d.path(), &large_hash))
@@ -477,12 +480,7 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
         .modified()
         .unwrap();
     assert!(fresh > old + std::time::Duration::from_secs(3600));
-    std::fs::File::options()
-        .write(true)
-        .open(blob_file(d.path(), &large_hash))
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    backdate();
     let m = NewMessage {
         blob: &large_hash,
         size: 10,

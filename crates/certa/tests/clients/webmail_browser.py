@@ -7,76 +7,19 @@ in both layouts are saved in OUT.
 
 usage: webmail_browser.py URL SENDER SENDER_PW RECIPIENT RECIPIENT_PW OUT
 """
-import os, sys, time, zipfile, glob
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import os, sys, time, zipfile
 from selenium.webdriver.common.by import By
+from webmail_driver import Browser
 
 url, sender, sender_pw, rcpt, rcpt_pw, out = sys.argv[1:7]
-url = url.rstrip("/")
-downloads = os.path.join(out, "downloads")
-os.makedirs(downloads, exist_ok=True)
-
-opts = webdriver.ChromeOptions()
-for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--ignore-certificate-errors", "--window-size=1400,900",
-          f"--user-data-dir={os.path.join(out, 'profile')}"]:
-    opts.add_argument(a)
-opts.binary_location = "/usr/bin/chromium"
-opts.add_experimental_option("prefs", {
-    "download.default_directory": downloads,
-    "download.prompt_for_download": False,
-    "safebrowsing.enabled": False,
-})
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-d.set_page_load_timeout(30)
-d.implicitly_wait(5)
-d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+b = Browser(url, out)
+d, url = b.d, b.url
+find, text, login = b.find, b.text, b.login
+wait_text, wait_url, wait_download = b.wait_text, b.wait_url, b.wait_download
 
 
 def step(msg):
     print("--", msg, flush=True)
-
-
-def find(css):
-    return d.find_element(By.CSS_SELECTOR, css)
-
-
-def text(css):
-    return find(css).text
-
-
-def login(address, password):
-    d.get(url + "/login")
-    find("#address").send_keys(address)
-    find("#password").send_keys(password)
-    find("#login-button").click()
-
-
-def wait_text(fragment, timeout=10):
-    end = time.time() + timeout
-    while fragment not in d.page_source:
-        assert time.time() < end, f"expected {fragment!r} at {d.current_url}"
-        time.sleep(0.1)
-
-
-def wait_url(suffix, timeout=10):
-    end = time.time() + timeout
-    while not d.current_url.endswith(suffix):
-        assert time.time() < end, f"expected …{suffix}, at {d.current_url}"
-        time.sleep(0.1)
-
-
-def wait_download(pattern, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        files = [f for f in glob.glob(os.path.join(downloads, pattern)) if not f.endswith(".crdownload")]
-        if files:
-            time.sleep(0.3)
-            return files[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no download matching {pattern}: {os.listdir(downloads)}")
 
 
 try:
@@ -199,9 +142,7 @@ try:
     assert not d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")
     print("OK")
 except Exception:
-    d.save_screenshot(os.path.join(out, "failure.png"))
-    print(d.current_url, file=sys.stderr)
-    print(d.page_source[:4000], file=sys.stderr)
+    b.failed(out)
     raise
 finally:
     d.quit()

@@ -7,60 +7,20 @@ usage: webmail_compose.py URL USER PASSWORD OTHER DOWN MAX_MESSAGE_BYTES OUT
   OTHER: a mailbox of this provider; DOWN: a mailbox at a peer provider that is down (the
   provider's timers are shortened, so its 24 h limit passes in seconds).
 """
-import glob, os, sys, time
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import os, sys, time
 from selenium.webdriver.common.by import By
+from webmail_driver import Browser
 
 url, user, password, other, down, max_bytes, out = sys.argv[1:8]
-url, max_bytes = url.rstrip("/"), int(max_bytes)
+max_bytes = int(max_bytes)
 domain = user.split("@")[1]
-downloads = os.path.join(out, "downloads")
-os.makedirs(downloads, exist_ok=True)
-
-opts = webdriver.ChromeOptions()
-for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--ignore-certificate-errors", "--window-size=1400,900",
-          f"--user-data-dir={os.path.join(out, 'profile')}"]:
-    opts.add_argument(a)
-opts.binary_location = "/usr/bin/chromium"
-opts.add_experimental_option("prefs", {"download.default_directory": downloads,
-                                       "download.prompt_for_download": False})
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-d.set_page_load_timeout(30)
-d.implicitly_wait(5)
-d.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+b = Browser(url, out)
+d, url = b.d, b.url
+find, text, wait_text, wait_download = b.find, b.text, b.wait_text, b.wait_download
 
 
 def step(msg):
     print("--", msg, flush=True)
-
-
-def find(css):
-    return d.find_element(By.CSS_SELECTOR, css)
-
-
-def text(css):
-    return find(css).text
-
-
-def wait_text(fragment, timeout=10):
-    end = time.time() + timeout
-    while fragment not in d.page_source:
-        assert time.time() < end, f"expected {fragment!r} at {d.current_url}"
-        time.sleep(0.1)
-
-
-def wait_download(pattern, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        files = [f for f in glob.glob(os.path.join(downloads, pattern)) if not f.endswith(".crdownload")]
-        if files:
-            time.sleep(0.3)
-            return files[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no download matching {pattern}: {os.listdir(downloads)}")
 
 
 def rows(folder):
@@ -97,10 +57,7 @@ def attachment_file(name, size):
 
 
 try:
-    d.get(url + "/login")
-    find("#address").send_keys(user)
-    find("#password").send_keys(password)
-    find("#login-button").click()
+    b.login(user, password)
     wait_text('id="new-mail"')
 
     step("save a draft with an attachment and receipt type sintetica")
@@ -213,9 +170,7 @@ try:
     d.save_screenshot(os.path.join(out, "compose-english.png"))
     print("OK")
 except Exception:
-    d.save_screenshot(os.path.join(out, "failure.png"))
-    print(d.current_url, file=sys.stderr)
-    print(d.page_source[:4000], file=sys.stderr)
+    b.failed(out)
     raise
 finally:
     d.quit()

@@ -6,10 +6,9 @@ over IMAP, opened in the webmail, and must run no script and make no request to 
 usage: webmail_hostile.py URL CA IMAPS_PORT ADDRESS PASSWORD OUT
 """
 import http.server, imaplib, os, ssl, sys, threading, time
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from webmail_driver import Browser
 
 url, ca, imaps_port, address, password, out = sys.argv[1:7]
 url = url.rstrip("/")
@@ -65,16 +64,7 @@ uids = data[0].split()
 imap.logout()
 assert len(uids) == len(corpus)
 
-opts = webdriver.ChromeOptions()
-for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--ignore-certificate-errors", "--window-size=1300,900",
-          f"--user-data-dir={os.path.join(out, 'profile-hostile')}"]:
-    opts.add_argument(a)
-opts.binary_location = "/usr/bin/chromium"
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-d.set_page_load_timeout(30)
-d.implicitly_wait(5)
+d = Browser(url, out, profile="profile-hostile").d
 try:
     # Control: the browser can reach the attacker's server, and the server counts it.
     d.get(evil + "/control")
