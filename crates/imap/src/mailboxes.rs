@@ -332,13 +332,13 @@ impl Session {
             crate::wire::astring(&mut l, self.name_out(&name).as_bytes());
             self.untagged(&String::from_utf8_lossy(&l));
             if !status.is_empty() {
-                self.status_line(f, status);
+                self.status_line(f, status)?;
             }
         }
         Ok(format!("{verb} completato"))
     }
 
-    fn status_line(&mut self, f: &Folder, items: &[String]) {
+    fn status_line(&mut self, f: &Folder, items: &[String]) -> Result<(), crate::session::Refusal> {
         let mut parts = vec![];
         for i in items {
             let v = match i.as_str() {
@@ -346,7 +346,7 @@ impl Session {
                 "UIDNEXT" => f.uidnext,
                 "UIDVALIDITY" => f.uidvalidity,
                 "UNSEEN" => f.unseen,
-                "RECENT" => f.recent,
+                "RECENT" => self.p.store.unclaimed_recent(f.id).map_err(store_error)?,
                 "SIZE" => f.size,
                 "HIGHESTMODSEQ" => f.highestmodseq,
                 "DELETED" => f.deleted,
@@ -358,6 +358,7 @@ impl Session {
         crate::wire::astring(&mut l, self.name_out(&f.name).as_bytes());
         l.extend_from_slice(format!(" ({})", parts.join(" ")).as_bytes());
         self.untagged(&String::from_utf8_lossy(&l));
+        Ok(())
     }
 
     pub fn status(&mut self, wire: &str, items: &[String]) -> Handled {
@@ -377,7 +378,7 @@ impl Session {
             }
         }
         let f = self.folder_named(wire)?;
-        self.status_line(&f, items);
+        self.status_line(&f, items)?;
         Ok("STATUS completato".into())
     }
 

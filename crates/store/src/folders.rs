@@ -12,8 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 /// A folder with its counts, kept in the folder's row by triggers (migration 11).
 const FOLDER: &str =
     "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
-    f.n_messages, f.n_unseen, f.n_bytes, f.n_deleted,
-    (SELECT count(*) FROM messages m WHERE m.folder_id = f.id AND m.uid > f.recent_uid)
+    f.n_messages, f.n_unseen, f.n_bytes, f.n_deleted
     FROM folders f";
 
 fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
@@ -29,7 +28,6 @@ fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
         unseen: r.get(8)?,
         size: r.get(9)?,
         deleted: r.get(10)?,
-        recent: r.get(11)?,
     })
 }
 
@@ -259,7 +257,7 @@ pub fn messages_with_identificativo(
 pub fn folder_head(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
     Ok(c.query_row(
         "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, \
-         0, 0, 0, 0, 0 FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+         0, 0, 0, 0 FROM folders WHERE mailbox_id = ?1 AND name = ?2",
         params![mailbox_id, name],
         folder_row,
     )
@@ -526,6 +524,17 @@ pub fn copy_messages(
         )?;
     }
     Ok(pairs)
+}
+
+/// Messages above the folder's claimed `\Recent` mark: an index range, short unless the
+/// folder was never selected.
+pub fn unclaimed_recent(c: &Connection, folder_id: i64) -> Result<i64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
+         WHERE m.folder_id = ?1 AND m.uid > f.recent_uid",
+        [folder_id],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn claim_recent(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {

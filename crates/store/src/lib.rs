@@ -403,6 +403,8 @@ pub trait Store: Send + Sync {
         to_folder_id: i64,
         remove: bool,
     ) -> Result<Vec<(i64, i64)>>;
+    /// How many messages no session has claimed as `\Recent` yet (STATUS RECENT).
+    fn unclaimed_recent(&self, folder_id: i64) -> Result<i64>;
     /// Claims the messages that are `\Recent` for the one session that selects the folder
     /// first: returns the lowest such UID (RFC 3501 §2.3.2).
     fn claim_recent(&self, folder_id: i64) -> Result<i64>;
@@ -513,8 +515,6 @@ pub struct Folder {
     pub size: i64,
     /// Messages marked `\Deleted` (IMAP4rev2 STATUS DELETED).
     pub deleted: i64,
-    /// Messages no session has seen as `\Recent` yet (STATUS RECENT, RFC 3501).
-    pub recent: i64,
 }
 
 /// The column a message list is sorted by.

@@ -546,6 +546,10 @@ impl Store for SqliteStore {
         self.sql_write_relaxed(|tx| crate::text::index_stored(tx, mailbox_id, blob, text))
     }
 
+    fn unclaimed_recent(&self, folder_id: i64) -> Result<i64> {
+        self.read(|c| folders::unclaimed_recent(c, folder_id))
+    }
+
     fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64> {
         let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         w.entry(mailbox_id)
