@@ -207,29 +207,22 @@ impl Handler for Inbound {
     }
 }
 
-async fn listen<H: Handler>(
+async fn listen<H: Handler + 'static>(
     addr: String,
     cfg: Arc<server::Config>,
     handler: Arc<H>,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, peer)) = listener.accept().await else {
-                continue;
-            };
-            let (cfg, handler) = (cfg.clone(), handler.clone());
-            tokio::spawn(async move {
-                let _ = server::serve(tcp, peer, &cfg, handler.as_ref()).await;
-            });
+    accept_loop(&addr, move |tcp, peer| {
+        let (cfg, handler) = (cfg.clone(), handler.clone());
+        async move {
+            let _ = server::serve(tcp, peer, &cfg, handler.as_ref()).await;
         }
-    });
-    Ok(())
+    })
+    .await
 }
 
-/// Accepts connections on `addr` and hands each to `serve` on its own task.
+/// Accepts connections on `addr` and hands each to `serve` on its own task, with
+/// `TCP_NODELAY` (replies go out at once, not after the client's delayed ACK).
 async fn accept_loop<F, Fut>(addr: &str, serve: F) -> anyhow::Result<()>
 where
     F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut + Send + Sync + 'static,
@@ -241,8 +234,11 @@ where
     tokio::spawn(async move {
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
+                // Out of descriptors or similar: let other work run, then try again.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
+            let _ = tcp.set_nodelay(true);
             tokio::spawn(serve(tcp, peer));
         }
     });

@@ -138,6 +138,7 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
             tokio::spawn(async move { axum::serve(tls, app).await });
         }
         None => {
+            let listener = tls::PlainListener(listener);
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
     }
@@ -156,11 +157,10 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
     }
 }
 
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::PlainListener>>
     for Peer
 {
-    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tls::PlainListener>) -> Self {
         Peer(*s.remote_addr())
     }
 }
