@@ -86,6 +86,10 @@ fn lookup(p: &Provider, token: &str) -> Option<WebSession> {
 
 /// The session of a request, from its cookie.
 async fn request_session(st: &AppState, parts: &Parts) -> Option<WebSession> {
+    // Already looked up by the CSRF check of this request.
+    if let Some(s) = parts.extensions.get::<WebSession>() {
+        return Some(s.clone());
+    }
     let token = cookie_token(parts)?;
     let p = st.p.clone();
     blocking(move || lookup(&p, &token)).await.ok().flatten()
@@ -140,7 +144,7 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let ok = if parts.uri.path() == "/login" {
         same_origin(&parts)
     } else {
@@ -152,9 +156,14 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
         });
         let session = request_session(&st, &parts).await;
         match (given, session) {
-            (Some(g), Some(s)) => {
-                // Lengths first: `memcmp::eq` panics when they differ.
-                g.len() == s.csrf.len() && openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes())
+            // Lengths first: `memcmp::eq` panics when they differ.
+            (Some(g), Some(s))
+                if g.len() == s.csrf.len()
+                    && openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes()) =>
+            {
+                // The handler's `Authed` takes it from here: one lookup per request.
+                parts.extensions.insert(s);
+                true
             }
             _ => false,
         }
