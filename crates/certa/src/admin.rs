@@ -32,6 +32,7 @@ pub enum MailboxCommand {
         #[arg(long)]
         recovery_email: Option<String>,
     },
+    /// List the mailboxes with their use, quota and ordinary-mail policy.
     List,
     /// Set a new password.
     Passwd {
@@ -44,6 +45,7 @@ pub enum MailboxCommand {
         address: String,
         quota: String,
     },
+    /// Delete a mailbox and its messages.
     Delete {
         address: String,
     },
@@ -67,6 +69,7 @@ pub enum RouteCommand {
         #[arg(long)]
         ca: Option<PathBuf>,
     },
+    /// List the static routes.
     List,
 }
 
@@ -171,7 +174,7 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
                     check_policy(pw)?;
                     (pw.clone(), false)
                 }
-                (None, true) => (crate::quickstart::generate_password(), true),
+                (None, true) => (crate::quickstart::generate_password()?, true),
                 _ => bail!("give --password or --welcome"),
             };
             let now = crate::now();

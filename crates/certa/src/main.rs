@@ -16,8 +16,8 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "certa",
-    version,
-    about = "Certa: un gestore completo di Posta Elettronica Certificata (PEC)"
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CERTA_COMMIT"), ")"),
+    about = "Certa: a complete provider of Italian certified e-mail (PEC, Posta Elettronica Certificata)"
 )]
 struct Cli {
     /// The provider's data directory (certa.toml, store, certificates).
@@ -31,11 +31,16 @@ struct Cli {
 enum Command {
     /// Create a working provider in --data: configuration, test CA, signing and TLS
     /// certificates, store, a first mailbox.
+    /// Run again on a directory that already holds a provider, it changes nothing, says
+    /// where the webmail is and exits successfully.
     Quickstart {
+        /// The PEC mail domain to manage, e.g. pec.example.it.
         #[arg(long)]
         domain: String,
+        /// The provider's name in certificates and the index [default: "Certa DOMAIN"].
         #[arg(long)]
         provider_name: Option<String>,
+        /// The address every listener binds to.
         #[arg(long, default_value = "127.0.0.1")]
         bind: String,
         /// Listeners on ports N … N+7: smtp, submission, submissions, imap, imaps, pop3,
@@ -91,6 +96,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CaCommand {
+    /// Print the CA certificate (PEM) on standard output.
     Export,
 }
 

@@ -14,25 +14,41 @@ pub struct QuickstartArgs<'a> {
     pub port_base: Option<u16>,
 }
 
+/// Writes a private key readable by its owner only: the file is created with mode 0600, so
+/// the key is never readable by others, not even for an instant.
 fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, data).with_context(|| format!("writing {}", path.display()))?;
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    // A file left by an interrupted earlier run keeps its mode on open: set it before writing.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("protecting {}", path.display()))?;
     }
-    Ok(())
+    file.write_all(data)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// A password that satisfies the policy, for generated accounts.
-pub fn generate_password() -> String {
+pub fn generate_password() -> anyhow::Result<String> {
     const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
     const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
     const DIGIT: &[u8] = b"23456789";
     const SPECIAL: &[u8] = b"#%+-=?@_";
     loop {
         let mut bytes = [0u8; 16];
-        let _ = openssl::rand::rand_bytes(&mut bytes);
+        openssl::rand::rand_bytes(&mut bytes).context("the random generator failed")?;
         let sets = [UPPER, LOWER, DIGIT, SPECIAL];
         let pw: String = bytes
             .iter()
@@ -43,7 +59,7 @@ pub fn generate_password() -> String {
             })
             .collect();
         if services::accounts::check_password_policy(&pw).is_ok() {
-            return pw;
+            return Ok(pw);
         }
     }
 }
@@ -59,10 +75,10 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         bail!("--domain must be a mail domain such as pec.example.it");
     }
     if Config::path(a.data).exists() {
-        bail!(
-            "{} already exists: this directory already holds a Certa provider",
-            Config::path(a.data).display()
-        );
+        // Run again (the next morning, a script): the provider is there, nothing changes.
+        let existing = Config::load(a.data)?;
+        already_there(a.data, &existing, &domain);
+        return Ok(());
     }
     std::fs::create_dir_all(a.data.join("pki"))?;
     std::fs::create_dir_all(a.data.join("tls"))?;
@@ -133,7 +149,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     store.add_mailbox(
         &store::NewMailbox {
             address: &service,
-            password_hash: &services::accounts::hash_password(&generate_password()),
+            password_hash: &services::accounts::hash_password(&generate_password()?),
             quota: 1 << 30,
             recovery_email: None,
             must_change_password: false,
@@ -141,7 +157,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         now,
     )?;
     let user = format!("utente@{domain}");
-    let password = generate_password();
+    let password = generate_password()?;
     store.add_mailbox(
         &store::NewMailbox {
             address: &user,
@@ -187,4 +203,27 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     println!("Certificato della CA:  certa --data {d} ca export   (i client e gli altri gestori devono fidarsene)");
     println!("Voce per l'indice:     certa --data {d} index export");
     Ok(())
+}
+
+/// What `quickstart` says when the data directory already holds a provider: which one, where
+/// its webmail is and how to log in. The first mailbox's password was shown once, at
+/// creation, and is not kept anywhere readable; the command to set a new one is printed.
+fn already_there(data: &Path, config: &Config, asked_domain: &str) {
+    let d = data.display();
+    let domain = &config.provider.domain;
+    println!(
+        "Certa: {d} contiene già il gestore PEC «{}»: nessuna modifica.",
+        config.provider.name
+    );
+    if asked_domain != domain {
+        println!("  (il dominio richiesto, {asked_domain}, è ignorato: il gestore esistente è per {domain})");
+    }
+    println!();
+    println!("  dominio PEC:         {domain}");
+    println!("  webmail:             {}", config.listen.webmail_url());
+    println!("  casella di prova:    utente@{domain}");
+    println!("  password:            mostrata alla creazione; per impostarne una nuova:");
+    println!("                       certa --data {d} mailbox passwd utente@{domain} --password '...'");
+    println!();
+    println!("Avvio:                 certa --data {d} serve");
 }

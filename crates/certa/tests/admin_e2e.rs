@@ -52,7 +52,7 @@ fn welcome_mail_carries_a_working_password_and_log_search_finds_events() {
     let f = dir.path().join("m.eml");
     std::fs::write(&f, &msg).unwrap();
     let script = "import smtplib,ssl,sys\nctx=ssl.create_default_context(cafile=sys.argv[2])\ns=smtplib.SMTP_SSL('127.0.0.1',int(sys.argv[1]),context=ctx)\ns.login('nuovo@pec.alpha.test',sys.argv[3])\ns.sendmail('nuovo@pec.alpha.test',[sys.argv[4]],open(sys.argv[5],'rb').read())\nprint('OK')";
-    let out = std::process::Command::new("python3")
+    let out = testkit::tool("python3")
         .args([
             "-c",
             script,

@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -35,7 +34,7 @@ fn clamd(dir: &Path) -> (Proc, String) {
         ),
     )
     .unwrap();
-    let child = Command::new("clamd")
+    let child = testkit::tool("clamd")
         .arg("-c")
         .arg(&conf)
         .spawn()

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 10;
@@ -72,7 +72,7 @@ fn kill_9_during_500_submissions_loses_nothing() {
 
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results.txt");
-    let mut clients = Command::new("python3")
+    let mut clients = testkit::tool("python3")
         .arg("-c")
         .arg(client_script())
         .args([

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 const DNS_SERVER: &str = r#"
 import socket, struct, sys
@@ -42,7 +41,7 @@ fn mx_lookup_routes_to_the_other_provider_and_a_missing_domain_fails() {
     let rb = b.mailbox("b");
     let dns_port = free_port_base();
     let _dns = Proc(
-        Command::new("python3")
+        testkit::tool("python3")
             .args([
                 "-c",
                 DNS_SERVER,

@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Node, PASSWORD};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -22,7 +21,7 @@ fn appends_confirmed_before_a_kill_survive_it() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/append_clients.py"
     );
-    let mut clients = Command::new("python3")
+    let mut clients = testkit::tool("python3")
         .arg(script)
         .arg((a.base + 4).to_string())
         .arg(a.ca())

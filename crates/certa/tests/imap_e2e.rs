@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Node, PASSWORD};
-use std::process::Command;
 
 #[test]
 fn imaplib_drives_every_command() {
@@ -15,7 +14,7 @@ fn imaplib_drives_every_command() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/imap_commands.py"
     );
-    let out = Command::new("python3")
+    let out = testkit::tool("python3")
         .arg(script)
         .arg("127.0.0.1")
         .arg((a.base + 3).to_string())
@@ -37,12 +36,13 @@ fn imaplib_drives_every_command() {
 /// and a new folder (tests/clients/mbsync_sync.py writes the mbsyncrc it runs).
 #[test]
 fn mbsync_syncs_both_ways() {
+    testkit::require(&["mbsync"]);
     let mut a = Node::new("pec.alpha.test", None);
     let user = a.mailbox("sync");
     a.start();
     let work = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/mbsync_sync.py");
-    let out = Command::new("python3")
+    let out = testkit::tool("python3")
         .arg(script)
         .arg(work.path())
         .arg((a.base + 4).to_string())
@@ -62,6 +62,7 @@ fn mbsync_syncs_both_ways() {
 /// offlineimap3 syncs both ways (tests/clients/offlineimap_sync.py writes its rc file).
 #[test]
 fn offlineimap_syncs() {
+    testkit::require(&["offlineimap"]);
     let mut a = Node::new("pec.alpha.test", None);
     let user = a.mailbox("offline");
     a.start();
@@ -70,7 +71,7 @@ fn offlineimap_syncs() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/offlineimap_sync.py"
     );
-    let out = Command::new("python3")
+    let out = testkit::tool("python3")
         .arg(script)
         .arg(work.path())
         .arg((a.base + 4).to_string())
@@ -112,7 +113,7 @@ m.sock.settimeout(5)
 line = m.readline()
 print("GOT", line.decode().strip(), round(time.time() - t0, 3), flush=True)
 "#;
-    let mut child = Command::new("python3")
+    let mut child = testkit::tool("python3")
         .arg("-c")
         .arg(script)
         .arg((a.base + 4).to_string())
@@ -161,7 +162,7 @@ fn body_search_answers_the_same_from_the_index_and_without_it() {
         "/tests/clients/imap_search_index.py"
     );
     let run = |a: &Node, append: bool| -> String {
-        let mut cmd = Command::new("python3");
+        let mut cmd = testkit::tool("python3");
         cmd.arg(script)
             .arg((a.base + 4).to_string())
             .arg(a.ca())
@@ -179,7 +180,7 @@ fn body_search_answers_the_same_from_the_index_and_without_it() {
         String::from_utf8(out.stdout).unwrap()
     };
     let sql = |a: &Node, q: &str| -> String {
-        let out = Command::new("sqlite3")
+        let out = testkit::tool("sqlite3")
             .arg(a.data().join("certa.db"))
             .arg(q)
             .output()

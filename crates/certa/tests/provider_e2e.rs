@@ -237,7 +237,7 @@ fn within_one_provider_formal_errors_and_unknown_recipient() {
 
 /// Edits one legal-log record behind Certa's back, with the sqlite3 command.
 fn rusqlite_edit(data: &std::path::Path) -> bool {
-    let out = std::process::Command::new("sqlite3")
+    let out = testkit::tool("sqlite3")
         .arg(data.join("certa.db"))
         .arg("UPDATE legal_log SET sender = 'falso@pec.alpha.test' WHERE seq = 2;")
         .output();
@@ -327,7 +327,7 @@ try:
 except smtplib.SMTPException as e:
     print("ERR", e)
 "#;
-    let out = std::process::Command::new("python3")
+    let out = testkit::tool("python3")
         .arg("-c")
         .arg(script)
         .arg(port.to_string())
@@ -508,7 +508,7 @@ fn ordinary_mail_forwarded_and_pec_never_sent_without_tls() {
         1,
         "the envelope never went to a server without TLS"
     );
-    let out = std::process::Command::new("sqlite3")
+    let out = testkit::tool("sqlite3")
         .arg(a.data().join("certa.db"))
         .arg("SELECT last_error FROM queue")
         .output()

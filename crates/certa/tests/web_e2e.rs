@@ -7,11 +7,12 @@ mod common;
 
 use common::{Node, PASSWORD};
 use std::path::PathBuf;
-use std::process::Command;
 
 fn run(script: &str, args: &[String]) -> String {
     let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
+    testkit::require(&["chromium", "chromedriver"]);
+    testkit::require_python(&["selenium"]);
+    let out = testkit::tool("python3")
         .arg(path)
         .args(args)
         .output()
@@ -122,7 +123,7 @@ fn sessions_survive_a_restart_and_end_with_the_password() {
     };
     phase(&a, "login");
     let cookies = std::fs::read_to_string(&state).unwrap();
-    let stored = Command::new("sqlite3")
+    let stored = testkit::tool("sqlite3")
         .arg(a.data().join("certa.db"))
         .arg("SELECT token_hash FROM web_sessions ORDER BY token_hash")
         .output()

@@ -59,7 +59,7 @@ fn breve_replaces_each_named_part_by_its_sha1() {
     // Python's email package agrees on the names.
     let f = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(f.path(), &out).unwrap();
-    let out = std::process::Command::new("python3")
+    let out = testkit::tool("python3")
         .arg("-c")
         .arg("import email,sys\nm=email.message_from_binary_file(open(sys.argv[1],'rb'))\nfor p in m.walk():\n  n=p.get_filename()\n  if n: print(n, p.get_payload(decode=True).decode())\n")
         .arg(f.path())

@@ -11,7 +11,6 @@ use pec::{
     classify, verify, Builder, ErrorCode, MessageKind, PecTime, ProviderEntry, ProviderIdentity,
     ProviderIndex, ReceiptType, Signer, TimeoutStage, Transaction, TrustAnchors, Verdict,
 };
-use std::process::Command;
 
 const ORIGINAL: &str = "From: Mario Rossi <a@pec.alpha.test>\r\nTo: b@pec.beta.test\r\nCc: c@pec.beta.test, x@example.org\r\nSubject: Fattura n. 12 — è pronta\r\nMessage-ID: <client-1@mua.example>\r\nX-TipoRicevuta: breve\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nIn allegato la fattura.\r\n--b1\r\nContent-Type: application/pdf; name=\"fattura.pdf\"\r\nContent-Disposition: attachment; filename=\"fattura.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCg==\r\n--b1--\r\n";
 
@@ -87,6 +86,7 @@ fn all_kinds(f: &Fixture) -> Vec<(MessageKind, Vec<u8>)> {
 
 #[test]
 fn every_kind_passes_openssl_xmllint_and_python() {
+    testkit::require(&["openssl", "xmllint", "python3"]);
     let f = fixture();
     let ca = f.dir.path().join("ca.pem");
     std::fs::write(&ca, f.pki.ca.cert_pem().unwrap()).unwrap();
@@ -112,14 +112,14 @@ fn every_kind_passes_openssl_xmllint_and_python() {
     for (kind, bytes) in &kinds {
         let path = f.dir.path().join(format!("{}.eml", kind.code()));
         std::fs::write(&path, bytes).unwrap();
-        let mut cmd = Command::new("python3");
+        let mut cmd = testkit::tool("python3");
         cmd.arg(&tool).arg(&path).arg("--ca").arg(&ca);
         if let Some(t) = kind.daticert_tipo() {
             cmd.arg("--kind").arg(t.as_str());
         }
         let (ok, out) = run(&mut cmd);
         assert!(ok, "{}: check-pec-message failed:\n{out}", kind.code());
-        let (ok, out) = run(Command::new("openssl")
+        let (ok, out) = run(testkit::tool("openssl")
             .args(["cms", "-verify", "-purpose", "smimesign", "-CAfile"])
             .arg(&ca)
             .arg("-in")
@@ -146,7 +146,7 @@ fn python_email_finds_each_part_by_name() {
         let path = f.dir.path().join(format!("{}.eml", kind.code()));
         std::fs::write(&path, &bytes).unwrap();
         let script = "import email,sys\nm=email.message_from_binary_file(open(sys.argv[1],'rb'))\nnames=[p.get_filename() for p in m.walk() if p.get_filename()]\nhdr=[k for k in m.keys() if k.lower().startswith('x-')]\nprint(';'.join(names)); print(';'.join(hdr)); print(m['Subject'])\n";
-        let (ok, out) = run(Command::new("python3").arg("-c").arg(script).arg(&path));
+        let (ok, out) = run(testkit::tool("python3").arg("-c").arg(script).arg(&path));
         assert!(ok, "{out}");
         let names: Vec<&str> = out.lines().next().unwrap_or("").split(';').collect();
         assert!(names.contains(&"smime.p7s"), "{}: {out}", kind.code());

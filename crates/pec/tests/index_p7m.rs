@@ -5,7 +5,6 @@ mod common;
 
 use openssl::x509::store::X509StoreBuilder;
 use pec::{ProviderEntry, ProviderIndex};
-use std::process::Command;
 
 #[test]
 fn signed_index_reads_when_it_verifies_and_not_otherwise() {
@@ -26,7 +25,7 @@ fn signed_index_reads_when_it_verifies_and_not_otherwise() {
     );
     std::fs::write(&cert, pki.signing.cert_pem().unwrap()).unwrap();
     std::fs::write(&key, pki.signing.key_pem().unwrap()).unwrap();
-    let st = Command::new("openssl")
+    let st = testkit::tool("openssl")
         .args([
             "smime",
             "-sign",

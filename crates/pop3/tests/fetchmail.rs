@@ -9,7 +9,6 @@ mod common;
 
 use common::{message, Options, Server, PASSWORD, USER};
 use std::path::Path;
-use std::process::Command;
 
 /// The rcfile. fetchmail checks the certificate's DNS names only, never an IP address:
 /// `sslcommonname` names the one to expect. `uidl` keeps track of seen messages by their UIDL in `$HOME/.fetchids`.
@@ -36,7 +35,7 @@ fn write_rc(home: &Path, rc: &str) -> std::path::PathBuf {
 
 /// `fetchmail -v -f RC --pidfile HOME/fetchmail.pid ARGS`, with HOME (and so `.fetchids`) in `home`: exit code and output.
 fn fetchmail(home: &Path, rc: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new("fetchmail")
+    let out = testkit::tool("fetchmail")
         .arg("-v")
         .arg("-f")
         .arg(rc)

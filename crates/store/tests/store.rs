@@ -112,7 +112,7 @@ fn log3(s: &dyn Store) {
 }
 
 fn sql(dir: &std::path::Path, q: &str) {
-    let c = std::process::Command::new("sqlite3")
+    let c = testkit::tool("sqlite3")
         .arg(dir.join("certa.db"))
         .arg(q)
         .output()

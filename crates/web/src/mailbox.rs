@@ -44,9 +44,27 @@ pub fn folder_label(name: &str, l: Lang) -> String {
     }
 }
 
-pub fn folder_items(folders: &[Folder], current: &str, l: Lang) -> Vec<FolderItem> {
-    folders
+/// Where a folder stands in every folder list of the webmail: Posta in arrivo, Posta
+/// inviata, Bozze, Cestino, Posta indesiderata (the order of `store::SPECIAL_FOLDERS`, as
+/// every provider shows them), each followed by its subfolders, then the user's folders
+/// alphabetically. IMAP LIST keeps the store's order.
+fn display_order(name: &str) -> (usize, String, String) {
+    let top = name.split('/').next().unwrap_or(name);
+    let rank = store::SPECIAL_FOLDERS
         .iter()
+        .position(|(special, _)| *special == top)
+        .unwrap_or(store::SPECIAL_FOLDERS.len());
+    // Within a rank: a parent before its children ('/' sorts before letters once the
+    // separator is mapped below every other character), case-insensitively.
+    let key = name.to_lowercase().replace('/', "\u{1}");
+    (rank, key, name.to_string())
+}
+
+pub fn folder_items(folders: &[Folder], current: &str, l: Lang) -> Vec<FolderItem> {
+    let mut ordered: Vec<&Folder> = folders.iter().collect();
+    ordered.sort_by_cached_key(|f| display_order(&f.name));
+    ordered
+        .into_iter()
         .map(|f| FolderItem {
             name: f.name.clone(),
             label: folder_label(&f.name, l),
@@ -827,4 +845,41 @@ pub async fn search(
         }))
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_order;
+
+    #[test]
+    fn folders_show_in_the_providers_order_then_the_users_alphabetically() {
+        let mut names = vec![
+            "zeta",
+            "Posta indesiderata",
+            "Cestino",
+            "Archivio/2025",
+            "Bozze",
+            "Posta inviata",
+            "archivio fiscale",
+            "INBOX/Fornitori",
+            "Archivio",
+            "INBOX",
+        ];
+        names.sort_by_cached_key(|n| display_order(n));
+        assert_eq!(
+            names,
+            [
+                "INBOX",
+                "INBOX/Fornitori",
+                "Posta inviata",
+                "Bozze",
+                "Cestino",
+                "Posta indesiderata",
+                "Archivio",
+                "Archivio/2025",
+                "archivio fiscale",
+                "zeta",
+            ]
+        );
+    }
 }

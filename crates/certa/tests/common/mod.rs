@@ -276,7 +276,7 @@ try:
 except smtplib.SMTPException as e:
     print("ERR", e)
 "#;
-    let mut cmd = Command::new("python3");
+    let mut cmd = testkit::tool("python3");
     cmd.arg("-c")
         .arg(script)
         .arg(port.to_string())
@@ -292,10 +292,11 @@ except smtplib.SMTPException as e:
 
 /// openssl smime -verify against `ca`, and the independent checker (xmllint on daticert).
 pub fn check_signed(bytes: &[u8], ca: &Path, kind: Option<&str>) {
+    testkit::require(&["xmllint"]);
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("m.eml");
     std::fs::write(&f, bytes).unwrap();
-    let out = Command::new("openssl")
+    let out = testkit::tool("openssl")
         .args(["smime", "-verify", "-CAfile"])
         .arg(ca)
         .arg("-in")
@@ -308,7 +309,7 @@ pub fn check_signed(bytes: &[u8], ca: &Path, kind: Option<&str>) {
         "openssl smime -verify: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut cmd = Command::new("python3");
+    let mut cmd = testkit::tool("python3");
     cmd.arg(shared().join("tools/check-pec-message"))
         .arg(&f)
         .arg("--ca")
@@ -361,8 +362,9 @@ Controller(Sink(), hostname="127.0.0.1", port=port).start()
 while True:
     time.sleep(3600)
 "#;
+    testkit::require_python(&["aiosmtpd"]);
     let proc = Proc(
-        Command::new("python3")
+        testkit::tool("python3")
             .arg("-c")
             .arg(script)
             .arg(port.to_string())

@@ -10,7 +10,6 @@ use services::provider::{Limits, Provider, SystemClock, Timers};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::{MessageEntry, MessageMeta, NewMailbox, NewMessage};
@@ -230,7 +229,7 @@ impl Server {
     /// Runs `script` with python3 after [`PY_PRELUDE`], which reads the arguments
     /// `port tls_port ca user password workdir`; returns stdout, failing on a non-zero exit.
     pub fn python(&self, script: &str) -> String {
-        let out = Command::new("python3")
+        let out = testkit::tool("python3")
             .arg("-c")
             .arg(format!("{PY_PRELUDE}\n{script}"))
             .arg(self.port.to_string())
