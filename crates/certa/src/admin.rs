@@ -41,14 +41,9 @@ pub enum MailboxCommand {
         password: String,
     },
     /// Set the quota (e.g. 2GB, 500MB).
-    Quota {
-        address: String,
-        quota: String,
-    },
+    Quota { address: String, quota: String },
     /// Delete a mailbox and its messages.
-    Delete {
-        address: String,
-    },
+    Delete { address: String },
     /// What to do with ordinary (non-PEC) mail: reject (default), forward --to ADDRESS, or
     /// anomaly (deliver inside an anomaly envelope).
     Ordinary {

@@ -223,7 +223,9 @@ fn already_there(data: &Path, config: &Config, asked_domain: &str) {
     println!("  webmail:             {}", config.listen.webmail_url());
     println!("  casella di prova:    utente@{domain}");
     println!("  password:            mostrata alla creazione; per impostarne una nuova:");
-    println!("                       certa --data {d} mailbox passwd utente@{domain} --password '...'");
+    println!(
+        "                       certa --data {d} mailbox passwd utente@{domain} --password '...'"
+    );
     println!();
     println!("Avvio:                 certa --data {d} serve");
 }

@@ -53,7 +53,7 @@ fn user_journey_in_chromium() {
             out.display().to_string(),
         ],
     );
-    for shot in ["main-list.png", "main-columns.png"] {
+    for shot in ["folders.png", "main-list.png", "main-columns.png"] {
         let len = std::fs::metadata(out.join(shot))
             .map(|m| m.len())
             .unwrap_or(0);

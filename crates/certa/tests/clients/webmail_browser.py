@@ -2,8 +2,8 @@
 first login -> forced password change -> compose a PEC with an attachment and receipt
 "breve" -> its status turns to delivered -> the recipient sees the certified message and
 opens the attachment -> body search over all folders finds it -> the maildir ZIP of the
-selection holds the same message -> delete, empty Cestino. Screenshots of the main screen
-in both layouts are saved in OUT.
+selection holds the same message -> delete, empty Cestino. Screenshots of the folder tree
+and of the main screen in both layouts are saved in OUT.
 
 usage: webmail_browser.py URL SENDER SENDER_PW RECIPIENT RECIPIENT_PW OUT
 """
@@ -46,6 +46,19 @@ try:
     find("#confirm").send_keys(new_pw)
     find("#change").click()
     assert "Password modificata" in text("#settings-notice")
+
+    step("folders in the providers' order, then the user's own alphabetically")
+    for name in ["Zeta", "archivio", "Bilanci"]:
+        d.get(url + "/settings")
+        find("#new-folder").send_keys(name)
+        find("#create-folder").click()
+        wait_text(f">{name}<")
+    d.get(url + "/")
+    tree = [a.get_attribute("data-folder")
+            for a in d.find_elements(By.CSS_SELECTOR, "nav.folders a[data-folder]")]
+    assert tree == ["INBOX", "Posta inviata", "Bozze", "Cestino", "Posta indesiderata",
+                    "archivio", "Bilanci", "Zeta"], tree
+    d.save_screenshot(os.path.join(out, "folders.png"))
 
     step("compose a PEC with an attachment and receipt type breve")
     attachment = os.path.join(out, "delibera-42.pdf")
