@@ -111,7 +111,9 @@ impl Client {
     fn until_tagged(&mut self, tag: &str) -> Vec<String> {
         let mut lines = vec![];
         loop {
-            let l = self.line().unwrap_or_else(|| panic!("closed; got {lines:?}"));
+            let l = self
+                .line()
+                .unwrap_or_else(|| panic!("closed; got {lines:?}"));
             let done = l.starts_with(&format!("{tag} "));
             lines.push(l);
             if done {
@@ -150,7 +152,10 @@ fn node(edit: &[(&str, &str)]) -> (Node, String) {
     let mut n = Node::new("pec.alpha.test", None);
     let user = n.mailbox("utente2");
     n.edit_config(|mut cfg| {
-        cfg = cfg.replace("allow_plaintext_auth = false", "allow_plaintext_auth = true");
+        cfg = cfg.replace(
+            "allow_plaintext_auth = false",
+            "allow_plaintext_auth = true",
+        );
         for (from, to) in edit {
             assert!(cfg.contains(from), "{from} not in certa.toml:\n{cfg}");
             cfg = cfg.replace(from, to);
@@ -261,7 +266,10 @@ fn fetch_repeating_one_item_answers_it_once() {
     let many = vec!["RFC822"; 9000].join(" ");
     let answer = fetch(&mut c, "d", &many);
     let text = String::from_utf8_lossy(&answer);
-    assert!(text.lines().last().unwrap().starts_with("d OK"), "{text:.300}");
+    assert!(
+        text.lines().last().unwrap().starts_with("d OK"),
+        "{text:.300}"
+    );
     assert_eq!(text.matches("RFC822 {").count(), 1);
     assert!(answer.len() < 2 * message.len(), "{} bytes", answer.len());
     let after = rss_kib(&node);
@@ -341,7 +349,10 @@ fn slow_command_lines_are_closed_at_the_deadline() {
         while ok.line().unwrap() != "." {}
 
         let mut slow = open();
-        assert!(trickle_is_closed(&mut slow, b"USER someone@pec.alpha.test\r\n"));
+        assert!(trickle_is_closed(
+            &mut slow,
+            b"USER someone@pec.alpha.test\r\n"
+        ));
         ok.send(b"NOOP\r\n");
         let r = ok.line().unwrap_or_default();
         assert!(r.starts_with("+OK") || r.starts_with("-ERR"), "{r}");

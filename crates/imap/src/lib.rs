@@ -61,7 +61,9 @@ impl LiteralBudget {
 
     /// Room for `n` bytes, waiting at most `wait`; `None` if there was none.
     async fn take(&self, n: usize, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        let n = u32::try_from(n).ok().filter(|&n| n as usize <= self.bytes)?;
+        let n = u32::try_from(n)
+            .ok()
+            .filter(|&n| n as usize <= self.bytes)?;
         tokio::time::timeout(wait, self.room.clone().acquire_many_owned(n))
             .await
             .ok()?
@@ -345,9 +347,14 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
         };
         let outcome = match tagged.command {
             Command::Append(a) if !conn.buffer().is_empty() && session.mailbox.is_some() => {
-                let (batch, _room) =
-                    pipelined_appends(&mut conn, (tagged.tag, a), incoming.room, &limits, &mut pending)
-                        .await?;
+                let (batch, _room) = pipelined_appends(
+                    &mut conn,
+                    (tagged.tag, a),
+                    incoming.room,
+                    &limits,
+                    &mut pending,
+                )
+                .await?;
                 session.append_all(batch).await;
                 Outcome::Continue
             }
@@ -431,8 +438,7 @@ async fn pipelined_appends(
     let mut bytes = first.1.message.len();
     let mut batch = vec![first];
     let mut room = first_room;
-    while batch.len() < APPEND_BATCH && bytes < APPEND_BATCH_BYTES && !conn.buffer().is_empty()
-    {
+    while batch.len() < APPEND_BATCH && bytes < APPEND_BATCH_BYTES && !conn.buffer().is_empty() {
         match read_command(conn, limits).await? {
             Read::Command(incoming) => match command::parse(&incoming.bytes) {
                 Ok(command::Tagged {

@@ -7,8 +7,8 @@ use crate::fetch::{content_item, needs_content, needs_structure, sets_seen};
 use crate::search::{self, Candidate, Context, IndexAnswer, IndexAnswers};
 use crate::session::{bad, no, store_error, uid_set, Handled, Session};
 use message::Structure;
-use std::cell::OnceCell;
 use smtp::stream::Stream;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;
 
@@ -251,16 +251,15 @@ impl Session {
         }
         if !seen_now.is_empty() {
             let seen = ["\\Seen".to_string()];
-            let changes = match self.p.store.store_flags(
-                folder,
-                &seen_now,
-                FlagOp::Add,
-                &seen,
-                None,
-            ) {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(store_error(e))),
-            };
+            let changes =
+                match self
+                    .p
+                    .store
+                    .store_flags(folder, &seen_now, FlagOp::Add, &seen, None)
+                {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(store_error(e))),
+                };
             if let Some(sel) = self.selected.as_mut() {
                 sel.own_modseqs.extend(changes.changed.iter().map(|c| c.2));
             }

@@ -170,7 +170,11 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
             Line::Complete(l) => l,
             Line::Closed => return Ok(()),
             Line::TooSlow => {
-                write(&mut conn, b"-ERR comando troppo lento: connessione chiusa\r\n").await?;
+                write(
+                    &mut conn,
+                    b"-ERR comando troppo lento: connessione chiusa\r\n",
+                )
+                .await?;
                 return Ok(());
             }
             Line::TooLong => {
