@@ -358,6 +358,21 @@ fn slow_command_lines_are_closed_at_the_deadline() {
         assert!(r.starts_with("+OK") || r.starts_with("-ERR"), "{r}");
     }
 
+    // An AUTHENTICATE continuation that never ends is told and closed.
+    let mut auth = Client::plain(imap);
+    auth.send(b"a AUTHENTICATE PLAIN\r\n");
+    assert!(auth.line().unwrap_or_default().starts_with("+"));
+    auth.send(b"AGF");
+    let r = auth.line().unwrap_or_default();
+    assert!(r.starts_with("* BYE"), "{r}");
+    // A STARTTLS whose handshake never starts is dropped at the deadline.
+    let mut starttls = Client::plain(imap);
+    let r = starttls.imap("s", "STARTTLS");
+    assert!(r.last().unwrap().starts_with("s OK"), "{r:?}");
+    let started = Instant::now();
+    assert!(starttls.closed_within(Duration::from_secs(10)));
+    assert!(started.elapsed() >= Duration::from_secs(2));
+
     // A TLS handshake that never starts is dropped at the deadline (imaps, pop3s).
     for port in [imaps, pop3s] {
         let mut silent = Client {

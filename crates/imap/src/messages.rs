@@ -197,8 +197,7 @@ impl Session {
                 match att {
                     FetchAtt::Uid => {
                         sep(&mut self.out, &mut first);
-                        let out = &mut self.out;
-                        out.extend_from_slice(format!("UID {u}").as_bytes());
+                        self.out.extend_from_slice(format!("UID {u}").as_bytes());
                     }
                     FetchAtt::Flags => {}
                     FetchAtt::InternalDate => {
