@@ -138,6 +138,8 @@ class Certa:
                         "--port-base", str(base)], check=True, capture_output=True)
         cfg = os.path.join(self.data, "certa.toml")
         text = open(cfg).read().replace("allow_plaintext_auth = false", "allow_plaintext_auth = true")
+        # Every client comes from 127.0.0.1: the per-address cap must let the idle row in.
+        text = text.replace("max_connections_per_ip = 100", "max_connections_per_ip = 5000")
         open(cfg, "w").write(text)
         self.user = "utente@pec.bench.test"
         subprocess.run([CERTA, "--data", self.data, "mailbox", "passwd", self.user, "--password", PASSWORD],

@@ -151,6 +151,37 @@ pub struct LimitsSection {
     pub max_recipients: usize,
     /// Size × recipients (DM 2 novembre 2005 art. 12: at least 30 MB).
     pub max_size_times_recipients: u64,
+    /// Open connections over all listeners.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Open connections from one client address (an IPv6 /64) on one listener. Clients
+    /// behind the webmail's proxy are not counted by address.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// A whole command line (IMAP, POP3) and a TLS handshake must arrive within this, from
+    /// its first byte: a client sending a byte every few seconds is closed.
+    #[serde(default = "default_command_deadline_secs")]
+    pub command_deadline_secs: u64,
+    /// IMAP literals (APPEND) held in memory at once, over all connections; a literal
+    /// waits for room, then is refused.
+    #[serde(default = "default_imap_literal_budget_bytes")]
+    pub imap_literal_budget_bytes: usize,
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+
+fn default_max_connections_per_ip() -> usize {
+    100
+}
+
+fn default_command_deadline_secs() -> u64 {
+    60
+}
+
+fn default_imap_literal_budget_bytes() -> usize {
+    512 * 1024 * 1024
 }
 
 impl Default for LimitsSection {
@@ -159,6 +190,10 @@ impl Default for LimitsSection {
             max_message_bytes: 100 * 1024 * 1024,
             max_recipients: 500,
             max_size_times_recipients: 100 * 1024 * 1024,
+            max_connections: default_max_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            command_deadline_secs: default_command_deadline_secs(),
+            imap_literal_budget_bytes: default_imap_literal_budget_bytes(),
         }
     }
 }

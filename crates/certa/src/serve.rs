@@ -4,6 +4,7 @@ use crate::config::Config;
 use anyhow::Context;
 use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
 use services::{Limits, Provider, SystemClock, Timers};
+use smtp::connections::{Caps, Connections, Refused};
 use smtp::server::{self, Envelope, Handler, Mode};
 use smtp::Reply;
 use std::net::SocketAddr;
@@ -207,12 +208,48 @@ impl Handler for Inbound {
     }
 }
 
+/// How a listener's protocol refuses a connection over the caps, in the clear before
+/// closing (implicit-TLS listeners just close).
+#[derive(Clone, Copy)]
+enum Protocol {
+    Smtp,
+    Imap,
+    Pop3,
+    Tls,
+}
+
+impl Protocol {
+    fn refusal(self, why: Refused) -> Option<String> {
+        let text = match why {
+            Refused::Total => "troppe connessioni al server, riprovare più tardi",
+            Refused::PerIp => "troppe connessioni da questo indirizzo, riprovare più tardi",
+        };
+        match self {
+            // RFC 5321 §3.8: 421 instead of the greeting.
+            Protocol::Smtp => Some(format!("421 4.7.0 {text}\r\n")),
+            // RFC 9051 §7.1.5 greeting BYE; RFC 5530 UNAVAILABLE.
+            Protocol::Imap => Some(format!("* BYE [UNAVAILABLE] {text}\r\n")),
+            // RFC 1939 §4 -ERR greeting; RFC 3206 SYS/TEMP.
+            Protocol::Pop3 => Some(format!("-ERR [SYS/TEMP] {text}\r\n")),
+            Protocol::Tls => None,
+        }
+    }
+}
+
+/// A listener: its configuration name, address, protocol and the process's connection caps.
+struct Listener<'a> {
+    name: &'static str,
+    addr: &'a str,
+    protocol: Protocol,
+    connections: Arc<Connections>,
+}
+
 async fn listen<H: Handler + 'static>(
-    addr: String,
+    l: Listener<'_>,
     cfg: Arc<server::Config>,
     handler: Arc<H>,
 ) -> anyhow::Result<()> {
-    accept_loop(&addr, move |tcp, peer| {
+    accept_loop(l, move |tcp, peer| {
         let (cfg, handler) = (cfg.clone(), handler.clone());
         async move {
             let _ = server::serve(tcp, peer, &cfg, handler.as_ref()).await;
@@ -221,16 +258,24 @@ async fn listen<H: Handler + 'static>(
     .await
 }
 
-/// Accepts connections on `addr` and hands each to `serve` on its own task, with
-/// `TCP_NODELAY` (replies go out at once, not after the client's delayed ACK).
-async fn accept_loop<F, Fut>(addr: &str, serve: F) -> anyhow::Result<()>
+/// Accepts connections on the listener's address and hands each to `serve` on its own
+/// task, with `TCP_NODELAY` (replies go out at once, not after the client's delayed ACK).
+/// A connection over the caps (in total, or from its address on this listener) gets the
+/// protocol's refusal and is closed; its slot is held until `serve` is done.
+async fn accept_loop<F, Fut>(l: Listener<'_>, serve: F) -> anyhow::Result<()>
 where
     F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind(addr)
+    let listener = TcpListener::bind(l.addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+        .with_context(|| format!("cannot listen on {}", l.addr))?;
+    let Listener {
+        name,
+        protocol,
+        connections,
+        ..
+    } = l;
     tokio::spawn(async move {
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {
@@ -239,30 +284,44 @@ where
                 continue;
             };
             let _ = tcp.set_nodelay(true);
-            tokio::spawn(serve(tcp, peer));
+            match connections.admit(name, Some(peer.ip())) {
+                Ok(slot) => {
+                    let served = serve(tcp, peer);
+                    tokio::spawn(async move {
+                        served.await;
+                        drop(slot);
+                    });
+                }
+                Err(why) => {
+                    // A fresh socket's send buffer is empty: this write does not block.
+                    if let Some(text) = protocol.refusal(why) {
+                        let _ = tcp.try_write(text.as_bytes());
+                    }
+                }
+            }
         }
     });
     Ok(())
 }
 
 async fn listen_imap(
-    addr: &str,
+    l: Listener<'_>,
     p: Arc<Provider>,
     cfg: Arc<imap::ImapConfig>,
 ) -> anyhow::Result<()> {
-    accept_loop(addr, move |tcp, peer| {
+    accept_loop(l, move |tcp, peer| {
         imap::serve_connection(p.clone(), tcp, peer, cfg.clone())
     })
     .await
 }
 
 async fn listen_pop3(
-    addr: &str,
+    l: Listener<'_>,
     p: Arc<Provider>,
     cfg: Arc<pop3::Pop3Config>,
     locks: Arc<pop3::MaildropLocks>,
 ) -> anyhow::Result<()> {
-    accept_loop(addr, move |tcp, peer| {
+    accept_loop(l, move |tcp, peer| {
         pop3::serve_connection(p.clone(), tcp, peer, cfg.clone(), locks.clone())
     })
     .await
@@ -281,6 +340,17 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let wake = Arc::new(Notify::new());
+        let connections = Connections::new(Caps {
+            total: cfg.limits.max_connections,
+            per_ip: cfg.limits.max_connections_per_ip,
+        });
+        let listener = |name, addr, protocol| Listener {
+            name,
+            addr,
+            protocol,
+            connections: connections.clone(),
+        };
+        let command_deadline = Duration::from_secs(cfg.limits.command_deadline_secs.max(1));
         let smtp_cfg = |mode, implicit_tls| {
             Arc::new(server::Config {
                 hostname: cfg.provider.hostname.clone(),
@@ -301,44 +371,53 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             wake: wake.clone(),
         });
         listen(
-            cfg.listen.smtp.clone(),
+            listener("smtp", &cfg.listen.smtp, Protocol::Smtp),
             smtp_cfg(Mode::Inbound, false),
             inbound,
         )
         .await?;
         listen(
-            cfg.listen.submission.clone(),
+            listener("submission", &cfg.listen.submission, Protocol::Smtp),
             smtp_cfg(Mode::Submission, false),
             submission.clone(),
         )
         .await?;
         listen(
-            cfg.listen.submissions.clone(),
+            listener("submissions", &cfg.listen.submissions, Protocol::Tls),
             smtp_cfg(Mode::Submission, true),
             submission,
         )
         .await?;
+        // One literal budget for both IMAP listeners.
+        let literal_budget = imap::LiteralBudget::new(cfg.limits.imap_literal_budget_bytes);
         let imap_cfg = |implicit_tls| {
             Arc::new(imap::ImapConfig {
                 tls: Some(tls.clone()),
                 implicit_tls,
                 hostname: cfg.provider.hostname.clone(),
                 max_message_bytes: cfg.limits.max_message_bytes,
+                command_deadline,
+                literal_budget: literal_budget.clone(),
             })
         };
-        listen_imap(&cfg.listen.imap, p.clone(), imap_cfg(false)).await?;
-        listen_imap(&cfg.listen.imaps, p.clone(), imap_cfg(true)).await?;
+        let imap = listener("imap", &cfg.listen.imap, Protocol::Imap);
+        listen_imap(imap, p.clone(), imap_cfg(false)).await?;
+        let imaps = listener("imaps", &cfg.listen.imaps, Protocol::Tls);
+        listen_imap(imaps, p.clone(), imap_cfg(true)).await?;
         let pop3_cfg = |implicit_tls| {
             Arc::new(pop3::Pop3Config {
                 tls: Some(tls.clone()),
                 implicit_tls,
                 hostname: cfg.provider.hostname.clone(),
+                command_deadline,
             })
         };
         // One set of maildrop locks for both POP3 listeners (RFC 1939 §8).
         let locks = Arc::new(pop3::MaildropLocks::default());
-        listen_pop3(&cfg.listen.pop3, p.clone(), pop3_cfg(false), locks.clone()).await?;
-        listen_pop3(&cfg.listen.pop3s, p.clone(), pop3_cfg(true), locks).await?;
+        let pop3 = listener("pop3", &cfg.listen.pop3, Protocol::Pop3);
+        listen_pop3(pop3, p.clone(), pop3_cfg(false), locks.clone()).await?;
+        let pop3s = listener("pop3s", &cfg.listen.pop3s, Protocol::Tls);
+        listen_pop3(pop3s, p.clone(), pop3_cfg(true), locks).await?;
         web::serve(
             &cfg.listen.http,
             p.clone(),
@@ -348,6 +427,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 proxy: cfg.web.proxy,
                 max_upload_bytes: cfg.limits.max_message_bytes + 1024 * 1024,
                 wake: wake.clone(),
+                connections: connections.clone(),
             },
         )
         .await

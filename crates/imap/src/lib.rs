@@ -24,8 +24,10 @@ use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 pub struct ImapConfig {
     /// TLS for STARTTLS (on `imap`) or implicit TLS (on `imaps`).
@@ -34,24 +36,81 @@ pub struct ImapConfig {
     pub hostname: String,
     /// The largest APPEND accepted.
     pub max_message_bytes: usize,
+    /// A TLS handshake, a whole command line and an AUTHENTICATE continuation must arrive
+    /// within this from their first byte (a slow client holds a connection no longer).
+    pub command_deadline: Duration,
+    /// Literal bytes held in memory at once, shared by every connection of the process.
+    pub literal_budget: Arc<LiteralBudget>,
+}
+
+/// The process-wide room for literals being read (APPEND messages): a literal takes its
+/// size from it before it is read, and gives it back once its command is done.
+pub struct LiteralBudget {
+    bytes: usize,
+    room: Arc<Semaphore>,
+}
+
+impl LiteralBudget {
+    pub fn new(bytes: usize) -> Arc<LiteralBudget> {
+        let bytes = bytes.min(Semaphore::MAX_PERMITS).min(u32::MAX as usize);
+        Arc::new(LiteralBudget {
+            bytes,
+            room: Arc::new(Semaphore::new(bytes)),
+        })
+    }
+
+    /// Room for `n` bytes, waiting at most `wait`; `None` if there was none.
+    async fn take(&self, n: usize, wait: Duration) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(n)
+            .ok()
+            .filter(|&n| n as usize <= self.bytes)?;
+        tokio::time::timeout(wait, self.room.clone().acquire_many_owned(n))
+            .await
+            .ok()?
+            .ok()
+    }
 }
 
 /// A command line (without its literals) is at most this long.
 const MAX_LINE: usize = 64 * 1024;
+/// Before authentication a command with its literals (LOGIN's user name and password, an
+/// AUTHENTICATE response, ID) is at most this long: an unauthenticated client costs no
+/// more memory than this (security review H3).
+const MAX_PREAUTH_COMMAND: usize = 8 * 1024;
 /// Literals of commands other than APPEND are at most this long.
 const MAX_SMALL_LITERAL: usize = 64 * 1024;
-/// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+/// RFC 9051 §5.4: the autologout timer is at least 30 minutes (after authentication).
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
-/// At most this many pipelined APPENDs share one commit.
+/// Before authentication a client has this long to start each command.
+const PREAUTH_IDLE: Duration = Duration::from_secs(120);
+/// At most this many pipelined APPENDs share one commit...
 const APPEND_BATCH: usize = 100;
+/// ...and a batch stops growing once its messages hold this many bytes.
+const APPEND_BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// After the command deadline, a literal must arrive at least this fast (bytes/s).
+const MIN_LITERAL_RATE: usize = 16 * 1024;
+/// A literal waits at most this long for room in the [`LiteralBudget`].
+const BUDGET_WAIT: Duration = Duration::from_secs(30);
 /// IDLE re-reads the folder at least this often, for changes made by other processes.
 const IDLE_POLL: Duration = Duration::from_secs(20);
 
+/// A command with its literals, and the room they take in the [`LiteralBudget`].
+struct Incoming {
+    bytes: Vec<u8>,
+    room: Vec<OwnedSemaphorePermit>,
+}
+
 enum Read {
-    Command(Vec<u8>),
-    /// Answered already (a literal too big); read the next one.
+    Command(Incoming),
+    /// Answered already (a literal refused); read the next one.
     Skipped,
     Closed,
+    /// Answered with `* BYE` already: close.
+    Refused,
+    /// Nothing started within the idle time.
+    Idle,
+    /// A command started but did not arrive within the command deadline.
+    TooSlow,
 }
 
 type Conn = BufReader<Stream>;
@@ -81,48 +140,121 @@ async fn write(conn: &mut Conn, data: &[u8]) -> std::io::Result<()> {
     s.flush().await
 }
 
+/// What [`read_command`] accepts now.
+struct ReadLimits<'a> {
+    authenticated: bool,
+    max_append: usize,
+    deadline: Duration,
+    budget: &'a LiteralBudget,
+}
+
+/// Reads `n` literal bytes into `buf`, which grows as they arrive (never to the announced
+/// size up front). `Ok(false)` at end of stream.
+async fn read_literal(conn: &mut Conn, buf: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
+    let mut left = n;
+    while left > 0 {
+        let available = conn.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(false);
+        }
+        let take = available.len().min(left);
+        buf.extend_from_slice(&available[..take]);
+        conn.consume(take);
+        left -= take;
+    }
+    Ok(true)
+}
+
 /// Reads one command with its literals (RFC 9051 §4.3), answering `+` for synchronising
-/// literals and refusing those over the limits.
-async fn read_command(conn: &mut Conn, max_append: usize) -> std::io::Result<Read> {
+/// literals and refusing those over the limits before reading them. The command must
+/// start within the idle time and then arrive whole within the command deadline (its
+/// literals add time at [`MIN_LITERAL_RATE`]).
+async fn read_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::io::Result<Read> {
+    let idle = if limits.authenticated {
+        AUTOLOGOUT
+    } else {
+        PREAUTH_IDLE
+    };
+    match tokio::time::timeout(idle, conn.fill_buf()).await {
+        Err(_) => return Ok(Read::Idle),
+        Ok(Ok([])) => return Ok(Read::Closed),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(e),
+    }
+    let mut deadline = Instant::now() + limits.deadline;
+    let max_command = if limits.authenticated {
+        limits.max_append + MAX_LINE
+    } else {
+        MAX_PREAUTH_COMMAND
+    };
     let mut buf = Vec::new();
+    let mut room = Vec::new();
     let mut line_start = 0;
     loop {
-        if !smtp::stream::read_line_limited(conn, &mut buf, line_start + MAX_LINE).await? {
-            return Ok(Read::Closed);
+        let line_limit = (line_start + MAX_LINE).min(max_command);
+        let read = smtp::stream::read_line_limited(conn, &mut buf, line_limit);
+        match tokio::time::timeout_at(deadline, read).await {
+            Err(_) => return Ok(Read::TooSlow),
+            Ok(Ok(false)) => return Ok(Read::Closed),
+            Ok(Ok(true)) => {}
+            Ok(Err(e)) => return Err(e),
         }
         let line = &buf[line_start..];
         let Some((n, plus)) = literal_at_end(line) else {
-            return Ok(Read::Command(buf));
+            return Ok(Read::Command(Incoming { bytes: buf, room }));
         };
+        let tag = command::tag_of(&buf).unwrap_or_else(|| "*".into());
         let is_append = {
             let head = String::from_utf8_lossy(&buf[..buf.len().min(200)]).to_ascii_uppercase();
             head.split(' ').nth(1) == Some("APPEND")
         };
-        let limit = if is_append {
-            max_append
-        } else {
-            MAX_SMALL_LITERAL
+        let limit = match (limits.authenticated, is_append) {
+            (false, _) => MAX_PREAUTH_COMMAND,
+            (true, true) => limits.max_append,
+            (true, false) => MAX_SMALL_LITERAL,
         };
-        if n > limit || buf.len() + n > max_append + MAX_LINE {
-            let tag = command::tag_of(&buf).unwrap_or_else(|| "*".into());
+        if n > limit || buf.len().saturating_add(n) > max_command {
             if plus {
                 // The client sends the data anyway; we will not read it (RFC 7888 §4).
                 write(conn, b"* BYE literal troppo grande\r\n").await?;
-                return Ok(Read::Closed);
+                return Ok(Read::Refused);
+            }
+            let text = if limits.authenticated {
+                format!("{tag} NO [TOOBIG] dati troppo grandi ({n} byte)\r\n")
+            } else {
+                format!(
+                    "{tag} NO [TOOBIG] prima dell'autenticazione i dati sono al massimo \
+                     {MAX_PREAUTH_COMMAND} byte\r\n"
+                )
+            };
+            write(conn, text.as_bytes()).await?;
+            return Ok(Read::Skipped);
+        }
+        // The bytes are taken from the process-wide budget before any is read (H3).
+        let Some(permit) = limits.budget.take(n, BUDGET_WAIT).await else {
+            if plus {
+                write(conn, b"* BYE [UNAVAILABLE] server occupato, riprovare\r\n").await?;
+                return Ok(Read::Refused);
             }
             write(
                 conn,
-                format!("{tag} NO [TOOBIG] dati troppo grandi ({n} byte)\r\n").as_bytes(),
+                format!("{tag} NO [UNAVAILABLE] server occupato, riprovare più tardi\r\n")
+                    .as_bytes(),
             )
             .await?;
             return Ok(Read::Skipped);
-        }
+        };
+        room.push(permit);
         if !plus {
             write(conn, b"+ pronto\r\n").await?;
         }
-        let start = buf.len();
-        buf.resize(start + n, 0);
-        conn.read_exact(&mut buf[start..]).await?;
+        deadline += Duration::from_secs((n / MIN_LITERAL_RATE) as u64);
+        match tokio::time::timeout_at(deadline, read_literal(conn, &mut buf, n)).await {
+            Err(_) => return Ok(Read::TooSlow),
+            Ok(Ok(false)) => return Ok(Read::Closed),
+            Ok(Ok(true)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
         line_start = buf.len();
     }
 }
@@ -136,10 +268,16 @@ pub async fn serve_connection(
 ) {
     let _ = tcp.set_nodelay(true);
     let stream = match (&cfg.tls, cfg.implicit_tls) {
-        (Some(acceptor), true) => match Stream::accept_tls(tcp, acceptor).await {
-            Ok(s) => s,
-            Err(_) => return,
-        },
+        (Some(acceptor), true) => {
+            match tokio::time::timeout(cfg.command_deadline, Stream::accept_tls(tcp, acceptor))
+                .await
+            {
+                Ok(Ok(s)) => s,
+                _ => return,
+            }
+        }
+        // Implicit TLS without a certificate: nothing can be served.
+        (None, true) => return,
         _ => Stream::Plain(tcp),
     };
     let tls = stream.is_tls();
@@ -158,36 +296,43 @@ pub async fn serve_connection(
 
 async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> std::io::Result<()> {
     let mut bad_commands = 0;
-    let mut pending: Option<Vec<u8>> = None;
+    let mut pending: Option<Read> = None;
     loop {
-        let read = match pending.take() {
-            Some(b) => Ok(Ok(Read::Command(b))),
-            None => {
-                tokio::time::timeout(AUTOLOGOUT, read_command(&mut conn, cfg.max_message_bytes))
-                    .await
-            }
+        let limits = ReadLimits {
+            authenticated: session.mailbox.is_some(),
+            max_append: cfg.max_message_bytes,
+            deadline: cfg.command_deadline,
+            budget: &cfg.literal_budget,
         };
-        let read = match read {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
-                return Ok(());
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
+        let read = match pending.take() {
+            Some(r) => r,
+            None => match read_command(&mut conn, &limits).await {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let incoming = match read {
+            Read::Command(b) => b,
+            Read::Skipped => continue,
+            Read::Closed | Read::Refused => return Ok(()),
+            Read::Idle => {
                 write(&mut conn, b"* BYE inattivo da troppo tempo\r\n").await?;
                 return Ok(());
             }
+            Read::TooSlow => {
+                write(&mut conn, b"* BYE comando troppo lento\r\n").await?;
+                return Ok(());
+            }
         };
-        let buf = match read {
-            Read::Command(b) => b,
-            Read::Skipped => continue,
-            Read::Closed => return Ok(()),
-        };
+        let buf = &incoming.bytes;
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let tagged = match command::parse(&buf) {
+        let tagged = match command::parse(buf) {
             Ok(t) => t,
             Err((tag, e)) => {
                 bad_commands += 1;
@@ -202,18 +347,28 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
         };
         let outcome = match tagged.command {
             Command::Append(a) if !conn.buffer().is_empty() && session.mailbox.is_some() => {
-                let batch =
-                    pipelined_appends(&mut conn, (tagged.tag, a), cfg, &mut pending).await?;
+                let (batch, _room) = pipelined_appends(
+                    &mut conn,
+                    (tagged.tag, a),
+                    incoming.room,
+                    &limits,
+                    &mut pending,
+                )
+                .await?;
                 session.append_all(batch).await;
                 Outcome::Continue
             }
             command => {
+                drop(incoming);
                 session
-                    .handle(command::Tagged {
-                        tag: tagged.tag,
-                        command,
-                    })
-                    .await
+                    .handle(
+                        command::Tagged {
+                            tag: tagged.tag,
+                            command,
+                        },
+                        conn.get_mut(),
+                    )
+                    .await?
             }
         };
         let out = std::mem::take(&mut session.out);
@@ -229,15 +384,30 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 let Some(tcp) = conn.into_inner().into_tcp() else {
                     return Ok(());
                 };
-                let tls = Stream::accept_tls(tcp, &acceptor).await?;
-                conn = BufReader::with_capacity(4096, tls);
+                let handshake = Stream::accept_tls(tcp, &acceptor);
+                let Ok(tls) = tokio::time::timeout(cfg.command_deadline, handshake).await else {
+                    return Ok(());
+                };
+                conn = BufReader::with_capacity(4096, tls?);
                 session.tls = true;
             }
             Outcome::NeedAuthData(tag) => {
                 write(&mut conn, b"+ \r\n").await?;
                 let mut line = Vec::new();
-                if !smtp::stream::read_line_limited(&mut conn, &mut line, MAX_LINE).await? {
-                    return Ok(());
+                let read =
+                    smtp::stream::read_line_limited(&mut conn, &mut line, MAX_PREAUTH_COMMAND);
+                match tokio::time::timeout(cfg.command_deadline, read).await {
+                    Err(_) => {
+                        write(&mut conn, b"* BYE risposta troppo lenta\r\n").await?;
+                        return Ok(());
+                    }
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => return Ok(()),
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        write(&mut conn, b"* BYE risposta troppo lunga\r\n").await?;
+                        return Ok(());
+                    }
+                    Ok(Err(e)) => return Err(e),
                 }
                 let r = session.authenticate_plain(&line).await;
                 let reply = match r {
@@ -252,30 +422,45 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
 }
 
 /// The APPENDs a client pipelined after `first` (already in our buffer): they are committed
-/// together. The first other command read is left in `pending`.
+/// together, with the budget room their literals hold. The batch stops at
+/// [`APPEND_BATCH`] commands or [`APPEND_BATCH_BYTES`]; the first other read is left in
+/// `pending`.
 async fn pipelined_appends(
     conn: &mut Conn,
     first: (String, command::AppendCommand),
-    cfg: &ImapConfig,
-    pending: &mut Option<Vec<u8>>,
-) -> std::io::Result<Vec<(String, command::AppendCommand)>> {
+    first_room: Vec<OwnedSemaphorePermit>,
+    limits: &ReadLimits<'_>,
+    pending: &mut Option<Read>,
+) -> std::io::Result<(
+    Vec<(String, command::AppendCommand)>,
+    Vec<OwnedSemaphorePermit>,
+)> {
+    let mut bytes = first.1.message.len();
     let mut batch = vec![first];
-    while batch.len() < APPEND_BATCH && !conn.buffer().is_empty() {
-        match read_command(conn, cfg.max_message_bytes).await? {
-            Read::Command(b) => match command::parse(&b) {
+    let mut room = first_room;
+    while batch.len() < APPEND_BATCH && bytes < APPEND_BATCH_BYTES && !conn.buffer().is_empty() {
+        match read_command(conn, limits).await? {
+            Read::Command(incoming) => match command::parse(&incoming.bytes) {
                 Ok(command::Tagged {
                     tag,
                     command: Command::Append(a),
-                }) => batch.push((tag, a)),
+                }) => {
+                    bytes += a.message.len();
+                    batch.push((tag, a));
+                    room.extend(incoming.room);
+                }
                 _ => {
-                    *pending = Some(b);
+                    *pending = Some(Read::Command(incoming));
                     break;
                 }
             },
-            Read::Skipped | Read::Closed => break,
+            other => {
+                *pending = Some(other);
+                break;
+            }
         }
     }
-    Ok(batch)
+    Ok((batch, room))
 }
 
 /// RFC 2177: updates as they happen until the client says DONE.

@@ -7,11 +7,18 @@ use crate::fetch::{content_item, needs_content, needs_structure, sets_seen};
 use crate::search::{self, Candidate, Context, IndexAnswer, IndexAnswers};
 use crate::session::{bad, no, store_error, uid_set, Handled, Session};
 use message::Structure;
+use smtp::stream::Stream;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use tokio::io::AsyncWriteExt;
 
-/// FETCH reads message content this many messages at a time.
+/// FETCH reads message content at most this many messages at a time...
 const FETCH_BATCH: usize = 64;
+/// ...and, past the first message, at most this many bytes at a time.
+const FETCH_BATCH_BYTES: i64 = 8 * 1024 * 1024;
+/// FETCH writes its responses out whenever this many bytes are waiting, so a response
+/// buffer holds at most one data item beyond this (security review H5).
+const FETCH_FLUSH_AT: usize = 64 * 1024;
 /// SEARCH reads message content this many messages at a time.
 const SEARCH_BATCH: usize = 256;
 use store::FlagOp;
@@ -48,18 +55,44 @@ impl Session {
         self.contents(&[uid], true).remove(&uid)
     }
 
-    pub fn fetch(
+    /// Writes what `self.out` holds to `w` and empties it, giving back the room of a large
+    /// data item.
+    async fn write_out(&mut self, w: &mut Stream) -> std::io::Result<()> {
+        w.write_all(&self.out).await?;
+        self.out.clear();
+        if self.out.capacity() > 2 * FETCH_FLUSH_AT {
+            self.out = Vec::with_capacity(FETCH_FLUSH_AT);
+        }
+        Ok(())
+    }
+
+    /// RFC 9051 §6.4.5. Each message's response is written to `w` as it is made, item by
+    /// item once [`FETCH_FLUSH_AT`] bytes wait, and each data item asked for more than once
+    /// is answered once: `FETCH 1:* (RFC822 RFC822 …)` costs one message's bytes at a time.
+    /// `Err` only when writing to the client fails.
+    pub async fn fetch(
         &mut self,
+        w: &mut Stream,
         uid: bool,
         set: &SeqSet,
         atts: &[FetchAtt],
         changed_since: Option<u64>,
         vanished: bool,
-    ) -> Handled {
+    ) -> std::io::Result<Handled> {
+        let mut unique: Vec<&FetchAtt> = Vec::with_capacity(atts.len().min(64));
+        for a in atts {
+            if !unique.contains(&a) {
+                unique.push(a);
+            }
+        }
+        let atts: Vec<FetchAtt> = unique.into_iter().cloned().collect();
+        let atts = &atts[..];
         let Some(sel) = &self.selected else {
-            return Err(bad("selezionare prima una cartella"));
+            return Ok(Err(bad("selezionare prima una cartella")));
         };
-        sel.check_seq(set, uid)?;
+        if let Err(e) = sel.check_seq(set, uid) {
+            return Ok(Err(e));
+        }
         let folder = sel.folder.id;
         let read_only = sel.read_only;
         if changed_since.is_some() {
@@ -67,14 +100,13 @@ impl Session {
         }
         if vanished {
             if !self.enabled.qresync {
-                return Err(bad("VANISHED richiede QRESYNC"));
+                return Ok(Err(bad("VANISHED richiede QRESYNC")));
             }
             let since = changed_since.unwrap_or(0) as i64;
-            let ch = self
-                .p
-                .store
-                .changes_since(folder, since)
-                .map_err(store_error)?;
+            let ch = match self.p.store.changes_since(folder, since) {
+                Ok(ch) => ch,
+                Err(e) => return Ok(Err(store_error(e))),
+            };
             let max = self.selected.as_ref().map(|s| s.max_uid()).unwrap_or(0);
             let gone: Vec<u32> = ch
                 .expunged
@@ -87,18 +119,17 @@ impl Session {
             }
         }
         let Some(sel) = self.selected.as_ref() else {
-            return Err(bad("selezionare prima una cartella"));
+            return Ok(Err(bad("selezionare prima una cartella")));
         };
         let targets = sel.resolve(set, uid);
         let (lo, hi) = match (targets.first(), targets.last()) {
             (Some(&f), Some(&l)) => (sel.uid_at(f) as i64, sel.uid_at(l) as i64),
             _ => (1, 0),
         };
-        let entries = self
-            .p
-            .store
-            .messages_between(folder, lo, hi)
-            .map_err(store_error)?;
+        let entries = match self.p.store.messages_between(folder, lo, hi) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(store_error(e))),
+        };
         let by_uid: HashMap<u32, store::MessageEntry> =
             entries.into_iter().map(|e| (e.uid as u32, e)).collect();
         let wants_seen = !read_only && atts.iter().any(sets_seen);
@@ -107,15 +138,26 @@ impl Session {
         let structured = atts.iter().any(needs_structure);
         let mut seen_now = vec![];
         let mut loaded: HashMap<u32, (Vec<u8>, Structure)> = HashMap::new();
+        let mut next_load = 0;
         for (n, &i) in targets.iter().enumerate() {
-            if with_content && n % FETCH_BATCH == 0 {
+            if with_content && n == next_load {
                 let Some(sel) = self.selected.as_ref() else {
                     break;
                 };
-                let batch: Vec<u32> = targets[n..(n + FETCH_BATCH).min(targets.len())]
-                    .iter()
-                    .map(|&i| sel.uid_at(i))
-                    .collect();
+                let mut batch = vec![];
+                let mut bytes = 0;
+                for &i in &targets[n..] {
+                    let u = sel.uid_at(i);
+                    let size = by_uid.get(&u).map_or(0, |e| e.size);
+                    if batch.len() == FETCH_BATCH
+                        || (!batch.is_empty() && bytes + size > FETCH_BATCH_BYTES)
+                    {
+                        break;
+                    }
+                    bytes += size;
+                    batch.push(u);
+                }
+                next_load = n + batch.len();
                 loaded = self.contents(&batch, structured);
             }
             let Some(sel) = self.selected.as_ref() else {
@@ -134,16 +176,18 @@ impl Session {
                 seen_now.push(u as i64);
                 flags = store::normalize_flags(flags.split(' ').chain(["\\Seen"]));
             }
-            let mut out = format!("* {} FETCH (", i + 1).into_bytes();
+            let rev2 = self.enabled.rev2;
+            let out = &mut self.out;
+            out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
             let mut first = true;
-            let mut sep = |out: &mut Vec<u8>| {
-                if !first {
+            let sep = |out: &mut Vec<u8>, first: &mut bool| {
+                if !*first {
                     out.push(b' ');
                 }
-                first = false;
+                *first = false;
             };
             if uid && !atts.contains(&FetchAtt::Uid) {
-                sep(&mut out);
+                sep(out, &mut first);
                 out.extend_from_slice(format!("UID {u}").as_bytes());
             }
             let content = loaded.remove(&u);
@@ -152,13 +196,13 @@ impl Session {
             for att in atts {
                 match att {
                     FetchAtt::Uid => {
-                        sep(&mut out);
-                        out.extend_from_slice(format!("UID {u}").as_bytes());
+                        sep(&mut self.out, &mut first);
+                        self.out.extend_from_slice(format!("UID {u}").as_bytes());
                     }
                     FetchAtt::Flags => {}
                     FetchAtt::InternalDate => {
-                        sep(&mut out);
-                        out.extend_from_slice(
+                        sep(&mut self.out, &mut first);
+                        self.out.extend_from_slice(
                             format!(
                                 "INTERNALDATE \"{}\"",
                                 date::internal_date(entry.internal_date)
@@ -167,22 +211,27 @@ impl Session {
                         );
                     }
                     FetchAtt::Rfc822Size => {
-                        sep(&mut out);
-                        out.extend_from_slice(format!("RFC822.SIZE {}", entry.size).as_bytes());
+                        sep(&mut self.out, &mut first);
+                        self.out
+                            .extend_from_slice(format!("RFC822.SIZE {}", entry.size).as_bytes());
                     }
                     FetchAtt::ModSeq => {}
                     other => {
                         if let Some((raw, s)) = &content {
-                            sep(&mut out);
-                            content_item(&mut out, other, raw, s);
+                            sep(&mut self.out, &mut first);
+                            content_item(&mut self.out, other, raw, s);
+                            if self.out.len() >= FETCH_FLUSH_AT {
+                                self.write_out(w).await?;
+                            }
                         }
                     }
                 }
             }
+            let out = &mut self.out;
             if show_flags {
-                sep(&mut out);
+                sep(out, &mut first);
                 let mut f = flags.clone();
-                if recent && !self.enabled.rev2 {
+                if recent && !rev2 {
                     if !f.is_empty() {
                         f.push(' ');
                     }
@@ -191,34 +240,35 @@ impl Session {
                 out.extend_from_slice(format!("FLAGS ({f})").as_bytes());
             }
             if want_modseq {
-                sep(&mut out);
+                sep(out, &mut first);
                 out.extend_from_slice(format!("MODSEQ ({})", entry.modseq).as_bytes());
             }
             out.extend_from_slice(b")\r\n");
-            self.out.extend_from_slice(&out);
+            if self.out.len() >= FETCH_FLUSH_AT {
+                self.write_out(w).await?;
+            }
         }
         if !seen_now.is_empty() {
-            let changes = self
-                .p
-                .store
-                .store_flags(
-                    folder,
-                    &seen_now,
-                    FlagOp::Add,
-                    &["\\Seen".to_string()],
-                    None,
-                )
-                .map_err(store_error)?;
+            let seen = ["\\Seen".to_string()];
+            let changes =
+                match self
+                    .p
+                    .store
+                    .store_flags(folder, &seen_now, FlagOp::Add, &seen, None)
+                {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(store_error(e))),
+                };
             if let Some(sel) = self.selected.as_mut() {
                 sel.own_modseqs.extend(changes.changed.iter().map(|c| c.2));
             }
         }
         self.sync(false);
-        Ok(if uid {
+        Ok(Ok(if uid {
             "UID FETCH completato".into()
         } else {
             "FETCH completato".into()
-        })
+        }))
     }
 
     pub fn store(

@@ -7,6 +7,7 @@ use crate::uidmap::UidMap;
 use crate::utf7;
 use crate::ImapConfig;
 use services::provider::{AuthError, Provider};
+use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use store::{Folder, StoreError};
@@ -225,8 +226,9 @@ impl Session {
         }
     }
 
-    /// Runs one command; its responses go to `self.out`.
-    pub async fn handle(&mut self, t: Tagged) -> Outcome {
+    /// Runs one command; its responses go to `self.out`, except FETCH's, which are
+    /// written to `w` as they are made (a write error ends the command).
+    pub async fn handle(&mut self, t: Tagged, w: &mut Stream) -> std::io::Result<Outcome> {
         let tag = t.tag.clone();
         let allowed = match (&t.command, self.mailbox.is_some(), self.selected.is_some()) {
             (Command::Capability | Command::Noop | Command::Logout | Command::Id, _, _) => true,
@@ -263,7 +265,7 @@ impl Session {
                 "comando non valido in questo stato"
             };
             self.tagged(&tag, "BAD", what);
-            return Outcome::Continue;
+            return Ok(Outcome::Continue);
         }
         let result = match t.command {
             Command::Capability => {
@@ -278,14 +280,14 @@ impl Session {
             Command::Logout => {
                 self.untagged("BYE Certa IMAP: arrivederci");
                 self.tagged(&tag, "OK", "LOGOUT completato");
-                return Outcome::Logout;
+                return Ok(Outcome::Logout);
             }
             Command::StartTls => {
                 if self.tls || self.cfg.tls.is_none() {
                     Err(bad("TLS già attivo o non disponibile"))
                 } else {
                     self.tagged(&tag, "OK", "avvio TLS");
-                    return Outcome::StartTls;
+                    return Ok(Outcome::StartTls);
                 }
             }
             Command::Login { user, password } => self.login(&user, &password).await,
@@ -300,7 +302,7 @@ impl Session {
                         "usare STARTTLS prima di autenticarsi",
                     ))
                 } else {
-                    return Outcome::NeedAuthData(tag);
+                    return Ok(Outcome::NeedAuthData(tag));
                 }
             }
             Command::Id => {
@@ -317,7 +319,7 @@ impl Session {
             }
             Command::Idle => {
                 self.sync(true);
-                return Outcome::Idle(tag);
+                return Ok(Outcome::Idle(tag));
             }
             Command::Select {
                 mailbox,
@@ -341,7 +343,7 @@ impl Session {
             Command::Status { mailbox, items } => self.status(&mailbox, &items),
             Command::Append(a) => {
                 self.append_all(vec![(tag, a)]).await;
-                return Outcome::Continue;
+                return Ok(Outcome::Continue);
             }
             Command::GetQuota(root) => self.quota(&root, false),
             Command::GetQuotaRoot(m) => self.quota(&m, true),
@@ -367,7 +369,10 @@ impl Session {
                 atts,
                 changed_since,
                 vanished,
-            } => self.fetch(uid, &set, &atts, changed_since, vanished),
+            } => {
+                self.fetch(w, uid, &set, &atts, changed_since, vanished)
+                    .await?
+            }
             Command::Store {
                 uid,
                 set,
@@ -387,7 +392,7 @@ impl Session {
             Ok(text) => self.tagged(&tag, "OK", &text),
             Err(Refusal(status, text)) => self.tagged(&tag, status, &text),
         }
-        Outcome::Continue
+        Ok(Outcome::Continue)
     }
 
     fn enable(&mut self, caps: &[String]) -> String {

@@ -20,12 +20,13 @@ pub struct Pop3Config {
     pub implicit_tls: bool,
     /// Named in the greeting.
     pub hostname: String,
+    /// A TLS handshake, a whole command line and an AUTH continuation must arrive within
+    /// this from their first byte (a client sending a byte every few seconds is closed).
+    pub command_deadline: Duration,
 }
 
 /// RFC 1939 §3: the inactivity autologout timer is at least 10 minutes.
 const IDLE: Duration = Duration::from_secs(10 * 60);
-/// A TLS handshake must be done within this.
-const HANDSHAKE: Duration = Duration::from_secs(60);
 /// This many malformed commands in a row close the connection.
 const MAX_BAD_COMMANDS: u32 = 3;
 /// Closing after an error reads and drops at most this much of what the client still sends.
@@ -78,7 +79,8 @@ pub async fn serve_connection(
     let _ = tcp.set_nodelay(true);
     let stream = match (&cfg.tls, cfg.implicit_tls) {
         (Some(acceptor), true) => {
-            match tokio::time::timeout(HANDSHAKE, Stream::accept_tls(tcp, acceptor)).await {
+            let handshake = Stream::accept_tls(tcp, acceptor);
+            match tokio::time::timeout(cfg.command_deadline, handshake).await {
                 Ok(Ok(s)) => s,
                 _ => return,
             }
@@ -137,18 +139,26 @@ enum Line {
     Closed,
     /// Over [`MAX_LINE`]: answered, and the connection is closed.
     TooLong,
+    /// Started but not finished within the command deadline: answered, and closed.
+    TooSlow,
 }
 
-async fn next_line(conn: &mut Conn) -> Line {
+/// A line that starts within `idle` and then arrives whole within `deadline`.
+async fn next_line(conn: &mut Conn, idle: Duration, deadline: Duration) -> Line {
+    match tokio::time::timeout(idle, conn.fill_buf()).await {
+        Ok(Ok([])) | Ok(Err(_)) | Err(_) => return Line::Closed,
+        Ok(Ok(_)) => {}
+    }
     let mut buf = Vec::new();
     match tokio::time::timeout(
-        IDLE,
+        deadline,
         smtp::stream::read_line_limited(conn, &mut buf, MAX_LINE),
     )
     .await
     {
         Ok(Ok(true)) => Line::Complete(buf),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => Line::TooLong,
+        Err(_) => Line::TooSlow,
         _ => Line::Closed,
     }
 }
@@ -156,9 +166,17 @@ async fn next_line(conn: &mut Conn) -> Line {
 async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
     let mut bad_commands = 0;
     loop {
-        let line = match next_line(&mut conn).await {
+        let line = match next_line(&mut conn, IDLE, session.cfg.command_deadline).await {
             Line::Complete(l) => l,
             Line::Closed => return Ok(()),
+            Line::TooSlow => {
+                write(
+                    &mut conn,
+                    b"-ERR comando troppo lento: connessione chiusa\r\n",
+                )
+                .await?;
+                return Ok(());
+            }
             Line::TooLong => {
                 session.err(&format!("{}: connessione chiusa", ParseError::TooLong));
                 let out = std::mem::take(&mut session.out);
@@ -205,9 +223,9 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                 let Some(tcp) = conn.into_inner().into_tcp() else {
                     return Ok(());
                 };
+                let handshake = Stream::accept_tls(tcp, &acceptor);
                 let stream =
-                    match tokio::time::timeout(HANDSHAKE, Stream::accept_tls(tcp, &acceptor)).await
-                    {
+                    match tokio::time::timeout(session.cfg.command_deadline, handshake).await {
                         Ok(Ok(s)) => s,
                         _ => return Ok(()),
                     };
@@ -218,12 +236,17 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
             }
             Outcome::NeedAuthData => {
                 write(&mut conn, b"+ \r\n").await?;
-                match next_line(&mut conn).await {
+                let deadline = session.cfg.command_deadline;
+                match next_line(&mut conn, deadline, deadline).await {
                     Line::Complete(l) => {
                         let response = String::from_utf8_lossy(&l);
                         session.auth_plain(response.trim_end()).await;
                     }
                     Line::Closed => return Ok(()),
+                    Line::TooSlow => {
+                        write(&mut conn, b"-ERR risposta SASL troppo lenta\r\n").await?;
+                        return Ok(());
+                    }
                     Line::TooLong => {
                         write(&mut conn, b"-ERR risposta SASL troppo lunga\r\n").await?;
                         return Ok(());

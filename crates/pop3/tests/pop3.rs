@@ -586,3 +586,42 @@ fn messages_arriving_after_login_wait_for_the_next_session() {
     );
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
+
+/// Security review M1: with a 2 s command deadline, a client idle between commands is
+/// served, while one sending a command line a byte at a time, or an AUTH continuation
+/// that never ends, is told and closed at the deadline.
+#[test]
+fn slow_command_lines_and_auth_continuations_are_closed_at_the_deadline() {
+    let s = Server::start(Options {
+        allow_plaintext_auth: true,
+        command_deadline: std::time::Duration::from_secs(2),
+        ..Options::default()
+    });
+    let pause = std::time::Duration::from_millis(700);
+    // Happy path: idle for longer than the deadline, then whole commands.
+    let mut ok = s.connect();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    raw_login(&mut ok);
+    assert!(ok.cmd("NOOP").starts_with("+OK"));
+
+    let mut slow = s.connect();
+    let started = std::time::Instant::now();
+    for b in b"USER" {
+        slow.send(&[*b]);
+        std::thread::sleep(pause);
+    }
+    let r = slow.line().unwrap_or_default();
+    assert!(r.starts_with("-ERR") && r.contains("lento"), "{r}");
+    assert!(slow.closed());
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(6));
+
+    let mut auth = s.connect();
+    assert!(auth.cmd("AUTH PLAIN").starts_with("+ "));
+    auth.send(b"AGF");
+    let r = auth.line().unwrap_or_default();
+    assert!(r.starts_with("-ERR") && r.contains("lenta"), "{r}");
+
+    // The normal client is still served.
+    assert!(ok.cmd("STAT").starts_with("+OK"));
+}

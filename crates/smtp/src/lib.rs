@@ -3,6 +3,7 @@
 //! [`server::Handler`] that holds the semantics) and [`client`] (delivery to a next hop).
 
 pub mod client;
+pub mod connections;
 pub mod server;
 pub mod stream;
 

@@ -37,6 +37,8 @@ pub struct WebConfig {
     pub max_upload_bytes: usize,
     /// Woken after a message is accepted, so the queue workers start at once.
     pub wake: Arc<tokio::sync::Notify>,
+    /// The process's connection caps (behind a proxy, only the total applies).
+    pub connections: Arc<smtp::connections::Connections>,
 }
 
 /// What every handler shares.
@@ -134,11 +136,11 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
     let listener = tokio::net::TcpListener::bind(addr).await?;
     match cfg.tls {
         Some(acceptor) => {
-            let tls = tls::TlsListener::new(listener, acceptor);
+            let tls = tls::TlsListener::new(listener, acceptor, cfg.connections);
             tokio::spawn(async move { axum::serve(tls, app).await });
         }
         None => {
-            let listener = tls::PlainListener(listener);
+            let listener = tls::PlainListener::new(listener, cfg.connections);
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
     }

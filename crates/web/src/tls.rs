@@ -1,26 +1,83 @@
 //! The webmail's listeners for axum. HTTPS: handshakes run on their own tasks, so a slow
 //! client never holds up the accept loop; finished streams are handed to axum through a
 //! channel. Plain HTTP behind a proxy. Both set `TCP_NODELAY`: a page's last segment goes
-//! out at once instead of waiting for the browser's delayed ACK (40 ms on Linux).
+//! out at once instead of waiting for the browser's delayed ACK (40 ms on Linux). Both
+//! count their connections against the process's caps: over them, a connection is closed
+//! at once (before TLS there is no way to say why).
 
 use openssl::ssl::{Ssl, SslAcceptor};
+use smtp::connections::{Connections, Slot};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_openssl::SslStream;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The name the caps count this listener's clients under (`certa.toml` `[listen] http`).
+const LISTENER: &str = "http";
+
+/// A connection holding its slot in the caps until axum drops it.
+pub struct Counted<S> {
+    stream: S,
+    _slot: Slot,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
 
 pub struct TlsListener {
-    ready: mpsc::Receiver<(SslStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(Counted<SslStream<TcpStream>>, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: Arc<SslAcceptor>) -> Self {
+    pub fn new(
+        tcp: TcpListener,
+        acceptor: Arc<SslAcceptor>,
+        connections: Arc<Connections>,
+    ) -> Self {
         let local = tcp
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -32,13 +89,20 @@ impl TlsListener {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                let Ok(slot) = connections.admit(LISTENER, Some(peer.ip())) else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let (tx, acceptor) = (tx.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     if let Ok(Ok(s)) =
                         tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream, &acceptor)).await
                     {
-                        let _ = tx.send((s, peer)).await;
+                        let counted = Counted {
+                            stream: s,
+                            _slot: slot,
+                        };
+                        let _ = tx.send((counted, peer)).await;
                     }
                 });
             }
@@ -58,7 +122,7 @@ async fn handshake(
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = SslStream<TcpStream>;
+    type Io = Counted<SslStream<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -76,24 +140,43 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Plain HTTP (behind a proxy).
-pub struct PlainListener(pub TcpListener);
+/// Plain HTTP (behind a proxy): every connection comes from the proxy, so only the total
+/// is capped.
+pub struct PlainListener {
+    tcp: TcpListener,
+    connections: Arc<Connections>,
+}
+
+impl PlainListener {
+    pub fn new(tcp: TcpListener, connections: Arc<Connections>) -> Self {
+        PlainListener { tcp, connections }
+    }
+}
 
 impl axum::serve::Listener for PlainListener {
-    type Io = tokio::net::TcpStream;
+    type Io = Counted<TcpStream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            if let Ok((stream, peer)) = self.0.accept().await {
-                let _ = stream.set_nodelay(true);
-                return (stream, peer);
+            match self.tcp.accept().await {
+                Ok((stream, peer)) => {
+                    let Ok(slot) = self.connections.admit(LISTENER, None) else {
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let counted = Counted {
+                        stream,
+                        _slot: slot,
+                    };
+                    return (counted, peer);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.tcp.local_addr()
     }
 }

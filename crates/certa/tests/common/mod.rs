@@ -195,6 +195,11 @@ impl Node {
         }
     }
 
+    /// The `certa serve` process's id, once started.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `kill -9`.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

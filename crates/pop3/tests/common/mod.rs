@@ -25,6 +25,8 @@ pub struct Options {
     pub allow_plaintext_auth: bool,
     /// Failed logins before throttling.
     pub max_failures: usize,
+    /// `[limits] command_deadline_secs`.
+    pub command_deadline: Duration,
 }
 
 impl Default for Options {
@@ -32,6 +34,7 @@ impl Default for Options {
         Options {
             allow_plaintext_auth: false,
             max_failures: 10,
+            command_deadline: Duration::from_secs(60),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Server {
                 tls: Some(acceptor.clone()),
                 implicit_tls,
                 hostname: HOSTNAME.to_string(),
+                command_deadline: opts.command_deadline,
             });
             let (provider, locks) = (provider.clone(), locks.clone());
             runtime.spawn(async move {
