@@ -27,7 +27,7 @@ pub struct Config {
 }
 
 /// The webmail.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Web {
     /// The address of a TLS-terminating reverse proxy in front of the webmail. When set, the
     /// `http` listener speaks plain HTTP, accepts connections from this address only, and
@@ -35,6 +35,31 @@ pub struct Web {
     /// proxy appends. Unset (the default): HTTPS with the provider's certificate.
     #[serde(default)]
     pub proxy: Option<std::net::IpAddr>,
+    /// A session ends this long after its login however busy it is (besides the two idle
+    /// hours).
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime_secs: i64,
+    /// A request's headers must all arrive within this time (slow clients are cut off).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            proxy: None,
+            session_lifetime_secs: default_session_lifetime(),
+            header_read_timeout_secs: default_header_read_timeout(),
+        }
+    }
+}
+
+fn default_session_lifetime() -> i64 {
+    12 * 3600
+}
+
+fn default_header_read_timeout() -> u64 {
+    30
 }
 
 /// Where MX lookups go and which port mail exchangers listen on.
@@ -151,6 +176,20 @@ pub struct LimitsSection {
     pub max_recipients: usize,
     /// Size × recipients (DM 2 novembre 2005 art. 12: at least 30 MB).
     pub max_size_times_recipients: u64,
+    /// Messages one authenticated mailbox may send per minute and per hour (submission and
+    /// webmail); 0: no limit.
+    #[serde(default = "default_messages_per_minute")]
+    pub messages_per_minute: usize,
+    #[serde(default = "default_messages_per_hour")]
+    pub messages_per_hour: usize,
+}
+
+fn default_messages_per_minute() -> usize {
+    services::accounts::SendRules::default().per_minute
+}
+
+fn default_messages_per_hour() -> usize {
+    services::accounts::SendRules::default().per_hour
 }
 
 impl Default for LimitsSection {
@@ -158,6 +197,8 @@ impl Default for LimitsSection {
         LimitsSection {
             max_message_bytes: 100 * 1024 * 1024,
             max_recipients: 500,
+            messages_per_minute: default_messages_per_minute(),
+            messages_per_hour: default_messages_per_hour(),
             max_size_times_recipients: 100 * 1024 * 1024,
         }
     }

@@ -458,9 +458,14 @@ impl Session {
     async fn authenticate(&mut self, user: String, password: String) -> Handled {
         let p = self.p.clone();
         let ip = self.peer.ip();
-        let r = tokio::task::spawn_blocking(move || p.authenticate(&user, &password, ip))
-            .await
-            .map_err(|_| no("SERVERBUG", "errore interno"))?;
+        let r = p
+            .authenticate(
+                &user,
+                &password,
+                ip,
+                services::provider::LoginVia::MailClient,
+            )
+            .await;
         match r {
             Ok(m) => {
                 self.mailbox = Some(m);
@@ -472,6 +477,8 @@ impl Session {
                 "troppi tentativi falliti: riprovare più tardi",
             )),
             Err(AuthError::Invalid) => Err(no("AUTHENTICATIONFAILED", "credenziali non valide")),
+            Err(e @ AuthError::MustChangePassword) => Err(no("EXPIRED", e.to_string())),
+            Err(e @ AuthError::Unavailable) => Err(no("UNAVAILABLE", e.to_string())),
         }
     }
 
