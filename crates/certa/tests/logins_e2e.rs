@@ -127,6 +127,38 @@ print("HOLDER", smtp_auth(user, password, "127.0.0.3")[0])
 }
 
 #[test]
+fn an_imap_connection_repeating_bad_logins_is_cut() {
+    let mut a = configured(|c| c);
+    let user = a.mailbox("mario");
+    a.start();
+    let out = py(
+        &a,
+        r#"
+user, password = ARGS
+print("HAPPY", imap_login(user, password))
+m = imaplib.IMAP4_SSL("127.0.0.1", BASE + 4, ssl_context=ctx)
+for i in range(3):
+    try:
+        m.login(user, "Sbagliata#99")
+    except imaplib.IMAP4.error as e:
+        print("FAILED", e)
+try:
+    m.noop()
+    print("STILL OPEN")
+except imaplib.IMAP4.abort as e:
+    print("CUT", e)
+"#,
+        &[&user, PASSWORD],
+    );
+    assert!(out.contains("HAPPY OK"), "{out}");
+    assert_eq!(out.matches("FAILED").count(), 3, "{out}");
+    assert!(
+        out.contains("CUT") && out.contains("troppi accessi"),
+        "{out}"
+    );
+}
+
+#[test]
 fn unknown_and_known_accounts_take_the_same_time() {
     let mut a = configured(|c| c);
     let user = a.mailbox("mario");

@@ -124,7 +124,13 @@ pub struct Session {
     pub selected: Option<Selected>,
     pub enabled: Enabled,
     pub out: Vec<u8>,
+    /// Failed logins on this connection: after [`MAX_AUTH_FAILURES`] it is closed.
+    auth_failures: u32,
 }
+
+/// Failed logins one connection may make (security review H4: a connection repeating
+/// LOGIN is cut, whatever the throttle allows its address).
+const MAX_AUTH_FAILURES: u32 = 3;
 
 /// A tagged NO/BAD with a response code.
 pub struct Refusal(pub &'static str, pub String);
@@ -166,6 +172,7 @@ impl Session {
             selected: None,
             enabled: Enabled::default(),
             out: Vec::with_capacity(256),
+            auth_failures: 0,
         }
     }
 
@@ -227,6 +234,10 @@ impl Session {
 
     /// Runs one command; its responses go to `self.out`.
     pub async fn handle(&mut self, t: Tagged) -> Outcome {
+        if self.auth_failures >= MAX_AUTH_FAILURES {
+            self.untagged("BYE troppi accessi non riusciti: connessione chiusa");
+            return Outcome::Logout;
+        }
         let tag = t.tag.clone();
         let allowed = match (&t.command, self.mailbox.is_some(), self.selected.is_some()) {
             (Command::Capability | Command::Noop | Command::Logout | Command::Id, _, _) => true,
@@ -466,6 +477,9 @@ impl Session {
                 services::provider::LoginVia::MailClient,
             )
             .await;
+        if matches!(r, Err(AuthError::Invalid | AuthError::Throttled)) {
+            self.auth_failures += 1;
+        }
         match r {
             Ok(m) => {
                 self.mailbox = Some(m);
