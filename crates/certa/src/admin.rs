@@ -176,7 +176,7 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             store.add_mailbox(
                 &store::NewMailbox {
                     address: &login.mailbox,
-                    password_hash: &services::accounts::hash_password(&pw),
+                    password_hash: &services::accounts::hash_password(&pw)?,
                     quota,
                     recovery_email: recovery_email.as_deref(),
                     must_change_password: must_change,
@@ -204,7 +204,11 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
         }
         MailboxCommand::Passwd { address, password } => {
             check_policy(password)?;
-            store.set_password(address, &services::accounts::hash_password(password), false)?;
+            store.set_password(
+                address,
+                &services::accounts::hash_password(password)?,
+                false,
+            )?;
             println!("password di {address} aggiornata");
         }
         MailboxCommand::Quota { address, quota } => {

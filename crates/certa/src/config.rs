@@ -27,7 +27,7 @@ pub struct Config {
 }
 
 /// The webmail.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Web {
     /// The address of a TLS-terminating reverse proxy in front of the webmail. When set, the
     /// `http` listener speaks plain HTTP, accepts connections from this address only, and
@@ -35,6 +35,31 @@ pub struct Web {
     /// proxy appends. Unset (the default): HTTPS with the provider's certificate.
     #[serde(default)]
     pub proxy: Option<std::net::IpAddr>,
+    /// A session ends this long after its login however busy it is (besides the two idle
+    /// hours).
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime_secs: i64,
+    /// A request's headers must all arrive within this time (slow clients are cut off).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            proxy: None,
+            session_lifetime_secs: default_session_lifetime(),
+            header_read_timeout_secs: default_header_read_timeout(),
+        }
+    }
+}
+
+fn default_session_lifetime() -> i64 {
+    12 * 3600
+}
+
+fn default_header_read_timeout() -> u64 {
+    30
 }
 
 /// Where MX lookups go and which port mail exchangers listen on.
@@ -166,6 +191,12 @@ pub struct LimitsSection {
     /// waits for room, then is refused.
     #[serde(default = "default_imap_literal_budget_bytes")]
     pub imap_literal_budget_bytes: usize,
+    /// Messages one authenticated mailbox may send per minute and per hour (submission and
+    /// webmail); 0: no limit.
+    #[serde(default = "default_messages_per_minute")]
+    pub messages_per_minute: usize,
+    #[serde(default = "default_messages_per_hour")]
+    pub messages_per_hour: usize,
 }
 
 fn default_max_connections() -> usize {
@@ -184,11 +215,21 @@ fn default_imap_literal_budget_bytes() -> usize {
     512 * 1024 * 1024
 }
 
+fn default_messages_per_minute() -> usize {
+    services::accounts::SendRules::default().per_minute
+}
+
+fn default_messages_per_hour() -> usize {
+    services::accounts::SendRules::default().per_hour
+}
+
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
             max_message_bytes: 100 * 1024 * 1024,
             max_recipients: 500,
+            messages_per_minute: default_messages_per_minute(),
+            messages_per_hour: default_messages_per_hour(),
             max_size_times_recipients: 100 * 1024 * 1024,
             max_connections: default_max_connections(),
             max_connections_per_ip: default_max_connections_per_ip(),

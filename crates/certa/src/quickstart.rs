@@ -149,7 +149,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     store.add_mailbox(
         &store::NewMailbox {
             address: &service,
-            password_hash: &services::accounts::hash_password(&generate_password()?),
+            password_hash: &services::accounts::hash_password(&generate_password()?)?,
             quota: 1 << 30,
             recovery_email: None,
             must_change_password: false,
@@ -161,7 +161,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     store.add_mailbox(
         &store::NewMailbox {
             address: &user,
-            password_hash: &services::accounts::hash_password(&password),
+            password_hash: &services::accounts::hash_password(&password)?,
             quota: 1 << 30,
             recovery_email: None,
             must_change_password: true,

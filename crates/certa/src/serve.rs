@@ -46,6 +46,10 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         },
         clock: Arc::new(SystemClock),
         throttle: Default::default(),
+        sending: services::accounts::SendRate::new(services::accounts::SendRules {
+            per_minute: cfg.limits.messages_per_minute,
+            per_hour: cfg.limits.messages_per_hour,
+        }),
         passwords: Default::default(),
         hostname: cfg.provider.hostname.clone(),
         allow_plaintext_auth: cfg.security.allow_plaintext_auth,
@@ -103,6 +107,11 @@ fn internal_error() -> Reply {
     Reply::new(451, "4.3.0", "Errore temporaneo del sistema, riprovare")
 }
 
+/// A sender over its rate limit: a temporary refusal (RFC 3463 X.7.1), retried later.
+fn rate_limited(e: services::accounts::RateLimited) -> Reply {
+    Reply::new(450, "4.7.1", e.to_string())
+}
+
 impl Handler for Submission {
     async fn authenticate(
         &self,
@@ -110,31 +119,28 @@ impl Handler for Submission {
         password: &str,
         peer: SocketAddr,
     ) -> Result<String, Reply> {
-        let (p, login, password) = (self.p.clone(), login.to_string(), password.to_string());
-        let r = blocking(
-            move || {
-                p.authenticate(&login, &password, peer.ip())
-                    .map(|m| m.address)
-            },
-            Err(services::provider::AuthError::Invalid),
-        )
-        .await;
-        r.map_err(|e| match e {
-            services::provider::AuthError::Throttled => Reply::new(
-                454,
-                "4.7.0",
-                "Troppi tentativi falliti: riprovare più tardi",
-            ),
-            services::provider::AuthError::Invalid => {
-                Reply::new(535, "5.7.8", "Credenziali non valide")
+        use services::provider::{AuthError, LoginVia};
+        let r = self
+            .p
+            .authenticate(login, password, peer.ip(), LoginVia::MailClient)
+            .await;
+        r.map(|m| m.address).map_err(|e| match e {
+            AuthError::Throttled | AuthError::Unavailable => {
+                Reply::new(454, "4.7.0", e.to_string())
             }
+            AuthError::Invalid => Reply::new(535, "5.7.8", "Credenziali non valide"),
+            AuthError::MustChangePassword => Reply::new(535, "5.7.8", e.to_string()),
         })
     }
 
     async fn mail_from(&self, env: &Envelope, from: &str) -> Result<(), Reply> {
         // The sender is the authenticated mailbox (RFC 6109 §3.1.1 checks From against it).
         match &env.auth {
-            Some(a) if a.eq_ignore_ascii_case(from) => Ok(()),
+            Some(a) if a.eq_ignore_ascii_case(from) => self
+                .p
+                .sending
+                .allow(a, self.p.now(), false)
+                .map_err(rate_limited),
             _ => Err(Reply::new(
                 553,
                 "5.7.1",
@@ -150,6 +156,10 @@ impl Handler for Submission {
     async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
         let (p, env) = (self.p.clone(), env.clone());
         let auth = env.auth.clone().unwrap_or_default();
+        // Counted when the message comes, so sessions in parallel share the limit.
+        if let Err(e) = self.p.sending.allow(&auth, self.p.now(), true) {
+            return rate_limited(e);
+        }
         let r = blocking(
             move || services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message),
             internal_error(),
@@ -428,6 +438,8 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 max_upload_bytes: cfg.limits.max_message_bytes + 1024 * 1024,
                 wake: wake.clone(),
                 connections: connections.clone(),
+                session_lifetime_secs: cfg.web.session_lifetime_secs,
+                header_read_timeout: Duration::from_secs(cfg.web.header_read_timeout_secs.max(1)),
             },
         )
         .await

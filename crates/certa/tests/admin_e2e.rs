@@ -45,31 +45,46 @@ fn welcome_mail_carries_a_working_password_and_log_search_finds_events() {
     assert!(services::accounts::PasswordChecker::with_slots(1)
         .verify(&mailbox.password_hash, &password));
 
-    // The new mailbox sends at once with that password.
+    // A mail client cannot use that password: it is changed in the webmail first (here by
+    // the operator); then the new mailbox sends at once.
     let r = a.mailbox("r");
     let msg = format!("From: nuovo@pec.alpha.test\r\nTo: {r}\r\nSubject: primo\r\nMessage-ID: <w1@mua>\r\n\r\nciao\r\n");
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("m.eml");
     std::fs::write(&f, &msg).unwrap();
-    let script = "import smtplib,ssl,sys\nctx=ssl.create_default_context(cafile=sys.argv[2])\ns=smtplib.SMTP_SSL('127.0.0.1',int(sys.argv[1]),context=ctx)\ns.login('nuovo@pec.alpha.test',sys.argv[3])\ns.sendmail('nuovo@pec.alpha.test',[sys.argv[4]],open(sys.argv[5],'rb').read())\nprint('OK')";
-    let out = testkit::tool("python3")
-        .args([
-            "-c",
-            script,
-            &a.submissions_port().to_string(),
-            a.ca().to_str().unwrap(),
-            &password,
-            &r,
-            f.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "OK",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let script = "import smtplib,ssl,sys\nctx=ssl.create_default_context(cafile=sys.argv[2])\ns=smtplib.SMTP_SSL('127.0.0.1',int(sys.argv[1]),context=ctx)\ntry:\n  s.login('nuovo@pec.alpha.test',sys.argv[3])\nexcept smtplib.SMTPException as e:\n  print('ERR',e); sys.exit()\ns.sendmail('nuovo@pec.alpha.test',[sys.argv[4]],open(sys.argv[5],'rb').read())\nprint('OK')";
+    let send = |password: &str| {
+        let out = testkit::tool("python3")
+            .args([
+                "-c",
+                script,
+                &a.submissions_port().to_string(),
+                a.ca().to_str().unwrap(),
+                password,
+                &r,
+                f.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            + &String::from_utf8_lossy(&out.stderr)
+    };
+    let refused = send(&password);
+    assert!(
+        refused.starts_with("ERR") && refused.contains("webmail"),
+        "{refused}"
     );
+    certa_ok(
+        a.data(),
+        &[
+            "mailbox",
+            "passwd",
+            "nuovo@pec.alpha.test",
+            "--password",
+            PASSWORD,
+        ],
+    );
+    assert_eq!(send(PASSWORD), "OK");
     a.wait_folder(&r, "INBOX", "envelope", |m| {
         count(m, "busta-trasporto") == 1
     });

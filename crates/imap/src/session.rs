@@ -125,7 +125,13 @@ pub struct Session {
     pub selected: Option<Selected>,
     pub enabled: Enabled,
     pub out: Vec<u8>,
+    /// Failed logins on this connection: after [`MAX_AUTH_FAILURES`] it is closed.
+    auth_failures: u32,
 }
+
+/// Failed logins one connection may make (security review H4: a connection repeating
+/// LOGIN is cut, whatever the throttle allows its address).
+const MAX_AUTH_FAILURES: u32 = 3;
 
 /// A tagged NO/BAD with a response code.
 pub struct Refusal(pub &'static str, pub String);
@@ -167,6 +173,7 @@ impl Session {
             selected: None,
             enabled: Enabled::default(),
             out: Vec::with_capacity(256),
+            auth_failures: 0,
         }
     }
 
@@ -229,6 +236,10 @@ impl Session {
     /// Runs one command; its responses go to `self.out`, except FETCH's, which are
     /// written to `w` as they are made (a write error ends the command).
     pub async fn handle(&mut self, t: Tagged, w: &mut Stream) -> std::io::Result<Outcome> {
+        if self.auth_failures >= MAX_AUTH_FAILURES {
+            self.untagged("BYE troppi accessi non riusciti: connessione chiusa");
+            return Ok(Outcome::Logout);
+        }
         let tag = t.tag.clone();
         let allowed = match (&t.command, self.mailbox.is_some(), self.selected.is_some()) {
             (Command::Capability | Command::Noop | Command::Logout | Command::Id, _, _) => true,
@@ -463,9 +474,17 @@ impl Session {
     async fn authenticate(&mut self, user: String, password: String) -> Handled {
         let p = self.p.clone();
         let ip = self.peer.ip();
-        let r = tokio::task::spawn_blocking(move || p.authenticate(&user, &password, ip))
-            .await
-            .map_err(|_| no("SERVERBUG", "errore interno"))?;
+        let r = p
+            .authenticate(
+                &user,
+                &password,
+                ip,
+                services::provider::LoginVia::MailClient,
+            )
+            .await;
+        if matches!(r, Err(AuthError::Invalid | AuthError::Throttled)) {
+            self.auth_failures += 1;
+        }
         match r {
             Ok(m) => {
                 self.mailbox = Some(m);
@@ -477,6 +496,8 @@ impl Session {
                 "troppi tentativi falliti: riprovare più tardi",
             )),
             Err(AuthError::Invalid) => Err(no("AUTHENTICATIONFAILED", "credenziali non valide")),
+            Err(e @ AuthError::MustChangePassword) => Err(no("EXPIRED", e.to_string())),
+            Err(e @ AuthError::Unavailable) => Err(no("UNAVAILABLE", e.to_string())),
         }
     }
 

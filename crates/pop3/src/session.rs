@@ -474,15 +474,21 @@ impl Session {
     async fn login(&mut self, user: String, password: String) {
         let p = self.p.clone();
         let ip = self.peer.ip();
-        let authenticated =
-            tokio::task::spawn_blocking(move || p.authenticate(&user, &password, ip)).await;
+        let authenticated = p
+            .authenticate(
+                &user,
+                &password,
+                ip,
+                services::provider::LoginVia::MailClient,
+            )
+            .await;
         let mailbox = match authenticated {
-            Ok(Ok(m)) => m,
-            Ok(Err(AuthError::Invalid)) => return self.err("[AUTH] credenziali non valide"),
-            Ok(Err(AuthError::Throttled)) => {
-                return self.err("[SYS/TEMP] troppi tentativi falliti: riprovare più tardi")
+            Ok(m) => m,
+            Err(AuthError::Invalid) => return self.err("[AUTH] credenziali non valide"),
+            Err(e @ AuthError::MustChangePassword) => return self.err(&format!("[AUTH] {e}")),
+            Err(e @ (AuthError::Throttled | AuthError::Unavailable)) => {
+                return self.err(&format!("[SYS/TEMP] {e}"))
             }
-            Err(_) => return self.err("[SYS/TEMP] errore interno: riprovare più tardi"),
         };
         // RFC 1939 §8 and RFC 2449 §8.1.2: one session per maildrop.
         let Some(guard) = self.locks.try_lock(mailbox.id) else {

@@ -39,7 +39,10 @@ fn try_submit(
     let now = p.now();
     let time = PecTime::from_unix_or_epoch(now);
     let index = p.index();
-    let ident = pec::build::new_identificativo(time, p.serial(), &p.identity.domain);
+    let serial = p
+        .serial()
+        .map_err(|e| StoreError::Backend(format!("generatore casuale: {e}")))?;
+    let ident = pec::build::new_identificativo(time, serial, &p.identity.domain);
     let tx = Transaction::from_original(message, mail_from, rcpts, ident.clone(), time, |d| {
         p.store.is_local_domain(d).unwrap_or(false) || index.is_pec_domain(d)
     });

@@ -3,27 +3,48 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
-pub fn hash_password(password: &str) -> String {
+/// Why a password could not be hashed: nothing is stored then (an empty hash would be a
+/// mailbox no password opens, or worse, one a careless check lets in).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("generatore casuale non disponibile: {0}")]
+    Random(#[from] openssl::error::ErrorStack),
+    #[error("calcolo dell'hash della password non riuscito: {0}")]
+    Argon2(argon2::password_hash::Error),
+}
+
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     let mut random = [0u8; 16];
-    let _ = openssl::rand::rand_bytes(&mut random);
-    let Ok(salt) = SaltString::encode_b64(&random) else {
-        return String::new();
-    };
+    openssl::rand::rand_bytes(&mut random)?;
+    let salt = SaltString::encode_b64(&random).map_err(HashError::Argon2)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .unwrap_or_default()
+        .map_err(HashError::Argon2)
 }
 
 /// Checks passwords against argon2id hashes with a bounded pool of working memories (19 MiB
 /// each with the default parameters): at most as many checks run at once as there are slots,
 /// so memory and CPU stay bounded however many logins arrive together, and the memory is
 /// reused (allocating it per login left +17 MB of RSS each time, measured).
+///
+/// Logins wait for a slot on an async semaphore, not on a blocking thread: a login flood
+/// queues as cheap tasks and leaves tokio's blocking pool to SMTP DATA, the webmail and the
+/// queue workers (security review M2).
 pub struct PasswordChecker {
+    memories: Arc<MemoryPool>,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// A hash with the default parameters that no account has: unknown accounts are checked
+    /// against it, so they cost the same time as known ones (security review M2).
+    dummy: OnceLock<String>,
+}
+
+struct MemoryPool {
     slots: Mutex<Vec<Vec<argon2::Block>>>,
     ready: Condvar,
 }
@@ -38,14 +59,58 @@ impl Default for PasswordChecker {
 
 impl PasswordChecker {
     pub fn with_slots(slots: usize) -> Self {
+        let slots = slots.max(1);
         PasswordChecker {
-            slots: Mutex::new((0..slots.max(1)).map(|_| Vec::new()).collect()),
-            ready: Condvar::new(),
+            memories: Arc::new(MemoryPool {
+                slots: Mutex::new((0..slots).map(|_| Vec::new()).collect()),
+                ready: Condvar::new(),
+            }),
+            permits: Arc::new(tokio::sync::Semaphore::new(slots)),
+            dummy: OnceLock::new(),
         }
     }
 
-    /// Blocks until a slot is free: call it from a blocking thread.
+    /// Blocks until a slot is free: call it from a blocking thread (the CLI, tests).
     pub fn verify(&self, hash: &str, password: &str) -> bool {
+        self.memories.verify(hash, password)
+    }
+
+    /// Whether `password` matches `hash`; with no hash (an unknown account) the same work is
+    /// done against a hash nobody has and the answer is no. Waits for a slot asynchronously,
+    /// then computes on a blocking thread.
+    pub async fn check(&self, hash: Option<&str>, password: &str) -> bool {
+        let known = hash.is_some();
+        let hash = match hash {
+            Some(h) => h.to_string(),
+            None => self.dummy_hash().to_string(),
+        };
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        let (memories, password) = (self.memories.clone(), password.to_string());
+        let matched = tokio::task::spawn_blocking(move || memories.verify(&hash, &password))
+            .await
+            .unwrap_or(false);
+        known && matched
+    }
+
+    fn dummy_hash(&self) -> &str {
+        self.dummy.get_or_init(|| {
+            // A fixed salt is fine: this hash guards nothing, it only costs what a real one does.
+            let salt = SaltString::from_b64("Y2VydGEtZHVtbXktc2FsdA").ok();
+            salt.and_then(|s| {
+                Argon2::default()
+                    .hash_password(b"certa: nessun account", &s)
+                    .ok()
+                    .map(|h| h.to_string())
+            })
+            .unwrap_or_default()
+        })
+    }
+}
+
+impl MemoryPool {
+    fn verify(&self, hash: &str, password: &str) -> bool {
         let Some(check) = PasswordCheck::parse(hash) else {
             return false;
         };
@@ -255,49 +320,289 @@ pub fn parse_login(s: &str) -> Option<Login> {
     })
 }
 
-/// Failed-login counting per client address and per account, in a sliding window.
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
-    pub max_failures: usize,
+/// How failed logins slow down further attempts (security review H4, M2).
+///
+/// The choice: a client address that keeps failing is refused for the rest of the window
+/// (it is the attacker's own), while an *account* is never locked: past a few failures each
+/// attempt on it waits a delay that doubles up to `max_delay_secs`, and only a few may be
+/// checked at once. A stranger's ten wrong passwords therefore cost the holder of a public
+/// PEC address a short wait, not every protocol for minutes, yet guesses on one account stay
+/// at a few per `max_delay_secs` however many addresses the attacker has.
+#[derive(Clone, Debug)]
+pub struct ThrottleRules {
+    /// Failures are remembered this long.
     pub window_secs: i64,
+    /// Attempts (failed, or still being checked) from one client address within the window
+    /// beyond which that address is refused. IPv6 clients count per /64.
+    pub max_failures_per_ip: usize,
+    /// Failures on an account before its attempts are delayed.
+    pub free_failures_per_account: usize,
+    pub max_delay_secs: u64,
+    /// Attempts on one account checked at the same time; more are refused at once.
+    pub max_in_flight_per_account: u32,
+    /// Failures remembered in all (oldest forgotten first): bounds memory whatever arrives.
+    pub max_remembered: usize,
 }
 
-impl Default for LoginThrottle {
+impl Default for ThrottleRules {
     fn default() -> Self {
-        LoginThrottle {
-            failures: Mutex::new(HashMap::new()),
-            max_failures: 10,
+        ThrottleRules {
             window_secs: 300,
+            max_failures_per_ip: 10,
+            free_failures_per_account: 3,
+            max_delay_secs: 30,
+            max_in_flight_per_account: 4,
+            max_remembered: 100_000,
         }
+    }
+}
+
+/// A throttling key: a truncated SHA-256 of what it names, so that an attacker's 64 KiB
+/// "address" costs 16 bytes and never sits in memory (security review H4).
+type ThrottleKey = [u8; 16];
+
+#[derive(Default)]
+struct Tally {
+    /// Times of failures within the window, oldest first.
+    failures: VecDeque<i64>,
+    in_flight: u32,
+}
+
+impl Tally {
+    fn load(&self) -> usize {
+        self.failures.len() + self.in_flight as usize
+    }
+}
+
+#[derive(Default)]
+struct Tallies {
+    by_key: HashMap<ThrottleKey, Tally>,
+    /// Every remembered failure in time order, to forget them by age in amortised O(1).
+    order: VecDeque<(i64, ThrottleKey)>,
+}
+
+impl Tallies {
+    /// Forgets failures older than the window, and the oldest beyond `max_remembered`.
+    fn prune(&mut self, now: i64, rules: &ThrottleRules) {
+        while let Some(&(t, key)) = self.order.front() {
+            if now - t < rules.window_secs && self.order.len() <= rules.max_remembered {
+                break;
+            }
+            self.order.pop_front();
+            if let Some(tally) = self.by_key.get_mut(&key) {
+                tally.failures.pop_front();
+                if tally.load() == 0 {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn load(&self, key: &ThrottleKey) -> (usize, u32) {
+        self.by_key
+            .get(key)
+            .map_or((0, 0), |t| (t.failures.len(), t.in_flight))
+    }
+}
+
+/// Failed-login counting per client address and per account, in a sliding window.
+#[derive(Default)]
+pub struct LoginThrottle {
+    tallies: Mutex<Tallies>,
+    pub rules: ThrottleRules,
+}
+
+/// Refused before the password was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled;
+
+/// A login attempt with its place reserved: it counts against its address and account from
+/// the moment it is granted (so concurrent attempts see each other, no check-then-act race)
+/// until it ends. Dropped without [`Attempt::succeeded`] — a wrong password, or a client gone
+/// mid-check — it is a failure.
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    keys: [ThrottleKey; 2],
+    /// How long to wait before checking the password.
+    pub delay: Duration,
+    succeeded: bool,
+    now: i64,
+}
+
+impl Attempt<'_> {
+    pub fn succeeded(mut self) {
+        self.succeeded = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.throttle.end(&self.keys, self.succeeded, self.now);
     }
 }
 
 impl LoginThrottle {
-    fn keys(ip: IpAddr, account: &str) -> [String; 2] {
+    pub fn new(rules: ThrottleRules) -> Self {
+        LoginThrottle {
+            tallies: Mutex::default(),
+            rules,
+        }
+    }
+
+    fn key(kind: &[u8], value: &[u8]) -> ThrottleKey {
+        let mut h = openssl::sha::Sha256::new();
+        h.update(kind);
+        h.update(b"\0");
+        h.update(value);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&h.finish()[..16]);
+        key
+    }
+
+    fn keys(ip: IpAddr, account: &str) -> [ThrottleKey; 2] {
+        let ip = match ip {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            // One IPv6 client usually holds a whole /64.
+            IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+        };
         [
-            format!("ip:{ip}"),
-            format!("acct:{}", account.to_ascii_lowercase()),
+            Self::key(b"ip", &ip),
+            Self::key(b"account", account.to_ascii_lowercase().as_bytes()),
         ]
     }
 
-    /// Whether another attempt is allowed now.
-    pub fn allowed(&self, ip: IpAddr, account: &str, now: i64) -> bool {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        Self::keys(ip, account).iter().all(|k| {
-            let v = map.entry(k.clone()).or_default();
-            v.retain(|&t| now - t < self.window_secs);
-            v.len() < self.max_failures
+    /// Reserves an attempt for `account` from `ip`, atomically with the check.
+    pub fn begin(&self, ip: IpAddr, account: &str, now: i64) -> Result<Attempt<'_>, Throttled> {
+        let keys = Self::keys(ip, account);
+        let mut t = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        t.prune(now, &self.rules);
+        let (ip_failures, ip_in_flight) = t.load(&keys[0]);
+        let (account_failures, account_in_flight) = t.load(&keys[1]);
+        if ip_failures + ip_in_flight as usize >= self.rules.max_failures_per_ip
+            || account_in_flight >= self.rules.max_in_flight_per_account
+        {
+            return Err(Throttled);
+        }
+        // 1 s after the free failures, doubling with each one more.
+        let load = account_failures + account_in_flight as usize;
+        let delay = match load.checked_sub(self.rules.free_failures_per_account) {
+            None => 0,
+            Some(over) => (1u64 << over.min(32)).min(self.rules.max_delay_secs),
+        };
+        for k in keys {
+            t.by_key.entry(k).or_default().in_flight += 1;
+        }
+        Ok(Attempt {
+            throttle: self,
+            keys,
+            delay: Duration::from_secs(delay),
+            succeeded: false,
+            now,
         })
     }
 
-    pub fn failed(&self, ip: IpAddr, account: &str, now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, v| v.iter().any(|&t| now - t < self.window_secs));
+    fn end(&self, keys: &[ThrottleKey; 2], succeeded: bool, now: i64) {
+        let mut t = self.tallies.lock().unwrap_or_else(|p| p.into_inner());
+        for k in keys {
+            let Some(tally) = t.by_key.get_mut(k) else {
+                continue;
+            };
+            tally.in_flight = tally.in_flight.saturating_sub(1);
+            if !succeeded {
+                tally.failures.push_back(now);
+            }
+            if tally.load() == 0 {
+                t.by_key.remove(k);
+            } else if !succeeded {
+                t.order.push_back((now, *k));
+            }
         }
-        for k in Self::keys(ip, account) {
-            map.entry(k).or_default().push(now);
+        t.prune(now, &self.rules);
+    }
+
+    /// Keys tracked now (for tests and metrics).
+    pub fn tracked_keys(&self) -> usize {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_key
+            .len()
+    }
+}
+
+/// How many messages an authenticated mailbox may send (submission and webmail alike): a
+/// stolen password or a runaway script cannot turn the provider into a certified spam
+/// relay (security review L9). Zero means no limit.
+#[derive(Clone, Debug)]
+pub struct SendRules {
+    pub per_minute: usize,
+    pub per_hour: usize,
+}
+
+impl Default for SendRules {
+    fn default() -> Self {
+        SendRules {
+            per_minute: 60,
+            per_hour: 1000,
         }
+    }
+}
+
+/// A sender over its limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Limite di invio superato: al massimo {limit} messaggi {per}; riprovare più tardi")]
+pub struct RateLimited {
+    pub limit: usize,
+    pub per: &'static str,
+}
+
+/// Messages sent per mailbox in the last hour.
+#[derive(Default)]
+pub struct SendRate {
+    sent: Mutex<HashMap<String, VecDeque<i64>>>,
+    pub rules: SendRules,
+}
+
+impl SendRate {
+    pub fn new(rules: SendRules) -> Self {
+        SendRate {
+            sent: Mutex::default(),
+            rules,
+        }
+    }
+
+    /// Whether `mailbox` may send one more message now; with `record`, that message is
+    /// counted in the same step (no race between concurrent sessions of one mailbox).
+    pub fn allow(&self, mailbox: &str, now: i64, record: bool) -> Result<(), RateLimited> {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let times = sent.entry(mailbox.to_ascii_lowercase()).or_default();
+        while times.front().is_some_and(|&t| now - t >= 3600) {
+            times.pop_front();
+        }
+        let last_minute = times.iter().rev().take_while(|&&t| now - t < 60).count();
+        let refused = if self.rules.per_minute > 0 && last_minute >= self.rules.per_minute {
+            Some(RateLimited {
+                limit: self.rules.per_minute,
+                per: "al minuto",
+            })
+        } else if self.rules.per_hour > 0 && times.len() >= self.rules.per_hour {
+            Some(RateLimited {
+                limit: self.rules.per_hour,
+                per: "all'ora",
+            })
+        } else {
+            None
+        };
+        if let Some(r) = refused {
+            return Err(r);
+        }
+        if record && (self.rules.per_minute > 0 || self.rules.per_hour > 0) {
+            times.push_back(now);
+        }
+        if times.is_empty() {
+            sent.remove(&mailbox.to_ascii_lowercase());
+        }
+        Ok(())
     }
 }
 
@@ -345,7 +650,7 @@ mod tests {
 
     #[test]
     fn hashing() {
-        let h = hash_password("Rosso#Tramonto7");
+        let h = hash_password("Rosso#Tramonto7").unwrap();
         assert!(h.starts_with("$argon2id$"));
         let checker = PasswordChecker::with_slots(1);
         assert!(checker.verify(&h, "Rosso#Tramonto7"));
@@ -353,21 +658,111 @@ mod tests {
         assert!(!checker.verify("garbage", "x"));
     }
 
-    #[test]
-    fn throttle() {
-        let t = LoginThrottle {
-            max_failures: 2,
-            ..Default::default()
+    #[tokio::test]
+    async fn unknown_accounts_cost_a_check() {
+        let h = hash_password("Rosso#Tramonto7").unwrap();
+        let checker = PasswordChecker::with_slots(1);
+        assert!(checker.check(Some(&h), "Rosso#Tramonto7").await);
+        // The dummy hash is made once; time the checks after it.
+        assert!(!checker.check(None, "Rosso#Tramonto7").await);
+        let timed = |hash: Option<String>| {
+            let checker = &checker;
+            async move {
+                let start = std::time::Instant::now();
+                assert!(!checker.check(hash.as_deref(), "sbagliata").await);
+                start.elapsed()
+            }
         };
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(t.allowed(ip, "a@b", 0));
-        t.failed(ip, "a@b", 0);
-        t.failed(ip, "a@b", 1);
-        assert!(!t.allowed(ip, "a@b", 2));
+        let known = timed(Some(h.clone())).await;
+        let unknown = timed(None).await;
         assert!(
-            !t.allowed("127.0.0.2".parse().unwrap(), "A@B", 2),
-            "per account too"
+            unknown * 2 > known && known * 2 > unknown,
+            "known {known:?}, unknown {unknown:?}"
         );
-        assert!(t.allowed(ip, "a@b", 400), "the window passes");
+    }
+
+    #[test]
+    fn send_rate() {
+        let r = SendRate::new(SendRules {
+            per_minute: 2,
+            per_hour: 3,
+        });
+        assert!(r.allow("a@b", 0, false).is_ok());
+        assert!(r.allow("a@b", 0, true).is_ok());
+        assert!(r.allow("A@b", 1, true).is_ok());
+        assert_eq!(r.allow("a@b", 2, true).unwrap_err().per, "al minuto");
+        assert!(r.allow("c@d", 2, true).is_ok(), "per mailbox");
+        assert!(r.allow("a@b", 61, true).is_ok());
+        assert_eq!(r.allow("a@b", 130, true).unwrap_err().per, "all'ora");
+        assert!(r.allow("a@b", 3601, true).is_ok());
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn throttle_counts_attempts_in_flight() {
+        let t = LoginThrottle::new(ThrottleRules {
+            max_failures_per_ip: 3,
+            max_in_flight_per_account: 10,
+            ..Default::default()
+        });
+        // A success leaves nothing behind.
+        t.begin(ip("10.0.0.1"), "a@b", 0).unwrap().succeeded();
+        assert_eq!(t.tracked_keys(), 0);
+        // Three attempts granted at once: the fourth is refused before any of them ended.
+        let held: Vec<_> = (0..3)
+            .map(|_| t.begin(ip("10.0.0.1"), "a@b", 1).unwrap())
+            .collect();
+        assert!(t.begin(ip("10.0.0.1"), "c@d", 1).is_err());
+        drop(held);
+        assert!(t.begin(ip("10.0.0.1"), "c@d", 2).is_err(), "failures now");
+        assert!(
+            t.begin(ip("10.0.0.1"), "c@d", 400).is_ok(),
+            "the window passes"
+        );
+    }
+
+    #[test]
+    fn throttle_delays_an_account_rather_than_locking_it() {
+        let t = LoginThrottle::default();
+        for n in 0..12 {
+            let from = ip(&format!("10.0.0.{n}"));
+            let a = t.begin(from, "Mario@pec.it", 0).unwrap();
+            let expected = match n {
+                0..=2 => 0,
+                n => (1u64 << (n - 3)).min(30),
+            };
+            assert_eq!(a.delay, Duration::from_secs(expected), "attempt {n}");
+        }
+        // The holder still gets in, after the delay, from anywhere.
+        let a = t.begin(ip("192.0.2.1"), "mario@PEC.it", 1).unwrap();
+        assert_eq!(a.delay, Duration::from_secs(30));
+        // But only a few checks on one account run at once.
+        let held: Vec<_> = (0..4)
+            .map(|n| t.begin(ip(&format!("10.1.0.{n}")), "x@pec.it", 2).unwrap())
+            .collect();
+        assert!(t.begin(ip("10.1.0.9"), "x@pec.it", 2).is_err());
+        drop(held);
+    }
+
+    #[test]
+    fn throttle_memory_is_bounded_and_forgets_by_age() {
+        let t = LoginThrottle::default();
+        let long = "x".repeat(1024);
+        for n in 0u32..100_000 {
+            let from = IpAddr::from(n.to_be_bytes());
+            drop(t.begin(from, &format!("{n}{long}"), 10));
+        }
+        assert!(
+            t.tracked_keys() <= t.rules.max_remembered,
+            "{} keys",
+            t.tracked_keys()
+        );
+        // 16-byte keys, not the strings given.
+        assert!(t.tracked_keys() >= t.rules.max_remembered / 2);
+        drop(t.begin(ip("10.0.0.1"), "a@b", 10 + 300));
+        assert_eq!(t.tracked_keys(), 2, "one call forgets everything expired");
     }
 }

@@ -74,6 +74,8 @@ pub struct Provider {
     pub timers: Timers,
     pub clock: Arc<dyn Clock>,
     pub throttle: LoginThrottle,
+    /// Messages per mailbox per minute and hour (submission and webmail).
+    pub sending: accounts::SendRate,
     /// Checks passwords with a bounded pool of argon2 memories.
     pub passwords: accounts::PasswordChecker,
     /// Hostname used in SMTP greetings and EHLO.
@@ -98,6 +100,20 @@ pub enum AuthError {
     Invalid,
     #[error("troppi tentativi falliti: riprovare più tardi")]
     Throttled,
+    /// The password is right but is the one mailed at creation (L4): it must be changed in
+    /// the webmail before a mail client may use the mailbox.
+    #[error("password da cambiare: accedere prima alla webmail e sceglierne una nuova")]
+    MustChangePassword,
+    #[error("servizio di autenticazione non disponibile: riprovare più tardi")]
+    Unavailable,
+}
+
+/// Where a login comes from: the webmail may open a mailbox whose password must change (to
+/// change it); mail clients (IMAP, POP3, SMTP submission) may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginVia {
+    Webmail,
+    MailClient,
 }
 
 impl Provider {
@@ -176,33 +192,51 @@ pub fn destination_with(
 }
 
 impl Provider {
-    /// Every login, whatever the protocol, comes through here.
-    pub fn authenticate(
+    /// Every login, whatever the protocol, comes through here: the attempt is reserved in
+    /// the throttle before anything else, waits its delay, then the password is checked —
+    /// against a dummy hash when the account does not exist, so that timing tells nothing.
+    pub async fn authenticate(
         &self,
         login: &str,
         password: &str,
         ip: IpAddr,
+        via: LoginVia,
     ) -> Result<Mailbox, AuthError> {
-        let now = self.now();
-        let Some(l) = accounts::parse_login(login) else {
-            self.throttle.failed(ip, login, now);
-            return Err(AuthError::Invalid);
-        };
-        if !self.throttle.allowed(ip, &l.mailbox, now) {
-            return Err(AuthError::Throttled);
+        let parsed = accounts::parse_login(login);
+        // An unparsable login is throttled under what was given (hashed, so its length costs
+        // nothing).
+        let key = parsed.as_ref().map_or(login, |l| l.mailbox.as_str());
+        let attempt = self
+            .throttle
+            .begin(ip, key, self.now())
+            .map_err(|_| AuthError::Throttled)?;
+        if !attempt.delay.is_zero() {
+            tokio::time::sleep(attempt.delay).await;
         }
-        let mailbox = self.store.mailbox(&l.mailbox).ok().flatten();
-        match mailbox {
+        let mailbox = match &parsed {
             // Delegated users (`user/mailbox`) come with multi-user access; until then only
             // the holder logs in.
-            Some(m) if l.user.is_none() && self.passwords.verify(&m.password_hash, password) => {
-                Ok(m)
+            Some(l) if l.user.is_none() => {
+                let (store, address) = (self.store.clone(), l.mailbox.clone());
+                tokio::task::spawn_blocking(move || store.mailbox(&address))
+                    .await
+                    .map_err(|_| AuthError::Unavailable)?
+                    .map_err(|_| AuthError::Unavailable)?
             }
-            _ => {
-                self.throttle.failed(ip, &l.mailbox, now);
-                Err(AuthError::Invalid)
-            }
+            _ => None,
+        };
+        let hash = mailbox.as_ref().map(|m| m.password_hash.as_str());
+        if !self.passwords.check(hash, password).await {
+            return Err(AuthError::Invalid);
         }
+        let Some(mailbox) = mailbox else {
+            return Err(AuthError::Invalid);
+        };
+        attempt.succeeded();
+        if mailbox.must_change_password && via != LoginVia::Webmail {
+            return Err(AuthError::MustChangePassword);
+        }
+        Ok(mailbox)
     }
 
     /// Scans a message when an antivirus is configured.
@@ -216,10 +250,11 @@ impl Provider {
         }
     }
 
-    /// A fresh PEC identifier serial.
-    pub fn serial(&self) -> u64 {
+    /// A fresh PEC identifier serial; the random generator's failure is an error, never a
+    /// predictable serial.
+    pub fn serial(&self) -> Result<u64, openssl::error::ErrorStack> {
         let mut b = [0u8; 8];
-        let _ = openssl::rand::rand_bytes(&mut b);
-        u64::from_be_bytes(b)
+        openssl::rand::rand_bytes(&mut b)?;
+        Ok(u64::from_be_bytes(b))
     }
 }

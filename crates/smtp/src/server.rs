@@ -20,6 +20,11 @@ const MAX_COMMAND_LINE: usize = 12 * 1024;
 /// A text line of message content (RFC 5321 §4.5.3.1.6 says 1000): longer lines are refused.
 const MAX_DATA_LINE: usize = 1000;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+/// A TLS handshake (implicit TLS or after STARTTLS) must finish in this time: a client that
+/// connects and stalls holds a connection, not the server (security review M1).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A SASL continuation line (RFC 4954 §4) must come within this time.
+pub const AUTH_LINE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ERRORS: u32 = 10;
 const MAX_AUTH_FAILURES: u32 = 3;
 
@@ -80,21 +85,36 @@ pub trait Handler: Send + Sync + 'static {
 
 enum Line {
     Text(Vec<u8>),
-    TooLong,
+    /// Longer than allowed (consumed and dropped); whether it ended with CRLF.
+    TooLong {
+        crlf: bool,
+    },
     Closed,
+}
+
+/// RFC 5321 §2.3.8: a line ends with CRLF, and a CR or LF alone is not a line ending. A
+/// server that reads one where its front end does not lets a second message be smuggled
+/// inside the first (SMTP smuggling, security review L2), so such lines are refused.
+fn bad_line_ending(line: &[u8]) -> bool {
+    match line.strip_suffix(b"\r\n") {
+        Some(body) => body.iter().any(|&b| b == b'\r' || b == b'\n'),
+        None => true,
+    }
 }
 
 /// Reads one line (through LF) of at most `max` bytes; a longer line is consumed and reported.
 async fn read_line(r: &mut BufReader<Stream>, max: usize) -> std::io::Result<Line> {
     let mut line = Vec::new();
     let mut too_long = false;
+    // The last byte of a dropped long line, to tell CRLF from a bare LF at its end.
+    let mut last = 0u8;
     loop {
         let buf = r.fill_buf().await?;
         if buf.is_empty() {
             return Ok(if line.is_empty() && !too_long {
                 Line::Closed
             } else if too_long {
-                Line::TooLong
+                Line::TooLong { crlf: false }
             } else {
                 Line::Text(line)
             });
@@ -104,6 +124,14 @@ async fn read_line(r: &mut BufReader<Stream>, max: usize) -> std::io::Result<Lin
             None => (buf, false),
         };
         let n = chunk.len();
+        let crlf = match chunk {
+            [.., b'\r', b'\n'] => true,
+            [b'\n'] => last == b'\r',
+            _ => false,
+        };
+        if let Some(&b) = chunk.last() {
+            last = b;
+        }
         if !too_long {
             if line.len() + n > max {
                 too_long = true;
@@ -115,7 +143,7 @@ async fn read_line(r: &mut BufReader<Stream>, max: usize) -> std::io::Result<Lin
         r.consume(n);
         if done {
             return Ok(if too_long {
-                Line::TooLong
+                Line::TooLong { crlf }
             } else {
                 Line::Text(line)
             });
@@ -139,7 +167,7 @@ pub async fn serve<H: Handler>(
     handler: &H,
 ) -> std::io::Result<()> {
     let stream = match (&cfg.tls, cfg.implicit_tls) {
-        (Some(acc), true) => Stream::accept_tls(tcp, acc).await?,
+        (Some(acc), true) => accept_tls(tcp, acc).await?,
         _ => Stream::Plain(tcp),
     };
     let tls = stream.is_tls();
@@ -181,13 +209,30 @@ pub async fn serve<H: Handler>(
             };
         let line = match line {
             Line::Closed => return Ok(()),
-            Line::TooLong => {
+            Line::TooLong { .. } => {
                 s.errors += 1;
                 send(
                     &mut conn,
                     &Reply::new(500, "5.5.6", "Riga di comando troppo lunga"),
                 )
                 .await?;
+                continue;
+            }
+            Line::Text(l) if bad_line_ending(&l) => {
+                s.errors += 1;
+                send(
+                    &mut conn,
+                    &Reply::new(
+                        500,
+                        "5.5.2",
+                        "Riga di comando con CR o LF isolato: le righe terminano con CRLF \
+                         (RFC 5321 §2.3.8)",
+                    ),
+                )
+                .await?;
+                if s.errors >= MAX_ERRORS {
+                    return Ok(());
+                }
                 continue;
             }
             Line::Text(l) => l,
@@ -227,7 +272,7 @@ pub async fn serve<H: Handler>(
                 let Some(tcp) = conn.into_inner().into_tcp() else {
                     return Ok(());
                 };
-                conn = BufReader::new(Stream::accept_tls(tcp, &acc).await?);
+                conn = BufReader::new(accept_tls(tcp, &acc).await?);
                 s.env.tls = true;
                 s.env.helo.clear();
                 s.env.auth = None;
@@ -291,6 +336,13 @@ pub async fn serve<H: Handler>(
             return Ok(());
         }
     }
+}
+
+/// A TLS handshake, bounded by [`HANDSHAKE_TIMEOUT`].
+async fn accept_tls(tcp: tokio::net::TcpStream, acc: &SslAcceptor) -> std::io::Result<Stream> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, Stream::accept_tls(tcp, acc))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))?
 }
 
 async fn send(conn: &mut BufReader<Stream>, reply: &Reply) -> std::io::Result<()> {
@@ -439,10 +491,19 @@ impl<H: Handler> Session<'_, H> {
         }
     }
 
-    /// A SASL continuation line; `None` if the client cancels with `*`.
+    /// A SASL continuation line; `None` if the client cancels with `*`. One that does not
+    /// come within [`AUTH_LINE_TIMEOUT`] ends the connection.
     async fn auth_line(&mut self, conn: &mut BufReader<Stream>) -> std::io::Result<Option<String>> {
-        match read_line(conn, MAX_COMMAND_LINE).await? {
-            Line::Text(l) => {
+        let line = tokio::time::timeout(AUTH_LINE_TIMEOUT, read_line(conn, MAX_COMMAND_LINE))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no SASL continuation line in time",
+                )
+            })??;
+        match line {
+            Line::Text(l) if !bad_line_ending(&l) => {
                 let s = String::from_utf8_lossy(&l).trim().to_string();
                 Ok(if s == "*" { None } else { Some(s) })
             }
@@ -517,11 +578,16 @@ impl<H: Handler> Session<'_, H> {
     }
 
     /// Reads the message to the lone dot, dot-unstuffed (RFC 5321 §4.5.2), keeping at most the
-    /// size limit in memory; then hands it over.
+    /// size limit in memory; then hands it over. Only CRLF "." CRLF ends it (RFC 5321
+    /// §4.1.1.4): `\n.\r\n` and `\r\n.\n` are content, and a message with a bare CR or LF is
+    /// refused whole once its real end has come (security review L2).
     async fn data(&mut self, conn: &mut BufReader<Stream>) -> std::io::Result<Reply> {
         let mut message = Vec::with_capacity(64 * 1024);
         let mut too_big = false;
         let mut long_line = false;
+        let mut bare_line_ending = false;
+        // The DATA command's own line ended with CRLF.
+        let mut after_crlf = true;
         loop {
             let line =
                 match tokio::time::timeout(COMMAND_TIMEOUT, read_line(conn, MAX_DATA_LINE + 1))
@@ -537,14 +603,19 @@ impl<H: Handler> Session<'_, H> {
                         "connection closed in DATA",
                     ))
                 }
-                Line::TooLong => {
+                Line::TooLong { crlf } => {
                     long_line = true;
+                    after_crlf = crlf;
                     continue;
                 }
                 Line::Text(l) => l,
             };
-            if line == b".\r\n" || line == b".\n" {
+            if after_crlf && line == b".\r\n" {
                 break;
+            }
+            after_crlf = line.ends_with(b"\r\n");
+            if bad_line_ending(&line) {
+                bare_line_ending = true;
             }
             let content = if line.first() == Some(&b'.') {
                 &line[1..]
@@ -567,6 +638,14 @@ impl<H: Handler> Session<'_, H> {
                     "Messaggio troppo grande: il limite è {} byte",
                     self.cfg.max_message_bytes
                 ),
+            ));
+        }
+        if bare_line_ending {
+            return Ok(Reply::new(
+                550,
+                "5.6.0",
+                "Messaggio rifiutato: contiene CR o LF isolati; le righe terminano con CRLF \
+                 (RFC 5321 §2.3.8)",
             ));
         }
         if long_line {

@@ -139,6 +139,8 @@ pub struct WebSession {
     pub lang: String,
     /// Read from the mailbox on every request: a reset by the operator takes effect at once.
     pub must_change_password: bool,
+    /// When the session began (its login): it ends a fixed time after, however busy.
+    pub created: Unix,
     pub last_seen: Unix,
 }
 

@@ -33,7 +33,7 @@ pub fn start(tx: &Transaction<'_>, s: &WebSession, expired_before: Unix) -> Resu
 pub fn get(c: &Connection, token_hash: &str) -> Result<Option<WebSession>> {
     let mut st = c.prepare_cached(
         "SELECT s.token_hash, s.mailbox_id, m.address, s.csrf, s.lang, m.must_change_password,
-                s.last_seen
+                s.last_seen, s.created
          FROM web_sessions s JOIN mailboxes m ON m.id = s.mailbox_id WHERE s.token_hash = ?1",
     )?;
     let s = st
@@ -46,6 +46,7 @@ pub fn get(c: &Connection, token_hash: &str) -> Result<Option<WebSession>> {
                 lang: r.get(4)?,
                 must_change_password: r.get(5)?,
                 last_seen: r.get(6)?,
+                created: r.get(7)?,
             })
         })
         .optional()?;

@@ -260,7 +260,11 @@ fn build_message(
     to: &[String],
     cc: &[String],
     files: &[Upload],
-) -> Vec<u8> {
+) -> Result<Vec<u8>, WebError> {
+    let serial = || {
+        p.serial()
+            .map_err(|e| WebError::Internal(format!("generatore casuale: {e}")))
+    };
     let now = p.now();
     let date = chrono::DateTime::from_timestamp(now, 0)
         .map(|t| t.with_timezone(&chrono_tz::Europe::Rome).to_rfc2822())
@@ -275,7 +279,7 @@ fn build_message(
     h += &wire::header("Date", &date);
     h += &wire::header(
         "Message-ID",
-        &format!("<{:016x}.webmail@{domain}>", p.serial()),
+        &format!("<{:016x}.webmail@{domain}>", serial()?),
     );
     h += "MIME-Version: 1.0\r\n";
     if d.receipt == "breve" || d.receipt == "sintetica" {
@@ -287,9 +291,9 @@ fn build_message(
         base64_text(d.body.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
     );
     if files.is_empty() {
-        return format!("{h}{text}").into_bytes();
+        return Ok(format!("{h}{text}").into_bytes());
     }
-    let boundary = format!("=_certa_{:016x}", p.serial());
+    let boundary = format!("=_certa_{:016x}", serial()?);
     let mut m = format!(
         "{h}Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{text}"
     );
@@ -302,7 +306,7 @@ fn build_message(
         ));
     }
     m.push_str(&format!("--{boundary}--\r\n"));
-    m.into_bytes()
+    Ok(m.into_bytes())
 }
 
 #[derive(Template)]
@@ -410,7 +414,7 @@ fn submit(
         files.extend(kept_attachments(p, s, keep)?);
     }
     let (to, cc) = (split_addresses(&d.to), split_addresses(&d.cc));
-    let bytes = build_message(p, &s.address, &d, &to, &cc, &files);
+    let bytes = build_message(p, &s.address, &d, &to, &cc, &files)?;
     if draft {
         services::delivery::ingest(
             p,
@@ -457,6 +461,10 @@ fn submit(
             l.size(p.limits.max_message_bytes as i64)
         );
         return Ok(compose_page(p, s, d, Some(e)));
+    }
+    // The same sending limit as SMTP submission.
+    if let Err(e) = p.sending.allow(&s.address, p.now(), true) {
+        return Ok(compose_page(p, s, d, Some(e.to_string())));
     }
     let rcpts: Vec<String> = to.iter().chain(cc.iter()).cloned().collect();
     // The same access point as SMTP submission.

@@ -23,6 +23,7 @@ use axum::Router;
 use services::provider::Provider;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use i18n::Lang;
 
@@ -39,6 +40,11 @@ pub struct WebConfig {
     pub wake: Arc<tokio::sync::Notify>,
     /// The process's connection caps (behind a proxy, only the total applies).
     pub connections: Arc<smtp::connections::Connections>,
+    /// A session ends this long after its login, however busy (the idle limit aside).
+    pub session_lifetime_secs: i64,
+    /// A request's headers must all arrive within this time (RFC 9112 leaves it to the
+    /// server; slowloris clients are cut off, security review M1).
+    pub header_read_timeout: Duration,
 }
 
 /// What every handler shares.
@@ -46,14 +52,26 @@ pub struct WebConfig {
 pub struct AppState {
     pub p: Arc<Provider>,
     pub secure_cookies: bool,
+    /// The webmail is reached over HTTPS (its own or a proxy's): HSTS is sent.
+    pub https: bool,
     pub wake: Arc<tokio::sync::Notify>,
+    pub session_lifetime_secs: i64,
 }
+
+/// The login form carries an address and a password: a few KiB is plenty, and a larger
+/// body is refused before it is read (security review H4).
+const MAX_LOGIN_BODY: usize = 4 * 1024;
 
 /// The webmail's routes.
 pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -> Router {
     let routes = Router::new()
         .route("/", get(mailbox::main_screen))
-        .route("/login", get(session::login_page).post(session::login))
+        .route(
+            "/login",
+            get(session::login_page)
+                .post(session::login)
+                .layer(DefaultBodyLimit::max(MAX_LOGIN_BODY)),
+        )
         .route("/logout", post(session::logout))
         .route(
             "/password",
@@ -79,7 +97,10 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
             state.clone(),
             session::csrf_guard,
         ))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(
+            state.https,
+            security_headers,
+        ))
         .with_state(state);
     match proxy {
         Some(ip) => routes.layer(axum::middleware::from_fn_with_state(ip, forwarded_peer)),
@@ -129,48 +150,72 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
     let state = AppState {
         p,
         secure_cookies: cfg.tls.is_some() || cfg.proxy.is_some(),
+        https: cfg.tls.is_some() || cfg.proxy.is_some(),
         wake: cfg.wake,
+        session_lifetime_secs: cfg.session_lifetime_secs,
     };
-    let app = router(state, cfg.max_upload_bytes, cfg.proxy)
-        .into_make_service_with_connect_info::<Peer>();
+    let app = router(state, cfg.max_upload_bytes, cfg.proxy);
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    let timeout = cfg.header_read_timeout;
     match cfg.tls {
         Some(acceptor) => {
             let tls = tls::TlsListener::new(listener, acceptor, cfg.connections);
-            tokio::spawn(async move { axum::serve(tls, app).await });
+            tokio::spawn(serve_connections(tls, app, timeout));
         }
         None => {
             let listener = tls::PlainListener::new(listener, cfg.connections);
-            tokio::spawn(async move { axum::serve(listener, app).await });
+            tokio::spawn(serve_connections(listener, app, timeout));
         }
     }
     Ok(())
+}
+
+/// Serves each accepted connection with hyper's HTTP/1 server, given a timer so that its
+/// header-read timeout applies (`axum::serve` sets none, and a client sending its headers
+/// one byte at a time then held the connection for good). The timeout also bounds how long
+/// an idle keep-alive connection waits for its next request.
+async fn serve_connections<L>(mut listener: L, app: Router, header_read_timeout: Duration)
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    loop {
+        let (io, peer) = listener.accept().await;
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(Peer(peer)));
+                let mut app = app.clone();
+                tower_service::Service::call(&mut app, req.map(axum::body::Body::new))
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let _ = http.serve_connection(TokioIo::new(io), service).await;
+        });
+    }
 }
 
 /// The client's address, over HTTP or HTTPS (for login throttling per IP).
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
-    for Peer
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        Peer(*s.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::PlainListener>>
-    for Peer
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, tls::PlainListener>) -> Self {
-        Peer(*s.remote_addr())
-    }
-}
-
 /// No page may be framed by another site, run inline script or load from elsewhere; the
-/// token in form URLs never leaks to another site through Referer.
-async fn security_headers(mut r: Response) -> Response {
+/// token in form URLs never leaks to another site through Referer. Over HTTPS the browser
+/// is told to use nothing else for a year (RFC 6797 HSTS), so a network attacker cannot
+/// downgrade a later visit to plain HTTP.
+async fn security_headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    mut r: Response,
+) -> Response {
     let h = r.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(header::HeaderValue::from_static(
             "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; \

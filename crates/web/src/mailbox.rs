@@ -429,7 +429,7 @@ pub async fn actions(
     .await?
 }
 
-fn act(p: &Provider, s: &WebSession, form: &[(String, String)]) -> Result<Response, WebError> {
+fn act(p: &Arc<Provider>, s: &WebSession, form: &[(String, String)]) -> Result<Response, WebError> {
     let action = field(form, "action").unwrap_or_default();
     let back = field(form, "back")
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
@@ -495,28 +495,14 @@ fn act(p: &Provider, s: &WebSession, form: &[(String, String)]) -> Result<Respon
             }))
         }
         "zip" | "mbox" => {
-            let mut items = vec![];
-            for (f, uids) in &groups {
-                let listed = p.store.listed(f.id, uids)?;
-                for c in p.store.contents(f.id, uids)? {
-                    let meta = listed.iter().find(|m| m.uid == c.uid);
-                    items.push(export::Item {
-                        folder: f.name.clone(),
-                        uid: c.uid,
-                        flags: meta.map(|m| m.flags.clone()).unwrap_or_default(),
-                        internal_date: meta.map_or(0, |m| m.internal_date),
-                        data: c.data,
-                    });
-                }
-            }
-            let (bytes, mime, name) = if action == "zip" {
+            let (format, mime, name) = if action == "zip" {
                 (
-                    export::maildir_zip(&items)?,
+                    export::Format::MaildirZip,
                     "application/zip",
                     "posta-maildir.zip",
                 )
             } else {
-                (export::mbox(&items), "application/mbox", "posta.mbox")
+                (export::Format::Mbox, "application/mbox", "posta.mbox")
             };
             Ok((
                 [
@@ -526,7 +512,7 @@ fn act(p: &Provider, s: &WebSession, form: &[(String, String)]) -> Result<Respon
                         format!("attachment; filename=\"{name}\""),
                     ),
                 ],
-                bytes,
+                export::stream(p.clone(), groups, format),
             )
                 .into_response())
         }

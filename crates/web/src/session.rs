@@ -10,10 +10,23 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use services::provider::AuthError;
+use services::provider::{AuthError, LoginVia};
 use services::Provider;
 
-const COOKIE: &str = "certa_session";
+/// The cookie over HTTPS: the `__Host-` prefix makes the browser refuse it unless it is
+/// `Secure`, for `Path=/` and without `Domain` (RFC 6265bis §4.1.3.2), so a sibling host or
+/// a plain-HTTP page cannot plant or overwrite it.
+const SECURE_COOKIE: &str = "__Host-certa_session";
+/// The cookie over plain HTTP (loopback tests only: behind a proxy the browser uses HTTPS).
+const PLAIN_COOKIE: &str = "certa_session";
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE
+    } else {
+        PLAIN_COOKIE
+    }
+}
 /// A session unused for this long ends.
 const IDLE_SECS: i64 = 2 * 3600;
 /// A session's last use is written at most this often.
@@ -32,10 +45,12 @@ pub struct WebSession {
     pub must_change_password: bool,
 }
 
-fn random_token() -> String {
+/// 256 random bits; a failing random generator is an error, never a guessable token.
+fn random_token() -> Result<String, WebError> {
     let mut b = [0u8; 32];
-    let _ = openssl::rand::rand_bytes(&mut b);
-    hex(&b)
+    openssl::rand::rand_bytes(&mut b)
+        .map_err(|e| WebError::Internal(format!("generatore casuale: {e}")))?;
+    Ok(hex(&b))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -47,27 +62,29 @@ fn token_hash(token: &str) -> String {
 }
 
 /// Starts a session for a mailbox; returns the token for the cookie.
-fn begin(p: &Provider, mailbox_id: i64, lang: Lang) -> Result<String, store::StoreError> {
-    let token = random_token();
+fn begin(p: &Provider, mailbox_id: i64, lang: Lang) -> Result<String, WebError> {
+    let token = random_token()?;
     let now = p.now();
     let s = store::WebSession {
         token_hash: token_hash(&token),
         mailbox_id,
         address: String::new(),
-        csrf: random_token(),
+        csrf: random_token()?,
         lang: lang.code().to_string(),
         must_change_password: false,
+        created: now,
         last_seen: now,
     };
     p.store.start_session(&s, now - IDLE_SECS)?;
     Ok(token)
 }
 
-/// The live session a cookie's token names, if any; an idle one ends here.
-fn lookup(p: &Provider, token: &str) -> Option<WebSession> {
+/// The live session a cookie's token names, if any; an idle one ends here, and so does one
+/// older than `lifetime` (a stolen cookie does not work for ever by being used).
+fn lookup(p: &Provider, token: &str, lifetime: i64) -> Option<WebSession> {
     let now = p.now();
     let s = p.store.session(&token_hash(token)).ok()??;
-    if now - s.last_seen >= IDLE_SECS {
+    if now - s.last_seen >= IDLE_SECS || now - s.created >= lifetime {
         let _ = p.store.end_session(&s.token_hash);
         return None;
     }
@@ -90,9 +107,12 @@ async fn request_session(st: &AppState, parts: &Parts) -> Option<WebSession> {
     if let Some(s) = parts.extensions.get::<WebSession>() {
         return Some(s.clone());
     }
-    let token = cookie_token(parts)?;
-    let p = st.p.clone();
-    blocking(move || lookup(&p, &token)).await.ok().flatten()
+    let token = cookie_token(parts, cookie_name(st.secure_cookies))?;
+    let (p, lifetime) = (st.p.clone(), st.session_lifetime_secs);
+    blocking(move || lookup(&p, &token, lifetime))
+        .await
+        .ok()
+        .flatten()
 }
 
 impl WebSession {
@@ -102,12 +122,12 @@ impl WebSession {
     }
 
     /// A new password ended every session of the mailbox: this browser gets a new one.
-    pub fn renew(&self, p: &Provider) -> Result<String, store::StoreError> {
+    pub fn renew(&self, p: &Provider) -> Result<String, WebError> {
         begin(p, self.mailbox_id, self.lang)
     }
 }
 
-fn cookie_token(parts: &Parts) -> Option<String> {
+fn cookie_token(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -115,7 +135,7 @@ fn cookie_token(parts: &Parts) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
@@ -229,26 +249,35 @@ pub async fn login(
     ConnectInfo(crate::Peer(peer)): ConnectInfo<crate::Peer>,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    let (address, password) = (f.address.clone(), f.password);
-    let r = blocking(move || {
-        let m = p.authenticate(&address, &password, peer.ip())?;
-        let lang = p.store.setting(m.id, "lang").ok().flatten();
-        Ok::<_, AuthError>((m, lang))
-    })
-    .await?;
+    let r = match st
+        .p
+        .authenticate(&f.address, &f.password, peer.ip(), LoginVia::Webmail)
+        .await
+    {
+        Ok(m) => {
+            let (p, id) = (st.p.clone(), m.id);
+            let lang = blocking(move || p.store.setting(id, "lang").ok().flatten()).await?;
+            Ok((m, lang))
+        }
+        Err(e) => Err(e),
+    };
     let form_lang = Lang::parse(&f.lang);
     let (mailbox, lang) = match r {
         Ok(x) => x,
         Err(e) => {
             let error = match e {
                 AuthError::Throttled => form_lang.t(
-                    "Troppi tentativi non riusciti: l'accesso è bloccato per qualche minuto.",
-                    "Too many failed attempts: login is blocked for a few minutes.",
+                    "Troppi tentativi non riusciti: riprovare tra qualche minuto.",
+                    "Too many failed attempts: try again in a few minutes.",
                 ),
-                AuthError::Invalid => form_lang.t(
+                // Only mail clients are refused this: the webmail is where it is changed.
+                AuthError::Invalid | AuthError::MustChangePassword => form_lang.t(
                     "Indirizzo o password non corretti.",
                     "Wrong address or password.",
+                ),
+                AuthError::Unavailable => form_lang.t(
+                    "Servizio momentaneamente non disponibile: riprovare più tardi.",
+                    "Service temporarily unavailable: try again later.",
                 ),
             };
             let mut r = page(&LoginPage {
@@ -276,7 +305,8 @@ pub async fn login(
 
 pub fn set_cookie(r: &mut Response, token: &str, secure: bool) {
     let cookie = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+        cookie_name(secure),
         if secure { "; Secure" } else { "" }
     );
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
@@ -289,7 +319,9 @@ pub async fn logout(State(st): State<AppState>, Authed(s): Authed) -> Response {
     let _ = blocking(move || p.store.end_session(&s.token_hash)).await;
     let mut r = Redirect::to("/login").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        cookie_name(st.secure_cookies),
+        if st.secure_cookies { "; Secure" } else { "" }
     )) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

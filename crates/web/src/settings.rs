@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use services::provider::Provider;
+use services::provider::{LoginVia, Provider};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -220,11 +220,15 @@ pub async fn change_password(
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
     let s2 = s.clone();
+    // The current password is checked like a login (and throttled like one).
+    let current_ok = p
+        .authenticate(&s2.address, &f.current, peer.ip(), LoginVia::Webmail)
+        .await
+        .is_ok();
     // Ok(the new session's token) or the reasons the new password is refused.
     let errors = blocking(move || -> Result<Result<String, Vec<String>>, WebError> {
         let l = s2.lang;
-        // The current password is checked like a login (and throttled like one).
-        if p.authenticate(&s2.address, &f.current, peer.ip()).is_err() {
+        if !current_ok {
             return Ok(Err(vec![l
                 .t(
                     "la password attuale non è corretta",
@@ -251,7 +255,8 @@ pub async fn change_password(
         if let Err(e) = services::accounts::check_password_policy(&f.new) {
             return Ok(Err(e));
         }
-        let hash = services::accounts::hash_password(&f.new);
+        let hash = services::accounts::hash_password(&f.new)
+            .map_err(|e| WebError::Internal(e.to_string()))?;
         p.store.set_password(&s2.address, &hash, false)?;
         Ok(Ok(s2.renew(&p)?))
     })

@@ -200,6 +200,17 @@ impl Node {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The running server's peak resident memory (`VmHWM`), in kB.
+    pub fn peak_rss_kb(&self) -> u64 {
+        let pid = self.child.as_ref().expect("started").id();
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// `kill -9`.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -89,7 +89,7 @@ impl Server {
             .add_mailbox(
                 &NewMailbox {
                     address: USER,
-                    password_hash: &services::accounts::hash_password(PASSWORD),
+                    password_hash: &services::accounts::hash_password(PASSWORD).unwrap(),
                     quota: 1 << 30,
                     recovery_email: None,
                     must_change_password: false,
@@ -98,7 +98,7 @@ impl Server {
             )
             .unwrap();
         let mut throttle = services::accounts::LoginThrottle::default();
-        throttle.max_failures = opts.max_failures;
+        throttle.rules.max_failures_per_ip = opts.max_failures;
         let provider = Arc::new(Provider {
             identity: pec::ProviderIdentity::new(name, DOMAIN),
             signer: pec::Signer::from_pem(
@@ -115,6 +115,7 @@ impl Server {
             timers: Timers::default(),
             clock: Arc::new(SystemClock),
             throttle,
+            sending: Default::default(),
             passwords: Default::default(),
             hostname: HOSTNAME.to_string(),
             allow_plaintext_auth: opts.allow_plaintext_auth,
