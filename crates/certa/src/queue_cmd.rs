@@ -67,6 +67,11 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                 println!("nessun elemento {id} in coda");
                 return Ok(ExitCode::from(1));
             };
+            if e.lease_until > now && e.parked.is_none() {
+                // Removing it under a worker's feet would not stop a send in progress.
+                println!("elemento {id} in corso di invio: riprovare tra poco");
+                return Ok(ExitCode::from(1));
+            }
             let rcpts: Vec<String> = e.item.rcpt.split('\n').map(str::to_string).collect();
             let why = format!(
                 "rimosso dall'amministratore: {}",
