@@ -255,7 +255,9 @@ async fn attempt(p: &Arc<Provider>, settings: &Arc<QueueSettings>, item: QueueIt
                 let renewed =
                     tokio::task::spawn_blocking(move || p.store.queue_renew(id, p.now() + lease))
                         .await;
-                if !matches!(renewed, Ok(Ok(true))) {
+                // Gone (done, or dropped by the administrator): nothing left to keep. A store
+                // error is tried again at the next turn, well before the lease runs out.
+                if matches!(renewed, Ok(Ok(false))) {
                     return;
                 }
             }
@@ -416,6 +418,11 @@ fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::Error
     Ok(b.build())
 }
 
+/// Mail exchangers of one domain tried in one attempt, most preferred first.
+const MAX_EXCHANGERS: usize = 5;
+/// Addresses tried per exchanger.
+const MAX_ADDRESSES: usize = 4;
+
 /// One next hop to try: where to connect and the name its certificate must carry.
 struct Hop {
     connect: String,
@@ -457,8 +464,12 @@ fn next_hops(
         })?;
     let mut hops = Vec::new();
     let mut refused = Vec::new();
-    for mx in dns::mail_exchangers(resolver, domain).map_err(NoHop::Dns)? {
-        for ip in dns::addresses(resolver, &mx).map_err(NoHop::Dns)? {
+    // A hostile zone may list a hundred exchangers whose lookups all time out: the most
+    // preferred few are tried (RFC 5321 §5.1 asks for more than one, not for all).
+    let exchangers = dns::mail_exchangers(resolver, domain).map_err(NoHop::Dns)?;
+    for mx in exchangers.into_iter().take(MAX_EXCHANGERS) {
+        let addresses = dns::addresses(resolver, &mx).map_err(NoHop::Dns)?;
+        for ip in addresses.into_iter().take(MAX_ADDRESSES) {
             if !allow_private && !dns::is_public(ip) {
                 refused.push(format!("{mx} ({ip})"));
                 continue;
