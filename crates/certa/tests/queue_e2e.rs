@@ -313,6 +313,11 @@ fn hostile_peers_never_stop_the_queue() {
         .unwrap()
         .contains("sospeso"));
     wait_until("the retried item is tried", 30, || greeting.accepted() > 5);
+    // Still poison: five more failures and it is parked again.
+    wait_until("the retried item is parked again", 60, || {
+        queue_line(&a, "garbage22ff.test").is_some_and(|l| l.contains("sospeso"))
+    });
+    assert_eq!(greeting.accepted(), 10);
 
     // `queue drop` removes it, with a record in the legal log.
     let out = certa_ok(a.data(), &["queue", "drop", &id]);
