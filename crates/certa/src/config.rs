@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub dns: Dns,
     #[serde(default)]
+    pub queue: QueueSection,
+    #[serde(default)]
     pub web: Web,
 }
 
@@ -69,6 +71,10 @@ pub struct Dns {
     pub resolver: Option<String>,
     /// 25, except on private networks and in tests.
     pub mx_port: u16,
+    /// Follow MX records to loopback and private addresses (private networks, tests only);
+    /// static routes may always name them.
+    #[serde(default)]
+    pub allow_private_mx: bool,
 }
 
 impl Default for Dns {
@@ -76,6 +82,57 @@ impl Default for Dns {
         Dns {
             resolver: None,
             mx_port: 25,
+            allow_private_mx: false,
+        }
+    }
+}
+
+/// The delivery queue (see services::worker).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueSection {
+    /// Concurrent deliveries into our own mailboxes (never shared with relays).
+    pub local_workers: usize,
+    /// Concurrent relays to other servers.
+    pub remote_workers: usize,
+    /// Concurrent relays to one destination domain.
+    pub per_destination: usize,
+    /// Failures of the same kind in a row after which an item is parked (`certa queue`).
+    pub park_after: i64,
+    /// Time limit of each network step of a relay.
+    pub step_timeout_secs: u64,
+    /// Time limit of a whole relay, plus the time its bytes take at 16 KiB/s.
+    pub transaction_timeout_secs: u64,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        let s = services::worker::QueueSettings::default();
+        QueueSection {
+            local_workers: s.local_workers,
+            remote_workers: s.remote_workers,
+            per_destination: s.per_destination,
+            park_after: s.park_after,
+            step_timeout_secs: s.step_timeout.as_secs(),
+            transaction_timeout_secs: s.transaction_timeout.as_secs(),
+        }
+    }
+}
+
+impl QueueSection {
+    pub fn settings(&self, dns: &Dns) -> services::worker::QueueSettings {
+        let default = services::worker::QueueSettings::default();
+        services::worker::QueueSettings {
+            local_workers: self.local_workers.max(1),
+            remote_workers: self.remote_workers.max(1),
+            per_destination: self.per_destination.max(1),
+            park_after: self.park_after.max(1),
+            step_timeout: std::time::Duration::from_secs(self.step_timeout_secs.max(1)),
+            transaction_timeout: std::time::Duration::from_secs(
+                self.transaction_timeout_secs.max(1),
+            ),
+            allow_private_mx: dns.allow_private_mx,
+            ..default
         }
     }
 }

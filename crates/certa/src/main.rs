@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod config;
 mod index_cmd;
+mod queue_cmd;
 mod quickstart;
 mod serve;
 mod verify_cmd;
@@ -80,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: MessageCommand,
     },
+    /// The delivery queue: items waiting, and those parked after failing again and again.
+    Queue {
+        #[command(subcommand)]
+        command: queue_cmd::QueueCommand,
+    },
     /// Classify and verify a PEC message: kind, provider, identifiers and the verdict.
     Verify(verify_cmd::VerifyArgs),
     /// Provider index (IGPEC LDIF).
@@ -139,6 +145,7 @@ fn main() -> ExitCode {
         Command::Message {
             command: MessageCommand::Status { id },
         } => admin::message_status(data, id),
+        Command::Queue { command } => queue_cmd::run(data, command),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Index { command } => ok(index_cmd::run(data, command)),
         Command::Bench { command } => ok(bench::run(command)),

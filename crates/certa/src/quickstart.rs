@@ -137,6 +137,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         security: Security::default(),
         antivirus: Default::default(),
         dns: Default::default(),
+        queue: Default::default(),
         web: Default::default(),
     };
     config.save(a.data)?;

@@ -87,8 +87,6 @@ fn acceptor(data: &Path, cfg: &Config) -> anyhow::Result<Arc<SslAcceptor>> {
     Ok(Arc::new(b.build()))
 }
 
-const QUEUE_WORKERS: usize = 8;
-
 struct Submission {
     p: Arc<Provider>,
     wake: Arc<Notify>,
@@ -444,10 +442,11 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen.http))?;
-        // Queue work waits on the disk (fsync) more than on the processor.
-        for _ in 0..QUEUE_WORKERS {
-            tokio::spawn(services::worker::run_queue(p.clone(), wake.clone()));
-        }
+        tokio::spawn(services::worker::run_queue(
+            p.clone(),
+            wake.clone(),
+            cfg.queue.settings(&cfg.dns),
+        ));
         tokio::spawn(services::worker::index_stored_text(p.clone()));
         tokio::spawn(services::worker::run_blob_collection(
             p.clone(),

@@ -159,6 +159,44 @@ pub fn mail_exchangers(resolver: SocketAddr, domain: &str) -> Result<Vec<String>
     Ok(mx.into_iter().map(|(_, n)| n).collect())
 }
 
+/// Whether mail may go to `ip` when DNS named it: not loopback, private, link-local,
+/// shared (CGNAT), unspecified, multicast, broadcast or documentation space, nor an IPv6
+/// form of those (RFC 6890 special-purpose registries). A hostile domain's MX must not make
+/// us connect to services on our own host or network (SSRF).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (first == 0x0064 && v6.segments()[1] == 0xff9b)
+                || v6.segments()[..6] == [0; 6])
+        }
+    }
+}
+
 /// Addresses of a host (A, then AAAA).
 pub fn addresses(resolver: SocketAddr, host: &str) -> Result<Vec<IpAddr>, DnsError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -207,5 +245,33 @@ mod tests {
         let q = query("pec.it", TYPE_MX, 7);
         assert_eq!(&q[..2], &[0, 7]);
         assert!(parse(&q, 7).is_ok_and(|(rcode, r)| rcode == 0 && r.is_empty()));
+    }
+
+    #[test]
+    fn only_public_addresses_are_followed() {
+        for ok in ["217.72.207.10", "8.8.8.8", "2a00:1450:4002::1b"] {
+            assert!(is_public(ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.5",
+            "172.16.1.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.1.1",
+            "::127.0.0.1",
+        ] {
+            assert!(!is_public(bad.parse().unwrap()), "{bad}");
+        }
     }
 }

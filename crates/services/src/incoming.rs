@@ -329,6 +329,7 @@ fn ordinary(
         )?)
     };
     let original = Stored::put(p, message, None)?;
+    let forward_from = forward_sender(p, mail_from);
     let index = p.index();
     let local_forward: Vec<bool> = forward_to
         .iter()
@@ -342,7 +343,7 @@ fn ordinary(
         }
         for (f, local) in forward_to.iter().zip(&local_forward) {
             if !local {
-                delivery::enqueue(db, "relay", mail_from, f, &original, None, now)?;
+                delivery::enqueue(db, "relay", &forward_from, f, &original, None, now)?;
             }
         }
         db.log_append(&store::LogRecord {
@@ -358,4 +359,16 @@ fn ordinary(
         Ok(())
     })?;
     Ok(Reply::new(250, "2.0.0", "Messaggio ricevuto"))
+}
+
+/// The envelope sender of ordinary mail we forward: ours, not the original one, whose
+/// domain's SPF does not list our servers (and DMARC would then fail); bounces come back to
+/// us and are refused there, not sent as backscatter to a possibly forged original sender.
+/// A null reverse-path stays null (RFC 5321 §4.5.5: no bounce of a bounce).
+fn forward_sender(p: &Provider, original: &str) -> String {
+    if original.is_empty() {
+        String::new()
+    } else {
+        p.identity.service_address()
+    }
 }

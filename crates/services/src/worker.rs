@@ -1,33 +1,291 @@
 //! The queue workers: claim an item with a lease, do it, and either remove it (in the same
 //! commit as its effects) or schedule a retry with back-off. A crash only delays work: the
 //! lease runs out and another worker takes the item again.
+//!
+//! Hostile or broken peers cannot stop the queue:
+//! - local deliveries and relays have separate workers, so mail for our own mailboxes never
+//!   waits behind a remote destination;
+//! - a destination (the recipient domain) has at most `per_destination` relays at once:
+//!   the claim skips it while it is busy, so one slow domain cannot take every worker;
+//! - each item runs in its own task with a deadline: a panic or a stall fails that item,
+//!   never the worker; while it runs its lease is renewed, so no other worker sends it too;
+//! - an item that fails the same way `park_after` times in a row (a panic, an internal
+//!   error, a peer that breaks the protocol or stalls) is parked until an administrator
+//!   retries or drops it (`certa queue`); a destination that is only down keeps its
+//!   RFC 6109 schedule (retries, then the non-delivery notice).
 
 use crate::delivery;
 use crate::dns::{self, DnsError};
 use crate::provider::{Destination, Provider};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use openssl::x509::X509;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::QueueItem;
-use tokio::sync::Notify;
+use store::{QueueClaim, QueueFailure, QueueItem};
+use tokio::sync::{Notify, Semaphore};
 
-const LEASE_SECS: i64 = 300;
+/// How the queue runs; `[queue]` in certa.toml.
+#[derive(Clone, Debug)]
+pub struct QueueSettings {
+    /// Concurrent local deliveries (never shared with relays).
+    pub local_workers: usize,
+    /// Concurrent relays to other servers.
+    pub remote_workers: usize,
+    /// Concurrent relays to one destination domain.
+    pub per_destination: usize,
+    /// Failures of the same kind in a row after which an item is parked.
+    pub park_after: i64,
+    /// A claimed item is someone's for this long; renewed while it is worked on.
+    pub lease_secs: i64,
+    /// Each network step of a relay: connect, greeting, TLS handshake, each reply, each
+    /// 64 KiB of DATA.
+    pub step_timeout: Duration,
+    /// The whole relay of a message (all its next hops), shorter than the lease…
+    pub transaction_timeout: Duration,
+    /// …plus the time its bytes take at this rate (a large message on a slow link).
+    pub min_bytes_per_sec: u64,
+    /// Follow MX records to loopback and private addresses (private networks, tests); static
+    /// routes may always name them.
+    pub allow_private_mx: bool,
+}
 
-/// Runs the queue until the process ends. `wake` is notified when work is queued.
-pub async fn run_queue(p: Arc<Provider>, wake: Arc<Notify>) {
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            local_workers: 4,
+            remote_workers: 8,
+            per_destination: 2,
+            park_after: 5,
+            lease_secs: 300,
+            step_timeout: Duration::from_secs(60),
+            transaction_timeout: Duration::from_secs(240),
+            min_bytes_per_sec: 16 * 1024,
+            allow_private_mx: false,
+        }
+    }
+}
+
+impl QueueSettings {
+    /// How long relaying `bytes` may take.
+    fn deadline(&self, bytes: usize) -> Duration {
+        self.transaction_timeout + Duration::from_secs(bytes as u64 / self.min_bytes_per_sec.max(1))
+    }
+}
+
+/// The two kinds of workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    /// Into our own mailboxes.
+    Local,
+    /// To other servers.
+    Remote,
+}
+
+impl Lane {
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            Lane::Local => &["deliver"],
+            Lane::Remote => &["relay"],
+        }
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FailureKind {
+    /// Expected to pass: the destination is down, busy or answered 4xx.
+    Temporary,
+    /// The peer broke the protocol or stalled.
+    Peer,
+    /// The whole attempt ran past its deadline.
+    Deadline,
+    /// Our side could not process the item (unreadable bytes, unknown kind, store error).
+    Internal,
+    /// The item's task panicked.
+    Panic,
+}
+
+impl FailureKind {
+    fn code(self) -> &'static str {
+        match self {
+            FailureKind::Temporary => "temporary",
+            FailureKind::Peer => "peer",
+            FailureKind::Deadline => "deadline",
+            FailureKind::Internal => "internal",
+            FailureKind::Panic => "panic",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Failure {
+    kind: FailureKind,
+    why: String,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, why: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            why: why.into(),
+        }
+    }
+}
+
+/// Runs the queue until the process ends: one dispatcher for local deliveries, one for
+/// relays. `wake` is notified when work is queued.
+pub async fn run_queue(p: Arc<Provider>, wake: Arc<Notify>, settings: QueueSettings) {
+    let settings = Arc::new(settings);
+    let local = tokio::spawn(dispatch(
+        p.clone(),
+        wake.clone(),
+        settings.clone(),
+        Lane::Local,
+    ));
+    dispatch(p, wake, settings, Lane::Remote).await;
+    let _ = local.await;
+}
+
+/// Counts the attempts in flight per destination; one is released when its guard drops,
+/// however the attempt ended.
+#[derive(Default)]
+struct InFlight(Mutex<HashMap<String, usize>>);
+
+impl InFlight {
+    fn busy(&self, limit: usize) -> Vec<String> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .filter(|(_, n)| **n >= limit)
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    fn enter(self: &Arc<Self>, destination: &str) -> InFlightGuard {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(destination.to_string()).or_default() += 1;
+        InFlightGuard {
+            set: self.clone(),
+            destination: destination.to_string(),
+        }
+    }
+}
+
+struct InFlightGuard {
+    set: Arc<InFlight>,
+    destination: String,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut map = self.set.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.destination) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.destination);
+            }
+        }
+    }
+}
+
+/// Claims items of one lane while it has free workers, each into its own task.
+async fn dispatch(p: Arc<Provider>, wake: Arc<Notify>, settings: Arc<QueueSettings>, lane: Lane) {
+    let capacity = match lane {
+        Lane::Local => settings.local_workers,
+        Lane::Remote => settings.remote_workers,
+    }
+    .max(1);
+    let slots = Arc::new(Semaphore::new(capacity));
+    let in_flight = Arc::new(InFlight::default());
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let skip = match lane {
+            Lane::Local => vec![],
+            Lane::Remote => in_flight.busy(settings.per_destination.max(1)),
+        };
         let claimed = {
-            let p = p.clone();
-            tokio::task::spawn_blocking(move || p.store.queue_claim(p.now(), LEASE_SECS)).await
+            let (p, lease) = (p.clone(), settings.lease_secs);
+            tokio::task::spawn_blocking(move || {
+                p.store.queue_claim(
+                    p.now(),
+                    lease,
+                    &QueueClaim {
+                        kinds: lane.kinds(),
+                        skip_destinations: &skip,
+                    },
+                )
+            })
+            .await
         };
         match claimed {
-            Ok(Ok(Some(item))) => process(&p, item).await,
+            Ok(Ok(Some(item))) => {
+                let guard = in_flight.enter(&item.destination);
+                let (p, settings, wake) = (p.clone(), settings.clone(), wake.clone());
+                tokio::spawn(async move {
+                    attempt(&p, &settings, item).await;
+                    drop((guard, slot));
+                    // A destination may have room again.
+                    wake.notify_waiters();
+                });
+            }
             Ok(Ok(None)) => {
+                drop(slot);
                 let _ = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
             }
-            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ => {
+                drop(slot);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
+    }
+}
+
+/// One attempt at one item, isolated: its own task (a panic is that item's failure), its
+/// lease renewed while it runs, and a deadline as a backstop.
+async fn attempt(p: &Arc<Provider>, settings: &Arc<QueueSettings>, item: QueueItem) {
+    let renewal = {
+        let (p, id, lease) = (p.clone(), item.id, settings.lease_secs);
+        tokio::spawn(async move {
+            let every = Duration::from_secs((lease as u64 / 3).max(1));
+            loop {
+                tokio::time::sleep(every).await;
+                let p = p.clone();
+                let renewed =
+                    tokio::task::spawn_blocking(move || p.store.queue_renew(id, p.now() + lease))
+                        .await;
+                // Gone (done, or dropped by the administrator): nothing left to keep. A store
+                // error is tried again at the next turn, well before the lease runs out.
+                if matches!(renewed, Ok(Ok(false))) {
+                    return;
+                }
+            }
+        })
+    };
+    let mut task = {
+        let (p, settings, item) = (p.clone(), settings.clone(), item.clone());
+        tokio::spawn(async move { process(&p, &settings, item).await })
+    };
+    // The relay bounds itself by its size; this only catches what escapes that bound.
+    let backstop = settings.deadline(p.limits.max_message_bytes) + 2 * settings.step_timeout;
+    let outcome = match tokio::time::timeout(backstop, &mut task).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => Err(Failure::new(
+            FailureKind::Panic,
+            format!("errore interno (panic): {e}"),
+        )),
+        Err(_) => {
+            task.abort();
+            Err(Failure::new(
+                FailureKind::Deadline,
+                format!("tempo massimo di {backstop:?} superato"),
+            ))
+        }
+    };
+    renewal.abort();
+    if let Err(f) = outcome {
+        fail(p, settings, &item, f).await;
     }
 }
 
@@ -73,44 +331,80 @@ pub async fn run_timers(p: Arc<Provider>, every: Duration) {
     }
 }
 
-async fn process(p: &Arc<Provider>, item: QueueItem) {
+async fn process(
+    p: &Arc<Provider>,
+    settings: &QueueSettings,
+    item: QueueItem,
+) -> Result<(), Failure> {
     match item.kind.as_str() {
         "deliver" => {
-            let (p2, it) = (p.clone(), item.clone());
-            let r = tokio::task::spawn_blocking(move || delivery::deliver(&p2, &it)).await;
-            if !matches!(r, Ok(Ok(()))) {
-                retry(p, &item, "errore interno di consegna").await;
+            let p = p.clone();
+            match tokio::task::spawn_blocking(move || delivery::deliver(&p, &item)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Failure::new(
+                    FailureKind::Internal,
+                    format!("errore interno di consegna: {e}"),
+                )),
+                Err(e) => Err(Failure::new(
+                    FailureKind::Panic,
+                    format!("errore interno di consegna (panic): {e}"),
+                )),
             }
         }
-        "relay" => relay(p, item).await,
-        _ => retry(p, &item, "tipo di elemento sconosciuto").await,
+        "relay" => relay(p, settings, item).await,
+        other => Err(Failure::new(
+            FailureKind::Internal,
+            format!("tipo di elemento sconosciuto: {other:?}"),
+        )),
     }
 }
 
-async fn retry(p: &Arc<Provider>, item: &QueueItem, why: &str) {
-    let (p2, it, why) = (p.clone(), item.clone(), why.to_string());
-    let _ = tokio::task::spawn_blocking(move || {
+/// After a failed attempt: give up past the maximum time in the queue (RFC 6109 §2.2.2),
+/// otherwise retry with back-off, or park the item when it keeps failing the same way.
+async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: Failure) {
+    let (p2, it, park_after) = (p.clone(), item.clone(), settings.park_after.max(1));
+    let r = tokio::task::spawn_blocking(move || {
         let now = p2.now();
         if now - it.created > p2.timers.max_queue_secs {
-            let why = format!("consegna non riuscita entro il tempo massimo: {why}");
+            let why = format!("consegna non riuscita entro il tempo massimo: {}", f.why);
             let failed: Vec<(String, String)> = delivery::relay_recipients(&it)
                 .into_iter()
                 .map(|r| (r, why.clone()))
                 .collect();
-            delivery::relay_finished(&p2, &it, &[], "", &failed)
-        } else {
-            p2.store.queue_retry(
-                it.id,
-                now + delivery::backoff(
-                    p2.timers.retry_secs,
-                    p2.timers.retry_max_secs,
-                    it.attempts,
-                ),
-                &why,
-            )
+            return delivery::relay_finished(&p2, &it, &[], "", &failed).map(|()| false);
         }
+        let parked = p2.store.queue_retry(
+            it.id,
+            &QueueFailure {
+                kind: f.kind.code(),
+                error: &f.why,
+                next_attempt: now
+                    + delivery::backoff(
+                        p2.timers.retry_secs,
+                        p2.timers.retry_max_secs,
+                        it.attempts,
+                    ),
+                now,
+                park_after: (f.kind != FailureKind::Temporary).then_some(park_after),
+            },
+        )?;
+        if parked {
+            eprintln!(
+                "Certa: elemento {} della coda sospeso dopo {park_after} errori uguali ({}): {}",
+                it.id,
+                f.kind.code(),
+                f.why
+            );
+        }
+        Ok(parked)
     })
     .await;
+    if let Ok(Err(e)) = r {
+        eprintln!(
+            "Certa: elemento {} della coda: nuovo tentativo non registrato: {e}",
+            item.id
+        );
+    }
 }
 
 fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::ErrorStack> {
@@ -124,6 +418,11 @@ fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::Error
     Ok(b.build())
 }
 
+/// Mail exchangers of one domain tried in one attempt, most preferred first.
+const MAX_EXCHANGERS: usize = 5;
+/// Addresses tried per exchanger.
+const MAX_ADDRESSES: usize = 4;
+
 /// One next hop to try: where to connect and the name its certificate must carry.
 struct Hop {
     connect: String,
@@ -131,13 +430,23 @@ struct Hop {
     tls_name: String,
 }
 
+/// Why a domain has no next hop to try.
+enum NoHop {
+    Dns(DnsError),
+    /// Every address of its exchangers is loopback or private (M8: DNS must not send our
+    /// mail to internal services).
+    Private(String),
+}
+
 /// The next hops of a domain: its static route, or its mail exchangers from DNS (RFC 5321
-/// §5.1), each with its addresses.
+/// §5.1), each with its addresses. Addresses from DNS that are loopback or private are
+/// dropped unless `allow_private`; a static route is the operator's word and may name them.
 fn next_hops(
     p: &Provider,
     domain: &str,
     route: Option<&store::Route>,
-) -> Result<Vec<Hop>, DnsError> {
+    allow_private: bool,
+) -> Result<Vec<Hop>, NoHop> {
     if let Some(r) = route {
         return Ok(vec![Hop {
             connect: r.host.clone(),
@@ -148,10 +457,23 @@ fn next_hops(
     let resolver = p
         .dns_resolver
         .or_else(dns::system_resolver)
-        .ok_or_else(|| DnsError::Temporary("nessun resolver DNS configurato".into()))?;
+        .ok_or_else(|| {
+            NoHop::Dns(DnsError::Temporary(
+                "nessun resolver DNS configurato".into(),
+            ))
+        })?;
     let mut hops = Vec::new();
-    for mx in dns::mail_exchangers(resolver, domain)? {
-        for ip in dns::addresses(resolver, &mx)? {
+    let mut refused = Vec::new();
+    // A hostile zone may list a hundred exchangers whose lookups all time out: the most
+    // preferred few are tried (RFC 5321 §5.1 asks for more than one, not for all).
+    let exchangers = dns::mail_exchangers(resolver, domain).map_err(NoHop::Dns)?;
+    for mx in exchangers.into_iter().take(MAX_EXCHANGERS) {
+        let addresses = dns::addresses(resolver, &mx).map_err(NoHop::Dns)?;
+        for ip in addresses.into_iter().take(MAX_ADDRESSES) {
+            if !allow_private && !dns::is_public(ip) {
+                refused.push(format!("{mx} ({ip})"));
+                continue;
+            }
             hops.push(Hop {
                 connect: ip.to_string(),
                 port: p.mx_port,
@@ -159,11 +481,21 @@ fn next_hops(
             });
         }
     }
+    if hops.is_empty() && !refused.is_empty() {
+        return Err(NoHop::Private(format!(
+            "i server di posta di {domain} hanno indirizzi privati o locali, rifiutati: {}",
+            refused.join(", ")
+        )));
+    }
     Ok(hops)
 }
 
-async fn relay(p: &Arc<Provider>, item: QueueItem) {
-    let (p2, it) = (p.clone(), item.clone());
+async fn relay(
+    p: &Arc<Provider>,
+    settings: &QueueSettings,
+    item: QueueItem,
+) -> Result<(), Failure> {
+    let (p2, it, allow_private) = (p.clone(), item.clone(), settings.allow_private_mx);
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let data = p2.store.blob(&it.blob).map_err(|e| e.to_string())?;
         let rcpts = delivery::relay_recipients(&it);
@@ -171,7 +503,7 @@ async fn relay(p: &Arc<Provider>, item: QueueItem) {
         let domain = pec::build::domain_of(&first).to_string();
         let route = p2.store.route(&domain).map_err(|e| e.to_string())?;
         let pec_peer = matches!(p2.destination(&first, &p2.index()), Destination::Pec(_));
-        let hops = next_hops(&p2, &domain, route.as_ref());
+        let hops = next_hops(&p2, &domain, route.as_ref(), allow_private);
         let ca = route
             .and_then(|r| r.ca_pem)
             .or_else(|| p2.peer_ca_pem.clone());
@@ -181,68 +513,83 @@ async fn relay(p: &Arc<Provider>, item: QueueItem) {
     let (data, hops, ca, pec_peer) = match prepared {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => {
-            return retry(
-                p,
-                &item,
-                &format!("messaggio non leggibile dall'archivio: {e}"),
-            )
-            .await
+            return Err(Failure::new(
+                FailureKind::Internal,
+                format!("messaggio non leggibile dall'archivio: {e}"),
+            ))
         }
-        Err(e) => return retry(p, &item, &e.to_string()).await,
+        Err(e) => return Err(Failure::new(FailureKind::Panic, e.to_string())),
     };
     let rcpts = delivery::relay_recipients(&item);
     let hops = match hops {
         Ok(h) if !h.is_empty() => h,
         Ok(_) => {
-            return retry(
-                p,
-                &item,
+            return Err(Failure::new(
+                FailureKind::Temporary,
                 "nessun indirizzo per i server di posta del dominio",
-            )
-            .await
+            ))
         }
-        Err(DnsError::NoSuchDomain(d)) => {
+        Err(NoHop::Dns(DnsError::NoSuchDomain(d))) => {
             let why = format!("il dominio {d} non esiste");
-            return finish(
-                p,
-                &item,
-                vec![],
-                "DNS".into(),
-                rcpts.iter().map(|r| (r.clone(), why.clone())).collect(),
-            )
-            .await;
+            let failed = rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
+            return finish(p, &item, vec![], "DNS".into(), failed).await;
         }
-        Err(e) => return retry(p, &item, &e.to_string()).await,
+        Err(NoHop::Private(why)) => {
+            let failed = rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
+            return finish(p, &item, vec![], "DNS".into(), failed).await;
+        }
+        Err(NoHop::Dns(e)) => return Err(Failure::new(FailureKind::Temporary, e.to_string())),
     };
-    let tls = match connector(ca.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return retry(p, &item, &format!("configurazione TLS: {e}")).await,
-    };
-    let mut last = String::new();
-    for hop in &hops {
-        let d = smtp::client::Delivery {
-            host: &hop.connect,
-            port: hop.port,
-            tls_name: &hop.tls_name,
-            helo: &p.hostname,
-            tls: &tls,
-            require_tls: pec_peer,
-            mail_from: &item.mail_from,
-            rcpt_to: &rcpts,
-            data: &data,
-        };
-        let name = format!("{}:{} ({})", hop.connect, hop.port, hop.tls_name);
-        match smtp::client::deliver(&d).await {
-            Ok(outcome) => return finish(p, &item, outcome.accepted, name, outcome.refused).await,
-            Err(smtp::client::ClientError::Permanent(why)) => {
-                let failed = rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
-                return finish(p, &item, vec![], name, failed).await;
+    let tls = connector(ca.as_deref())
+        .map_err(|e| Failure::new(FailureKind::Internal, format!("configurazione TLS: {e}")))?;
+    let deadline = settings.deadline(data.len());
+    let mut last = Failure::new(FailureKind::Temporary, "nessun server di posta");
+    let tried = tokio::time::timeout(deadline, async {
+        for hop in &hops {
+            let d = smtp::client::Delivery {
+                host: &hop.connect,
+                port: hop.port,
+                tls_name: &hop.tls_name,
+                helo: &p.hostname,
+                tls: &tls,
+                require_tls: pec_peer,
+                mail_from: &item.mail_from,
+                rcpt_to: &rcpts,
+                data: &data,
+                step_timeout: settings.step_timeout,
+            };
+            let name = format!("{}:{} ({})", hop.connect, hop.port, hop.tls_name);
+            match smtp::client::deliver(&d).await {
+                Ok(outcome) => return Some((name, Ok(outcome))),
+                Err(smtp::client::ClientError::Permanent(why)) => {
+                    return Some((name, Err(why)));
+                }
+                // The next exchanger may be reachable.
+                Err(smtp::client::ClientError::Temporary(why)) => {
+                    last = Failure::new(FailureKind::Temporary, format!("{name}: {why}"));
+                }
+                Err(smtp::client::ClientError::Misbehaving(why)) => {
+                    last = Failure::new(FailureKind::Peer, format!("{name}: {why}"));
+                }
             }
-            // The next exchanger may be reachable.
-            Err(smtp::client::ClientError::Temporary(why)) => last = format!("{name}: {why}"),
         }
+        None
+    })
+    .await;
+    match tried {
+        Ok(Some((name, Ok(outcome)))) => {
+            finish(p, &item, outcome.accepted, name, outcome.refused).await
+        }
+        Ok(Some((name, Err(why)))) => {
+            let failed = rcpts.iter().map(|r| (r.clone(), why.clone())).collect();
+            finish(p, &item, vec![], name, failed).await
+        }
+        Ok(None) => Err(last),
+        Err(_) => Err(Failure::new(
+            FailureKind::Deadline,
+            format!("inoltro non concluso entro {deadline:?} ({})", last.why),
+        )),
     }
-    retry(p, &item, &last).await
 }
 
 async fn finish(
@@ -251,10 +598,44 @@ async fn finish(
     accepted: Vec<String>,
     hop: String,
     failed: Vec<(String, String)>,
-) {
+) -> Result<(), Failure> {
     let (p2, it) = (p.clone(), item.clone());
-    let _ = tokio::task::spawn_blocking(move || {
+    match tokio::task::spawn_blocking(move || {
         delivery::relay_finished(&p2, &it, &accepted, &hop, &failed)
     })
-    .await;
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failure::new(
+            FailureKind::Internal,
+            format!("esito dell'inoltro non registrato: {e}"),
+        )),
+        Err(e) => Err(Failure::new(FailureKind::Panic, e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_at_their_limit_are_busy_until_their_attempts_end() {
+        let set = Arc::new(InFlight::default());
+        let a1 = set.enter("slow.test");
+        assert!(set.busy(2).is_empty());
+        let a2 = set.enter("slow.test");
+        let _b = set.enter("fast.test");
+        assert_eq!(set.busy(2), vec!["slow.test".to_string()]);
+        drop(a1);
+        assert!(set.busy(2).is_empty());
+        drop(a2);
+        assert_eq!(set.busy(1), vec!["fast.test".to_string()]);
+    }
+
+    #[test]
+    fn a_large_message_gets_more_time_than_a_small_one() {
+        let s = QueueSettings::default();
+        assert!(s.deadline(0) < Duration::from_secs(s.lease_secs as u64));
+        assert!(s.deadline(100 * 1024 * 1024) > s.deadline(0) + Duration::from_secs(600));
+    }
 }

@@ -177,7 +177,7 @@ pub struct StoredMessage {
     pub internal_date: Unix,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct QueueItem {
     pub id: i64,
     pub kind: String,
@@ -187,6 +187,51 @@ pub struct QueueItem {
     pub identificativo: Option<String>,
     pub created: Unix,
     pub attempts: i64,
+    /// Where it goes: the (lower-case) domain of its first recipient.
+    pub destination: String,
+}
+
+/// The destination of a queue item: the domain of its first recipient, lower-cased.
+pub fn queue_destination(rcpt: &str) -> String {
+    let first = rcpt.split('\n').next().unwrap_or_default();
+    first
+        .rsplit_once('@')
+        .map_or(first, |(_, d)| d)
+        .to_ascii_lowercase()
+}
+
+/// Which items a worker may claim.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueClaim<'a> {
+    pub kinds: &'a [&'a str],
+    /// Destinations already at their limit of concurrent attempts.
+    pub skip_destinations: &'a [String],
+}
+
+/// A failed attempt, for [`Store::queue_retry`].
+#[derive(Debug, Clone, Copy)]
+pub struct QueueFailure<'a> {
+    /// A short stable code: failures with the same code count as "the same way".
+    pub kind: &'a str,
+    pub error: &'a str,
+    pub next_attempt: Unix,
+    pub now: Unix,
+    /// Park the item after this many failures of the same kind in a row; `None` for
+    /// failures that are expected to pass (a destination down, a 4xx reply).
+    pub park_after: Option<i64>,
+}
+
+/// A queue item as the administrator sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueEntry {
+    pub item: QueueItem,
+    pub next_attempt: Unix,
+    pub lease_until: Unix,
+    pub last_error: Option<String>,
+    pub failure_kind: Option<String>,
+    pub same_failures: i64,
+    /// When it was parked as poison: only an administrator puts it back.
+    pub parked: Option<Unix>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -446,12 +491,27 @@ pub trait Store: Send + Sync {
     fn index_ldif(&self) -> Result<String>;
 
     // ---- queue
-    /// Claims the next due item with a lease; a crash before [`Tx::dequeue`] only delays it.
-    fn queue_claim(&self, now: Unix, lease_secs: i64) -> Result<Option<QueueItem>>;
+    /// Claims the next due item of `claim`'s kinds with a lease, skipping parked items and
+    /// busy destinations; a crash before [`Tx::dequeue`] only delays it.
+    fn queue_claim(
+        &self,
+        now: Unix,
+        lease_secs: i64,
+        claim: &QueueClaim<'_>,
+    ) -> Result<Option<QueueItem>>;
+    /// Extends the lease of an item still being worked on; `false` if it is gone.
+    fn queue_renew(&self, id: i64, lease_until: Unix) -> Result<bool>;
     /// At start-up of the only node using this store, nobody holds a lease: items claimed
     /// by a process that crashed are due again at once.
     fn release_leases(&self) -> Result<usize>;
-    fn queue_retry(&self, id: i64, next_attempt: Unix, error: &str) -> Result<()>;
+    /// Schedules the next attempt after a failure, or parks the item when it failed the
+    /// same way `park_after` times in a row. Returns whether it is now parked.
+    fn queue_retry(&self, id: i64, failure: &QueueFailure<'_>) -> Result<bool>;
+    /// Every item, parked or not, oldest first.
+    fn queue_entries(&self) -> Result<Vec<QueueEntry>>;
+    /// Puts an item (parked or waiting) back in the queue, due at `now`, with its failure
+    /// count reset; `false` if there is no such item.
+    fn queue_unpark(&self, id: i64, now: Unix) -> Result<bool>;
     fn queue_len(&self) -> Result<i64>;
     /// The earliest time something in the queue is due.
     fn queue_next_due(&self) -> Result<Option<Unix>>;

@@ -245,6 +245,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX quarantine_blob ON quarantine(blob);
     INSERT OR IGNORE INTO blob_release(hash) SELECT hash FROM small_blobs;
     "#,
+    // 13 (queue hardening, issue 11 H2): the destination of each item, so one slow
+    // destination cannot take every worker; the kind of the last failure and how many times
+    // in a row it happened; when the item was parked as poison (0: it is not).
+    r#"
+    ALTER TABLE queue ADD COLUMN destination TEXT NOT NULL DEFAULT '';
+    ALTER TABLE queue ADD COLUMN failure_kind TEXT;
+    ALTER TABLE queue ADD COLUMN same_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE queue ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
+    UPDATE queue SET destination = lower(substr(rcpt, instr(rcpt, '@') + 1,
+        CASE instr(rcpt, char(10)) WHEN 0 THEN length(rcpt)
+        ELSE instr(rcpt, char(10)) - instr(rcpt, '@') - 1 END));
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -856,32 +868,44 @@ impl Store for SqliteStore {
 
     // ---- queue -----------------------------------------------------------------------
 
-    /// Claims the next due item with a lease; a crash before [`dequeue`] only delays it.
-    fn queue_claim(&self, now: Unix, lease_secs: i64) -> Result<Option<QueueItem>> {
+    /// Claims the next due item of the given kinds with a lease, skipping parked items and
+    /// the destinations given; a crash before [`dequeue`] only delays it.
+    fn queue_claim(
+        &self,
+        now: Unix,
+        lease_secs: i64,
+        claim: &QueueClaim<'_>,
+    ) -> Result<Option<QueueItem>> {
+        let kinds =
+            serde_json::to_string(claim.kinds).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let skip = serde_json::to_string(claim.skip_destinations)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         self.sql_write_relaxed(|tx| {
             let item = tx
                 .query_row(
-                    "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts FROM queue
-                     WHERE next_attempt <= ?1 AND lease_until <= ?1 ORDER BY next_attempt, id LIMIT 1",
-                    [now],
-                    |r| {
-                        Ok(QueueItem {
-                            id: r.get(0)?,
-                            kind: r.get(1)?,
-                            mail_from: r.get(2)?,
-                            rcpt: r.get(3)?,
-                            blob: r.get(4)?,
-                            identificativo: r.get(5)?,
-                            created: r.get(6)?,
-                            attempts: r.get(7)?,
-                        })
-                    },
+                    "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts, destination FROM queue
+                     WHERE next_attempt <= ?1 AND lease_until <= ?1 AND parked = 0
+                       AND kind IN (SELECT value FROM json_each(?2))
+                       AND destination NOT IN (SELECT value FROM json_each(?3))
+                     ORDER BY next_attempt, id LIMIT 1",
+                    params![now, kinds, skip],
+                    queue_item,
                 )
                 .optional()?;
             if let Some(i) = &item {
                 tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![i.id, now + lease_secs])?;
             }
             Ok(item)
+        })
+    }
+
+    /// Keeps the lease of an item being worked on (a long transfer outlives one lease).
+    fn queue_renew(&self, id: i64, lease_until: Unix) -> Result<bool> {
+        self.sql_write_relaxed(|tx| {
+            Ok(tx.execute(
+                "UPDATE queue SET lease_until = ?2 WHERE id = ?1 AND lease_until > 0",
+                params![id, lease_until],
+            )? == 1)
         })
     }
 
@@ -893,10 +917,69 @@ impl Store for SqliteStore {
         })
     }
 
-    fn queue_retry(&self, id: i64, next_attempt: Unix, error: &str) -> Result<()> {
+    fn queue_retry(&self, id: i64, failure: &QueueFailure<'_>) -> Result<bool> {
         self.sql_write(|tx| {
-            tx.execute("UPDATE queue SET next_attempt = ?2, lease_until = 0, last_error = ?3 WHERE id = ?1", params![id, next_attempt, error])?;
-            Ok(())
+            let Some((kind, same)) = tx
+                .query_row(
+                    "SELECT failure_kind, same_failures FROM queue WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            let same = if kind.as_deref() == Some(failure.kind) {
+                same + 1
+            } else {
+                1
+            };
+            let parked = failure.park_after.is_some_and(|n| same >= n);
+            tx.execute(
+                "UPDATE queue SET next_attempt = ?2, lease_until = 0, last_error = ?3,
+                     failure_kind = ?4, same_failures = ?5, parked = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    failure.next_attempt,
+                    failure.error,
+                    failure.kind,
+                    same,
+                    if parked { failure.now.max(1) } else { 0 }
+                ],
+            )?;
+            Ok(parked)
+        })
+    }
+
+    fn queue_entries(&self) -> Result<Vec<QueueEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts, destination,
+                        next_attempt, lease_until, last_error, failure_kind, same_failures, parked
+                 FROM queue ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(QueueEntry {
+                    item: queue_item(r)?,
+                    next_attempt: r.get(9)?,
+                    lease_until: r.get(10)?,
+                    last_error: r.get(11)?,
+                    failure_kind: r.get(12)?,
+                    same_failures: r.get(13)?,
+                    parked: Some(r.get::<_, i64>(14)?).filter(|t| *t > 0),
+                })
+            })?;
+            Ok(rows.collect::<std::result::Result<_, _>>()?)
+        })
+    }
+
+    fn queue_unpark(&self, id: i64, now: Unix) -> Result<bool> {
+        self.sql_write(|tx| {
+            Ok(tx.execute(
+                "UPDATE queue SET parked = 0, same_failures = 0, failure_kind = NULL,
+                     next_attempt = ?2, lease_until = 0 WHERE id = ?1",
+                params![id, now],
+            )? == 1)
         })
     }
 
@@ -908,7 +991,7 @@ impl Store for SqliteStore {
     fn queue_next_due(&self) -> Result<Option<Unix>> {
         self.read(|c| {
             Ok(c.query_row(
-                "SELECT min(max(next_attempt, lease_until)) FROM queue",
+                "SELECT min(max(next_attempt, lease_until)) FROM queue WHERE parked = 0",
                 [],
                 |r| r.get(0),
             )?)
@@ -1132,8 +1215,8 @@ impl Tx for SqliteTx<'_, '_> {
         now: Unix,
     ) -> Result<()> {
         self.tx.execute(
-        "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![kind, mail_from, rcpt, blob, identificativo, now],
+        "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt, destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+        params![kind, mail_from, rcpt, blob, identificativo, now, crate::queue_destination(rcpt)],
     )?;
         Ok(())
     }
@@ -1210,4 +1293,19 @@ impl Tx for SqliteTx<'_, '_> {
     )?;
         Ok(())
     }
+}
+
+/// A queue row's item columns, in the order the queue queries select them.
+fn queue_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
+    Ok(QueueItem {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        mail_from: r.get(2)?,
+        rcpt: r.get(3)?,
+        blob: r.get(4)?,
+        identificativo: r.get(5)?,
+        created: r.get(6)?,
+        attempts: r.get(7)?,
+        destination: r.get(8)?,
+    })
 }

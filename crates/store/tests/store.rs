@@ -1,6 +1,9 @@
 //! The store on a real SQLite file: UIDs and MODSEQ, quota, queue leases, the log chain.
 
-use store::{LogRecord, MessageMeta, NewMailbox, NewMessage, SqliteStore, Store, INBOX};
+use store::{
+    LogRecord, MessageMeta, NewMailbox, NewMessage, QueueClaim, QueueFailure, SqliteStore, Store,
+    INBOX,
+};
 
 fn reopen(dir: &std::path::Path) -> Box<dyn Store> {
     Box::new(SqliteStore::open(dir).unwrap())
@@ -67,26 +70,134 @@ fn queue_lease_hides_an_item_until_it_expires() {
     let (_d, s) = open();
     s.write(|tx| tx.enqueue("relay", "a@pec.test", "b@x.test", "00", None, 10))
         .unwrap();
-    let item = s.queue_claim(10, 300).unwrap().unwrap();
+    let item = s.queue_claim(10, 300, &ANY).unwrap().unwrap();
     assert_eq!(item.attempts, 0);
-    assert!(s.queue_claim(11, 300).unwrap().is_none(), "leased");
+    assert!(s.queue_claim(11, 300, &ANY).unwrap().is_none(), "leased");
     assert_eq!(
         s.release_leases().unwrap(),
         1,
         "a restart releases the crashed process's lease"
     );
-    assert!(s.queue_claim(12, 300).unwrap().is_some());
-    let again = s.queue_claim(313, 300).unwrap().unwrap();
+    assert!(s.queue_claim(12, 300, &ANY).unwrap().is_some());
+    let again = s.queue_claim(313, 300, &ANY).unwrap().unwrap();
     assert_eq!(
         (again.id, again.attempts),
         (item.id, 2),
         "a crash only delays it"
     );
-    s.queue_retry(item.id, 400, "down").unwrap();
-    assert!(s.queue_claim(399, 300).unwrap().is_none());
+    s.queue_retry(
+        item.id,
+        &QueueFailure {
+            kind: "temporary",
+            error: "down",
+            next_attempt: 400,
+            now: 313,
+            park_after: None,
+        },
+    )
+    .unwrap();
+    assert!(s.queue_claim(399, 300, &ANY).unwrap().is_none());
     assert!(s.write(|tx| tx.dequeue(item.id)).unwrap());
     assert!(!s.write(|tx| tx.dequeue(item.id)).unwrap(), "done once");
     assert_eq!(s.queue_len().unwrap(), 0);
+}
+
+const ANY: QueueClaim = QueueClaim {
+    kinds: &["relay", "deliver"],
+    skip_destinations: &[],
+};
+
+#[test]
+fn queue_parks_poison_and_skips_busy_destinations() {
+    let (_d, s) = open();
+    s.write(|tx| {
+        tx.enqueue(
+            "relay",
+            "a@pec.test",
+            "x@Slow.Test\ny@slow.test",
+            "00",
+            None,
+            10,
+        )?;
+        tx.enqueue("relay", "a@pec.test", "z@fast.test", "00", None, 10)?;
+        tx.enqueue("deliver", "a@pec.test", "b@pec.test", "00", None, 10)
+    })
+    .unwrap();
+    // Happy path: the first relay is the slow destination's.
+    let relays = QueueClaim {
+        kinds: &["relay"],
+        skip_destinations: &[],
+    };
+    let slow = s.queue_claim(10, 300, &relays).unwrap().unwrap();
+    assert_eq!(slow.destination, "slow.test");
+    // A busy destination is skipped; relays never take local deliveries and vice versa.
+    let busy = ["slow.test".to_string()];
+    s.release_leases().unwrap();
+    let fast = s
+        .queue_claim(
+            10,
+            300,
+            &QueueClaim {
+                kinds: &["relay"],
+                skip_destinations: &busy,
+            },
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(fast.destination, "fast.test");
+    assert!(s.queue_claim(10, 300, &relays).unwrap().unwrap().id == slow.id);
+    assert!(s.queue_claim(10, 300, &relays).unwrap().is_none());
+    let local = QueueClaim {
+        kinds: &["deliver"],
+        skip_destinations: &[],
+    };
+    assert_eq!(
+        s.queue_claim(10, 300, &local).unwrap().unwrap().kind,
+        "deliver"
+    );
+    assert!(s.queue_renew(slow.id, 900).unwrap());
+
+    // Failing the same way three times parks it; another kind of failure resets the count.
+    let fail = |kind: &'static str, now: i64| {
+        s.queue_retry(
+            slow.id,
+            &QueueFailure {
+                kind,
+                error: "risposta malformata",
+                next_attempt: now,
+                now,
+                park_after: Some(3),
+            },
+        )
+        .unwrap()
+    };
+    assert!(!fail("peer", 20));
+    assert!(!fail("peer", 21));
+    assert!(!fail("internal", 22), "a different failure starts again");
+    assert!(!fail("internal", 23));
+    assert!(fail("internal", 24), "third in a row: parked");
+    assert!(
+        s.queue_claim(1000, 300, &relays)
+            .unwrap()
+            .is_none_or(|i| i.id != slow.id),
+        "a parked item is never claimed"
+    );
+    assert!(s.queue_claim(1000, 300, &relays).unwrap().is_none());
+    let entries = s.queue_entries().unwrap();
+    let parked = entries.iter().find(|e| e.item.id == slow.id).unwrap();
+    assert_eq!(parked.parked, Some(24));
+    assert_eq!(parked.same_failures, 3);
+    assert_eq!(parked.last_error.as_deref(), Some("risposta malformata"));
+    // Put back: due now, count reset.
+    assert!(s.queue_unpark(slow.id, 30).unwrap());
+    assert!(!s.queue_unpark(9999, 30).unwrap());
+    assert_eq!(
+        s.queue_claim(30, 300, &relays).unwrap().unwrap().id,
+        slow.id
+    );
+    let again = s.queue_entries().unwrap();
+    let e = again.iter().find(|e| e.item.id == slow.id).unwrap();
+    assert_eq!((e.parked, e.same_failures), (None, 0));
 }
 
 fn log_at(s: &dyn Store, time: i64, msgid: &str) {
@@ -453,7 +564,7 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
 
     // The queue item is done: the large blob is unreferenced, but its file was written
     // within the hour (a writer may be about to use it again), so it stays...
-    let item = s.queue_claim(2, 60).unwrap().unwrap();
+    let item = s.queue_claim(2, 60, &ANY).unwrap().unwrap();
     s.write(|tx| tx.dequeue(item.id).map(|_| ())).unwrap();
     assert_eq!(
         s.collect_blobs(20_000, 3600, 100).unwrap().freed,
