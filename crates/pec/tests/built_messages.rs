@@ -22,15 +22,26 @@ struct Fixture {
     dir: tempfile::TempDir,
 }
 
+/// Messages of a fixed day, for the tests that compare dates as text.
 fn fixture() -> Fixture {
-    let pki = test_pki("Certa Alpha", "pec.alpha.test");
-    let signer = Signer::new(pki.signing.cert.clone(), pki.signing.key.clone(), vec![]).unwrap();
-    let provider = ProviderIdentity::new("Certa Alpha", "pec.alpha.test");
-    let time = PecTime::new(
+    fixture_at(PecTime::new(
         chrono::Utc
             .with_ymd_and_hms(2026, 11, 23, 9, 15, 30)
             .unwrap(),
-    );
+    ))
+}
+
+/// Messages of this second: the test PKI is issued now, and a message signed before its
+/// certificate existed does not verify.
+fn fixture_now() -> Fixture {
+    let now = chrono::Utc::now().timestamp();
+    fixture_at(PecTime::new(chrono::Utc.timestamp_opt(now, 0).unwrap()))
+}
+
+fn fixture_at(time: PecTime) -> Fixture {
+    let pki = test_pki("Certa Alpha", "pec.alpha.test");
+    let signer = Signer::new(pki.signing.cert.clone(), pki.signing.key.clone(), vec![]).unwrap();
+    let provider = ProviderIdentity::new("Certa Alpha", "pec.alpha.test");
     let rcpts = vec![
         "b@pec.beta.test".to_string(),
         "c@pec.beta.test".to_string(),
@@ -170,7 +181,7 @@ fn python_email_finds_each_part_by_name() {
 
 #[test]
 fn our_classifier_reads_back_the_same_fields_and_verifies() {
-    let f = fixture();
+    let f = fixture_now();
     let entry = ProviderEntry::for_certificate(
         f.signer.certificate(),
         "Certa Alpha",
