@@ -75,6 +75,10 @@ pub enum Verdict {
     Valid { provider: String },
     /// Not a PEC message: no PEC header and no certification data.
     NotPec,
+    /// Claims to be a PEC message but its structure makes two readings possible or
+    /// contradicts its signed data (a repeated single field, a second daticert.xml, an outer
+    /// X-Ricevuta that is not the signed `tipo`…): refused whatever the signature says.
+    Malformed { reason: String },
     /// A PEC message with no S/MIME signature.
     NoSignature,
     /// The signature part is there but is not a CMS signature (e.g. a placeholder).
@@ -99,6 +103,7 @@ impl Verdict {
         match self {
             Verdict::Valid { provider } => format!("messaggio PEC valido, firmato da {provider}"),
             Verdict::NotPec => "non è un messaggio PEC".into(),
+            Verdict::Malformed { reason } => format!("messaggio PEC non conforme: {reason}"),
             Verdict::NoSignature => "nessuna firma: il messaggio non è firmato".into(),
             Verdict::InvalidSignature { reason } => format!("firma non valida: {reason}"),
             Verdict::ContentAltered => {
@@ -121,6 +126,9 @@ impl Verdict {
         match self {
             Verdict::Valid { provider } => format!("valid PEC message, signed by {provider}"),
             Verdict::NotPec => "not a PEC message".into(),
+            Verdict::Malformed { reason } => {
+                format!("malformed PEC message (in Italian): {reason}")
+            }
             Verdict::NoSignature => "no signature: the message is not signed".into(),
             Verdict::InvalidSignature { reason } => format!("invalid signature: {reason}"),
             Verdict::ContentAltered => {
@@ -172,6 +180,10 @@ pub fn verify(
     };
     if parsed.kind.is_none() && parsed.daticert.is_none() {
         return done(Verdict::NotPec, None, None);
+    }
+    if let Some(reason) = &parsed.malformed {
+        let reason = reason.clone();
+        return done(Verdict::Malformed { reason }, None, None);
     }
     if !parsed.signed || !parsed.signature_part {
         return done(Verdict::NoSignature, None, None);
