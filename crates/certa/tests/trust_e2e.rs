@@ -64,7 +64,7 @@ fn signing(domain: &str) -> Signing {
         &std::fs::read(node.data().join("pki/signing-key.pem")).unwrap(),
     )
     .unwrap();
-    let identity = pec::ProviderIdentity::new(&format!("Certa {domain}"), domain);
+    let identity = pec::ProviderIdentity::new(format!("Certa {domain}"), domain);
     Signing {
         node,
         signer,
