@@ -288,3 +288,46 @@ fn receipts_move_only_our_transactions_and_only_from_the_recipients_provider() {
         "no second copy"
     );
 }
+
+#[test]
+fn repeated_from_to_or_subject_at_submission_is_not_accepted() {
+    let mut b = Node::new("pec.beta.test", None);
+    let (rb, rc) = (b.mailbox("b"), b.mailbox("c"));
+    b.start();
+    let good = original(&rb, &rc, "ok@mua");
+    assert_eq!(
+        python_submit(b.submissions_port(), &b.ca(), &rb, &rb, &[&rc], &good),
+        "OK"
+    );
+    b.wait_folder(&rc, "INBOX", "envelope", |m| {
+        count(m, "busta-trasporto") == 1
+    });
+    for (name, extra) in [
+        ("From", "From: direttore@pec.beta.test\r\n"),
+        ("To", "To: c@pec.beta.test\r\n"),
+        ("Subject", "Subject: Ordine di bonifico\r\n"),
+    ] {
+        let msg = [extra.as_bytes(), &good].concat();
+        let out = python_submit(b.submissions_port(), &b.ca(), &rb, &rb, &[&rc], &msg);
+        assert!(
+            out.contains("550") && out.contains(&format!("il campo {name} compare 2 volte")),
+            "{name}: {out}"
+        );
+    }
+    let inbox = b.wait_folder(&rb, "INBOX", "three non-acceptance notices", |m| {
+        count(m, "non-accettazione") == 3
+    });
+    assert_eq!(
+        inbox
+            .iter()
+            .filter(|m| m.0.as_deref() == Some("accettazione"))
+            .count(),
+        1
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        count(&b.folder(&rc, "INBOX"), "busta-trasporto"),
+        1,
+        "nothing more sent"
+    );
+}
