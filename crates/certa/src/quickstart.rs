@@ -122,6 +122,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         antivirus: Default::default(),
         dns: Default::default(),
         web: Default::default(),
+        verification: Default::default(),
     };
     config.save(a.data)?;
 

@@ -42,6 +42,8 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             max_queue_secs: cfg.timers.max_queue_secs,
             retry_secs: cfg.timers.retry_secs,
             retry_max_secs: cfg.timers.retry_max_secs,
+            signed_before_arrival_secs: cfg.verification.signed_before_arrival_secs,
+            signed_after_arrival_secs: cfg.verification.signed_after_arrival_secs,
         },
         clock: Arc::new(SystemClock),
         throttle: Default::default(),

@@ -331,3 +331,33 @@ fn repeated_from_to_or_subject_at_submission_is_not_accepted() {
         "nothing more sent"
     );
 }
+
+/// Review M3: live traffic must have been signed close to its arrival ([verification]
+/// signed_before_arrival_secs, here 3 s): a fresh envelope is delivered, a stale one is not.
+#[test]
+fn an_envelope_signed_long_before_it_arrives_is_not_certified() {
+    let mut b = Node::new("pec.beta.test", None);
+    let rb = b.mailbox("b");
+    let rogue = signing("pec.rogue.test");
+    b.peer_with(&rogue.node);
+    b.edit_config(|c| {
+        assert!(c.contains("signed_before_arrival_secs = 172800"), "{c}");
+        c.replace(
+            "signed_before_arrival_secs = 172800",
+            "signed_before_arrival_secs = 3",
+        )
+    });
+    b.start();
+    let sender = "x@pec.rogue.test";
+    let fresh = envelope(&rogue, sender, &rb, 1);
+    let out = python_mx(b.smtp_port(), sender, &rb, &fresh);
+    assert!(out.starts_with("OK"), "{out}");
+    b.wait_folder(&rb, "INBOX", "fresh envelope", |m| {
+        count(m, "busta-trasporto") == 1
+    });
+    let stale = envelope(&rogue, sender, &rb, 2);
+    std::thread::sleep(Duration::from_secs(5));
+    let out = python_mx(b.smtp_port(), sender, &rb, &stale);
+    assert!(out.contains("550") && out.contains("non attuale"), "{out}");
+    assert_eq!(count(&b.folder(&rb, "INBOX"), "busta-trasporto"), 1);
+}

@@ -427,3 +427,27 @@ proptest! {
         }
     }
 }
+
+/// Review M3: an archived message verifies as of its signing time; the same bytes arriving
+/// live are judged now: Aruba's 2018 SHA-1 signature is not current, at its own signing
+/// time or today.
+#[test]
+fn live_traffic_is_judged_at_arrival() {
+    let c = ctx();
+    let p = classify(&c.raw).unwrap();
+    assert!(verify(&c.raw, &p, &c.index, &c.trust).verdict.is_valid());
+    let signed_at = verify(&c.raw, &p, &c.index, &c.trust)
+        .signer
+        .and_then(|s| s.signing_time)
+        .unwrap();
+    let signed_at = chrono::DateTime::parse_from_rfc2822(&signed_at)
+        .unwrap()
+        .timestamp();
+    for now in [signed_at + 60, 1_800_000_000] {
+        let v = pec::verify_at(&c.raw, &p, &c.index, &c.trust, pec::CheckTime::arrival(now));
+        assert!(
+            matches!(&v.verdict, Verdict::NotCurrent { reason } if reason.contains("SHA-1")),
+            "{v:?}"
+        );
+    }
+}

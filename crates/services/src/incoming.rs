@@ -48,7 +48,9 @@ fn try_receive(
     };
     let index = p.index();
     let verdict = if parsed.kind.is_some() || parsed.daticert.is_some() {
-        pec::verify(&message, &parsed, &index, &p.trust())
+        // RFC 6109 §3.2.1, review M3: live traffic is judged now, not as of the time the
+        // signer claims.
+        pec::verify_at(&message, &parsed, &index, &p.trust(), p.arrival())
     } else {
         pec::Verification {
             verdict: Verdict::NotPec,

@@ -40,6 +40,10 @@ pub struct Timers {
     /// First retry delay of the relay queue; it doubles up to `retry_max_secs`.
     pub retry_secs: i64,
     pub retry_max_secs: i64,
+    /// Live traffic (review M3): how long before its arrival a message may have been signed
+    /// (default 48 h) and how far after (clocks apart, default 1 h).
+    pub signed_before_arrival_secs: i64,
+    pub signed_after_arrival_secs: i64,
 }
 
 impl Default for Timers {
@@ -50,6 +54,8 @@ impl Default for Timers {
             max_queue_secs: 24 * 3600,
             retry_secs: 60,
             retry_max_secs: 3600,
+            signed_before_arrival_secs: 48 * 3600,
+            signed_after_arrival_secs: 3600,
         }
     }
 }
@@ -103,6 +109,15 @@ pub enum AuthError {
 impl Provider {
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// How a message arriving now is verified: chain valid now, signed within the window.
+    pub fn arrival(&self) -> pec::CheckTime {
+        pec::CheckTime::Arrival {
+            now: self.now(),
+            before_secs: self.timers.signed_before_arrival_secs,
+            after_secs: self.timers.signed_after_arrival_secs,
+        }
     }
 
     /// Our own entry, as the index lists us.
