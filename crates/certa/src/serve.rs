@@ -273,6 +273,8 @@ async fn listen_pop3(
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
     let p = Arc::new(provider(data, &cfg)?);
+    p.check_trust()
+        .map_err(|why| anyhow::anyhow!("certa serve non parte: {why}"))?;
     let released = p.store.release_leases()?;
     if released > 0 {
         println!("Certa: {released} operazioni interrotte riprendono");

@@ -192,3 +192,106 @@ fn verify_refuses_wrapped_and_relabelled_copies() {
         assert!(!out.contains("boss@pec.it"), "{what}: {out}");
     }
 }
+
+/// Review M7: `index import` of a signed .p7m checks its signer against the configured
+/// authority; plain LDIF needs --unsigned and says so.
+#[test]
+fn index_import_is_authenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, out) = common::certa(
+        &data,
+        &[
+            "quickstart",
+            "--domain",
+            "pec.alpha.test",
+            "--provider-name",
+            "Alpha",
+            "--port-base",
+            "40100",
+        ],
+    );
+    assert!(ok, "{out}");
+    let authority = pec::pki::new_ca("IGPEC", "AgID").unwrap();
+    let stranger = pec::pki::new_ca("Altro", "Altro").unwrap();
+    let entry = pec::ProviderEntry::for_certificate(
+        &stranger.cert,
+        "Gestore Uno",
+        &["pec.uno.test".into()],
+        "posta-certificata@pec.uno.test",
+    );
+    let ldif = dir.path().join("index.ldif");
+    std::fs::write(&ldif, entry.to_ldif()).unwrap();
+    let sign = |who: &pec::pki::Credential, name: &str| {
+        let (c, k, out) = (
+            dir.path().join(format!("{name}.pem")),
+            dir.path().join(format!("{name}-key.pem")),
+            dir.path().join(format!("{name}.p7m")),
+        );
+        std::fs::write(&c, who.cert_pem().unwrap()).unwrap();
+        std::fs::write(&k, who.key_pem().unwrap()).unwrap();
+        let st = Command::new("openssl")
+            .args([
+                "smime",
+                "-sign",
+                "-binary",
+                "-nodetach",
+                "-outform",
+                "DER",
+                "-in",
+            ])
+            .arg(&ldif)
+            .args(["-signer"])
+            .arg(&c)
+            .arg("-inkey")
+            .arg(&k)
+            .arg("-out")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        (c, out)
+    };
+    let (authority_pem, good) = sign(&authority, "igpec");
+    let (_, forged) = sign(&stranger, "altro");
+    let import = |args: &[&str]| {
+        let mut a = vec!["index", "import"];
+        a.extend_from_slice(args);
+        common::certa(&data, &a)
+    };
+    // Signed by the authority: imported.
+    let (ok, out) = import(&[
+        good.to_str().unwrap(),
+        "--signer",
+        authority_pem.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("1 gestori importati"), "{out}");
+    // Signed by someone else, or with no authority configured: refused.
+    let (ok, out) = import(&[
+        forged.to_str().unwrap(),
+        "--signer",
+        authority_pem.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("indice rifiutato"), "{out}");
+    let (ok, out) = import(&[good.to_str().unwrap()]);
+    assert!(!ok && out.contains("--signer"), "{out}");
+    // The authority from the configuration works as the flag does.
+    let cfg = data.join("certa.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[verification]\n",
+        &format!(
+            "[verification]\nindex_signer = {:?}\n",
+            authority_pem.to_str().unwrap()
+        ),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (ok, out) = import(&[good.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let (ok, out) = import(&[forged.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    // Plain LDIF: only with --unsigned, and then with a warning.
+    let (ok, out) = import(&[ldif.to_str().unwrap()]);
+    assert!(!ok && out.contains("--unsigned"), "{out}");
+    let (ok, out) = import(&[ldif.to_str().unwrap(), "--unsigned"]);
+    assert!(ok && out.contains("non firmato"), "{out}");
+}

@@ -361,3 +361,64 @@ fn an_envelope_signed_long_before_it_arrives_is_not_certified() {
     assert!(out.contains("550") && out.contains("non attuale"), "{out}");
     assert_eq!(count(&b.folder(&rb, "INBOX"), "busta-trasporto"), 1);
 }
+
+/// Review L9: a route CA or an index entry that no longer reads stops `serve` with a clear
+/// error instead of leaving it running on an emptied trust store.
+#[test]
+fn serve_refuses_to_start_on_a_broken_trust_store() {
+    let mut b = Node::new("pec.beta.test", None);
+    let rogue = signing("pec.rogue.test");
+    b.peer_with(&rogue.node);
+    // Happy path: it starts.
+    b.start();
+    b.kill();
+    let serve_fails = |what: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_certa"))
+            .arg("--data")
+            .arg(b.data())
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                assert!(!status.success(), "{what}: {err}");
+                return err;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what}: serve started on a broken trust store");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let sql = |q: &str| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(b.data().join("certa.db"))
+            .arg(q)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    sql("UPDATE routes SET ca_pem = '-----BEGIN CERTIFICATE-----\nnon base64\n-----END CERTIFICATE-----\n';");
+    let err = serve_fails("route CA");
+    assert!(
+        err.contains("non parte") && err.contains("pec.rogue.test"),
+        "{err}"
+    );
+    sql("UPDATE routes SET ca_pem = NULL;");
+    sql("UPDATE provider_index SET ldif = 'questo non è LDIF';");
+    let err = serve_fails("index");
+    assert!(err.contains("indice dei gestori non valido"), "{err}");
+}
