@@ -241,6 +241,7 @@ fn receipt_refusal(
     t: Option<&store::PecTransaction>,
     signer: Option<&pec::ProviderEntry>,
     rcpts: &[String],
+    service_address: &str,
     reported: &[String],
     d: &pec::DatiCert,
 ) -> Option<String> {
@@ -253,7 +254,12 @@ fn receipt_refusal(
     let Some(signer) = signer else {
         return Some("ricevuta senza gestore firmatario".into());
     };
-    if let Some(r) = rcpts.iter().find(|r| !r.eq_ignore_ascii_case(&t.sender)) {
+    // Receipts go to the sender; presa in carico and rilevazione virus to our service
+    // mailbox (RFC 6109 §3.2.1, §3.2.4: the sender's provider's mailReceipt).
+    if let Some(r) = rcpts
+        .iter()
+        .find(|r| !r.eq_ignore_ascii_case(&t.sender) && !r.eq_ignore_ascii_case(service_address))
+    {
         return Some(format!(
             "ricevuta indirizzata a {r}, che non è il mittente della trasmissione"
         ));
@@ -314,6 +320,7 @@ fn receipt(
         t.as_ref(),
         verification.provider.as_ref(),
         rcpts,
+        &p.identity.service_address(),
         &reported,
         &d,
     ) {
