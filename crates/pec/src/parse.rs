@@ -349,7 +349,9 @@ fn split_signed(raw: &[u8]) -> Option<SignedParts> {
         at = line_end;
     }
     // ends[0] closes the preamble; part i runs from starts[i] to ends[i + 1].
-    let content = *starts.first()?..*ends.get(1)?;
+    // A multipart/signed cut short after its first part has no signature: the part runs to
+    // the end, and the message reads as unsigned PEC (verify: NoSignature).
+    let content = *starts.first()?..ends.get(1).copied().unwrap_or(raw.len());
     if content.start > content.end {
         return None;
     }
