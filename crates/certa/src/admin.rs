@@ -308,11 +308,44 @@ pub fn route(data: &Path, cmd: &RouteCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn index_import(data: &Path, file: &Path) -> anyhow::Result<()> {
-    let (_, store) = open(data)?;
+/// Review M7: the index is the root of PEC trust. A signed `.p7m` is read only if the
+/// configured authority signed it; plain LDIF only when the operator says `--unsigned`.
+pub fn index_import(
+    data: &Path,
+    file: &Path,
+    signer: Option<&Path>,
+    unsigned: bool,
+) -> anyhow::Result<()> {
+    let (cfg, store) = open(data)?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let index = pec::ProviderIndex::from_bytes(&bytes, None)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let index = if pec::ProviderIndex::is_ldif(&bytes) {
+        if !unsigned {
+            anyhow::bail!(
+                "{} è un LDIF non firmato: per importarlo senza verifica della firma usare --unsigned",
+                file.display()
+            );
+        }
+        eprintln!(
+            "ATTENZIONE: indice non firmato, importato senza verifica ({})",
+            file.display()
+        );
+        pec::ProviderIndex::from_bytes(&bytes, None)
+            .with_context(|| format!("reading {}", file.display()))?
+    } else {
+        let authority_path = match (signer, &cfg.verification.index_signer) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(p)) => Config::resolve(data, p),
+            (None, None) => anyhow::bail!(
+                "manca il certificato dell'autorità che firma l'indice: --signer CERT.pem o [verification] index_signer"
+            ),
+        };
+        let pem = std::fs::read(&authority_path)
+            .with_context(|| format!("reading {}", authority_path.display()))?;
+        let authority = openssl::x509::X509::from_pem(&pem)
+            .with_context(|| format!("{} is not a PEM certificate", authority_path.display()))?;
+        pec::ProviderIndex::from_signed(&bytes, &authority)
+            .with_context(|| format!("{}: indice rifiutato", file.display()))?
+    };
     let entries: Vec<(String, String)> = index
         .providers
         .iter()

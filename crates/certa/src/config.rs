@@ -26,6 +26,41 @@ pub struct Config {
     pub queue: QueueSection,
     #[serde(default)]
     pub web: Web,
+    #[serde(default)]
+    pub verification: Verification,
+}
+
+/// How messages arriving from other providers are verified (review M3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verification {
+    /// How long before its arrival a message may have been signed.
+    #[serde(default = "default_signed_before")]
+    pub signed_before_arrival_secs: i64,
+    /// How long after its arrival (the signer's clock ahead of ours).
+    #[serde(default = "default_signed_after")]
+    pub signed_after_arrival_secs: i64,
+    /// The certificate (PEM) of the authority that signs the provider index (AgID): `index
+    /// import` of a signed .p7m accepts only its signature (review M7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_signer: Option<PathBuf>,
+}
+
+impl Default for Verification {
+    fn default() -> Self {
+        Verification {
+            signed_before_arrival_secs: default_signed_before(),
+            signed_after_arrival_secs: default_signed_after(),
+            index_signer: None,
+        }
+    }
+}
+
+fn default_signed_before() -> i64 {
+    48 * 3600
+}
+
+fn default_signed_after() -> i64 {
+    3600
 }
 
 /// The webmail.

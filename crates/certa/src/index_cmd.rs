@@ -23,8 +23,18 @@ pub enum IndexCommand {
         #[arg(long)]
         receipt_address: String,
     },
-    /// Import provider entries (LDIF, or the signed .p7m) into this provider's index.
-    Import { file: PathBuf },
+    /// Import provider entries into this provider's index: the signed .p7m, checked against
+    /// the authority that publishes the index (--signer, or [verification] index_signer), or
+    /// plain LDIF with --unsigned.
+    Import {
+        file: PathBuf,
+        /// The certificate (PEM) of the authority that signs the index.
+        #[arg(long)]
+        signer: Option<PathBuf>,
+        /// Accept plain, unsigned LDIF (entries you wrote or checked yourself).
+        #[arg(long)]
+        unsigned: bool,
+    },
     /// Print this provider's own entry.
     Export,
 }
@@ -44,7 +54,11 @@ pub fn run(data: &std::path::Path, cmd: &IndexCommand) -> anyhow::Result<()> {
             print!("{}", entry.to_ldif());
             Ok(())
         }
-        IndexCommand::Import { file } => crate::admin::index_import(data, file),
+        IndexCommand::Import {
+            file,
+            signer,
+            unsigned,
+        } => crate::admin::index_import(data, file, signer.as_deref(), *unsigned),
         IndexCommand::Export => crate::admin::index_export(data),
     }
 }

@@ -139,6 +139,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         dns: Default::default(),
         queue: Default::default(),
         web: Default::default(),
+        verification: Default::default(),
     };
     config.save(a.data)?;
 

@@ -43,6 +43,8 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             max_queue_secs: cfg.timers.max_queue_secs,
             retry_secs: cfg.timers.retry_secs,
             retry_max_secs: cfg.timers.retry_max_secs,
+            signed_before_arrival_secs: cfg.verification.signed_before_arrival_secs,
+            signed_after_arrival_secs: cfg.verification.signed_after_arrival_secs,
         },
         clock: Arc::new(SystemClock),
         throttle: Default::default(),
@@ -338,6 +340,8 @@ async fn listen_pop3(
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
     let p = Arc::new(provider(data, &cfg)?);
+    p.check_trust()
+        .map_err(|why| anyhow::anyhow!("certa serve non parte: {why}"))?;
     let released = p.store.release_leases()?;
     if released > 0 {
         println!("Certa: {released} operazioni interrotte riprendono");

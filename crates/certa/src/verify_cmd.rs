@@ -59,7 +59,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             "recipients": parsed.daticert.as_ref().map(|d| &d.destinatari),
             "date": parsed.daticert.as_ref().map(|d| d.data.rfc5322()).or(parsed.date.clone()),
             "receipt_type": parsed.daticert.as_ref().and_then(|d| d.ricevuta),
-            "subject": parsed.subject,
+            "subject": certified_subject(&parsed, &v),
             "signer": v.signer,
             "daticert": parsed.daticert,
             "daticert_error": parsed.daticert_error,
@@ -73,6 +73,15 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The subject as signed (kind prefix and daticert's oggetto) when the message verifies;
+/// otherwise the outer Subject, which nothing vouches for.
+fn certified_subject(p: &pec::PecMessage, v: &pec::Verification) -> String {
+    match (v.verdict.is_valid(), p.certified_subject()) {
+        (true, Some(s)) => s,
+        _ => p.subject.clone(),
+    }
 }
 
 fn print_text(p: &pec::PecMessage, v: &pec::Verification, en: bool) {
@@ -102,7 +111,7 @@ fn print_text(p: &pec::PecMessage, v: &pec::Verification, en: bool) {
             .as_ref()
             .map_or(none.to_string(), |p| p.name.clone())
     );
-    println!("{}{}", label("oggetto", "subject"), p.subject);
+    println!("{}{}", label("oggetto", "subject"), certified_subject(p, v));
     if let Some(d) = &p.daticert {
         println!(
             "{}{}",

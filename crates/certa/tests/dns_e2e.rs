@@ -54,7 +54,10 @@ fn mx_lookup_routes_to_the_other_provider_and_a_missing_domain_fails() {
     // A knows B from the index only: no static route; B's TLS chains up to B's CA.
     let entry = a.data().join("beta.ldif");
     std::fs::write(&entry, certa_ok(b.data(), &["index", "export"])).unwrap();
-    certa_ok(a.data(), &["index", "import", entry.to_str().unwrap()]);
+    certa_ok(
+        a.data(),
+        &["index", "import", "--unsigned", entry.to_str().unwrap()],
+    );
     let cfg_path = a.data().join("certa.toml");
     let cfg = std::fs::read_to_string(&cfg_path)
         .unwrap()

@@ -212,3 +212,25 @@ fn drafts_duplicates_forwards_failures_and_limits_in_chromium() {
     );
     println!("{log}");
 }
+
+/// Issue 11 in the webmail (tests/clients/webmail_trust.py): a header injection gives the
+/// submitted message no second From or Subject (M4); a transaction's status is its
+/// sender's only (L3).
+#[test]
+fn webmail_injects_no_repeated_field_and_shows_status_to_the_sender_only() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let (one, two) = (a.mailbox("uno"), a.mailbox("due"));
+    a.start();
+    run(
+        "webmail_trust.py",
+        &[
+            a.web_url(),
+            a.ca().display().to_string(),
+            (a.base + 4).to_string(),
+            one,
+            PASSWORD.to_string(),
+            two,
+            PASSWORD.to_string(),
+        ],
+    );
+}

@@ -50,7 +50,27 @@ pub enum Violation {
         limit: u64,
     },
     NotAMessage,
+    /// RFC 5322 §3.6: a field that may occur at most once occurs more often.
+    RepeatedField {
+        name: String,
+        count: usize,
+    },
 }
+
+/// RFC 5322 §3.6, the table of §3.6: the fields a message has at most once. Two copies let
+/// the reader that takes the first and the one that takes the last see different senders or
+/// subjects (review M4).
+pub const AT_MOST_ONCE: [&str; 9] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "Subject",
+    "Message-ID",
+    "Date",
+];
 
 impl Violation {
     pub fn message(&self, lang: Lang) -> String {
@@ -82,6 +102,9 @@ impl Violation {
                 human(*limit)
             ),
             Violation::NotAMessage => "il messaggio non è conforme al formato RFC 5322".into(),
+            Violation::RepeatedField { name, count } => format!(
+                "il campo {name} compare {count} volte: RFC 5322 ne ammette uno solo"
+            ),
         }
     }
 
@@ -115,6 +138,9 @@ impl Violation {
                 human(*limit)
             ),
             Violation::NotAMessage => "the message does not conform to RFC 5322".into(),
+            Violation::RepeatedField { name, count } => {
+                format!("the {name} field occurs {count} times: RFC 5322 allows only one")
+            }
         }
     }
 }
@@ -142,6 +168,19 @@ pub fn formal_checks(
     };
     if crate::headers::fields(message).is_empty() {
         return vec![Violation::NotAMessage];
+    }
+    let fields = crate::headers::fields(message);
+    for name in AT_MOST_ONCE {
+        let count = fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .count();
+        if count > 1 {
+            v.push(Violation::RepeatedField {
+                name: name.to_string(),
+                count,
+            });
+        }
     }
     let from: Vec<String> = parsed
         .from()

@@ -25,6 +25,10 @@ pub enum IndexError {
     Signature(String),
     #[error("index is not UTF-8 text")]
     NotText,
+    #[error("index is plain LDIF, not signed")]
+    Unsigned,
+    #[error("the index is not signed by the configured authority ({0})")]
+    WrongSigner(String),
 }
 
 /// One provider (or one secondary environment, `providerUnit`) of the index.
@@ -176,28 +180,84 @@ impl ProviderIndex {
         Ok(ProviderIndex { providers })
     }
 
-    /// Reads the index as distributed: a PKCS#7 signed `.p7m` (DER, or PEM/base64) holding the
-    /// LDIF, or plain LDIF. With `trust`, the signature's chain must verify against it.
-    pub fn from_bytes(data: &[u8], trust: Option<&X509Store>) -> Result<ProviderIndex, IndexError> {
-        if data.len() > MAX_INDEX_BYTES {
-            return Err(IndexError::TooLarge(data.len()));
-        }
-        let looks_ldif = data.iter().take(512).all(|b| b.is_ascii()) && {
+    /// Whether `data` looks like plain LDIF rather than a PKCS#7 file.
+    pub fn is_ldif(data: &[u8]) -> bool {
+        data.iter().take(512).all(|b| b.is_ascii()) && {
             let head = String::from_utf8_lossy(&data[..data.len().min(512)]).to_ascii_lowercase();
             head.contains("dn:") || head.starts_with("version:") || head.starts_with('#')
-        };
-        if looks_ldif {
-            let text = std::str::from_utf8(data).map_err(|_| IndexError::NotText)?;
-            return ProviderIndex::from_ldif(text);
         }
-        let p7 = Pkcs7::from_der(data)
+    }
+
+    fn pkcs7_of(data: &[u8]) -> Result<Pkcs7, IndexError> {
+        Pkcs7::from_der(data)
             .or_else(|_| Pkcs7::from_pem(data))
             .or_else(|_| {
                 crate::wire::decode_base64(data)
                     .ok_or_else(openssl::error::ErrorStack::get)
                     .and_then(|der| Pkcs7::from_der(&der))
             })
-            .map_err(|e| IndexError::Signature(format!("not a PKCS#7 file: {e}")))?;
+            .map_err(|e| IndexError::Signature(format!("not a PKCS#7 file: {e}")))
+    }
+
+    /// Reads a signed index (`.p7m`) only if `authority` signed it: the signer certificate is
+    /// the authority's, or chains up to it (review M7: the index is the root of PEC trust,
+    /// RFC 6109 §4.5.6). Plain LDIF is refused here.
+    pub fn from_signed(data: &[u8], authority: &X509) -> Result<ProviderIndex, IndexError> {
+        if data.len() > MAX_INDEX_BYTES {
+            return Err(IndexError::TooLarge(data.len()));
+        }
+        if Self::is_ldif(data) {
+            return Err(IndexError::Unsigned);
+        }
+        let p7 = Self::pkcs7_of(data)?;
+        let sig = |e: openssl::error::ErrorStack| IndexError::Signature(e.to_string());
+        let empty = Stack::new().map_err(sig)?;
+        let authority_der = authority.to_der().map_err(sig)?;
+        let signed_by_authority = p7
+            .signers(&empty, Pkcs7Flags::empty())
+            .map_err(sig)?
+            .iter()
+            .any(|c| c.to_der().is_ok_and(|d| d == authority_der));
+        let mut content = Vec::new();
+        if signed_by_authority {
+            let store = openssl::x509::store::X509StoreBuilder::new()
+                .map_err(sig)?
+                .build();
+            p7.verify(
+                &empty,
+                &store,
+                None,
+                Some(&mut content),
+                Pkcs7Flags::NOVERIFY,
+            )
+            .map_err(sig)?;
+        } else {
+            let mut b = openssl::x509::store::X509StoreBuilder::new().map_err(sig)?;
+            b.add_cert(authority.to_owned()).map_err(sig)?;
+            p7.verify(
+                &empty,
+                &b.build(),
+                None,
+                Some(&mut content),
+                Pkcs7Flags::empty(),
+            )
+            .map_err(|e| IndexError::WrongSigner(e.to_string()))?;
+        }
+        let text = std::str::from_utf8(&content).map_err(|_| IndexError::NotText)?;
+        ProviderIndex::from_ldif(text)
+    }
+
+    /// Reads the index as distributed: a PKCS#7 signed `.p7m` (DER, or PEM/base64) holding the
+    /// LDIF, or plain LDIF. With `trust`, the signature's chain must verify against it.
+    pub fn from_bytes(data: &[u8], trust: Option<&X509Store>) -> Result<ProviderIndex, IndexError> {
+        if data.len() > MAX_INDEX_BYTES {
+            return Err(IndexError::TooLarge(data.len()));
+        }
+        if Self::is_ldif(data) {
+            let text = std::str::from_utf8(data).map_err(|_| IndexError::NotText)?;
+            return ProviderIndex::from_ldif(text);
+        }
+        let p7 = Self::pkcs7_of(data)?;
         let empty = Stack::new().map_err(|e| IndexError::Signature(e.to_string()))?;
         let mut content = Vec::new();
         let result = match trust {

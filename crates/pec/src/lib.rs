@@ -31,4 +31,4 @@ pub use kind::{DatiCertTipo, ErrorCode, MessageKind, ReceiptType, RecipientKind,
 pub use parse::{classify, PecMessage};
 pub use smime::Signer;
 pub use time::PecTime;
-pub use verify::{verify, TrustAnchors, Verdict, Verification};
+pub use verify::{verify, verify_at, CheckTime, TrustAnchors, Verdict, Verification};

@@ -75,6 +75,10 @@ pub enum Verdict {
     Valid { provider: String },
     /// Not a PEC message: no PEC header and no certification data.
     NotPec,
+    /// Claims to be a PEC message but its structure makes two readings possible or
+    /// contradicts its signed data (a repeated single field, a second daticert.xml, an outer
+    /// X-Ricevuta that is not the signed `tipo`…): refused whatever the signature says.
+    Malformed { reason: String },
     /// A PEC message with no S/MIME signature.
     NoSignature,
     /// The signature part is there but is not a CMS signature (e.g. a placeholder).
@@ -85,6 +89,9 @@ pub enum Verdict {
     UnknownProvider { certificate_sha1: String },
     /// The chain does not reach a trust anchor, as of the signing time.
     ChainNotTrusted { reason: String },
+    /// Live traffic whose signature is not current: no signing time, one outside the
+    /// accepted window around the arrival, or a digest no longer accepted (SHA-1).
+    NotCurrent { reason: String },
     /// The `From:` domain is not one the signing provider manages.
     DomainNotManaged { domain: String, provider: String },
 }
@@ -99,6 +106,7 @@ impl Verdict {
         match self {
             Verdict::Valid { provider } => format!("messaggio PEC valido, firmato da {provider}"),
             Verdict::NotPec => "non è un messaggio PEC".into(),
+            Verdict::Malformed { reason } => format!("messaggio PEC non conforme: {reason}"),
             Verdict::NoSignature => "nessuna firma: il messaggio non è firmato".into(),
             Verdict::InvalidSignature { reason } => format!("firma non valida: {reason}"),
             Verdict::ContentAltered => {
@@ -110,6 +118,7 @@ impl Verdict {
             Verdict::ChainNotTrusted { reason } => {
                 format!("catena di certificazione non attendibile: {reason}")
             }
+            Verdict::NotCurrent { reason } => format!("firma non attuale: {reason}"),
             Verdict::DomainNotManaged { domain, provider } => {
                 format!("il dominio {domain} non è gestito da {provider}")
             }
@@ -121,6 +130,9 @@ impl Verdict {
         match self {
             Verdict::Valid { provider } => format!("valid PEC message, signed by {provider}"),
             Verdict::NotPec => "not a PEC message".into(),
+            Verdict::Malformed { reason } => {
+                format!("malformed PEC message (in Italian): {reason}")
+            }
             Verdict::NoSignature => "no signature: the message is not signed".into(),
             Verdict::InvalidSignature { reason } => format!("invalid signature: {reason}"),
             Verdict::ContentAltered => {
@@ -132,9 +144,37 @@ impl Verdict {
                 )
             }
             Verdict::ChainNotTrusted { reason } => format!("chain not trusted: {reason}"),
+            Verdict::NotCurrent { reason } => format!("signature not current: {reason}"),
             Verdict::DomainNotManaged { domain, provider } => {
                 format!("domain {domain} is not managed by {provider}")
             }
+        }
+    }
+}
+
+/// As of when the chain and the signing time are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckTime {
+    /// An archived message (`certa verify`): the chain as of the signer's own `signingTime`,
+    /// so a 2014 receipt stays verifiable after its certificate expired; SHA-1 accepted.
+    AsSigned,
+    /// Live traffic arriving now (review M3): the chain must be valid at `now`, and the
+    /// signing time must lie in `[now - before_secs, now + after_secs]`; SHA-1 refused.
+    Arrival {
+        now: i64,
+        before_secs: i64,
+        after_secs: i64,
+    },
+}
+
+impl CheckTime {
+    /// Arrival with the default window: 48 hours back (a queue that retried for a day,
+    /// clocks apart), one hour ahead.
+    pub fn arrival(now: i64) -> CheckTime {
+        CheckTime::Arrival {
+            now,
+            before_secs: 48 * 3600,
+            after_secs: 3600,
         }
     }
 }
@@ -158,12 +198,25 @@ pub struct Verification {
     pub provider: Option<ProviderEntry>,
 }
 
-/// Verifies `raw`, already classified as `parsed`.
+/// Verifies an archived message `raw`, already classified as `parsed`, as of its signing
+/// time ([`CheckTime::AsSigned`]).
 pub fn verify(
     raw: &[u8],
     parsed: &PecMessage,
     index: &ProviderIndex,
     trust: &TrustAnchors,
+) -> Verification {
+    verify_at(raw, parsed, index, trust, CheckTime::AsSigned)
+}
+
+/// Verifies `raw`, already classified as `parsed`, with the chain and signing time judged
+/// as `at` says.
+pub fn verify_at(
+    raw: &[u8],
+    parsed: &PecMessage,
+    index: &ProviderIndex,
+    trust: &TrustAnchors,
+    at: CheckTime,
 ) -> Verification {
     let done = |verdict, signer, provider| Verification {
         verdict,
@@ -172,6 +225,10 @@ pub fn verify(
     };
     if parsed.kind.is_none() && parsed.daticert.is_none() {
         return done(Verdict::NotPec, None, None);
+    }
+    if let Some(reason) = &parsed.malformed {
+        let reason = reason.clone();
+        return done(Verdict::Malformed { reason }, None, None);
     }
     if !parsed.signed || !parsed.signature_part {
         return done(Verdict::NoSignature, None, None);
@@ -226,6 +283,7 @@ pub fn verify(
             None,
         );
     };
+    let attrs_digest = attrs.digest.clone();
     let signer = Some(signer_info(&signer_cert, signing_time, attrs.digest));
 
     // 1. The signature over the exact signed bytes, without looking at the chain yet.
@@ -277,9 +335,28 @@ pub fn verify(
         }
     }
 
-    // 3. The chain, as of the signing time (a 2014 receipt stays verifiable after expiry).
-    let at = signing_time.map(|t| t.utc().timestamp());
-    if let Err(reason) = check_chain(&p7, &signer_cert, trust, at) {
+    // 3. The chain: for an archive as of the signing time (a 2014 receipt stays verifiable
+    // after expiry); for live traffic now, with a signing time close to now.
+    let chain_time = match at {
+        CheckTime::AsSigned => signing_time.map(|t| t.utc().timestamp()),
+        CheckTime::Arrival {
+            now,
+            before_secs,
+            after_secs,
+        } => {
+            if let Err(reason) = current(
+                signing_time,
+                attrs_digest.as_deref(),
+                now,
+                before_secs,
+                after_secs,
+            ) {
+                return done(Verdict::NotCurrent { reason }, signer, Some(provider));
+            }
+            Some(now)
+        }
+    };
+    if let Err(reason) = check_chain(&p7, &signer_cert, trust, chain_time) {
         return done(Verdict::ChainNotTrusted { reason }, signer, Some(provider));
     }
 
@@ -308,6 +385,34 @@ pub fn verify(
         signer,
         Some(provider),
     )
+}
+
+/// Whether a live signature is current: a signing time inside the window around `now` and
+/// a digest other than SHA-1 (RFC 6109 §7 leaves the algorithm to the CNIPA rules, which have
+/// retired SHA-1 for new signatures).
+fn current(
+    signing_time: Option<PecTime>,
+    digest: Option<&str>,
+    now: i64,
+    before_secs: i64,
+    after_secs: i64,
+) -> Result<(), String> {
+    if digest.is_some_and(|d| d.eq_ignore_ascii_case("sha1")) {
+        return Err("algoritmo di hash SHA-1 non più ammesso per i messaggi in arrivo".into());
+    }
+    let Some(t) = signing_time else {
+        return Err("la firma non dichiara l'ora in cui fu apposta (signingTime)".into());
+    };
+    let t = t.utc().timestamp();
+    if t < now.saturating_sub(before_secs) || t > now.saturating_add(after_secs) {
+        return Err(format!(
+            "firmato il {}, fuori dalla finestra ammessa ({} h prima, {} h dopo l'arrivo)",
+            PecTime::from_unix_or_epoch(t).rfc5322(),
+            before_secs / 3600,
+            after_secs / 3600
+        ));
+    }
+    Ok(())
 }
 
 fn check_chain(

@@ -131,6 +131,32 @@ fn formal_checks_one_rule_per_row() {
             vec![Violation::MissingFrom],
         ),
         (
+            "From field twice (M4: the first shown, the last checked)",
+            "a@pec.it",
+            r(&["b@pec.it"]),
+            msg("From: boss@pec.it\r\nFrom: a@pec.it\r\nTo: b@pec.it\r\n"),
+            vec![Violation::RepeatedField {
+                name: "From".into(),
+                count: 2,
+            }],
+        ),
+        (
+            "To and Subject twice",
+            "a@pec.it",
+            r(&["b@pec.it"]),
+            msg("From: a@pec.it\r\nTo: b@pec.it\r\nto: b@pec.it\r\nSubject: altro\r\n"),
+            vec![
+                Violation::RepeatedField {
+                    name: "To".into(),
+                    count: 2,
+                },
+                Violation::RepeatedField {
+                    name: "Subject".into(),
+                    count: 2,
+                },
+            ],
+        ),
+        (
             "two From",
             "a@pec.it",
             r(&["b@pec.it"]),

@@ -191,7 +191,14 @@ pub fn ingest_all(
 /// The fields a folder entry keeps, from a classified message.
 pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> MessageMeta {
     MessageMeta {
-        subject: parsed.map(|m| m.subject.clone()).unwrap_or_default(),
+        // A signed PEC message is listed by what its signature covers (review H1): the kind's
+        // prefix and daticert's oggetto, never the outer Subject.
+        subject: parsed
+            .map(|m| match (m.signed, &m.malformed, m.certified_subject()) {
+                (true, None, Some(s)) => s,
+                _ => m.subject.clone(),
+            })
+            .unwrap_or_default(),
         // An envelope comes from posta-certificata@ "on behalf of" the real sender: the lists
         // show the certified sender (daticert's mittente).
         sender: parsed
@@ -351,7 +358,7 @@ fn envelope_transaction(
     let parsed = pec::classify(envelope).ok()?;
     let d = parsed.daticert.as_ref()?;
     let time = PecTime::from_unix_or_epoch(p.now());
-    let tx = Transaction::from_daticert(d, time, &parsed.to);
+    let tx = Transaction::from_daticert(d, time, &parsed.original_to);
     let original = parsed
         .original(envelope)
         .map(<[u8]>::to_vec)

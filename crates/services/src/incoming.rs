@@ -47,8 +47,10 @@ fn try_receive(
         }
     };
     let index = p.index();
-    let verdict = if parsed.kind.is_some() {
-        pec::verify(&message, &parsed, &index, &p.trust())
+    let verdict = if parsed.kind.is_some() || parsed.daticert.is_some() {
+        // RFC 6109 §3.2.1, review M3: live traffic is judged now, not as of the time the
+        // signer claims.
+        pec::verify_at(&message, &parsed, &index, &p.trust(), p.arrival())
     } else {
         pec::Verification {
             verdict: Verdict::NotPec,
@@ -67,8 +69,39 @@ fn try_receive(
                     "busta di trasporto senza dati di certificazione",
                 );
             };
+            // RFC 6109 §3.2.1 (review H1): an envelope is for the recipients its signed
+            // daticert.xml lists, and for no other, whatever RCPT TO says.
+            let (listed, unlisted): (Vec<String>, Vec<String>) =
+                rcpts.iter().cloned().partition(|r| {
+                    d.destinatari
+                        .iter()
+                        .any(|x| x.address.eq_ignore_ascii_case(r))
+                });
+            if !unlisted.is_empty() {
+                p.store.write(|db| {
+                    db.log_append(&store::LogRecord {
+                        time: now,
+                        event: "destinatario-non-certificato",
+                        msgid: &d.identificativo,
+                        sender: mail_from,
+                        recipients: &unlisted,
+                        subject: "destinatario assente dai dati di certificazione",
+                        related: &[],
+                        provider: &p.identity.name,
+                    })
+                })?;
+            }
+            if listed.is_empty() {
+                return Ok(Reply::new(
+                    550,
+                    "5.7.1",
+                    "Destinatario non presente nei dati di certificazione della busta",
+                ));
+            }
+            let rcpts = &listed;
             let time = PecTime::from_unix_or_epoch(now);
-            let tx = Transaction::from_daticert(d, time, &parsed.to);
+            // Primary or Cc from the signed original's To:, never from the outer fields.
+            let tx = Transaction::from_daticert(d, time, &parsed.original_to);
             let mail_receipt = verdict.provider.map(|e| e.mail_receipt).unwrap_or_default();
             match p.scan(&message) {
                 Err(e) => return Ok(e.reply()),
@@ -82,8 +115,16 @@ fn try_receive(
                 p,
                 &Builder::new(&p.identity).taken_in_charge(&tx, &mail_receipt, rcpts),
             )?;
-            p.store.write(|db| {
+            let taken_now = p.store.write(|db| {
+                // At most once per (identificativo, recipient): a replay is neither delivered
+                // again nor given a second presa in carico.
+                let mut fresh = Vec::new();
                 for r in rcpts {
+                    if db.claim_incoming("busta", &tx.identificativo, r, now)? {
+                        fresh.push(r.clone());
+                    }
+                }
+                for r in &fresh {
                     delivery::enqueue(
                         db,
                         "deliver",
@@ -94,22 +135,33 @@ fn try_receive(
                         now,
                     )?;
                 }
+                if fresh.is_empty() {
+                    delivery::log(p, db, "busta-duplicata", &tx, "")?;
+                    return Ok(false);
+                }
                 if !mail_receipt.is_empty() {
                     delivery::dispatch(db, &index, &taken, now)?;
                 }
                 delivery::log(p, db, "presa-in-carico", &tx, &taken.message_id)?;
-                Ok(())
+                Ok(true)
             })?;
             Ok(Reply::new(
                 250,
                 "2.0.0",
-                format!("Presa in carico, identificativo {}", tx.identificativo),
+                if taken_now {
+                    format!("Presa in carico, identificativo {}", tx.identificativo)
+                } else {
+                    format!(
+                        "Busta già presa in carico, identificativo {}",
+                        tx.identificativo
+                    )
+                },
             ))
         }
         (true, Some(kind)) if kind != MessageKind::AnomalyEnvelope => {
-            receipt(p, kind, &parsed, rcpts, message)
+            receipt(p, kind, &parsed, &verdict, mail_from, rcpts, message)
         }
-        (false, Some(_)) => {
+        (false, _) if verdict.verdict != Verdict::NotPec => {
             let why = verdict.verdict.describe_it();
             ordinary(
                 p,
@@ -167,86 +219,184 @@ fn virus_found(
     ))
 }
 
-/// A receipt or notice from another provider (or ours, looping back): into each recipient's
-/// mailbox, and our transaction's state moves on.
+/// Whose state a receipt of this kind reports, by its signed data: the recipient it was
+/// delivered (or not) to, the recipients taken in charge, or none (the notices the sender's
+/// own provider issues).
+fn reported_addresses(kind: MessageKind, d: &pec::DatiCert) -> Vec<String> {
+    match kind {
+        MessageKind::Delivery(_)
+        | MessageKind::NonDelivery
+        | MessageKind::NonDeliveryVirus
+        | MessageKind::VirusDetected => d.consegna.iter().cloned().collect(),
+        MessageKind::TakenInCharge => d.ricezione.clone(),
+        _ => vec![],
+    }
+}
+
+/// Why a valid receipt may not touch our transaction (review H1), if it may not: it must be
+/// about a transaction of ours, go to that transaction's sender, report only that
+/// transaction's recipients, and be signed by the provider that manages each of them (for
+/// the sender-side notices, the sender's: us).
+fn receipt_refusal(
+    t: Option<&store::PecTransaction>,
+    signer: Option<&pec::ProviderEntry>,
+    rcpts: &[String],
+    service_address: &str,
+    reported: &[String],
+    d: &pec::DatiCert,
+) -> Option<String> {
+    let Some(t) = t else {
+        return Some(format!(
+            "ricevuta per una trasmissione ({}) che non è di questo gestore",
+            d.identificativo
+        ));
+    };
+    let Some(signer) = signer else {
+        return Some("ricevuta senza gestore firmatario".into());
+    };
+    // Receipts go to the sender; presa in carico and rilevazione virus to our service
+    // mailbox (RFC 6109 §3.2.1, §3.2.4: the sender's provider's mailReceipt).
+    if let Some(r) = rcpts
+        .iter()
+        .find(|r| !r.eq_ignore_ascii_case(&t.sender) && !r.eq_ignore_ascii_case(service_address))
+    {
+        return Some(format!(
+            "ricevuta indirizzata a {r}, che non è il mittente della trasmissione"
+        ));
+    }
+    if !d.mittente.eq_ignore_ascii_case(&t.sender) {
+        return Some("il mittente certificato non è quello della trasmissione".into());
+    }
+    let speaks_for: Vec<&str> = if reported.is_empty() {
+        vec![t.sender.as_str()]
+    } else {
+        reported.iter().map(String::as_str).collect()
+    };
+    for a in &speaks_for {
+        if !reported.is_empty()
+            && !t
+                .recipients
+                .iter()
+                .any(|x| x.address.eq_ignore_ascii_case(a))
+        {
+            return Some(format!("{a} non è un destinatario della trasmissione"));
+        }
+        let domain = pec::build::domain_of(a);
+        if !signer.manages(domain) {
+            return Some(format!(
+                "il gestore firmatario ({}) non gestisce il dominio {domain}",
+                signer.name
+            ));
+        }
+    }
+    None
+}
+
+/// A receipt or notice from another provider (or ours, looping back): into the sender's
+/// mailbox, and our transaction's state moves on — only when the receipt is bound to that
+/// transaction (see [`receipt_refusal`]), and once.
 fn receipt(
     p: &Provider,
     kind: MessageKind,
     parsed: &pec::PecMessage,
+    verification: &pec::Verification,
+    mail_from: &str,
     rcpts: &[String],
     message: Vec<u8>,
 ) -> Result<Reply, StoreError> {
     let now = p.now();
+    let Some(d) = parsed.daticert.clone() else {
+        return ordinary(
+            p,
+            mail_from,
+            rcpts,
+            message,
+            "ricevuta senza dati di certificazione",
+        );
+    };
+    let t = p.store.transaction(&d.identificativo)?;
+    let reported = reported_addresses(kind, &d);
+    if let Some(why) = receipt_refusal(
+        t.as_ref(),
+        verification.provider.as_ref(),
+        rcpts,
+        &p.identity.service_address(),
+        &reported,
+        &d,
+    ) {
+        return ordinary(p, mail_from, rcpts, message, &format!("anomalia: {why}"));
+    }
     let stored = Stored::put(p, message, Some(kind))?;
-    let d = parsed.daticert.clone();
     // RFC 6109 §3.2.4: the recipient's provider found a virus in one of our envelopes; our
     // sender gets the avviso di mancata consegna per virus.
-    let virus_notice = match (&d, kind) {
-        (Some(d), MessageKind::VirusDetected) => {
-            match (p.store.transaction(&d.identificativo)?, &d.consegna) {
-                (Some(t), Some(rcpt)) => {
-                    let tx = delivery::transaction_of(&t, now);
-                    let why = format!(
-                        "virus rilevato dal gestore del destinatario: {}",
-                        d.errore_esteso.as_deref().unwrap_or("virus informatico")
-                    );
-                    Some((
-                        delivery::sign(
-                            p,
-                            &Builder::new(&p.identity).non_delivery(
-                                &tx,
-                                rcpt,
-                                pec::ErrorCode::Virus,
-                                &why,
-                            ),
-                        )?,
-                        rcpt.clone(),
-                        why,
-                        tx,
-                    ))
-                }
-                _ => None,
-            }
+    let virus_notice = match (&t, kind, &d.consegna) {
+        (Some(t), MessageKind::VirusDetected, Some(rcpt)) => {
+            let tx = delivery::transaction_of(t, now);
+            let why = format!(
+                "virus rilevato dal gestore del destinatario: {}",
+                d.errore_esteso.as_deref().unwrap_or("virus informatico")
+            );
+            Some((
+                delivery::sign(
+                    p,
+                    &Builder::new(&p.identity).non_delivery(&tx, rcpt, pec::ErrorCode::Virus, &why),
+                )?,
+                rcpt.clone(),
+                why,
+                tx,
+            ))
         }
         _ => None,
     };
     let index = p.index();
-    p.store.write(|db| {
+    let what = format!("{}:{}", kind.code(), reported.join(","));
+    let fresh = p.store.write(|db| {
+        let mut fresh = Vec::new();
+        for r in rcpts {
+            if db.claim_incoming(&what, &d.identificativo, r, now)? {
+                fresh.push(r.clone());
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(false);
+        }
         if let Some((n, rcpt, why, tx)) = &virus_notice {
             delivery::dispatch(db, &index, n, now)?;
             db.update_recipient(&tx.identificativo, rcpt, "failed", Some(why), now)?;
             delivery::log(p, db, "mancata-consegna-virus", tx, &n.message_id)?;
         }
-        for r in rcpts {
+        for r in &fresh {
             if db.mailbox_exists(r)? {
                 delivery::append(db, r, INBOX, &stored, now, false)?;
             }
         }
-        if let Some(d) = &d {
-            let (state, addresses): (&str, Vec<String>) = match kind {
-                MessageKind::Delivery(_) => ("delivered", d.consegna.iter().cloned().collect()),
-                MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => {
-                    ("failed", d.consegna.iter().cloned().collect())
-                }
-                MessageKind::TakenInCharge => ("taken-in-charge", d.ricezione.clone()),
-                _ => ("", vec![]),
-            };
-            for a in &addresses {
+        let state = match kind {
+            MessageKind::Delivery(_) => "delivered",
+            MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => "failed",
+            MessageKind::TakenInCharge => "taken-in-charge",
+            _ => "",
+        };
+        if !state.is_empty() {
+            for a in &reported {
                 let detail = d.errore_esteso.as_deref();
                 db.update_recipient(&d.identificativo, a, state, detail, now)?;
             }
-            let tx = Transaction::from_daticert(d, PecTime::from_unix_or_epoch(now), &[]);
-            delivery::log(
-                p,
-                db,
-                &format!("ricevuta-{}", kind.code()),
-                &tx,
-                &stored.message_id,
-            )?;
         }
-        Ok(())
+        let tx = Transaction::from_daticert(&d, PecTime::from_unix_or_epoch(now), &[]);
+        delivery::log(
+            p,
+            db,
+            &format!("ricevuta-{}", kind.code()),
+            &tx,
+            &stored.message_id,
+        )?;
+        Ok(true)
     })?;
-    Ok(Reply::new(250, "2.0.0", "Ricevuta consegnata"))
+    Ok(if fresh {
+        Reply::new(250, "2.0.0", "Ricevuta consegnata")
+    } else {
+        Reply::new(250, "2.0.0", "Ricevuta già consegnata")
+    })
 }
 
 /// Ordinary mail (or a PEC message that does not verify) for PEC mailboxes: by default refused

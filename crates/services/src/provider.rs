@@ -40,6 +40,10 @@ pub struct Timers {
     /// First retry delay of the relay queue; it doubles up to `retry_max_secs`.
     pub retry_secs: i64,
     pub retry_max_secs: i64,
+    /// Live traffic (review M3): how long before its arrival a message may have been signed
+    /// (default 48 h) and how far after (clocks apart, default 1 h).
+    pub signed_before_arrival_secs: i64,
+    pub signed_after_arrival_secs: i64,
 }
 
 impl Default for Timers {
@@ -50,6 +54,8 @@ impl Default for Timers {
             max_queue_secs: 24 * 3600,
             retry_secs: 60,
             retry_max_secs: 3600,
+            signed_before_arrival_secs: 48 * 3600,
+            signed_after_arrival_secs: 3600,
         }
     }
 }
@@ -121,6 +127,15 @@ impl Provider {
         self.clock.now()
     }
 
+    /// How a message arriving now is verified: chain valid now, signed within the window.
+    pub fn arrival(&self) -> pec::CheckTime {
+        pec::CheckTime::Arrival {
+            now: self.now(),
+            before_secs: self.timers.signed_before_arrival_secs,
+            after_secs: self.timers.signed_after_arrival_secs,
+        }
+    }
+
     /// Our own entry, as the index lists us.
     pub fn own_entry(&self) -> ProviderEntry {
         let domains = self.store.domains().unwrap_or_default();
@@ -142,8 +157,16 @@ impl Provider {
                 return index.clone();
             }
         }
-        let ldif = self.store.index_ldif().unwrap_or_default();
-        let mut index = ProviderIndex::from_ldif(&ldif).unwrap_or_default();
+        // An index that no longer reads keeps the last one that did, never an empty one
+        // (review L9); `serve` refused to start on one at all (check_trust).
+        let ldif = match self.store.index_ldif() {
+            Ok(l) => l,
+            Err(_) => return cache.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
+        };
+        let mut index = match ProviderIndex::from_ldif(&ldif) {
+            Ok(i) => i,
+            Err(_) => return cache.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
+        };
         index.upsert(self.own_entry());
         let index = Arc::new(index);
         *cache = Some((version, index.clone()));
@@ -163,6 +186,39 @@ impl Provider {
             }
         }
         TrustAnchors::system_and(roots)
+    }
+
+    /// Review L9: the index, the routes' CAs and the peer CAs all read, or the reason why
+    /// not; `serve` stops on it rather than run with a trust store silently emptied.
+    pub fn check_trust(&self) -> Result<(), String> {
+        let ldif = self
+            .store
+            .index_ldif()
+            .map_err(|e| format!("indice dei gestori illeggibile: {e}"))?;
+        ProviderIndex::from_ldif(&ldif)
+            .map_err(|e| format!("indice dei gestori non valido: {e}"))?;
+        if let Some(pem) = &self.peer_ca_pem {
+            X509::stack_from_pem(pem.as_bytes())
+                .map_err(|e| format!("certificati CA dei peer ([tls] peer_ca) non validi: {e}"))?;
+        }
+        let routes = self
+            .store
+            .routes()
+            .map_err(|e| format!("instradamenti illeggibili: {e}"))?;
+        for r in routes {
+            if let Some(pem) = r.ca_pem {
+                let certs = X509::stack_from_pem(pem.as_bytes()).map_err(|e| {
+                    format!("CA dell'instradamento per {} non valida: {e}", r.domain)
+                })?;
+                if certs.is_empty() {
+                    return Err(format!(
+                        "CA dell'instradamento per {}: nessun certificato",
+                        r.domain
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn destination(&self, address: &str, index: &ProviderIndex) -> Destination {

@@ -327,6 +327,16 @@ pub trait Tx {
     fn log_append(&self, record: &LogRecord<'_>) -> Result<()>;
     /// Keeps an infected message out of every mailbox, for the retention period.
     fn quarantine(&self, q: &Quarantine<'_>) -> Result<()>;
+    /// Records that the incoming point took `what` (an envelope, or one receipt) of
+    /// transaction `identificativo` for `recipient`; `false` when it already had: the
+    /// unique key makes a replay change nothing (RFC 6109 §3.2, review H1).
+    fn claim_incoming(
+        &self,
+        what: &str,
+        identificativo: &str,
+        recipient: &str,
+        now: Unix,
+    ) -> Result<bool>;
 }
 
 /// One legal-log record about to be written.

@@ -257,6 +257,17 @@ const MIGRATIONS: &[&str] = &[
         CASE instr(rcpt, char(10)) WHEN 0 THEN length(rcpt)
         ELSE instr(rcpt, char(10)) - instr(rcpt, '@') - 1 END));
     "#,
+    // 14 (trust hardening, issue 11 H1): what the incoming point took, once per (what,
+    // identificativo, recipient): a replayed envelope or receipt changes nothing.
+    r#"
+    CREATE TABLE incoming_claims(
+        what TEXT NOT NULL,
+        identificativo TEXT NOT NULL,
+        recipient TEXT NOT NULL COLLATE NOCASE,
+        time INTEGER NOT NULL,
+        PRIMARY KEY(what, identificativo, recipient)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -1283,6 +1294,20 @@ impl Tx for SqliteTx<'_, '_> {
 
     fn log_append(&self, record: &LogRecord<'_>) -> Result<()> {
         Ok(log::append(self.tx, record)?)
+    }
+
+    fn claim_incoming(
+        &self,
+        what: &str,
+        identificativo: &str,
+        recipient: &str,
+        now: Unix,
+    ) -> Result<bool> {
+        let n = self.tx.execute(
+            "INSERT OR IGNORE INTO incoming_claims(what, identificativo, recipient, time) VALUES (?1, ?2, ?3, ?4)",
+            params![what, identificativo, recipient, now],
+        )?;
+        Ok(n > 0)
     }
 
     /// Keeps an infected message out of every mailbox, for the retention period.

@@ -268,7 +268,13 @@ fn pec_info(p: &Provider, data: &[u8], l: Lang) -> Option<PecInfo> {
 type SentStatus = (Vec<RecipientStatus>, Vec<ReceiptLink>, String);
 
 fn sent_status(p: &Provider, s: &WebSession, ident: &str, l: Lang) -> Result<SentStatus, WebError> {
-    let Some(tx) = p.store.transaction(ident)? else {
+    // Review L3: a transaction's per-recipient status is its sender's alone; a message that
+    // merely carries another mailbox's identificativo (an IMAP APPEND) shows nothing.
+    let Some(tx) = p
+        .store
+        .transaction(ident)?
+        .filter(|t| t.sender.eq_ignore_ascii_case(&s.address))
+    else {
         return Ok((vec![], vec![], String::new()));
     };
     let status = tx

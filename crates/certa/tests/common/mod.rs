@@ -162,7 +162,10 @@ impl Node {
     pub fn peer_with(&self, other: &Node) {
         let entry = self.data().join(format!("{}.ldif", other.domain));
         std::fs::write(&entry, certa_ok(other.data(), &["index", "export"])).unwrap();
-        certa_ok(self.data(), &["index", "import", entry.to_str().unwrap()]);
+        certa_ok(
+            self.data(),
+            &["index", "import", "--unsigned", entry.to_str().unwrap()],
+        );
         let next_hop = format!("127.0.0.1:{}", other.smtp_port());
         certa_ok(
             self.data(),
