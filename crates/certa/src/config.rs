@@ -275,14 +275,18 @@ pub struct LimitsSection {
     /// behind the webmail's proxy are not counted by address.
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
-    /// A whole command line (IMAP, POP3) and a TLS handshake must arrive within this, from
-    /// its first byte: a client sending a byte every few seconds is closed.
+    /// A whole command line (SMTP, IMAP, POP3) and a TLS handshake must arrive within this,
+    /// from its first byte: a client sending a byte every few seconds is closed.
     #[serde(default = "default_command_deadline_secs")]
     pub command_deadline_secs: u64,
     /// IMAP literals (APPEND) held in memory at once, over all connections; a literal
     /// waits for room, then is refused.
     #[serde(default = "default_imap_literal_budget_bytes")]
     pub imap_literal_budget_bytes: usize,
+    /// A whole SMTP DATA transfer must end within this (each line also within RFC 5321's
+    /// five minutes).
+    #[serde(default = "default_smtp_data_deadline_secs")]
+    pub smtp_data_deadline_secs: u64,
     /// Messages one authenticated mailbox may send per minute and per hour (submission and
     /// webmail); 0: no limit.
     #[serde(default = "default_messages_per_minute")]
@@ -301,6 +305,10 @@ fn default_max_connections_per_ip() -> usize {
 
 fn default_command_deadline_secs() -> u64 {
     60
+}
+
+fn default_smtp_data_deadline_secs() -> u64 {
+    30 * 60
 }
 
 fn default_imap_literal_budget_bytes() -> usize {
@@ -327,6 +335,7 @@ impl Default for LimitsSection {
             max_connections_per_ip: default_max_connections_per_ip(),
             command_deadline_secs: default_command_deadline_secs(),
             imap_literal_budget_bytes: default_imap_literal_budget_bytes(),
+            smtp_data_deadline_secs: default_smtp_data_deadline_secs(),
         }
     }
 }

@@ -372,6 +372,8 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 max_message_bytes: cfg.limits.max_message_bytes,
                 max_recipients: cfg.limits.max_recipients,
                 allow_plaintext_auth: cfg.security.allow_plaintext_auth,
+                line_deadline: command_deadline,
+                data_deadline: Duration::from_secs(cfg.limits.smtp_data_deadline_secs.max(1)),
             })
         };
         let inbound = Arc::new(Inbound {

@@ -441,3 +441,94 @@ fn tls_only(node: &Node, port: u16) -> Client {
         greeting: String::new(),
     }
 }
+
+/// Reads an SMTP reply to its last line ("250 …" after "250-…").
+fn smtp_reply(c: &mut Client) -> String {
+    loop {
+        let l = c.line().unwrap_or_default();
+        if l.len() < 4 || l.as_bytes()[3] != b'-' {
+            return l;
+        }
+    }
+}
+
+/// M1 on SMTP: with a 3 s line deadline, a client that waits between commands is served,
+/// one that trickles a command line a byte a second is closed (smtp, submission,
+/// submissions); with a 4 s DATA deadline, a message sent promptly is answered and one
+/// whose lines keep coming, a line a second, is cut off with 421.
+#[test]
+fn slow_smtp_lines_and_data_are_closed_at_their_deadlines() {
+    let (node, user) = node(&[
+        ("command_deadline_secs = 60", "command_deadline_secs = 3"),
+        (
+            "smtp_data_deadline_secs = 1800",
+            "smtp_data_deadline_secs = 4",
+        ),
+    ]);
+    let (smtp, submission, submissions) = (node.base, node.base + 1, node.base + 2);
+    for (port, tls) in [(smtp, false), (submission, false), (submissions, true)] {
+        let open = || {
+            if tls {
+                Client::tls(&node, port)
+            } else {
+                Client::plain(port)
+            }
+        };
+        // Happy path: a pause longer than the deadline between commands is fine.
+        let mut ok = open();
+        assert!(ok.greeting.starts_with("220"), "{}", ok.greeting);
+        std::thread::sleep(Duration::from_secs(4));
+        ok.send(b"EHLO client.example\r\n");
+        let r = smtp_reply(&mut ok);
+        assert!(r.starts_with("250 "), "port {port}: {r}");
+
+        let mut slow = open();
+        let started = Instant::now();
+        assert!(
+            trickle_is_closed(&mut slow, b"EHLO slow.client.example\r\n"),
+            "port {port}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(12));
+        ok.send(b"NOOP\r\n");
+        let r = smtp_reply(&mut ok);
+        assert!(r.starts_with("250"), "port {port}: {r}");
+    }
+    // The slow client is told why (on the plain MX, where we can read it).
+    let mut slow = Client::plain(smtp);
+    for b in b"EHLO x" {
+        slow.send(&[*b]);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let r = slow.line().unwrap_or_default();
+    assert!(r.starts_with("421"), "{r}");
+
+    let data = |lines_every: Option<Duration>| {
+        let mut c = Client::plain(smtp);
+        c.send(b"EHLO client.example\r\n");
+        assert!(smtp_reply(&mut c).starts_with("250 "));
+        c.send(b"MAIL FROM:<someone@example.org>\r\n");
+        assert!(smtp_reply(&mut c).starts_with("250"));
+        c.send(format!("RCPT TO:<{user}>\r\n").as_bytes());
+        assert!(smtp_reply(&mut c).starts_with("250"));
+        c.send(b"DATA\r\n");
+        assert!(smtp_reply(&mut c).starts_with("354"));
+        c.send(b"From: someone@example.org\r\nSubject: prova\r\n\r\n");
+        if let Some(every) = lines_every {
+            // Past the deadline, a line a second (writes fail once the server has closed).
+            for _ in 0..8 {
+                if c.r.get_mut().write_all(b"una riga ancora\r\n").is_err() {
+                    break;
+                }
+                std::thread::sleep(every);
+            }
+            return c.line().unwrap_or_default();
+        }
+        c.send(b"corpo\r\n.\r\n");
+        smtp_reply(&mut c)
+    };
+    // Promptly: answered (ordinary mail is refused by the default policy, but not for time).
+    let prompt = data(None);
+    assert!(!prompt.is_empty() && !prompt.starts_with("421"), "{prompt}");
+    let trickled = data(Some(Duration::from_secs(1)));
+    assert!(trickled.starts_with("421"), "{trickled}");
+}

@@ -46,6 +46,12 @@ pub struct Config {
     pub max_recipients: usize,
     /// Allow AUTH without TLS (tests on loopback only).
     pub allow_plaintext_auth: bool,
+    /// Once a command line's first byte has come, the whole line must arrive within this: a
+    /// client trickling a byte every few seconds (slowloris) is closed. Waiting for the next
+    /// command keeps RFC 5321's five minutes.
+    pub line_deadline: Duration,
+    /// The whole DATA transfer must end within this, however steadily its lines arrive.
+    pub data_deadline: Duration,
 }
 
 /// What the session knows when it hands over a command.
@@ -99,6 +105,35 @@ fn bad_line_ending(line: &[u8]) -> bool {
     match line.strip_suffix(b"\r\n") {
         Some(body) => body.iter().any(|&b| b == b'\r' || b == b'\n'),
         None => true,
+    }
+}
+
+/// Why a command line could not be read in time.
+enum Late {
+    /// No command for `COMMAND_TIMEOUT` (RFC 5321 §4.5.3.2.7).
+    Idle,
+    /// A line begun and not finished within the line deadline.
+    Slow,
+}
+
+/// Reads a command line: up to `COMMAND_TIMEOUT` for its first byte, then `line_deadline`
+/// for the rest of it.
+async fn read_command_line(
+    r: &mut BufReader<Stream>,
+    max: usize,
+    line_deadline: Duration,
+) -> std::io::Result<Result<Line, Late>> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, r.fill_buf()).await {
+        Err(_) => return Ok(Err(Late::Idle)),
+        Ok(buf) => {
+            if buf?.is_empty() {
+                return Ok(Ok(Line::Closed));
+            }
+        }
+    }
+    match tokio::time::timeout(line_deadline, read_line(r, max)).await {
+        Err(_) => Ok(Err(Late::Slow)),
+        Ok(line) => line.map(Ok),
     }
 }
 
@@ -193,20 +228,17 @@ pub async fn serve<H: Handler>(
     .await?;
     let mut has_mail = false;
     loop {
-        let line =
-            match tokio::time::timeout(COMMAND_TIMEOUT, read_line(&mut conn, MAX_COMMAND_LINE))
-                .await
-            {
-                Err(_) => {
-                    send(
-                        &mut conn,
-                        &Reply::new(421, "4.4.2", "Tempo scaduto, connessione chiusa"),
-                    )
-                    .await?;
-                    return Ok(());
-                }
-                Ok(r) => r?,
-            };
+        let line = match read_command_line(&mut conn, MAX_COMMAND_LINE, cfg.line_deadline).await? {
+            Err(late) => {
+                let text = match late {
+                    Late::Idle => "Tempo scaduto, connessione chiusa",
+                    Late::Slow => "Comando troppo lento, connessione chiusa",
+                };
+                send(&mut conn, &Reply::new(421, "4.4.2", text)).await?;
+                return Ok(());
+            }
+            Ok(line) => line,
+        };
         let line = match line {
             Line::Closed => return Ok(()),
             Line::TooLong { .. } => {
@@ -327,6 +359,11 @@ pub async fn serve<H: Handler>(
             s.errors += 1;
         }
         send(&mut conn, &reply).await?;
+        // RFC 5321 §3.8: a 421 (a DATA past its deadline, a handler shutting down) closes
+        // the transmission channel.
+        if reply.code == 421 {
+            return Ok(());
+        }
         if s.errors >= MAX_ERRORS || s.auth_failures >= MAX_AUTH_FAILURES {
             send(
                 &mut conn,
@@ -588,14 +625,17 @@ impl<H: Handler> Session<'_, H> {
         let mut bare_line_ending = false;
         // The DATA command's own line ended with CRLF.
         let mut after_crlf = true;
+        let data_ends = tokio::time::Instant::now() + self.cfg.data_deadline;
         loop {
-            let line =
-                match tokio::time::timeout(COMMAND_TIMEOUT, read_line(conn, MAX_DATA_LINE + 1))
-                    .await
-                {
-                    Err(_) => return Ok(Reply::new(421, "4.4.2", "Tempo scaduto durante DATA")),
-                    Ok(l) => l?,
-                };
+            // Each line within RFC 5321's data-block timeout, all of them within the
+            // DATA deadline.
+            let line_ends = (tokio::time::Instant::now() + COMMAND_TIMEOUT).min(data_ends);
+            let line = match tokio::time::timeout_at(line_ends, read_line(conn, MAX_DATA_LINE + 1))
+                .await
+            {
+                Err(_) => return Ok(Reply::new(421, "4.4.2", "Tempo scaduto durante DATA")),
+                Ok(l) => l?,
+            };
             let line = match line {
                 Line::Closed => {
                     return Err(std::io::Error::new(
