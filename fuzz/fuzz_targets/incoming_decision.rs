@@ -47,7 +47,13 @@ fn genuine() -> &'static Genuine {
             pec::Signer::new(signing.cert.clone(), signing.key.clone(), vec![]).expect("signer");
         let id = pec::ProviderIdentity::new("Fuzz", "pec.fuzz.test");
         let original = b"From: a@pec.fuzz.test\r\nTo: b@pec.fuzz.test\r\nSubject: prova\r\nMessage-ID: <m@mua>\r\n\r\ntesto\r\n";
-        let time = pec::PecTime::from_unix_or_epoch(1_780_000_000);
+        // Now: the fuzz PKI is issued now, and an envelope dated before its certificate
+        // would not verify at all.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let time = pec::PecTime::from_unix_or_epoch(now);
         let tx = pec::Transaction::from_original(
             original,
             "a@pec.fuzz.test",
