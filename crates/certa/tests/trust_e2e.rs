@@ -139,7 +139,11 @@ fn envelopes_go_once_and_only_to_their_certified_recipients() {
             ..d
         })
         .unwrap()
-        .to_xml();
+        .to_xml()
+        // SMTP carries CRLF lines only: a bare LF would be refused before the incoming
+        // point ever judged the wrapping.
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
     let ct = pec::headers::get(&env2, "Content-Type").unwrap();
     let wrapped = [
         &env2[..body_at - 2],
