@@ -310,6 +310,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
+                    smtp::stream::close_unread(&mut conn).await;
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -318,7 +319,11 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
         let incoming = match read {
             Read::Command(b) => b,
             Read::Skipped => continue,
-            Read::Closed | Read::Refused => return Ok(()),
+            Read::Closed => return Ok(()),
+            Read::Refused => {
+                smtp::stream::close_unread(&mut conn).await;
+                return Ok(());
+            }
             Read::Idle => {
                 write(&mut conn, b"* BYE inattivo da troppo tempo\r\n").await?;
                 return Ok(());

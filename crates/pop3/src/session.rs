@@ -29,9 +29,6 @@ pub struct Pop3Config {
 const IDLE: Duration = Duration::from_secs(10 * 60);
 /// This many malformed commands in a row close the connection.
 const MAX_BAD_COMMANDS: u32 = 3;
-/// Closing after an error reads and drops at most this much of what the client still sends.
-const DRAIN_BYTES: usize = 1 << 20;
-const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// Answers are sent at least once they are this long, even while commands are pipelined.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -113,26 +110,6 @@ async fn write(conn: &mut Conn, data: &[u8]) -> std::io::Result<()> {
     s.flush().await
 }
 
-/// Closes a connection the client is still sending on: the write side first, then what
-/// is in flight is read and dropped (at most [`DRAIN_BYTES`], for at most [`DRAIN_TIME`]), so
-/// that the last answer is not lost to a TCP reset.
-async fn close_unread(mut conn: Conn) -> std::io::Result<()> {
-    conn.get_mut().shutdown().await?;
-    let drain = async {
-        let mut drained = 0;
-        while drained < DRAIN_BYTES {
-            let n = match conn.fill_buf().await {
-                Ok([]) | Err(_) => break,
-                Ok(b) => b.len(),
-            };
-            conn.consume(n);
-            drained += n;
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-    Ok(())
-}
-
 enum Line {
     Complete(Vec<u8>),
     /// End of stream, the idle timeout (RFC 1939 §3: close without a word) or an error.
@@ -181,7 +158,8 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                 session.err(&format!("{}: connessione chiusa", ParseError::TooLong));
                 let out = std::mem::take(&mut session.out);
                 write(&mut conn, &out).await?;
-                return close_unread(conn).await;
+                smtp::stream::close_unread(&mut conn).await;
+                return Ok(());
             }
         };
         let outcome = match command::parse(&line) {
@@ -197,7 +175,8 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                     ));
                     let out = std::mem::take(&mut session.out);
                     write(&mut conn, &out).await?;
-                    return close_unread(conn).await;
+                    smtp::stream::close_unread(&mut conn).await;
+                    return Ok(());
                 } else {
                     session.err(&e.to_string());
                     Outcome::Continue

@@ -95,6 +95,35 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// Closes a connection the client may still be sending on, after our last answer (a `* BYE`,
+/// a `-ERR`, a `421`): the write side first (TLS close_notify, TCP FIN), then what is in flight
+/// is read and dropped — at most [`DRAIN_BYTES`], for at most [`DRAIN_TIME`] — so the kernel
+/// does not answer unread data with a reset that discards the answer before the client reads
+/// it (the "lingering close" of HTTP servers). Shared by the IMAP, POP3 and SMTP servers.
+pub async fn close_unread<R: tokio::io::AsyncBufRead + AsyncWrite + Unpin>(conn: &mut R) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let drain = async {
+        if conn.shutdown().await.is_err() {
+            return;
+        }
+        let mut drained = 0;
+        while drained < DRAIN_BYTES {
+            let n = match conn.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(b) => b.len(),
+            };
+            conn.consume(n);
+            drained += n;
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+}
+
+/// The most [`close_unread`] reads and drops before closing.
+pub const DRAIN_BYTES: usize = 1 << 20;
+/// The longest [`close_unread`] waits for the client to stop sending.
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Reads up to and including `\n`, at most `limit` bytes into `buf`: a longer line is an
 /// `InvalidData` error, so nothing is buffered beyond the limit. Cancel-safe: bytes leave the
 /// reader only once they are in `buf`. `Ok(false)` at end of stream. Shared by the IMAP and
