@@ -207,7 +207,10 @@ fn preauth_literals_are_refused_before_they_are_read() {
         } else {
             a.send(b"x APPEND INBOX {104857600+}\r\nsome bytes of it");
             let r = a.line().unwrap_or_default();
-            assert!(r.starts_with("* BYE"), "{r}");
+            assert!(r.starts_with("* BYE"), "{i}: {r} (greeting {})", a.greeting);
+            // Closed by the server, which drains what is still in flight until we close
+            // too: a client that got its BYE hangs up.
+            continue;
         }
         attackers.push(a);
     }

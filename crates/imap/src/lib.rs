@@ -73,6 +73,11 @@ impl LiteralBudget {
 
 /// A command line (without its literals) is at most this long.
 const MAX_LINE: usize = 64 * 1024;
+/// Each connection's read buffer: commands are short, literals bypass it
+/// ([`LITERAL_CHUNK`]); small, since it is held by every idle connection (security review M1).
+const CONN_BUFFER: usize = 1024;
+/// A literal is read in steps of at most this much, so its buffer grows with what arrives.
+const LITERAL_CHUNK: usize = 64 * 1024;
 /// Before authentication a command with its literals (LOGIN's user name and password, an
 /// AUTHENTICATE response, ID) is at most this long: an unauthenticated client costs no
 /// more memory than this (security review H3).
@@ -151,16 +156,20 @@ struct ReadLimits<'a> {
 /// Reads `n` literal bytes into `buf`, which grows as they arrive (never to the announced
 /// size up front). `Ok(false)` at end of stream.
 async fn read_literal(conn: &mut Conn, buf: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
+    use tokio::io::AsyncReadExt;
     let mut left = n;
     while left > 0 {
-        let available = conn.fill_buf().await?;
-        if available.is_empty() {
+        // The buffer grows by what may arrive next, never to the announced size; a chunk
+        // larger than the connection's buffer is read straight into it.
+        let start = buf.len();
+        buf.resize(start + left.min(LITERAL_CHUNK), 0);
+        let got = conn.read(&mut buf[start..]).await;
+        let got = got.inspect_err(|_| buf.truncate(start))?;
+        buf.truncate(start + got);
+        if got == 0 {
             return Ok(false);
         }
-        let take = available.len().min(left);
-        buf.extend_from_slice(&available[..take]);
-        conn.consume(take);
-        left -= take;
+        left -= got;
     }
     Ok(true)
 }
@@ -181,6 +190,12 @@ async fn read_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::io::Resu
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(e),
     }
+    // Boxed: an idle connection's task holds only the wait above, not a command's state.
+    Box::pin(read_started_command(conn, limits)).await
+}
+
+/// The rest of [`read_command`], once its first byte has arrived.
+async fn read_started_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::io::Result<Read> {
     let mut deadline = Instant::now() + limits.deadline;
     let max_command = if limits.authenticated {
         limits.max_append + MAX_LINE
@@ -269,9 +284,8 @@ pub async fn serve_connection(
     let _ = tcp.set_nodelay(true);
     let stream = match (&cfg.tls, cfg.implicit_tls) {
         (Some(acceptor), true) => {
-            match tokio::time::timeout(cfg.command_deadline, Stream::accept_tls(tcp, acceptor))
-                .await
-            {
+            let handshake = Box::pin(Stream::accept_tls(tcp, acceptor));
+            match tokio::time::timeout(cfg.command_deadline, handshake).await {
                 Ok(Ok(s)) => s,
                 _ => return,
             }
@@ -281,7 +295,7 @@ pub async fn serve_connection(
         _ => Stream::Plain(tcp),
     };
     let tls = stream.is_tls();
-    let mut conn = BufReader::with_capacity(4096, stream);
+    let mut conn = BufReader::with_capacity(CONN_BUFFER, stream);
     let mut session = Session::new(p, cfg.clone(), peer, tls);
     let greeting = format!(
         "* OK [CAPABILITY {}] {} Certa IMAP pronto\r\n",
@@ -352,28 +366,30 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
         };
         let outcome = match tagged.command {
             Command::Append(a) if !conn.buffer().is_empty() && session.mailbox.is_some() => {
-                let (batch, _room) = pipelined_appends(
+                let (batch, _room) = Box::pin(pipelined_appends(
                     &mut conn,
                     (tagged.tag, a),
                     incoming.room,
                     &limits,
                     &mut pending,
-                )
+                ))
                 .await?;
-                session.append_all(batch).await;
+                Box::pin(session.append_all(batch)).await;
                 Outcome::Continue
             }
             command => {
                 drop(incoming);
-                session
-                    .handle(
-                        command::Tagged {
-                            tag: tagged.tag,
-                            command,
-                        },
-                        conn.get_mut(),
-                    )
-                    .await?
+                // Boxed, as every command's future below: the connection's task keeps only
+                // what waiting for the next command needs, not the largest command's state
+                // (an idle logged-in connection's memory, security review M1).
+                Box::pin(session.handle(
+                    command::Tagged {
+                        tag: tagged.tag,
+                        command,
+                    },
+                    conn.get_mut(),
+                ))
+                .await?
             }
         };
         let out = std::mem::take(&mut session.out);
@@ -389,11 +405,11 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 let Some(tcp) = conn.into_inner().into_tcp() else {
                     return Ok(());
                 };
-                let handshake = Stream::accept_tls(tcp, &acceptor);
+                let handshake = Box::pin(Stream::accept_tls(tcp, &acceptor));
                 let Ok(tls) = tokio::time::timeout(cfg.command_deadline, handshake).await else {
                     return Ok(());
                 };
-                conn = BufReader::with_capacity(4096, tls?);
+                conn = BufReader::with_capacity(CONN_BUFFER, tls?);
                 session.tls = true;
             }
             Outcome::NeedAuthData(tag) => {
@@ -414,14 +430,14 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                     }
                     Ok(Err(e)) => return Err(e),
                 }
-                let r = session.authenticate_plain(&line).await;
+                let r = Box::pin(session.authenticate_plain(&line)).await;
                 let reply = match r {
                     Ok(text) => format!("{tag} OK {text}\r\n"),
                     Err(session::Refusal(status, text)) => format!("{tag} {status} {text}\r\n"),
                 };
                 write(&mut conn, reply.as_bytes()).await?;
             }
-            Outcome::Idle(tag) => idle(&mut conn, session, &tag).await?,
+            Outcome::Idle(tag) => Box::pin(idle(&mut conn, session, &tag)).await?,
         }
     }
 }
