@@ -6,51 +6,16 @@ mod common;
 
 use common::*;
 
-const DNS_SERVER: &str = r#"
-import socket, struct, sys
-port, mx_target = int(sys.argv[1]), sys.argv[2]
-zone = {"pec.beta.test": ("MX", mx_target), mx_target: ("A", "127.0.0.1")}
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", port))
-def encode(name):
-    return b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
-while True:
-    q, addr = s.recvfrom(512)
-    pos, labels = 12, []
-    while q[pos]:
-        n = q[pos]; labels.append(q[pos + 1:pos + 1 + n].decode()); pos += 1 + n
-    qtype = struct.unpack(">H", q[pos + 1:pos + 3])[0]
-    question = q[12:pos + 5]
-    name = ".".join(labels).lower()
-    rec, answers, count, rcode = zone.get(name), b"", 0, 0
-    if rec is None:
-        rcode = 3
-    elif rec[0] == "MX" and qtype == 15:
-        rdata = struct.pack(">H", 10) + encode(rec[1])
-        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 15, 1, 60, len(rdata)) + rdata, 1
-    elif rec[0] == "A" and qtype == 1:
-        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(rec[1]), 1
-    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180 | rcode, 1, count, 0, 0) + question + answers, addr)
-"#;
-
 #[test]
 fn mx_lookup_routes_to_the_other_provider_and_a_missing_domain_fails() {
     let mut a = Node::new("pec.alpha.test", None);
     let mut b = Node::new("pec.beta.test", None);
     let s = a.mailbox("a");
     let rb = b.mailbox("b");
-    let dns_port = free_port_base();
-    let _dns = Proc(
-        testkit::tool("python3")
-            .args([
-                "-c",
-                DNS_SERVER,
-                &dns_port.to_string(),
-                "mail.pec.beta.test",
-            ])
-            .spawn()
-            .unwrap(),
-    );
+    let (_dns, dns_port) = fake_dns(&[
+        ("pec.beta.test", "MX", "mail.pec.beta.test"),
+        ("mail.pec.beta.test", "A", "127.0.0.1"),
+    ]);
     // A knows B from the index only: no static route; B's TLS chains up to B's CA.
     let entry = a.data().join("beta.ldif");
     std::fs::write(&entry, certa_ok(b.data(), &["index", "export"])).unwrap();

@@ -258,7 +258,7 @@ fn unknown_provider_or_altered_content_is_never_delivered_as_certified() {
     .unwrap();
     let provider = pec::ProviderIdentity::new("Rogue", "pec.rogue.test");
     let msg = original("x@pec.rogue.test", &rb, None, "completa", "rogue@mua");
-    let time = pec::PecTime::from_unix_or_epoch(chrono_now());
+    let time = pec::PecTime::from_unix_or_epoch(unix_now());
     let tx = pec::Transaction::from_original(
         &msg,
         "x@pec.rogue.test",
@@ -303,40 +303,6 @@ fn unknown_provider_or_altered_content_is_never_delivered_as_certified() {
     b.wait_folder(&rb, "INBOX", "certified envelope", |m| {
         count(m, "busta-trasporto") == 1
     });
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Sends raw bytes to an MX with smtplib over STARTTLS-less plain SMTP.
-fn python_mx(port: u16, from: &str, to: &str, data: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("m.eml");
-    std::fs::write(&f, data).unwrap();
-    let script = r#"
-import smtplib, sys
-port, sender, rcpt, path = sys.argv[1:5]
-try:
-    with smtplib.SMTP("127.0.0.1", int(port), timeout=60) as s:
-        s.sendmail(sender, [rcpt], open(path, "rb").read())
-    print("OK")
-except smtplib.SMTPException as e:
-    print("ERR", e)
-"#;
-    let out = testkit::tool("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(from)
-        .arg(to)
-        .arg(&f)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr)
 }
 
 #[test]

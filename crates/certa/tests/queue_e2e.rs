@@ -336,39 +336,6 @@ fn hostile_peers_never_stop_the_queue() {
     });
 }
 
-/// Answers MX queries for two domains whose exchangers are on loopback: one by name (an A
-/// record of 127.0.0.1), one as an IP literal.
-const DNS_SERVER: &str = r#"
-import socket, struct, sys
-port = int(sys.argv[1])
-zone = {
-    "gamma.test": ("MX", "mail.gamma.test"),
-    "mail.gamma.test": ("A", "127.0.0.1"),
-    "delta.test": ("MX", "127.0.0.1"),
-}
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", port))
-def encode(name):
-    return b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
-while True:
-    q, addr = s.recvfrom(512)
-    pos, labels = 12, []
-    while q[pos]:
-        n = q[pos]; labels.append(q[pos + 1:pos + 1 + n].decode()); pos += 1 + n
-    qtype = struct.unpack(">H", q[pos + 1:pos + 3])[0]
-    question = q[12:pos + 5]
-    name = ".".join(labels).lower()
-    rec, answers, count, rcode = zone.get(name), b"", 0, 0
-    if rec is None:
-        rcode = 3
-    elif rec[0] == "MX" and qtype == 15:
-        rdata = struct.pack(">H", 10) + encode(rec[1])
-        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 15, 1, 60, len(rdata)) + rdata, 1
-    elif rec[0] == "A" and qtype == 1:
-        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(rec[1]), 1
-    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180 | rcode, 1, count, 0, 0) + question + answers, addr)
-"#;
-
 #[test]
 fn mx_on_private_addresses_is_refused_but_a_static_route_to_loopback_works() {
     let mut a = Node::new("pec.alpha.test", None);
@@ -408,13 +375,13 @@ fn mx_on_private_addresses_is_refused_but_a_static_route_to_loopback_works() {
             "a@privato.test",
         ],
     );
-    let dns_port = free_port_base();
-    let _dns = Proc(
-        Command::new("python3")
-            .args(["-c", DNS_SERVER, &dns_port.to_string()])
-            .spawn()
-            .unwrap(),
-    );
+    // MX records of two domains whose exchangers are on loopback: one by name (an A
+    // record of 127.0.0.1), one as an IP literal.
+    let (_dns, dns_port) = fake_dns(&[
+        ("gamma.test", "MX", "mail.gamma.test"),
+        ("mail.gamma.test", "A", "127.0.0.1"),
+        ("delta.test", "MX", "127.0.0.1"),
+    ]);
     a.edit_config(|c| {
         c.replace(
             "[dns]\nmx_port = 25",

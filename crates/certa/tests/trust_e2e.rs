@@ -16,40 +16,6 @@ fn original(from: &str, to: &str, msgid: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Sends raw bytes to an MX with smtplib, plain SMTP.
-fn python_mx(port: u16, from: &str, to: &str, data: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("m.eml");
-    std::fs::write(&f, data).unwrap();
-    let script = r#"
-import smtplib, sys
-port, sender, rcpt, path = sys.argv[1:5]
-try:
-    with smtplib.SMTP("127.0.0.1", int(port), timeout=60) as s:
-        s.sendmail(sender, [rcpt], open(path, "rb").read())
-    print("OK")
-except smtplib.SMTPException as e:
-    print("ERR", e)
-"#;
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(from)
-        .arg(to)
-        .arg(&f)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr)
-}
-
 /// A provider nobody runs: only its key, to sign what it would send.
 struct Signing {
     node: Node,
@@ -79,7 +45,7 @@ fn envelope(s: &Signing, sender: &str, rcpt: &str, serial: u64) -> Vec<u8> {
         sender,
         &[rcpt.to_string()],
         format!("opec.{serial}@{}", s.identity.domain),
-        pec::PecTime::from_unix_or_epoch(now()),
+        pec::PecTime::from_unix_or_epoch(unix_now()),
         |_| true,
     );
     pec::Builder::new(&s.identity)
@@ -214,7 +180,7 @@ fn receipts_move_only_our_transactions_and_only_from_the_recipients_provider() {
     });
     let ident = daticert(&inbox[0].1).identificativo;
     let d = daticert(&inbox[0].1);
-    let tx = pec::Transaction::from_daticert(&d, pec::PecTime::from_unix_or_epoch(now()), &[]);
+    let tx = pec::Transaction::from_daticert(&d, pec::PecTime::from_unix_or_epoch(unix_now()), &[]);
     let status = || certa_ok(b.data(), &["message", "status", &ident]);
     assert!(!status().contains("delivered"), "{}", status());
 

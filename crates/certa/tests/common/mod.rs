@@ -410,3 +410,84 @@ pub fn first_received(dir: &Path) -> Vec<u8> {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Sends raw bytes to an MX with Python's smtplib over plain SMTP, as another provider or
+/// an attacker would: "OK", or "ERR" with the server's refusal.
+pub fn python_mx(port: u16, from: &str, to: &str, data: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("m.eml");
+    std::fs::write(&f, data).unwrap();
+    let script = r#"
+import smtplib, sys
+port, sender, rcpt, path = sys.argv[1:5]
+try:
+    with smtplib.SMTP("127.0.0.1", int(port), timeout=60) as s:
+        s.sendmail(sender, [rcpt], open(path, "rb").read())
+    print("OK")
+except smtplib.SMTPException as e:
+    print("ERR", e)
+"#;
+    let out = testkit::tool("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(from)
+        .arg(to)
+        .arg(&f)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A DNS server on UDP loopback (Python, hand-built answers, RFC 1035 §4.1) that knows
+/// only `zone`: (name, "MX" or "A", value) records; any other name does not exist (NXDOMAIN).
+/// Returns the process and its port, for `[dns] resolver`.
+pub fn fake_dns(zone: &[(&str, &str, &str)]) -> (Proc, u16) {
+    const SERVER: &str = r#"
+import json, socket, struct, sys
+port, zone = int(sys.argv[1]), {n.lower(): (t, v) for n, t, v in json.loads(sys.argv[2])}
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+def encode(name):
+    return b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
+while True:
+    q, addr = s.recvfrom(512)
+    pos, labels = 12, []
+    while q[pos]:
+        n = q[pos]; labels.append(q[pos + 1:pos + 1 + n].decode()); pos += 1 + n
+    qtype = struct.unpack(">H", q[pos + 1:pos + 3])[0]
+    question = q[12:pos + 5]
+    name = ".".join(labels).lower()
+    rec, answers, count, rcode = zone.get(name), b"", 0, 0
+    if rec is None:
+        rcode = 3
+    elif rec[0] == "MX" and qtype == 15:
+        rdata = struct.pack(">H", 10) + encode(rec[1])
+        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 15, 1, 60, len(rdata)) + rdata, 1
+    elif rec[0] == "A" and qtype == 1:
+        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(rec[1]), 1
+    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180 | rcode, 1, count, 0, 0) + question + answers, addr)
+"#;
+    let records: Vec<[&str; 3]> = zone.iter().map(|&(n, t, v)| [n, t, v]).collect();
+    let port = free_port_base();
+    let proc = Proc(
+        testkit::tool("python3")
+            .args([
+                "-c",
+                SERVER,
+                &port.to_string(),
+                &serde_json::to_string(&records).unwrap(),
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    (proc, port)
+}
