@@ -29,6 +29,9 @@ pub struct Pop3Config {
 const IDLE: Duration = Duration::from_secs(10 * 60);
 /// This many malformed commands in a row close the connection.
 const MAX_BAD_COMMANDS: u32 = 3;
+/// This many failed logins on one connection close it, as IMAP and SMTP do: a password
+/// guesser reconnects, and each connection costs it the throttle's delay again.
+const MAX_AUTH_FAILURES: u32 = 3;
 /// Answers are sent at least once they are this long, even while commands are pipelined.
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -61,6 +64,8 @@ struct Session {
     tls: bool,
     state: State,
     out: Vec<u8>,
+    /// Failed logins on this connection (see [`MAX_AUTH_FAILURES`]).
+    auth_failures: u32,
 }
 
 /// Serves one client connection until QUIT, end of stream, an error or the idle timeout.
@@ -94,6 +99,7 @@ pub async fn serve_connection(
         peer,
         state: State::Authorization { user: None },
         out: Vec::with_capacity(256),
+        auth_failures: 0,
     };
     let mut conn = BufReader::with_capacity(4096, stream);
     // RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered.
@@ -190,6 +196,12 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
             let out = std::mem::take(&mut session.out);
             write(&mut conn, &out).await?;
         }
+        if session.auth_failures >= MAX_AUTH_FAILURES {
+            let out = std::mem::take(&mut session.out);
+            write(&mut conn, &out).await?;
+            smtp::stream::close_unread(&mut conn).await;
+            return Ok(());
+        }
         match outcome {
             Outcome::Continue => {}
             Outcome::Quit => return Ok(()),
@@ -233,6 +245,10 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                 }
                 let out = std::mem::take(&mut session.out);
                 write(&mut conn, &out).await?;
+                if session.auth_failures >= MAX_AUTH_FAILURES {
+                    smtp::stream::close_unread(&mut conn).await;
+                    return Ok(());
+                }
             }
         }
     }
@@ -463,7 +479,16 @@ impl Session {
             .await;
         let mailbox = match authenticated {
             Ok(m) => m,
-            Err(AuthError::Invalid) => return self.err("[AUTH] credenziali non valide"),
+            Err(AuthError::Invalid) => {
+                self.auth_failures += 1;
+                if self.auth_failures >= MAX_AUTH_FAILURES {
+                    return self.err(
+                        "[AUTH] credenziali non valide; troppi accessi non riusciti: \
+                         connessione chiusa",
+                    );
+                }
+                return self.err("[AUTH] credenziali non valide");
+            }
             Err(e @ AuthError::MustChangePassword) => return self.err(&format!("[AUTH] {e}")),
             Err(e @ (AuthError::Throttled | AuthError::Unavailable)) => {
                 return self.err(&format!("[SYS/TEMP] {e}"))

@@ -180,6 +180,13 @@ print('WRONG', err(p.pass_, 'sbagliata'))
 print('NOUSER', err(p.pass_, PASSWORD))
 print('UNKNOWN', p.user('nessuno@pec.example.test').decode(), err(p.pass_, PASSWORD))
 print('SASL', err(p._shortcmd, 'AUTH PLAIN ' + plain_b64('', USER, 'sbagliata')))
+# The third failure closed the connection: a client that got its -ERR hangs up.
+try:
+    p.noop()
+    print('STILL OPEN')
+except (poplib.error_proto, OSError, EOFError) as e:
+    print('CUT')
+p = starttls()
 login(p)
 print('STAT', p.stat())
 p.quit()
@@ -196,9 +203,13 @@ p.quit()
         "{out}"
     );
     assert!(
-        out.contains("SASL -ERR [AUTH] credenziali non valide"),
+        out.contains(
+            "SASL -ERR [AUTH] credenziali non valide; troppi accessi non riusciti: connessione \
+             chiusa"
+        ),
         "{out}"
     );
+    assert!(out.contains("CUT") && !out.contains("STILL OPEN"), "{out}");
     assert!(out.contains("STAT (0, 0)"), "{out}");
 }
 
@@ -214,6 +225,7 @@ p = starttls()
 for i in range(3):
     p.user(USER)
     print('FAIL', err(p.pass_, 'sbagliata'))
+p = starttls()
 p.user(USER)
 print('THROTTLED', err(p.pass_, PASSWORD))
 p.quit()
