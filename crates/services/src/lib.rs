@@ -16,6 +16,8 @@ pub mod delivery;
 pub mod dns;
 pub mod incoming;
 pub mod provider;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timers;
 pub mod worker;
 

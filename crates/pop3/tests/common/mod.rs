@@ -4,20 +4,18 @@
 //! fetchmail, and a small blocking client over std sockets and OpenSSL for the raw wire.
 #![allow(dead_code)]
 
-use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslStream};
+use openssl::ssl::{SslConnector, SslMethod, SslStream};
 use pop3::{serve_connection, MaildropLocks, Pop3Config};
-use services::provider::{Limits, Provider, SystemClock, Timers};
+use services::provider::Provider;
+use services::testing::{self, TestProvider};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{MessageEntry, MessageMeta, NewMailbox, NewMessage};
+use store::MessageEntry;
 
-pub const DOMAIN: &str = "pec.example.test";
-pub const USER: &str = "utente@pec.example.test";
-pub const PASSWORD: &str = "Rosso#Tramonto7";
-pub const HOSTNAME: &str = "mail.pec.example.test";
+pub use services::testing::{HOSTNAME, PASSWORD, USER};
 
 #[derive(Clone, Copy)]
 pub struct Options {
@@ -48,89 +46,17 @@ pub struct Server {
     /// Implicit TLS.
     pub tls_port: u16,
     pub ca: PathBuf,
+    test: TestProvider,
     runtime: Option<tokio::runtime::Runtime>,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl Server {
     pub fn start(opts: Options) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let name = "Certa Test";
-        let ca = pec::pki::new_ca("Certa Test CA", name).unwrap();
-        let signing = pec::pki::issue_signing_certificate(&ca, name, DOMAIN, 365).unwrap();
-        let tls = pec::pki::issue_tls_certificate(
-            &ca,
-            &[
-                HOSTNAME.to_string(),
-                "localhost".to_string(),
-                "127.0.0.1".to_string(),
-            ],
-            365,
-        )
-        .unwrap();
-        let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, ca.cert_pem().unwrap()).unwrap();
-        let cert_path = dir.path().join("tls-cert.pem");
-        let key_path = dir.path().join("tls-key.pem");
-        std::fs::write(&cert_path, tls.cert_pem().unwrap()).unwrap();
-        std::fs::write(&key_path, tls.key_pem().unwrap()).unwrap();
-
-        let store_dir = dir.path().join("store");
-        std::fs::create_dir_all(&store_dir).unwrap();
-        let store: Arc<dyn store::Store> = Arc::new(store::SqliteStore::open(&store_dir).unwrap());
-        store.add_domain(DOMAIN, now()).unwrap();
-        store
-            .add_mailbox(
-                &NewMailbox {
-                    address: USER,
-                    password_hash: &services::accounts::hash_password(PASSWORD).unwrap(),
-                    quota: 1 << 30,
-                    recovery_email: None,
-                    must_change_password: false,
-                },
-                now(),
-            )
-            .unwrap();
-        let mut throttle = services::accounts::LoginThrottle::default();
-        throttle.rules.max_failures_per_ip = opts.max_failures;
-        let provider = Arc::new(Provider {
-            identity: pec::ProviderIdentity::new(name, DOMAIN),
-            signer: pec::Signer::from_pem(
-                &signing.cert_pem().unwrap(),
-                &signing.key_pem().unwrap(),
-            )
-            .unwrap(),
-            ca: openssl::x509::X509::from_pem(&ca.cert_pem().unwrap()).unwrap(),
-            store,
-            limits: Limits {
-                max_message_bytes: 50 << 20,
-                pec: pec::checks::Limits::default(),
-            },
-            timers: Timers::default(),
-            clock: Arc::new(SystemClock),
-            throttle,
-            sending: Default::default(),
-            passwords: Default::default(),
-            hostname: HOSTNAME.to_string(),
+        let test = TestProvider::new(testing::Options {
             allow_plaintext_auth: opts.allow_plaintext_auth,
-            antivirus: None,
-            dns_resolver: None,
-            mx_port: 25,
-            peer_ca_pem: None,
-            index_cache: Default::default(),
+            max_failures: opts.max_failures,
         });
-
-        let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
-        b.set_certificate_chain_file(&cert_path).unwrap();
-        b.set_private_key_file(&key_path, SslFiletype::PEM).unwrap();
-        let acceptor = Arc::new(b.build());
-
+        let provider = test.provider.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -143,7 +69,7 @@ impl Server {
             listener.set_nonblocking(true).unwrap();
             ports.push(listener.local_addr().unwrap().port());
             let cfg = Arc::new(Pop3Config {
-                tls: Some(acceptor.clone()),
+                tls: Some(test.tls.clone()),
                 implicit_tls,
                 hostname: HOSTNAME.to_string(),
                 command_deadline: opts.command_deadline,
@@ -166,36 +92,20 @@ impl Server {
             });
         }
         Server {
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             provider,
             locks,
             port: ports[0],
             tls_port: ports[1],
-            ca: ca_path,
+            ca: test.ca.clone(),
+            test,
             runtime: Some(runtime),
         }
     }
 
     /// Delivers `data` to the INBOX; its UID.
     pub fn append(&self, data: &[u8]) -> i64 {
-        let store = &self.provider.store;
-        let blob = store.put_blob(data).unwrap();
-        let meta = MessageMeta::default();
-        store
-            .write(|tx| {
-                tx.append(
-                    USER,
-                    store::INBOX,
-                    &NewMessage {
-                        blob: &blob,
-                        size: data.len() as i64,
-                        meta: &meta,
-                    },
-                    now(),
-                    false,
-                )
-            })
-            .unwrap()
+        self.test.append(USER, store::INBOX, data)
     }
 
     pub fn inbox(&self) -> Vec<MessageEntry> {
@@ -219,7 +129,7 @@ impl Server {
     }
 
     pub fn mailbox_id(&self) -> i64 {
-        self.provider.store.mailbox(USER).unwrap().unwrap().id
+        self.test.mailbox_id(USER)
     }
 
     /// Waits until no session holds the maildrop (the server noticed the client left).
