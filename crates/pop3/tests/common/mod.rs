@@ -123,6 +123,7 @@ impl Server {
             dns_resolver: None,
             mx_port: 25,
             peer_ca_pem: None,
+            srs: services::srs::SrsKey::new(b"segreto SRS delle prove".to_vec()),
             index_cache: Default::default(),
         });
 
