@@ -608,7 +608,11 @@ impl Store for SqliteStore {
         }
         // A writer about to reference one of them has refreshed its time under the shared
         // lock: `remove_unreferenced` checks that time again under the exclusive one.
-        let files = self.blobs.remove_unreferenced(&orphans, grace)?;
+        let files = if orphans.is_empty() {
+            0
+        } else {
+            self.blobs.remove_unreferenced(&orphans, grace)?
+        };
         Ok(BlobCollection {
             checked,
             freed: orphans.len(),
