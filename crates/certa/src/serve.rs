@@ -74,6 +74,8 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             }
             (!pem.is_empty()).then_some(pem)
         },
+        srs: services::srs::SrsKey::load_or_create(&data.join("srs.key"))
+            .context("the SRS secret (srs.key)")?,
         index_cache: Default::default(),
     })
 }
@@ -188,22 +190,13 @@ impl Handler for Inbound {
         Ok(())
     }
 
-    async fn rcpt_to(&self, _env: &Envelope, rcpt: &str) -> Result<(), Reply> {
-        let (p, rcpt) = (self.p.clone(), rcpt.to_string());
-        if blocking(
-            move || services::incoming::accepts_recipient(&p, &rcpt),
-            false,
+    async fn rcpt_to(&self, env: &Envelope, rcpt: &str) -> Result<(), Reply> {
+        let (p, env, rcpt) = (self.p.clone(), env.clone(), rcpt.to_string());
+        blocking(
+            move || services::incoming::check_recipient(&p, &env.mail_from, &env.rcpt_to, &rcpt),
+            Err(internal_error()),
         )
         .await
-        {
-            Ok(())
-        } else {
-            Err(Reply::new(
-                550,
-                "5.7.1",
-                "Relay non consentito: destinatario di un altro dominio",
-            ))
-        }
     }
 
     async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {

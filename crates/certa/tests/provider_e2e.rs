@@ -168,8 +168,13 @@ fn within_one_provider_formal_errors_and_unknown_recipient() {
     // A formal error: the SMTP session says so, and a signed notice arrives.
     let bcc = format!("From: {s}\r\nTo: {r}\r\nBcc: {r}\r\nSubject: con Bcc\r\n\r\ntesto\r\n");
     let out = python_submit(a.submissions_port(), &a.ca(), &s, &s, &[&r], bcc.as_bytes());
+    // Build §3: the reason in Italian, then in English.
+    let italian = "la posta certificata non ammette destinatari in copia nascosta (campo Bcc)";
+    let english = "certified mail does not allow blind-copy recipients (Bcc field)";
     assert!(
-        out.starts_with("ERR") && out.contains("550") && out.contains("Bcc"),
+        out.starts_with("ERR")
+            && out.contains("550")
+            && out.contains(&format!("{italian} / {english}")),
         "{out}"
     );
     let inbox = a.wait_folder(&s, "INBOX", "non-acceptance", |m| {
@@ -182,6 +187,10 @@ fn within_one_provider_formal_errors_and_unknown_recipient() {
         .1;
     check_signed(notice, &a.ca(), Some("non-accettazione"));
     assert!(String::from_utf8_lossy(notice).contains("AVVISO DI NON ACCETTAZIONE"));
+    assert_eq!(
+        daticert(notice).errore_esteso.as_deref(),
+        Some(format!("{italian} / {english}").as_str())
+    );
 
     // Every other formal error (RFC 6109 §3.1.1), each: SMTP 550 naming it and one more signed
     // notice.

@@ -28,7 +28,7 @@ enum Hostile {
     StallAfterStarttls,
     /// Takes the transaction up to DATA, then reads a byte a second and never replies.
     SlowData,
-    /// Not hostile: a well-behaved server that notes each MAIL FROM.
+    /// Not hostile: a well-behaved server that notes each MAIL FROM and RCPT TO.
     Recorder,
 }
 
@@ -38,7 +38,8 @@ struct Peer {
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
     most_open: Arc<AtomicUsize>,
-    mail_from: Arc<Mutex<Vec<String>>>,
+    /// What a [`Hostile::Recorder`] was told: its MAIL FROM and RCPT TO lines, lowercased.
+    envelope: Arc<Mutex<Vec<String>>>,
 }
 
 impl Peer {
@@ -48,12 +49,12 @@ impl Peer {
         let accepted = Arc::new(AtomicUsize::new(0));
         let open = Arc::new(AtomicUsize::new(0));
         let most_open = Arc::new(AtomicUsize::new(0));
-        let mail_from = Arc::new(Mutex::new(Vec::new()));
+        let envelope = Arc::new(Mutex::new(Vec::new()));
         let (a, o, m, f) = (
             accepted.clone(),
             open.clone(),
             most_open.clone(),
-            mail_from.clone(),
+            envelope.clone(),
         );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -73,7 +74,7 @@ impl Peer {
             accepted,
             open,
             most_open,
-            mail_from,
+            envelope,
         }
     }
 
@@ -90,7 +91,7 @@ impl Peer {
 fn serve_hostile(
     conn: TcpStream,
     how: Hostile,
-    mail_from: &Mutex<Vec<String>>,
+    envelope: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let mut w = conn.try_clone()?;
     let mut r = BufReader::new(conn);
@@ -143,9 +144,13 @@ fn serve_hostile(
                 if cmd.is_empty() || cmd.starts_with("QUIT") {
                     return w.write_all(b"221 ciao\r\n");
                 }
-                if let Some(from) = cmd.strip_prefix("MAIL FROM:") {
-                    let from = from.split_whitespace().next().unwrap_or_default();
-                    mail_from.lock().unwrap().push(from.to_ascii_lowercase());
+                if cmd.starts_with("MAIL FROM:") || cmd.starts_with("RCPT TO:") {
+                    // The command and its path, without parameters (SIZE=, BODY=).
+                    let words: Vec<&str> = cmd.split_whitespace().take(2).collect();
+                    envelope
+                        .lock()
+                        .unwrap()
+                        .push(words.join(" ").to_ascii_lowercase());
                 }
                 if cmd.starts_with("DATA") {
                     w.write_all(b"354 avanti\r\n")?;
@@ -422,14 +427,14 @@ fn mx_on_private_addresses_is_refused_but_a_static_route_to_loopback_works() {
     );
 
     // L10: ordinary mail forwarded outside leaves with our envelope sender, not the
-    // original one (whose SPF does not list us).
+    // original one (whose SPF does not list us): the original rewritten with SRS.
     let out = Command::new("python3")
         .args([
             "-c",
             r#"
 import smtplib, sys
 with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=60) as c:
-    c.sendmail("amico@example.org", [sys.argv[2]], b"From: amico@example.org\r\nSubject: ciao\r\n\r\nposta ordinaria\r\n")
+    c.sendmail("amico@privato.test", [sys.argv[2]], b"From: amico@privato.test\r\nSubject: ciao\r\n\r\nposta ordinaria\r\n")
 print("OK")
 "#,
             &a.smtp_port().to_string(),
@@ -443,10 +448,79 @@ print("OK")
         String::from_utf8_lossy(&out.stderr)
     );
     wait_until("the forwarded copy", 30, || {
-        !forwarded.mail_from.lock().unwrap().is_empty()
+        forwarded.envelope.lock().unwrap().len() >= 2
     });
+    let envelope = forwarded.envelope.lock().unwrap().clone();
+    let srs = envelope[0]
+        .strip_prefix("mail from:<")
+        .and_then(|f| f.split_once('>'))
+        .map(|f| f.0.to_string())
+        .unwrap_or_default();
+    assert!(
+        srs.starts_with("srs0=") && srs.ends_with("=privato.test=amico@pec.alpha.test"),
+        "{envelope:?}"
+    );
+    assert_eq!(envelope[1], "rcpt to:<a@privato.test>");
+
+    // The bounce to that address (lowercased on its way, as mail systems may) goes back to
+    // the original sender with a null reverse-path; a forged return address, or other mail
+    // than a bounce to a genuine one, is refused.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            r#"
+import smtplib, sys
+port, srs = int(sys.argv[1]), sys.argv[2]
+bounce = b"From: MAILER-DAEMON@privato.test\r\nSubject: Undelivered Mail\r\n\r\nmailbox full\r\n"
+def send(sender, rcpt, label):
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as c:
+            c.sendmail(sender, [rcpt], bounce)
+        print(label, "OK")
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = e.recipients[rcpt]
+        print(label, code, text.decode())
+send("", srs, "bounce")
+c = srs[5]
+send("", srs[:5] + ("b" if c in "aA" else "a") + srs[6:], "forged")
+send("spam@example.net", srs, "not-a-bounce")
+# A return address and a mailbox in one transaction: the mailbox is deferred (452) and
+# the bounce alone goes on.
+with smtplib.SMTP("127.0.0.1", port, timeout=60) as c:
+    refused = c.sendmail("", [srs, sys.argv[3]], bounce)
+    print("mixed", refused[sys.argv[3]][0])
+"#,
+            &a.smtp_port().to_string(),
+            &srs,
+            &s,
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("bounce OK"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("forged 550 5.7.1 Indirizzo di ritorno rifiutato"),
+        "{said}"
+    );
+    assert!(said.contains("not-a-bounce 550 5.7.1"), "{said}");
+    assert!(said.contains("mixed 452"), "{said}");
+    wait_until("the two bounces returned", 30, || {
+        forwarded.envelope.lock().unwrap().len() >= 6
+    });
+    // Two relays may run at once: their lines are counted, not ordered.
+    let mut returned = forwarded.envelope.lock().unwrap()[2..].to_vec();
+    returned.sort();
     assert_eq!(
-        forwarded.mail_from.lock().unwrap().as_slice(),
-        ["<posta-certificata@pec.alpha.test>"]
+        returned,
+        [
+            "mail from:<>",
+            "mail from:<>",
+            "rcpt to:<amico@privato.test>",
+            "rcpt to:<amico@privato.test>"
+        ]
     );
 }

@@ -280,7 +280,11 @@ fn repeated_from_to_or_subject_at_submission_is_not_accepted() {
         let msg = [extra.as_bytes(), &good].concat();
         let out = python_submit(b.submissions_port(), &b.ca(), &rb, &rb, &[&rc], &msg);
         assert!(
-            out.contains("550") && out.contains(&format!("il campo {name} compare 2 volte")),
+            out.contains("550")
+                && out.contains(&format!(
+                    "il campo {name} compare 2 volte: RFC 5322 ne ammette uno solo / \
+                     the {name} field occurs 2 times: RFC 5322 allows only one"
+                )),
             "{name}: {out}"
         );
     }

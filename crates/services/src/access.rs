@@ -49,7 +49,12 @@ fn try_submit(
     let builder = Builder::new(&p.identity);
     let violations = pec::checks::formal_checks(mail_from, rcpts, message, &p.limits.pec);
     if !violations.is_empty() {
-        let reasons: Vec<String> = violations.iter().map(|v| v.message(Lang::It)).collect();
+        // Build §3: each reason in Italian, then in English, in the notice's text, in its
+        // daticert `errore-esteso` (free text, RFC 6109 §4.4) and in the SMTP reply.
+        let reasons: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{} / {}", v.message(Lang::It), v.message(Lang::En)))
+            .collect();
         let notice = delivery::sign(p, &builder.non_acceptance(&tx, &reasons, false))?;
         p.store.write(|db| {
             delivery::append(db, mailbox, INBOX, &notice, now, false)?;
@@ -59,9 +64,12 @@ fn try_submit(
         return Ok(Reply::new(
             550,
             "5.7.1",
+            // One reason a line (RFC 5321 §4.2.1 multiline reply), each within the line
+            // length however many there are.
             format!(
-                "Messaggio non accettato (avviso di non accettazione inviato): {}",
-                reasons.join("; ")
+                "Messaggio non accettato (avviso di non accettazione inviato) / \
+                 Message not accepted (notice of non-acceptance sent):\n{}",
+                reasons.join("\n")
             ),
         ));
     }

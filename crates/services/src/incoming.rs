@@ -12,7 +12,7 @@ use smtp::Reply;
 use store::{StoreError, INBOX};
 
 /// Whether the MX takes mail for this recipient at all (our domains only; no open relay).
-pub fn accepts_recipient(p: &Provider, rcpt: &str) -> bool {
+fn accepts_recipient(p: &Provider, rcpt: &str) -> bool {
     p.store
         .is_local_domain(pec::build::domain_of(rcpt))
         .unwrap_or(false)
@@ -35,6 +35,10 @@ fn try_receive(
     rcpts: &[String],
     message: Vec<u8>,
 ) -> Result<Reply, StoreError> {
+    // Bounces of our forwards: RCPT TO kept them apart from every other recipient.
+    if rcpts.iter().any(|r| is_return_address(p, r)) {
+        return return_to_sender(p, mail_from, rcpts, message);
+    }
     let now = p.now();
     let parsed = match pec::classify(&message) {
         Ok(m) => m,
@@ -512,13 +516,127 @@ fn ordinary(
 }
 
 /// The envelope sender of ordinary mail we forward: ours, not the original one, whose
-/// domain's SPF does not list our servers (and DMARC would then fail); bounces come back to
-/// us and are refused there, not sent as backscatter to a possibly forged original sender.
-/// A null reverse-path stays null (RFC 5321 §4.5.5: no bounce of a bounce).
+/// domain's SPF does not list our servers (and DMARC would then fail). It is the original
+/// rewritten with SRS, so a bounce comes back to us and goes on to the original sender
+/// (see [`return_to_sender`]); a sender SRS cannot carry (too long) gets our service
+/// address, where bounces are refused. A null reverse-path stays null (RFC 5321 §4.5.5: no
+/// bounce of a bounce).
 fn forward_sender(p: &Provider, original: &str) -> String {
-    if original.is_empty() {
-        String::new()
-    } else {
-        p.identity.service_address()
+    match p.srs.forward(original, &p.identity.domain, p.now()) {
+        Ok(rewritten) => rewritten,
+        Err(_) => p.identity.service_address(),
     }
+}
+
+/// Whether `rcpt` is a return address (SRS) of our forwards, before it is verified.
+fn is_return_address(p: &Provider, rcpt: &str) -> bool {
+    crate::srs::is_ours(rcpt, &p.identity.domain)
+}
+
+/// Where a bounce to the return address `rcpt` goes back to, or the 550 that refuses it:
+/// only a verified address of ours, not expired, taking a bounce (null reverse-path: other
+/// mail to it would make us an open relay towards whoever the address names), for a sender
+/// outside our domains (our mailboxes never send ordinary mail through the MX, so such a
+/// sender was forged and its bounce would be backscatter).
+fn return_path(p: &Provider, mail_from: &str, rcpt: &str) -> Result<String, Reply> {
+    let refuse = |why: String| Reply::new(550, "5.7.1", why);
+    let original = p
+        .srs
+        .reverse(rcpt, &p.identity.domain, p.now())
+        .map_err(|e| refuse(format!("Indirizzo di ritorno rifiutato: {e}")))?;
+    if !mail_from.is_empty() {
+        return Err(refuse(
+            "Indirizzo di ritorno di un inoltro: accetta solo avvisi di mancato recapito \
+             (mittente vuoto)"
+                .into(),
+        ));
+    }
+    if p.destination(&original, &p.index()) == Destination::Local {
+        return Err(refuse(
+            "Indirizzo di ritorno rifiutato: il mittente originale non ha inviato da qui".into(),
+        ));
+    }
+    Ok(original)
+}
+
+/// RCPT TO on the MX: our domains, or a verified return address of our forwards; the two
+/// never in one transaction (RFC 5321 §3.3: a 452 makes the client send the rest in
+/// another), so that each gets its own reply to its DATA.
+pub fn check_recipient(
+    p: &Provider,
+    mail_from: &str,
+    earlier: &[String],
+    rcpt: &str,
+) -> Result<(), Reply> {
+    let returning = is_return_address(p, rcpt);
+    if earlier.iter().any(|r| is_return_address(p, r) != returning) {
+        return Err(Reply::new(
+            452,
+            "4.5.3",
+            "Avvisi di ritorno e altri destinatari in transazioni separate: riprovare",
+        ));
+    }
+    if returning {
+        return return_path(p, mail_from, rcpt).map(|_| ());
+    }
+    if accepts_recipient(p, rcpt) {
+        Ok(())
+    } else {
+        Err(Reply::new(
+            550,
+            "5.7.1",
+            "Relay non consentito: destinatario di un altro dominio",
+        ))
+    }
+}
+
+/// A bounce of ordinary mail we forwarded, sent to our SRS return addresses: verified
+/// again, then relayed to the original senders with a null reverse-path.
+fn return_to_sender(
+    p: &Provider,
+    mail_from: &str,
+    rcpts: &[String],
+    message: Vec<u8>,
+) -> Result<Reply, StoreError> {
+    let mut originals = Vec::with_capacity(rcpts.len());
+    for r in rcpts {
+        match return_path(p, mail_from, r) {
+            Ok(original) => originals.push(original),
+            Err(reply) => return Ok(reply),
+        }
+    }
+    match p.scan(&message) {
+        Err(e) => return Ok(e.reply()),
+        Ok(ScanResult::Infected(virus)) => {
+            return Ok(Reply::new(
+                554,
+                "5.7.1",
+                format!("Virus rilevato ({virus}): messaggio rifiutato"),
+            ))
+        }
+        Ok(ScanResult::Clean) => {}
+    }
+    let now = p.now();
+    let bounce = Stored::put(p, message, None)?;
+    p.store.write(|db| {
+        for original in &originals {
+            delivery::enqueue(db, "relay", "", original, &bounce, None, now)?;
+        }
+        db.log_append(&store::LogRecord {
+            time: now,
+            event: "ritorno-inoltro",
+            msgid: "",
+            sender: mail_from,
+            recipients: rcpts,
+            subject: "avviso di mancato recapito di posta ordinaria inoltrata",
+            related: &originals,
+            provider: &p.identity.name,
+        })?;
+        Ok(())
+    })?;
+    Ok(Reply::new(
+        250,
+        "2.0.0",
+        "Avviso di ritorno inoltrato al mittente",
+    ))
 }

@@ -7,6 +7,7 @@
 //!   non-acceptance, the transport envelope;
 //! - [`incoming`]: the incoming point (§3.2): what other providers and the Internet send;
 //! - [`delivery`]: the delivery point (§3.3) and outbound relay, as queue work;
+//! - [`srs`]: the envelope sender of ordinary mail we forward, and its bounces;
 //! - [`timers`]: the 12 h / 24 h notices (§3.1.6); [`worker`]: queue and timer loops.
 
 pub mod access;
@@ -16,6 +17,7 @@ pub mod delivery;
 pub mod dns;
 pub mod incoming;
 pub mod provider;
+pub mod srs;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

@@ -96,6 +96,8 @@ pub struct Provider {
     pub mx_port: u16,
     /// Extra CAs (PEM) trusted for peers' TLS and signatures, besides the system's.
     pub peer_ca_pem: Option<String>,
+    /// Keys the envelope senders of forwarded ordinary mail (SRS), kept in the data directory.
+    pub srs: crate::srs::SrsKey,
     /// The index as last read, with the store's version of it.
     pub index_cache: std::sync::Mutex<Option<(String, Arc<ProviderIndex>)>>,
 }

@@ -94,6 +94,7 @@ impl TestProvider {
             dns_resolver: None,
             mx_port: 25,
             peer_ca_pem: None,
+            srs: crate::srs::SrsKey::new(b"segreto SRS delle prove".to_vec()),
             index_cache: Default::default(),
         });
         let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();

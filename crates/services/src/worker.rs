@@ -304,16 +304,36 @@ pub async fn index_stored_text(p: Arc<Provider>) {
 /// write takes from storing the bytes to committing what refers to them.
 pub const BLOB_GRACE_SECS: i64 = 3600;
 
-/// Gives back the space of message bytes nobody references any more, every `every`.
+/// How many `xx/` blob directories (of 256) each collection pass sweeps for files no row
+/// references: the whole store is walked every 16 passes, a slice at a time.
+const ORPHAN_SHARDS_PER_PASS: u8 = 16;
+
+/// Gives back the space of message bytes nobody references any more, every `every`: the
+/// released ones, then the next slice of blob files for orphans (bytes whose transaction
+/// failed or never committed).
 pub async fn run_blob_collection(p: Arc<Provider>, every: Duration) {
+    let mut next_shard: u8 = 0;
     loop {
         tokio::time::sleep(every).await;
         let p = p.clone();
-        let r = tokio::task::spawn_blocking(move || loop {
-            let pass = p.store.collect_blobs(p.now(), BLOB_GRACE_SECS, 1000)?;
-            if pass.checked < 1000 {
-                return Ok::<_, store::StoreError>(());
+        let first_shard = next_shard;
+        next_shard = next_shard.wrapping_add(ORPHAN_SHARDS_PER_PASS);
+        let r = tokio::task::spawn_blocking(move || {
+            loop {
+                let pass = p.store.collect_blobs(p.now(), BLOB_GRACE_SECS, 1000)?;
+                if pass.checked < 1000 {
+                    break;
+                }
             }
+            let mut removed = 0;
+            for i in 0..ORPHAN_SHARDS_PER_PASS {
+                let shard = first_shard.wrapping_add(i);
+                removed += p.store.sweep_orphan_blobs(shard, BLOB_GRACE_SECS)?.files;
+            }
+            if removed > 0 {
+                println!("Certa: {removed} file di messaggi orfani rimossi");
+            }
+            Ok::<_, store::StoreError>(())
         })
         .await;
         if let Ok(Err(e)) = r {

@@ -8,6 +8,10 @@
 //! to reference the same bytes: every `put` refreshes the file's modification time under a
 //! shared lock of the blob directory, and removal checks that time under the exclusive
 //! lock. A blob written (or written again) within the grace period is never removed.
+//!
+//! A blob file whose referencing transaction then failed (or a crash came between the
+//! write and the commit) never gets a release: it is found by walking the `xx/` directories
+//! a slice at a time ([`BlobStore::files_older_than`]) and removed the same way.
 
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -157,6 +161,37 @@ impl BlobStore {
             }
         }
         Ok(removed)
+    }
+
+    /// Names of the blob files in directory `shard` (the first byte of their names) last
+    /// written more than `grace` ago: the candidates for the sweep of files no row
+    /// references. Anything else in that directory is left alone.
+    pub fn files_older_than(&self, shard: u8, grace: Duration) -> std::io::Result<Vec<String>> {
+        let prefix = format!("{shard:02x}");
+        let entries = match fs::read_dir(self.root.join(&prefix)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        let mut old = vec![];
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !name.starts_with(&prefix) || self.path(&name).is_none() {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok());
+            if age.is_some_and(|a| a >= grace) {
+                old.push(name);
+            }
+        }
+        Ok(old)
     }
 
     pub fn get(&self, hash: &str) -> std::io::Result<Vec<u8>> {

@@ -4,9 +4,12 @@
 //! a grace period later, checks that no message, queue item or quarantine entry uses it
 //! again, then drops its inline copy, its full-text rows and (after the commit) its file.
 //! Blob files written within the grace period stay (see `blob.rs`).
+//!
+//! A blob file whose transaction failed after the write has no release: the sweep of
+//! orphans ([`crate::Store::sweep_orphan_blobs`]) finds it by walking the files.
 
 use crate::{Result, Unix};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// Checks up to `limit` blobs released at least `grace_secs` before `now`. Returns how many
 /// were checked and the unreferenced ones: their inline copies and index rows are gone
@@ -43,15 +46,15 @@ pub fn collect(
     Ok((checked, free))
 }
 
-fn in_use(tx: &Transaction<'_>, hash: &str) -> Result<bool> {
-    Ok(tx
-        .query_row(
-            "SELECT 1 WHERE EXISTS (SELECT 1 FROM messages WHERE blob = ?1)
+/// Whether a message, queue item or quarantine entry uses the bytes named `hash`.
+pub fn in_use(c: &Connection, hash: &str) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT 1 WHERE EXISTS (SELECT 1 FROM messages WHERE blob = ?1)
                 OR EXISTS (SELECT 1 FROM queue WHERE blob = ?1)
                 OR EXISTS (SELECT 1 FROM quarantine WHERE blob = ?1)",
-            [hash],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+        [hash],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
 }

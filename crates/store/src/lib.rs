@@ -380,6 +380,12 @@ pub trait Store: Send + Sync {
     /// Gives back the space of blobs that nothing has referenced for `grace_secs` (a blob
     /// file written within that time stays), checking up to `limit` of them.
     fn collect_blobs(&self, now: Unix, grace_secs: i64, limit: i64) -> Result<BlobCollection>;
+    /// Removes the blob files of directory `shard` (the first byte of their names, 0–255)
+    /// that no message, queue item or quarantine entry references and that were written
+    /// more than `grace_secs` ago: the bytes of a transaction that failed or never
+    /// committed after writing them. In the result, `checked` counts the files old enough,
+    /// `freed` those unreferenced, `files` those removed.
+    fn sweep_orphan_blobs(&self, shard: u8, grace_secs: i64) -> Result<BlobCollection>;
 
     // ---- domains and mailboxes
     fn add_domain(&self, name: &str, now: Unix) -> Result<()>;

@@ -596,6 +596,30 @@ impl Store for SqliteStore {
         })
     }
 
+    fn sweep_orphan_blobs(&self, shard: u8, grace_secs: i64) -> Result<BlobCollection> {
+        let grace = std::time::Duration::from_secs(grace_secs.max(0) as u64);
+        let old = self.blobs.files_older_than(shard, grace)?;
+        let checked = old.len();
+        let mut orphans = vec![];
+        for hash in old {
+            if !self.read(|c| crate::gc::in_use(c, &hash))? {
+                orphans.push(hash);
+            }
+        }
+        // A writer about to reference one of them has refreshed its time under the shared
+        // lock: `remove_unreferenced` checks that time again under the exclusive one.
+        let files = if orphans.is_empty() {
+            0
+        } else {
+            self.blobs.remove_unreferenced(&orphans, grace)?
+        };
+        Ok(BlobCollection {
+            checked,
+            freed: orphans.len(),
+            files,
+        })
+    }
+
     // ---- domains and mailboxes -------------------------------------------------------
 
     fn add_domain(&self, name: &str, now: Unix) -> Result<()> {

@@ -614,3 +614,76 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
     assert!(!blob_file(d.path(), &large_hash).exists(), "file removed");
     assert!(s.blob(&large_hash).is_err());
 }
+
+/// A blob file written for a transaction that then failed (here a delivery over quota) is
+/// referenced by nothing and never released: the sweep of orphans removes it once older
+/// than the grace period, and leaves alone files in use or written recently.
+#[test]
+fn orphan_blob_files_of_failed_transactions_are_swept() {
+    let (d, s) = open();
+    let shard_of = |hash: &str| u8::from_str_radix(&hash[..2], 16).unwrap();
+    let backdate = |hash: &str| {
+        std::fs::File::options()
+            .write(true)
+            .open(blob_file(d.path(), hash))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+            .unwrap()
+    };
+    let meta = MessageMeta::default();
+
+    // Happy path: a delivered message's file, old, stays; a fresh unreferenced one (a
+    // writer that has not committed yet) stays.
+    s.set_quota("a@pec.test", 10_000_000).unwrap();
+    let delivered = s.put_blob(b"From: a\r\n\r\nconsegnato").unwrap();
+    let m = NewMessage {
+        blob: &delivered,
+        size: 30,
+        meta: &meta,
+    };
+    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true).map(|_| ()))
+        .unwrap();
+    backdate(&delivered);
+    let pass = s.sweep_orphan_blobs(shard_of(&delivered), 3600).unwrap();
+    assert_eq!((pass.checked, pass.freed, pass.files), (1, 0, 0));
+    assert!(blob_file(d.path(), &delivered).exists());
+    assert_eq!(s.blob(&delivered).unwrap(), b"From: a\r\n\r\nconsegnato");
+
+    // The attack: the bytes are written, then the delivery fails (over quota) and its
+    // transaction rolls back. Nothing references the file and no release was noted.
+    s.set_quota("a@pec.test", 100).unwrap();
+    let large = vec![b'y'; store::INLINE_BLOB_MAX + 1];
+    let orphan = s.put_blob(&large).unwrap();
+    let m = NewMessage {
+        blob: &orphan,
+        size: large.len() as i64,
+        meta: &meta,
+    };
+    let failed = s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true).map(|_| ()));
+    assert!(
+        matches!(failed, Err(store::StoreError::OverQuota(_))),
+        "{failed:?}"
+    );
+    assert!(blob_file(d.path(), &orphan).exists());
+    // The regular collection knows nothing of it.
+    assert_eq!(s.collect_blobs(100_000, 0, 100).unwrap().checked, 0);
+    // Within the grace period it stays: a writer may be about to commit it.
+    let pass = s.sweep_orphan_blobs(shard_of(&orphan), 3600).unwrap();
+    assert_eq!(pass.files, 0);
+    assert!(
+        blob_file(d.path(), &orphan).exists(),
+        "written too recently"
+    );
+    // Once old, the sweep of its directory removes it, and only it.
+    backdate(&orphan);
+    let pass = s.sweep_orphan_blobs(shard_of(&orphan), 3600).unwrap();
+    assert_eq!(pass.files, 1);
+    assert!(!blob_file(d.path(), &orphan).exists(), "orphan removed");
+    assert!(s.blob(&orphan).is_err());
+    let pass = s.sweep_orphan_blobs(shard_of(&delivered), 0).unwrap();
+    assert_eq!(pass.files, 0);
+    assert!(
+        blob_file(d.path(), &delivered).exists(),
+        "delivered bytes kept"
+    );
+}
