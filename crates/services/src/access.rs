@@ -43,8 +43,17 @@ fn try_submit(
         .serial()
         .map_err(|e| StoreError::Backend(format!("generatore casuale: {e}")))?;
     let ident = pec::build::new_identificativo(time, serial, &p.identity.domain);
+    // Which recipients' domains are ours, asked before: a store error refuses the message
+    // (temporarily) instead of reading as "not a PEC domain".
+    let mut local_domains = std::collections::HashSet::new();
+    for r in rcpts {
+        let d = pec::build::domain_of(r);
+        if p.store.is_local_domain(d)? {
+            local_domains.insert(d.to_ascii_lowercase());
+        }
+    }
     let tx = Transaction::from_original(message, mail_from, rcpts, ident.clone(), time, |d| {
-        p.store.is_local_domain(d).unwrap_or(false) || index.is_pec_domain(d)
+        local_domains.contains(&d.to_ascii_lowercase()) || index.is_pec_domain(d)
     });
     let builder = Builder::new(&p.identity);
     let violations = pec::checks::formal_checks(mail_from, rcpts, message, &p.limits.pec);
@@ -111,8 +120,8 @@ fn try_submit(
     sent_copy.meta.identificativo = Some(ident.clone());
     let routes: Vec<(String, Destination)> = rcpts
         .iter()
-        .map(|r| (r.clone(), p.destination(r, &index)))
-        .collect();
+        .map(|r| Ok((r.clone(), p.destination(r, &index)?)))
+        .collect::<Result<_, StoreError>>()?;
     p.store.write(|db| {
         db.create_transaction(&PecTransaction {
             identificativo: ident.clone(),

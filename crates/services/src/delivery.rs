@@ -323,7 +323,7 @@ pub fn dispatch(
 ) -> Result<(), StoreError> {
     s.persist(db)?;
     for rcpt in &s.rcpt_to {
-        let dest = destination_with(rcpt, index, |d| db.is_local_domain(d).unwrap_or(false));
+        let dest = destination_with(rcpt, index, |d| db.is_local_domain(d))?;
         match dest {
             Destination::Local => {
                 if db.mailbox_exists(rcpt)? {

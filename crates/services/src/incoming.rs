@@ -12,10 +12,8 @@ use smtp::Reply;
 use store::{StoreError, INBOX};
 
 /// Whether the MX takes mail for this recipient at all (our domains only; no open relay).
-fn accepts_recipient(p: &Provider, rcpt: &str) -> bool {
-    p.store
-        .is_local_domain(pec::build::domain_of(rcpt))
-        .unwrap_or(false)
+fn accepts_recipient(p: &Provider, rcpt: &str) -> Result<bool, StoreError> {
+    p.store.is_local_domain(pec::build::domain_of(rcpt))
 }
 
 pub fn receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Reply {
@@ -487,8 +485,8 @@ fn ordinary(
     let index = p.index();
     let local_forward: Vec<bool> = forward_to
         .iter()
-        .map(|f| p.destination(f, &index) == Destination::Local)
-        .collect();
+        .map(|f| Ok(p.destination(f, &index)? == Destination::Local))
+        .collect::<Result<_, StoreError>>()?;
     p.store.write(|db| {
         if let Some(a) = &anomaly {
             for r in &anomaly_for {
@@ -551,7 +549,14 @@ fn return_path(p: &Provider, mail_from: &str, rcpt: &str) -> Result<String, Repl
                 .into(),
         ));
     }
-    if p.destination(&original, &p.index()) == Destination::Local {
+    let destination = p.destination(&original, &p.index()).map_err(|_| {
+        Reply::new(
+            451,
+            "4.3.0",
+            "Errore temporaneo del server: riprovare più tardi",
+        )
+    })?;
+    if destination == Destination::Local {
         return Err(refuse(
             "Indirizzo di ritorno rifiutato: il mittente originale non ha inviato da qui".into(),
         ));
@@ -579,14 +584,19 @@ pub fn check_recipient(
     if returning {
         return return_path(p, mail_from, rcpt).map(|_| ());
     }
-    if accepts_recipient(p, rcpt) {
-        Ok(())
-    } else {
-        Err(Reply::new(
+    match accepts_recipient(p, rcpt) {
+        Ok(true) => Ok(()),
+        // Not known to be ours is not known to be someone else's: try again later.
+        Err(_) => Err(Reply::new(
+            451,
+            "4.3.0",
+            "Errore temporaneo del server: riprovare più tardi",
+        )),
+        Ok(false) => Err(Reply::new(
             550,
             "5.7.1",
             "Relay non consentito: destinatario di un altro dominio",
-        ))
+        )),
     }
 }
 

@@ -6,7 +6,7 @@ use openssl::x509::X509;
 use pec::{ProviderEntry, ProviderIdentity, ProviderIndex, Signer, TrustAnchors};
 use std::net::IpAddr;
 use std::sync::Arc;
-use store::{Mailbox, Store};
+use store::{Mailbox, Store, StoreError};
 
 /// Time, injected so that timers can be tested.
 pub trait Clock: Send + Sync {
@@ -223,10 +223,14 @@ impl Provider {
         Ok(())
     }
 
-    pub fn destination(&self, address: &str, index: &ProviderIndex) -> Destination {
-        destination_with(address, index, |d| {
-            self.store.is_local_domain(d).unwrap_or(false)
-        })
+    /// Where mail for `address` goes. A store error is an error, never "not ours": read as
+    /// "not ours", it would relay a local recipient's message to the outside.
+    pub fn destination(
+        &self,
+        address: &str,
+        index: &ProviderIndex,
+    ) -> Result<Destination, StoreError> {
+        destination_with(address, index, |d| self.store.is_local_domain(d))
     }
 }
 
@@ -235,18 +239,16 @@ impl Provider {
 pub fn destination_with(
     address: &str,
     index: &ProviderIndex,
-    is_local: impl Fn(&str) -> bool,
-) -> Destination {
-    {
-        let domain = pec::build::domain_of(address);
-        if is_local(domain) {
-            Destination::Local
-        } else if let Some(p) = index.by_domain(domain) {
-            Destination::Pec(Box::new(p.clone()))
-        } else {
-            Destination::Ordinary
-        }
-    }
+    is_local: impl Fn(&str) -> Result<bool, StoreError>,
+) -> Result<Destination, StoreError> {
+    let domain = pec::build::domain_of(address);
+    Ok(if is_local(domain)? {
+        Destination::Local
+    } else if let Some(p) = index.by_domain(domain) {
+        Destination::Pec(Box::new(p.clone()))
+    } else {
+        Destination::Ordinary
+    })
 }
 
 impl Provider {
@@ -314,5 +316,27 @@ impl Provider {
         let mut b = [0u8; 8];
         openssl::rand::rand_bytes(&mut b)?;
         Ok(u64::from_be_bytes(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_is_never_read_as_another_domain() {
+        let index = ProviderIndex::default();
+        let ours = |d: &str| Ok(d == "pec.example.test");
+        assert_eq!(
+            destination_with("a@pec.example.test", &index, ours).unwrap(),
+            Destination::Local
+        );
+        assert_eq!(
+            destination_with("a@example.org", &index, ours).unwrap(),
+            Destination::Ordinary
+        );
+        // Read as "not ours", a failing lookup would relay a local recipient's message.
+        let failing = |_: &str| Err(StoreError::Backend("database is locked".into()));
+        assert!(destination_with("a@pec.example.test", &index, failing).is_err());
     }
 }

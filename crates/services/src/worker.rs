@@ -522,7 +522,10 @@ async fn relay(
         let first = rcpts.first().cloned().unwrap_or_default();
         let domain = pec::build::domain_of(&first).to_string();
         let route = p2.store.route(&domain).map_err(|e| e.to_string())?;
-        let pec_peer = matches!(p2.destination(&first, &p2.index()), Destination::Pec(_));
+        let destination = p2
+            .destination(&first, &p2.index())
+            .map_err(|e| e.to_string())?;
+        let pec_peer = matches!(destination, Destination::Pec(_));
         let hops = next_hops(&p2, &domain, route.as_ref(), allow_private);
         let ca = route
             .and_then(|r| r.ca_pem)
