@@ -124,6 +124,7 @@ impl Server {
             mx_port: 25,
             peer_ca_pem: None,
             index_cache: Default::default(),
+            metrics: Default::default(),
         });
 
         let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
