@@ -22,23 +22,31 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// `certa serve` with its standard error in `log`; killed when the test ends.
-fn serve_logging_to(node: &Node, log: &Path) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_certa"))
-        .arg("--data")
+/// `certa serve` with its standard error in `log` and `CERTA_LOG` as given.
+fn spawn_serve(node: &Node, log: &Path, certa_log: Option<&str>) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certa"));
+    cmd.arg("--data")
         .arg(node.data())
         .arg("serve")
         .env_remove("CERTA_LOG")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(log).unwrap());
+    if let Some(v) = certa_log {
+        cmd.env("CERTA_LOG", v);
+    }
+    Proc(cmd.spawn().unwrap())
+}
+
+/// `certa serve` with its standard error in `log`, once it listens; killed when the test
+/// ends.
+fn serve_logging_to(node: &Node, log: &Path, certa_log: Option<&str>) -> Proc {
+    let child = spawn_serve(node, log, certa_log);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", node.base + 7)).is_err() {
         assert!(Instant::now() < deadline, "certa serve did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Proc(child)
+    child
 }
 
 /// `GET /metrics` over a plain socket: the status line and the body.
@@ -143,8 +151,8 @@ fn one_transaction_is_followed_by_its_identificativo_in_both_logs_and_counted() 
     let logs = tempfile::tempdir().unwrap();
     let (log_a, log_b): (PathBuf, PathBuf) =
         (logs.path().join("alpha.log"), logs.path().join("beta.log"));
-    let _a = serve_logging_to(&a, &log_a);
-    let _b = serve_logging_to(&b, &log_b);
+    let _a = serve_logging_to(&a, &log_a, None);
+    let _b = serve_logging_to(&b, &log_b, None);
 
     // Before: nothing counted yet, the gauges are there; other paths are not served.
     let (status, before) = scrape(metrics_a, "/metrics");
@@ -153,6 +161,14 @@ fn one_transaction_is_followed_by_its_identificativo_in_both_logs_and_counted() 
     assert_eq!(sample(&before, accepted), None, "{before}");
     assert_eq!(sample(&before, "certa_queue_depth"), Some(0.0), "{before}");
     assert_eq!(scrape(metrics_a, "/").0, "HTTP/1.1 404 Not Found");
+    // A request head past 8 KiB is refused, not buffered.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics_a)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let huge = format!("GET /metrics HTTP/1.1\r\nX-Pad: {}", "a".repeat(9000));
+    s.write_all(huge.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = s.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
     let (_, before_b) = scrape(metrics_b, "/metrics");
     let delivered = "certa_messages_total{outcome=\"delivered\",kind=\"busta-trasporto\"}";
     assert_eq!(sample(&before_b, delivered), None, "{before_b}");
@@ -180,6 +196,7 @@ fn one_transaction_is_followed_by_its_identificativo_in_both_logs_and_counted() 
 
     // Alpha: accepted at the access point (on the submitter's connection, after its login),
     // the envelope built, the relay attempt with beta's reply, beta's receipts received.
+    assert!(!lines_with(&log_a, "certa serve started").is_empty());
     let alpha = wait_for_steps(
         &log_a,
         &ident,
@@ -326,4 +343,54 @@ fn one_transaction_is_followed_by_its_identificativo_in_both_logs_and_counted() 
     let taken = "certa_messages_total{outcome=\"accepted\",kind=\"busta-trasporto\"}";
     assert_eq!(sample(&after_b, taken), Some(1.0), "{after_b}");
     assert!(sample(&after_b, "certa_queue_oldest_age_seconds").is_some());
+}
+
+/// Waits for a `certa serve` that must refuse to start; its exit status.
+fn refused_start(mut p: Proc) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "certa serve started anyway");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_log_level_comes_from_certa_log_over_the_configuration_and_a_bad_one_stops_serve() {
+    let node = Node::new("pec.gamma.test", None);
+    let address = node.mailbox("g");
+    let logs = tempfile::tempdir().unwrap();
+
+    // [log] level = "info" (quickstart's): the start is logged, and a failed login.
+    let log = logs.path().join("info.log");
+    let serving = serve_logging_to(&node, &log, None);
+    let r = imap_login(node.base + 4, &node.ca(), &address, WRONG_PASSWORD);
+    assert!(r.starts_with("ERR"), "{r}");
+    drop(serving);
+    assert!(!lines_with(&log, "certa serve started").is_empty());
+    assert!(!lines_with(&log, "login failed").is_empty());
+
+    // CERTA_LOG=warn wins: the failed login (a warning) only.
+    let log = logs.path().join("warn.log");
+    let serving = serve_logging_to(&node, &log, Some("warn"));
+    let r = imap_login(node.base + 4, &node.ca(), &address, WRONG_PASSWORD);
+    assert!(r.starts_with("ERR"), "{r}");
+    drop(serving);
+    assert!(!lines_with(&log, "login failed").is_empty());
+    assert!(lines_with(&log, "certa serve started").is_empty());
+
+    // A level that is no level stops `serve` with the setting's name, from either place.
+    let log = logs.path().join("bad-env.log");
+    let status = refused_start(spawn_serve(&node, &log, Some("info,certa=loudest")));
+    assert!(!status.success());
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(out.contains("CERTA_LOG"), "{out}");
+    node.edit_config(|t| t.replace("level = \"info\"", "level = \"info,services=loudest\""));
+    let log = logs.path().join("bad-config.log");
+    let status = refused_start(spawn_serve(&node, &log, None));
+    assert!(!status.success());
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(out.contains("[log] level"), "{out}");
 }

@@ -341,7 +341,10 @@ pub async fn run_timers(p: Arc<Provider>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let p = p.clone();
-        let _ = tokio::task::spawn_blocking(move || crate::timers::run_once(&p)).await;
+        let r = tokio::task::spawn_blocking(move || crate::timers::run_once(&p)).await;
+        if let Ok(Err(e)) = r {
+            tracing::error!(error = %e, "timers: due notices not sent");
+        }
     }
 }
 
