@@ -551,6 +551,19 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
     })
 }
 
+/// The listeners' names, as `[listen]` and the connection caps know them.
+const LISTENERS: [&str; 9] = [
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+    "http",
+    "metrics",
+];
+
 /// `[listen] metrics`: Prometheus's `GET /metrics` in the text format 0.0.4, over plain
 /// HTTP, one request per connection. Its connections count against the caps like any other.
 async fn serve_metrics(
@@ -618,8 +631,16 @@ async fn answer_metrics(
         let queue = tokio::task::spawn_blocking(move || store.queue_entries()).await;
         match queue {
             Ok(Ok(entries)) => {
+                // Every listener has its series, at 0 before its first connection.
+                let mut open: Vec<(&'static str, usize)> = LISTENERS.map(|l| (l, 0)).to_vec();
+                for (listener, n) in connections.open_by_listener() {
+                    match open.iter_mut().find(|(l, _)| *l == listener) {
+                        Some(slot) => slot.1 = n,
+                        None => open.push((listener, n)),
+                    }
+                }
                 let gauges = services::metrics::Gauges {
-                    connections: connections.open_by_listener(),
+                    connections: open,
                     queue_depth: entries.len(),
                     queue_oldest_secs: entries
                         .iter()

@@ -160,6 +160,8 @@ fn one_transaction_is_followed_by_its_identificativo_in_both_logs_and_counted() 
     let accepted = "certa_messages_total{outcome=\"accepted\",kind=\"posta-certificata\"}";
     assert_eq!(sample(&before, accepted), None, "{before}");
     assert_eq!(sample(&before, "certa_queue_depth"), Some(0.0), "{before}");
+    let imaps_open = "certa_open_connections{listener=\"imaps\"}";
+    assert_eq!(sample(&before, imaps_open), Some(0.0), "{before}");
     assert_eq!(scrape(metrics_a, "/").0, "HTTP/1.1 404 Not Found");
     // A request head past 8 KiB is refused, not buffered.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics_a)).unwrap();
