@@ -336,11 +336,15 @@ where
                     );
                 }
                 Err(why) => {
-                    tracing::warn!(listener = name, %peer, %why, "connection refused");
-                    // A fresh socket's send buffer is empty: this write does not block.
+                    // A fresh socket's send buffer is empty: this write does not block. The
+                    // refusal goes out and the socket closes before anything else (the log
+                    // line after), so what the client sends meanwhile is unlikely to be
+                    // unread at the close and turn it into a reset that loses the refusal.
                     if let Some(text) = protocol.refusal(why) {
                         let _ = tcp.try_write(text.as_bytes());
                     }
+                    drop(tcp);
+                    tracing::warn!(listener = name, %peer, %why, "connection refused");
                 }
             }
         }

@@ -53,12 +53,8 @@ fn try_receive(
         }
     };
     // Every line about a PEC message carries its transaction's identificativo.
-    let ident = parsed
-        .daticert
-        .as_ref()
-        .map(|d| d.identificativo.as_str())
-        .unwrap_or_default();
-    let _span = tracing::info_span!("pec", id = %ident).entered();
+    let ident = parsed.daticert.as_ref().map(|d| d.identificativo.as_str());
+    let _span = tracing::info_span!("pec", id = ident.map(tracing::field::display)).entered();
     let index = p.index();
     let verdict = if parsed.kind.is_some() || parsed.daticert.is_some() {
         // RFC 6109 §3.2.1, review M3: live traffic is judged now, not as of the time the
