@@ -28,6 +28,36 @@ pub struct Config {
     pub web: Web,
     #[serde(default)]
     pub verification: Verification,
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// What `certa serve` logs and how (to standard error).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Log {
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a filter such as
+    /// `info,services=debug`. The `CERTA_LOG` environment variable, when set, wins.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// `text`: one human line per event; `json`: one JSON object per line, with the fields of
+/// its spans (connection, PEC transaction), for a log collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How messages arriving from other providers are verified (review M3).
@@ -199,6 +229,10 @@ pub struct Listen {
     pub pop3: String,
     pub pop3s: String,
     pub http: String,
+    /// Prometheus `/metrics` (plain HTTP, no authentication: keep it on loopback or a
+    /// private network). Off unless set, e.g. `metrics = "127.0.0.1:9464"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
 
 impl Listen {
@@ -213,6 +247,7 @@ impl Listen {
             pop3: a(5),
             pop3s: a(6),
             http: a(7),
+            metrics: None,
         }
     }
 
@@ -239,6 +274,7 @@ impl Listen {
             pop3: a(110),
             pop3s: a(995),
             http: a(443),
+            metrics: None,
         }
     }
 }

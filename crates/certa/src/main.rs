@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod config;
 mod index_cmd;
+mod logging;
 mod queue_cmd;
 mod quickstart;
 mod serve;

@@ -140,6 +140,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         queue: Default::default(),
         web: Default::default(),
         verification: Default::default(),
+        log: Default::default(),
     };
     config.save(a.data)?;
 

@@ -13,9 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// Builds the provider from the data directory.
 pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
+    let metrics = Arc::new(services::metrics::Metrics::default());
+    let store = store::SqliteStore::open(data).context("opening the store")?;
+    let observed = metrics.clone();
+    store.observe_writes(move |took| observed.store_write(took));
     let read = |p: &Path| {
         std::fs::read(Config::resolve(data, p)).with_context(|| format!("reading {}", p.display()))
     };
@@ -29,7 +34,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         ),
         signer,
         ca,
-        store: crate::admin::open_store(data)?,
+        store: Arc::new(store),
         limits: Limits {
             max_message_bytes: cfg.limits.max_message_bytes,
             pec: pec::checks::Limits {
@@ -77,6 +82,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         srs: services::srs::SrsKey::load_or_create(&data.join("srs.key"))
             .context("the SRS secret (srs.key)")?,
         index_cache: Default::default(),
+        metrics,
     })
 }
 
@@ -111,6 +117,7 @@ fn internal_error() -> Reply {
 
 /// A sender over its rate limit: a temporary refusal (RFC 3463 X.7.1), retried later.
 fn rate_limited(e: services::accounts::RateLimited) -> Reply {
+    tracing::warn!(why = %e, "sending rate limit reached");
     Reply::new(450, "4.7.1", e.to_string())
 }
 
@@ -124,7 +131,7 @@ impl Handler for Submission {
         use services::provider::{AuthError, LoginVia};
         let r = self
             .p
-            .authenticate(login, password, peer.ip(), LoginVia::MailClient)
+            .authenticate(login, password, peer.ip(), LoginVia::Submission)
             .await;
         r.map(|m| m.address).map_err(|e| match e {
             AuthError::Throttled | AuthError::Unavailable => {
@@ -162,8 +169,14 @@ impl Handler for Submission {
         if let Err(e) = self.p.sending.allow(&auth, self.p.now(), true) {
             return rate_limited(e);
         }
+        // The access point's lines belong to this connection's span.
+        let span = tracing::Span::current();
         let r = blocking(
-            move || services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message),
+            move || {
+                span.in_scope(|| {
+                    services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message)
+                })
+            },
             internal_error(),
         )
         .await;
@@ -201,8 +214,13 @@ impl Handler for Inbound {
 
     async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
         let (p, env) = (self.p.clone(), env.clone());
+        let span = tracing::Span::current();
         let r = blocking(
-            move || services::incoming::receive(&p, &env.mail_from, &env.rcpt_to, message),
+            move || {
+                span.in_scope(|| {
+                    services::incoming::receive(&p, &env.mail_from, &env.rcpt_to, message)
+                })
+            },
             internal_error(),
         )
         .await;
@@ -289,17 +307,37 @@ where
             let _ = tcp.set_nodelay(true);
             match connections.admit(name, Some(peer.ip())) {
                 Ok(slot) => {
+                    // The connection's lines carry where it comes from; `tls=true` appears
+                    // at the handshake (implicit or STARTTLS), `login` once a login succeeds
+                    // (never the password).
+                    let span = tracing::info_span!(
+                        "conn",
+                        listener = name,
+                        %peer,
+                        tls = tracing::field::Empty,
+                        login = tracing::field::Empty
+                    );
                     let served = serve(tcp, peer);
-                    tokio::spawn(async move {
-                        served.await;
-                        drop(slot);
-                    });
+                    tokio::spawn(
+                        async move {
+                            tracing::debug!("connection opened");
+                            served.await;
+                            drop(slot);
+                            tracing::debug!("connection closed");
+                        }
+                        .instrument(span),
+                    );
                 }
                 Err(why) => {
-                    // A fresh socket's send buffer is empty: this write does not block.
+                    // A fresh socket's send buffer is empty: this write does not block. The
+                    // refusal goes out and the socket closes before anything else (the log
+                    // line after), so what the client sends meanwhile is unlikely to be
+                    // unread at the close and turn it into a reset that loses the refusal.
                     if let Some(text) = protocol.refusal(why) {
                         let _ = tcp.try_write(text.as_bytes());
                     }
+                    drop(tcp);
+                    tracing::warn!(listener = name, %peer, %why, "connection refused");
                 }
             }
         }
@@ -332,12 +370,14 @@ async fn listen_pop3(
 
 pub fn run(data: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(data)?;
+    crate::logging::init(&cfg.log)?;
     let p = Arc::new(provider(data, &cfg)?);
     p.check_trust()
         .map_err(|why| anyhow::anyhow!("certa serve non parte: {why}"))?;
     let released = p.store.release_leases()?;
     if released > 0 {
         println!("Certa: {released} operazioni interrotte riprendono");
+        tracing::info!(released, "queue work interrupted by a stop resumes");
     }
     let tls = acceptor(data, &cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -441,6 +481,9 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen.http))?;
+        if let Some(addr) = &cfg.listen.metrics {
+            serve_metrics(addr, p.clone(), connections.clone()).await?;
+        }
         tokio::spawn(services::worker::run_queue(
             p.clone(),
             wake.clone(),
@@ -455,6 +498,30 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             p.clone(),
             Duration::from_secs(cfg.timers.scan_secs.max(1)),
         ));
+        let l = &cfg.listen;
+        tracing::info!(
+            provider = %cfg.provider.name,
+            domain = %cfg.provider.domain,
+            hostname = %cfg.provider.hostname,
+            smtp = %l.smtp,
+            submission = %l.submission,
+            submissions = %l.submissions,
+            imap = %l.imap,
+            imaps = %l.imaps,
+            pop3 = %l.pop3,
+            pop3s = %l.pop3s,
+            http = %l.http,
+            metrics = l.metrics.as_deref().unwrap_or("off"),
+            web_proxy = ?cfg.web.proxy,
+            max_connections = cfg.limits.max_connections,
+            max_connections_per_ip = cfg.limits.max_connections_per_ip,
+            max_message_bytes = cfg.limits.max_message_bytes,
+            local_workers = cfg.queue.local_workers,
+            remote_workers = cfg.queue.remote_workers,
+            antivirus = cfg.antivirus.clamd.is_some(),
+            allow_plaintext_auth = cfg.security.allow_plaintext_auth,
+            "certa serve started"
+        );
         println!("Certa «{}» in servizio", cfg.provider.name);
         println!("  smtp         {}", cfg.listen.smtp);
         println!("  submission   {} (STARTTLS)", cfg.listen.submission);
@@ -475,7 +542,118 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             ),
         }
         tokio::signal::ctrl_c().await?;
+        tracing::info!("certa serve stopping");
         println!("Certa: arresto");
         anyhow::Ok(())
     })
+}
+
+/// The listeners' names, as `[listen]` and the connection caps know them.
+const LISTENERS: [&str; 9] = [
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+    "http",
+    "metrics",
+];
+
+/// `[listen] metrics`: Prometheus's `GET /metrics` in the text format 0.0.4, over plain
+/// HTTP, one request per connection. Its connections count against the caps like any other.
+async fn serve_metrics(
+    addr: &str,
+    p: Arc<Provider>,
+    connections: Arc<Connections>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, peer)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let slot = match connections.admit("metrics", Some(peer.ip())) {
+                Ok(slot) => slot,
+                Err(why) => {
+                    tracing::warn!(listener = "metrics", %peer, %why, "connection refused");
+                    continue;
+                }
+            };
+            let (p, connections) = (p.clone(), connections.clone());
+            tokio::spawn(async move {
+                // A scraper that sends nothing is cut off.
+                let answer = answer_metrics(tcp, &p, &connections);
+                let _ = tokio::time::timeout(Duration::from_secs(10), answer).await;
+                drop(slot);
+            });
+        }
+    });
+    Ok(())
+}
+
+/// The request head may take 8 KiB; only `GET /metrics` gets the metrics, anything else 404.
+async fn answer_metrics(
+    mut tcp: tokio::net::TcpStream,
+    p: &Arc<Provider>,
+    connections: &Connections,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const MAX_HEAD: usize = 8 * 1024;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return tcp
+                .write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+        let n = tcp.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
+    let wanted = head.starts_with(b"GET /metrics ") || head.starts_with(b"GET /metrics?");
+    let (status, body) = if !wanted {
+        ("404 Not Found", String::new())
+    } else {
+        let store = p.store.clone();
+        let now = p.now();
+        // Queue gauges are read from the store when scraped (oldest first).
+        let queue = tokio::task::spawn_blocking(move || store.queue_entries()).await;
+        match queue {
+            Ok(Ok(entries)) => {
+                // Every listener has its series, at 0 before its first connection.
+                let mut open: Vec<(&'static str, usize)> = LISTENERS.map(|l| (l, 0)).to_vec();
+                for (listener, n) in connections.open_by_listener() {
+                    match open.iter_mut().find(|(l, _)| *l == listener) {
+                        Some(slot) => slot.1 = n,
+                        None => open.push((listener, n)),
+                    }
+                }
+                let gauges = services::metrics::Gauges {
+                    connections: open,
+                    queue_depth: entries.len(),
+                    queue_oldest_secs: entries
+                        .iter()
+                        .map(|e| e.item.created)
+                        .min()
+                        .map_or(0, |t| (now - t).max(0)),
+                };
+                ("200 OK", p.metrics.render(&gauges))
+            }
+            _ => ("503 Service Unavailable", String::new()),
+        }
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(response.as_bytes()).await?;
+    tcp.shutdown().await
 }

@@ -475,12 +475,7 @@ impl Session {
         let p = self.p.clone();
         let ip = self.peer.ip();
         let r = p
-            .authenticate(
-                &user,
-                &password,
-                ip,
-                services::provider::LoginVia::MailClient,
-            )
+            .authenticate(&user, &password, ip, services::provider::LoginVia::Imap)
             .await;
         if matches!(r, Err(AuthError::Invalid | AuthError::Throttled)) {
             self.auth_failures += 1;

@@ -470,12 +470,7 @@ impl Session {
         let p = self.p.clone();
         let ip = self.peer.ip();
         let authenticated = p
-            .authenticate(
-                &user,
-                &password,
-                ip,
-                services::provider::LoginVia::MailClient,
-            )
+            .authenticate(&user, &password, ip, services::provider::LoginVia::Pop3)
             .await;
         let mailbox = match authenticated {
             Ok(m) => m,

@@ -5,6 +5,7 @@
 
 use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
+use crate::metrics::Outcome;
 use crate::provider::{Destination, Provider};
 use pec::text::Lang;
 use pec::{Builder, PecTime, Transaction};
@@ -21,11 +22,14 @@ pub fn submit(
 ) -> Reply {
     match try_submit(p, mailbox, mail_from, rcpts, message) {
         Ok(r) => r,
-        Err(e) => Reply::new(
-            451,
-            "4.3.0",
-            format!("Errore temporaneo del sistema, riprovare: {e}"),
-        ),
+        Err(e) => {
+            tracing::error!(error = %e, "access point: message not taken (temporary error)");
+            Reply::new(
+                451,
+                "4.3.0",
+                format!("Errore temporaneo del sistema, riprovare: {e}"),
+            )
+        }
     }
 }
 
@@ -43,6 +47,8 @@ fn try_submit(
         .serial()
         .map_err(|e| StoreError::Backend(format!("generatore casuale: {e}")))?;
     let ident = pec::build::new_identificativo(time, serial, &p.identity.domain);
+    // Every line about this transaction carries its identificativo.
+    let _span = tracing::info_span!("pec", id = %ident).entered();
     // Which recipients' domains are ours, asked before: a store error refuses the message
     // (temporarily) instead of reading as "not a PEC domain".
     let mut local_domains = std::collections::HashSet::new();
@@ -70,6 +76,13 @@ fn try_submit(
             delivery::log(p, db, "non-accettazione", &tx, &notice.message_id)?;
             Ok(())
         })?;
+        p.metrics.message(Outcome::Refused, "posta-certificata");
+        tracing::info!(
+            event = "non-accettazione",
+            from = mail_from,
+            reasons = %reasons.join("; "),
+            "not accepted at the access point; notice sent"
+        );
         return Ok(Reply::new(
             550,
             "5.7.1",
@@ -105,6 +118,13 @@ fn try_submit(
                 delivery::log(p, db, "non-accettazione-virus", &tx, &notice.message_id)?;
                 Ok(())
             })?;
+            p.metrics.message(Outcome::Refused, "posta-certificata");
+            tracing::warn!(
+                event = "non-accettazione-virus",
+                from = mail_from,
+                virus = %virus,
+                "virus at the access point: quarantined, notice sent"
+            );
             return Ok(Reply::new(554, "5.7.1", format!("Virus rilevato ({virus}): messaggio non accettato (avviso di non accettazione inviato)")));
         }
         Ok(ScanResult::Clean) => {}
@@ -184,6 +204,20 @@ fn try_submit(
         delivery::log(p, db, "busta-trasporto", &tx, &envelope.message_id)?;
         Ok(())
     })?;
+    p.metrics.message(Outcome::Accepted, "posta-certificata");
+    tracing::info!(
+        event = "accettazione",
+        from = mail_from,
+        recipients = rcpts.len(),
+        "accepted at the access point; acceptance receipt emitted"
+    );
+    tracing::info!(
+        event = "busta-trasporto",
+        envelope = %envelope.message_id,
+        local = routes.iter().filter(|(_, d)| *d == Destination::Local).count(),
+        remote = routes.iter().filter(|(_, d)| *d != Destination::Local).count(),
+        "transport envelope built and queued"
+    );
     Ok(Reply::new(
         250,
         "2.0.0",

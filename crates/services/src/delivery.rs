@@ -2,6 +2,7 @@
 //! operations every point shares: storing a signed message, putting it in a mailbox, writing
 //! the legal log, and sending a notice to its recipient wherever that is.
 
+use crate::metrics::Outcome;
 use crate::provider::{destination_with, Destination, Provider};
 use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
@@ -389,6 +390,11 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             })?;
             Ok(())
         })?;
+        tracing::error!(
+            event = "errore-interno",
+            item = item.id,
+            "delivery point: queued envelope unreadable, dropped"
+        );
         return Ok(());
     };
     let builder = Builder::new(&p.identity);
@@ -414,9 +420,9 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     } else {
         None
     };
-    p.store.write(|db| {
+    let done = p.store.write(|db| {
         if !db.dequeue(item.id)? {
-            return Ok(());
+            return Ok(None);
         }
         let outcome = if !exists {
             receipt_no_dest
@@ -447,8 +453,29 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             };
             log(p, db, event, &tx, &receipt.message_id)?;
         }
-        Ok(())
-    })
+        Ok(outcome.map(|(_, state, detail)| (state, detail.to_string())))
+    })?;
+    match done {
+        Some(("delivered", _)) => {
+            p.metrics.message(Outcome::Delivered, "busta-trasporto");
+            tracing::info!(
+                event = "consegna",
+                rcpt = %item.rcpt,
+                "delivered into the mailbox; delivery receipt emitted"
+            );
+        }
+        Some((_, detail)) => {
+            p.metrics.message(Outcome::Failed, "busta-trasporto");
+            tracing::info!(
+                event = "mancata-consegna",
+                rcpt = %item.rcpt,
+                detail = %detail,
+                "not delivered; non-delivery notice emitted"
+            );
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// Back-off after the n-th failed attempt: `base`, 2 × `base`, 4 × `base` … at most `max`.
@@ -507,9 +534,9 @@ pub fn relay_finished(
     }
     let index = p.index();
     let ident = item.identificativo.as_deref().unwrap_or("");
-    p.store.write(|db| {
+    let done = p.store.write(|db| {
         if !db.dequeue(item.id)? {
-            return Ok(());
+            return Ok(false);
         }
         if !accepted.is_empty() {
             db.log_append(&store::LogRecord {
@@ -546,8 +573,32 @@ pub fn relay_finished(
                 provider: &p.identity.name,
             })?;
         }
-        Ok(())
-    })
+        Ok(true)
+    })?;
+    if !done {
+        return Ok(());
+    }
+    if !accepted.is_empty() {
+        tracing::info!(
+            event = "inoltro",
+            hop = host,
+            recipients = %accepted.join(","),
+            "relayed: the next hop took the message"
+        );
+    }
+    for (r, why) in failed {
+        p.metrics.message(Outcome::Failed, "inoltro");
+        let notice = notices.iter().any(|n| n.0 == *r);
+        tracing::warn!(
+            event = "inoltro-fallito",
+            hop = host,
+            rcpt = %r,
+            why = %why,
+            notice,
+            "relay given up for this recipient"
+        );
+    }
+    Ok(())
 }
 
 /// Our own transaction, as the store keeps it, for notices issued after the fact.

@@ -6,6 +6,7 @@
 
 use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
+use crate::metrics::Outcome;
 use crate::provider::{Destination, Provider};
 use pec::{Builder, MessageKind, PecTime, Transaction, Verdict};
 use smtp::Reply;
@@ -19,11 +20,14 @@ fn accepts_recipient(p: &Provider, rcpt: &str) -> Result<bool, StoreError> {
 pub fn receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Reply {
     match try_receive(p, mail_from, rcpts, message) {
         Ok(r) => r,
-        Err(e) => Reply::new(
-            451,
-            "4.3.0",
-            format!("Errore temporaneo del sistema, riprovare: {e}"),
-        ),
+        Err(e) => {
+            tracing::error!(error = %e, "incoming point: message not taken (temporary error)");
+            Reply::new(
+                451,
+                "4.3.0",
+                format!("Errore temporaneo del sistema, riprovare: {e}"),
+            )
+        }
     }
 }
 
@@ -41,13 +45,18 @@ fn try_receive(
     let parsed = match pec::classify(&message) {
         Ok(m) => m,
         Err(e) => {
+            p.metrics.message(Outcome::Refused, "non-valido");
+            tracing::info!(from = mail_from, error = %e, "incoming point: unreadable message refused");
             return Ok(Reply::new(
                 554,
                 "5.6.0",
                 format!("Messaggio non valido: {e}"),
-            ))
+            ));
         }
     };
+    // Every line about a PEC message carries its transaction's identificativo.
+    let ident = parsed.daticert.as_ref().map(|d| d.identificativo.as_str());
+    let _span = tracing::info_span!("pec", id = ident.map(tracing::field::display)).entered();
     let index = p.index();
     let verdict = if parsed.kind.is_some() || parsed.daticert.is_some() {
         // RFC 6109 §3.2.1, review M3: live traffic is judged now, not as of the time the
@@ -92,8 +101,15 @@ fn try_receive(
                         provider: &p.identity.name,
                     })
                 })?;
+                tracing::warn!(
+                    event = "destinatario-non-certificato",
+                    from = mail_from,
+                    recipients = %unlisted.join(","),
+                    "anomaly: RCPT TO names recipients the envelope's daticert does not list"
+                );
             }
             if listed.is_empty() {
+                p.metrics.message(Outcome::Refused, "busta-trasporto");
                 return Ok(Reply::new(
                     550,
                     "5.7.1",
@@ -147,6 +163,21 @@ fn try_receive(
                 delivery::log(p, db, "presa-in-carico", &tx, &taken.message_id)?;
                 Ok(true)
             })?;
+            if taken_now {
+                p.metrics.message(Outcome::Accepted, "busta-trasporto");
+                tracing::info!(
+                    event = "presa-in-carico",
+                    from = mail_from,
+                    recipients = %rcpts.join(","),
+                    receipt_to = %mail_receipt,
+                    "transport envelope taken in charge at the incoming point; receipt emitted"
+                );
+            } else {
+                tracing::info!(
+                    event = "busta-duplicata",
+                    "transport envelope already taken in charge"
+                );
+            }
             Ok(Reply::new(
                 250,
                 "2.0.0",
@@ -212,6 +243,12 @@ fn virus_found(
         }
         Ok(())
     })?;
+    p.metrics.message(Outcome::Refused, "busta-trasporto");
+    tracing::warn!(
+        event = "rilevazione-virus",
+        virus,
+        "virus in a transport envelope: quarantined, notice emitted"
+    );
     Ok(Reply::new(
         250,
         "2.0.0",
@@ -326,6 +363,7 @@ fn receipt(
         &reported,
         &d,
     ) {
+        tracing::warn!(event = "ricevuta-anomala", kind = kind.code(), why = %why, "receipt not bound to our transaction");
         return ordinary(p, mail_from, rcpts, message, &format!("anomalia: {why}"));
     }
     let stored = Stored::put(p, message, Some(kind))?;
@@ -394,6 +432,15 @@ fn receipt(
         )?;
         Ok(true)
     })?;
+    if fresh {
+        p.metrics.message(Outcome::Accepted, kind.code());
+    }
+    tracing::info!(
+        event = %format!("ricevuta-{}", kind.code()),
+        fresh,
+        reported = %reported.join(","),
+        "receipt received at the incoming point"
+    );
     Ok(if fresh {
         Reply::new(250, "2.0.0", "Ricevuta consegnata")
     } else {
@@ -465,6 +512,13 @@ fn ordinary(
             })?;
             Ok(())
         })?;
+        p.metrics.message(Outcome::Refused, "posta-ordinaria");
+        tracing::info!(
+            event = "posta-ordinaria-rifiutata",
+            from = mail_from,
+            why,
+            "ordinary mail refused"
+        );
         return Ok(Reply::new(
             550,
             "5.7.1",
@@ -510,6 +564,15 @@ fn ordinary(
         })?;
         Ok(())
     })?;
+    p.metrics.message(Outcome::Accepted, "posta-ordinaria");
+    tracing::info!(
+        event = "posta-ordinaria",
+        from = mail_from,
+        why,
+        anomaly_envelopes = anomaly_for.len(),
+        forwarded = forward_to.len(),
+        "ordinary mail taken: in an anomaly envelope or forwarded"
+    );
     Ok(Reply::new(250, "2.0.0", "Messaggio ricevuto"))
 }
 

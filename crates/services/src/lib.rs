@@ -8,7 +8,8 @@
 //! - [`incoming`]: the incoming point (§3.2): what other providers and the Internet send;
 //! - [`delivery`]: the delivery point (§3.3) and outbound relay, as queue work;
 //! - [`srs`]: the envelope sender of ordinary mail we forward, and its bounces;
-//! - [`timers`]: the 12 h / 24 h notices (§3.1.6); [`worker`]: queue and timer loops.
+//! - [`timers`]: the 12 h / 24 h notices (§3.1.6); [`worker`]: queue and timer loops;
+//! - [`metrics`]: the counters `/metrics` exposes.
 
 pub mod access;
 pub mod accounts;
@@ -16,6 +17,7 @@ pub mod antivirus;
 pub mod delivery;
 pub mod dns;
 pub mod incoming;
+pub mod metrics;
 pub mod provider;
 pub mod srs;
 #[cfg(feature = "testing")]

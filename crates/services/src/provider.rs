@@ -100,6 +100,8 @@ pub struct Provider {
     pub srs: crate::srs::SrsKey,
     /// The index as last read, with the store's version of it.
     pub index_cache: std::sync::Mutex<Option<(String, Arc<ProviderIndex>)>>,
+    /// The counters `/metrics` exposes.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +123,33 @@ pub enum AuthError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginVia {
     Webmail,
-    MailClient,
+    Imap,
+    Pop3,
+    Submission,
+}
+
+impl LoginVia {
+    /// The protocol, as logs and metrics name it.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            LoginVia::Webmail => "webmail",
+            LoginVia::Imap => "imap",
+            LoginVia::Pop3 => "pop3",
+            LoginVia::Submission => "submission",
+        }
+    }
+}
+
+impl AuthError {
+    /// The class of a failed login in logs and metrics (never the password).
+    pub fn class(&self) -> &'static str {
+        match self {
+            AuthError::Invalid => "invalid",
+            AuthError::Throttled => "throttled",
+            AuthError::MustChangePassword => "must-change-password",
+            AuthError::Unavailable => "unavailable",
+        }
+    }
 }
 
 impl Provider {
@@ -255,7 +283,34 @@ impl Provider {
     /// Every login, whatever the protocol, comes through here: the attempt is reserved in
     /// the throttle before anything else, waits its delay, then the password is checked —
     /// against a dummy hash when the account does not exist, so that timing tells nothing.
+    /// Its outcome is logged (in the caller's connection span, which then carries the login
+    /// name) and counted; the password never is.
     pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        ip: IpAddr,
+        via: LoginVia,
+    ) -> Result<Mailbox, AuthError> {
+        let r = self.check_login(login, password, ip, via).await;
+        let protocol = via.protocol();
+        match &r {
+            Ok(m) => {
+                self.metrics.login(protocol, "ok");
+                tracing::Span::current().record("login", m.address.as_str());
+                tracing::info!(protocol, %ip, login = %m.address, "login");
+            }
+            Err(e) => {
+                self.metrics.login(protocol, e.class());
+                // A login name as typed may be anything: logged quoted and cut short.
+                let typed: String = login.chars().take(128).collect();
+                tracing::warn!(protocol, %ip, login = ?typed, reason = e.class(), "login failed");
+            }
+        }
+        r
+    }
+
+    async fn check_login(
         &self,
         login: &str,
         password: &str,

@@ -96,6 +96,7 @@ impl TestProvider {
             peer_ca_pem: None,
             srs: crate::srs::SrsKey::new(b"segreto SRS delle prove".to_vec()),
             index_cache: Default::default(),
+            metrics: Default::default(),
         });
         let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
         b.set_certificate_chain_file(&cert_path).unwrap();

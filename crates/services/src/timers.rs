@@ -4,6 +4,7 @@
 //! the configuration so tests can shorten them.
 
 use crate::delivery;
+use crate::metrics::Outcome;
 use crate::provider::Provider;
 use pec::{Builder, TimeoutStage};
 use store::StoreError;
@@ -42,6 +43,11 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
                 &Builder::new(&p.identity).delivery_timeout(&tx, &r.address, stage),
             )?;
             let index = p.index();
+            let event = if stage == TimeoutStage::Hours24 {
+                "preavviso-24h"
+            } else {
+                "preavviso-12h"
+            };
             p.store.write(|db| {
                 delivery::dispatch(db, &index, &notice, now)?;
                 db.mark_notice(
@@ -58,14 +64,18 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
                         now,
                     )?;
                 }
-                let event = if stage == TimeoutStage::Hours24 {
-                    "preavviso-24h"
-                } else {
-                    "preavviso-12h"
-                };
                 delivery::log(p, db, event, &tx, &notice.message_id)?;
                 Ok(())
             })?;
+            if stage == TimeoutStage::Hours24 {
+                p.metrics.message(Outcome::Failed, "mancata-consegna-24h");
+            }
+            tracing::warn!(
+                id = %t.identificativo,
+                rcpt = %r.address,
+                event,
+                "no delivery receipt in time: timeout notice emitted"
+            );
             sent += 1;
         }
     }

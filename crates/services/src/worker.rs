@@ -16,6 +16,7 @@
 
 use crate::delivery;
 use crate::dns::{self, DnsError};
+use crate::metrics::RelayOutcome;
 use crate::provider::{Destination, Provider};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use openssl::x509::X509;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{QueueClaim, QueueFailure, QueueItem};
 use tokio::sync::{Notify, Semaphore};
+use tracing::Instrument;
 
 /// How the queue runs; `[queue]` in certa.toml.
 #[derive(Clone, Debug)]
@@ -223,12 +225,24 @@ async fn dispatch(p: Arc<Provider>, wake: Arc<Notify>, settings: Arc<QueueSettin
             Ok(Ok(Some(item))) => {
                 let guard = in_flight.enter(&item.destination);
                 let (p, settings, wake) = (p.clone(), settings.clone(), wake.clone());
-                tokio::spawn(async move {
-                    attempt(&p, &settings, item).await;
-                    drop((guard, slot));
-                    // A destination may have room again.
-                    wake.notify_waiters();
-                });
+                // The item's lines carry its transaction's identificativo (a relayed receipt
+                // has it recorded once its bytes are read).
+                let span = tracing::info_span!(
+                    "queue",
+                    item = item.id,
+                    kind = %item.kind,
+                    attempt = item.attempts,
+                    id = item.identificativo.as_deref().map(tracing::field::display),
+                );
+                tokio::spawn(
+                    async move {
+                        attempt(&p, &settings, item).await;
+                        drop((guard, slot));
+                        // A destination may have room again.
+                        wake.notify_waiters();
+                    }
+                    .instrument(span),
+                );
             }
             Ok(Ok(None)) => {
                 drop(slot);
@@ -265,7 +279,7 @@ async fn attempt(p: &Arc<Provider>, settings: &Arc<QueueSettings>, item: QueueIt
     };
     let mut task = {
         let (p, settings, item) = (p.clone(), settings.clone(), item.clone());
-        tokio::spawn(async move { process(&p, &settings, item).await })
+        tokio::spawn(async move { process(&p, &settings, item).await }.in_current_span())
     };
     // The relay bounds itself by its size; this only catches what escapes that bound.
     let backstop = settings.deadline(p.limits.max_message_bytes) + 2 * settings.step_timeout;
@@ -294,9 +308,9 @@ pub async fn index_stored_text(p: Arc<Provider>) {
     let r = tokio::task::spawn_blocking(move || delivery::index_stored_text(&p, 256)).await;
     match r {
         Ok(Ok(0)) => {}
-        Ok(Ok(n)) => println!("Certa: testo di {n} messaggi aggiunto all'indice di ricerca"),
-        Ok(Err(e)) => eprintln!("Certa: indice di ricerca non completato: {e}"),
-        Err(e) => eprintln!("Certa: indice di ricerca non completato: {e}"),
+        Ok(Ok(n)) => tracing::info!(messages = n, "stored text added to the search index"),
+        Ok(Err(e)) => tracing::error!(error = %e, "search index not completed"),
+        Err(e) => tracing::error!(error = %e, "search index not completed"),
     }
 }
 
@@ -337,7 +351,7 @@ pub async fn run_blob_collection(p: Arc<Provider>, every: Duration) {
         })
         .await;
         if let Ok(Err(e)) = r {
-            eprintln!("Certa: raccolta dello spazio dei messaggi non riuscita: {e}");
+            tracing::error!(error = %e, "blob space collection failed");
         }
     }
 }
@@ -347,7 +361,10 @@ pub async fn run_timers(p: Arc<Provider>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let p = p.clone();
-        let _ = tokio::task::spawn_blocking(move || crate::timers::run_once(&p)).await;
+        let r = tokio::task::spawn_blocking(move || crate::timers::run_once(&p)).await;
+        if let Ok(Err(e)) = r {
+            tracing::error!(error = %e, "timers: due notices not sent");
+        }
     }
 }
 
@@ -358,8 +375,12 @@ async fn process(
 ) -> Result<(), Failure> {
     match item.kind.as_str() {
         "deliver" => {
-            let p = p.clone();
-            match tokio::task::spawn_blocking(move || delivery::deliver(&p, &item)).await {
+            let (p, span) = (p.clone(), tracing::Span::current());
+            match tokio::task::spawn_blocking(move || {
+                span.in_scope(|| delivery::deliver(&p, &item))
+            })
+            .await
+            {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(Failure::new(
                     FailureKind::Internal,
@@ -383,9 +404,16 @@ async fn process(
 /// otherwise retry with back-off, or park the item when it keeps failing the same way.
 async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: Failure) {
     let (p2, it, park_after) = (p.clone(), item.clone(), settings.park_after.max(1));
+    let span = tracing::Span::current();
     let r = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let now = p2.now();
         if now - it.created > p2.timers.max_queue_secs {
+            tracing::warn!(
+                failure = f.kind.code(),
+                why = %f.why,
+                "queue: past the maximum time in the queue, given up"
+            );
             let why = format!("consegna non riuscita entro il tempo massimo: {}", f.why);
             let failed: Vec<(String, String)> = delivery::relay_recipients(&it)
                 .into_iter()
@@ -393,37 +421,37 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
                 .collect();
             return delivery::relay_finished(&p2, &it, &[], "", &failed).map(|()| false);
         }
+        let delay = delivery::backoff(p2.timers.retry_secs, p2.timers.retry_max_secs, it.attempts);
         let parked = p2.store.queue_retry(
             it.id,
             &QueueFailure {
                 kind: f.kind.code(),
                 error: &f.why,
-                next_attempt: now
-                    + delivery::backoff(
-                        p2.timers.retry_secs,
-                        p2.timers.retry_max_secs,
-                        it.attempts,
-                    ),
+                next_attempt: now + delay,
                 now,
                 park_after: (f.kind != FailureKind::Temporary).then_some(park_after),
             },
         )?;
         if parked {
-            eprintln!(
-                "Certa: elemento {} della coda sospeso dopo {park_after} errori uguali ({}): {}",
-                it.id,
-                f.kind.code(),
-                f.why
+            tracing::error!(
+                failure = f.kind.code(),
+                why = %f.why,
+                park_after,
+                "queue: item parked after failing the same way again and again (certa queue)"
+            );
+        } else {
+            tracing::warn!(
+                failure = f.kind.code(),
+                why = %f.why,
+                retry_in_secs = delay,
+                "queue: attempt failed, retried later"
             );
         }
         Ok(parked)
     })
     .await;
     if let Ok(Err(e)) = r {
-        eprintln!(
-            "Certa: elemento {} della coda: nuovo tentativo non registrato: {e}",
-            item.id
-        );
+        tracing::error!(error = %e, "queue: retry not recorded");
     }
 }
 
@@ -543,6 +571,13 @@ async fn relay(
         }
         Err(e) => return Err(Failure::new(FailureKind::Panic, e.to_string())),
     };
+    // A relayed receipt or notice is queued without the identificativo (it is not our
+    // transaction's envelope); its daticert names it. Only small messages are read for it.
+    if item.identificativo.is_none() && data.len() <= 1024 * 1024 {
+        if let Some(d) = pec::classify(&data).ok().and_then(|m| m.daticert) {
+            tracing::Span::current().record("id", d.identificativo.as_str());
+        }
+    }
     let rcpts = delivery::relay_recipients(&item);
     let hops = match hops {
         Ok(h) if !h.is_empty() => h,
@@ -582,7 +617,9 @@ async fn relay(
                 step_timeout: settings.step_timeout,
             };
             let name = format!("{}:{} ({})", hop.connect, hop.port, hop.tls_name);
-            match smtp::client::deliver(&d).await {
+            let result = smtp::client::deliver(&d).await;
+            log_relay_attempt(p, &name, &rcpts, &result);
+            match result {
                 Ok(outcome) => return Some((name, Ok(outcome))),
                 Err(smtp::client::ClientError::Permanent(why)) => {
                     return Some((name, Err(why)));
@@ -615,6 +652,49 @@ async fn relay(
     }
 }
 
+/// One attempt at one next hop, with the peer's reply (cut short: it is the peer's text).
+fn log_relay_attempt(
+    p: &Provider,
+    hop: &str,
+    rcpts: &[String],
+    result: &Result<smtp::client::Outcome, smtp::client::ClientError>,
+) {
+    use smtp::client::ClientError;
+    let short = |t: &str| t.chars().take(512).collect::<String>();
+    let rcpts = rcpts.join(",");
+    match result {
+        Ok(o) => {
+            p.metrics.relay_attempt(RelayOutcome::Delivered);
+            tracing::info!(
+                event = "tentativo-inoltro",
+                hop,
+                rcpts,
+                outcome = "delivered",
+                accepted = o.accepted.len(),
+                refused = o.refused.len(),
+                reply = %short(&o.reply),
+                "relay attempt: the peer took the message"
+            );
+        }
+        Err(e) => {
+            let (outcome, why) = match e {
+                ClientError::Permanent(w) => (RelayOutcome::Refused, w),
+                ClientError::Temporary(w) => (RelayOutcome::Temporary, w),
+                ClientError::Misbehaving(w) => (RelayOutcome::Misbehaving, w),
+            };
+            p.metrics.relay_attempt(outcome);
+            tracing::warn!(
+                event = "tentativo-inoltro",
+                hop,
+                rcpts,
+                outcome = ?outcome,
+                reply = %short(why),
+                "relay attempt failed"
+            );
+        }
+    }
+}
+
 async fn finish(
     p: &Arc<Provider>,
     item: &QueueItem,
@@ -622,9 +702,9 @@ async fn finish(
     hop: String,
     failed: Vec<(String, String)>,
 ) -> Result<(), Failure> {
-    let (p2, it) = (p.clone(), item.clone());
+    let (p2, it, span) = (p.clone(), item.clone(), tracing::Span::current());
     match tokio::task::spawn_blocking(move || {
-        delivery::relay_finished(&p2, &it, &accepted, &hop, &failed)
+        span.in_scope(|| delivery::relay_finished(&p2, &it, &accepted, &hop, &failed))
     })
     .await
     {

@@ -170,6 +170,8 @@ pub struct Outcome {
     pub accepted: Vec<String>,
     /// Recipients refused permanently, with the server's reply.
     pub refused: Vec<(String, String)>,
+    /// The server's reply to the end of DATA (for the log).
+    pub reply: String,
 }
 
 /// Sends the message to every recipient the server accepts.
@@ -267,7 +269,8 @@ pub async fn deliver(d: &Delivery<'_>) -> Result<Outcome, ClientError> {
         w.flush().await.map_err(temp)
     })
     .await?;
-    check(reply(&mut conn, limit, "end of DATA").await?, "end of DATA")?;
+    let end = check(reply(&mut conn, limit, "end of DATA").await?, "end of DATA")?;
+    outcome.reply = format!("{} {}", end.code, end.text.replace('\n', " "));
     let _ = command(&mut conn, "QUIT", limit).await;
     Ok(outcome)
 }

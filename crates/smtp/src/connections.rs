@@ -32,11 +32,14 @@ pub struct Connections {
 struct State {
     total: usize,
     by_client: HashMap<(&'static str, IpAddr), usize>,
+    /// Open connections per listener (for `/metrics`).
+    by_listener: HashMap<&'static str, usize>,
 }
 
 /// One admitted connection; dropping it gives its slot back.
 pub struct Slot {
     owner: Arc<Connections>,
+    listener: &'static str,
     key: Option<(&'static str, IpAddr)>,
 }
 
@@ -87,8 +90,10 @@ impl Connections {
             *n += 1;
         }
         state.total += 1;
+        *state.by_listener.entry(listener).or_insert(0) += 1;
         Ok(Slot {
             owner: self.clone(),
+            listener,
             key,
         })
     }
@@ -100,6 +105,14 @@ impl Connections {
             .unwrap_or_else(PoisonError::into_inner)
             .total
     }
+
+    /// Connections open now on each listener that has had one, by name.
+    pub fn open_by_listener(&self) -> Vec<(&'static str, usize)> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open: Vec<_> = state.by_listener.iter().map(|(l, n)| (*l, *n)).collect();
+        open.sort_unstable();
+        open
+    }
 }
 
 impl Drop for Slot {
@@ -110,6 +123,9 @@ impl Drop for Slot {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         state.total = state.total.saturating_sub(1);
+        if let Some(n) = state.by_listener.get_mut(self.listener) {
+            *n = n.saturating_sub(1);
+        }
         if let Some(key) = self.key {
             if let Some(n) = state.by_client.get_mut(&key) {
                 *n -= 1;
@@ -144,5 +160,7 @@ mod tests {
         assert_eq!(c.open(), 2);
         let _s4 = c.admit("imap", Some(b)).unwrap();
         assert_eq!(c.admit("imap", Some(b_same_64)).err(), Some(Refused::Total));
+        // Refused connections are not counted as open.
+        assert_eq!(c.open_by_listener(), vec![("imap", 2), ("pop3", 1)]);
     }
 }

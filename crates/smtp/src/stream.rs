@@ -25,6 +25,8 @@ impl Stream {
             .accept()
             .await
             .map_err(std::io::Error::other)?;
+        // The connection's span (`certa serve` opens one per connection) now says TLS.
+        tracing::Span::current().record("tls", true);
         Ok(Stream::Tls(Box::new(s)))
     }
 

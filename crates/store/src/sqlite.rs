@@ -280,7 +280,11 @@ pub struct SqliteStore {
     blobs: BlobStore,
     /// Per mailbox: bumped after each commit that changed one of its folders.
     watchers: Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>,
+    /// Told how long each durable write took, lock wait and commit included (metrics).
+    write_observer: std::sync::OnceLock<WriteObserver>,
 }
+
+type WriteObserver = Box<dyn Fn(std::time::Duration) + Send + Sync>;
 
 const READERS: usize = 4;
 
@@ -316,16 +320,26 @@ impl SqliteStore {
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             blobs: BlobStore::open(dir.join("blobs"))?,
             watchers: Mutex::new(HashMap::new()),
+            write_observer: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets, once, what is told the duration of each durable write.
+    pub fn observe_writes(&self, f: impl Fn(std::time::Duration) + Send + Sync + 'static) {
+        let _ = self.write_observer.set(Box::new(f));
     }
 
     /// Runs `f` in one write transaction: all of it is on disk when this returns `Ok`, none
     /// of it if `f` fails.
     fn sql_write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let started = std::time::Instant::now();
         let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        if let Some(observe) = self.write_observer.get() {
+            observe(started.elapsed());
+        }
         Ok(out)
     }
 

@@ -160,11 +160,11 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
     match cfg.tls {
         Some(acceptor) => {
             let tls = tls::TlsListener::new(listener, acceptor, cfg.connections);
-            tokio::spawn(serve_connections(tls, app, timeout));
+            tokio::spawn(serve_connections(tls, app, timeout, true));
         }
         None => {
             let listener = tls::PlainListener::new(listener, cfg.connections);
-            tokio::spawn(serve_connections(listener, app, timeout));
+            tokio::spawn(serve_connections(listener, app, timeout, false));
         }
     }
     Ok(())
@@ -174,26 +174,41 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
 /// header-read timeout applies (`axum::serve` sets none, and a client sending its headers
 /// one byte at a time then held the connection for good). The timeout also bounds how long
 /// an idle keep-alive connection waits for its next request.
-async fn serve_connections<L>(mut listener: L, app: Router, header_read_timeout: Duration)
-where
+/// Each connection has its span (the login name is recorded in it once a login succeeds).
+async fn serve_connections<L>(
+    mut listener: L,
+    app: Router,
+    header_read_timeout: Duration,
+    tls: bool,
+) where
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
     use hyper_util::rt::{TokioIo, TokioTimer};
     loop {
         let (io, peer) = listener.accept().await;
         let app = app.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(Peer(peer)));
-                let mut app = app.clone();
-                tower_service::Service::call(&mut app, req.map(axum::body::Body::new))
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout);
-            let _ = http.serve_connection(TokioIo::new(io), service).await;
-        });
+        let span = tracing::info_span!(
+            "conn",
+            listener = crate::tls::LISTENER,
+            %peer,
+            tls,
+            login = tracing::field::Empty
+        );
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(Peer(peer)));
+                    let mut app = app.clone();
+                    tower_service::Service::call(&mut app, req.map(axum::body::Body::new))
+                });
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout);
+                let _ = http.serve_connection(TokioIo::new(io), service).await;
+            },
+            span,
+        ));
     }
 }
 

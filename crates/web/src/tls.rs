@@ -19,7 +19,7 @@ use tokio_openssl::SslStream;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The name the caps count this listener's clients under (`certa.toml` `[listen] http`).
-const LISTENER: &str = "http";
+pub(crate) const LISTENER: &str = "http";
 
 /// A connection holding its slot in the caps until axum drops it.
 pub struct Counted<S> {
@@ -89,8 +89,12 @@ impl TlsListener {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let Ok(slot) = connections.admit(LISTENER, Some(peer.ip())) else {
-                    continue;
+                let slot = match connections.admit(LISTENER, Some(peer.ip())) {
+                    Ok(slot) => slot,
+                    Err(why) => {
+                        tracing::warn!(listener = LISTENER, %peer, %why, "connection refused");
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
                 let (tx, acceptor) = (tx.clone(), acceptor.clone());
@@ -161,8 +165,12 @@ impl axum::serve::Listener for PlainListener {
         loop {
             match self.tcp.accept().await {
                 Ok((stream, peer)) => {
-                    let Ok(slot) = self.connections.admit(LISTENER, None) else {
-                        continue;
+                    let slot = match self.connections.admit(LISTENER, None) {
+                        Ok(slot) => slot,
+                        Err(why) => {
+                            tracing::warn!(listener = LISTENER, %peer, %why, "connection refused");
+                            continue;
+                        }
                     };
                     let _ = stream.set_nodelay(true);
                     let counted = Counted {
