@@ -133,13 +133,18 @@ impl Handler for Submission {
             .p
             .authenticate(login, password, peer.ip(), LoginVia::Submission)
             .await;
-        r.map(|m| m.address).map_err(|e| match e {
+        let principal = r.map_err(|e| match e {
             AuthError::Throttled | AuthError::Unavailable => {
                 Reply::new(454, "4.7.0", e.to_string())
             }
             AuthError::Invalid => Reply::new(535, "5.7.8", "Credenziali non valide"),
             AuthError::MustChangePassword => Reply::new(535, "5.7.8", e.to_string()),
-        })
+        })?;
+        // Submission is sending: who may not send is refused here, not at MAIL FROM.
+        principal
+            .require(services::principal::Permission::Send)
+            .map_err(|denied| Reply::new(535, "5.7.8", denied.to_string()))?;
+        Ok(principal.address)
     }
 
     async fn mail_from(&self, env: &Envelope, from: &str) -> Result<(), Reply> {

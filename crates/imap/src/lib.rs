@@ -313,7 +313,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
     let mut pending: Option<Read> = None;
     loop {
         let limits = ReadLimits {
-            authenticated: session.mailbox.is_some(),
+            authenticated: session.principal.is_some(),
             max_append: cfg.max_message_bytes,
             deadline: cfg.command_deadline,
             budget: &cfg.literal_budget,
@@ -365,7 +365,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
             }
         };
         let outcome = match tagged.command {
-            Command::Append(a) if !conn.buffer().is_empty() && session.mailbox.is_some() => {
+            Command::Append(a) if !conn.buffer().is_empty() && session.principal.is_some() => {
                 let (batch, _room) = Box::pin(pipelined_appends(
                     &mut conn,
                     (tagged.tag, a),
@@ -489,8 +489,8 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
     let out = std::mem::take(&mut session.out);
     write(conn, &out).await?;
     write(conn, b"+ in attesa\r\n").await?;
-    let mut watch = match &session.mailbox {
-        Some(m) => session.p.store.watch(m.id),
+    let mut watch = match &session.principal {
+        Some(m) => session.p.store.watch(m.mailbox.0),
         None => return Ok(()),
     };
     let mut line = Vec::new();

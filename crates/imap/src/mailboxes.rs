@@ -452,7 +452,7 @@ impl Session {
         &self,
         ready: Vec<(usize, Folder, services::delivery::Ingest)>,
     ) -> Vec<(usize, Handled)> {
-        let Some(address) = self.mailbox.as_ref().map(|m| m.address.clone()) else {
+        let Some(address) = self.principal.as_ref().map(|m| m.address.clone()) else {
             return vec![];
         };
         let p = self.p.clone();
@@ -519,7 +519,7 @@ impl Session {
             .store
             .mailbox(
                 &self
-                    .mailbox
+                    .principal
                     .as_ref()
                     .map(|m| m.address.clone())
                     .unwrap_or_default(),

@@ -6,6 +6,7 @@ use crate::command::{Command, SeqSet, Tagged, STAR};
 use crate::uidmap::UidMap;
 use crate::utf7;
 use crate::ImapConfig;
+use services::principal::{Permission, Principal};
 use services::provider::{AuthError, Provider};
 use smtp::stream::Stream;
 use std::net::SocketAddr;
@@ -121,7 +122,8 @@ pub struct Session {
     pub cfg: Arc<ImapConfig>,
     pub peer: SocketAddr,
     pub tls: bool,
-    pub mailbox: Option<store::Mailbox>,
+    /// Who logged in; `None` before authentication.
+    pub principal: Option<Principal>,
     pub selected: Option<Selected>,
     pub enabled: Enabled,
     pub out: Vec<u8>,
@@ -169,7 +171,7 @@ impl Session {
             cfg,
             peer,
             tls,
-            mailbox: None,
+            principal: None,
             selected: None,
             enabled: Enabled::default(),
             out: Vec::with_capacity(256),
@@ -190,7 +192,7 @@ impl Session {
 
     pub fn capabilities(&self) -> String {
         let mut c = String::from("IMAP4rev1 IMAP4rev2");
-        if self.mailbox.is_none() {
+        if self.principal.is_none() {
             if !self.tls && self.cfg.tls.is_some() {
                 c.push_str(" STARTTLS");
             }
@@ -241,7 +243,11 @@ impl Session {
             return Ok(Outcome::Logout);
         }
         let tag = t.tag.clone();
-        let allowed = match (&t.command, self.mailbox.is_some(), self.selected.is_some()) {
+        let allowed = match (
+            &t.command,
+            self.principal.is_some(),
+            self.selected.is_some(),
+        ) {
             (Command::Capability | Command::Noop | Command::Logout | Command::Id, _, _) => true,
             (
                 Command::StartTls | Command::Login { .. } | Command::Authenticate { .. },
@@ -268,7 +274,7 @@ impl Session {
             (_, authenticated, _) => authenticated,
         };
         if !allowed {
-            let what = if self.mailbox.is_none() {
+            let what = if self.principal.is_none() {
                 "autenticarsi prima"
             } else if self.selected.is_none() {
                 "selezionare prima una cartella"
@@ -277,6 +283,13 @@ impl Session {
             };
             self.tagged(&tag, "BAD", what);
             return Ok(Outcome::Continue);
+        }
+        // The one permission check of every command (RFC 9051 §7.1: NO [NOPERM]).
+        if let (Some(needed), Some(principal)) = (permission(&t.command), &self.principal) {
+            if let Err(denied) = principal.require(needed) {
+                self.tagged(&tag, "NO", &format!("[NOPERM] {denied}"));
+                return Ok(Outcome::Continue);
+            }
         }
         let result = match t.command {
             Command::Capability => {
@@ -337,7 +350,12 @@ impl Session {
                 read_only,
                 condstore,
                 qresync,
-            } => self.select(&mailbox, read_only, condstore, qresync),
+            } => {
+                // Who may not change the mailbox sees every folder as with EXAMINE: reading
+                // marks nothing \Seen and CLOSE expunges nothing.
+                let read_only = read_only || !self.may_modify();
+                self.select(&mailbox, read_only, condstore, qresync)
+            }
             Command::Create(m) => self.create(&m),
             Command::Delete(m) => self.delete(&m),
             Command::Rename(a, b) => self.rename(&a, &b),
@@ -482,7 +500,7 @@ impl Session {
         }
         match r {
             Ok(m) => {
-                self.mailbox = Some(m);
+                self.principal = Some(m);
                 let caps = self.capabilities();
                 Ok(format!("[CAPABILITY {caps}] accesso eseguito"))
             }
@@ -605,12 +623,57 @@ impl Session {
             .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
     }
 
-    pub fn mailbox_id(&self) -> Result<i64, Refusal> {
-        self.mailbox
+    /// Whether the principal may change the mailbox.
+    pub fn may_modify(&self) -> bool {
+        self.principal
             .as_ref()
-            .map(|m| m.id)
+            .is_some_and(|p| p.require(Permission::Modify).is_ok())
+    }
+
+    pub fn mailbox_id(&self) -> Result<i64, Refusal> {
+        self.principal
+            .as_ref()
+            .map(|m| m.mailbox.0)
             .ok_or_else(|| bad("autenticarsi prima"))
     }
+}
+
+/// The permission a command needs once logged in; `None` for those of any state.
+fn permission(c: &Command) -> Option<Permission> {
+    Some(match c {
+        Command::Capability
+        | Command::Noop
+        | Command::Logout
+        | Command::StartTls
+        | Command::Authenticate { .. }
+        | Command::Login { .. }
+        | Command::Id => return None,
+        Command::Enable(_)
+        | Command::Namespace
+        | Command::Select { .. }
+        | Command::List { .. }
+        | Command::Status { .. }
+        | Command::GetQuota(_)
+        | Command::GetQuotaRoot(_)
+        | Command::Check
+        | Command::Close
+        | Command::Unselect
+        | Command::Search { .. }
+        | Command::Sort { .. }
+        | Command::Thread { .. }
+        | Command::Fetch { .. }
+        | Command::Idle => Permission::Read,
+        Command::Create(_)
+        | Command::Delete(_)
+        | Command::Rename(..)
+        | Command::Subscribe(_)
+        | Command::Unsubscribe(_)
+        | Command::Append(_)
+        | Command::SetQuota
+        | Command::Expunge(_)
+        | Command::Store { .. }
+        | Command::Copy { .. } => Permission::Modify,
+    })
 }
 
 /// `1:3,5` from sorted UIDs.
@@ -632,4 +695,48 @@ pub fn uid_set(uids: &[u32]) -> String {
         i += 1;
     }
     out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{permission, Permission};
+
+    #[test]
+    fn every_command_that_changes_the_mailbox_needs_modify() {
+        let needs = |line: &str| {
+            let t = crate::command::parse(format!("a {line}\r\n").as_bytes())
+                .unwrap_or_else(|_| panic!("{line} parses"));
+            permission(&t.command)
+        };
+        for line in [
+            "CREATE x",
+            "DELETE x",
+            "RENAME x y",
+            "SUBSCRIBE x",
+            "UNSUBSCRIBE x",
+            "APPEND INBOX {1+}\r\nx",
+            "EXPUNGE",
+            "UID EXPUNGE 1",
+            "STORE 1 +FLAGS (\\Seen)",
+            "COPY 1 x",
+            "UID MOVE 1 x",
+        ] {
+            assert_eq!(needs(line), Some(Permission::Modify), "{line}");
+        }
+        for line in [
+            "SELECT INBOX",
+            "EXAMINE INBOX",
+            "LIST \"\" *",
+            "STATUS INBOX (MESSAGES)",
+            "FETCH 1 FLAGS",
+            "SEARCH ALL",
+            "IDLE",
+            "CLOSE",
+        ] {
+            assert_eq!(needs(line), Some(Permission::Read), "{line}");
+        }
+        for line in ["CAPABILITY", "NOOP", "LOGOUT", "LOGIN a b"] {
+            assert_eq!(needs(line), None, "{line}");
+        }
+    }
 }

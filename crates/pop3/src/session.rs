@@ -4,6 +4,7 @@
 
 use crate::command::{self, Command, ParseError, MAX_LINE};
 use crate::maildrop::{self, Maildrop, MaildropLocks, Message, Missing};
+use services::principal::{Permission, Principal};
 use services::provider::{AuthError, Provider};
 use smtp::stream::Stream;
 use std::net::SocketAddr;
@@ -66,6 +67,8 @@ struct Session {
     out: Vec<u8>,
     /// Failed logins on this connection (see [`MAX_AUTH_FAILURES`]).
     auth_failures: u32,
+    /// Who logged in (TRANSACTION state).
+    principal: Option<Principal>,
 }
 
 /// Serves one client connection until QUIT, end of stream, an error or the idle timeout.
@@ -100,6 +103,7 @@ pub async fn serve_connection(
         state: State::Authorization { user: None },
         out: Vec::with_capacity(256),
         auth_failures: 0,
+        principal: None,
     };
     let mut conn = BufReader::with_capacity(4096, stream);
     // RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered.
@@ -255,6 +259,13 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
 }
 
 impl Session {
+    /// Whether the principal may change the mailbox (DELE, and RETR marking `\Seen`).
+    fn may_modify(&self) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|p| p.require(Permission::Modify).is_ok())
+    }
+
     fn ok(&mut self, text: &str) {
         self.out.extend_from_slice(b"+OK ");
         self.out.extend_from_slice(text.as_bytes());
@@ -302,6 +313,7 @@ impl Session {
                 return self.auth(mechanism, initial).await;
             }
             cmd => {
+                let may_modify = self.may_modify();
                 let State::Transaction(md) = &mut self.state else {
                     self.err("autenticarsi prima di usare questo comando");
                     return Outcome::Continue;
@@ -315,6 +327,10 @@ impl Session {
                     Command::List(n) => list(md, n, &mut reply),
                     Command::Uidl(n) => uidl(md, n, &mut reply),
                     Command::Dele(n) => match md.get_mut(n) {
+                        Ok(_) if !may_modify => reply.err(&format!(
+                            "{}",
+                            services::principal::Denied(Permission::Modify)
+                        )),
                         Ok(m) => {
                             m.deleted = true;
                             reply.ok(&format!("messaggio {n} eliminato"));
@@ -472,7 +488,7 @@ impl Session {
         let authenticated = p
             .authenticate(&user, &password, ip, services::provider::LoginVia::Pop3)
             .await;
-        let mailbox = match authenticated {
+        let principal = match authenticated {
             Ok(m) => m,
             Err(AuthError::Invalid) => {
                 self.auth_failures += 1;
@@ -489,14 +505,18 @@ impl Session {
                 return self.err(&format!("[SYS/TEMP] {e}"))
             }
         };
+        if let Err(denied) = principal.require(Permission::Read) {
+            return self.err(&format!("[AUTH] {denied}"));
+        }
+        let mailbox = principal.mailbox.0;
         // RFC 1939 §8 and RFC 2449 §8.1.2: one session per maildrop.
-        let Some(guard) = self.locks.try_lock(mailbox.id) else {
+        let Some(guard) = self.locks.try_lock(mailbox) else {
             return self.err("[IN-USE] la casella è già aperta da un'altra sessione");
         };
         let store = self.p.store.clone();
         let snapshot = tokio::task::spawn_blocking(move || {
             let folder = store
-                .folder(mailbox.id, store::INBOX)?
+                .folder(mailbox, store::INBOX)?
                 .ok_or_else(|| store::StoreError::NotFound(store::INBOX.into()))?;
             let entries = store.messages(folder.id)?;
             Ok::<_, store::StoreError>((folder, entries))
@@ -519,12 +539,14 @@ impl Session {
         let md = Maildrop::new(folder.id, folder.uidvalidity, messages, guard);
         let (n, size) = md.stat();
         self.state = State::Transaction(md);
+        self.principal = Some(principal);
         self.ok(&format!("accesso eseguito: {n} messaggi ({size} ottetti)"));
     }
 
     /// RFC 1939 §7 RETR (`lines` = None) and TOP: the message, byte-stuffed. RETR marks it
     /// `\Seen`, as an IMAP client reading it would.
     async fn send_message(&mut self, n: u32, lines: Option<u32>) -> Outcome {
+        let may_modify = self.may_modify();
         let State::Transaction(md) = &mut self.state else {
             return Outcome::Continue;
         };
@@ -539,7 +561,8 @@ impl Session {
         };
         let folder_id = md.folder_id;
         let store = self.p.store.clone();
-        let mark_seen = lines.is_none() && !seen;
+        // Reading marks the message read only for who may change the mailbox.
+        let mark_seen = lines.is_none() && !seen && may_modify;
         let read = tokio::task::spawn_blocking(move || {
             let data = store.blob(&blob)?;
             if mark_seen {

@@ -1,6 +1,7 @@
 //! Certa's services: every rule lives here once, whatever protocol asks for it.
 //!
 //! - [`accounts`]: passwords (argon2id), the password policy, login throttling, login names;
+//! - [`principal`]: who is acting, and what it may do ([`principal::Permission`]);
 //! - [`provider`]: the provider's identity, keys, index and routing;
 //! - [`antivirus`]: clamd's INSTREAM;
 //! - [`access`]: the access point (RFC 6109 §3.1): formal checks, acceptance or
@@ -18,6 +19,7 @@ pub mod delivery;
 pub mod dns;
 pub mod incoming;
 pub mod metrics;
+pub mod principal;
 pub mod provider;
 pub mod srs;
 #[cfg(feature = "testing")]

@@ -2,6 +2,7 @@
 //! entries plus our own), trust anchors, routing of a recipient, limits and timers.
 
 use crate::accounts::{self, LoginThrottle};
+use crate::principal::Principal;
 use openssl::x509::X509;
 use pec::{ProviderEntry, ProviderIdentity, ProviderIndex, Signer, TrustAnchors};
 use std::net::IpAddr;
@@ -291,8 +292,11 @@ impl Provider {
         password: &str,
         ip: IpAddr,
         via: LoginVia,
-    ) -> Result<Mailbox, AuthError> {
-        let r = self.check_login(login, password, ip, via).await;
+    ) -> Result<Principal, AuthError> {
+        let r = self
+            .check_login(login, password, ip, via)
+            .await
+            .map(|m| Principal::holder(&m));
         let protocol = via.protocol();
         match &r {
             Ok(m) => {

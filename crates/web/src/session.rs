@@ -255,14 +255,14 @@ pub async fn login(
         .await
     {
         Ok(m) => {
-            let (p, id) = (st.p.clone(), m.id);
+            let (p, id) = (st.p.clone(), m.mailbox.0);
             let lang = blocking(move || p.store.setting(id, "lang").ok().flatten()).await?;
             Ok((m, lang))
         }
         Err(e) => Err(e),
     };
     let form_lang = Lang::parse(&f.lang);
-    let (mailbox, lang) = match r {
+    let (principal, lang) = match r {
         Ok(x) => x,
         Err(e) => {
             let error = match e {
@@ -291,9 +291,9 @@ pub async fn login(
     };
     let lang = lang.map(|l| Lang::parse(&l)).unwrap_or(form_lang);
     let p = st.p.clone();
-    let id = mailbox.id;
+    let id = principal.mailbox.0;
     let token = blocking(move || begin(&p, id, lang)).await??;
-    let to = if mailbox.must_change_password {
+    let to = if principal.must_change_password {
         "/password"
     } else {
         "/"

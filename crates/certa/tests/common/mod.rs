@@ -180,13 +180,19 @@ impl Node {
         );
     }
 
+    /// Starts `certa serve`; its log goes to [`Node::log_path`] (shown when a test fails).
     pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_certa"))
             .arg("--data")
             .arg(self.data())
             .arg("serve")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .unwrap();
         self.child = Some(child);
@@ -259,9 +265,28 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Where `certa serve` logs, across restarts.
+    pub fn log_path(&self) -> PathBuf {
+        self.data().join("serve.log")
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+        // A failing test shows the end of each server's log.
+        if std::thread::panicking() {
+            let log = std::fs::read(self.log_path()).unwrap_or_default();
+            let log = String::from_utf8_lossy(&log);
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(80)..];
+            eprintln!(
+                "--- last lines of {} ---\n{}",
+                self.log_path().display(),
+                tail.join("\n")
+            );
+        }
     }
 }
 
