@@ -7,6 +7,7 @@ use crate::command::{AppendCommand, QresyncParams, SeqSet};
 use crate::date;
 use crate::session::{bad, no, store_error, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
 use crate::uidmap::UidMap;
+use services::mailbox::{self, FolderError};
 use std::collections::HashSet;
 use store::Folder;
 
@@ -39,17 +40,17 @@ pub fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
 }
 
 /// A valid new folder name: not empty, no empty levels, no wildcards, not too long.
-fn check_name(name: &str) -> Result<(), crate::session::Refusal> {
-    if name.is_empty()
-        || name.len() > 255
-        || name.starts_with('/')
-        || name.contains("//")
-        || name.contains(['*', '%'])
-        || name.chars().any(char::is_control)
-    {
-        return Err(no("CANNOT", format!("nome di cartella non valido: {name}")));
-    }
-    Ok(())
+/// The response code of a refused folder operation (RFC 5530).
+fn folder_refusal(e: FolderError) -> crate::session::Refusal {
+    let code = match &e {
+        FolderError::Denied(_) => "NOPERM",
+        FolderError::InvalidName(_) | FolderError::Special(_) => "CANNOT",
+        FolderError::Exists(_) => "ALREADYEXISTS",
+        FolderError::NotFound(_) => "NONEXISTENT",
+        FolderError::HasChildren(_) => "INUSE",
+        FolderError::Unavailable(_) => "UNAVAILABLE",
+    };
+    no(code, e.to_string())
 }
 
 impl Session {
@@ -174,60 +175,21 @@ impl Session {
         Ok(())
     }
 
-    pub fn create(&mut self, wire: &str) -> Handled {
-        let id = self.mailbox_id()?;
+    pub async fn create(&mut self, wire: &str) -> Handled {
+        let who = self.principal()?;
         let name = self.name_in(wire);
-        let name = name.trim_end_matches('/').to_string();
-        check_name(&name)?;
-        if name == "INBOX" {
-            return Err(no("ALREADYEXISTS", "INBOX esiste già"));
-        }
-        let now = self.p.now();
-        // Superior levels are created as needed (RFC 9051 §6.3.4).
-        if let Some((parent, _)) = name.rsplit_once('/') {
-            self.create_parents(id, parent, now)?;
-        }
-        self.p
-            .store
-            .create_folder(id, &name, now)
-            .map_err(store_error)?;
+        mailbox::create_folder(&self.p, &who, &name)
+            .await
+            .map_err(folder_refusal)?;
         Ok("CREATE completato".into())
     }
 
-    /// Creates `parent` and each level above it that does not exist yet.
-    fn create_parents(
-        &self,
-        id: i64,
-        parent: &str,
-        now: i64,
-    ) -> Result<(), crate::session::Refusal> {
-        let mut prefix = String::new();
-        for (i, level) in parent.split('/').enumerate() {
-            if i > 0 {
-                prefix.push('/');
-            }
-            prefix.push_str(level);
-            match self.p.store.create_folder(id, &prefix, now) {
-                Ok(()) | Err(store::StoreError::Exists(_)) => {}
-                Err(e) => return Err(store_error(e)),
-            }
-        }
-        Ok(())
-    }
-
-    pub fn delete(&mut self, wire: &str) -> Handled {
-        let id = self.mailbox_id()?;
+    pub async fn delete(&mut self, wire: &str) -> Handled {
+        let who = self.principal()?;
         let name = self.name_in(wire);
-        if name == "INBOX" {
-            return Err(no("CANNOT", "INBOX non si può eliminare"));
-        }
-        let folders = self.p.store.folders(id).map_err(store_error)?;
-        if folders
-            .iter()
-            .any(|f| f.name.starts_with(&format!("{name}/")))
-        {
-            return Err(no("INUSE", "la cartella contiene sottocartelle"));
-        }
+        mailbox::delete_folder(&self.p, &who, &name)
+            .await
+            .map_err(folder_refusal)?;
         if self
             .selected
             .as_ref()
@@ -235,31 +197,24 @@ impl Session {
         {
             self.selected = None;
         }
-        self.p.store.delete_folder(id, &name).map_err(store_error)?;
         Ok("DELETE completato".into())
     }
 
-    pub fn rename(&mut self, from: &str, to: &str) -> Handled {
-        let id = self.mailbox_id()?;
+    pub async fn rename(&mut self, from: &str, to: &str) -> Handled {
+        let who = self.principal()?;
         let (from, to) = (self.name_in(from), self.name_in(to));
-        let to = to.trim_end_matches('/').to_string();
-        check_name(&to)?;
-        let now = self.p.now();
-        // Superior levels of the new name, as for CREATE.
-        if let Some((parent, _)) = to.rsplit_once('/') {
-            self.create_parents(id, parent, now)?;
-        }
-        self.p
-            .store
-            .rename_folder(id, &from, &to, now)
-            .map_err(store_error)?;
+        mailbox::rename_folder(&self.p, &who, &from, &to)
+            .await
+            .map_err(folder_refusal)?;
         Ok("RENAME completato".into())
     }
 
-    pub fn subscribe(&mut self, wire: &str, on: bool) -> Handled {
-        let id = self.mailbox_id()?;
+    pub async fn subscribe(&mut self, wire: &str, on: bool) -> Handled {
+        let who = self.principal()?;
         let name = self.name_in(wire);
-        self.p.store.subscribe(id, &name, on).map_err(store_error)?;
+        mailbox::subscribe(&self.p, &who, &name, on)
+            .await
+            .map_err(folder_refusal)?;
         Ok(if on {
             "SUBSCRIBE completato".into()
         } else {

@@ -356,11 +356,11 @@ impl Session {
                 let read_only = read_only || !self.may_modify();
                 self.select(&mailbox, read_only, condstore, qresync)
             }
-            Command::Create(m) => self.create(&m),
-            Command::Delete(m) => self.delete(&m),
-            Command::Rename(a, b) => self.rename(&a, &b),
-            Command::Subscribe(m) => self.subscribe(&m, true),
-            Command::Unsubscribe(m) => self.subscribe(&m, false),
+            Command::Create(m) => self.create(&m).await,
+            Command::Delete(m) => self.delete(&m).await,
+            Command::Rename(a, b) => self.rename(&a, &b).await,
+            Command::Subscribe(m) => self.subscribe(&m, true).await,
+            Command::Unsubscribe(m) => self.subscribe(&m, false).await,
             Command::List {
                 reference,
                 patterns,
@@ -628,6 +628,13 @@ impl Session {
         self.principal
             .as_ref()
             .is_some_and(|p| p.require(Permission::Modify).is_ok())
+    }
+
+    /// Who is logged in (for the mailbox service).
+    pub fn principal(&self) -> Result<Principal, Refusal> {
+        self.principal
+            .clone()
+            .ok_or_else(|| bad("autenticarsi prima"))
     }
 
     pub fn mailbox_id(&self) -> Result<i64, Refusal> {

@@ -1,6 +1,7 @@
 //! Certa's services: every rule lives here once, whatever protocol asks for it.
 //!
 //! - [`accounts`]: passwords (argon2id), the password policy, login throttling, login names;
+//! - [`mailbox`]: operations on a mailbox for every protocol, rights checked inside;
 //! - [`principal`]: who is acting, and what it may do ([`principal::Permission`]);
 //! - [`provider`]: the provider's identity, keys, index and routing;
 //! - [`antivirus`]: clamd's INSTREAM;
@@ -18,6 +19,7 @@ pub mod antivirus;
 pub mod delivery;
 pub mod dns;
 pub mod incoming;
+pub mod mailbox;
 pub mod metrics;
 pub mod principal;
 pub mod provider;

@@ -45,6 +45,21 @@ pub struct WebSession {
     pub must_change_password: bool,
 }
 
+impl WebSession {
+    /// Who this session acts as, for the mailbox service: the holder, who logged in with
+    /// the mailbox's password.
+    pub fn principal(&self) -> services::principal::Principal {
+        use services::principal::{MailboxId, Principal, Rights};
+        Principal {
+            mailbox: MailboxId(self.mailbox_id),
+            address: self.address.clone(),
+            login: self.address.clone(),
+            rights: Rights::all(),
+            must_change_password: self.must_change_password,
+        }
+    }
+}
+
 /// 256 random bits; a failing random generator is an error, never a guessable token.
 fn random_token() -> Result<String, WebError> {
     let mut b = [0u8; 32];

@@ -123,59 +123,51 @@ pub async fn folders(
     Authed(s): Authed,
     Form(f): Form<FolderForm>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
-        let l = s.lang;
-        let clean = |n: &str| -> Result<String, WebError> {
-            let n = n.trim();
-            if n.is_empty()
-                || n.contains(['/', '*', '%'])
-                || n.chars().any(char::is_control)
-                || n.len() > 200
-            {
-                return Err(WebError::BadRequest(
-                    l.t(
-                        "nome di cartella non valido (niente /, * o %)",
-                        "invalid folder name (no /, * or %)",
-                    )
-                    .into(),
-                ));
-            }
-            Ok(n.to_string())
-        };
-        let special = |n: &str| store::SPECIAL_FOLDERS.iter().any(|(s, _)| *s == n);
-        match f.op.as_str() {
-            "create" => {
-                let leaf = clean(&f.name)?;
-                let full = if f.parent.is_empty() {
-                    leaf
-                } else {
-                    format!("{}/{leaf}", f.parent)
-                };
-                p.store.create_folder(s.mailbox_id, &full, p.now())?;
-            }
-            "rename" if !special(&f.name) => {
-                let leaf = clean(&f.new_name)?;
-                let to = match f.name.rsplit_once('/') {
-                    Some((parent, _)) => format!("{parent}/{leaf}"),
-                    None => leaf,
-                };
-                p.store.rename_folder(s.mailbox_id, &f.name, &to, p.now())?;
-            }
-            "delete" if !special(&f.name) => p.store.delete_folder(s.mailbox_id, &f.name)?,
-            _ => {
-                return Err(WebError::BadRequest(
-                    l.t(
-                        "le cartelle di sistema non si rinominano né si eliminano",
-                        "system folders cannot be renamed or deleted",
-                    )
-                    .into(),
-                ))
-            }
+    use services::mailbox::{self, FolderError};
+    let l = s.lang;
+    // The form names one level; the rules of whole names are the mailbox service's.
+    let leaf = |n: &str| -> Result<String, WebError> {
+        let n = n.trim();
+        if n.contains('/') {
+            return Err(WebError::BadRequest(
+                l.t(
+                    "nome di cartella non valido (niente /, * o %)",
+                    "invalid folder name (no /, * or %)",
+                )
+                .into(),
+            ));
         }
-        Ok(Redirect::to("/settings?notice=saved").into_response())
-    })
-    .await?
+        Ok(n.to_string())
+    };
+    let who = s.principal();
+    let done = match f.op.as_str() {
+        "create" => {
+            let leaf = leaf(&f.name)?;
+            let full = if f.parent.is_empty() {
+                leaf
+            } else {
+                format!("{}/{leaf}", f.parent)
+            };
+            mailbox::create_folder(&st.p, &who, &full).await
+        }
+        "rename" => {
+            let leaf = leaf(&f.new_name)?;
+            let to = match f.name.rsplit_once('/') {
+                Some((parent, _)) => format!("{parent}/{leaf}"),
+                None => leaf,
+            };
+            mailbox::rename_folder(&st.p, &who, &f.name, &to).await
+        }
+        "delete" => mailbox::delete_folder(&st.p, &who, &f.name).await,
+        _ => return Err(WebError::BadRequest(f.op)),
+    };
+    match done {
+        Ok(()) => Ok(Redirect::to("/settings?notice=saved").into_response()),
+        Err(FolderError::Unavailable(e)) => Err(WebError::Internal(e)),
+        Err(e) => Err(WebError::BadRequest(
+            l.t(&e.to_string(), &e.english()).into(),
+        )),
+    }
 }
 
 #[derive(Template)]

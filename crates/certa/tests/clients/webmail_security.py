@@ -181,9 +181,13 @@ status, page, _ = call(A, "/settings")
 assert "Fatture" not in page and "Fornitori" in page and 'value="Fornitori/2026"' in page
 status, _, _ = call(A, folders, {"op": "delete", "name": "Cestino"})
 assert status == 400, "system folders stay"
+# The same rule as IMAP's DELETE (services::mailbox): subfolders go first.
+status, page, _ = call(A, folders, {"op": "delete", "name": "Fornitori"})
+assert status == 400 and "sottocartelle" in page, (status, page[:500])
 status, _, _ = call(A, folders, {"op": "delete", "name": "Fornitori/2026"})
+assert status == 303, status
 status, page, _ = call(A, "/settings")
-assert "Fornitori/2026" not in page
+assert "Fornitori/2026" not in page and "Fornitori" in page
 
 print("-- repeated wrong passwords are throttled with a clear message")
 # Different accounts, so no account's progressive delay applies: the client address is
