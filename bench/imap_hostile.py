@@ -95,7 +95,9 @@ def start(work, per_ip):
     open(cfg, "w").write(text)
     subprocess.run([CERTA, "--data", data, "mailbox", "passwd", USER, "--password", PASSWORD],
                    check=True, capture_output=True)
-    proc = subprocess.Popen([CERTA, "--data", data, "serve"], stdout=subprocess.DEVNULL)
+    log = open(os.path.join(data, "serve.log"), "ab")
+    proc = subprocess.Popen([CERTA, "--data", data, "serve"], stdout=subprocess.DEVNULL,
+                            stderr=log)
     port = base + 3
     deadline = time.time() + 30
     while True:

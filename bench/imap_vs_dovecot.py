@@ -150,7 +150,9 @@ class Certa:
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen([CERTA, "--data", self.data, "serve"], stdout=subprocess.DEVNULL)
+        log = open(os.path.join(self.data, "serve.log"), "ab")
+        self.proc = subprocess.Popen([CERTA, "--data", self.data, "serve"],
+                                     stdout=subprocess.DEVNULL, stderr=log)
         wait_port(self.port)
 
     def restart(self):

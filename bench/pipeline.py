@@ -53,7 +53,17 @@ def main():
     for i in range(a.c):
         run("mailbox", "add", f"s{i}@pec.bench.test", "--password", PASSWORD, "--quota", "100GB")
         run("mailbox", "add", f"r{i}@pec.bench.test", "--password", PASSWORD, "--quota", "100GB")
-    server = subprocess.Popen([a.certa, "--data", data, "serve"], stdout=subprocess.DEVNULL)
+    # Throughput is the subject, not the per-mailbox sending limit (60 a minute by default).
+    cfg = os.path.join(data, "certa.toml")
+    text = open(cfg).read()
+    for key, default in [("messages_per_minute", 60), ("messages_per_hour", 1000)]:
+        assert f"{key} = {default}" in text, key
+        text = text.replace(f"{key} = {default}", f"{key} = 1000000000")
+    open(cfg, "w").write(text)
+    # The server logs at its configured level (info), as in production, into a file.
+    log = open(os.path.join(data, "serve.log"), "ab")
+    server = subprocess.Popen([a.certa, "--data", data, "serve"], stdout=subprocess.DEVNULL,
+                              stderr=log)
     try:
         while True:
             try:
