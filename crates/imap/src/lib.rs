@@ -489,9 +489,13 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
     let out = std::mem::take(&mut session.out);
     write(conn, &out).await?;
     write(conn, b"+ in attesa\r\n").await?;
-    let mut watch = match &session.principal {
-        Some(m) => session.p.store.watch(m.mailbox.0),
-        None => return Ok(()),
+    let mut watch = match session
+        .principal
+        .as_ref()
+        .map(|who| services::mailbox::watch(&session.p, who))
+    {
+        Some(Ok(w)) => w,
+        _ => return Ok(()),
     };
     let mut line = Vec::new();
     let deadline = tokio::time::Instant::now() + AUTOLOGOUT;
@@ -514,9 +518,9 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
                 if changed.is_err() {
                     tokio::time::sleep(IDLE_POLL).await;
                 }
-                session.sync(true);
+                session.sync(true).await;
             }
-            _ = tokio::time::sleep(IDLE_POLL) => session.sync(true),
+            _ = tokio::time::sleep(IDLE_POLL) => session.sync(true).await,
             _ = tokio::time::sleep_until(deadline) => {
                 write(conn, b"* BYE inattivo da troppo tempo\r\n").await?;
                 return Ok(());

@@ -5,11 +5,11 @@
 
 use crate::command::{AppendCommand, QresyncParams, SeqSet};
 use crate::date;
-use crate::session::{bad, no, store_error, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
+use crate::session::{bad, no, refusal, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
 use crate::uidmap::UidMap;
-use services::mailbox::{self, FolderError};
+use services::delivery::Ingest;
+use services::mailbox::{normalize_flags, Access, Folder, MailboxError, OpenFolder};
 use std::collections::HashSet;
-use store::Folder;
 
 /// Whether a LIST pattern (`*` any, `%` any but `/`) matches a name (RFC 9051 §6.3.9).
 /// Dynamic programming over the pattern: linear in its length times the name's, whatever
@@ -39,22 +39,8 @@ pub fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
     reach[name.len()]
 }
 
-/// A valid new folder name: not empty, no empty levels, no wildcards, not too long.
-/// The response code of a refused folder operation (RFC 5530).
-fn folder_refusal(e: FolderError) -> crate::session::Refusal {
-    let code = match &e {
-        FolderError::Denied(_) => "NOPERM",
-        FolderError::InvalidName(_) | FolderError::Special(_) => "CANNOT",
-        FolderError::Exists(_) => "ALREADYEXISTS",
-        FolderError::NotFound(_) => "NONEXISTENT",
-        FolderError::HasChildren(_) => "INUSE",
-        FolderError::Unavailable(_) => "UNAVAILABLE",
-    };
-    no(code, e.to_string())
-}
-
 impl Session {
-    pub fn select(
+    pub async fn select(
         &mut self,
         wire: &str,
         read_only: bool,
@@ -68,19 +54,23 @@ impl Session {
         if condstore {
             self.enabled.condstore = true;
         }
-        let mailbox_id = self.mailbox_id()?;
         let name = self.name_in(wire);
-        let store::OpenFolder { folder, uids } = self
-            .p
-            .store
-            .open_folder(mailbox_id, &name)
-            .map_err(store_error)?
-            .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))?;
-        let first_recent = if read_only {
-            i64::MAX
-        } else {
-            self.p.store.claim_recent(folder.id).map_err(store_error)?
+        let opened = {
+            let name = name.clone();
+            self.on_mailbox(move |m| {
+                let Some(open) = m.open_folder(&name)? else {
+                    return Ok(None);
+                };
+                let first_recent = match read_only {
+                    true => i64::MAX,
+                    false => m.claim_recent(open.folder.id)?,
+                };
+                Ok(Some((open, first_recent)))
+            })
+            .await?
         };
+        let (OpenFolder { folder, uids }, first_recent) =
+            opened.ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))?;
         let mut sel = Selected {
             folder: folder.clone(),
             read_only,
@@ -126,7 +116,7 @@ impl Session {
             self.untagged(&String::from_utf8_lossy(&l));
         }
         if let Some(q) = qresync {
-            self.qresync_select(&sel, &q)?;
+            self.qresync_select(&sel, &q).await?;
         }
         self.selected = Some(sel);
         Ok(if read_only {
@@ -137,7 +127,7 @@ impl Session {
     }
 
     /// RFC 7162 §3.2.5.1: what changed since the client's last known MODSEQ.
-    fn qresync_select(
+    async fn qresync_select(
         &mut self,
         sel: &Selected,
         q: &QresyncParams,
@@ -145,11 +135,10 @@ impl Session {
         if q.uidvalidity as i64 != sel.folder.uidvalidity {
             return Ok(());
         }
+        let (folder, since) = (sel.folder.id, q.modseq as i64);
         let ch = self
-            .p
-            .store
-            .changes_since(sel.folder.id, q.modseq as i64)
-            .map_err(store_error)?;
+            .on_mailbox(move |m| m.changes_since(folder, since))
+            .await?;
         let max = sel.max_uid().max(1);
         let mut vanished: Vec<u32> = ch
             .expunged
@@ -176,20 +165,17 @@ impl Session {
     }
 
     pub async fn create(&mut self, wire: &str) -> Handled {
-        let who = self.principal()?;
         let name = self.name_in(wire);
-        mailbox::create_folder(&self.p, &who, &name)
-            .await
-            .map_err(folder_refusal)?;
+        self.on_mailbox(move |m| m.create_folder(&name)).await?;
         Ok("CREATE completato".into())
     }
 
     pub async fn delete(&mut self, wire: &str) -> Handled {
-        let who = self.principal()?;
         let name = self.name_in(wire);
-        mailbox::delete_folder(&self.p, &who, &name)
-            .await
-            .map_err(folder_refusal)?;
+        {
+            let name = name.clone();
+            self.on_mailbox(move |m| m.delete_folder(&name)).await?;
+        }
         if self
             .selected
             .as_ref()
@@ -201,20 +187,15 @@ impl Session {
     }
 
     pub async fn rename(&mut self, from: &str, to: &str) -> Handled {
-        let who = self.principal()?;
         let (from, to) = (self.name_in(from), self.name_in(to));
-        mailbox::rename_folder(&self.p, &who, &from, &to)
-            .await
-            .map_err(folder_refusal)?;
+        self.on_mailbox(move |m| m.rename_folder(&from, &to))
+            .await?;
         Ok("RENAME completato".into())
     }
 
     pub async fn subscribe(&mut self, wire: &str, on: bool) -> Handled {
-        let who = self.principal()?;
         let name = self.name_in(wire);
-        mailbox::subscribe(&self.p, &who, &name, on)
-            .await
-            .map_err(folder_refusal)?;
+        self.on_mailbox(move |m| m.subscribe(&name, on)).await?;
         Ok(if on {
             "SUBSCRIBE completato".into()
         } else {
@@ -223,7 +204,7 @@ impl Session {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn list(
+    pub async fn list(
         &mut self,
         reference: &str,
         patterns: &[String],
@@ -232,13 +213,12 @@ impl Session {
         status: &[String],
         lsub: bool,
     ) -> Handled {
-        let id = self.mailbox_id()?;
         if patterns.len() == 1 && patterns[0].is_empty() && !lsub {
             // RFC 9051 §6.3.9: the hierarchy delimiter.
             self.untagged("LIST (\\Noselect) \"/\" \"\"");
             return Ok("LIST completato".into());
         }
-        let folders = self.p.store.folders(id).map_err(store_error)?;
+        let folders = self.on_mailbox(|m| m.folders()).await?;
         let only_subscribed = lsub || select.iter().any(|s| s == "SUBSCRIBED");
         let only_special = select.iter().any(|s| s == "SPECIAL-USE");
         let show_subscribed = only_subscribed || returns.iter().any(|r| r == "SUBSCRIBED");
@@ -287,13 +267,24 @@ impl Session {
             crate::wire::astring(&mut l, self.name_out(&name).as_bytes());
             self.untagged(&String::from_utf8_lossy(&l));
             if !status.is_empty() {
-                self.status_line(f, status)?;
+                self.status_line(f, status).await?;
             }
         }
         Ok(format!("{verb} completato"))
     }
 
-    fn status_line(&mut self, f: &Folder, items: &[String]) -> Result<(), crate::session::Refusal> {
+    async fn status_line(
+        &mut self,
+        f: &Folder,
+        items: &[String],
+    ) -> Result<(), crate::session::Refusal> {
+        let recent = match items.iter().any(|i| i == "RECENT") {
+            true => {
+                let folder = f.id;
+                self.on_mailbox(move |m| m.unclaimed_recent(folder)).await?
+            }
+            false => 0,
+        };
         let mut parts = vec![];
         for i in items {
             let v = match i.as_str() {
@@ -301,7 +292,7 @@ impl Session {
                 "UIDNEXT" => f.uidnext,
                 "UIDVALIDITY" => f.uidvalidity,
                 "UNSEEN" => f.unseen,
-                "RECENT" => self.p.store.unclaimed_recent(f.id).map_err(store_error)?,
+                "RECENT" => recent,
                 "SIZE" => f.size,
                 "HIGHESTMODSEQ" => f.highestmodseq,
                 "DELETED" => f.deleted,
@@ -316,7 +307,7 @@ impl Session {
         Ok(())
     }
 
-    pub fn status(&mut self, wire: &str, items: &[String]) -> Handled {
+    pub async fn status(&mut self, wire: &str, items: &[String]) -> Handled {
         for i in items {
             if !matches!(
                 i.as_str(),
@@ -332,17 +323,17 @@ impl Session {
                 return Err(bad(format!("elemento STATUS sconosciuto: {i}")));
             }
         }
-        let f = self.folder_named(wire)?;
-        self.status_line(&f, items)?;
+        let f = self.folder_named(wire).await?;
+        self.status_line(&f, items).await?;
         Ok("STATUS completato".into())
     }
 
     /// Checks one APPEND before it is committed.
-    fn prepare_append(
+    async fn prepare_append(
         &self,
         a: &AppendCommand,
-    ) -> Result<(Folder, services::delivery::Ingest), crate::session::Refusal> {
-        let folder = match self.folder_head_named(&a.mailbox) {
+    ) -> Result<(Folder, Ingest), crate::session::Refusal> {
+        let folder = match self.folder_head_named(&a.mailbox).await {
             Ok(f) => f,
             Err(_) => return Err(no("TRYCREATE", "la cartella non esiste")),
         };
@@ -355,13 +346,13 @@ impl Session {
             }
             None => None,
         };
-        let flags = store::normalize_flags(
+        let flags = normalize_flags(
             a.flags
                 .iter()
                 .map(String::as_str)
                 .filter(|f| !f.eq_ignore_ascii_case("\\Recent")),
         );
-        let ingest = services::delivery::Ingest {
+        let ingest = Ingest {
             folder: folder.name.clone(),
             bytes: a.message.clone(),
             flags,
@@ -375,9 +366,9 @@ impl Session {
     /// (RFC 4315). Writes the tagged responses.
     pub async fn append_all(&mut self, batch: Vec<(String, AppendCommand)>) {
         let mut answers: Vec<(String, Handled)> = Vec::with_capacity(batch.len());
-        let mut ready: Vec<(usize, Folder, services::delivery::Ingest)> = vec![];
+        let mut ready: Vec<(usize, Folder, Ingest)> = vec![];
         for (tag, a) in batch {
-            match self.prepare_append(&a) {
+            match self.prepare_append(&a).await {
                 Ok((folder, ingest)) => {
                     ready.push((answers.len(), folder, ingest));
                     answers.push((tag, Ok(String::new())));
@@ -392,7 +383,7 @@ impl Session {
             answers[i].1 = result;
         }
         if touched_selected {
-            self.sync(false);
+            self.sync(false).await;
         }
         for (tag, result) in answers {
             let line = match result {
@@ -405,13 +396,9 @@ impl Session {
 
     async fn commit_appends(
         &self,
-        ready: Vec<(usize, Folder, services::delivery::Ingest)>,
+        ready: Vec<(usize, Folder, Ingest)>,
     ) -> Vec<(usize, Handled)> {
-        let Some(address) = self.principal.as_ref().map(|m| m.address.clone()) else {
-            return vec![];
-        };
-        let p = self.p.clone();
-        tokio::task::spawn_blocking(move || {
+        let committed = self.on_mailbox(move |m| {
             let (meta, ingests): (Vec<(usize, Folder)>, Vec<_>) = ready
                 .into_iter()
                 .map(|(i, f, ingest)| ((i, f), ingest))
@@ -423,10 +410,10 @@ impl Session {
                 ))
             };
             let several = ingests.len() > 1;
-            let copies: Vec<services::delivery::Ingest> = if several {
+            let copies: Vec<Ingest> = if several {
                 ingests
                     .iter()
-                    .map(|m| services::delivery::Ingest {
+                    .map(|m| Ingest {
                         folder: m.folder.clone(),
                         bytes: m.bytes.clone(),
                         flags: m.flags.clone(),
@@ -436,7 +423,7 @@ impl Session {
             } else {
                 vec![]
             };
-            match services::delivery::ingest_all(&p, &address, ingests) {
+            Ok(match m.append_all(ingests) {
                 Ok(uids) => meta
                     .iter()
                     .zip(uids)
@@ -446,43 +433,31 @@ impl Session {
                 Err(_) if several => meta
                     .iter()
                     .zip(copies)
-                    .map(|((i, f), m)| {
-                        let r = services::delivery::ingest(&p, &address, m);
-                        (*i, r.map_err(store_error).and_then(|uid| answer(f, uid)))
+                    .map(|((i, f), one)| {
+                        let r = m.append(one);
+                        (*i, r.map_err(refusal).and_then(|uid| answer(f, uid)))
                     })
                     .collect(),
                 Err(e) => {
-                    let refusal = store_error(e);
+                    let refused = refusal(e);
                     meta.iter()
                         .map(|(i, _)| {
                             (
                                 *i,
-                                Err(crate::session::Refusal(refusal.0, refusal.1.clone())),
+                                Err(crate::session::Refusal(refused.0, refused.1.clone())),
                             )
                         })
                         .collect()
                 }
-            }
-        })
-        .await
-        .unwrap_or_default()
+            })
+        });
+        committed.await.unwrap_or_default()
     }
 
-    pub fn quota(&mut self, wire: &str, root: bool) -> Handled {
-        let m = self
-            .p
-            .store
-            .mailbox(
-                &self
-                    .principal
-                    .as_ref()
-                    .map(|m| m.address.clone())
-                    .unwrap_or_default(),
-            )
-            .map_err(store_error)?
-            .ok_or_else(|| no("NONEXISTENT", "casella non trovata"))?;
+    pub async fn quota(&mut self, wire: &str, root: bool) -> Handled {
+        let (used, quota) = self.on_mailbox(|m| m.quota()).await?;
         if root {
-            self.folder_head_named(wire)?;
+            self.folder_head_named(wire).await?;
             let mut l = b"QUOTAROOT ".to_vec();
             crate::wire::astring(&mut l, wire.as_bytes());
             l.extend_from_slice(b" \"\"");
@@ -493,23 +468,19 @@ impl Session {
         // RFC 9208 §5.1: STORAGE in units of 1024 octets.
         self.untagged(&format!(
             "QUOTA \"\" (STORAGE {} {})",
-            (m.used + 1023) / 1024,
-            m.quota / 1024
+            (used + 1023) / 1024,
+            quota / 1024
         ));
         Ok("GETQUOTA completato".into())
     }
 
-    pub fn close(&mut self, expunge: bool) -> Handled {
+    pub async fn close(&mut self, expunge: bool) -> Handled {
         if expunge {
-            if let Some(sel) = &self.selected {
-                if !sel.read_only {
-                    let deleted = self.deleted_uids(None);
-                    let folder = sel.folder.id;
-                    self.p
-                        .store
-                        .expunge(folder, &deleted)
-                        .map_err(store_error)?;
-                }
+            if let Some(sel) = self.selected.as_ref().filter(|s| !s.read_only) {
+                let folder = sel.folder.id;
+                let known = known_uids(sel);
+                self.on_mailbox(move |m| m.expunge(folder, &deleted_uids(m, folder, &known, None)?))
+                    .await?;
             }
         }
         self.selected = None;
@@ -520,40 +491,45 @@ impl Session {
         })
     }
 
-    /// UIDs flagged `\Deleted` (within `set` for UID EXPUNGE), as the store has them now.
-    fn deleted_uids(&self, set: Option<&SeqSet>) -> Vec<i64> {
-        let Some(sel) = &self.selected else {
-            return vec![];
-        };
-        let Ok(entries) = self.p.store.messages(sel.folder.id) else {
-            return vec![];
-        };
-        let max = sel.max_uid();
-        entries
-            .into_iter()
-            .filter(|e| e.flags.split(' ').any(|f| f == "\\Deleted"))
-            .filter(|e| set.is_none_or(|s| s.contains(e.uid as u32, max)))
-            .filter(|e| sel.seq_of(e.uid as u32).is_some())
-            .map(|e| e.uid)
-            .collect()
-    }
-
-    pub fn expunge(&mut self, set: Option<&SeqSet>) -> Handled {
+    pub async fn expunge(&mut self, set: Option<&SeqSet>) -> Handled {
         let Some(sel) = &self.selected else {
             return Err(bad("selezionare prima una cartella"));
         };
         if sel.read_only {
             return Err(no("READ-ONLY", "cartella aperta in sola lettura"));
         }
-        let deleted = self.deleted_uids(set);
         let folder = sel.folder.id;
-        self.p
-            .store
-            .expunge(folder, &deleted)
-            .map_err(store_error)?;
-        self.sync(true);
+        let known = known_uids(sel);
+        let set = set.cloned();
+        self.on_mailbox(move |m| {
+            m.expunge(folder, &deleted_uids(m, folder, &known, set.as_ref())?)
+        })
+        .await?;
+        self.sync(true).await;
         Ok("EXPUNGE completato".into())
     }
+}
+
+/// The UIDs the session knows, and the highest (for `*`).
+fn known_uids(sel: &Selected) -> (UidMap, u32) {
+    (sel.uids.clone(), sel.max_uid())
+}
+
+/// UIDs flagged `\Deleted` (within `set` for UID EXPUNGE) that the session knows, as the
+/// store has them now.
+fn deleted_uids(
+    m: &Access,
+    folder: i64,
+    (known, max): &(UidMap, u32),
+    set: Option<&SeqSet>,
+) -> Result<Vec<i64>, MailboxError> {
+    Ok(m.messages(folder)?
+        .into_iter()
+        .filter(|e| e.flags.split(' ').any(|f| f == "\\Deleted"))
+        .filter(|e| set.is_none_or(|s| s.contains(e.uid as u32, *max)))
+        .filter(|e| known.contains(e.uid as u32))
+        .map(|e| e.uid)
+        .collect())
 }
 
 #[cfg(test)]

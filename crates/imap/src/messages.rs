@@ -5,7 +5,8 @@ use crate::command::{FetchAtt, SearchKey, SeqSet, SortKey, StoreOp};
 use crate::date;
 use crate::fetch::{content_item, needs_content, needs_structure, sets_seen};
 use crate::search::{self, Candidate, Context, IndexAnswer, IndexAnswers};
-use crate::session::{bad, no, store_error, uid_set, Handled, Session};
+use crate::session::{bad, no, uid_set, Handled, Refusal, Session};
+use crate::uidmap::UidMap;
 use message::Structure;
 use smtp::stream::Stream;
 use std::cell::OnceCell;
@@ -21,38 +22,22 @@ const FETCH_BATCH_BYTES: i64 = 8 * 1024 * 1024;
 const FETCH_FLUSH_AT: usize = 64 * 1024;
 /// SEARCH reads message content this many messages at a time.
 const SEARCH_BATCH: usize = 256;
-use store::FlagOp;
+use services::mailbox::{normalize_flags, Access, FlagOp, MailboxError, MessageEntry, TextField};
 
 impl Session {
-    /// Bytes and structure of some messages of the selected folder, in one store call;
-    /// `structured` parses the MIME tree (from the JSON kept at delivery), otherwise only
-    /// the top-level header and body are located.
-    fn contents(&self, uids: &[u32], structured: bool) -> HashMap<u32, (Vec<u8>, Structure)> {
-        let Some(sel) = &self.selected else {
+    /// Bytes and structure of some messages of the selected folder, in one store call.
+    async fn contents(
+        &self,
+        uids: &[u32],
+        structured: bool,
+    ) -> HashMap<u32, (Vec<u8>, Structure)> {
+        let Some(folder) = self.selected.as_ref().map(|s| s.folder.id) else {
             return HashMap::new();
         };
         let ids: Vec<i64> = uids.iter().map(|&u| u as i64).collect();
-        let Ok(rows) = self.p.store.contents(sel.folder.id, &ids) else {
-            return HashMap::new();
-        };
-        rows.into_iter()
-            .map(|c| {
-                let s = if structured {
-                    c.structure
-                        .as_deref()
-                        .and_then(Structure::from_json)
-                        .unwrap_or_else(|| Structure::parse(&c.data))
-                } else {
-                    Structure::shallow(&c.data)
-                };
-                (c.uid as u32, (c.data, s))
-            })
-            .collect()
-    }
-
-    /// One message's content, for keys evaluated lazily.
-    fn load(&self, uid: u32) -> Option<(Vec<u8>, Structure)> {
-        self.contents(&[uid], true).remove(&uid)
+        self.on_mailbox(move |m| Ok(read_contents(m, folder, &ids, structured)))
+            .await
+            .unwrap_or_default()
     }
 
     /// Writes what `self.out` holds to `w` and empties it, giving back the room of a large
@@ -103,9 +88,9 @@ impl Session {
                 return Ok(Err(bad("VANISHED richiede QRESYNC")));
             }
             let since = changed_since.unwrap_or(0) as i64;
-            let ch = match self.p.store.changes_since(folder, since) {
+            let ch = match self.on_mailbox(move |m| m.changes_since(folder, since)).await {
                 Ok(ch) => ch,
-                Err(e) => return Ok(Err(store_error(e))),
+                Err(e) => return Ok(Err(e)),
             };
             let max = self.selected.as_ref().map(|s| s.max_uid()).unwrap_or(0);
             let gone: Vec<u32> = ch
@@ -126,11 +111,14 @@ impl Session {
             (Some(&f), Some(&l)) => (sel.uid_at(f) as i64, sel.uid_at(l) as i64),
             _ => (1, 0),
         };
-        let entries = match self.p.store.messages_between(folder, lo, hi) {
+        let entries = match self
+            .on_mailbox(move |m| m.messages_between(folder, lo, hi))
+            .await
+        {
             Ok(e) => e,
-            Err(e) => return Ok(Err(store_error(e))),
+            Err(e) => return Ok(Err(e)),
         };
-        let by_uid: HashMap<u32, store::MessageEntry> =
+        let by_uid: HashMap<u32, MessageEntry> =
             entries.into_iter().map(|e| (e.uid as u32, e)).collect();
         let wants_seen = !read_only && atts.iter().any(sets_seen);
         let want_modseq = self.enabled.condstore || atts.contains(&FetchAtt::ModSeq);
@@ -158,7 +146,7 @@ impl Session {
                     batch.push(u);
                 }
                 next_load = n + batch.len();
-                loaded = self.contents(&batch, structured);
+                loaded = self.contents(&batch, structured).await;
             }
             let Some(sel) = self.selected.as_ref() else {
                 break;
@@ -174,7 +162,7 @@ impl Session {
             let mut flags = entry.flags.clone();
             if wants_seen && !flags.split(' ').any(|f| f == "\\Seen") {
                 seen_now.push(u as i64);
-                flags = store::normalize_flags(flags.split(' ').chain(["\\Seen"]));
+                flags = normalize_flags(flags.split(' ').chain(["\\Seen"]));
             }
             let rev2 = self.enabled.rev2;
             let out = &mut self.out;
@@ -250,20 +238,18 @@ impl Session {
         }
         if !seen_now.is_empty() {
             let seen = ["\\Seen".to_string()];
-            let changes =
-                match self
-                    .p
-                    .store
-                    .store_flags(folder, &seen_now, FlagOp::Add, &seen, None)
-                {
-                    Ok(c) => c,
-                    Err(e) => return Ok(Err(store_error(e))),
-                };
+            let changes = match self
+                .on_mailbox(move |m| m.store_flags(folder, &seen_now, FlagOp::Add, &seen, None))
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
             if let Some(sel) = self.selected.as_mut() {
                 sel.own_modseqs.extend(changes.changed.iter().map(|c| c.2));
             }
         }
-        self.sync(false);
+        self.sync(false).await;
         Ok(Ok(if uid {
             "UID FETCH completato".into()
         } else {
@@ -271,7 +257,7 @@ impl Session {
         }))
     }
 
-    pub fn store(
+    pub async fn store(
         &mut self,
         uid: bool,
         set: &SeqSet,
@@ -303,11 +289,10 @@ impl Session {
             StoreOp::Add => FlagOp::Add,
             StoreOp::Remove => FlagOp::Remove,
         };
+        let unchanged_since = unchanged_since.map(|u| u as i64);
         let changes = self
-            .p
-            .store
-            .store_flags(folder, &uids, op, &flags, unchanged_since.map(|u| u as i64))
-            .map_err(store_error)?;
+            .on_mailbox(move |m| m.store_flags(folder, &uids, op, &flags, unchanged_since))
+            .await?;
         let condstore = self.enabled.condstore;
         let rev2 = self.enabled.rev2;
         let mut lines = vec![];
@@ -345,7 +330,7 @@ impl Session {
         for l in lines {
             self.untagged(&l);
         }
-        self.sync(false);
+        self.sync(false).await;
         if !changes.modified.is_empty() {
             let Some(sel) = &self.selected else {
                 return Err(bad("selezionare prima una cartella"));
@@ -370,7 +355,7 @@ impl Session {
         Ok("STORE completato".into())
     }
 
-    pub fn copy(&mut self, uid: bool, set: &SeqSet, wire: &str, remove: bool) -> Handled {
+    pub async fn copy(&mut self, uid: bool, set: &SeqSet, wire: &str, remove: bool) -> Handled {
         let Some(sel) = &self.selected else {
             return Err(bad("selezionare prima una cartella"));
         };
@@ -381,7 +366,7 @@ impl Session {
         let targets = sel.resolve(set, uid);
         let uids: Vec<i64> = targets.iter().map(|&i| sel.uid_at(i) as i64).collect();
         let from = sel.folder.id;
-        let dest = match self.folder_head_named(wire) {
+        let dest = match self.folder_head_named(wire).await {
             Ok(f) => f,
             Err(_) => return Err(no("TRYCREATE", "la cartella di destinazione non esiste")),
         };
@@ -393,11 +378,10 @@ impl Session {
             }
             .into());
         }
+        let to = dest.id;
         let pairs = self
-            .p
-            .store
-            .copy_messages(from, &uids, dest.id, remove)
-            .map_err(store_error)?;
+            .on_mailbox(move |m| m.copy(from, &uids, to, remove))
+            .await?;
         let src: Vec<u32> = pairs.iter().map(|p| p.0 as u32).collect();
         let dst: Vec<u32> = pairs.iter().map(|p| p.1 as u32).collect();
         // RFC 4315 §3: the two sets in matching order.
@@ -406,80 +390,42 @@ impl Session {
         if remove {
             // RFC 6851 §4.3: COPYUID in an untagged OK, then the expunges.
             self.untagged(&format!("OK [{code}] spostati"));
-            self.sync(true);
+            self.sync(true).await;
             return Ok("MOVE completato".into());
         }
-        self.sync(false);
+        self.sync(false).await;
         Ok(format!("[{code}] COPY completato"))
     }
 
-    /// The selected folder's messages matching a key, in sequence order. Content is read
-    /// in batches, only when cheaper keys have not decided already.
-    fn matching(
-        &mut self,
-        key: &SearchKey,
-    ) -> Result<Vec<(u32, u32, i64)>, crate::session::Refusal> {
+    /// The selected folder's messages matching a key, in sequence order: (seq, UID,
+    /// MODSEQ). Evaluated on the blocking pool, reading content only as needed.
+    async fn matching(&self, key: &SearchKey) -> Result<Vec<(u32, u32, i64)>, Refusal> {
+        let view = self.folder_view()?;
+        let key = key.clone();
+        self.on_mailbox(move |m| matching(m, &view, &key)).await
+    }
+
+    /// What evaluation on the blocking pool needs of the selected folder.
+    fn folder_view(&self) -> Result<FolderView, Refusal> {
         let sel = self
             .selected
             .as_ref()
             .ok_or_else(|| bad("selezionare prima una cartella"))?;
-        let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
-        let by_uid: HashMap<u32, store::MessageEntry> =
-            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
-        let mut candidates: Vec<Candidate<'_>> = sel
-            .uids
-            .iter()
-            .enumerate()
-            .filter_map(|(i, u)| {
-                let e = by_uid.get(&u)?;
-                Some(Candidate {
-                    seq: i as u32 + 1,
-                    uid: u,
-                    flags: &e.flags,
-                    size: e.size,
-                    internal_date: e.internal_date,
-                    modseq: e.modseq,
-                    recent: sel.recent.contains(u),
-                    content: OnceCell::new(),
-                })
-            })
-            .collect();
-        let index = self.index_answers(sel.folder.id, key)?;
-        let load = |u: u32| self.load(u);
-        let ctx = Context {
-            max_seq: sel.uids.len() as u32,
-            max_uid: sel.max_uid(),
-            load: &load,
-            index: &index,
-        };
-        let prefetch = index.needs_content(key);
-        let mut found = vec![];
-        for chunk in candidates.chunks_mut(SEARCH_BATCH) {
-            if prefetch {
-                let uids: Vec<u32> = chunk.iter().map(|c| c.uid).collect();
-                let mut loaded = self.contents(&uids, true);
-                for c in chunk.iter_mut() {
-                    let _ = c.content.set(loaded.remove(&c.uid));
-                }
-            }
-            for c in chunk.iter_mut() {
-                if ctx.matches(key, c) {
-                    found.push((c.seq, c.uid, c.modseq));
-                }
-                c.content = OnceCell::new();
-            }
-        }
-        Ok(found)
+        Ok(FolderView {
+            folder: sel.folder.id,
+            uids: sel.uids.clone(),
+            recent: sel.recent.clone(),
+        })
     }
 
-    pub fn search(
+    pub async fn search(
         &mut self,
         tag: &str,
         uid: bool,
         returns: Option<Vec<String>>,
         key: &SearchKey,
     ) -> Handled {
-        let found = self.matching(key)?;
+        let found = self.matching(key).await?;
         let ids: Vec<u32> = found.iter().map(|f| if uid { f.1 } else { f.0 }).collect();
         let top_modseq = has_modseq(key).then(|| found.iter().map(|f| f.2).max().unwrap_or(0));
         let esearch = returns.is_some() || self.enabled.rev2;
@@ -523,7 +469,7 @@ impl Session {
             }
             self.untagged(&l);
         }
-        self.sync(false);
+        self.sync(false).await;
         Ok(if uid {
             "UID SEARCH completato".into()
         } else {
@@ -531,7 +477,7 @@ impl Session {
         })
     }
 
-    pub fn sort(
+    pub async fn sort(
         &mut self,
         tag: &str,
         uid: bool,
@@ -539,8 +485,11 @@ impl Session {
         criteria: &[(SortKey, bool)],
         key: &SearchKey,
     ) -> Handled {
-        let found = self.matching(key)?;
-        let ordered = self.ordered(&found, |ctx, items| search::sort(ctx, items, criteria))?;
+        let found = self.matching(key).await?;
+        let criteria = criteria.to_vec();
+        let ordered = self
+            .ordered(&found, move |ctx, items| search::sort(ctx, items, &criteria))
+            .await?;
         let ids: Vec<u32> = ordered
             .iter()
             .filter_map(|seq| found.iter().find(|f| f.0 == *seq))
@@ -563,106 +512,199 @@ impl Session {
             let list: Vec<String> = ids.iter().map(u32::to_string).collect();
             self.untagged(format!("SORT {}", list.join(" ")).trim_end());
         }
-        self.sync(false);
+        self.sync(false).await;
         Ok("SORT completato".into())
     }
 
-    pub fn thread(
+    pub async fn thread(
         &mut self,
         uid: bool,
         algorithm: crate::thread::Algorithm,
         key: &SearchKey,
     ) -> Handled {
-        let found = self.matching(key)?;
-        let rendered = self.ordered(&found, |ctx, items| {
-            vec![search::thread(ctx, items, uid, algorithm)]
-        })?;
+        let found = self.matching(key).await?;
+        let rendered = self
+            .ordered(&found, move |ctx, items| {
+                vec![search::thread(ctx, items, uid, algorithm)]
+            })
+            .await?;
         self.untagged(format!("THREAD {}", rendered.concat()).trim_end());
-        self.sync(false);
+        self.sync(false).await;
         Ok("THREAD completato".into())
     }
 
     /// Runs `f` over the candidates that matched, with a loader for their content.
-    fn ordered<T>(
+    async fn ordered<T: Send + 'static>(
         &self,
         found: &[(u32, u32, i64)],
-        f: impl FnOnce(&Context<'_, '_>, &[&Candidate<'_>]) -> Vec<T>,
-    ) -> Result<Vec<T>, crate::session::Refusal> {
-        let sel = self
-            .selected
-            .as_ref()
-            .ok_or_else(|| bad("nessuna cartella"))?;
-        let entries = self.p.store.messages(sel.folder.id).map_err(store_error)?;
-        let by_uid: HashMap<u32, store::MessageEntry> =
-            entries.into_iter().map(|e| (e.uid as u32, e)).collect();
-        let candidates: Vec<Candidate<'_>> = found
-            .iter()
-            .filter_map(|&(seq, u, modseq)| {
-                let e = by_uid.get(&u)?;
-                Some(Candidate {
-                    seq,
-                    uid: u,
-                    flags: &e.flags,
-                    size: e.size,
-                    internal_date: e.internal_date,
-                    modseq,
-                    recent: sel.recent.contains(u),
-                    content: OnceCell::new(),
-                })
-            })
-            .collect();
-        let uids: Vec<u32> = candidates.iter().map(|c| c.uid).collect();
-        let mut loaded = self.contents(&uids, true);
-        for c in &candidates {
-            let _ = c.content.set(loaded.remove(&c.uid));
-        }
-        let refs: Vec<&Candidate<'_>> = candidates.iter().collect();
-        let load = |u: u32| self.load(u);
-        let index = IndexAnswers::default();
-        let ctx = Context {
-            max_seq: sel.uids.len() as u32,
-            max_uid: sel.max_uid(),
-            load: &load,
-            index: &index,
-        };
-        Ok(f(&ctx, &refs))
+        f: impl FnOnce(&Context<'_, '_>, &[&Candidate<'_>]) -> Vec<T> + Send + 'static,
+    ) -> Result<Vec<T>, Refusal> {
+        let view = self.folder_view()?;
+        let found = found.to_vec();
+        self.on_mailbox(move |m| ordered(m, &view, &found, f)).await
     }
+}
 
-    /// Asks the full-text index about the BODY and TEXT needles of a search.
-    fn index_answers(
-        &self,
-        folder_id: i64,
-        key: &SearchKey,
-    ) -> Result<IndexAnswers, crate::session::Refusal> {
-        let mut needles = vec![];
-        search::text_needles(key, &mut needles);
-        let mut answers = IndexAnswers::default();
-        for n in needles {
-            let hits = self
-                .p
-                .store
-                .text_search(
-                    self.mailbox_id()?,
-                    &n.to_lowercase(),
-                    store::TextField::Body,
-                )
-                .map_err(store_error)?;
-            if let Some(h) = hits {
-                let set = |v: Vec<store::FoundMessage>| {
-                    v.into_iter()
-                        .filter(|m| m.folder_id == folder_id)
-                        .map(|m| m.uid as u32)
-                        .collect()
-                };
-                let answer = IndexAnswer {
-                    found: set(h.found),
-                    unindexed: set(h.unindexed),
-                };
-                answers.0.insert(n.to_string(), answer);
+/// The selected folder as evaluation on the blocking pool sees it.
+struct FolderView {
+    folder: i64,
+    uids: UidMap,
+    recent: UidMap,
+}
+
+impl FolderView {
+    fn max_uid(&self) -> u32 {
+        self.uids.last().unwrap_or(0)
+    }
+}
+
+/// Bytes and structure of some messages, in one store call; `structured` parses the MIME
+/// tree (from the JSON kept at delivery), otherwise only the top-level header and body are
+/// located.
+fn read_contents(
+    m: &Access,
+    folder: i64,
+    uids: &[i64],
+    structured: bool,
+) -> HashMap<u32, (Vec<u8>, Structure)> {
+    let Ok(rows) = m.contents(folder, uids) else {
+        return HashMap::new();
+    };
+    rows.into_iter()
+        .map(|c| {
+            let s = if structured {
+                c.structure
+                    .as_deref()
+                    .and_then(Structure::from_json)
+                    .unwrap_or_else(|| Structure::parse(&c.data))
+            } else {
+                Structure::shallow(&c.data)
+            };
+            (c.uid as u32, (c.data, s))
+        })
+        .collect()
+}
+
+/// The messages matching `key`. Content is read in batches, only when cheaper keys and the
+/// index have not decided already.
+fn matching(
+    m: &Access,
+    view: &FolderView,
+    key: &SearchKey,
+) -> Result<Vec<(u32, u32, i64)>, MailboxError> {
+    let entries = m.messages(view.folder)?;
+    let by_uid: HashMap<u32, MessageEntry> =
+        entries.into_iter().map(|e| (e.uid as u32, e)).collect();
+    let mut candidates: Vec<Candidate<'_>> = view
+        .uids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let e = by_uid.get(&u)?;
+            Some(Candidate {
+                seq: i as u32 + 1,
+                uid: u,
+                flags: &e.flags,
+                size: e.size,
+                internal_date: e.internal_date,
+                modseq: e.modseq,
+                recent: view.recent.contains(u),
+                content: OnceCell::new(),
+            })
+        })
+        .collect();
+    let index = index_answers(m, view.folder, key)?;
+    let load = |u: u32| read_contents(m, view.folder, &[u as i64], true).remove(&u);
+    let ctx = Context {
+        max_seq: view.uids.len() as u32,
+        max_uid: view.max_uid(),
+        load: &load,
+        index: &index,
+    };
+    let prefetch = index.needs_content(key);
+    let mut found = vec![];
+    for chunk in candidates.chunks_mut(SEARCH_BATCH) {
+        if prefetch {
+            let uids: Vec<i64> = chunk.iter().map(|c| c.uid as i64).collect();
+            let mut loaded = read_contents(m, view.folder, &uids, true);
+            for c in chunk.iter_mut() {
+                let _ = c.content.set(loaded.remove(&c.uid));
             }
         }
-        Ok(answers)
+        for c in chunk.iter_mut() {
+            if ctx.matches(key, c) {
+                found.push((c.seq, c.uid, c.modseq));
+            }
+            c.content = OnceCell::new();
+        }
     }
+    Ok(found)
+}
+
+/// Runs `f` over the candidates that matched (SORT, THREAD), their content loaded.
+fn ordered<T>(
+    m: &Access,
+    view: &FolderView,
+    found: &[(u32, u32, i64)],
+    f: impl FnOnce(&Context<'_, '_>, &[&Candidate<'_>]) -> Vec<T>,
+) -> Result<Vec<T>, MailboxError> {
+    let entries = m.messages(view.folder)?;
+    let by_uid: HashMap<u32, MessageEntry> =
+        entries.into_iter().map(|e| (e.uid as u32, e)).collect();
+    let candidates: Vec<Candidate<'_>> = found
+        .iter()
+        .filter_map(|&(seq, u, modseq)| {
+            let e = by_uid.get(&u)?;
+            Some(Candidate {
+                seq,
+                uid: u,
+                flags: &e.flags,
+                size: e.size,
+                internal_date: e.internal_date,
+                modseq,
+                recent: view.recent.contains(u),
+                content: OnceCell::new(),
+            })
+        })
+        .collect();
+    let uids: Vec<i64> = candidates.iter().map(|c| c.uid as i64).collect();
+    let mut loaded = read_contents(m, view.folder, &uids, true);
+    for c in &candidates {
+        let _ = c.content.set(loaded.remove(&c.uid));
+    }
+    let refs: Vec<&Candidate<'_>> = candidates.iter().collect();
+    let load = |u: u32| read_contents(m, view.folder, &[u as i64], true).remove(&u);
+    let index = IndexAnswers::default();
+    let ctx = Context {
+        max_seq: view.uids.len() as u32,
+        max_uid: view.max_uid(),
+        load: &load,
+        index: &index,
+    };
+    Ok(f(&ctx, &refs))
+}
+
+/// Asks the full-text index about the BODY and TEXT needles of a search.
+fn index_answers(m: &Access, folder: i64, key: &SearchKey) -> Result<IndexAnswers, MailboxError> {
+    let mut needles = vec![];
+    search::text_needles(key, &mut needles);
+    let mut answers = IndexAnswers::default();
+    for n in needles {
+        if let Some(h) = m.text_search(&n.to_lowercase(), TextField::Body)? {
+            let set = |v: Vec<services::mailbox::FoundMessage>| {
+                v.into_iter()
+                    .filter(|m| m.folder_id == folder)
+                    .map(|m| m.uid as u32)
+                    .collect()
+            };
+            let answer = IndexAnswer {
+                found: set(h.found),
+                unindexed: set(h.unindexed),
+            };
+            answers.0.insert(n.to_string(), answer);
+        }
+    }
+    Ok(answers)
 }
 
 fn has_modseq(k: &SearchKey) -> bool {

@@ -11,7 +11,7 @@ use services::provider::{AuthError, Provider};
 use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use store::{Folder, StoreError};
+use services::mailbox::{self, Access, Folder, MailboxError};
 
 pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
@@ -153,15 +153,20 @@ pub fn bad(text: impl Into<String>) -> Refusal {
     Refusal("BAD", text.into())
 }
 
-/// Store errors as clients understand them (RFC 5530 response codes).
-pub fn store_error(e: StoreError) -> Refusal {
-    match e {
-        StoreError::NotFound(w) => no("NONEXISTENT", format!("{w} non esiste")),
-        StoreError::Exists(w) => no("ALREADYEXISTS", format!("{w} esiste già")),
-        StoreError::OverQuota(_) => no("OVERQUOTA", "spazio della casella esaurito"),
-        StoreError::Refused(w) => no("CANNOT", w),
-        e => no("SERVERBUG", format!("errore interno: {e}")),
-    }
+/// The mailbox service's refusals as clients understand them (RFC 5530 response codes).
+pub fn refusal(e: MailboxError) -> Refusal {
+    let code = match &e {
+        MailboxError::Denied(_) => "NOPERM",
+        MailboxError::InvalidName(_) | MailboxError::Special(_) | MailboxError::Refused(_) => {
+            "CANNOT"
+        }
+        MailboxError::Exists(_) => "ALREADYEXISTS",
+        MailboxError::NotFound(_) | MailboxError::Missing(_) => "NONEXISTENT",
+        MailboxError::HasChildren(_) => "INUSE",
+        MailboxError::OverQuota => "OVERQUOTA",
+        MailboxError::Unavailable(_) => "UNAVAILABLE",
+    };
+    no(code, e.to_string())
 }
 
 impl Session {
@@ -298,7 +303,7 @@ impl Session {
                 Ok("CAPABILITY completato".into())
             }
             Command::Noop | Command::Check => {
-                self.sync(true);
+                self.sync(true).await;
                 Ok("NOOP completato".into())
             }
             Command::Logout => {
@@ -342,7 +347,7 @@ impl Session {
                 Ok("NAMESPACE completato".into())
             }
             Command::Idle => {
-                self.sync(true);
+                self.sync(true).await;
                 return Ok(Outcome::Idle(tag));
             }
             Command::Select {
@@ -355,6 +360,7 @@ impl Session {
                 // marks nothing \Seen and CLOSE expunges nothing.
                 let read_only = read_only || !self.may_modify();
                 self.select(&mailbox, read_only, condstore, qresync)
+                    .await
             }
             Command::Create(m) => self.create(&m).await,
             Command::Delete(m) => self.delete(&m).await,
@@ -368,30 +374,33 @@ impl Session {
                 returns,
                 status,
                 lsub,
-            } => self.list(&reference, &patterns, &select, &returns, &status, lsub),
-            Command::Status { mailbox, items } => self.status(&mailbox, &items),
+            } => {
+                self.list(&reference, &patterns, &select, &returns, &status, lsub)
+                    .await
+            }
+            Command::Status { mailbox, items } => self.status(&mailbox, &items).await,
             Command::Append(a) => {
                 self.append_all(vec![(tag, a)]).await;
                 return Ok(Outcome::Continue);
             }
-            Command::GetQuota(root) => self.quota(&root, false),
-            Command::GetQuotaRoot(m) => self.quota(&m, true),
+            Command::GetQuota(root) => self.quota(&root, false).await,
+            Command::GetQuotaRoot(m) => self.quota(&m, true).await,
             Command::SetQuota => Err(no("NOPERM", "la quota si cambia dal pannello del gestore")),
-            Command::Close => self.close(true),
-            Command::Unselect => self.close(false),
-            Command::Expunge(set) => self.expunge(set.as_ref()),
-            Command::Search { uid, returns, key } => self.search(&tag, uid, returns, &key),
+            Command::Close => self.close(true).await,
+            Command::Unselect => self.close(false).await,
+            Command::Expunge(set) => self.expunge(set.as_ref()).await,
+            Command::Search { uid, returns, key } => self.search(&tag, uid, returns, &key).await,
             Command::Sort {
                 uid,
                 returns,
                 criteria,
                 key,
-            } => self.sort(&tag, uid, returns, &criteria, &key),
+            } => self.sort(&tag, uid, returns, &criteria, &key).await,
             Command::Thread {
                 uid,
                 algorithm,
                 key,
-            } => self.thread(uid, algorithm, &key),
+            } => self.thread(uid, algorithm, &key).await,
             Command::Fetch {
                 uid,
                 set,
@@ -409,13 +418,16 @@ impl Session {
                 silent,
                 flags,
                 unchanged_since,
-            } => self.store(uid, &set, op, silent, &flags, unchanged_since),
+            } => {
+                self.store(uid, &set, op, silent, &flags, unchanged_since)
+                    .await
+            }
             Command::Copy {
                 uid,
                 set,
                 mailbox,
                 remove,
-            } => self.copy(uid, &set, &mailbox, remove),
+            } => self.copy(uid, &set, &mailbox, remove).await,
         };
         match result {
             Ok(text) => self.tagged(&tag, "OK", &text),
@@ -516,11 +528,14 @@ impl Session {
 
     /// Tells the client what changed in the selected folder since it last heard. EXPUNGE
     /// only when `allow_expunge` (RFC 9051 §7.5.1: not during FETCH, STORE, SEARCH).
-    pub fn sync(&mut self, allow_expunge: bool) {
-        let Some(sel) = self.selected.as_mut() else {
+    pub async fn sync(&mut self, allow_expunge: bool) {
+        let Some((folder, since)) = self.selected.as_ref().map(|s| (s.folder.id, s.modseq)) else {
             return;
         };
-        let Ok(ch) = self.p.store.changes_since(sel.folder.id, sel.modseq) else {
+        let Ok(ch) = self.on_mailbox(move |m| m.changes_since(folder, since)).await else {
+            return;
+        };
+        let Some(sel) = self.selected.as_mut() else {
             return;
         };
         let mut lines: Vec<String> = vec![];
@@ -579,48 +594,62 @@ impl Session {
                 }
             }
         }
-        if grew {
-            if !sel.read_only {
-                if let Ok(first) = self.p.store.claim_recent(sel.folder.id) {
+        // Expunges not told yet are kept in `pending_expunge`; re-reading a change is
+        // harmless (flags are compared, UIDs checked), so catching up is safe.
+        sel.modseq = ch.highestmodseq;
+        let claim = grew && !sel.read_only;
+        if claim {
+            if let Ok(first) = self.on_mailbox(move |m| m.claim_recent(folder)).await {
+                if let Some(sel) = self.selected.as_mut() {
                     let newly: Vec<u32> = sel.uids.iter().filter(|&u| u as i64 >= first).collect();
                     for u in newly {
                         sel.recent.push(u);
                     }
                 }
             }
+        }
+        if let Some(sel) = self.selected.as_ref().filter(|_| grew) {
             lines.push(format!("{} EXISTS", sel.uids.len()));
             if !self.enabled.rev2 {
                 lines.push(format!("{} RECENT", sel.recent.len()));
             }
         }
-        // Expunges not told yet are kept in `pending_expunge`; re-reading a change is
-        // harmless (flags are compared, UIDs checked), so catching up is safe.
-        sel.modseq = ch.highestmodseq;
         for l in lines {
             self.untagged(&l);
         }
     }
 
-    pub fn folder_named(&self, wire: &str) -> Result<Folder, Refusal> {
-        let id = self.mailbox_id()?;
+    pub async fn folder_named(&self, wire: &str) -> Result<Folder, Refusal> {
         let name = self.name_in(wire);
-        self.p
-            .store
-            .folder(id, &name)
-            .map_err(store_error)?
-            .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
+        let found = {
+            let name = name.clone();
+            self.on_mailbox(move |m| m.folder(&name)).await?
+        };
+        found.ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
     }
 
     /// Like [`Session::folder_named`] without the counts: no scan of the folder's messages
     /// (APPEND, COPY and MOVE targets).
-    pub fn folder_head_named(&self, wire: &str) -> Result<Folder, Refusal> {
-        let id = self.mailbox_id()?;
+    pub async fn folder_head_named(&self, wire: &str) -> Result<Folder, Refusal> {
         let name = self.name_in(wire);
-        self.p
-            .store
-            .folder_head(id, &name)
-            .map_err(store_error)?
-            .ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
+        let found = {
+            let name = name.clone();
+            self.on_mailbox(move |m| m.folder_head(&name)).await?
+        };
+        found.ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))
+    }
+
+    /// One step of a command on the mailbox service (on the blocking pool, with the
+    /// principal's rights checked there); its refusal as the client reads it.
+    pub async fn on_mailbox<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Access) -> Result<T, MailboxError> + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let who = self
+            .principal
+            .as_ref()
+            .ok_or_else(|| bad("autenticarsi prima"))?;
+        mailbox::run(&self.p, who, f).await.map_err(refusal)
     }
 
     /// Whether the principal may change the mailbox.
@@ -628,20 +657,6 @@ impl Session {
         self.principal
             .as_ref()
             .is_some_and(|p| p.require(Permission::Modify).is_ok())
-    }
-
-    /// Who is logged in (for the mailbox service).
-    pub fn principal(&self) -> Result<Principal, Refusal> {
-        self.principal
-            .clone()
-            .ok_or_else(|| bad("autenticarsi prima"))
-    }
-
-    pub fn mailbox_id(&self) -> Result<i64, Refusal> {
-        self.principal
-            .as_ref()
-            .map(|m| m.mailbox.0)
-            .ok_or_else(|| bad("autenticarsi prima"))
     }
 }
 

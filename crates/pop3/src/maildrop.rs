@@ -54,7 +54,6 @@ impl Drop for MaildropGuard {
 pub struct Message {
     pub uid: i64,
     pub size: u64,
-    pub blob: String,
     /// Flagged `\Seen` in the store (RETR sets it once).
     pub seen: bool,
     pub deleted: bool,

@@ -4,6 +4,7 @@
 
 use crate::command::{self, Command, ParseError, MAX_LINE};
 use crate::maildrop::{self, Maildrop, MaildropLocks, Message, Missing};
+use services::mailbox::{self, FlagOp, MailboxError, INBOX};
 use services::principal::{Permission, Principal};
 use services::provider::{AuthError, Provider};
 use smtp::stream::Stream;
@@ -513,16 +514,13 @@ impl Session {
         let Some(guard) = self.locks.try_lock(mailbox) else {
             return self.err("[IN-USE] la casella è già aperta da un'altra sessione");
         };
-        let store = self.p.store.clone();
-        let snapshot = tokio::task::spawn_blocking(move || {
-            let folder = store
-                .folder(mailbox, store::INBOX)?
-                .ok_or_else(|| store::StoreError::NotFound(store::INBOX.into()))?;
-            let entries = store.messages(folder.id)?;
-            Ok::<_, store::StoreError>((folder, entries))
+        let snapshot = mailbox::run(&self.p, &principal, |m| {
+            let folder = m.existing_folder(INBOX)?;
+            let entries = m.messages(folder.id)?;
+            Ok::<_, MailboxError>((folder, entries))
         })
         .await;
-        let Ok(Ok((folder, entries))) = snapshot else {
+        let Ok((folder, entries)) = snapshot else {
             // The guard goes with this return: the lock is released before the refusal.
             return self.err("[SYS/TEMP] casella non disponibile: riprovare più tardi");
         };
@@ -532,7 +530,6 @@ impl Session {
                 uid: e.uid,
                 size: u64::try_from(e.size).unwrap_or(0),
                 seen: e.flags.split(' ').any(|f| f.eq_ignore_ascii_case("\\Seen")),
-                blob: e.blob,
                 deleted: false,
             })
             .collect();
@@ -550,8 +547,8 @@ impl Session {
         let State::Transaction(md) = &mut self.state else {
             return Outcome::Continue;
         };
-        let (uid, blob, seen) = match md.get(n) {
-            Ok(m) => (m.uid, m.blob.clone(), m.seen),
+        let (uid, seen) = match md.get(n) {
+            Ok(m) => (m.uid, m.seen),
             Err(e) => {
                 let mut reply = Reply::default();
                 reply.missing(e);
@@ -560,24 +557,26 @@ impl Session {
             }
         };
         let folder_id = md.folder_id;
-        let store = self.p.store.clone();
         // Reading marks the message read only for who may change the mailbox.
         let mark_seen = lines.is_none() && !seen && may_modify;
-        let read = tokio::task::spawn_blocking(move || {
-            let data = store.blob(&blob)?;
+        let Some(who) = self.principal.as_ref() else {
+            return Outcome::Continue;
+        };
+        let read = mailbox::run(&self.p, who, move |m| {
+            let data = m.content(folder_id, uid)?.data;
             if mark_seen {
-                store.store_flags(
+                m.store_flags(
                     folder_id,
                     &[uid],
-                    store::FlagOp::Add,
+                    FlagOp::Add,
                     &["\\Seen".to_string()],
                     None,
                 )?;
             }
-            Ok::<_, store::StoreError>(data)
+            Ok::<_, MailboxError>(data)
         })
         .await;
-        let Ok(Ok(data)) = read else {
+        let Ok(data) = read else {
             self.err("[SYS/TEMP] messaggio non disponibile: riprovare più tardi");
             return Outcome::Continue;
         };
@@ -611,12 +610,14 @@ impl Session {
             self.ok(&bye);
             return Outcome::Quit;
         }
-        let store = self.p.store.clone();
+        let Some(who) = self.principal.as_ref() else {
+            return Outcome::Quit;
+        };
         let folder_id = md.folder_id;
         let count = uids.len();
-        let expunged = tokio::task::spawn_blocking(move || store.expunge(folder_id, &uids)).await;
+        let expunged = mailbox::run(&self.p, who, move |m| m.expunge(folder_id, &uids)).await;
         match expunged {
-            Ok(Ok(_)) => self.ok(&format!("{bye} ({count} messaggi eliminati)")),
+            Ok(_) => self.ok(&format!("{bye} ({count} messaggi eliminati)")),
             _ => self.err("[SYS/TEMP] i messaggi eliminati non sono stati rimossi: riprovare"),
         }
         Outcome::Quit

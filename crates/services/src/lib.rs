@@ -2,6 +2,7 @@
 //!
 //! - [`accounts`]: passwords (argon2id), the password policy, login throttling, login names;
 //! - [`mailbox`]: operations on a mailbox for every protocol, rights checked inside;
+//! - [`sessions`]: the webmail's login sessions;
 //! - [`principal`]: who is acting, and what it may do ([`principal::Permission`]);
 //! - [`provider`]: the provider's identity, keys, index and routing;
 //! - [`antivirus`]: clamd's INSTREAM;
@@ -23,6 +24,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod principal;
 pub mod provider;
+pub mod sessions;
 pub mod srs;
 #[cfg(feature = "testing")]
 pub mod testing;

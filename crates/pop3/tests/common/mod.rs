@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::MessageEntry;
+use services::mailbox::MessageEntry;
 
 pub use services::testing::{HOSTNAME, PASSWORD, USER};
 
@@ -105,7 +105,7 @@ impl Server {
 
     /// Delivers `data` to the INBOX; its UID.
     pub fn append(&self, data: &[u8]) -> i64 {
-        self.test.append(USER, store::INBOX, data)
+        self.test.append(USER, services::mailbox::INBOX, data)
     }
 
     pub fn inbox(&self) -> Vec<MessageEntry> {
@@ -113,7 +113,7 @@ impl Server {
         let folder = self
             .provider
             .store
-            .folder(id, store::INBOX)
+            .folder(id, services::mailbox::INBOX)
             .unwrap()
             .unwrap();
         self.provider.store.messages(folder.id).unwrap()
@@ -122,7 +122,7 @@ impl Server {
     pub fn uidvalidity(&self) -> i64 {
         self.provider
             .store
-            .folder(self.mailbox_id(), store::INBOX)
+            .folder(self.mailbox_id(), services::mailbox::INBOX)
             .unwrap()
             .unwrap()
             .uidvalidity

@@ -1,0 +1,219 @@
+//! Messages: reading them (lists, changes, bytes), changing their flags, copying, moving,
+//! expunging, the Trash; the quota and the mailbox's settings.
+
+use super::{Access, MailboxError, TRASH};
+use crate::delivery::Ingest;
+use crate::principal::Permission;
+use store::{
+    FlagChanges, FlagOp, FolderChanges, ListOrder, ListedMessage, MessageContent, MessageEntry,
+    PecTransaction,
+};
+
+/// Where the webmail's delete left the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Moved to the Trash.
+    ToTrash,
+    /// They were in the Trash already: removed for good.
+    Purged,
+}
+
+impl Access {
+    /// RFC 9051 §6.3.12 APPEND (and the webmail's drafts): stores messages a client hands
+    /// in, all or none, in one transaction; their UIDs in order.
+    pub fn append_all(&self, messages: Vec<Ingest>) -> Result<Vec<i64>, MailboxError> {
+        self.may(Permission::Modify)?;
+        Ok(crate::delivery::ingest_all(
+            &self.p,
+            &self.who.address,
+            messages,
+        )?)
+    }
+
+    /// One message handed in: its UID.
+    pub fn append(&self, message: Ingest) -> Result<i64, MailboxError> {
+        self.append_all(vec![message])?
+            .first()
+            .copied()
+            .ok_or_else(|| MailboxError::Unavailable("nothing appended".into()))
+    }
+
+    /// A folder's messages, in UID order.
+    pub fn messages(&self, folder: i64) -> Result<Vec<MessageEntry>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.messages(folder)?)
+    }
+
+    /// The messages with UIDs in `lo..=hi`, in UID order.
+    pub fn messages_between(
+        &self,
+        folder: i64,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<MessageEntry>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.messages_between(folder, lo, hi)?)
+    }
+
+    /// What changed after `modseq` (RFC 7162 CONDSTORE and QRESYNC, session updates).
+    pub fn changes_since(&self, folder: i64, modseq: i64) -> Result<FolderChanges, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.changes_since(folder, modseq)?)
+    }
+
+    /// Bytes and structure of some messages, read together.
+    pub fn contents(&self, folder: i64, uids: &[i64]) -> Result<Vec<MessageContent>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.contents(folder, uids)?)
+    }
+
+    /// One message's bytes and structure.
+    pub fn content(&self, folder: i64, uid: i64) -> Result<MessageContent, MailboxError> {
+        self.contents(folder, &[uid])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| MailboxError::Missing(format!("il messaggio {uid}")))
+    }
+
+    /// Some messages as a list shows them, in UID order.
+    pub fn listed(&self, folder: i64, uids: &[i64]) -> Result<Vec<ListedMessage>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.listed(folder, uids)?)
+    }
+
+    /// One page of a folder's list.
+    pub fn message_page(
+        &self,
+        folder: i64,
+        order: ListOrder,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ListedMessage>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.message_page(folder, order, offset, limit)?)
+    }
+
+    /// The messages about one PEC transaction (the sent copy, its receipts), with their
+    /// folder's name, oldest first.
+    pub fn messages_with_identificativo(
+        &self,
+        identificativo: &str,
+    ) -> Result<Vec<(String, ListedMessage)>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self
+            .p
+            .store
+            .messages_with_identificativo(self.mailbox(), identificativo)?)
+    }
+
+    /// A PEC transaction this mailbox sent, with each recipient's state. A transaction is
+    /// its sender's alone: a message that merely carries another mailbox's identificativo
+    /// (an IMAP APPEND) shows nothing (security review L3).
+    pub fn sent_transaction(
+        &self,
+        identificativo: &str,
+    ) -> Result<Option<PecTransaction>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self
+            .p
+            .store
+            .transaction(identificativo)?
+            .filter(|t| t.sender.eq_ignore_ascii_case(&self.who.address)))
+    }
+
+    /// RFC 9051 §6.4.6 STORE: changes flags; with UNCHANGEDSINCE (RFC 7162 §3.1.3) the
+    /// messages changed after it are left alone and named.
+    pub fn store_flags(
+        &self,
+        folder: i64,
+        uids: &[i64],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagChanges, MailboxError> {
+        self.may(Permission::Modify)?;
+        Ok(self
+            .p
+            .store
+            .store_flags(folder, uids, op, flags, unchanged_since)?)
+    }
+
+    /// Removes messages for good; returns the UIDs removed (unknown ones are ignored).
+    pub fn expunge(&self, folder: i64, uids: &[i64]) -> Result<Vec<i64>, MailboxError> {
+        self.may(Permission::Modify)?;
+        Ok(self.p.store.expunge(folder, uids)?)
+    }
+
+    /// Copies (RFC 9051 §6.4.7) or moves (RFC 6851) messages to another folder of the
+    /// mailbox: the (old, new) UIDs. A copy counts against the quota.
+    pub fn copy(
+        &self,
+        folder: i64,
+        uids: &[i64],
+        to: i64,
+        remove: bool,
+    ) -> Result<Vec<(i64, i64)>, MailboxError> {
+        self.may(Permission::Modify)?;
+        if uids.is_empty() || (remove && folder == to) {
+            return Ok(vec![]);
+        }
+        Ok(self.p.store.copy_messages(folder, uids, to, remove)?)
+    }
+
+    /// The webmail's delete: to the Trash, or for good when they are in it already.
+    pub fn delete(&self, folder: i64, uids: &[i64]) -> Result<Deleted, MailboxError> {
+        let trash = self.existing_folder(TRASH)?;
+        if folder == trash.id {
+            self.expunge(folder, uids)?;
+            Ok(Deleted::Purged)
+        } else {
+            self.copy(folder, uids, trash.id, true)?;
+            Ok(Deleted::ToTrash)
+        }
+    }
+
+    /// Empties the Trash.
+    pub fn empty_trash(&self) -> Result<(), MailboxError> {
+        self.may(Permission::Modify)?;
+        if let Some(trash) = self.folder_head(TRASH)? {
+            let uids: Vec<i64> = self.messages(trash.id)?.iter().map(|m| m.uid).collect();
+            self.expunge(trash.id, &uids)?;
+        }
+        Ok(())
+    }
+
+    /// How many messages no session has claimed as `\Recent` yet (STATUS RECENT).
+    pub fn unclaimed_recent(&self, folder: i64) -> Result<i64, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.unclaimed_recent(folder)?)
+    }
+
+    /// Claims the `\Recent` messages for the session selecting the folder: the lowest such
+    /// UID (RFC 3501 §2.3.2). Only who may change the mailbox claims them.
+    pub fn claim_recent(&self, folder: i64) -> Result<i64, MailboxError> {
+        self.may(Permission::Modify)?;
+        Ok(self.p.store.claim_recent(folder)?)
+    }
+
+    /// Bytes used and the quota (RFC 9208), 0 for none.
+    pub fn quota(&self) -> Result<(i64, i64), MailboxError> {
+        self.may(Permission::Read)?;
+        let m = self
+            .p
+            .store
+            .mailbox(&self.who.address)?
+            .ok_or_else(|| MailboxError::Missing(self.who.address.clone()))?;
+        Ok((m.used, m.quota))
+    }
+
+    /// A setting of the mailbox (the webmail's layout, language…).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.setting(self.mailbox(), key)?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), MailboxError> {
+        self.may(Permission::Settings)?;
+        Ok(self.p.store.set_setting(self.mailbox(), key, value)?)
+    }
+}
