@@ -394,10 +394,7 @@ impl Session {
         }
     }
 
-    async fn commit_appends(
-        &self,
-        ready: Vec<(usize, Folder, Ingest)>,
-    ) -> Vec<(usize, Handled)> {
+    async fn commit_appends(&self, ready: Vec<(usize, Folder, Ingest)>) -> Vec<(usize, Handled)> {
         let committed = self.on_mailbox(move |m| {
             let (meta, ingests): (Vec<(usize, Folder)>, Vec<_>) = ready
                 .into_iter()
@@ -479,8 +476,10 @@ impl Session {
             if let Some(sel) = self.selected.as_ref().filter(|s| !s.read_only) {
                 let folder = sel.folder.id;
                 let known = known_uids(sel);
-                self.on_mailbox(move |m| m.expunge(folder, &deleted_uids(m, folder, &known, None)?))
-                    .await?;
+                self.on_mailbox(move |m| {
+                    m.expunge(folder, &deleted_uids(m, folder, &known, None)?)
+                })
+                .await?;
             }
         }
         self.selected = None;

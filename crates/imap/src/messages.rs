@@ -26,11 +26,7 @@ use services::mailbox::{normalize_flags, Access, FlagOp, MailboxError, MessageEn
 
 impl Session {
     /// Bytes and structure of some messages of the selected folder, in one store call.
-    async fn contents(
-        &self,
-        uids: &[u32],
-        structured: bool,
-    ) -> HashMap<u32, (Vec<u8>, Structure)> {
+    async fn contents(&self, uids: &[u32], structured: bool) -> HashMap<u32, (Vec<u8>, Structure)> {
         let Some(folder) = self.selected.as_ref().map(|s| s.folder.id) else {
             return HashMap::new();
         };
@@ -88,7 +84,10 @@ impl Session {
                 return Ok(Err(bad("VANISHED richiede QRESYNC")));
             }
             let since = changed_since.unwrap_or(0) as i64;
-            let ch = match self.on_mailbox(move |m| m.changes_since(folder, since)).await {
+            let ch = match self
+                .on_mailbox(move |m| m.changes_since(folder, since))
+                .await
+            {
                 Ok(ch) => ch,
                 Err(e) => return Ok(Err(e)),
             };
@@ -488,7 +487,9 @@ impl Session {
         let found = self.matching(key).await?;
         let criteria = criteria.to_vec();
         let ordered = self
-            .ordered(&found, move |ctx, items| search::sort(ctx, items, &criteria))
+            .ordered(&found, move |ctx, items| {
+                search::sort(ctx, items, &criteria)
+            })
             .await?;
         let ids: Vec<u32> = ordered
             .iter()

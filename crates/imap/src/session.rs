@@ -6,12 +6,12 @@ use crate::command::{Command, SeqSet, Tagged, STAR};
 use crate::uidmap::UidMap;
 use crate::utf7;
 use crate::ImapConfig;
+use services::mailbox::{self, Access, Folder, MailboxError};
 use services::principal::{Permission, Principal};
 use services::provider::{AuthError, Provider};
 use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use services::mailbox::{self, Access, Folder, MailboxError};
 
 pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
@@ -359,8 +359,7 @@ impl Session {
                 // Who may not change the mailbox sees every folder as with EXAMINE: reading
                 // marks nothing \Seen and CLOSE expunges nothing.
                 let read_only = read_only || !self.may_modify();
-                self.select(&mailbox, read_only, condstore, qresync)
-                    .await
+                self.select(&mailbox, read_only, condstore, qresync).await
             }
             Command::Create(m) => self.create(&m).await,
             Command::Delete(m) => self.delete(&m).await,
@@ -532,7 +531,10 @@ impl Session {
         let Some((folder, since)) = self.selected.as_ref().map(|s| (s.folder.id, s.modseq)) else {
             return;
         };
-        let Ok(ch) = self.on_mailbox(move |m| m.changes_since(folder, since)).await else {
+        let Ok(ch) = self
+            .on_mailbox(move |m| m.changes_since(folder, since))
+            .await
+        else {
             return;
         };
         let Some(sel) = self.selected.as_mut() else {

@@ -5,12 +5,15 @@
 use crate::i18n::Lang;
 use crate::mailbox::{frame, Frame};
 use crate::session::{Authed, WebSession};
-use crate::{blocking, page, AppState, WebError};
+use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
 use axum::response::Response;
 use pec::wire;
 use serde::Deserialize;
+use services::delivery::Ingest;
+use services::mailbox::{Access, MailboxError};
+use services::principal::Permission;
 use services::provider::Provider;
 
 #[derive(Deserialize, Default)]
@@ -78,9 +81,15 @@ impl ComposePage {
     }
 }
 
-fn compose_page(p: &Provider, s: &WebSession, d: Draft, error: Option<String>) -> Response {
+fn compose_page(
+    mb: &Access,
+    p: &Provider,
+    s: &WebSession,
+    d: Draft,
+    error: Option<String>,
+) -> Response {
     page(&ComposePage {
-        fr: frame(p, s),
+        fr: frame(mb, s),
         l: s.lang,
         d,
         max_total: s.lang.size(p.limits.max_message_bytes as i64),
@@ -95,15 +104,15 @@ fn quote(text: &str) -> String {
 }
 
 /// The draft a reply, forward or duplicate starts from.
-fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebError> {
+fn prefill(mb: &Access, q: &ComposeQuery) -> Result<Draft, WebError> {
     let Some(uid) = q.uid else {
         return Ok(Draft {
             receipt: "completa".into(),
             ..Default::default()
         });
     };
-    let folder = crate::message::own_folder(p, s, &q.f)?;
-    let m = crate::message::load(p, &folder, uid)?;
+    let folder = crate::message::own_folder(mb, &q.f)?;
+    let m = crate::message::load(mb, &folder, uid)?;
     // A received PEC envelope: answer the original it carries.
     let st = crate::message::shown(&m.structure);
     let subject = st
@@ -131,7 +140,7 @@ fn prefill(p: &Provider, s: &WebSession, q: &ComposeQuery) -> Result<Draft, WebE
         "reply" | "all" => {
             d.to = from.join(", ");
             if q.mode == "all" {
-                let me = s.address.to_ascii_lowercase();
+                let me = mb.principal().address.to_ascii_lowercase();
                 let others: Vec<String> = emails(&st.envelope.to)
                     .into_iter()
                     .chain(emails(&st.envelope.cc))
@@ -193,13 +202,9 @@ fn receipt_of(raw: &[u8], st: &message::Structure) -> String {
 }
 
 /// The attachments of a message of the session's mailbox, decoded, to send again.
-fn kept_attachments(
-    p: &Provider,
-    s: &WebSession,
-    (f, uid): &(String, i64),
-) -> Result<Vec<Upload>, WebError> {
-    let folder = crate::message::own_folder(p, s, f)?;
-    let m = crate::message::load(p, &folder, *uid)?;
+fn kept_attachments(mb: &Access, (f, uid): &(String, i64)) -> Result<Vec<Upload>, WebError> {
+    let folder = crate::message::own_folder(mb, f)?;
+    let m = crate::message::load(mb, &folder, *uid)?;
     let st = crate::message::shown(&m.structure);
     Ok(attachment_leaves(st)
         .into_iter()
@@ -221,11 +226,11 @@ pub async fn form(
     Query(q): Query<ComposeQuery>,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
-    blocking(move || {
-        let d = prefill(&p, &s, &q)?;
-        Ok(compose_page(&p, &s, d, None))
+    on_mailbox(&st.p, &s.clone(), move |mb| {
+        let d = prefill(mb, &q)?;
+        Ok(compose_page(mb, &p, &s, d, None))
     })
-    .await?
+    .await
 }
 
 struct Upload {
@@ -384,12 +389,17 @@ pub async fn send(
         d.receipt = "completa".into();
     }
     let p = st.p.clone();
-    let r = blocking(move || submit(&p, &s, d, files, action == "draft")).await?;
+    let draft = action == "draft";
+    let r = on_mailbox(&st.p, &s.clone(), move |mb| {
+        submit(mb, &p, &s, d, files, draft)
+    })
+    .await;
     st.wake.notify_waiters();
     r
 }
 
 fn submit(
+    mb: &Access,
     p: &Provider,
     s: &WebSession,
     d: Draft,
@@ -397,12 +407,14 @@ fn submit(
     draft: bool,
 ) -> Result<Response, WebError> {
     let l = s.lang;
+    if !draft {
+        mb.principal()
+            .require(Permission::Send)
+            .map_err(MailboxError::from)?;
+    }
     if let Some((f, uid)) = &d.forward {
-        let folder = p
-            .store
-            .folder_head(s.mailbox_id, f)?
-            .ok_or(WebError::NotFound)?;
-        if let Some(c) = p.store.contents(folder.id, &[*uid])?.into_iter().next() {
+        let folder = mb.existing_folder(f)?;
+        if let Some(c) = mb.contents(folder.id, &[*uid])?.into_iter().next() {
             files.push(Upload {
                 name: format!("messaggio-{uid}.eml"),
                 mime: "message/rfc822".into(),
@@ -411,24 +423,20 @@ fn submit(
         }
     }
     if let Some(keep) = &d.keep {
-        files.extend(kept_attachments(p, s, keep)?);
+        files.extend(kept_attachments(mb, keep)?);
     }
     let (to, cc) = (split_addresses(&d.to), split_addresses(&d.cc));
     let bytes = build_message(p, &s.address, &d, &to, &cc, &files)?;
     if draft {
-        services::delivery::ingest(
-            p,
-            &s.address,
-            services::delivery::Ingest {
-                folder: DRAFTS.into(),
-                bytes,
-                flags: "\\Draft \\Seen".into(),
-                internal_date: None,
-            },
-        )?;
-        drop_replaced_draft(p, s, &d)?;
+        mb.append(Ingest {
+            folder: DRAFTS.into(),
+            bytes,
+            flags: "\\Draft \\Seen".into(),
+            internal_date: None,
+        })?;
+        drop_replaced_draft(mb, &d)?;
         return Ok(page(&SentPage {
-            fr: frame(p, s),
+            fr: frame(mb, s),
             l,
             accepted: true,
             reply: l
@@ -439,6 +447,7 @@ fn submit(
     }
     if to.is_empty() {
         return Ok(compose_page(
+            mb,
             p,
             s,
             d,
@@ -460,20 +469,20 @@ fn submit(
             ),
             l.size(p.limits.max_message_bytes as i64)
         );
-        return Ok(compose_page(p, s, d, Some(e)));
+        return Ok(compose_page(mb, p, s, d, Some(e)));
     }
     // The same sending limit as SMTP submission.
     if let Err(e) = p.sending.allow(&s.address, p.now(), true) {
-        return Ok(compose_page(p, s, d, Some(e.to_string())));
+        return Ok(compose_page(mb, p, s, d, Some(e.to_string())));
     }
     let rcpts: Vec<String> = to.iter().chain(cc.iter()).cloned().collect();
     // The same access point as SMTP submission.
     let reply = services::access::submit(p, &s.address, &s.address, &rcpts, &bytes);
     if reply.code == 250 {
-        drop_replaced_draft(p, s, &d)?;
+        drop_replaced_draft(mb, &d)?;
     }
     Ok(page(&SentPage {
-        fr: frame(p, s),
+        fr: frame(mb, s),
         l,
         accepted: reply.code == 250,
         reply: reply.text.clone(),
@@ -482,10 +491,10 @@ fn submit(
 }
 
 /// A draft that was edited goes once it is sent or saved anew.
-fn drop_replaced_draft(p: &Provider, s: &WebSession, d: &Draft) -> Result<(), WebError> {
+fn drop_replaced_draft(mb: &Access, d: &Draft) -> Result<(), WebError> {
     if let Some(uid) = d.replaces {
-        let drafts = crate::message::own_folder(p, s, DRAFTS)?;
-        p.store.expunge(drafts.id, &[uid])?;
+        let drafts = crate::message::own_folder(mb, DRAFTS)?;
+        mb.expunge(drafts.id, &[uid])?;
     }
     Ok(())
 }

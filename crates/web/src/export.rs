@@ -2,13 +2,14 @@
 //! and an mbox file, both readable by any mail client.
 
 use axum::body::{Body, Bytes};
+use services::mailbox::{self, Access, Folder, MailboxError, INBOX};
+use services::principal::Principal;
 use services::Provider;
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use store::Folder;
 use tokio::sync::mpsc;
 
 pub struct Item {
@@ -31,18 +32,27 @@ pub enum Format {
 /// memory holds at most one message (security review H5), whatever the selection's size. A
 /// failure midway aborts the response: the browser reports a failed download rather than
 /// keeping a truncated archive.
-pub fn stream(p: Arc<Provider>, groups: Vec<(Folder, Vec<i64>)>, format: Format) -> Body {
+pub fn stream(
+    p: Arc<Provider>,
+    who: Principal,
+    groups: Vec<(Folder, Vec<i64>)>,
+    format: Format,
+) -> Body {
     let (tx, rx) = mpsc::channel(4);
     let failed = tx.clone();
-    tokio::task::spawn_blocking(move || {
-        let sink = ChunkSink::new(tx);
-        let items = items(&p, &groups);
-        let r = match format {
-            Format::MaildirZip => maildir_zip(items, sink).map(drop),
-            Format::Mbox => mbox(items, std::io::BufWriter::with_capacity(64 * 1024, sink)),
-        };
+    tokio::spawn(async move {
+        let written = mailbox::run(&p, &who, move |m| {
+            let sink = ChunkSink::new(tx);
+            let items = items(m, &groups);
+            Ok::<_, MailboxError>(match format {
+                Format::MaildirZip => maildir_zip(items, sink).map(drop),
+                Format::Mbox => mbox(items, std::io::BufWriter::with_capacity(64 * 1024, sink)),
+            })
+        })
+        .await;
+        let r = written.unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
         if let Err(e) = r {
-            let _ = failed.blocking_send(Err(e));
+            let _ = failed.send(Err(e)).await;
         }
     });
     Body::new(ChannelBody(rx))
@@ -50,13 +60,12 @@ pub fn stream(p: Arc<Provider>, groups: Vec<(Folder, Vec<i64>)>, format: Format)
 
 /// The messages of `groups`, read one by one.
 fn items<'a>(
-    p: &'a Provider,
+    m: &'a Access,
     groups: &'a [(Folder, Vec<i64>)],
 ) -> impl Iterator<Item = std::io::Result<Item>> + 'a {
     groups.iter().flat_map(move |(f, uids)| {
         // Flags and dates of the whole group at once, by UID (not a scan per message).
-        let listed: HashMap<i64, (String, i64)> = p
-            .store
+        let listed: HashMap<i64, (String, i64)> = m
             .listed(f.id, uids)
             .map(|l| {
                 l.into_iter()
@@ -65,7 +74,7 @@ fn items<'a>(
             })
             .unwrap_or_default();
         uids.iter().filter_map(move |&uid| {
-            let content = match p.store.contents(f.id, &[uid]) {
+            let content = match m.contents(f.id, &[uid]) {
                 Ok(c) => c.into_iter().next()?,
                 Err(e) => return Some(Err(std::io::Error::other(e.to_string()))),
             };
@@ -206,7 +215,7 @@ fn maildir_info(flags: &str) -> String {
 
 /// A folder name as a maildir++ directory: INBOX is the root, others `.A.B`.
 fn maildir_dir(folder: &str) -> String {
-    if folder == store::INBOX {
+    if folder == INBOX {
         "Maildir".into()
     } else {
         let safe: String = folder

@@ -20,7 +20,9 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use services::mailbox::{Access, MailboxError};
 use services::provider::Provider;
+use session::WebSession;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -278,6 +280,16 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| WebError::Internal("operazione interrotta".into()))
 }
 
+/// One step of a request on the mailbox service: on the blocking pool, with the session's
+/// rights checked there.
+async fn on_mailbox<T: Send + 'static>(
+    p: &Arc<Provider>,
+    s: &WebSession,
+    f: impl FnOnce(&Access) -> Result<T, WebError> + Send + 'static,
+) -> Result<T, WebError> {
+    services::mailbox::run(p, &s.principal(), f).await
+}
+
 /// Errors a handler answers with, as a page the user can read.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -290,13 +302,29 @@ pub enum WebError {
     /// A form larger than the webmail accepts.
     #[error("{0}")]
     TooLarge(String),
+    /// The principal lacks the right for this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The mailbox is full: what IMAP says with `[OVERQUOTA]`.
+    #[error("spazio della casella esaurito: eliminare qualche messaggio e riprovare")]
+    OverQuota,
+    /// The store failed; trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-impl From<store::StoreError> for WebError {
-    fn from(e: store::StoreError) -> Self {
+impl From<MailboxError> for WebError {
+    fn from(e: MailboxError) -> Self {
         match e {
-            store::StoreError::NotFound(_) => WebError::NotFound,
-            e => WebError::Internal(e.to_string()),
+            MailboxError::NotFound(_) | MailboxError::Missing(_) => WebError::NotFound,
+            MailboxError::Denied(_) => WebError::Forbidden(e.to_string()),
+            MailboxError::OverQuota => WebError::OverQuota,
+            MailboxError::Unavailable(_) => WebError::Unavailable(e.to_string()),
+            MailboxError::InvalidName(_)
+            | MailboxError::Exists(_)
+            | MailboxError::Special(_)
+            | MailboxError::HasChildren(_)
+            | MailboxError::Refused(_) => WebError::BadRequest(e.to_string()),
         }
     }
 }
@@ -308,6 +336,9 @@ impl IntoResponse for WebError {
             WebError::BadRequest(_) => axum::http::StatusCode::BAD_REQUEST,
             WebError::Internal(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             WebError::TooLarge(_) => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Forbidden(_) => axum::http::StatusCode::FORBIDDEN,
+            WebError::OverQuota => axum::http::StatusCode::INSUFFICIENT_STORAGE,
+            WebError::Unavailable(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE,
         };
         let body = format!(
             "<!doctype html><meta charset=utf-8><title>Certa</title>\

@@ -4,20 +4,19 @@
 use crate::i18n::{self, Lang};
 use crate::message::Preview;
 use crate::session::{Authed, WebSession};
-use crate::{blocking, export, page, AppState, WebError};
+use crate::{export, on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use services::mailbox::{
+    Access, Deleted, FlagOp, Folder, FoundMessage, ListKey, ListOrder, ListedMessage, TextField,
+    INBOX, SPECIAL_FOLDERS,
+};
 use services::provider::Provider;
 use std::sync::Arc;
-use store::{
-    FlagOp, Folder, FoundMessage, ListKey, ListOrder, ListedMessage, MessageMeta, TextField, INBOX,
-};
-
-pub const TRASH: &str = "Cestino";
 const PAGE: i64 = 50;
 
 /// A folder as the tree shows it.
@@ -45,15 +44,15 @@ pub fn folder_label(name: &str, l: Lang) -> String {
 }
 
 /// Where a folder stands in every folder list of the webmail: Posta in arrivo, Posta
-/// inviata, Bozze, Cestino, Posta indesiderata (the order of `store::SPECIAL_FOLDERS`, as
+/// inviata, Bozze, Cestino, Posta indesiderata (the order of `SPECIAL_FOLDERS`, as
 /// every provider shows them), each followed by its subfolders, then the user's folders
 /// alphabetically. IMAP LIST keeps the store's order.
 fn display_order(name: &str) -> (usize, String, String) {
     let top = name.split('/').next().unwrap_or(name);
-    let rank = store::SPECIAL_FOLDERS
+    let rank = SPECIAL_FOLDERS
         .iter()
         .position(|(special, _)| *special == top)
-        .unwrap_or(store::SPECIAL_FOLDERS.len());
+        .unwrap_or(SPECIAL_FOLDERS.len());
     // Within a rank: a parent before its children ('/' sorts before letters once the
     // separator is mapped below every other character), case-insensitively.
     let key = name.to_lowercase().replace('/', "\u{1}");
@@ -149,14 +148,8 @@ pub struct Frame {
     pub quota_pct: i64,
 }
 
-pub fn frame(p: &Provider, s: &WebSession) -> Frame {
-    let (used, quota) = p
-        .store
-        .mailbox(&s.address)
-        .ok()
-        .flatten()
-        .map(|m| (m.used, m.quota))
-        .unwrap_or((0, 0));
+pub fn frame(m: &Access, s: &WebSession) -> Frame {
+    let (used, quota) = m.quota().unwrap_or((0, 0));
     Frame {
         address: s.address.clone(),
         csrf: s.csrf.clone(),
@@ -211,7 +204,7 @@ struct MainPage {
 impl MainPage {
     /// Posta inviata and Bozze show whom a message goes to, not who sent it (the user).
     fn outgoing(&self) -> bool {
-        self.folder == store::SENT || self.folder == "Bozze"
+        self.folder == services::mailbox::SENT || self.folder == "Bozze"
     }
 
     /// The list URL with this page/sort, keeping the rest.
@@ -261,13 +254,18 @@ pub async fn main_screen(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
-    blocking(move || main_page(&p, &s, q)).await?
+    on_mailbox(&st.p, &s.clone(), move |m| main_page(m, &p, &s, q)).await
 }
 
-fn main_page(p: &Arc<Provider>, s: &WebSession, q: ListQuery) -> Result<Response, WebError> {
+fn main_page(
+    m: &Access,
+    p: &Arc<Provider>,
+    s: &WebSession,
+    q: ListQuery,
+) -> Result<Response, WebError> {
     let l = s.lang;
     let folder_name = q.f.unwrap_or_else(|| INBOX.to_string());
-    let folders = p.store.folders(s.mailbox_id)?;
+    let folders = m.folders()?;
     let folder = folders
         .iter()
         .find(|f| f.name == folder_name)
@@ -284,11 +282,10 @@ fn main_page(p: &Arc<Provider>, s: &WebSession, q: ListQuery) -> Result<Response
     .to_string();
     let pages = ((folder.messages + PAGE - 1) / PAGE).max(1);
     let page_no = q.page.unwrap_or(1).clamp(1, pages);
-    let listed =
-        p.store
-            .message_page(folder.id, order_of(&sort, &dir), (page_no - 1) * PAGE, PAGE)?;
+    let listed = m.message_page(folder.id, order_of(&sort, &dir), (page_no - 1) * PAGE, PAGE)?;
     let preview = match q.uid {
         Some(uid) => Some(crate::message::preview(
+            m,
             p,
             s,
             folder,
@@ -297,9 +294,9 @@ fn main_page(p: &Arc<Provider>, s: &WebSession, q: ListQuery) -> Result<Response
         )?),
         None => None,
     };
-    let columns = p.store.setting(s.mailbox_id, "layout")?.as_deref() == Some("columns");
+    let columns = m.setting("layout")?.as_deref() == Some("columns");
     let t = MainPage {
-        fr: frame(p, s),
+        fr: frame(m, s),
         l,
         folders: folder_items(&folders, &folder.name, l),
         folder_label: folder_label(&folder.name, l),
@@ -353,11 +350,7 @@ fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 impl Selection {
     /// What the "Applica a" choice names: the ticked messages, this page, every result of
     /// the search (all pages), or the unread ones among them.
-    fn from_form(
-        p: &Provider,
-        s: &WebSession,
-        form: &[(String, String)],
-    ) -> Result<Self, WebError> {
+    fn from_form(m: &Access, form: &[(String, String)]) -> Result<Self, WebError> {
         let pairs = |name: &str| -> Result<Vec<(String, i64)>, WebError> {
             form.iter()
                 .filter(|(k, _)| k == name)
@@ -377,7 +370,7 @@ impl Selection {
             if unread {
                 q.unread = Some("1".into());
             }
-            Ok(run_search(p, s, &q)?
+            Ok(run_search(m, &q)?
                 .into_iter()
                 .map(|h| (h.folder, h.uid))
                 .collect())
@@ -395,7 +388,7 @@ impl Selection {
     }
 
     /// By folder, each folder looked up under the session's own mailbox.
-    fn by_folder(&self, p: &Provider, s: &WebSession) -> Result<Vec<(Folder, Vec<i64>)>, WebError> {
+    fn by_folder(&self, m: &Access) -> Result<Vec<(Folder, Vec<i64>)>, WebError> {
         let mut groups: Vec<(String, Vec<i64>)> = vec![];
         for (f, uid) in &self.0 {
             match groups.iter_mut().find(|(n, _)| n == f) {
@@ -405,10 +398,7 @@ impl Selection {
         }
         let mut out = vec![];
         for (name, uids) in groups {
-            let folder = p
-                .store
-                .folder_head(s.mailbox_id, &name)?
-                .ok_or(WebError::NotFound)?;
+            let folder = m.existing_folder(&name)?;
             out.push((folder, uids));
         }
         Ok(out)
@@ -422,14 +412,14 @@ pub async fn actions(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
-    blocking(move || {
+    on_mailbox(&st.p, &s, move |m| {
         let form = parse_form(&body);
-        act(&p, &s, &form)
+        act(m, &p, &form)
     })
-    .await?
+    .await
 }
 
-fn act(p: &Arc<Provider>, s: &WebSession, form: &[(String, String)]) -> Result<Response, WebError> {
+fn act(m: &Access, p: &Arc<Provider>, form: &[(String, String)]) -> Result<Response, WebError> {
     let action = field(form, "action").unwrap_or_default();
     let back = field(form, "back")
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
@@ -439,41 +429,27 @@ fn act(p: &Arc<Provider>, s: &WebSession, form: &[(String, String)]) -> Result<R
         Redirect::to(&format!("{back}{sep}notice={code}")).into_response()
     };
     if action == "empty-trash" {
-        if let Some(trash) = p.store.folder_head(s.mailbox_id, TRASH)? {
-            let uids: Vec<i64> = p.store.messages(trash.id)?.iter().map(|m| m.uid).collect();
-            p.store.expunge(trash.id, &uids)?;
-        }
+        m.empty_trash()?;
         return Ok(with_notice("emptied"));
     }
-    let selection = Selection::from_form(p, s, form)?;
-    let groups = selection.by_folder(p, s)?;
+    let selection = Selection::from_form(m, form)?;
+    let groups = selection.by_folder(m)?;
     let flags = |op, flag: &str| -> Result<(), WebError> {
         for (f, uids) in &groups {
-            p.store
-                .store_flags(f.id, uids, op, &[flag.to_string()], None)?;
+            m.store_flags(f.id, uids, op, &[flag.to_string()], None)?;
         }
         Ok(())
     };
     let target = || -> Result<Folder, WebError> {
         let name = field(form, "target").unwrap_or_default();
-        p.store
-            .folder_head(s.mailbox_id, name)?
+        m.folder_head(name)?
             .ok_or_else(|| WebError::BadRequest("cartella di destinazione mancante".into()))
     };
     match action {
         "delete" => {
-            let trash = p
-                .store
-                .folder_head(s.mailbox_id, TRASH)?
-                .ok_or(WebError::NotFound)?;
             let mut purged = false;
             for (f, uids) in &groups {
-                if f.id == trash.id {
-                    p.store.expunge(f.id, uids)?;
-                    purged = true;
-                } else {
-                    p.store.copy_messages(f.id, uids, trash.id, true)?;
-                }
+                purged |= m.delete(f.id, uids)? == Deleted::Purged;
             }
             Ok(with_notice(if purged { "purged" } else { "deleted" }))
         }
@@ -485,7 +461,7 @@ fn act(p: &Arc<Provider>, s: &WebSession, form: &[(String, String)]) -> Result<R
             let to = target()?;
             for (f, uids) in &groups {
                 if f.id != to.id {
-                    p.store.copy_messages(f.id, uids, to.id, action == "move")?;
+                    m.copy(f.id, uids, to.id, action == "move")?;
                 }
             }
             Ok(with_notice(if action == "move" {
@@ -512,7 +488,7 @@ fn act(p: &Arc<Provider>, s: &WebSession, form: &[(String, String)]) -> Result<R
                         format!("attachment; filename=\"{name}\""),
                     ),
                 ],
-                export::stream(p.clone(), groups, format),
+                export::stream(p.clone(), m.principal().clone(), groups, format),
             )
                 .into_response())
         }
@@ -595,11 +571,11 @@ pub struct Hit {
 }
 
 /// Every match, newest first.
-pub fn run_search(p: &Provider, s: &WebSession, q: &SearchQuery) -> Result<Vec<Hit>, WebError> {
+pub fn run_search(m: &Access, q: &SearchQuery) -> Result<Vec<Hit>, WebError> {
     let needle = q.q.trim().to_lowercase();
     let since = day_start(&q.since);
     let until = day_start(&q.until).map(|t| t + 86_400);
-    let folders = p.store.folders(s.mailbox_id)?;
+    let folders = m.folders()?;
     let current = if q.f.is_empty() { INBOX } else { q.f.as_str() };
     let sub_prefix = format!("{current}/");
     let in_scope = |f: &Folder| match q.scope.as_str() {
@@ -607,14 +583,15 @@ pub fn run_search(p: &Provider, s: &WebSession, q: &SearchQuery) -> Result<Vec<H
         "sub" => f.name == current || f.name.starts_with(&sub_prefix),
         _ => f.name == current,
     };
-    let scoped: Vec<&Folder> = folders.iter().filter(|f| in_scope(f)).collect();
-    let mut found: Vec<(&Folder, FoundMessage)> =
-        matches(p, s.mailbox_id, &scoped, &needle, text_field(&q.field))?
-            .into_iter()
-            .filter(|(_, m)| since.is_none_or(|t| m.internal_date >= t))
-            .filter(|(_, m)| until.is_none_or(|t| m.internal_date < t))
-            .filter(|(_, m)| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"))
-            .collect();
+    let scoped: Vec<Folder> = folders.iter().filter(|f| in_scope(f)).cloned().collect();
+    let mut found: Vec<(&Folder, FoundMessage)> = m
+        .find_text(&scoped, &needle, text_field(&q.field))?
+        .into_iter()
+        .filter_map(|m| Some((scoped.iter().find(|f| f.id == m.folder_id)?, m)))
+        .filter(|(_, m)| since.is_none_or(|t| m.internal_date >= t))
+        .filter(|(_, m)| until.is_none_or(|t| m.internal_date < t))
+        .filter(|(_, m)| q.unread.is_none() || !m.flags.split(' ').any(|x| x == "\\Seen"))
+        .collect();
     found.sort_by_key(|(f, m)| std::cmp::Reverse((m.internal_date, f.id, m.uid)));
     Ok(found
         .into_iter()
@@ -637,111 +614,16 @@ fn text_field(field: &str) -> TextField {
     }
 }
 
-/// The messages of some folders whose `field` holds `needle` (lower-cased), from the
-/// full-text index; messages it has not indexed yet, and needles too short for it, are
-/// read.
-fn matches<'f>(
-    p: &Provider,
-    mailbox_id: i64,
-    folders: &[&'f Folder],
-    needle: &str,
-    field: TextField,
-) -> Result<Vec<(&'f Folder, FoundMessage)>, WebError> {
-    let everything = |f: &Folder| -> Result<Vec<FoundMessage>, WebError> {
-        Ok(p.store
-            .messages(f.id)?
-            .into_iter()
-            .map(|e| FoundMessage {
-                folder_id: f.id,
-                uid: e.uid,
-                internal_date: e.internal_date,
-                flags: e.flags,
-            })
-            .collect())
-    };
-    let mut out = vec![];
-    let hits = match needle.is_empty() {
-        true => None,
-        false => p.store.text_search(mailbox_id, needle, field)?,
-    };
-    for f in folders {
-        let of_folder = |v: &[FoundMessage]| -> Vec<FoundMessage> {
-            v.iter().filter(|m| m.folder_id == f.id).cloned().collect()
-        };
-        let (found, unread) = match (&hits, needle.is_empty()) {
-            (_, true) => (everything(f)?, vec![]),
-            (Some(h), false) => (of_folder(&h.found), of_folder(&h.unindexed)),
-            (None, false) => (vec![], everything(f)?),
-        };
-        out.extend(found.into_iter().map(|m| (*f, m)));
-        out.extend(
-            read(p, f, unread, needle, field)?
-                .into_iter()
-                .map(|m| (*f, m)),
-        );
-    }
-    Ok(out)
-}
-
-/// The candidates whose text holds `needle`, found by reading them: the same text the
-/// index keeps, so both ways give the same answer.
-fn read(
-    p: &Provider,
-    f: &Folder,
-    candidates: Vec<FoundMessage>,
-    needle: &str,
-    field: TextField,
-) -> Result<Vec<FoundMessage>, WebError> {
-    let mut out = vec![];
-    for chunk in candidates.chunks(256) {
-        let uids: Vec<i64> = chunk.iter().map(|m| m.uid).collect();
-        let listed = p.store.listed(f.id, &uids)?;
-        for c in p.store.contents(f.id, &uids)? {
-            let (Some(m), Some(l)) = (
-                chunk.iter().find(|m| m.uid == c.uid),
-                listed.iter().find(|l| l.uid == c.uid),
-            ) else {
-                continue;
-            };
-            let st = c
-                .structure
-                .as_deref()
-                .and_then(message::Structure::from_json)
-                .unwrap_or_else(|| message::Structure::parse(&c.data));
-            let meta = MessageMeta {
-                subject: l.subject.clone(),
-                sender: l.sender.clone(),
-                ..MessageMeta::default()
-            };
-            let text = services::delivery::index_text(&c.data, &st, &meta);
-            let column = match field {
-                TextField::Subject => text.subject,
-                TextField::From => text.from,
-                TextField::To => text.to,
-                TextField::Cc => text.cc,
-                TextField::Body => text.body,
-                TextField::Anywhere => {
-                    [text.subject, text.from, text.to, text.cc, text.body].join("\n")
-                }
-            };
-            if column.contains(needle) {
-                out.push(m.clone());
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The list rows of some search results, in their order.
-fn hit_rows(p: &Provider, hits: &[&Hit], l: Lang) -> Result<Vec<Row>, WebError> {
+fn hit_rows(m: &Access, hits: &[&Hit], l: Lang) -> Result<Vec<Row>, WebError> {
     let mut by_folder: std::collections::HashMap<i64, Vec<i64>> = Default::default();
     for h in hits {
         by_folder.entry(h.folder_id).or_default().push(h.uid);
     }
     let mut listed = std::collections::HashMap::new();
     for (folder_id, uids) in by_folder {
-        for m in p.store.listed(folder_id, &uids)? {
-            listed.insert((folder_id, m.uid), m);
+        for l in m.listed(folder_id, &uids)? {
+            listed.insert((folder_id, l.uid), l);
         }
     }
     Ok(hits
@@ -794,16 +676,11 @@ pub async fn search(
     Authed(s): Authed,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
+    on_mailbox(&st.p, &s.clone(), move |m| {
         let l = s.lang;
-        let folders = p.store.folders(s.mailbox_id)?;
+        let folders = m.folders()?;
         let searched = !q.q.is_empty() || !q.since.is_empty() || !q.until.is_empty();
-        let found = if searched {
-            run_search(&p, &s, &q)?
-        } else {
-            vec![]
-        };
+        let found = if searched { run_search(m, &q)? } else { vec![] };
         let pages = ((found.len() as i64 + PAGE - 1) / PAGE).max(1);
         let page_no = q.page.unwrap_or(1).clamp(1, pages);
         let shown: Vec<&Hit> = found
@@ -811,14 +688,14 @@ pub async fn search(
             .skip(((page_no - 1) * PAGE) as usize)
             .take(PAGE as usize)
             .collect();
-        let rows = hit_rows(&p, &shown, l)?;
+        let rows = hit_rows(m, &shown, l)?;
         let current = if q.f.is_empty() {
             INBOX.to_string()
         } else {
             q.f.clone()
         };
         Ok(page(&SearchPage {
-            fr: frame(&p, &s),
+            fr: frame(m, &s),
             l,
             folders: folder_items(&folders, &current, l),
             targets: folder_items(&folders, "", l),
@@ -830,7 +707,7 @@ pub async fn search(
             q,
         }))
     })
-    .await?
+    .await
 }
 
 #[cfg(test)]

@@ -6,15 +6,15 @@ use crate::i18n::{self, Lang};
 use crate::mailbox::{folder_label, frame, Frame};
 use crate::sanitize;
 use crate::session::{Authed, WebSession};
-use crate::{blocking, page, AppState, WebError};
+use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use message::{Part, Structure};
 use serde::Deserialize;
+use services::mailbox::{Access, FlagOp, Folder, SENT};
 use services::provider::Provider;
-use store::{FlagOp, Folder, SENT};
 
 /// Percent-encodes a query value.
 pub fn enc(s: &str) -> String {
@@ -90,15 +90,10 @@ pub(crate) struct Loaded {
     identificativo: Option<String>,
 }
 
-pub(crate) fn load(p: &Provider, folder: &Folder, uid: i64) -> Result<Loaded, WebError> {
-    let listed = p.store.listed(folder.id, &[uid])?;
+pub(crate) fn load(mb: &Access, folder: &Folder, uid: i64) -> Result<Loaded, WebError> {
+    let listed = mb.listed(folder.id, &[uid])?;
     let meta = listed.into_iter().next().ok_or(WebError::NotFound)?;
-    let c = p
-        .store
-        .contents(folder.id, &[uid])?
-        .into_iter()
-        .next()
-        .ok_or(WebError::NotFound)?;
+    let c = mb.content(folder.id, uid)?;
     let structure = c
         .structure
         .as_deref()
@@ -113,10 +108,8 @@ pub(crate) fn load(p: &Provider, folder: &Folder, uid: i64) -> Result<Loaded, We
     })
 }
 
-pub(crate) fn own_folder(p: &Provider, s: &WebSession, name: &str) -> Result<Folder, WebError> {
-    p.store
-        .folder_head(s.mailbox_id, name)?
-        .ok_or(WebError::NotFound)
+pub(crate) fn own_folder(mb: &Access, name: &str) -> Result<Folder, WebError> {
+    Ok(mb.existing_folder(name)?)
 }
 
 /// What the user reads: a transport envelope shows the original it carries (postacert.eml).
@@ -173,6 +166,7 @@ fn body_part(s: &Structure) -> Option<&Part> {
 }
 
 pub fn preview(
+    mb: &Access,
     p: &Provider,
     s: &WebSession,
     folder: &Folder,
@@ -180,10 +174,9 @@ pub fn preview(
     remote: bool,
 ) -> Result<Preview, WebError> {
     let l = s.lang;
-    let m = load(p, folder, uid)?;
+    let m = load(mb, folder, uid)?;
     if !m.flags.split(' ').any(|f| f == "\\Seen") {
-        p.store
-            .store_flags(folder.id, &[uid], FlagOp::Add, &["\\Seen".into()], None)?;
+        mb.store_flags(folder.id, &[uid], FlagOp::Add, &["\\Seen".into()], None)?;
     }
     let view = shown(&m.structure);
     let env = &view.envelope;
@@ -217,7 +210,7 @@ pub fn preview(
         _ => 0,
     };
     let (status, receipts, receipt_type) = match (&m.identificativo, folder.name == SENT) {
-        (Some(ident), true) => sent_status(p, s, ident, l)?,
+        (Some(ident), true) => sent_status(mb, ident, l)?,
         _ => (vec![], vec![], String::new()),
     };
     Ok(Preview {
@@ -267,14 +260,8 @@ fn pec_info(p: &Provider, data: &[u8], l: Lang) -> Option<PecInfo> {
 
 type SentStatus = (Vec<RecipientStatus>, Vec<ReceiptLink>, String);
 
-fn sent_status(p: &Provider, s: &WebSession, ident: &str, l: Lang) -> Result<SentStatus, WebError> {
-    // Review L3: a transaction's per-recipient status is its sender's alone; a message that
-    // merely carries another mailbox's identificativo (an IMAP APPEND) shows nothing.
-    let Some(tx) = p
-        .store
-        .transaction(ident)?
-        .filter(|t| t.sender.eq_ignore_ascii_case(&s.address))
-    else {
+fn sent_status(mb: &Access, ident: &str, l: Lang) -> Result<SentStatus, WebError> {
+    let Some(tx) = mb.sent_transaction(ident)? else {
         return Ok((vec![], vec![], String::new()));
     };
     let status = tx
@@ -308,9 +295,8 @@ fn sent_status(p: &Provider, s: &WebSession, ident: &str, l: Lang) -> Result<Sen
             }
         })
         .collect();
-    let receipts = p
-        .store
-        .messages_with_identificativo(s.mailbox_id, ident)?
+    let receipts = mb
+        .messages_with_identificativo(ident)?
         .into_iter()
         .filter(|(f, _)| f != SENT)
         .map(|(f, m)| ReceiptLink {
@@ -354,21 +340,21 @@ async fn full_page(
     print: bool,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
-    blocking(move || {
-        let folder = own_folder(&p, &s, &q.f)?;
-        let mut m = preview(&p, &s, &folder, q.uid, q.remote == Some(1))?;
+    on_mailbox(&st.p, &s.clone(), move |mb| {
+        let folder = own_folder(mb, &q.f)?;
+        let mut m = preview(mb, &p, &s, &folder, q.uid, q.remote == Some(1))?;
         if print {
-            m.inline_body = Some(body_html(&load(&p, &folder, q.uid)?, false));
+            m.inline_body = Some(body_html(&load(mb, &folder, q.uid)?, false));
         }
         Ok(page(&MessagePage {
-            fr: frame(&p, &s),
+            fr: frame(mb, &s),
             l: s.lang,
             folder_label: folder_label(&folder.name, s.lang),
             m,
             print,
         }))
     })
-    .await?
+    .await
 }
 
 /// GET /message: the message on its own page ("apri in una nuova finestra").
@@ -396,10 +382,9 @@ pub async fn body(
     Authed(s): Authed,
     Query(q): Query<MessageQuery>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
-        let folder = own_folder(&p, &s, &q.f)?;
-        let m = load(&p, &folder, q.uid)?;
+    on_mailbox(&st.p, &s.clone(), move |mb| {
+        let folder = own_folder(mb, &q.f)?;
+        let m = load(mb, &folder, q.uid)?;
         // The page around the frame says how many remote images were left out.
         let remote = q.remote == Some(1);
         let html = body_html(&m, remote);
@@ -422,7 +407,7 @@ pub async fn body(
         )
             .into_response())
     })
-    .await?
+    .await
 }
 
 fn download(bytes: Vec<u8>, mime: &str, name: &str) -> Response {
@@ -459,10 +444,9 @@ pub async fn part(
     Authed(s): Authed,
     Query(q): Query<MessageQuery>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
-        let folder = own_folder(&p, &s, &q.f)?;
-        let m = load(&p, &folder, q.uid)?;
+    on_mailbox(&st.p, &s.clone(), move |mb| {
+        let folder = own_folder(mb, &q.f)?;
+        let m = load(mb, &folder, q.uid)?;
         let view = shown(&m.structure);
         let leaves = view.root.leaves();
         let part = leaves.get(q.n.unwrap_or(0)).ok_or(WebError::NotFound)?;
@@ -477,7 +461,7 @@ pub async fn part(
             .unwrap_or_else(|| format!("allegato.{}", part.subtype));
         Ok(download(bytes, "application/octet-stream", &name))
     })
-    .await?
+    .await
 }
 
 /// GET /message/eml: the message as stored, to save.
@@ -486,17 +470,16 @@ pub async fn eml(
     Authed(s): Authed,
     Query(q): Query<MessageQuery>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
-        let folder = own_folder(&p, &s, &q.f)?;
-        let m = load(&p, &folder, q.uid)?;
+    on_mailbox(&st.p, &s.clone(), move |mb| {
+        let folder = own_folder(mb, &q.f)?;
+        let m = load(mb, &folder, q.uid)?;
         Ok(download(
             m.data,
             "message/rfc822",
             &format!("messaggio-{}.eml", q.uid),
         ))
     })
-    .await?
+    .await
 }
 
 /// GET /message/source: the raw message as text.
@@ -505,15 +488,14 @@ pub async fn source(
     Authed(s): Authed,
     Query(q): Query<MessageQuery>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
-        let folder = own_folder(&p, &s, &q.f)?;
-        let m = load(&p, &folder, q.uid)?;
+    on_mailbox(&st.p, &s.clone(), move |mb| {
+        let folder = own_folder(mb, &q.f)?;
+        let m = load(mb, &folder, q.uid)?;
         Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             String::from_utf8_lossy(&m.data).into_owned(),
         )
             .into_response())
     })
-    .await?
+    .await
 }

@@ -2,7 +2,7 @@
 //! the forced first password change, logout, and the CSRF check every state-changing
 //! request passes through.
 
-use crate::{blocking, i18n::Lang, page, AppState, WebError};
+use crate::{i18n::Lang, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{header, request::Parts, Method, StatusCode};
@@ -10,8 +10,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
+use services::principal::Principal;
 use services::provider::{AuthError, LoginVia};
-use services::Provider;
+use services::{sessions, Provider};
+use std::sync::Arc;
 
 /// The cookie over HTTPS: the `__Host-` prefix makes the browser refuse it unless it is
 /// `Secure`, for `Path=/` and without `Domain` (RFC 6265bis §4.1.3.2), so a sibling host or
@@ -27,11 +29,6 @@ fn cookie_name(secure: bool) -> &'static str {
         PLAIN_COOKIE
     }
 }
-/// A session unused for this long ends.
-const IDLE_SECS: i64 = 2 * 3600;
-/// A session's last use is written at most this often.
-const TOUCH_SECS: i64 = 60;
-
 /// One logged-in browser, as the handlers see it. Sessions live in the store (a restart
 /// logs nobody out); the cookie carries a random token, the store only its hash.
 #[derive(Debug, Clone)]
@@ -77,35 +74,17 @@ fn token_hash(token: &str) -> String {
 }
 
 /// Starts a session for a mailbox; returns the token for the cookie.
-fn begin(p: &Provider, mailbox_id: i64, lang: Lang) -> Result<String, WebError> {
+async fn begin(p: &Arc<Provider>, who: &Principal, lang: Lang) -> Result<String, WebError> {
     let token = random_token()?;
-    let now = p.now();
-    let s = store::WebSession {
-        token_hash: token_hash(&token),
-        mailbox_id,
-        address: String::new(),
-        csrf: random_token()?,
-        lang: lang.code().to_string(),
-        must_change_password: false,
-        created: now,
-        last_seen: now,
-    };
-    p.store.start_session(&s, now - IDLE_SECS)?;
+    sessions::begin(p, who, token_hash(&token), random_token()?, lang.code()).await?;
     Ok(token)
 }
 
-/// The live session a cookie's token names, if any; an idle one ends here, and so does one
-/// older than `lifetime` (a stolen cookie does not work for ever by being used).
-fn lookup(p: &Provider, token: &str, lifetime: i64) -> Option<WebSession> {
-    let now = p.now();
-    let s = p.store.session(&token_hash(token)).ok()??;
-    if now - s.last_seen >= IDLE_SECS || now - s.created >= lifetime {
-        let _ = p.store.end_session(&s.token_hash);
-        return None;
-    }
-    if now - s.last_seen >= TOUCH_SECS {
-        let _ = p.store.touch_session(&s.token_hash, now);
-    }
+/// The live session a cookie's token names, if any.
+async fn lookup(p: &Arc<Provider>, token: &str, lifetime: i64) -> Option<WebSession> {
+    let s = sessions::lookup(p, token_hash(token), lifetime)
+        .await
+        .ok()??;
     Some(WebSession {
         token_hash: s.token_hash,
         mailbox_id: s.mailbox_id,
@@ -123,22 +102,18 @@ async fn request_session(st: &AppState, parts: &Parts) -> Option<WebSession> {
         return Some(s.clone());
     }
     let token = cookie_token(parts, cookie_name(st.secure_cookies))?;
-    let (p, lifetime) = (st.p.clone(), st.session_lifetime_secs);
-    blocking(move || lookup(&p, &token, lifetime))
-        .await
-        .ok()
-        .flatten()
+    lookup(&st.p, &token, st.session_lifetime_secs).await
 }
 
 impl WebSession {
     /// Switches the language of this session (the mailbox's default is stored apart).
-    pub fn set_lang(&self, p: &Provider, lang: Lang) -> Result<(), store::StoreError> {
-        p.store.set_session_lang(&self.token_hash, lang.code())
+    pub async fn set_lang(&self, p: &Arc<Provider>, lang: Lang) -> Result<(), WebError> {
+        Ok(sessions::set_lang(p, self.token_hash.clone(), lang.code()).await?)
     }
 
     /// A new password ended every session of the mailbox: this browser gets a new one.
-    pub fn renew(&self, p: &Provider) -> Result<String, WebError> {
-        begin(p, self.mailbox_id, self.lang)
+    pub async fn renew(&self, p: &Arc<Provider>) -> Result<String, WebError> {
+        begin(p, &self.principal(), self.lang).await
     }
 }
 
@@ -270,8 +245,10 @@ pub async fn login(
         .await
     {
         Ok(m) => {
-            let (p, id) = (st.p.clone(), m.mailbox.0);
-            let lang = blocking(move || p.store.setting(id, "lang").ok().flatten()).await?;
+            let lang = services::mailbox::run(&st.p, &m, |a| a.setting("lang"))
+                .await
+                .ok()
+                .flatten();
             Ok((m, lang))
         }
         Err(e) => Err(e),
@@ -305,9 +282,7 @@ pub async fn login(
         }
     };
     let lang = lang.map(|l| Lang::parse(&l)).unwrap_or(form_lang);
-    let p = st.p.clone();
-    let id = principal.mailbox.0;
-    let token = blocking(move || begin(&p, id, lang)).await??;
+    let token = begin(&st.p, &principal, lang).await?;
     let to = if principal.must_change_password {
         "/password"
     } else {
@@ -330,8 +305,7 @@ pub fn set_cookie(r: &mut Response, token: &str, secure: bool) {
 }
 
 pub async fn logout(State(st): State<AppState>, Authed(s): Authed) -> Response {
-    let p = st.p.clone();
-    let _ = blocking(move || p.store.end_session(&s.token_hash)).await;
+    let _ = sessions::end(&st.p, s.token_hash.clone()).await;
     let mut r = Redirect::to("/login").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",

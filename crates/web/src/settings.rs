@@ -4,13 +4,14 @@
 use crate::i18n::Lang;
 use crate::mailbox::{folder_items, frame, FolderItem, Frame};
 use crate::session::{Authed, WebSession};
-use crate::{blocking, page, AppState, WebError};
+use crate::{blocking, on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use services::provider::{LoginVia, Provider};
+use services::mailbox::Access;
+use services::provider::LoginVia;
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -28,16 +29,12 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
-fn settings_page(
-    p: &Provider,
-    s: &WebSession,
-    notice: Option<String>,
-) -> Result<Response, WebError> {
-    let folders = p.store.folders(s.mailbox_id)?;
+fn settings_page(m: &Access, s: &WebSession, notice: Option<String>) -> Result<Response, WebError> {
+    let folders = m.folders()?;
     Ok(page(&SettingsPage {
-        fr: frame(p, s),
+        fr: frame(m, s),
         l: s.lang,
-        columns: p.store.setting(s.mailbox_id, "layout")?.as_deref() == Some("columns"),
+        columns: m.setting("layout")?.as_deref() == Some("columns"),
         folders: folder_items(&folders, "", s.lang),
         notice,
     }))
@@ -48,8 +45,7 @@ pub async fn page_handler(
     Authed(s): Authed,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
+    on_mailbox(&st.p, &s.clone(), move |m| {
         let notice = q.notice.map(|n| match n.as_str() {
             "saved" => s
                 .lang
@@ -61,9 +57,9 @@ pub async fn page_handler(
                 .to_string(),
             _ => String::new(),
         });
-        settings_page(&p, &s, notice)
+        settings_page(m, &s, notice)
     })
-    .await?
+    .await
 }
 
 #[derive(Deserialize)]
@@ -81,8 +77,7 @@ pub async fn set_layout(
     } else {
         "list"
     };
-    let p = st.p.clone();
-    blocking(move || p.store.set_setting(s.mailbox_id, "layout", value)).await??;
+    on_mailbox(&st.p, &s, move |m| Ok(m.set_setting("layout", value)?)).await?;
     Ok(Redirect::to("/settings?notice=saved").into_response())
 }
 
@@ -97,12 +92,8 @@ pub async fn set_lang(
     Form(f): Form<LangForm>,
 ) -> Result<Response, WebError> {
     let lang = Lang::parse(&f.lang);
-    let p = st.p.clone();
-    blocking(move || {
-        s.set_lang(&p, lang)?;
-        p.store.set_setting(s.mailbox_id, "lang", lang.code())
-    })
-    .await??;
+    s.set_lang(&st.p, lang).await?;
+    on_mailbox(&st.p, &s, move |m| Ok(m.set_setting("lang", lang.code())?)).await?;
     Ok(Redirect::to("/settings?notice=saved").into_response())
 }
 
@@ -123,7 +114,7 @@ pub async fn folders(
     Authed(s): Authed,
     Form(f): Form<FolderForm>,
 ) -> Result<Response, WebError> {
-    use services::mailbox::{self, FolderError};
+    use services::mailbox::MailboxError;
     let l = s.lang;
     // The form names one level; the rules of whole names are the mailbox service's.
     let leaf = |n: &str| -> Result<String, WebError> {
@@ -139,7 +130,6 @@ pub async fn folders(
         }
         Ok(n.to_string())
     };
-    let who = s.principal();
     let done = match f.op.as_str() {
         "create" => {
             let leaf = leaf(&f.name)?;
@@ -148,7 +138,7 @@ pub async fn folders(
             } else {
                 format!("{}/{leaf}", f.parent)
             };
-            mailbox::create_folder(&st.p, &who, &full).await
+            on_mailbox_op(&st, &s, move |m| m.create_folder(&full)).await
         }
         "rename" => {
             let leaf = leaf(&f.new_name)?;
@@ -156,18 +146,31 @@ pub async fn folders(
                 Some((parent, _)) => format!("{parent}/{leaf}"),
                 None => leaf,
             };
-            mailbox::rename_folder(&st.p, &who, &f.name, &to).await
+            let from = f.name.clone();
+            on_mailbox_op(&st, &s, move |m| m.rename_folder(&from, &to)).await
         }
-        "delete" => mailbox::delete_folder(&st.p, &who, &f.name).await,
+        "delete" => {
+            let name = f.name.clone();
+            on_mailbox_op(&st, &s, move |m| m.delete_folder(&name)).await
+        }
         _ => return Err(WebError::BadRequest(f.op)),
     };
     match done {
         Ok(()) => Ok(Redirect::to("/settings?notice=saved").into_response()),
-        Err(FolderError::Unavailable(e)) => Err(WebError::Internal(e)),
+        Err(e @ MailboxError::Unavailable(_)) => Err(WebError::from(e)),
         Err(e) => Err(WebError::BadRequest(
             l.t(&e.to_string(), &e.english()).into(),
         )),
     }
+}
+
+/// A folder operation, its refusal kept as the service's (shown in the session's language).
+async fn on_mailbox_op(
+    st: &AppState,
+    s: &WebSession,
+    f: impl FnOnce(&Access) -> Result<(), services::mailbox::MailboxError> + Send + 'static,
+) -> Result<(), services::mailbox::MailboxError> {
+    services::mailbox::run(&st.p, &s.principal(), f).await
 }
 
 #[derive(Template)]
@@ -184,15 +187,14 @@ pub async fn password_page(
     State(st): State<AppState>,
     Authed(s): Authed,
 ) -> Result<Response, WebError> {
-    let p = st.p.clone();
-    blocking(move || {
-        page(&PasswordPage {
-            fr: frame(&p, &s),
+    on_mailbox(&st.p, &s.clone(), move |m| {
+        Ok(page(&PasswordPage {
+            fr: frame(m, &s),
             l: s.lang,
             forced: s.must_change_password,
             errors: vec![],
             special: services::accounts::SPECIAL,
-        })
+        }))
     })
     .await
 }
@@ -217,8 +219,8 @@ pub async fn change_password(
         .authenticate(&s2.address, &f.current, peer.ip(), LoginVia::Webmail)
         .await
         .is_ok();
-    // Ok(the new session's token) or the reasons the new password is refused.
-    let errors = blocking(move || -> Result<Result<String, Vec<String>>, WebError> {
+    // Ok(()) when changed, or the reasons the new password is refused.
+    let errors = blocking(move || -> Result<Result<(), Vec<String>>, WebError> {
         let l = s2.lang;
         if !current_ok {
             return Ok(Err(vec![l
@@ -249,27 +251,29 @@ pub async fn change_password(
         }
         let hash = services::accounts::hash_password(&f.new)
             .map_err(|e| WebError::Internal(e.to_string()))?;
-        p.store.set_password(&s2.address, &hash, false)?;
-        Ok(Ok(s2.renew(&p)?))
+        p.store
+            .set_password(&s2.address, &hash, false)
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+        Ok(Ok(()))
     })
     .await??;
     let errors = match errors {
-        Ok(token) => {
+        Ok(()) => {
+            let token = s.renew(&st.p).await?;
             let mut r = Redirect::to("/settings?notice=password").into_response();
             crate::session::set_cookie(&mut r, &token, st.secure_cookies);
             return Ok(r);
         }
         Err(errors) => errors,
     };
-    let p = st.p.clone();
-    blocking(move || {
-        page(&PasswordPage {
-            fr: frame(&p, &s),
+    on_mailbox(&st.p, &s.clone(), move |m| {
+        Ok(page(&PasswordPage {
+            fr: frame(m, &s),
             l: s.lang,
             forced: s.must_change_password,
             errors,
             special: services::accounts::SPECIAL,
-        })
+        }))
     })
     .await
 }

@@ -6,6 +6,7 @@
 
 use openssl::ssl::{SslConnector, SslMethod, SslStream};
 use pop3::{serve_connection, MaildropLocks, Pop3Config};
+use services::mailbox::MessageEntry;
 use services::provider::Provider;
 use services::testing::{self, TestProvider};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,7 +14,6 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use services::mailbox::MessageEntry;
 
 pub use services::testing::{HOSTNAME, PASSWORD, USER};
 

@@ -77,7 +77,11 @@ impl Access {
                 prefix.push('/');
             }
             prefix.push_str(level);
-            match self.p.store.create_folder(self.mailbox(), &prefix, self.p.now()) {
+            match self
+                .p
+                .store
+                .create_folder(self.mailbox(), &prefix, self.p.now())
+            {
                 Ok(()) | Err(StoreError::Exists(_)) => {}
                 Err(e) => return Err(folder_error(e, &prefix)),
             }

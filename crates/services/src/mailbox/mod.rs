@@ -17,11 +17,13 @@ mod folders;
 mod messages;
 mod search;
 
+pub use messages::Deleted;
+
 pub use folders::{folder_name, is_special};
 pub use store::{
-    normalize_flags, FlagChanges, FlagOp, Folder, FolderChanges, FoundMessage, ListKey,
-    ListOrder, ListedMessage, MessageContent, MessageEntry, OpenFolder, PecTransaction,
-    TextField, TextHits, INBOX, SENT, SPECIAL_FOLDERS,
+    normalize_flags, FlagChanges, FlagOp, Folder, FolderChanges, FoundMessage, ListKey, ListOrder,
+    ListedMessage, MessageContent, MessageEntry, OpenFolder, PecTransaction, TextField, TextHits,
+    INBOX, SENT, SPECIAL_FOLDERS,
 };
 
 use crate::principal::{Denied, Permission, Principal};
@@ -137,7 +139,9 @@ where
 
 /// Runs `f` on the blocking pool; a task that panicked or was cancelled is a
 /// [`MailboxError::Unavailable`], never a panic of the caller.
-pub(crate) async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+pub(crate) async fn blocking<T, E>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<MailboxError> + Send + 'static,
