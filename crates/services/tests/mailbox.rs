@@ -1,0 +1,260 @@
+//! The mailbox service against a real provider (SQLite and blob files in a temporary
+//! directory): the rules each protocol relies on, and the rights checked inside each
+//! operation whatever protocol calls it.
+
+use services::mailbox::{self, Access, Deleted, FlagOp, MailboxError, TextField, INBOX, TRASH};
+use services::principal::{Denied, Permission, Principal, Rights};
+use services::testing::{Options, TestProvider, USER};
+
+fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: mittente@example.test\r\nTo: {USER}\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@example.test>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn holder(t: &TestProvider) -> Principal {
+    let m = t.provider.store.mailbox(USER).unwrap().unwrap();
+    Principal::holder(&m)
+}
+
+/// Runs one step as `who`, the way every protocol does.
+async fn run<T: Send + 'static>(
+    t: &TestProvider,
+    who: &Principal,
+    f: impl FnOnce(&Access) -> Result<T, MailboxError> + Send + 'static,
+) -> Result<T, MailboxError> {
+    mailbox::run(&t.provider, who, f).await
+}
+
+#[tokio::test]
+async fn a_reader_reads_everything_and_changes_nothing() {
+    let t = TestProvider::new(Options::default());
+    let first = t.append(USER, INBOX, &message("uno", "primo messaggio"));
+    t.append(USER, INBOX, &message("due", "secondo messaggio"));
+    let holder = holder(&t);
+    let reader = Principal {
+        rights: Rights::of(&[Permission::Read]),
+        ..holder.clone()
+    };
+
+    // The holder changes flags; the reader sees the change and the bytes.
+    let inbox = run(&t, &holder, |m| m.existing_folder(INBOX))
+        .await
+        .unwrap();
+    let id = inbox.id;
+    let changed = run(&t, &holder, move |m| {
+        m.store_flags(id, &[first], FlagOp::Add, &["\\Flagged".into()], None)
+    })
+    .await
+    .unwrap();
+    assert_eq!(changed.changed.len(), 1);
+    let seen = run(&t, &reader, move |m| {
+        Ok((m.messages(id)?, m.content(id, first)?, m.folders()?))
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen.0.len(), 2);
+    assert!(seen.0[0].flags.contains("\\Flagged"));
+    assert!(seen.1.data.starts_with(b"From: mittente@example.test"));
+    assert!(seen.2.iter().any(|f| f.name == TRASH));
+
+    // Every change is refused to the reader, naming the missing right...
+    let refusals = run(&t, &reader, move |m| {
+        let trash = m.existing_folder(TRASH)?.id;
+        Ok(vec![
+            m.store_flags(id, &[first], FlagOp::Add, &["\\Seen".into()], None)
+                .err(),
+            m.expunge(id, &[first]).err(),
+            m.copy(id, &[first], trash, false).err(),
+            m.delete(id, &[first]).err(),
+            m.empty_trash().err(),
+            m.create_folder("Progetti").err(),
+            m.rename_folder(INBOX, "Vecchia").err(),
+            m.claim_recent(id).err(),
+            m.set_setting("layout", "columns").err(),
+        ])
+    })
+    .await
+    .unwrap();
+    for (i, r) in refusals.into_iter().enumerate() {
+        let want = if i == 8 {
+            Permission::Settings
+        } else {
+            Permission::Modify
+        };
+        assert!(
+            matches!(r, Some(MailboxError::Denied(Denied(p))) if p == want),
+            "operation {i}: {r:?}"
+        );
+    }
+    // ...and nothing changed.
+    let after = run(&t, &holder, move |m| Ok((m.messages(id)?, m.folders()?)))
+        .await
+        .unwrap();
+    assert_eq!(after.0, seen.0);
+    assert_eq!(after.1.len(), seen.2.len());
+    assert_eq!(
+        run(&t, &holder, |m| m.setting("layout")).await.unwrap(),
+        None
+    );
+
+    // Without Read, not even the list.
+    let nobody = Principal {
+        rights: Rights::of(&[]),
+        ..holder
+    };
+    assert!(matches!(
+        run(&t, &nobody, |m| m.folders()).await,
+        Err(MailboxError::Denied(Denied(Permission::Read)))
+    ));
+}
+
+#[tokio::test]
+async fn delete_goes_to_the_trash_then_for_good() {
+    let t = TestProvider::new(Options::default());
+    let uid = t.append(USER, INBOX, &message("cestino", "da eliminare"));
+    let who = holder(&t);
+    let (inbox, trash) = run(&t, &who, |m| {
+        Ok((m.existing_folder(INBOX)?.id, m.existing_folder(TRASH)?.id))
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        run(&t, &who, move |m| m.delete(inbox, &[uid]))
+            .await
+            .unwrap(),
+        Deleted::ToTrash
+    );
+    let (left, binned) = run(&t, &who, move |m| {
+        Ok((m.messages(inbox)?, m.messages(trash)?))
+    })
+    .await
+    .unwrap();
+    assert!(left.is_empty());
+    assert_eq!(binned.len(), 1);
+
+    let in_trash = binned[0].uid;
+    assert_eq!(
+        run(&t, &who, move |m| m.delete(trash, &[in_trash]))
+            .await
+            .unwrap(),
+        Deleted::Purged
+    );
+    assert!(run(&t, &who, move |m| m.messages(trash))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Emptying the Trash removes whatever is there.
+    let again = t.append(USER, INBOX, &message("altro", "di nuovo"));
+    run(&t, &who, move |m| m.delete(inbox, &[again]))
+        .await
+        .unwrap();
+    run(&t, &who, |m| m.empty_trash()).await.unwrap();
+    assert!(run(&t, &who, move |m| m.messages(trash))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_full_mailbox_refuses_appends_and_copies_and_keeps_what_it_has() {
+    let t = TestProvider::new(Options::default());
+    let uid = t.append(USER, INBOX, &message("piccolo", "poche parole"));
+    let who = holder(&t);
+    let inbox = run(&t, &who, |m| m.existing_folder(INBOX))
+        .await
+        .unwrap()
+        .id;
+    // Room for a copy: it works.
+    let copied = run(&t, &who, move |m| {
+        let to = m.existing_folder(TRASH)?.id;
+        m.copy(inbox, &[uid], to, false)
+    })
+    .await
+    .unwrap();
+    assert_eq!(copied.len(), 1);
+
+    let (used, _) = run(&t, &who, |m| m.quota()).await.unwrap();
+    t.provider.store.set_quota(USER, used).unwrap();
+    let big = services::delivery::Ingest {
+        folder: INBOX.into(),
+        bytes: message("grande", &"x".repeat(10_000)),
+        flags: String::new(),
+        internal_date: None,
+    };
+    assert!(matches!(
+        run(&t, &who, move |m| m.append(big)).await,
+        Err(MailboxError::OverQuota)
+    ));
+    assert!(matches!(
+        run(&t, &who, move |m| {
+            let to = m.existing_folder(TRASH)?.id;
+            m.copy(inbox, &[uid], to, false)
+        })
+        .await,
+        Err(MailboxError::OverQuota)
+    ));
+    let (after, _) = run(&t, &who, |m| m.quota()).await.unwrap();
+    assert_eq!(after, used);
+    assert_eq!(
+        run(&t, &who, move |m| m.messages(inbox))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn text_search_reads_what_the_index_cannot_answer() {
+    let t = TestProvider::new(Options::default());
+    t.append(USER, INBOX, &message("fattura", "importo dovuto: 42 euro"));
+    t.append(USER, INBOX, &message("saluti", "a presto"));
+    let who = holder(&t);
+    let folders = run(&t, &who, |m| m.folders()).await.unwrap();
+    let inbox: Vec<_> = folders.into_iter().filter(|f| f.name == INBOX).collect();
+
+    // Three characters or more: the index answers.
+    let by_index = {
+        let inbox = inbox.clone();
+        run(&t, &who, move |m| {
+            m.find_text(&inbox, "euro", TextField::Body)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(by_index.len(), 1);
+    // Two: too short for the index, the messages are read, with the same answer.
+    let by_reading = {
+        let inbox = inbox.clone();
+        run(&t, &who, move |m| {
+            m.find_text(&inbox, "42", TextField::Body)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(by_reading.len(), 1);
+    assert_eq!(by_reading[0].uid, by_index[0].uid);
+    // An empty needle is every message; a needle nowhere, none.
+    let all = {
+        let inbox = inbox.clone();
+        run(&t, &who, move |m| {
+            m.find_text(&inbox, "", TextField::Anywhere)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(all.len(), 2);
+    assert!(run(&t, &who, move |m| m.find_text(
+        &inbox,
+        "zz",
+        TextField::Body
+    ))
+    .await
+    .unwrap()
+    .is_empty());
+}
