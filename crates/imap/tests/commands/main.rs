@@ -7,6 +7,7 @@ mod harness;
 mod append;
 mod auth;
 mod copy_move;
+mod expunge;
 mod flags;
 mod folders;
 mod search;

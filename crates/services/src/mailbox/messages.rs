@@ -18,11 +18,43 @@ pub enum Deleted {
     Purged,
 }
 
+/// The system flags (RFC 9051 §2.3.2), as they are stored and shown.
+const SYSTEM_FLAGS: [&str; 6] = [
+    "\\Answered",
+    "\\Flagged",
+    "\\Deleted",
+    "\\Seen",
+    "\\Draft",
+    "\\Recent",
+];
+
+/// A flag as stored: system flags are case-insensitive (RFC 9051 §2.3.2), so `\deleted`
+/// is `\Deleted`, and every rule comparing flags sees one spelling.
+pub fn canonical_flag(flag: &str) -> &str {
+    SYSTEM_FLAGS
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(flag))
+        .copied()
+        .unwrap_or(flag)
+}
+
+/// Space-separated flags with the system ones in their canonical spelling.
+fn canonical_flags(flags: &str) -> String {
+    flags
+        .split(' ')
+        .map(canonical_flag)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Access {
     /// RFC 9051 §6.3.12 APPEND (and the webmail's drafts): stores messages a client hands
     /// in, all or none, in one transaction; their UIDs in order.
-    pub fn append_all(&self, messages: Vec<Ingest>) -> Result<Vec<i64>, MailboxError> {
+    pub fn append_all(&self, mut messages: Vec<Ingest>) -> Result<Vec<i64>, MailboxError> {
         self.may(Permission::Modify)?;
+        for m in &mut messages {
+            m.flags = canonical_flags(&m.flags);
+        }
         Ok(crate::delivery::ingest_all(
             &self.p,
             &self.who.address,
@@ -132,10 +164,14 @@ impl Access {
         unchanged_since: Option<i64>,
     ) -> Result<FlagChanges, MailboxError> {
         self.may(Permission::Modify)?;
+        let flags: Vec<String> = flags
+            .iter()
+            .map(|f| canonical_flag(f).to_string())
+            .collect();
         Ok(self
             .p
             .store
-            .store_flags(folder, uids, op, flags, unchanged_since)?)
+            .store_flags(folder, uids, op, &flags, unchanged_since)?)
     }
 
     /// Removes messages for good; returns the UIDs removed (unknown ones are ignored).
