@@ -5,7 +5,9 @@
 
 use crate::command::{AppendCommand, QresyncParams, SeqSet};
 use crate::date;
-use crate::session::{bad, no, refusal, uid_set, Handled, Selected, Session, SYSTEM_FLAGS};
+use crate::session::{
+    bad, flags_responses, no, refusal, uid_set, Handled, Selected, Session,
+};
 use crate::uidmap::UidMap;
 use services::delivery::Ingest;
 use services::mailbox::{normalize_flags, Access, Folder, MailboxError, OpenFolder};
@@ -65,11 +67,12 @@ impl Session {
                     true => i64::MAX,
                     false => m.claim_recent(open.folder.id)?,
                 };
-                Ok(Some((open, first_recent)))
+                let keywords = m.keywords(open.folder.id)?;
+                Ok(Some((open, first_recent, keywords)))
             })
             .await?
         };
-        let (OpenFolder { folder, uids }, first_recent) =
+        let (OpenFolder { folder, uids }, first_recent, keywords) =
             opened.ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))?;
         let mut sel = Selected {
             folder: folder.clone(),
@@ -79,6 +82,7 @@ impl Session {
             modseq: folder.highestmodseq,
             recent: UidMap::default(),
             pending_expunge: vec![],
+            keywords,
         };
         let mut first_unseen = None;
         for (i, (uid, unseen)) in uids.into_iter().enumerate() {
@@ -89,10 +93,9 @@ impl Session {
                 first_unseen = Some(i + 1);
             }
         }
-        self.untagged(&format!("FLAGS ({SYSTEM_FLAGS})"));
-        self.untagged(&format!(
-            "OK [PERMANENTFLAGS ({SYSTEM_FLAGS} \\*)] flag permanenti"
-        ));
+        for l in flags_responses(&sel.keywords) {
+            self.untagged(&l);
+        }
         self.untagged(&format!("{} EXISTS", sel.uids.len()));
         if !self.enabled.rev2 {
             self.untagged(&format!("{} RECENT", sel.recent.len()));

@@ -164,6 +164,11 @@ impl Session {
                 flags = normalize_flags(flags.split(' ').chain(["\\Seen"]));
             }
             let rev2 = self.enabled.rev2;
+            if let Some(announce) = self.selected.as_mut().and_then(|s| s.announce(&flags)) {
+                for l in announce {
+                    self.untagged(&l);
+                }
+            }
             let out = &mut self.out;
             out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
             let mut first = true;
@@ -300,6 +305,9 @@ impl Session {
                 let u = *u as u32;
                 let Some(i) = sel.seq_of(u) else { continue };
                 sel.own_modseqs.push(*m);
+                if let Some(announce) = sel.announce(f) {
+                    lines.extend(announce);
+                }
                 if silent && !condstore {
                     continue;
                 }

@@ -39,9 +39,43 @@ pub struct Selected {
     pub recent: UidMap,
     /// UIDs expunged by others, not told yet (no EXPUNGE during FETCH/STORE/SEARCH).
     pub pending_expunge: Vec<u32>,
+    /// The keywords the client was told of in `FLAGS` (RFC 9051 §7.3.5), in that order.
+    pub keywords: Vec<String>,
+}
+
+/// The untagged FLAGS and PERMANENTFLAGS responses for a folder using `keywords`.
+pub fn flags_responses(keywords: &[String]) -> [String; 2] {
+    let mut all = SYSTEM_FLAGS.to_string();
+    for k in keywords {
+        all.push(' ');
+        all.push_str(k);
+    }
+    [
+        format!("FLAGS ({all})"),
+        format!("OK [PERMANENTFLAGS ({all} \\*)] flag permanenti"),
+    ]
+}
+
+/// Whether `flag` is a keyword (not a system flag), which FLAGS must announce.
+pub fn is_keyword(flag: &str) -> bool {
+    !flag.is_empty() && !flag.starts_with('\\')
 }
 
 impl Selected {
+    /// RFC 9051 §7.3.5: a keyword must be in a FLAGS response before a FETCH shows it.
+    /// Records the keywords of `flags` not announced yet and returns the FLAGS and
+    /// PERMANENTFLAGS responses to send first, if any.
+    pub fn announce(&mut self, flags: &str) -> Option<[String; 2]> {
+        let mut grew = false;
+        for f in flags.split(' ').filter(|f| is_keyword(f)) {
+            if !self.keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+                self.keywords.push(f.to_string());
+                grew = true;
+            }
+        }
+        grew.then(|| flags_responses(&self.keywords))
+    }
+
     pub fn seq_of(&self, uid: u32) -> Option<usize> {
         self.uids.position(uid)
     }
@@ -552,6 +586,9 @@ impl Session {
             let uid = e.uid as u32;
             match sel.seq_of(uid) {
                 Some(i) if !sel.own_modseqs.contains(&e.modseq) => {
+                    if let Some(announce) = sel.announce(&e.flags) {
+                        lines.extend(announce);
+                    }
                     let mut l = format!("{} FETCH (UID {uid} FLAGS ({}", i + 1, e.flags);
                     if !self.enabled.rev2 && sel.recent.contains(uid) {
                         l.push_str(if e.flags.is_empty() {

@@ -45,3 +45,32 @@ fn fetch_of_the_body_marks_it_seen_but_peek_does_not() {
     let r = c.ok("FETCH 1 FLAGS");
     assert!(r.untagged[0].contains("\\Seen"), "{r:?}");
 }
+
+#[test]
+fn a_new_keyword_is_announced_in_flags_before_any_fetch_shows_it() {
+    let s = Server::start();
+    s.deliver("INBOX", "uno");
+    let mut c = s.select("INBOX");
+    let mut other = s.select("INBOX");
+    // RFC 9051 §7.3.5: FLAGS (and PERMANENTFLAGS) name $Lavoro before a FETCH carries it.
+    let r = c.ok("STORE 1 +FLAGS ($Lavoro)");
+    let flags = r.untagged.iter().position(|l| l.starts_with("* FLAGS ("));
+    let fetch = r.untagged.iter().position(|l| l.contains("FETCH"));
+    assert!(flags.is_some() && flags < fetch, "{r:?}");
+    assert!(r.untagged[flags.unwrap_or(0)].contains("$Lavoro"), "{r:?}");
+    assert!(r.has("PERMANENTFLAGS (") && r.has("$Lavoro \\*)]"), "{r:?}");
+    // Told once: setting it again announces nothing new.
+    let r = c.ok("STORE 1 FLAGS ($Lavoro \\Seen)");
+    assert!(!r.has("* FLAGS ("), "{r:?}");
+
+    // The other session is told the same way when it hears of the change.
+    let r = other.ok("NOOP");
+    let flags = r.untagged.iter().position(|l| l.starts_with("* FLAGS ("));
+    let fetch = r.untagged.iter().position(|l| l.contains("FETCH"));
+    assert!(flags.is_some() && flags < fetch, "{r:?}");
+
+    // A new session's SELECT lists it from the start.
+    let mut third = s.login();
+    let r = third.ok("SELECT INBOX");
+    assert!(r.has("* FLAGS (") && r.has("$Lavoro)"), "{r:?}");
+}
