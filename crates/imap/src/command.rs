@@ -6,9 +6,10 @@ use crate::wire::{Cursor, Result, SyntaxError};
 
 /// A sequence set (RFC 9051 §9 `sequence-set`); `u32::MAX` stands for `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeqSet(pub Vec<(u32, u32)>);
+pub struct SeqSet(pub Vec<(u64, u64)>);
 
-pub const STAR: u32 = u32::MAX;
+/// `*` in a set: wider than any number a client can write (4294967295 is a UID, not `*`).
+pub const STAR: u64 = u64::MAX;
 
 impl SeqSet {
     pub fn parse(c: &mut Cursor<'_>) -> Result<SeqSet> {
@@ -28,6 +29,7 @@ impl SeqSet {
 
     /// Whether `n` is in the set, `*` being `max`.
     pub fn contains(&self, n: u32, max: u32) -> bool {
+        let (n, max) = (u64::from(n), u64::from(max));
         self.0.iter().any(|&(a, b)| {
             let a = if a == STAR { max } else { a };
             let b = if b == STAR { max } else { b };
@@ -36,12 +38,14 @@ impl SeqSet {
     }
 }
 
-fn seq_number(c: &mut Cursor<'_>) -> Result<u32> {
+fn seq_number(c: &mut Cursor<'_>) -> Result<u64> {
     if c.eat(b'*') {
         return Ok(STAR);
     }
     let n = c.nz_number()?;
-    u32::try_from(n).map_err(|_| SyntaxError("number out of range".into()))
+    u32::try_from(n)
+        .map(u64::from)
+        .map_err(|_| SyntaxError("number out of range".into()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -80,8 +80,9 @@ const CONN_BUFFER: usize = 1024;
 const LITERAL_CHUNK: usize = 64 * 1024;
 /// Before authentication a command with its literals (LOGIN's user name and password, an
 /// AUTHENTICATE response, ID) is at most this long: an unauthenticated client costs no
-/// more memory than this (security review H3).
-const MAX_PREAUTH_COMMAND: usize = 8 * 1024;
+/// more memory than this (security review H3). Room for the largest ID a client may send
+/// (RFC 2971 §3.3: at most 30 pairs, values of at most 1024 octets).
+const MAX_PREAUTH_COMMAND: usize = 36 * 1024;
 /// Literals of commands other than APPEND are at most this long.
 const MAX_SMALL_LITERAL: usize = 64 * 1024;
 /// RFC 9051 §5.4: the autologout timer is at least 30 minutes (after authentication).

@@ -5,9 +5,7 @@
 
 use crate::command::{AppendCommand, QresyncParams, SeqSet};
 use crate::date;
-use crate::session::{
-    bad, flags_responses, no, refusal, uid_set, Handled, Selected, Session,
-};
+use crate::session::{bad, flags_responses, no, refusal, uid_set, Handled, Selected, Session};
 use crate::uidmap::UidMap;
 use services::delivery::Ingest;
 use services::mailbox::{normalize_flags, Access, Folder, MailboxError, OpenFolder};
@@ -63,8 +61,15 @@ impl Session {
                 let Some(open) = m.open_folder(&name)? else {
                     return Ok(None);
                 };
+                // EXAMINE shows the `\Recent` messages without claiming them (RFC 3501
+                // §6.3.2): the newest ones, as many as no session has claimed.
                 let first_recent = match read_only {
-                    true => i64::MAX,
+                    true => {
+                        let unclaimed = m.unclaimed_recent(open.folder.id)?;
+                        let n = open.uids.len();
+                        let first = n.saturating_sub(usize::try_from(unclaimed).unwrap_or(n));
+                        open.uids.get(first).map_or(i64::MAX, |&(uid, _)| uid)
+                    }
                     false => m.claim_recent(open.folder.id)?,
                 };
                 let keywords = m.keywords(open.folder.id)?;

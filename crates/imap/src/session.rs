@@ -91,7 +91,7 @@ impl Selected {
     /// A message sequence number beyond the last message is an error (RFC 9051 §9,
     /// `seq-number`); UIDs beyond the last are not.
     pub fn check_seq(&self, set: &SeqSet, uid: bool) -> Result<(), Refusal> {
-        let n = self.uids.len() as u32;
+        let n = self.uids.len() as u64;
         let beyond = set
             .0
             .iter()
@@ -107,9 +107,9 @@ impl Selected {
     pub fn resolve(&self, set: &SeqSet, uid: bool) -> Vec<usize> {
         // `*` is the highest UID in use or the last sequence number (RFC 9051 §9).
         let star = if uid {
-            self.max_uid()
+            u64::from(self.max_uid())
         } else {
-            self.uids.len() as u32
+            self.uids.len() as u64
         };
         let mut ranges: Vec<(usize, usize)> = set
             .0
@@ -121,7 +121,8 @@ impl Selected {
                 );
                 let (lo, hi) = (a.min(b), a.max(b));
                 if uid {
-                    let r = self.uids.index_range(lo, hi);
+                    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+                    let r = self.uids.index_range(clamp(lo), clamp(hi));
                     (r.start, r.end)
                 } else {
                     let n = self.uids.len();

@@ -42,6 +42,16 @@ impl<'a> Cursor<'a> {
         self.buf.get(self.pos).copied()
     }
 
+    /// Whether a string starts here: a quoted string, a literal `{n}`, or a binary literal
+    /// `~{n}` (RFC 3516). A `~` not followed by `{` is an atom character (`~foo`).
+    fn at_string(&self) -> bool {
+        match self.peek() {
+            Some(b'"') | Some(b'{') => true,
+            Some(b'~') => self.buf.get(self.pos + 1) == Some(&b'{'),
+            _ => false,
+        }
+    }
+
     pub fn at_end(&self) -> bool {
         self.pos >= self.buf.len()
     }
@@ -128,7 +138,7 @@ impl<'a> Cursor<'a> {
     pub fn string(&mut self) -> Result<Vec<u8>> {
         match self.peek() {
             Some(b'"') => self.quoted(),
-            Some(b'{') | Some(b'~') => self.literal(),
+            Some(b'{') | Some(b'~') if self.at_string() => self.literal(),
             _ => err("expected a string"),
         }
     }
@@ -179,9 +189,9 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn astring(&mut self) -> Result<Vec<u8>> {
-        match self.peek() {
-            Some(b'"') | Some(b'{') | Some(b'~') => self.string(),
-            _ => {
+        match self.at_string() {
+            true => self.string(),
+            false => {
                 let a = self.take_while(is_astring_char);
                 if a.is_empty() {
                     return err("expected a string or atom");
@@ -197,9 +207,9 @@ impl<'a> Cursor<'a> {
 
     /// A mailbox name or LIST pattern: astring, plus `%` and `*` when `pattern`.
     pub fn mailbox(&mut self, pattern: bool) -> Result<String> {
-        let raw = match self.peek() {
-            Some(b'"') | Some(b'{') | Some(b'~') => self.string()?,
-            _ => {
+        let raw = match self.at_string() {
+            true => self.string()?,
+            false => {
                 let a = self
                     .take_while(|b| is_astring_char(b) || (pattern && (b == b'%' || b == b'*')));
                 if a.is_empty() {

@@ -60,15 +60,22 @@ fn folder_id(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<i64> {
     .ok_or_else(|| StoreError::NotFound(format!("folder {name}")))
 }
 
-/// A UIDVALIDITY that differs from any the name had before: the creation time, and above
-/// every existing one of this mailbox.
+/// A UIDVALIDITY that differs from any the name had before (RFC 9051 §2.3.1.1): the
+/// creation time, and above every one this mailbox ever gave, deleted folders' included.
 fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64, now: Unix) -> Result<i64> {
     let max: i64 = tx.query_row(
-        "SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1",
+        "SELECT max(last_uidvalidity,
+                    (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
+         FROM mailboxes WHERE id = ?1",
         [mailbox_id],
         |r| r.get(0),
     )?;
-    Ok(now.max(max + 1))
+    let next = now.max(max + 1);
+    tx.execute(
+        "UPDATE mailboxes SET last_uidvalidity = ?2 WHERE id = ?1",
+        params![mailbox_id, next],
+    )?;
+    Ok(next)
 }
 
 pub fn create_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str, now: Unix) -> Result<()> {
@@ -143,6 +150,11 @@ pub fn rename_folder(
         "UPDATE folders SET name = ?3 || substr(name, length(?2) + 1), uidvalidity = ?4 + id
          WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
         params![mailbox_id, from, to, uidvalidity],
+    )?;
+    tx.execute(
+        "UPDATE mailboxes SET last_uidvalidity = max(last_uidvalidity,
+            (SELECT max(uidvalidity) FROM folders WHERE mailbox_id = ?1)) WHERE id = ?1",
+        [mailbox_id],
     )?;
     Ok(())
 }

@@ -268,6 +268,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY(what, identificativo, recipient)
     ) WITHOUT ROWID;
     "#,
+    // 15 (imaptest, issue 13): the highest UIDVALIDITY a mailbox ever gave a folder, so a
+    // folder deleted and created again never gets its old one back (RFC 9051 §2.3.1.1).
+    r#"
+    ALTER TABLE mailboxes ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailboxes SET last_uidvalidity =
+        (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = mailboxes.id);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),

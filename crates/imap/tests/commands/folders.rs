@@ -48,3 +48,20 @@ fn create_rename_delete_with_children() {
     let r = c.ok("LIST \"\" \"Archivio*\"");
     assert!(r.untagged.is_empty(), "{r:?}");
 }
+
+#[test]
+fn a_folder_deleted_and_created_again_gets_a_new_uidvalidity() {
+    let s = Server::start();
+    let mut c = s.login();
+    c.ok("CREATE Progetti");
+    let before = c.ok("STATUS Progetti (UIDVALIDITY)").untagged.join("");
+    c.ok("DELETE Progetti");
+    // Within the same second: the creation time alone would give the old value back.
+    c.ok("CREATE Progetti");
+    let after = c.ok("STATUS Progetti (UIDVALIDITY)").untagged.join("");
+    assert!(before.contains("UIDVALIDITY"), "{before}");
+    assert_ne!(
+        before, after,
+        "RFC 9051 §2.3.1.1: a client would keep its stale cache"
+    );
+}
