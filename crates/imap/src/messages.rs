@@ -76,8 +76,8 @@ impl Session {
         }
         let folder = sel.folder.id;
         let read_only = sel.read_only;
-        if changed_since.is_some() {
-            self.enabled.condstore = true;
+        if changed_since.is_some() || atts.contains(&FetchAtt::ModSeq) {
+            self.enable_condstore();
         }
         if vanished {
             if !self.enabled.qresync {
@@ -278,8 +278,11 @@ impl Session {
         }
         sel.check_seq(set, uid)?;
         if unchanged_since.is_some() {
-            self.enabled.condstore = true;
+            self.enable_condstore();
         }
+        let Some(sel) = &self.selected else {
+            return Err(bad("selezionare prima una cartella"));
+        };
         let flags: Vec<String> = flags
             .iter()
             .filter(|f| !f.eq_ignore_ascii_case("\\Recent") && f.as_str() != "\\*")
@@ -432,6 +435,9 @@ impl Session {
         returns: Option<Vec<String>>,
         key: &SearchKey,
     ) -> Handled {
+        if has_modseq(key) {
+            self.enable_condstore();
+        }
         let found = self.matching(key).await?;
         let ids: Vec<u32> = found.iter().map(|f| if uid { f.1 } else { f.0 }).collect();
         let top_modseq = has_modseq(key).then(|| found.iter().map(|f| f.2).max().unwrap_or(0));
@@ -462,6 +468,24 @@ impl Session {
                     _ => {}
                 }
             }
+            // RFC 7162 §3.1.5: with only MIN and/or MAX asked, the MODSEQ is the highest of
+            // the messages they name, not of every match.
+            let only_ends = !r.iter().any(|w| w == "ALL" || w == "COUNT");
+            let modseq_of = |pick: Option<&u32>| {
+                pick.and_then(|id| ids.iter().position(|x| x == id))
+                    .and_then(|i| found.get(i))
+                    .map(|f| f.2)
+            };
+            let top_modseq = match only_ends {
+                true => top_modseq.map(|_| {
+                    let min = r.iter().any(|w| w == "MIN");
+                    let max = r.iter().any(|w| w == "MAX");
+                    let lo = min.then(|| modseq_of(ids.iter().min())).flatten();
+                    let hi = max.then(|| modseq_of(ids.iter().max())).flatten();
+                    lo.max(hi).unwrap_or(0)
+                }),
+                false => top_modseq,
+            };
             if let Some(m) = top_modseq.filter(|_| !ids.is_empty()) {
                 l.push_str(&format!(" MODSEQ {m}"));
             }

@@ -560,6 +560,19 @@ impl Session {
         }
     }
 
+    /// RFC 7162 §3.1: a CONDSTORE-enabling command (FETCH MODSEQ or CHANGEDSINCE, STORE
+    /// UNCHANGEDSINCE, SEARCH MODSEQ) turns CONDSTORE on for the session; the first one
+    /// with a folder selected is told the folder's HIGHESTMODSEQ.
+    pub fn enable_condstore(&mut self) {
+        if self.enabled.condstore {
+            return;
+        }
+        self.enabled.condstore = true;
+        if let Some(m) = self.selected.as_ref().map(|s| s.modseq) {
+            self.untagged(&format!("OK [HIGHESTMODSEQ {m}] ultimo MODSEQ"));
+        }
+    }
+
     /// Tells the client what changed in the selected folder since it last heard. EXPUNGE
     /// only when `allow_expunge` (RFC 9051 §7.5.1: not during FETCH, STORE, SEARCH).
     pub async fn sync(&mut self, allow_expunge: bool) {
