@@ -14,7 +14,9 @@ fn addresses(out: &mut Vec<u8>, list: &[Address]) {
     for a in list {
         out.push(b'(');
         nstring(out, a.name.as_deref().map(str::as_bytes));
-        out.extend_from_slice(b" NIL ");
+        out.push(b' ');
+        nstring(out, a.adl.as_deref().map(str::as_bytes));
+        out.push(b' ');
         nstring(out, a.mailbox.as_deref().map(str::as_bytes));
         out.push(b' ');
         nstring(out, a.host.as_deref().map(str::as_bytes));

@@ -122,10 +122,23 @@ impl Context<'_, '_> {
             return false;
         };
         let header = raw.get(s.root.header.clone()).unwrap_or_default();
+        let addresses = ["from", "to", "cc", "bcc", "sender", "reply-to"]
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name));
         message::header_fields(header)
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .any(|(_, v)| contains_ci(&decode_header(v.as_bytes()), needle))
+            .any(|(_, v)| {
+                let text = decode_header(v.as_bytes());
+                // An address field also matches on its addresses as parsed: comments and
+                // folding inside `<user (comment)@ domain>` do not hide the address.
+                contains_ci(&text, needle)
+                    || (addresses
+                        && message::parse_addresses(&text).iter().any(|a| {
+                            a.email().is_some_and(|e| contains_ci(&e, needle))
+                                || a.name.as_deref().is_some_and(|n| contains_ci(n, needle))
+                        }))
+            })
     }
 
     fn sent_day(&self, c: &Candidate<'_>) -> Option<i64> {

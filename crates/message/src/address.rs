@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Address {
     pub name: Option<String>,
+    /// The source route of an obsolete `<@a,@b:local@host>` (RFC 5322 §4.4), as IMAP's
+    /// envelope gives it (`"@a,@b"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adl: Option<String>,
     pub mailbox: Option<String>,
     pub host: Option<String>,
 }
@@ -27,6 +31,8 @@ enum Token {
     Word(String),
     Quoted(String),
     Special(char),
+    /// A comment's text: `user@host (Real Name)` names the address by it.
+    Comment(String),
 }
 
 fn tokens(s: &str) -> Vec<Token> {
@@ -40,6 +46,7 @@ fn tokens(s: &str) -> Vec<Token> {
             }
             '(' => {
                 let mut depth = 0;
+                let mut comment = String::new();
                 for c in chars.by_ref() {
                     match c {
                         '(' => depth += 1,
@@ -51,7 +58,11 @@ fn tokens(s: &str) -> Vec<Token> {
                         }
                         _ => {}
                     }
+                    if depth > 1 || (depth == 1 && c != '(') {
+                        comment.push(c);
+                    }
                 }
+                out.push(Token::Comment(comment.trim().to_string()));
             }
             '"' => {
                 chars.next();
@@ -92,13 +103,14 @@ fn tokens(s: &str) -> Vec<Token> {
 fn text(t: &Token) -> Option<&str> {
     match t {
         Token::Word(w) | Token::Quoted(w) => Some(w),
-        Token::Special(_) => None,
+        Token::Special(_) | Token::Comment(_) => None,
     }
 }
 
 /// One mailbox from the tokens of a list entry: `name <local@host>` or `local@host`.
 fn mailbox(toks: &[Token]) -> Option<Address> {
-    if toks.is_empty() {
+    // Nothing, or only a comment (`group: (foo) ;`): no address.
+    if toks.iter().all(|t| matches!(t, Token::Comment(_))) {
         return None;
     }
     if let Some(lt) = toks.iter().position(|t| *t == Token::Special('<')) {
@@ -108,23 +120,38 @@ fn mailbox(toks: &[Token]) -> Option<Address> {
             .iter()
             .take_while(|t| **t != Token::Special('>'))
             .collect();
-        // Drop a source route (`@a,@b:`), keep what follows the last ':'.
-        let start = inner
-            .iter()
-            .rposition(|t| **t == Token::Special(':'))
-            .map(|p| p + 1)
-            .unwrap_or(0);
+        // A source route (`@a,@b:`) goes to `adl`; the address follows the last ':'.
+        let colon = inner.iter().rposition(|t| **t == Token::Special(':'));
+        let adl = colon.and_then(|c| {
+            let route: String = inner[..c]
+                .iter()
+                .filter_map(|t| match t {
+                    Token::Word(w) | Token::Quoted(w) => Some(w.clone()),
+                    Token::Special(c) => Some(c.to_string()),
+                    Token::Comment(_) => None,
+                })
+                .collect();
+            (!route.is_empty()).then_some(route)
+        });
+        let start = colon.map(|p| p + 1).unwrap_or(0);
         let (local, host) = split_at_sign(&inner[start..]);
         return Some(Address {
             name,
+            adl,
             mailbox: local,
             host,
         });
     }
     let refs: Vec<&Token> = toks.iter().collect();
     let (local, host) = split_at_sign(&refs);
+    // `user@host (Real Name)`: the comment names the address, as mail clients show it.
+    let name = toks.iter().rev().find_map(|t| match t {
+        Token::Comment(c) if !c.is_empty() => Some(c.clone()),
+        _ => None,
+    });
     Some(Address {
-        name: None,
+        name,
+        adl: None,
         mailbox: local,
         host,
     })
@@ -167,6 +194,7 @@ pub fn parse_addresses(value: &str) -> Vec<Address> {
                 let name: Vec<&str> = entry.iter().filter_map(text).collect();
                 out.push(Address {
                     name: None,
+                    adl: None,
                     mailbox: Some(name.join(" ")),
                     host: None,
                 });
@@ -196,6 +224,26 @@ pub fn parse_addresses(value: &str) -> Vec<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailing_comment_names_the_address_and_a_route_is_kept_apart() {
+        let a = parse_addresses("user@domain (Real Name)");
+        assert_eq!(a[0].name.as_deref(), Some("Real Name"));
+        assert_eq!(a[0].email().as_deref(), Some("user@domain"));
+        let a = parse_addresses("<@route:user@domain>");
+        assert_eq!(a[0].adl.as_deref(), Some("@route"));
+        assert_eq!(a[0].email().as_deref(), Some("user@domain"));
+        // Comments inside the address hide nothing, and name nothing.
+        let a = parse_addresses("<user-from (comment)@ (comment) domain.org>");
+        assert_eq!(a[0].email().as_deref(), Some("user-from@domain.org"));
+        assert_eq!(a[0].name, None);
+        // A comment alone is no address.
+        let a = parse_addresses("group2: (foo) ;");
+        assert_eq!(a.len(), 2, "{a:?}");
+        // A plain address has neither.
+        let a = parse_addresses("user@domain");
+        assert_eq!((a[0].name.as_deref(), a[0].adl.as_deref()), (None, None));
+    }
 
     /// Found by the mime_structure fuzzer: a `)` outside a comment made the tokenizer push
     /// empty words forever.

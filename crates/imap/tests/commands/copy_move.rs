@@ -40,3 +40,17 @@ fn expunge_removes_only_deleted_messages() {
     let r = c.ok("UID SEARCH ALL");
     assert_eq!(r.lines("SEARCH")[0], "SEARCH 1 3", "{r:?}");
 }
+
+#[test]
+fn move_into_the_same_folder_gives_new_uids() {
+    let s = Server::start();
+    s.deliver("INBOX", "uno");
+    let mut c = s.select("INBOX");
+    // RFC 6851 §3.3: the message is moved, so it gets the folder's next UID.
+    let r = c.ok("MOVE 1 INBOX");
+    assert!(r.has("[COPYUID ") && r.has(" 1 2]"), "{r:?}");
+    assert!(r.has("* 1 EXPUNGE"), "{r:?}");
+    let r = c.ok("UID FETCH 1:* (UID)");
+    assert_eq!(r.untagged.len(), 1, "{r:?}");
+    assert!(r.untagged[0].contains("UID 2"), "{r:?}");
+}

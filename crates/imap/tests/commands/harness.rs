@@ -97,6 +97,11 @@ impl Server {
         );
         self.test.append(USER, folder, data.as_bytes())
     }
+
+    /// Stores `data` as it is in `folder`: its UID.
+    pub fn deliver_raw(&self, folder: &str, data: &str) -> i64 {
+        self.test.append(USER, folder, data.as_bytes())
+    }
 }
 
 impl Drop for Server {

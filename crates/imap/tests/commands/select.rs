@@ -46,3 +46,29 @@ fn a_missing_folder_leaves_no_folder_selected() {
     // RFC 9051 §6.3.2: a failed SELECT closes the folder that was selected.
     c.bad("FETCH 1 UID");
 }
+
+#[test]
+fn examine_shows_recent_messages_without_claiming_them() {
+    let s = Server::start();
+    s.deliver("INBOX", "uno");
+    s.deliver("INBOX", "due");
+    let mut c = s.login();
+    let r = c.ok("EXAMINE INBOX");
+    assert!(r.has("* 2 RECENT"), "{r:?}");
+    // Not claimed: the next SELECT still has them as \Recent.
+    let r = c.ok("SELECT INBOX");
+    assert!(r.has("* 2 RECENT"), "{r:?}");
+    let mut other = s.login();
+    let r = other.ok("EXAMINE INBOX");
+    assert!(r.has("* 0 RECENT"), "claimed by the SELECT: {r:?}");
+}
+
+#[test]
+fn a_tilde_not_before_a_brace_is_part_of_an_atom() {
+    let s = Server::start();
+    let mut c = s.login();
+    c.ok("CREATE ~progetti");
+    let r = c.ok("LIST \"\" ~progetti");
+    assert!(r.has("~progetti"), "{r:?}");
+    c.ok("SELECT ~progetti");
+}

@@ -204,9 +204,10 @@ impl Access {
         remove: bool,
     ) -> Result<Vec<(i64, i64)>, MailboxError> {
         self.may(Permission::Modify)?;
-        if uids.is_empty() || (remove && folder == to) {
+        if uids.is_empty() {
             return Ok(vec![]);
         }
+        // A move into the same folder gives the messages new UIDs (RFC 6851 §3.3).
         Ok(self.p.store.copy_messages(folder, uids, to, remove)?)
     }
 
