@@ -214,40 +214,95 @@ pub(crate) fn needs_content(k: &SearchKey) -> bool {
     }
 }
 
-/// Base subject for SORT and THREAD (RFC 5256 §2.1, simplified): decoded, `Re:`/`Fwd:`
-/// prefixes and `(fwd)` trailers removed, lower-cased.
+/// Base subject for SORT and THREAD (RFC 5256 §2.1): decoded, lower-cased, reply and
+/// forward markers removed.
 pub fn base_subject(s: &str) -> String {
     base_subject_and_reply(s).0
 }
 
-/// The base subject, and whether a reply or forward prefix or trailer was removed (RFC 5256
-/// §2.1, "subj-refwd"; the Italian `R:` and `I:` too).
+/// The base subject (RFC 5256 §2.1), and whether a reply or forward marker was removed
+/// ("subj-refwd", `(fwd)`, `[fwd: …]`; the Italian `R:` and `I:` too).
 pub fn base_subject_and_reply(s: &str) -> (String, bool) {
-    let mut t = decode_header(s.as_bytes()).trim().to_lowercase();
+    // (1) Decoded, every run of white space one space.
+    let decoded = decode_header(s.as_bytes()).to_lowercase();
+    let mut t = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut reply = false;
     loop {
-        let before = t.clone();
-        for p in ["re:", "fw:", "fwd:", "r:", "i:"] {
-            if let Some(r) = t.strip_prefix(p) {
-                t = r.trim_start().to_string();
-                reply = true;
-            }
-        }
-        if let Some(r) = t.strip_suffix("(fwd)") {
-            t = r.trim_end().to_string();
-            reply = true;
-        }
-        if t.starts_with('[') {
-            if let Some(end) = t.find(']') {
-                if end + 1 < t.len() {
-                    t = t[end + 1..].trim_start().to_string();
+        // (2) Trailers: "(fwd)" and white space, as often as they come.
+        loop {
+            let trimmed = t.trim_end();
+            match trimmed.strip_suffix("(fwd)") {
+                Some(r) => {
+                    t = r.to_string();
+                    reply = true;
+                }
+                None => {
+                    t = trimmed.to_string();
+                    break;
                 }
             }
         }
-        if t == before {
-            return (t, reply);
+        // (3)–(5) Leaders: blobs and "re:"/"fw:"/"fwd:", then one blob if something is
+        // left after it, until nothing changes.
+        loop {
+            let before = t.clone();
+            loop {
+                let l = t.trim_start();
+                match strip_refwd(l) {
+                    Some(rest) => {
+                        t = rest.to_string();
+                        reply = true;
+                    }
+                    None => {
+                        t = l.to_string();
+                        break;
+                    }
+                }
+            }
+            if let Some(rest) = strip_blob(&t) {
+                if !rest.trim().is_empty() {
+                    t = rest.to_string();
+                }
+            }
+            if t == before {
+                break;
+            }
+        }
+        // (6) "[fwd: …]" around the whole: unwrapped, and the steps again.
+        match t.strip_prefix("[fwd:").and_then(|r| r.strip_suffix(']')) {
+            Some(inner) => {
+                t = inner.to_string();
+                reply = true;
+            }
+            None => return (t.trim().to_string(), reply),
         }
     }
+}
+
+/// `subj-blob`: `[` text without brackets `]` and white space; what follows it.
+fn strip_blob(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix('[')?;
+    let end = rest.find([']', '['])?;
+    rest[end..].strip_prefix(']').map(str::trim_start)
+}
+
+/// `*subj-blob subj-refwd`: blobs, then `re`, `fw` or `fwd`, white space, an optional
+/// blob and `:` (or the Italian `r:` and `i:`); what follows it.
+fn strip_refwd(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(r) = strip_blob(rest) {
+        rest = r;
+    }
+    for word in ["re", "fwd", "fw"] {
+        if let Some(r) = rest.strip_prefix(word) {
+            let r = r.trim_start();
+            let r = strip_blob(r).unwrap_or(r);
+            if let Some(after) = r.strip_prefix(':') {
+                return Some(after);
+            }
+        }
+    }
+    ["r:", "i:"].iter().find_map(|p| rest.strip_prefix(p))
 }
 
 fn first_address(raw: &[u8], s: &Structure, name: &str) -> String {
@@ -289,7 +344,9 @@ pub fn sort(
             SortKey::Subject => SortValue::Text(
                 content
                     .and_then(|(_, s)| s.envelope.subject.clone())
-                    .map(|s| base_subject(&s))
+                    // i;ascii-casemap (RFC 5256 §2.2) compares upper-cased: `[` and `_`
+                    // sort after the letters.
+                    .map(|s| base_subject(&s).to_ascii_uppercase())
                     .unwrap_or_default(),
             ),
             SortKey::From | SortKey::To | SortKey::Cc => {
@@ -300,7 +357,7 @@ pub fn sort(
                 };
                 SortValue::Text(
                     content
-                        .map(|(raw, s)| first_address(raw, s, name))
+                        .map(|(raw, s)| first_address(raw, s, name).to_ascii_uppercase())
                         .unwrap_or_default(),
                 )
             }
@@ -390,5 +447,21 @@ mod tests {
     fn subjects() {
         assert_eq!(base_subject("Re: Fwd: [lista] Ciao (fwd)"), "ciao");
         assert_eq!(base_subject("=?utf-8?q?R:_Perch=C3=A8?="), "perchè");
+        // RFC 5256 §2.1, as imaptest's sort-subject group has them.
+        for (subject, base) in [
+            ("[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)", "b"),
+            ("Re: [FWD: c]", "c"),
+            ("[xyz]", "[xyz]"),
+            ("re: [fwd: [fwd: re: [fwd: babylon]]]", "babylon"),
+            ("Ad: Re: Ad: Re: Ad: x", "ad: re: ad: re: ad: x"),
+            ("b (a)", "b (a)"),
+            ("=?us-ascii?b?UmU6IGM=?=", "c"),
+            ("Re  [lista]: x", "x"),
+            ("[non chiuso", "[non chiuso"),
+        ] {
+            assert_eq!(base_subject(subject), base, "{subject}");
+        }
+        assert!(!base_subject_and_reply("[xyz]").1);
+        assert!(base_subject_and_reply("[xyz] re: a").1);
     }
 }

@@ -72,3 +72,17 @@ fn modseq_of(line: &str) -> i64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+#[test]
+fn sort_by_subject_uses_the_base_subject_and_ascii_casemap() {
+    let s = Server::start();
+    for subject in ["[xyz]", "b", "Re: [lista] Fwd: a (fwd)", "_"] {
+        s.deliver_raw("INBOX", &format!("Subject: {subject}\r\n\r\nx\r\n"));
+    }
+    let mut c = s.select("INBOX");
+    // a, b, then `[xyz]` and `_`: upper-cased, the brackets sort after the letters.
+    let r = c.ok("SORT (SUBJECT) UTF-8 ALL");
+    assert_eq!(r.lines("SORT"), vec!["SORT 3 2 1 4"], "{r:?}");
+    let r = c.ok("SORT (REVERSE SUBJECT) UTF-8 ALL");
+    assert_eq!(r.lines("SORT"), vec!["SORT 4 1 2 3"], "{r:?}");
+}
