@@ -60,22 +60,32 @@ fn folder_id(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<i64> {
     .ok_or_else(|| StoreError::NotFound(format!("folder {name}")))
 }
 
-/// A UIDVALIDITY that differs from any the name had before (RFC 9051 §2.3.1.1): the
-/// creation time, and above every one this mailbox ever gave, deleted folders' included.
+/// A UIDVALIDITY that differs from any the name had before: the creation time, and above
+/// every one this mailbox's folders have or had (RFC 9051 §2.3.1.1).
 fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64, now: Unix) -> Result<i64> {
-    let max: i64 = tx.query_row(
-        "SELECT max(last_uidvalidity,
-                    (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
-         FROM mailboxes WHERE id = ?1",
-        [mailbox_id],
-        |r| r.get(0),
-    )?;
-    let next = now.max(max + 1);
+    let max: i64 = tx
+        .query_row(
+            "SELECT max(last_uidvalidity,
+                 (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
+             FROM mailboxes WHERE id = ?1",
+            [mailbox_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))?;
+    Ok(now.max(max + 1))
+}
+
+/// Keeps the highest UIDVALIDITY of the mailbox's folders before one of them goes or
+/// changes, so [`new_uidvalidity`] never gives it out again.
+fn remember_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64) -> Result<()> {
     tx.execute(
-        "UPDATE mailboxes SET last_uidvalidity = ?2 WHERE id = ?1",
-        params![mailbox_id, next],
+        "UPDATE mailboxes SET last_uidvalidity = max(last_uidvalidity,
+             (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
+         WHERE id = ?1",
+        [mailbox_id],
     )?;
-    Ok(next)
+    Ok(())
 }
 
 pub fn create_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str, now: Unix) -> Result<()> {
@@ -113,6 +123,7 @@ pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Resul
         "UPDATE mailboxes SET used = max(0, used - ?2) WHERE id = ?1",
         params![mailbox_id, size],
     )?;
+    remember_uidvalidity(tx, mailbox_id)?;
     tx.execute("DELETE FROM folders WHERE id = ?1", [id])?;
     Ok(())
 }
@@ -146,15 +157,11 @@ pub fn rename_folder(
     }
     // Children first keep their own UIDVALIDITY: their names change, their UIDs do not.
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
+    remember_uidvalidity(tx, mailbox_id)?;
     tx.execute(
         "UPDATE folders SET name = ?3 || substr(name, length(?2) + 1), uidvalidity = ?4 + id
          WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
         params![mailbox_id, from, to, uidvalidity],
-    )?;
-    tx.execute(
-        "UPDATE mailboxes SET last_uidvalidity = max(last_uidvalidity,
-            (SELECT max(uidvalidity) FROM folders WHERE mailbox_id = ?1)) WHERE id = ?1",
-        [mailbox_id],
     )?;
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! [`Store::write`] and the operations of [`Tx`].
 
 mod blob;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod folders;
 mod gc;
 mod log;

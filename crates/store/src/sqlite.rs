@@ -268,12 +268,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY(what, identificativo, recipient)
     ) WITHOUT ROWID;
     "#,
-    // 15 (imaptest, issue 13): the highest UIDVALIDITY a mailbox ever gave a folder, so a
-    // folder deleted and created again never gets its old one back (RFC 9051 §2.3.1.1).
+    // 15 (store conformance, issue 12 item 4): the highest UIDVALIDITY a mailbox's folders
+    // ever had, so a folder deleted (or renamed) and created again in the same second gets
+    // a new one (RFC 9051 §2.3.1.1); it was the old folder's, and a client kept its UIDs.
     r#"
     ALTER TABLE mailboxes ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;
-    UPDATE mailboxes SET last_uidvalidity =
-        (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = mailboxes.id);
     "#,
 ];
 

@@ -1,0 +1,303 @@
+//! Domains, mailboxes, per-mailbox settings, webmail sessions, routes, the provider index
+//! and change notifications.
+
+use super::*;
+use crate::{Route, WebSession, SPECIAL_FOLDERS};
+
+pub fn domains_are_unique_and_case_insensitive(s: &dyn Store) {
+    assert!(s.domains().expect("domains").is_empty(), "a fresh store");
+    s.add_domain("Pec.Test", 0).expect("add_domain");
+    s.add_domain("altro.test", 0).expect("add_domain");
+    assert_eq!(
+        s.domains().expect("domains"),
+        strings(&["altro.test", "pec.test"]),
+        "lower-case, by name"
+    );
+    assert!(s.is_local_domain("pec.test").expect("is_local_domain"));
+    assert!(s.is_local_domain("PEC.TEST").expect("is_local_domain"));
+    assert!(!s.is_local_domain("pec.test.evil").expect("is_local_domain"));
+    let in_tx = s
+        .write(|tx| {
+            Ok((
+                tx.is_local_domain("pec.TEST")?,
+                tx.is_local_domain("x.test")?,
+            ))
+        })
+        .expect("write");
+    assert_eq!(in_tx, (true, false), "Tx::is_local_domain");
+    let again = s.add_domain("PEC.test", 1);
+    assert!(is_exists(&again), "{again:?}");
+    assert_eq!(s.domains().expect("domains").len(), 2);
+}
+
+pub fn mailboxes_start_with_the_special_folders(s: &dyn Store) {
+    let id = mailbox(s, "Alice@PEC.test", 1234);
+    let m = s
+        .mailbox("ALICE@pec.test")
+        .expect("mailbox")
+        .expect("found");
+    assert_eq!(m.id, id);
+    assert_eq!(m.address, ALICE, "kept lower-case");
+    assert_eq!((m.quota, m.used), (1234, 0));
+    assert_eq!(m.password_hash, "hash");
+    assert!(!m.must_change_password);
+    assert_eq!(
+        m.ordinary_mail, "reject",
+        "ordinary mail refused by default"
+    );
+    assert!(s.mailbox("nobody@pec.test").expect("mailbox").is_none());
+
+    let folders = s.folders(id).expect("folders");
+    assert_eq!(folders[0].name, INBOX, "INBOX first");
+    for (name, special) in SPECIAL_FOLDERS {
+        let f = folders
+            .iter()
+            .find(|f| f.name == *name)
+            .unwrap_or_else(|| panic!("special folder {name} missing"));
+        assert_eq!(f.special_use.as_deref(), Some(*special), "{name}");
+        assert_eq!((f.messages, f.unseen, f.size, f.deleted), (0, 0, 0, 0));
+        assert_eq!(f.uidnext, 1, "{name}");
+    }
+    assert_eq!(folders.len(), SPECIAL_FOLDERS.len());
+    assert!(s
+        .write(|tx| tx.mailbox_exists(ALICE))
+        .expect("mailbox_exists"));
+    assert!(!s
+        .write(|tx| tx.mailbox_exists(BOB))
+        .expect("mailbox_exists"));
+
+    let bob = mailbox(s, BOB, 10);
+    assert_ne!(bob, id);
+    let all: Vec<String> = s
+        .mailboxes()
+        .expect("mailboxes")
+        .into_iter()
+        .map(|m| m.address)
+        .collect();
+    assert_eq!(all, strings(&[ALICE, BOB]), "by address");
+
+    let dup = NewMailbox {
+        address: "ALICE@pec.test",
+        password_hash: "other",
+        quota: 1,
+        recovery_email: None,
+        must_change_password: true,
+    };
+    let again = s.add_mailbox(&dup, 1);
+    assert!(is_exists(&again), "{again:?}");
+    let m = s.mailbox(ALICE).expect("mailbox").expect("found");
+    assert_eq!(
+        (m.quota, m.password_hash.as_str()),
+        (1234, "hash"),
+        "unchanged"
+    );
+}
+
+pub fn mailbox_changes_and_deletion(s: &dyn Store) {
+    let id = mailbox(s, ALICE, 100);
+    s.set_password(ALICE, "new-hash", true)
+        .expect("set_password");
+    s.set_quota(ALICE, 500).expect("set_quota");
+    s.set_ordinary_mail(ALICE, "forward", Some("altrove@example.test"))
+        .expect("set_ordinary_mail");
+    let m = s.mailbox(ALICE).expect("mailbox").expect("found");
+    assert_eq!(m.password_hash, "new-hash");
+    assert!(m.must_change_password);
+    assert_eq!(m.quota, 500);
+    assert_eq!(m.ordinary_mail, "forward");
+    assert_eq!(m.ordinary_forward.as_deref(), Some("altrove@example.test"));
+
+    let nobody = "nobody@pec.test";
+    let r = s.set_password(nobody, "h", false);
+    assert!(is_not_found(&r), "{r:?}");
+    let r = s.set_quota(nobody, 1);
+    assert!(is_not_found(&r), "{r:?}");
+    let r = s.set_ordinary_mail(nobody, "reject", None);
+    assert!(is_not_found(&r), "{r:?}");
+
+    append(s, ALICE, INBOX, b"da cancellare", "");
+    s.delete_mailbox(ALICE).expect("delete_mailbox");
+    assert!(s.mailbox(ALICE).expect("mailbox").is_none());
+    assert!(
+        s.folders(id).expect("folders").is_empty(),
+        "its folders went"
+    );
+    let r = s.delete_mailbox(ALICE);
+    assert!(is_not_found(&r), "{r:?}");
+}
+
+pub fn settings_are_per_mailbox(s: &dyn Store) {
+    let a = mailbox(s, ALICE, 100);
+    let b = mailbox(s, BOB, 100);
+    assert_eq!(s.setting(a, "lang").expect("setting"), None);
+    s.set_setting(a, "lang", "it").expect("set_setting");
+    s.set_setting(a, "layout", "verticale")
+        .expect("set_setting");
+    assert_eq!(
+        s.setting(a, "lang").expect("setting").as_deref(),
+        Some("it")
+    );
+    s.set_setting(a, "lang", "en").expect("set_setting");
+    assert_eq!(
+        s.setting(a, "lang").expect("setting").as_deref(),
+        Some("en"),
+        "replaced"
+    );
+    assert_eq!(
+        s.setting(a, "layout").expect("setting").as_deref(),
+        Some("verticale")
+    );
+    assert_eq!(s.setting(b, "lang").expect("setting"), None, "not bob's");
+}
+
+fn web_session(token: &str, mailbox_id: i64, now: Unix) -> WebSession {
+    WebSession {
+        token_hash: token.to_string(),
+        mailbox_id,
+        address: String::new(),
+        csrf: format!("csrf-{token}"),
+        lang: "it".to_string(),
+        must_change_password: false,
+        created: now,
+        last_seen: now,
+    }
+}
+
+pub fn web_sessions_start_touch_expire_and_end(s: &dyn Store) {
+    let a = mailbox(s, ALICE, 100);
+    let b = mailbox(s, BOB, 100);
+    s.start_session(&web_session("t1", a, 100), 0)
+        .expect("start_session");
+    let got = s.session("t1").expect("session").expect("started");
+    assert_eq!(got.mailbox_id, a);
+    assert_eq!(got.address, ALICE, "read from the mailbox");
+    assert_eq!(got.csrf, "csrf-t1");
+    assert_eq!((got.created, got.last_seen), (100, 100));
+    assert!(s.session("t2").expect("session").is_none());
+
+    s.touch_session("t1", 200).expect("touch_session");
+    s.set_session_lang("t1", "en").expect("set_session_lang");
+    let got = s.session("t1").expect("session").expect("kept");
+    assert_eq!((got.created, got.last_seen), (100, 200), "created stays");
+    assert_eq!(got.lang, "en");
+
+    // A new session drops those idle since before `expired_before`, and only those.
+    s.start_session(&web_session("t2", b, 300), 150)
+        .expect("start_session");
+    assert!(s.session("t1").expect("session").is_some(), "seen at 200");
+    s.start_session(&web_session("t3", b, 400), 250)
+        .expect("start_session");
+    assert!(
+        s.session("t1").expect("session").is_none(),
+        "idle since 200"
+    );
+    assert!(s.session("t2").expect("session").is_some(), "seen at 300");
+
+    // The mailbox's password state is read on every request.
+    s.set_password(BOB, "h", true).expect("set_password");
+    assert!(
+        s.session("t2").expect("session").is_none(),
+        "a new password ends the mailbox's sessions"
+    );
+    s.start_session(&web_session("t4", b, 500), 0)
+        .expect("start_session");
+    assert!(
+        s.session("t4")
+            .expect("session")
+            .expect("started")
+            .must_change_password
+    );
+    s.end_session("t4").expect("end_session");
+    assert!(s.session("t4").expect("session").is_none(), "ended");
+    s.end_session("t4").expect("ending twice is harmless");
+}
+
+pub fn routes_and_provider_index(s: &dyn Store) {
+    assert!(s.routes().expect("routes").is_empty());
+    let route = |domain: &str, port: u16| Route {
+        domain: domain.to_string(),
+        host: format!("mx.{domain}"),
+        port,
+        ca_pem: None,
+    };
+    s.add_route(&route("zeta.test", 25)).expect("add_route");
+    s.add_route(&route("alfa.test", 2525)).expect("add_route");
+    let r = s.route("alfa.test").expect("route").expect("found");
+    assert_eq!((r.host.as_str(), r.port), ("mx.alfa.test", 2525));
+    let replaced = Route {
+        ca_pem: Some("-----BEGIN CERTIFICATE-----".into()),
+        ..route("alfa.test", 465)
+    };
+    s.add_route(&replaced).expect("add_route replaces");
+    let r = s.route("alfa.test").expect("route").expect("found");
+    assert_eq!(r.port, 465);
+    assert_eq!(r.ca_pem.as_deref(), Some("-----BEGIN CERTIFICATE-----"));
+    let all: Vec<String> = s
+        .routes()
+        .expect("routes")
+        .into_iter()
+        .map(|r| r.domain)
+        .collect();
+    assert_eq!(all, strings(&["alfa.test", "zeta.test"]));
+    assert!(s.route("nessuno.test").expect("route").is_none());
+
+    let v0 = s.index_version().expect("index_version");
+    s.import_index_entries(
+        &[
+            ("dn=a".into(), "dn: a\nmail: a".into()),
+            ("dn=b".into(), "dn: b\nmail: b".into()),
+        ],
+        10,
+    )
+    .expect("import_index_entries");
+    let v1 = s.index_version().expect("index_version");
+    assert_ne!(v0, v1, "an import changes the version");
+    let ldif = s.index_ldif().expect("index_ldif");
+    assert!(
+        ldif.contains("mail: a") && ldif.contains("mail: b"),
+        "{ldif}"
+    );
+    s.import_index_entries(&[("dn=a".into(), "dn: a\nmail: nuovo".into())], 20)
+        .expect("import_index_entries");
+    let ldif = s.index_ldif().expect("index_ldif");
+    assert!(ldif.contains("mail: nuovo"), "{ldif}");
+    assert!(
+        !ldif.contains("mail: a\n") && !ldif.ends_with("mail: a"),
+        "replaced by DN: {ldif}"
+    );
+    let v2 = s.index_version().expect("index_version");
+    assert_ne!(v1, v2);
+    s.add_domain(DOMAIN, 30).expect("add_domain");
+    assert_ne!(
+        s.index_version().expect("index_version"),
+        v2,
+        "our domains are in the index too"
+    );
+}
+
+pub fn watchers_wake_after_a_change_to_their_mailbox(s: &dyn Store) {
+    let a = mailbox(s, ALICE, LARGE_QUOTA);
+    let b = mailbox(s, BOB, LARGE_QUOTA);
+    let mut alice = s.watch(a);
+    let mut bob = s.watch(b);
+    assert!(!alice.has_changed().expect("watch open"));
+    append(s, ALICE, INBOX, b"novita", "");
+    assert!(
+        alice.has_changed().expect("watch open"),
+        "woken by the append"
+    );
+    assert!(!bob.has_changed().expect("watch open"), "not bob's mailbox");
+    alice.borrow_and_update();
+    let inbox = folder_id(s, a, INBOX);
+    s.store_flags(inbox, &[1], crate::FlagOp::Add, &strings(&["\\Seen"]), None)
+        .expect("store_flags");
+    assert!(alice.has_changed().expect("watch open"), "woken by a flag");
+    alice.borrow_and_update();
+    s.expunge(inbox, &[1]).expect("expunge");
+    assert!(
+        alice.has_changed().expect("watch open"),
+        "woken by an expunge"
+    );
+    bob.borrow_and_update();
+    assert!(!bob.has_changed().expect("watch open"));
+}
