@@ -160,6 +160,10 @@ pub fn store_error(e: StoreError) -> Refusal {
         StoreError::Exists(w) => no("ALREADYEXISTS", format!("{w} esiste già")),
         StoreError::OverQuota(_) => no("OVERQUOTA", "spazio della casella esaurito"),
         StoreError::Refused(w) => no("CANNOT", w),
+        StoreError::Retryable(_) => no(
+            "UNAVAILABLE",
+            "servizio momentaneamente non disponibile, riprovare",
+        ),
         e => no("SERVERBUG", format!("errore interno: {e}")),
     }
 }

@@ -45,7 +45,7 @@ fn try_submit(
     let index = p.index();
     let serial = p
         .serial()
-        .map_err(|e| StoreError::Backend(format!("generatore casuale: {e}")))?;
+        .map_err(|e| StoreError::Internal(format!("generatore casuale: {e}")))?;
     let ident = pec::build::new_identificativo(time, serial, &p.identity.domain);
     // Every line about this transaction carries its identificativo.
     let _span = tracing::info_span!("pec", id = %ident).entered();

@@ -154,7 +154,7 @@ pub fn ingest(p: &Provider, address: &str, message: Ingest) -> Result<i64, Store
     let uids = ingest_all(p, address, vec![message])?;
     uids.first()
         .copied()
-        .ok_or_else(|| StoreError::Backend("nothing appended".into()))
+        .ok_or_else(|| StoreError::Internal("nothing appended".into()))
 }
 
 /// A message a client hands us, for [`ingest`].
@@ -224,7 +224,7 @@ pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> M
 pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
     let bytes = m
         .sign(&p.signer)
-        .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+        .map_err(|e| StoreError::Internal(format!("signing: {e}")))?;
     let meta = MessageMeta {
         subject: m.subject.clone(),
         sender: m.from.clone(),

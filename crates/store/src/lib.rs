@@ -21,22 +21,47 @@ pub use sqlite::SqliteStore;
 use serde::Serialize;
 use thiserror::Error;
 
+/// What went wrong, by what the caller can do about it; each carries the source error's
+/// text for the log.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Db(String),
-    #[error("blob store: {0}")]
-    Io(#[from] std::io::Error),
+    /// The thing named does not exist (a mailbox, a folder, a blob).
     #[error("{0} not found")]
     NotFound(String),
+    /// The thing named exists already, or the change conflicts with one that does.
     #[error("{0} already exists")]
     Exists(String),
     #[error("mailbox {0} is over quota")]
     OverQuota(String),
-    #[error("store: {0}")]
-    Backend(String),
+    /// A rule of the store refuses the change (a special-use folder, …).
     #[error("{0}")]
     Refused(String),
+    /// May pass if tried again later: the database busy or locked by another writer, a
+    /// full disk, an I/O error.
+    #[error("temporarily unavailable: {0}")]
+    Retryable(String),
+    /// The stored data is damaged: not what this code writes (a malformed database, a
+    /// value no version of Certa stores, a blob gone).
+    #[error("damaged data: {0}")]
+    Corrupt(String),
+    /// A bug: the store used in a way it does not support.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// I/O errors of the blob files, by kind: a missing file is not found, unreadable data is
+/// damage, everything else (a full disk, an I/O error, an interrupted call) may pass.
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        let text = format!("blob store: {e}");
+        match e.kind() {
+            ErrorKind::NotFound => StoreError::NotFound(text),
+            ErrorKind::InvalidData | ErrorKind::UnexpectedEof => StoreError::Corrupt(text),
+            ErrorKind::InvalidInput | ErrorKind::Unsupported => StoreError::Internal(text),
+            _ => StoreError::Retryable(text),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -570,11 +595,11 @@ impl dyn Store + '_ {
         self.write_with(durability, &mut |tx| {
             let f = f
                 .take()
-                .ok_or_else(|| StoreError::Backend("write closure called twice".into()))?;
+                .ok_or_else(|| StoreError::Internal("write closure called twice".into()))?;
             out = Some(f(tx)?);
             Ok(())
         })?;
-        out.ok_or_else(|| StoreError::Backend("write closure not called".into()))
+        out.ok_or_else(|| StoreError::Internal("write closure not called".into()))
     }
 }
 

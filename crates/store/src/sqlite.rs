@@ -9,9 +9,44 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
+/// SQLite's errors by what the caller can do: busy or locked (another writer past the busy
+/// timeout), a full disk or an I/O error may pass; a UNIQUE or PRIMARY KEY violation means
+/// the row exists; a foreign key violation, that what it refers to does not; a malformed
+/// file or a value of the wrong type is damage; the rest is a bug of ours.
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(e.to_string())
+        use rusqlite::ffi::{self, ErrorCode};
+        use rusqlite::Error as E;
+        let text = format!("database: {e}");
+        match &e {
+            E::SqliteFailure(f, _) => match f.code {
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::OutOfMemory
+                | ErrorCode::FileLockingProtocolFailed
+                | ErrorCode::SchemaChanged
+                | ErrorCode::OperationInterrupted => StoreError::Retryable(text),
+                ErrorCode::ConstraintViolation => match f.extended_code {
+                    ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                        StoreError::Exists(text)
+                    }
+                    ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound(text),
+                    _ => StoreError::Internal(text),
+                },
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase | ErrorCode::TypeMismatch => {
+                    StoreError::Corrupt(text)
+                }
+                _ => StoreError::Internal(text),
+            },
+            E::QueryReturnedNoRows => StoreError::NotFound(text),
+            E::FromSqlConversionFailure(..)
+            | E::InvalidColumnType(..)
+            | E::IntegralValueOutOfRange(..)
+            | E::Utf8Error(_) => StoreError::Corrupt(text),
+            _ => StoreError::Internal(text),
+        }
     }
 }
 
@@ -358,6 +393,15 @@ impl SqliteStore {
         out
     }
 
+    /// The bytes of a blob kept in a file. A row names it, so a missing file is damage,
+    /// not a name never stored.
+    fn blob_file(&self, hash: &str) -> Result<Vec<u8>> {
+        self.blobs.get(hash).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::Corrupt(format!("blob {hash} missing")),
+            _ => e.into(),
+        })
+    }
+
     /// Read-only access.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let i = self
@@ -506,7 +550,7 @@ impl Store for SqliteStore {
             .map(|(uid, blob, data, structure)| {
                 let data = match data {
                     Some(d) => d,
-                    None => self.blobs.get(&blob)?,
+                    None => self.blob_file(&blob)?,
                 };
                 Ok(MessageContent {
                     uid,
@@ -808,7 +852,7 @@ impl Store for SqliteStore {
         })?;
         match inline {
             Some(d) => Ok(d),
-            None => Ok(self.blobs.get(hash)?),
+            None => self.blob_file(hash),
         }
     }
 
@@ -926,9 +970,9 @@ impl Store for SqliteStore {
         claim: &QueueClaim<'_>,
     ) -> Result<Option<QueueItem>> {
         let kinds =
-            serde_json::to_string(claim.kinds).map_err(|e| StoreError::Backend(e.to_string()))?;
+            serde_json::to_string(claim.kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
         let skip = serde_json::to_string(claim.skip_destinations)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         self.sql_write_relaxed(|tx| {
             let item = tx
                 .query_row(
