@@ -10,7 +10,7 @@ use crate::provider::{Destination, Provider};
 use pec::text::Lang;
 use pec::{Builder, PecTime, Transaction};
 use smtp::Reply;
-use store::{PecTransaction, RecipientState, StoreError, INBOX, SENT};
+use store::{DeliveryState, PecTransaction, QueueKind, RecipientState, StoreError, INBOX, SENT};
 
 /// Submits `message` from the authenticated `mailbox`.
 pub fn submit(
@@ -148,20 +148,19 @@ fn try_submit(
             sender: mail_from.to_string(),
             subject: tx.subject.clone(),
             msgid: tx.msgid.clone(),
-            receipt_type: tx.receipt_type.as_str().to_string(),
+            receipt_type: tx.receipt_type,
             created: now,
             recipients: tx
                 .recipients
                 .iter()
                 .map(|r| RecipientState {
                     address: r.address.clone(),
-                    kind: r.kind.as_str().to_string(),
+                    kind: r.kind,
                     state: if r.kind == pec::RecipientKind::Esterno {
-                        "sent-ordinary"
+                        DeliveryState::SentOrdinary
                     } else {
-                        "accepted"
-                    }
-                    .to_string(),
+                        DeliveryState::Accepted
+                    },
                     detail: None,
                     updated: now,
                     taken_in_charge: false,
@@ -177,7 +176,15 @@ fn try_submit(
         let mut remote: Vec<(String, Vec<String>)> = Vec::new();
         for (rcpt, dest) in &routes {
             if *dest == Destination::Local {
-                delivery::enqueue(db, "deliver", mail_from, rcpt, &envelope, Some(&ident), now)?;
+                delivery::enqueue(
+                    db,
+                    QueueKind::Deliver,
+                    mail_from,
+                    rcpt,
+                    &envelope,
+                    Some(&ident),
+                    now,
+                )?;
                 continue;
             }
             let domain = pec::build::domain_of(rcpt).to_ascii_lowercase();
@@ -189,7 +196,7 @@ fn try_submit(
         for (_, list) in &remote {
             delivery::enqueue(
                 db,
-                "relay",
+                QueueKind::Relay,
                 mail_from,
                 &list.join(
                     "

@@ -6,7 +6,10 @@ use crate::metrics::Outcome;
 use crate::provider::{destination_with, Destination, Provider};
 use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
-use store::{MessageMeta, MessageText, NewMessage, QueueItem, StoreError, Tx, INBOX};
+use store::{
+    DeliveryState, MessageMeta, MessageText, NewMessage, QueueItem, QueueKind, StoreError, Tx,
+    INBOX,
+};
 
 /// A message written to the blob store.
 pub struct Stored {
@@ -208,9 +211,7 @@ pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> M
                 _ => m.from.clone(),
             })
             .unwrap_or_default(),
-        pec_kind: kind
-            .or(parsed.and_then(|m| m.kind))
-            .map(|k| k.code().to_string()),
+        pec_kind: kind.or(parsed.and_then(|m| m.kind)),
         identificativo: parsed.and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
         flags: String::new(),
         structure: None,
@@ -228,7 +229,7 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
     let meta = MessageMeta {
         subject: m.subject.clone(),
         sender: m.from.clone(),
-        pec_kind: Some(m.kind.code().to_string()),
+        pec_kind: Some(m.kind),
         identificativo: m.identificativo.clone(),
         flags: String::new(),
         structure: None,
@@ -331,7 +332,7 @@ pub fn dispatch(
                     append(db, rcpt, INBOX, s, now, false)?;
                 }
             }
-            _ => db.enqueue("relay", &s.mail_from, rcpt, &s.blob, None, now)?,
+            _ => db.enqueue(QueueKind::Relay, &s.mail_from, rcpt, &s.blob, None, now)?,
         }
     }
     Ok(())
@@ -340,7 +341,7 @@ pub fn dispatch(
 /// Queues work on a stored message, making its bytes durable in the same transaction.
 pub fn enqueue(
     db: &dyn Tx,
-    kind: &str,
+    kind: QueueKind,
     mail_from: &str,
     rcpt: &str,
     s: &Stored,
@@ -427,13 +428,13 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         let outcome = if !exists {
             receipt_no_dest
                 .as_ref()
-                .map(|r| (r, "failed", no_dest.as_str()))
+                .map(|r| (r, DeliveryState::Failed, no_dest.as_str()))
         } else {
             match append(db, &item.rcpt, INBOX, &envelope, now, true) {
-                Ok(_) => Some((&receipt_ok, "delivered", "")),
-                Err(StoreError::OverQuota(_)) => {
-                    receipt_full.as_ref().map(|r| (r, "failed", full.as_str()))
-                }
+                Ok(_) => Some((&receipt_ok, DeliveryState::Delivered, "")),
+                Err(StoreError::OverQuota(_)) => receipt_full
+                    .as_ref()
+                    .map(|r| (r, DeliveryState::Failed, full.as_str())),
                 Err(e) => return Err(e),
             }
         };
@@ -446,7 +447,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 Some(detail).filter(|d| !d.is_empty()),
                 now,
             )?;
-            let event = if state == "delivered" {
+            let event = if state == DeliveryState::Delivered {
                 "consegna"
             } else {
                 "mancata-consegna"
@@ -456,7 +457,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         Ok(outcome.map(|(_, state, detail)| (state, detail.to_string())))
     })?;
     match done {
-        Some(("delivered", _)) => {
+        Some((DeliveryState::Delivered, _)) => {
             p.metrics.message(Outcome::Delivered, "busta-trasporto");
             tracing::info!(
                 event = "consegna",
@@ -552,7 +553,13 @@ pub fn relay_finished(
         }
         for (r, n, tx, text) in &notices {
             dispatch(db, &index, n, now)?;
-            db.update_recipient(&tx.identificativo, r, "failed", Some(text), now)?;
+            db.update_recipient(
+                &tx.identificativo,
+                r,
+                DeliveryState::Failed,
+                Some(text),
+                now,
+            )?;
             log(p, db, "mancata-consegna", tx, &n.message_id)?;
         }
         let silent: Vec<&(String, String)> = failed
@@ -612,17 +619,13 @@ pub fn transaction_of(t: &store::PecTransaction, now: i64) -> Transaction {
             .iter()
             .map(|r| pec::Recipient {
                 address: r.address.clone(),
-                kind: if r.kind == "esterno" {
-                    pec::RecipientKind::Esterno
-                } else {
-                    pec::RecipientKind::Certificato
-                },
+                kind: r.kind,
                 primary: true,
             })
             .collect(),
         reply_to: t.sender.clone(),
         subject: t.subject.clone(),
         msgid: t.msgid.clone(),
-        receipt_type: pec::ReceiptType::parse(&t.receipt_type).unwrap_or_default(),
+        receipt_type: t.receipt_type,
     }
 }

@@ -23,7 +23,8 @@ use openssl::x509::X509;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{QueueClaim, QueueFailure, QueueItem};
+use store::QueueFailureKind as FailureKind;
+use store::{QueueClaim, QueueFailure, QueueItem, QueueKind};
 use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
@@ -85,37 +86,10 @@ enum Lane {
 }
 
 impl Lane {
-    fn kinds(self) -> &'static [&'static str] {
+    fn kinds(self) -> &'static [QueueKind] {
         match self {
-            Lane::Local => &["deliver"],
-            Lane::Remote => &["relay"],
-        }
-    }
-}
-
-/// Why an attempt failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FailureKind {
-    /// Expected to pass: the destination is down, busy or answered 4xx.
-    Temporary,
-    /// The peer broke the protocol or stalled.
-    Peer,
-    /// The whole attempt ran past its deadline.
-    Deadline,
-    /// Our side could not process the item (unreadable bytes, unknown kind, store error).
-    Internal,
-    /// The item's task panicked.
-    Panic,
-}
-
-impl FailureKind {
-    fn code(self) -> &'static str {
-        match self {
-            FailureKind::Temporary => "temporary",
-            FailureKind::Peer => "peer",
-            FailureKind::Deadline => "deadline",
-            FailureKind::Internal => "internal",
-            FailureKind::Panic => "panic",
+            Lane::Local => &[QueueKind::Deliver],
+            Lane::Remote => &[QueueKind::Relay],
         }
     }
 }
@@ -373,8 +347,8 @@ async fn process(
     settings: &QueueSettings,
     item: QueueItem,
 ) -> Result<(), Failure> {
-    match item.kind.as_str() {
-        "deliver" => {
+    match item.kind {
+        QueueKind::Deliver => {
             let (p, span) = (p.clone(), tracing::Span::current());
             match tokio::task::spawn_blocking(move || {
                 span.in_scope(|| delivery::deliver(&p, &item))
@@ -382,6 +356,11 @@ async fn process(
             .await
             {
                 Ok(Ok(())) => Ok(()),
+                // A busy database passes: that is no reason to park the item.
+                Ok(Err(e @ store::StoreError::Retryable(_))) => Err(Failure::new(
+                    FailureKind::Temporary,
+                    format!("archivio momentaneamente non disponibile: {e}"),
+                )),
                 Ok(Err(e)) => Err(Failure::new(
                     FailureKind::Internal,
                     format!("errore interno di consegna: {e}"),
@@ -392,11 +371,7 @@ async fn process(
                 )),
             }
         }
-        "relay" => relay(p, settings, item).await,
-        other => Err(Failure::new(
-            FailureKind::Internal,
-            format!("tipo di elemento sconosciuto: {other:?}"),
-        )),
+        QueueKind::Relay => relay(p, settings, item).await,
     }
 }
 
@@ -410,7 +385,7 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
         let now = p2.now();
         if now - it.created > p2.timers.max_queue_secs {
             tracing::warn!(
-                failure = f.kind.code(),
+                failure = f.kind.as_str(),
                 why = %f.why,
                 "queue: past the maximum time in the queue, given up"
             );
@@ -425,7 +400,7 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
         let parked = p2.store.queue_retry(
             it.id,
             &QueueFailure {
-                kind: f.kind.code(),
+                kind: f.kind,
                 error: &f.why,
                 next_attempt: now + delay,
                 now,
@@ -434,14 +409,14 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
         )?;
         if parked {
             tracing::error!(
-                failure = f.kind.code(),
+                failure = f.kind.as_str(),
                 why = %f.why,
                 park_after,
                 "queue: item parked after failing the same way again and again (certa queue)"
             );
         } else {
             tracing::warn!(
-                failure = f.kind.code(),
+                failure = f.kind.as_str(),
                 why = %f.why,
                 retry_in_secs = delay,
                 "queue: attempt failed, retried later"

@@ -8,6 +8,7 @@
 mod blob;
 mod folders;
 mod gc;
+mod kinds;
 mod log;
 mod sessions;
 mod sqlite;
@@ -15,9 +16,11 @@ mod text;
 
 pub use blob::BlobStore;
 pub use folders::normalize_flags;
+pub use kinds::{DeliveryState, QueueFailureKind, QueueKind};
 pub use log::{LogEvent, LogVerifyError};
 pub use sqlite::SqliteStore;
 
+use pec::{MessageKind, ReceiptType, RecipientKind};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -106,7 +109,7 @@ pub struct Mailbox {
 pub struct MessageMeta {
     pub subject: String,
     pub sender: String,
-    pub pec_kind: Option<String>,
+    pub pec_kind: Option<MessageKind>,
     pub identificativo: Option<String>,
     pub flags: String,
     /// The MIME structure and envelope (JSON from the `message` crate), parsed at delivery.
@@ -197,7 +200,7 @@ pub struct StoredMessage {
     pub blob: String,
     pub subject: String,
     pub sender: String,
-    pub pec_kind: Option<String>,
+    pub pec_kind: Option<MessageKind>,
     pub identificativo: Option<String>,
     pub internal_date: Unix,
 }
@@ -205,7 +208,7 @@ pub struct StoredMessage {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueItem {
     pub id: i64,
-    pub kind: String,
+    pub kind: QueueKind,
     pub mail_from: String,
     pub rcpt: String,
     pub blob: String,
@@ -228,7 +231,7 @@ pub fn queue_destination(rcpt: &str) -> String {
 /// Which items a worker may claim.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueClaim<'a> {
-    pub kinds: &'a [&'a str],
+    pub kinds: &'a [QueueKind],
     /// Destinations already at their limit of concurrent attempts.
     pub skip_destinations: &'a [String],
 }
@@ -236,8 +239,8 @@ pub struct QueueClaim<'a> {
 /// A failed attempt, for [`Store::queue_retry`].
 #[derive(Debug, Clone, Copy)]
 pub struct QueueFailure<'a> {
-    /// A short stable code: failures with the same code count as "the same way".
-    pub kind: &'a str,
+    /// Failures of the same kind count as "the same way".
+    pub kind: QueueFailureKind,
     pub error: &'a str,
     pub next_attempt: Unix,
     pub now: Unix,
@@ -253,7 +256,7 @@ pub struct QueueEntry {
     pub next_attempt: Unix,
     pub lease_until: Unix,
     pub last_error: Option<String>,
-    pub failure_kind: Option<String>,
+    pub failure_kind: Option<QueueFailureKind>,
     pub same_failures: i64,
     /// When it was parked as poison: only an administrator puts it back.
     pub parked: Option<Unix>,
@@ -262,8 +265,8 @@ pub struct QueueEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct RecipientState {
     pub address: String,
-    pub kind: String,
-    pub state: String,
+    pub kind: RecipientKind,
+    pub state: DeliveryState,
     pub detail: Option<String>,
     pub updated: Unix,
     pub taken_in_charge: bool,
@@ -277,7 +280,7 @@ pub struct PecTransaction {
     pub sender: String,
     pub subject: String,
     pub msgid: Option<String>,
-    pub receipt_type: String,
+    pub receipt_type: ReceiptType,
     pub created: Unix,
     pub recipients: Vec<RecipientState>,
 }
@@ -326,7 +329,7 @@ pub trait Tx {
     /// Queues work for the delivery workers.
     fn enqueue(
         &self,
-        kind: &str,
+        kind: QueueKind,
         mail_from: &str,
         rcpt: &str,
         blob: &str,
@@ -343,7 +346,7 @@ pub trait Tx {
         &self,
         identificativo: &str,
         address: &str,
-        state: &str,
+        state: DeliveryState,
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool>;
@@ -644,7 +647,7 @@ pub struct ListedMessage {
     pub internal_date: Unix,
     pub subject: String,
     pub sender: String,
-    pub pec_kind: Option<String>,
+    pub pec_kind: Option<MessageKind>,
     pub identificativo: Option<String>,
     /// The structure parsed at delivery (JSON), for attachment marks.
     pub structure: Option<String>,

@@ -3,10 +3,12 @@
 
 use crate::log;
 use crate::*;
+use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Mutex;
 
 /// SQLite's errors by what the caller can do: busy or locked (another writer past the busy
@@ -830,7 +832,7 @@ impl Store for SqliteStore {
                         blob: r.get(5)?,
                         subject: r.get(6)?,
                         sender: r.get(7)?,
-                        pec_kind: r.get(8)?,
+                        pec_kind: named_opt(r, 8)?,
                         identificativo: r.get(9)?,
                         internal_date: r.get(10)?,
                     })
@@ -969,8 +971,9 @@ impl Store for SqliteStore {
         lease_secs: i64,
         claim: &QueueClaim<'_>,
     ) -> Result<Option<QueueItem>> {
+        let kinds: Vec<&str> = claim.kinds.iter().map(|k| k.as_str()).collect();
         let kinds =
-            serde_json::to_string(claim.kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
+            serde_json::to_string(&kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
         let skip = serde_json::to_string(claim.skip_destinations)
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         self.sql_write_relaxed(|tx| {
@@ -1016,13 +1019,13 @@ impl Store for SqliteStore {
                 .query_row(
                     "SELECT failure_kind, same_failures FROM queue WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
+                    |r| Ok((named_opt::<QueueFailureKind>(r, 0)?, r.get::<_, i64>(1)?)),
                 )
                 .optional()?
             else {
                 return Ok(false);
             };
-            let same = if kind.as_deref() == Some(failure.kind) {
+            let same = if kind == Some(failure.kind) {
                 same + 1
             } else {
                 1
@@ -1035,7 +1038,7 @@ impl Store for SqliteStore {
                     id,
                     failure.next_attempt,
                     failure.error,
-                    failure.kind,
+                    failure.kind.as_str(),
                     same,
                     if parked { failure.now.max(1) } else { 0 }
                 ],
@@ -1057,7 +1060,7 @@ impl Store for SqliteStore {
                     next_attempt: r.get(9)?,
                     lease_until: r.get(10)?,
                     last_error: r.get(11)?,
-                    failure_kind: r.get(12)?,
+                    failure_kind: named_opt(r, 12)?,
                     same_failures: r.get(13)?,
                     parked: Some(r.get::<_, i64>(14)?).filter(|t| *t > 0),
                 })
@@ -1105,7 +1108,7 @@ impl Store for SqliteStore {
                             sender: r.get(1)?,
                             subject: r.get(2)?,
                             msgid: r.get(3)?,
-                            receipt_type: r.get(4)?,
+                            receipt_type: named(r, 4)?,
                             created: r.get(5)?,
                             recipients: vec![],
                         })
@@ -1120,8 +1123,8 @@ impl Store for SqliteStore {
                 .query_map([identificativo], |r| {
                     Ok(RecipientState {
                         address: r.get(0)?,
-                        kind: r.get(1)?,
-                        state: r.get(2)?,
+                        kind: named(r, 1)?,
+                        state: named(r, 2)?,
                         detail: r.get(3)?,
                         updated: r.get(4)?,
                         taken_in_charge: r.get(5)?,
@@ -1137,8 +1140,16 @@ impl Store for SqliteStore {
     /// Transactions whose certified recipients are still waiting for a delivery receipt.
     fn pending_transactions(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT DISTINCT identificativo FROM pec_recipients WHERE state IN ('accepted', 'taken-in-charge') AND kind = 'certificato' AND notice_24h = 0")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<std::result::Result<Vec<String>, _>>()?;
+            let [a, b] = DeliveryState::AWAITING_RECEIPT.map(DeliveryState::as_str);
+            let mut st = c.prepare(
+                "SELECT DISTINCT identificativo FROM pec_recipients
+                 WHERE state IN (?1, ?2) AND kind = ?3 AND notice_24h = 0",
+            )?;
+            let rows = st
+                .query_map(params![a, b, RecipientKind::Certificato.as_str()], |r| {
+                    r.get(0)
+                })?
+                .collect::<std::result::Result<Vec<String>, _>>()?;
             Ok(rows)
         })
     }
@@ -1184,6 +1195,30 @@ impl Store for SqliteStore {
             )?)
         })
     }
+}
+
+/// A column kept as one of an enum's names; any other text is damage, read as
+/// [`StoreError::Corrupt`] (through the conversion failure), never guessed.
+pub(crate) fn named<T: FromStr<Err = pec::UnknownName>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    text.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}
+
+/// [`named`] for a column that may be NULL.
+pub(crate) fn named_opt<T: FromStr<Err = pec::UnknownName>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = r.get(i)?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+    })
+    .transpose()
 }
 
 fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
@@ -1283,7 +1318,7 @@ impl Tx for SqliteTx<'_, '_> {
         self.tx.execute(
         "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo, m.meta.structure, text_id],
+        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind.map(MessageKind::code), m.meta.identificativo, m.meta.structure, text_id],
     )?;
         self.tx.execute(
             "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
@@ -1300,7 +1335,7 @@ impl Tx for SqliteTx<'_, '_> {
     /// Queues work for the delivery workers.
     fn enqueue(
         &self,
-        kind: &str,
+        kind: QueueKind,
         mail_from: &str,
         rcpt: &str,
         blob: &str,
@@ -1309,7 +1344,7 @@ impl Tx for SqliteTx<'_, '_> {
     ) -> Result<()> {
         self.tx.execute(
         "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt, destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-        params![kind, mail_from, rcpt, blob, identificativo, now, crate::queue_destination(rcpt)],
+        params![kind.as_str(), mail_from, rcpt, blob, identificativo, now, crate::queue_destination(rcpt)],
     )?;
         Ok(())
     }
@@ -1322,12 +1357,12 @@ impl Tx for SqliteTx<'_, '_> {
     fn create_transaction(&self, t: &PecTransaction) -> Result<()> {
         self.tx.execute(
         "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type, t.created],
+        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type.as_str(), t.created],
     )?;
         for r in &t.recipients {
             self.tx.execute(
             "INSERT INTO pec_recipients(identificativo, address, kind, state, detail, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![t.identificativo, r.address, r.kind, r.state, r.detail, r.updated],
+            params![t.identificativo, r.address, r.kind.as_str(), r.state.as_str(), r.detail, r.updated],
         )?;
         }
         Ok(())
@@ -1339,21 +1374,28 @@ impl Tx for SqliteTx<'_, '_> {
         &self,
         identificativo: &str,
         address: &str,
-        state: &str,
+        state: DeliveryState,
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool> {
-        let n = if state == "taken-in-charge" {
+        // A presa in carico after the delivery receipt (they race) changes only the flag.
+        let n = if state == DeliveryState::TakenInCharge {
             self.tx.execute(
                 "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?4,
-                 state = CASE WHEN state = 'accepted' THEN ?3 ELSE state END
+                 state = CASE WHEN state = ?5 THEN ?3 ELSE state END
              WHERE identificativo = ?1 AND address = ?2",
-                params![identificativo, address, state, now],
+                params![
+                    identificativo,
+                    address,
+                    state.as_str(),
+                    now,
+                    DeliveryState::Accepted.as_str()
+                ],
             )?
         } else {
             self.tx.execute(
             "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5 WHERE identificativo = ?1 AND address = ?2",
-            params![identificativo, address, state, detail, now],
+            params![identificativo, address, state.as_str(), detail, now],
         )?
         };
         Ok(n > 0)
@@ -1406,7 +1448,7 @@ impl Tx for SqliteTx<'_, '_> {
 fn queue_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
     Ok(QueueItem {
         id: r.get(0)?,
-        kind: r.get(1)?,
+        kind: named(r, 1)?,
         mail_from: r.get(2)?,
         rcpt: r.get(3)?,
         blob: r.get(4)?,

@@ -76,7 +76,7 @@ fn a_row_that_exists_already_is_a_conflict() {
         sender: "a@pec.test".into(),
         subject: "s".into(),
         msgid: None,
-        receipt_type: "completa".into(),
+        receipt_type: pec::ReceiptType::Completa,
         created: 1,
         recipients: vec![],
     };
@@ -208,4 +208,94 @@ fn blob_io_errors_by_kind() {
         kind(ErrorKind::InvalidInput),
         StoreError::Internal(_)
     ));
+}
+
+/// The kinds and states are kept as text; text no version of Certa wrote is damage,
+/// reported as such, never a panic or a guess.
+#[test]
+fn an_unknown_name_in_the_database_is_corrupt() {
+    use store::{DeliveryState, QueueKind, RecipientState};
+    let (d, s) = open();
+    let id = s.mailbox("a@pec.test").unwrap().unwrap().id;
+    let meta = store::MessageMeta {
+        pec_kind: Some(pec::MessageKind::Delivery(pec::ReceiptType::Breve)),
+        ..Default::default()
+    };
+    let m = store::NewMessage {
+        blob: "00",
+        size: 1,
+        meta: &meta,
+    };
+    s.write(|tx| {
+        tx.append("a@pec.test", INBOX, &m, 1, false)?;
+        tx.enqueue(QueueKind::Relay, "a@pec.test", "b@x.test", "00", None, 1)?;
+        tx.create_transaction(&PecTransaction {
+            identificativo: "id-1@pec.test".into(),
+            sender: "a@pec.test".into(),
+            subject: "s".into(),
+            msgid: None,
+            receipt_type: pec::ReceiptType::Breve,
+            created: 1,
+            recipients: vec![RecipientState {
+                address: "b@x.test".into(),
+                kind: pec::RecipientKind::Certificato,
+                state: DeliveryState::Accepted,
+                detail: None,
+                updated: 1,
+                taken_in_charge: false,
+                notice_12h: false,
+                notice_24h: false,
+            }],
+        })
+    })
+    .unwrap();
+    let inbox = s.folder(id, INBOX).unwrap().unwrap();
+    let listed = s.listed(inbox.id, &[1]).unwrap();
+    assert_eq!(
+        listed[0].pec_kind,
+        Some(pec::MessageKind::Delivery(pec::ReceiptType::Breve))
+    );
+    assert_eq!(s.queue_entries().unwrap()[0].item.kind, QueueKind::Relay);
+    let t = s.transaction("id-1@pec.test").unwrap().unwrap();
+    assert_eq!(t.receipt_type, pec::ReceiptType::Breve);
+    assert_eq!(t.recipients[0].state, DeliveryState::Accepted);
+    assert_eq!(t.recipients[0].kind, pec::RecipientKind::Certificato);
+    // Stored as the same text as before the enums: no migration.
+    let c = raw(d.path());
+    let text = |q: &str| c.query_row(q, [], |r| r.get::<_, String>(0)).unwrap();
+    assert_eq!(
+        text("SELECT pec_kind FROM messages"),
+        "avvenuta-consegna-breve"
+    );
+    assert_eq!(text("SELECT kind FROM queue"), "relay");
+    assert_eq!(
+        text("SELECT state || ' ' || kind FROM pec_recipients"),
+        "accepted certificato"
+    );
+
+    let corrupt = |what: &str, r: store::Result<()>| {
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{what}: {r:?}");
+    };
+    c.execute_batch("UPDATE messages SET pec_kind = 'consegna-forse'")
+        .unwrap();
+    corrupt("pec kind", s.listed(inbox.id, &[1]).map(drop));
+    corrupt("pec kind", s.folder_messages("a@pec.test", INBOX).map(drop));
+    c.execute_batch("UPDATE queue SET kind = 'teleport'")
+        .unwrap();
+    corrupt("queue kind", s.queue_entries().map(drop));
+    c.execute_batch("UPDATE queue SET kind = 'relay', failure_kind = 'gremlins'")
+        .unwrap();
+    corrupt("failure kind", s.queue_entries().map(drop));
+    c.execute_batch("UPDATE pec_recipients SET state = 'lost'")
+        .unwrap();
+    corrupt("recipient state", s.transaction("id-1@pec.test").map(drop));
+    c.execute_batch("UPDATE pec_recipients SET state = 'accepted', kind = 'pec'")
+        .unwrap();
+    corrupt("recipient kind", s.transaction("id-1@pec.test").map(drop));
+    c.execute_batch(
+        "UPDATE pec_recipients SET kind = 'certificato';
+         UPDATE pec_transactions SET receipt_type = 'lunga'",
+    )
+    .unwrap();
+    corrupt("receipt type", s.transaction("id-1@pec.test").map(drop));
 }

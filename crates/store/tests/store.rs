@@ -1,8 +1,8 @@
 //! The store on a real SQLite file: UIDs and MODSEQ, quota, queue leases, the log chain.
 
 use store::{
-    LogRecord, MessageMeta, NewMailbox, NewMessage, QueueClaim, QueueFailure, SqliteStore, Store,
-    INBOX,
+    LogRecord, MessageMeta, NewMailbox, NewMessage, QueueClaim, QueueFailure, QueueFailureKind,
+    QueueKind, SqliteStore, Store, INBOX,
 };
 
 fn reopen(dir: &std::path::Path) -> Box<dyn Store> {
@@ -68,7 +68,7 @@ fn append_assigns_increasing_uids_and_counts_quota() {
 #[test]
 fn queue_lease_hides_an_item_until_it_expires() {
     let (_d, s) = open();
-    s.write(|tx| tx.enqueue("relay", "a@pec.test", "b@x.test", "00", None, 10))
+    s.write(|tx| tx.enqueue(QueueKind::Relay, "a@pec.test", "b@x.test", "00", None, 10))
         .unwrap();
     let item = s.queue_claim(10, 300, &ANY).unwrap().unwrap();
     assert_eq!(item.attempts, 0);
@@ -88,7 +88,7 @@ fn queue_lease_hides_an_item_until_it_expires() {
     s.queue_retry(
         item.id,
         &QueueFailure {
-            kind: "temporary",
+            kind: QueueFailureKind::Temporary,
             error: "down",
             next_attempt: 400,
             now: 313,
@@ -103,7 +103,7 @@ fn queue_lease_hides_an_item_until_it_expires() {
 }
 
 const ANY: QueueClaim = QueueClaim {
-    kinds: &["relay", "deliver"],
+    kinds: &[QueueKind::Relay, QueueKind::Deliver],
     skip_destinations: &[],
 };
 
@@ -112,20 +112,34 @@ fn queue_parks_poison_and_skips_busy_destinations() {
     let (_d, s) = open();
     s.write(|tx| {
         tx.enqueue(
-            "relay",
+            QueueKind::Relay,
             "a@pec.test",
             "x@Slow.Test\ny@slow.test",
             "00",
             None,
             10,
         )?;
-        tx.enqueue("relay", "a@pec.test", "z@fast.test", "00", None, 10)?;
-        tx.enqueue("deliver", "a@pec.test", "b@pec.test", "00", None, 10)
+        tx.enqueue(
+            QueueKind::Relay,
+            "a@pec.test",
+            "z@fast.test",
+            "00",
+            None,
+            10,
+        )?;
+        tx.enqueue(
+            QueueKind::Deliver,
+            "a@pec.test",
+            "b@pec.test",
+            "00",
+            None,
+            10,
+        )
     })
     .unwrap();
     // Happy path: the first relay is the slow destination's.
     let relays = QueueClaim {
-        kinds: &["relay"],
+        kinds: &[QueueKind::Relay],
         skip_destinations: &[],
     };
     let slow = s.queue_claim(10, 300, &relays).unwrap().unwrap();
@@ -138,7 +152,7 @@ fn queue_parks_poison_and_skips_busy_destinations() {
             10,
             300,
             &QueueClaim {
-                kinds: &["relay"],
+                kinds: &[QueueKind::Relay],
                 skip_destinations: &busy,
             },
         )
@@ -148,17 +162,17 @@ fn queue_parks_poison_and_skips_busy_destinations() {
     assert!(s.queue_claim(10, 300, &relays).unwrap().unwrap().id == slow.id);
     assert!(s.queue_claim(10, 300, &relays).unwrap().is_none());
     let local = QueueClaim {
-        kinds: &["deliver"],
+        kinds: &[QueueKind::Deliver],
         skip_destinations: &[],
     };
     assert_eq!(
         s.queue_claim(10, 300, &local).unwrap().unwrap().kind,
-        "deliver"
+        QueueKind::Deliver
     );
     assert!(s.queue_renew(slow.id, 900).unwrap());
 
     // Failing the same way three times parks it; another kind of failure resets the count.
-    let fail = |kind: &'static str, now: i64| {
+    let fail = |kind: QueueFailureKind, now: i64| {
         s.queue_retry(
             slow.id,
             &QueueFailure {
@@ -171,11 +185,17 @@ fn queue_parks_poison_and_skips_busy_destinations() {
         )
         .unwrap()
     };
-    assert!(!fail("peer", 20));
-    assert!(!fail("peer", 21));
-    assert!(!fail("internal", 22), "a different failure starts again");
-    assert!(!fail("internal", 23));
-    assert!(fail("internal", 24), "third in a row: parked");
+    assert!(!fail(QueueFailureKind::Peer, 20));
+    assert!(!fail(QueueFailureKind::Peer, 21));
+    assert!(
+        !fail(QueueFailureKind::Internal, 22),
+        "a different failure starts again"
+    );
+    assert!(!fail(QueueFailureKind::Internal, 23));
+    assert!(
+        fail(QueueFailureKind::Internal, 24),
+        "third in a row: parked"
+    );
     assert!(
         s.queue_claim(1000, 300, &relays)
             .unwrap()
@@ -535,7 +555,14 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
             tx.append("a@pec.test", INBOX, &m, 1, true)?;
         }
         // A queue item also holds the large blob.
-        tx.enqueue("relay", "a@pec.test", "b@x.test", &large_hash, None, 1)
+        tx.enqueue(
+            QueueKind::Relay,
+            "a@pec.test",
+            "b@x.test",
+            &large_hash,
+            None,
+            1,
+        )
     })
     .unwrap();
     let inbox = s.folder(1, INBOX).unwrap().unwrap().id;
