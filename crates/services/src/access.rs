@@ -180,7 +180,7 @@ fn try_submit(
                     db,
                     QueueKind::Deliver,
                     mail_from,
-                    rcpt,
+                    std::slice::from_ref(rcpt),
                     &envelope,
                     Some(&ident),
                     now,
@@ -198,10 +198,7 @@ fn try_submit(
                 db,
                 QueueKind::Relay,
                 mail_from,
-                &list.join(
-                    "
-",
-                ),
+                list,
                 &envelope,
                 Some(&ident),
                 now,

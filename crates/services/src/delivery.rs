@@ -332,7 +332,14 @@ pub fn dispatch(
                     append(db, rcpt, INBOX, s, now, false)?;
                 }
             }
-            _ => db.enqueue(QueueKind::Relay, &s.mail_from, rcpt, &s.blob, None, now)?,
+            _ => db.enqueue(
+                QueueKind::Relay,
+                &s.mail_from,
+                std::slice::from_ref(rcpt),
+                &s.blob,
+                None,
+                now,
+            )?,
         }
     }
     Ok(())
@@ -343,13 +350,13 @@ pub fn enqueue(
     db: &dyn Tx,
     kind: QueueKind,
     mail_from: &str,
-    rcpt: &str,
+    recipients: &[String],
     s: &Stored,
     identificativo: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
     s.persist(db)?;
-    db.enqueue(kind, mail_from, rcpt, &s.blob, identificativo, now)
+    db.enqueue(kind, mail_from, recipients, &s.blob, identificativo, now)
 }
 
 /// What the delivery point knows of an envelope it holds.
@@ -374,6 +381,14 @@ fn envelope_transaction(
 /// or, for an unknown or full mailbox, the non-delivery notice.
 pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let now = p.now();
+    // Queued one recipient per item (access and incoming points).
+    let [rcpt] = item.recipients.as_slice() else {
+        return Err(StoreError::Corrupt(format!(
+            "delivery item {} has {} recipients",
+            item.id,
+            item.recipients.len()
+        )));
+    };
     let bytes = p.store.blob(&item.blob)?;
     let Some((tx, original, meta)) = envelope_transaction(p, &bytes) else {
         // Not an envelope we can read: it was checked before queueing, so this is corruption.
@@ -384,7 +399,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 event: "errore-interno",
                 msgid: item.identificativo.as_deref().unwrap_or(""),
                 sender: &item.mail_from,
-                recipients: std::slice::from_ref(&item.rcpt),
+                recipients: &item.recipients,
                 subject: "",
                 related: &[],
                 provider: &p.identity.name,
@@ -400,9 +415,9 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     };
     let builder = Builder::new(&p.identity);
     let envelope = Stored::existing(item.blob.clone(), &bytes, meta);
-    let exists = p.store.mailbox(&item.rcpt)?.is_some();
+    let exists = p.store.mailbox(rcpt)?.is_some();
     let index = p.index();
-    let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
+    let receipt_ok = sign(p, &builder.delivery(&tx, rcpt, &original))?;
     let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
     let full = format!("5.2.2 - {} - casella piena", p.identity.name);
     let receipt_no_dest = if exists {
@@ -410,13 +425,13 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     } else {
         Some(sign(
             p,
-            &builder.non_delivery(&tx, &item.rcpt, ErrorCode::NoDest, &no_dest),
+            &builder.non_delivery(&tx, rcpt, ErrorCode::NoDest, &no_dest),
         )?)
     };
     let receipt_full = if exists {
         Some(sign(
             p,
-            &builder.non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &full),
+            &builder.non_delivery(&tx, rcpt, ErrorCode::Altro, &full),
         )?)
     } else {
         None
@@ -430,7 +445,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 .as_ref()
                 .map(|r| (r, DeliveryState::Failed, no_dest.as_str()))
         } else {
-            match append(db, &item.rcpt, INBOX, &envelope, now, true) {
+            match append(db, rcpt, INBOX, &envelope, now, true) {
                 Ok(_) => Some((&receipt_ok, DeliveryState::Delivered, "")),
                 Err(StoreError::OverQuota(_)) => receipt_full
                     .as_ref()
@@ -442,7 +457,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             dispatch(db, &index, receipt, now)?;
             db.update_recipient(
                 &tx.identificativo,
-                &item.rcpt,
+                rcpt,
                 state,
                 Some(detail).filter(|d| !d.is_empty()),
                 now,
@@ -461,7 +476,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             p.metrics.message(Outcome::Delivered, "busta-trasporto");
             tracing::info!(
                 event = "consegna",
-                rcpt = %item.rcpt,
+                rcpt = %rcpt,
                 "delivered into the mailbox; delivery receipt emitted"
             );
         }
@@ -469,7 +484,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             p.metrics.message(Outcome::Failed, "busta-trasporto");
             tracing::info!(
                 event = "mancata-consegna",
-                rcpt = %item.rcpt,
+                rcpt = %rcpt,
                 detail = %detail,
                 "not delivered; non-delivery notice emitted"
             );
@@ -482,15 +497,6 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
 /// Back-off after the n-th failed attempt: `base`, 2 × `base`, 4 × `base` … at most `max`.
 pub fn backoff(base: i64, max: i64, attempts: i64) -> i64 {
     (base.max(1) << (attempts - 1).clamp(0, 20)).min(max.max(1))
-}
-
-/// The recipients of a relay item (one SMTP transaction may carry several).
-pub fn relay_recipients(item: &QueueItem) -> Vec<String> {
-    item.rcpt
-        .split('\n')
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// Ends a relay item in one commit: it leaves the queue, the recipients the next hop took are

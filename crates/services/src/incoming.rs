@@ -147,7 +147,7 @@ fn try_receive(
                         db,
                         QueueKind::Deliver,
                         mail_from,
-                        r,
+                        std::slice::from_ref(r),
                         &envelope,
                         Some(&tx.identificativo),
                         now,
@@ -555,7 +555,16 @@ fn ordinary(
         }
         for (f, local) in forward_to.iter().zip(&local_forward) {
             if !local {
-                delivery::enqueue(db, QueueKind::Relay, &forward_from, f, &original, None, now)?;
+                let to = std::slice::from_ref(f);
+                delivery::enqueue(
+                    db,
+                    QueueKind::Relay,
+                    &forward_from,
+                    to,
+                    &original,
+                    None,
+                    now,
+                )?;
             }
         }
         db.log_append(&store::LogRecord {
@@ -699,7 +708,8 @@ fn return_to_sender(
     let bounce = Stored::put(p, message, None)?;
     p.store.write(|db| {
         for original in &originals {
-            delivery::enqueue(db, QueueKind::Relay, "", original, &bounce, None, now)?;
+            let to = std::slice::from_ref(original);
+            delivery::enqueue(db, QueueKind::Relay, "", to, &bounce, None, now)?;
         }
         db.log_append(&store::LogRecord {
             time: now,

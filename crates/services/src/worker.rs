@@ -390,9 +390,10 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
                 "queue: past the maximum time in the queue, given up"
             );
             let why = format!("consegna non riuscita entro il tempo massimo: {}", f.why);
-            let failed: Vec<(String, String)> = delivery::relay_recipients(&it)
-                .into_iter()
-                .map(|r| (r, why.clone()))
+            let failed: Vec<(String, String)> = it
+                .recipients
+                .iter()
+                .map(|r| (r.clone(), why.clone()))
                 .collect();
             return delivery::relay_finished(&p2, &it, &[], "", &failed).map(|()| false);
         }
@@ -521,8 +522,7 @@ async fn relay(
     let (p2, it, allow_private) = (p.clone(), item.clone(), settings.allow_private_mx);
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let data = p2.store.blob(&it.blob).map_err(|e| e.to_string())?;
-        let rcpts = delivery::relay_recipients(&it);
-        let first = rcpts.first().cloned().unwrap_or_default();
+        let first = it.recipients.first().cloned().unwrap_or_default();
         let domain = pec::build::domain_of(&first).to_string();
         let route = p2.store.route(&domain).map_err(|e| e.to_string())?;
         let destination = p2
@@ -553,7 +553,7 @@ async fn relay(
             tracing::Span::current().record("id", d.identificativo.as_str());
         }
     }
-    let rcpts = delivery::relay_recipients(&item);
+    let rcpts = item.recipients.clone();
     let hops = match hops {
         Ok(h) if !h.is_empty() => h,
         Ok(_) => {

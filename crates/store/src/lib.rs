@@ -210,7 +210,9 @@ pub struct QueueItem {
     pub id: i64,
     pub kind: QueueKind,
     pub mail_from: String,
-    pub rcpt: String,
+    /// In the order they were queued; one for a delivery, one or more (of one
+    /// destination) for a relay.
+    pub recipients: Vec<String>,
     pub blob: String,
     pub identificativo: Option<String>,
     pub created: Unix,
@@ -220,11 +222,10 @@ pub struct QueueItem {
 }
 
 /// The destination of a queue item: the domain of its first recipient, lower-cased.
-pub fn queue_destination(rcpt: &str) -> String {
-    let first = rcpt.split('\n').next().unwrap_or_default();
-    first
+pub fn queue_destination(first_recipient: &str) -> String {
+    first_recipient
         .rsplit_once('@')
-        .map_or(first, |(_, d)| d)
+        .map_or(first_recipient, |(_, d)| d)
         .to_ascii_lowercase()
 }
 
@@ -326,12 +327,12 @@ pub trait Tx {
         now: Unix,
         enforce_quota: bool,
     ) -> Result<i64>;
-    /// Queues work for the delivery workers.
+    /// Queues work for the delivery workers, for one or more recipients (in this order).
     fn enqueue(
         &self,
         kind: QueueKind,
         mail_from: &str,
-        rcpt: &str,
+        recipients: &[String],
         blob: &str,
         identificativo: Option<&str>,
         now: Unix,

@@ -305,6 +305,28 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY(what, identificativo, recipient)
     ) WITHOUT ROWID;
     "#,
+    // 15 (a typed store, issue 12 item 3): a queue item's recipients as rows, in their
+    // order, instead of one column joined by line breaks; the rows of the items queued
+    // before are split out of it, and the column goes.
+    r#"
+    CREATE TABLE queue_recipients(
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        PRIMARY KEY(queue_id, position)
+    ) WITHOUT ROWID;
+    WITH RECURSIVE split(queue_id, position, address, rest) AS (
+        SELECT id, -1, '', rcpt || char(10) FROM queue
+        UNION ALL
+        SELECT queue_id, position + 1,
+            substr(rest, 1, instr(rest, char(10)) - 1),
+            substr(rest, instr(rest, char(10)) + 1)
+        FROM split WHERE rest <> ''
+    )
+    INSERT INTO queue_recipients(queue_id, position, address)
+        SELECT queue_id, position, address FROM split WHERE position >= 0 AND address <> '';
+    ALTER TABLE queue DROP COLUMN rcpt;
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -979,7 +1001,7 @@ impl Store for SqliteStore {
         self.sql_write_relaxed(|tx| {
             let item = tx
                 .query_row(
-                    "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts, destination FROM queue
+                    "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination FROM queue
                      WHERE next_attempt <= ?1 AND lease_until <= ?1 AND parked = 0
                        AND kind IN (SELECT value FROM json_each(?2))
                        AND destination NOT IN (SELECT value FROM json_each(?3))
@@ -988,10 +1010,12 @@ impl Store for SqliteStore {
                     queue_item,
                 )
                 .optional()?;
-            if let Some(i) = &item {
-                tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![i.id, now + lease_secs])?;
-            }
-            Ok(item)
+            let Some(mut item) = item else {
+                return Ok(None);
+            };
+            tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![item.id, now + lease_secs])?;
+            item.recipients = queue_recipients(tx, item.id)?;
+            Ok(Some(item))
         })
     }
 
@@ -1050,22 +1074,26 @@ impl Store for SqliteStore {
     fn queue_entries(&self) -> Result<Vec<QueueEntry>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts, destination,
+                "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination,
                         next_attempt, lease_until, last_error, failure_kind, same_failures, parked
                  FROM queue ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
                 Ok(QueueEntry {
                     item: queue_item(r)?,
-                    next_attempt: r.get(9)?,
-                    lease_until: r.get(10)?,
-                    last_error: r.get(11)?,
-                    failure_kind: named_opt(r, 12)?,
-                    same_failures: r.get(13)?,
-                    parked: Some(r.get::<_, i64>(14)?).filter(|t| *t > 0),
+                    next_attempt: r.get(8)?,
+                    lease_until: r.get(9)?,
+                    last_error: r.get(10)?,
+                    failure_kind: named_opt(r, 11)?,
+                    same_failures: r.get(12)?,
+                    parked: Some(r.get::<_, i64>(13)?).filter(|t| *t > 0),
                 })
             })?;
-            Ok(rows.collect::<std::result::Result<_, _>>()?)
+            let mut entries = rows.collect::<std::result::Result<Vec<_>, _>>()?;
+            for e in &mut entries {
+                e.item.recipients = queue_recipients(c, e.item.id)?;
+            }
+            Ok(entries)
         })
     }
 
@@ -1332,20 +1360,33 @@ impl Tx for SqliteTx<'_, '_> {
         Ok(uid)
     }
 
-    /// Queues work for the delivery workers.
+    /// Queues work for the delivery workers, one row per recipient beside the item.
     fn enqueue(
         &self,
         kind: QueueKind,
         mail_from: &str,
-        rcpt: &str,
+        recipients: &[String],
         blob: &str,
         identificativo: Option<&str>,
         now: Unix,
     ) -> Result<()> {
+        let Some(first) = recipients.first() else {
+            return Err(StoreError::Internal(
+                "a queue item without recipients".into(),
+            ));
+        };
         self.tx.execute(
-        "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt, destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-        params![kind.as_str(), mail_from, rcpt, blob, identificativo, now, crate::queue_destination(rcpt)],
-    )?;
+            "INSERT INTO queue(kind, mail_from, blob, identificativo, created, next_attempt, destination)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![kind.as_str(), mail_from, blob, identificativo, now, crate::queue_destination(first)],
+        )?;
+        let id = self.tx.last_insert_rowid();
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO queue_recipients(queue_id, position, address) VALUES (?1, ?2, ?3)",
+        )?;
+        for (position, address) in recipients.iter().enumerate() {
+            st.execute(params![id, position as i64, address])?;
+        }
         Ok(())
     }
 
@@ -1444,17 +1485,105 @@ impl Tx for SqliteTx<'_, '_> {
     }
 }
 
-/// A queue row's item columns, in the order the queue queries select them.
+/// A queue row's item columns, in the order the queue queries select them; its
+/// recipients are read by [`queue_recipients`].
 fn queue_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
     Ok(QueueItem {
         id: r.get(0)?,
         kind: named(r, 1)?,
         mail_from: r.get(2)?,
-        rcpt: r.get(3)?,
-        blob: r.get(4)?,
-        identificativo: r.get(5)?,
-        created: r.get(6)?,
-        attempts: r.get(7)?,
-        destination: r.get(8)?,
+        recipients: vec![],
+        blob: r.get(3)?,
+        identificativo: r.get(4)?,
+        created: r.get(5)?,
+        attempts: r.get(6)?,
+        destination: r.get(7)?,
     })
+}
+
+/// The recipients of a queue item, in the order they were queued. An item has at least
+/// one ([`Tx::enqueue`] refuses none): without any it is damaged.
+fn queue_recipients(c: &Connection, id: i64) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT address FROM queue_recipients WHERE queue_id = ?1 ORDER BY position",
+    )?;
+    let recipients = st
+        .query_map([id], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<String>, _>>()?;
+    if recipients.is_empty() {
+        return Err(StoreError::Corrupt(format!(
+            "queue item {id} has no recipients"
+        )));
+    }
+    Ok(recipients)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of the schema before the queue's recipients became rows, with items
+    /// queued by that version, opened by this one: each item keeps its recipients, in
+    /// order, and its queue state.
+    #[test]
+    fn queued_recipients_move_to_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE queue_recipients"))
+            .unwrap();
+        {
+            let c = Connection::open(dir.path().join("certa.db")).unwrap();
+            for m in &MIGRATIONS[..ours] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", ours as i64).unwrap();
+            c.execute_batch(
+                "INSERT INTO queue(kind, mail_from, rcpt, blob, created, next_attempt,
+                                   attempts, destination)
+                 VALUES ('relay', 'a@pec.test', 'x@b.test' || char(10) || 'y@b.test'
+                         || char(10) || 'z@b.test', '00', 1, 1, 2, 'b.test'),
+                        ('deliver', 'a@pec.test', 'c@pec.test', '00', 1, 1, 0, 'pec.test'),
+                        ('relay', '', 'w@d.test' || char(10), '00', 1, 1, 0, 'd.test');",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let entries = s.queue_entries().unwrap();
+        let got: Vec<(QueueKind, Vec<&str>, i64)> = entries
+            .iter()
+            .map(|e| {
+                let r = e.item.recipients.iter().map(String::as_str).collect();
+                (e.item.kind, r, e.item.attempts)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    QueueKind::Relay,
+                    vec!["x@b.test", "y@b.test", "z@b.test"],
+                    2
+                ),
+                (QueueKind::Deliver, vec!["c@pec.test"], 0),
+                (QueueKind::Relay, vec!["w@d.test"], 0),
+            ]
+        );
+        let c = s.db.lock().unwrap();
+        let columns: Vec<String> = c
+            .prepare("SELECT name FROM pragma_table_info('queue')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "rcpt"), "{columns:?}");
+        // A finished item takes its recipients with it.
+        c.execute("DELETE FROM queue WHERE id = ?1", [entries[0].item.id])
+            .unwrap();
+        let left: i64 = c
+            .query_row("SELECT count(*) FROM queue_recipients", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 2);
+    }
 }

@@ -178,7 +178,23 @@ fn damaged_data_is_corrupt() {
 
 #[test]
 fn a_bug_of_ours_is_internal() {
-    let (d, _s) = open();
+    let (d, s) = open();
+    let queue = |recipients: &[String]| {
+        s.write(|tx| {
+            tx.enqueue(
+                store::QueueKind::Relay,
+                "a@pec.test",
+                recipients,
+                "00",
+                None,
+                1,
+            )
+        })
+    };
+    queue(&["b@x.test".into()]).unwrap();
+    let nobody = queue(&[]);
+    assert!(matches!(nobody, Err(StoreError::Internal(_))), "{nobody:?}");
+    assert_eq!(s.queue_len().unwrap(), 1);
     let c = raw(d.path());
     c.execute_batch("SELECT 1").unwrap();
     let e = StoreError::from(c.execute_batch("SELEC 1").unwrap_err());
@@ -228,7 +244,14 @@ fn an_unknown_name_in_the_database_is_corrupt() {
     };
     s.write(|tx| {
         tx.append("a@pec.test", INBOX, &m, 1, false)?;
-        tx.enqueue(QueueKind::Relay, "a@pec.test", "b@x.test", "00", None, 1)?;
+        tx.enqueue(
+            QueueKind::Relay,
+            "a@pec.test",
+            &["b@x.test".into()],
+            "00",
+            None,
+            1,
+        )?;
         tx.create_transaction(&PecTransaction {
             identificativo: "id-1@pec.test".into(),
             sender: "a@pec.test".into(),

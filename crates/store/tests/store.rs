@@ -68,8 +68,17 @@ fn append_assigns_increasing_uids_and_counts_quota() {
 #[test]
 fn queue_lease_hides_an_item_until_it_expires() {
     let (_d, s) = open();
-    s.write(|tx| tx.enqueue(QueueKind::Relay, "a@pec.test", "b@x.test", "00", None, 10))
-        .unwrap();
+    s.write(|tx| {
+        tx.enqueue(
+            QueueKind::Relay,
+            "a@pec.test",
+            &["b@x.test".into()],
+            "00",
+            None,
+            10,
+        )
+    })
+    .unwrap();
     let item = s.queue_claim(10, 300, &ANY).unwrap().unwrap();
     assert_eq!(item.attempts, 0);
     assert!(s.queue_claim(11, 300, &ANY).unwrap().is_none(), "leased");
@@ -114,7 +123,7 @@ fn queue_parks_poison_and_skips_busy_destinations() {
         tx.enqueue(
             QueueKind::Relay,
             "a@pec.test",
-            "x@Slow.Test\ny@slow.test",
+            &["x@Slow.Test".into(), "y@slow.test".into()],
             "00",
             None,
             10,
@@ -122,7 +131,7 @@ fn queue_parks_poison_and_skips_busy_destinations() {
         tx.enqueue(
             QueueKind::Relay,
             "a@pec.test",
-            "z@fast.test",
+            &["z@fast.test".into()],
             "00",
             None,
             10,
@@ -130,7 +139,7 @@ fn queue_parks_poison_and_skips_busy_destinations() {
         tx.enqueue(
             QueueKind::Deliver,
             "a@pec.test",
-            "b@pec.test",
+            &["b@pec.test".into()],
             "00",
             None,
             10,
@@ -144,6 +153,7 @@ fn queue_parks_poison_and_skips_busy_destinations() {
     };
     let slow = s.queue_claim(10, 300, &relays).unwrap().unwrap();
     assert_eq!(slow.destination, "slow.test");
+    assert_eq!(slow.recipients, ["x@Slow.Test", "y@slow.test"], "as queued");
     // A busy destination is skipped; relays never take local deliveries and vice versa.
     let busy = ["slow.test".to_string()];
     s.release_leases().unwrap();
@@ -558,7 +568,7 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
         tx.enqueue(
             QueueKind::Relay,
             "a@pec.test",
-            "b@x.test",
+            &["b@x.test".into()],
             &large_hash,
             None,
             1,
