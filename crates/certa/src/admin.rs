@@ -257,7 +257,8 @@ fn queue_welcome(
         pec::wire::header("Subject", "Benvenuto nella posta certificata")
     );
     let blob = store.put_blob(msg.as_bytes())?;
-    store.write(|db| db.enqueue("relay", &from, to, &blob, None, now))?;
+    let to = [to.to_string()];
+    store.write(|db| db.enqueue(store::QueueKind::Relay, &from, &to, &blob, None, now))?;
     Ok(())
 }
 

@@ -42,7 +42,7 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                     when.giorno(),
                     when.ora(),
                     e.item.mail_from,
-                    e.item.rcpt.replace('\n', ","),
+                    e.item.recipients.join(","),
                     e.item.attempts,
                     e.last_error.as_deref().unwrap_or("")
                 );
@@ -72,7 +72,6 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                 println!("elemento {id} in corso di invio: riprovare tra poco");
                 return Ok(ExitCode::from(1));
             }
-            let rcpts: Vec<String> = e.item.rcpt.split('\n').map(str::to_string).collect();
             let why = format!(
                 "rimosso dall'amministratore: {}",
                 e.last_error.as_deref().unwrap_or("")
@@ -85,7 +84,7 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                         event: "rimosso-dalla-coda",
                         msgid: e.item.identificativo.as_deref().unwrap_or(""),
                         sender: &e.item.mail_from,
-                        recipients: &rcpts,
+                        recipients: &e.item.recipients,
                         subject: &why,
                         related: &[],
                         provider: &cfg.provider.name,

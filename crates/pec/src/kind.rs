@@ -3,6 +3,24 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::str::FromStr;
+
+/// A name that is none of a catalogue's (what a store read back, a command line gave).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what}: {text:?}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub text: String,
+}
+
+impl UnknownName {
+    fn new(what: &'static str, text: &str) -> UnknownName {
+        UnknownName {
+            what,
+            text: text.to_string(),
+        }
+    }
+}
 
 /// Receipt type requested by the sender with `X-TipoRicevuta` (absent means `completa`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Default)]
@@ -41,6 +59,13 @@ impl ReceiptType {
         } else {
             ReceiptType::Sintetica
         }
+    }
+}
+
+impl FromStr for ReceiptType {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        ReceiptType::parse(s).ok_or_else(|| UnknownName::new("receipt type", s))
     }
 }
 
@@ -242,6 +267,29 @@ impl MessageKind {
         })
     }
 
+    /// Every kind, each receipt type and timeout stage apart.
+    pub const ALL: [MessageKind; 14] = [
+        MessageKind::TransportEnvelope,
+        MessageKind::AnomalyEnvelope,
+        MessageKind::Acceptance,
+        MessageKind::NonAcceptance,
+        MessageKind::NonAcceptanceVirus,
+        MessageKind::TakenInCharge,
+        MessageKind::VirusDetected,
+        MessageKind::Delivery(ReceiptType::Completa),
+        MessageKind::Delivery(ReceiptType::Breve),
+        MessageKind::Delivery(ReceiptType::Sintetica),
+        MessageKind::NonDelivery,
+        MessageKind::NonDeliveryVirus,
+        MessageKind::DeliveryTimeout(TimeoutStage::Hours12),
+        MessageKind::DeliveryTimeout(TimeoutStage::Hours24),
+    ];
+
+    /// The kind whose [`MessageKind::code`] is `code`, exactly.
+    pub fn from_code(code: &str) -> Option<MessageKind> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
     /// Stable machine name, used in JSON output and logs.
     pub fn code(self) -> &'static str {
         match self {
@@ -332,6 +380,14 @@ impl fmt::Display for MessageKind {
     }
 }
 
+/// Parses a [`MessageKind::code`].
+impl FromStr for MessageKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        MessageKind::from_code(s).ok_or_else(|| UnknownName::new("PEC message kind", s))
+    }
+}
+
 impl Serialize for MessageKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.code())
@@ -355,5 +411,60 @@ impl RecipientKind {
             RecipientKind::Certificato => "certificato",
             RecipientKind::Esterno => "esterno",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "certificato" => Some(RecipientKind::Certificato),
+            "esterno" => Some(RecipientKind::Esterno),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for RecipientKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        RecipientKind::parse(s).ok_or_else(|| UnknownName::new("recipient kind", s))
+    }
+}
+
+impl fmt::Display for RecipientKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a store keeps is read back as the same kind, and nothing else is taken.
+    #[test]
+    fn names_read_back_as_written() {
+        for k in MessageKind::ALL {
+            assert_eq!(k.code().parse::<MessageKind>(), Ok(k));
+        }
+        let codes: std::collections::HashSet<_> =
+            MessageKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), MessageKind::ALL.len(), "codes are distinct");
+        for k in [RecipientKind::Certificato, RecipientKind::Esterno] {
+            assert_eq!(k.as_str().parse::<RecipientKind>(), Ok(k));
+        }
+        assert_eq!("breve".parse::<ReceiptType>(), Ok(ReceiptType::Breve));
+        for bad in [
+            "",
+            "ACCETTAZIONE",
+            "accettazione ",
+            "avvenuta-consegna",
+            "x",
+        ] {
+            assert!(bad.parse::<MessageKind>().is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            "Certificato".parse::<RecipientKind>(),
+            Err(UnknownName::new("recipient kind", "Certificato"))
+        );
+        assert!("completissima".parse::<ReceiptType>().is_err());
     }
 }

@@ -27,7 +27,9 @@ pub mod wire;
 pub use build::{Builder, ProviderIdentity, Recipient, Transaction, UnsignedMessage};
 pub use daticert::DatiCert;
 pub use index::{ProviderEntry, ProviderIndex};
-pub use kind::{DatiCertTipo, ErrorCode, MessageKind, ReceiptType, RecipientKind, TimeoutStage};
+pub use kind::{
+    DatiCertTipo, ErrorCode, MessageKind, ReceiptType, RecipientKind, TimeoutStage, UnknownName,
+};
 pub use parse::{classify, PecMessage};
 pub use smime::Signer;
 pub use time::PecTime;

@@ -10,7 +10,7 @@ use crate::provider::{Destination, Provider};
 use pec::text::Lang;
 use pec::{Builder, PecTime, Transaction};
 use smtp::Reply;
-use store::{PecTransaction, RecipientState, StoreError, INBOX, SENT};
+use store::{DeliveryState, PecTransaction, QueueKind, RecipientState, StoreError, INBOX, SENT};
 
 /// Submits `message` from the authenticated `mailbox`.
 pub fn submit(
@@ -45,7 +45,7 @@ fn try_submit(
     let index = p.index();
     let serial = p
         .serial()
-        .map_err(|e| StoreError::Backend(format!("generatore casuale: {e}")))?;
+        .map_err(|e| StoreError::Internal(format!("generatore casuale: {e}")))?;
     let ident = pec::build::new_identificativo(time, serial, &p.identity.domain);
     // Every line about this transaction carries its identificativo.
     let _span = tracing::info_span!("pec", id = %ident).entered();
@@ -148,20 +148,19 @@ fn try_submit(
             sender: mail_from.to_string(),
             subject: tx.subject.clone(),
             msgid: tx.msgid.clone(),
-            receipt_type: tx.receipt_type.as_str().to_string(),
+            receipt_type: tx.receipt_type,
             created: now,
             recipients: tx
                 .recipients
                 .iter()
                 .map(|r| RecipientState {
                     address: r.address.clone(),
-                    kind: r.kind.as_str().to_string(),
+                    kind: r.kind,
                     state: if r.kind == pec::RecipientKind::Esterno {
-                        "sent-ordinary"
+                        DeliveryState::SentOrdinary
                     } else {
-                        "accepted"
-                    }
-                    .to_string(),
+                        DeliveryState::Accepted
+                    },
                     detail: None,
                     updated: now,
                     taken_in_charge: false,
@@ -177,7 +176,15 @@ fn try_submit(
         let mut remote: Vec<(String, Vec<String>)> = Vec::new();
         for (rcpt, dest) in &routes {
             if *dest == Destination::Local {
-                delivery::enqueue(db, "deliver", mail_from, rcpt, &envelope, Some(&ident), now)?;
+                delivery::enqueue(
+                    db,
+                    QueueKind::Deliver,
+                    mail_from,
+                    std::slice::from_ref(rcpt),
+                    &envelope,
+                    Some(&ident),
+                    now,
+                )?;
                 continue;
             }
             let domain = pec::build::domain_of(rcpt).to_ascii_lowercase();
@@ -189,12 +196,9 @@ fn try_submit(
         for (_, list) in &remote {
             delivery::enqueue(
                 db,
-                "relay",
+                QueueKind::Relay,
                 mail_from,
-                &list.join(
-                    "
-",
-                ),
+                list,
                 &envelope,
                 Some(&ident),
                 now,

@@ -6,7 +6,10 @@ use crate::metrics::Outcome;
 use crate::provider::{destination_with, Destination, Provider};
 use pec::ProviderIndex;
 use pec::{Builder, ErrorCode, MessageKind, PecTime, Transaction, UnsignedMessage};
-use store::{MessageMeta, MessageText, NewMessage, QueueItem, StoreError, Tx, INBOX};
+use store::{
+    DeliveryState, MessageMeta, MessageText, NewMessage, QueueItem, QueueKind, StoreError, Tx,
+    INBOX,
+};
 
 /// A message written to the blob store.
 pub struct Stored {
@@ -154,7 +157,7 @@ pub fn ingest(p: &Provider, address: &str, message: Ingest) -> Result<i64, Store
     let uids = ingest_all(p, address, vec![message])?;
     uids.first()
         .copied()
-        .ok_or_else(|| StoreError::Backend("nothing appended".into()))
+        .ok_or_else(|| StoreError::Internal("nothing appended".into()))
 }
 
 /// A message a client hands us, for [`ingest`].
@@ -208,9 +211,7 @@ pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> M
                 _ => m.from.clone(),
             })
             .unwrap_or_default(),
-        pec_kind: kind
-            .or(parsed.and_then(|m| m.kind))
-            .map(|k| k.code().to_string()),
+        pec_kind: kind.or(parsed.and_then(|m| m.kind)),
         identificativo: parsed.and_then(|m| m.daticert.as_ref().map(|d| d.identificativo.clone())),
         flags: String::new(),
         structure: None,
@@ -224,11 +225,11 @@ pub fn meta_of(parsed: Option<&pec::PecMessage>, kind: Option<MessageKind>) -> M
 pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
     let bytes = m
         .sign(&p.signer)
-        .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+        .map_err(|e| StoreError::Internal(format!("signing: {e}")))?;
     let meta = MessageMeta {
         subject: m.subject.clone(),
         sender: m.from.clone(),
-        pec_kind: Some(m.kind.code().to_string()),
+        pec_kind: Some(m.kind),
         identificativo: m.identificativo.clone(),
         flags: String::new(),
         structure: None,
@@ -331,7 +332,14 @@ pub fn dispatch(
                     append(db, rcpt, INBOX, s, now, false)?;
                 }
             }
-            _ => db.enqueue("relay", &s.mail_from, rcpt, &s.blob, None, now)?,
+            _ => db.enqueue(
+                QueueKind::Relay,
+                &s.mail_from,
+                std::slice::from_ref(rcpt),
+                &s.blob,
+                None,
+                now,
+            )?,
         }
     }
     Ok(())
@@ -340,15 +348,15 @@ pub fn dispatch(
 /// Queues work on a stored message, making its bytes durable in the same transaction.
 pub fn enqueue(
     db: &dyn Tx,
-    kind: &str,
+    kind: QueueKind,
     mail_from: &str,
-    rcpt: &str,
+    recipients: &[String],
     s: &Stored,
     identificativo: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
     s.persist(db)?;
-    db.enqueue(kind, mail_from, rcpt, &s.blob, identificativo, now)
+    db.enqueue(kind, mail_from, recipients, &s.blob, identificativo, now)
 }
 
 /// What the delivery point knows of an envelope it holds.
@@ -373,6 +381,14 @@ fn envelope_transaction(
 /// or, for an unknown or full mailbox, the non-delivery notice.
 pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let now = p.now();
+    // Queued one recipient per item (access and incoming points).
+    let [rcpt] = item.recipients.as_slice() else {
+        return Err(StoreError::Corrupt(format!(
+            "delivery item {} has {} recipients",
+            item.id,
+            item.recipients.len()
+        )));
+    };
     let bytes = p.store.blob(&item.blob)?;
     let Some((tx, original, meta)) = envelope_transaction(p, &bytes) else {
         // Not an envelope we can read: it was checked before queueing, so this is corruption.
@@ -383,7 +399,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 event: "errore-interno",
                 msgid: item.identificativo.as_deref().unwrap_or(""),
                 sender: &item.mail_from,
-                recipients: std::slice::from_ref(&item.rcpt),
+                recipients: &item.recipients,
                 subject: "",
                 related: &[],
                 provider: &p.identity.name,
@@ -399,9 +415,9 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     };
     let builder = Builder::new(&p.identity);
     let envelope = Stored::existing(item.blob.clone(), &bytes, meta);
-    let exists = p.store.mailbox(&item.rcpt)?.is_some();
+    let exists = p.store.mailbox(rcpt)?.is_some();
     let index = p.index();
-    let receipt_ok = sign(p, &builder.delivery(&tx, &item.rcpt, &original))?;
+    let receipt_ok = sign(p, &builder.delivery(&tx, rcpt, &original))?;
     let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
     let full = format!("5.2.2 - {} - casella piena", p.identity.name);
     let receipt_no_dest = if exists {
@@ -409,13 +425,13 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     } else {
         Some(sign(
             p,
-            &builder.non_delivery(&tx, &item.rcpt, ErrorCode::NoDest, &no_dest),
+            &builder.non_delivery(&tx, rcpt, ErrorCode::NoDest, &no_dest),
         )?)
     };
     let receipt_full = if exists {
         Some(sign(
             p,
-            &builder.non_delivery(&tx, &item.rcpt, ErrorCode::Altro, &full),
+            &builder.non_delivery(&tx, rcpt, ErrorCode::Altro, &full),
         )?)
     } else {
         None
@@ -427,13 +443,13 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         let outcome = if !exists {
             receipt_no_dest
                 .as_ref()
-                .map(|r| (r, "failed", no_dest.as_str()))
+                .map(|r| (r, DeliveryState::Failed, no_dest.as_str()))
         } else {
-            match append(db, &item.rcpt, INBOX, &envelope, now, true) {
-                Ok(_) => Some((&receipt_ok, "delivered", "")),
-                Err(StoreError::OverQuota(_)) => {
-                    receipt_full.as_ref().map(|r| (r, "failed", full.as_str()))
-                }
+            match append(db, rcpt, INBOX, &envelope, now, true) {
+                Ok(_) => Some((&receipt_ok, DeliveryState::Delivered, "")),
+                Err(StoreError::OverQuota(_)) => receipt_full
+                    .as_ref()
+                    .map(|r| (r, DeliveryState::Failed, full.as_str())),
                 Err(e) => return Err(e),
             }
         };
@@ -441,12 +457,12 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             dispatch(db, &index, receipt, now)?;
             db.update_recipient(
                 &tx.identificativo,
-                &item.rcpt,
+                rcpt,
                 state,
                 Some(detail).filter(|d| !d.is_empty()),
                 now,
             )?;
-            let event = if state == "delivered" {
+            let event = if state == DeliveryState::Delivered {
                 "consegna"
             } else {
                 "mancata-consegna"
@@ -456,11 +472,11 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         Ok(outcome.map(|(_, state, detail)| (state, detail.to_string())))
     })?;
     match done {
-        Some(("delivered", _)) => {
+        Some((DeliveryState::Delivered, _)) => {
             p.metrics.message(Outcome::Delivered, "busta-trasporto");
             tracing::info!(
                 event = "consegna",
-                rcpt = %item.rcpt,
+                rcpt = %rcpt,
                 "delivered into the mailbox; delivery receipt emitted"
             );
         }
@@ -468,7 +484,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             p.metrics.message(Outcome::Failed, "busta-trasporto");
             tracing::info!(
                 event = "mancata-consegna",
-                rcpt = %item.rcpt,
+                rcpt = %rcpt,
                 detail = %detail,
                 "not delivered; non-delivery notice emitted"
             );
@@ -481,15 +497,6 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
 /// Back-off after the n-th failed attempt: `base`, 2 × `base`, 4 × `base` … at most `max`.
 pub fn backoff(base: i64, max: i64, attempts: i64) -> i64 {
     (base.max(1) << (attempts - 1).clamp(0, 20)).min(max.max(1))
-}
-
-/// The recipients of a relay item (one SMTP transaction may carry several).
-pub fn relay_recipients(item: &QueueItem) -> Vec<String> {
-    item.rcpt
-        .split('\n')
-        .filter(|r| !r.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// Ends a relay item in one commit: it leaves the queue, the recipients the next hop took are
@@ -552,7 +559,13 @@ pub fn relay_finished(
         }
         for (r, n, tx, text) in &notices {
             dispatch(db, &index, n, now)?;
-            db.update_recipient(&tx.identificativo, r, "failed", Some(text), now)?;
+            db.update_recipient(
+                &tx.identificativo,
+                r,
+                DeliveryState::Failed,
+                Some(text),
+                now,
+            )?;
             log(p, db, "mancata-consegna", tx, &n.message_id)?;
         }
         let silent: Vec<&(String, String)> = failed
@@ -612,17 +625,13 @@ pub fn transaction_of(t: &store::PecTransaction, now: i64) -> Transaction {
             .iter()
             .map(|r| pec::Recipient {
                 address: r.address.clone(),
-                kind: if r.kind == "esterno" {
-                    pec::RecipientKind::Esterno
-                } else {
-                    pec::RecipientKind::Certificato
-                },
+                kind: r.kind,
                 primary: true,
             })
             .collect(),
         reply_to: t.sender.clone(),
         subject: t.subject.clone(),
         msgid: t.msgid.clone(),
-        receipt_type: pec::ReceiptType::parse(&t.receipt_type).unwrap_or_default(),
+        receipt_type: t.receipt_type,
     }
 }

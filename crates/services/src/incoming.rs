@@ -10,7 +10,7 @@ use crate::metrics::Outcome;
 use crate::provider::{Destination, Provider};
 use pec::{Builder, MessageKind, PecTime, Transaction, Verdict};
 use smtp::Reply;
-use store::{StoreError, INBOX};
+use store::{DeliveryState, QueueKind, StoreError, INBOX};
 
 /// Whether the MX takes mail for this recipient at all (our domains only; no open relay).
 fn accepts_recipient(p: &Provider, rcpt: &str) -> Result<bool, StoreError> {
@@ -145,9 +145,9 @@ fn try_receive(
                 for r in &fresh {
                     delivery::enqueue(
                         db,
-                        "deliver",
+                        QueueKind::Deliver,
                         mail_from,
-                        r,
+                        std::slice::from_ref(r),
                         &envelope,
                         Some(&tx.identificativo),
                         now,
@@ -402,7 +402,13 @@ fn receipt(
         }
         if let Some((n, rcpt, why, tx)) = &virus_notice {
             delivery::dispatch(db, &index, n, now)?;
-            db.update_recipient(&tx.identificativo, rcpt, "failed", Some(why), now)?;
+            db.update_recipient(
+                &tx.identificativo,
+                rcpt,
+                DeliveryState::Failed,
+                Some(why),
+                now,
+            )?;
             delivery::log(p, db, "mancata-consegna-virus", tx, &n.message_id)?;
         }
         for r in &fresh {
@@ -411,12 +417,12 @@ fn receipt(
             }
         }
         let state = match kind {
-            MessageKind::Delivery(_) => "delivered",
-            MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => "failed",
-            MessageKind::TakenInCharge => "taken-in-charge",
-            _ => "",
+            MessageKind::Delivery(_) => Some(DeliveryState::Delivered),
+            MessageKind::NonDelivery | MessageKind::NonDeliveryVirus => Some(DeliveryState::Failed),
+            MessageKind::TakenInCharge => Some(DeliveryState::TakenInCharge),
+            _ => None,
         };
-        if !state.is_empty() {
+        if let Some(state) = state {
             for a in &reported {
                 let detail = d.errore_esteso.as_deref();
                 db.update_recipient(&d.identificativo, a, state, detail, now)?;
@@ -549,7 +555,16 @@ fn ordinary(
         }
         for (f, local) in forward_to.iter().zip(&local_forward) {
             if !local {
-                delivery::enqueue(db, "relay", &forward_from, f, &original, None, now)?;
+                let to = std::slice::from_ref(f);
+                delivery::enqueue(
+                    db,
+                    QueueKind::Relay,
+                    &forward_from,
+                    to,
+                    &original,
+                    None,
+                    now,
+                )?;
             }
         }
         db.log_append(&store::LogRecord {
@@ -693,7 +708,8 @@ fn return_to_sender(
     let bounce = Stored::put(p, message, None)?;
     p.store.write(|db| {
         for original in &originals {
-            delivery::enqueue(db, "relay", "", original, &bounce, None, now)?;
+            let to = std::slice::from_ref(original);
+            delivery::enqueue(db, QueueKind::Relay, "", to, &bounce, None, now)?;
         }
         db.log_append(&store::LogRecord {
             time: now,

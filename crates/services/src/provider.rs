@@ -395,7 +395,7 @@ mod tests {
             Destination::Ordinary
         );
         // Read as "not ours", a failing lookup would relay a local recipient's message.
-        let failing = |_: &str| Err(StoreError::Backend("database is locked".into()));
+        let failing = |_: &str| Err(StoreError::Retryable("database is locked".into()));
         assert!(destination_with("a@pec.example.test", &index, failing).is_err());
     }
 }

@@ -6,8 +6,8 @@
 use crate::delivery;
 use crate::metrics::Outcome;
 use crate::provider::Provider;
-use pec::{Builder, TimeoutStage};
-use store::StoreError;
+use pec::{Builder, RecipientKind, TimeoutStage};
+use store::{DeliveryState, StoreError};
 
 /// Sends the notices that are due; returns how many.
 pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
@@ -22,8 +22,7 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
         let elapsed = now - t.created;
         let tx = delivery::transaction_of(&t, now);
         for r in &t.recipients {
-            let waiting =
-                r.kind == "certificato" && (r.state == "accepted" || r.state == "taken-in-charge");
+            let waiting = r.kind == RecipientKind::Certificato && r.state.awaits_receipt();
             if !waiting {
                 continue;
             }
@@ -59,7 +58,7 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
                     db.update_recipient(
                         &t.identificativo,
                         &r.address,
-                        "timed-out",
+                        DeliveryState::TimedOut,
                         Some("nessuna ricevuta di consegna entro 24 ore"),
                         now,
                     )?;

@@ -23,7 +23,8 @@ use openssl::x509::X509;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{QueueClaim, QueueFailure, QueueItem};
+use store::QueueFailureKind as FailureKind;
+use store::{QueueClaim, QueueFailure, QueueItem, QueueKind};
 use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
@@ -85,37 +86,10 @@ enum Lane {
 }
 
 impl Lane {
-    fn kinds(self) -> &'static [&'static str] {
+    fn kinds(self) -> &'static [QueueKind] {
         match self {
-            Lane::Local => &["deliver"],
-            Lane::Remote => &["relay"],
-        }
-    }
-}
-
-/// Why an attempt failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FailureKind {
-    /// Expected to pass: the destination is down, busy or answered 4xx.
-    Temporary,
-    /// The peer broke the protocol or stalled.
-    Peer,
-    /// The whole attempt ran past its deadline.
-    Deadline,
-    /// Our side could not process the item (unreadable bytes, unknown kind, store error).
-    Internal,
-    /// The item's task panicked.
-    Panic,
-}
-
-impl FailureKind {
-    fn code(self) -> &'static str {
-        match self {
-            FailureKind::Temporary => "temporary",
-            FailureKind::Peer => "peer",
-            FailureKind::Deadline => "deadline",
-            FailureKind::Internal => "internal",
-            FailureKind::Panic => "panic",
+            Lane::Local => &[QueueKind::Deliver],
+            Lane::Remote => &[QueueKind::Relay],
         }
     }
 }
@@ -373,8 +347,8 @@ async fn process(
     settings: &QueueSettings,
     item: QueueItem,
 ) -> Result<(), Failure> {
-    match item.kind.as_str() {
-        "deliver" => {
+    match item.kind {
+        QueueKind::Deliver => {
             let (p, span) = (p.clone(), tracing::Span::current());
             match tokio::task::spawn_blocking(move || {
                 span.in_scope(|| delivery::deliver(&p, &item))
@@ -382,6 +356,11 @@ async fn process(
             .await
             {
                 Ok(Ok(())) => Ok(()),
+                // A busy database passes: that is no reason to park the item.
+                Ok(Err(e @ store::StoreError::Retryable(_))) => Err(Failure::new(
+                    FailureKind::Temporary,
+                    format!("archivio momentaneamente non disponibile: {e}"),
+                )),
                 Ok(Err(e)) => Err(Failure::new(
                     FailureKind::Internal,
                     format!("errore interno di consegna: {e}"),
@@ -392,11 +371,7 @@ async fn process(
                 )),
             }
         }
-        "relay" => relay(p, settings, item).await,
-        other => Err(Failure::new(
-            FailureKind::Internal,
-            format!("tipo di elemento sconosciuto: {other:?}"),
-        )),
+        QueueKind::Relay => relay(p, settings, item).await,
     }
 }
 
@@ -410,14 +385,15 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
         let now = p2.now();
         if now - it.created > p2.timers.max_queue_secs {
             tracing::warn!(
-                failure = f.kind.code(),
+                failure = f.kind.as_str(),
                 why = %f.why,
                 "queue: past the maximum time in the queue, given up"
             );
             let why = format!("consegna non riuscita entro il tempo massimo: {}", f.why);
-            let failed: Vec<(String, String)> = delivery::relay_recipients(&it)
-                .into_iter()
-                .map(|r| (r, why.clone()))
+            let failed: Vec<(String, String)> = it
+                .recipients
+                .iter()
+                .map(|r| (r.clone(), why.clone()))
                 .collect();
             return delivery::relay_finished(&p2, &it, &[], "", &failed).map(|()| false);
         }
@@ -425,7 +401,7 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
         let parked = p2.store.queue_retry(
             it.id,
             &QueueFailure {
-                kind: f.kind.code(),
+                kind: f.kind,
                 error: &f.why,
                 next_attempt: now + delay,
                 now,
@@ -434,14 +410,14 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
         )?;
         if parked {
             tracing::error!(
-                failure = f.kind.code(),
+                failure = f.kind.as_str(),
                 why = %f.why,
                 park_after,
                 "queue: item parked after failing the same way again and again (certa queue)"
             );
         } else {
             tracing::warn!(
-                failure = f.kind.code(),
+                failure = f.kind.as_str(),
                 why = %f.why,
                 retry_in_secs = delay,
                 "queue: attempt failed, retried later"
@@ -546,8 +522,7 @@ async fn relay(
     let (p2, it, allow_private) = (p.clone(), item.clone(), settings.allow_private_mx);
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let data = p2.store.blob(&it.blob).map_err(|e| e.to_string())?;
-        let rcpts = delivery::relay_recipients(&it);
-        let first = rcpts.first().cloned().unwrap_or_default();
+        let first = it.recipients.first().cloned().unwrap_or_default();
         let domain = pec::build::domain_of(&first).to_string();
         let route = p2.store.route(&domain).map_err(|e| e.to_string())?;
         let destination = p2
@@ -578,7 +553,7 @@ async fn relay(
             tracing::Span::current().record("id", d.identificativo.as_str());
         }
     }
-    let rcpts = delivery::relay_recipients(&item);
+    let rcpts = item.recipients.clone();
     let hops = match hops {
         Ok(h) if !h.is_empty() => h,
         Ok(_) => {

@@ -106,7 +106,10 @@ impl BlobStore {
         lock.lock_shared()?;
         let hash = Self::name_of(data);
         let Some(path) = self.path(&hash) else {
-            return Err(std::io::Error::other("bad blob name"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "bad blob name",
+            ));
         };
         if path.exists() {
             // Already here: its new reference keeps it from removal for the grace period.
@@ -195,9 +198,9 @@ impl BlobStore {
     }
 
     pub fn get(&self, hash: &str) -> std::io::Result<Vec<u8>> {
-        let path = self
-            .path(hash)
-            .ok_or_else(|| std::io::Error::other("bad blob name"))?;
+        let path = self.path(hash).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad blob name")
+        })?;
         fs::read(path)
     }
 }

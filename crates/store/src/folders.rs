@@ -209,7 +209,7 @@ fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedMessage> {
         internal_date: r.get(3)?,
         subject: r.get(4)?,
         sender: r.get(5)?,
-        pec_kind: r.get(6)?,
+        pec_kind: crate::sqlite::named_opt(r, 6)?,
         identificativo: r.get(7)?,
         structure: r.get(8)?,
     })

@@ -10,6 +10,7 @@ mod blob;
 pub mod conformance;
 mod folders;
 mod gc;
+mod kinds;
 mod log;
 mod sessions;
 mod sqlite;
@@ -17,28 +18,55 @@ mod text;
 
 pub use blob::BlobStore;
 pub use folders::normalize_flags;
+pub use kinds::{DeliveryState, QueueFailureKind, QueueKind};
 pub use log::{LogEvent, LogVerifyError};
 pub use sqlite::SqliteStore;
 
+use pec::{MessageKind, ReceiptType, RecipientKind};
 use serde::Serialize;
 use thiserror::Error;
 
+/// What went wrong, by what the caller can do about it; each carries the source error's
+/// text for the log.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Db(String),
-    #[error("blob store: {0}")]
-    Io(#[from] std::io::Error),
+    /// The thing named does not exist (a mailbox, a folder, a blob).
     #[error("{0} not found")]
     NotFound(String),
+    /// The thing named exists already, or the change conflicts with one that does.
     #[error("{0} already exists")]
     Exists(String),
     #[error("mailbox {0} is over quota")]
     OverQuota(String),
-    #[error("store: {0}")]
-    Backend(String),
+    /// A rule of the store refuses the change (a special-use folder, …).
     #[error("{0}")]
     Refused(String),
+    /// May pass if tried again later: the database busy or locked by another writer, a
+    /// full disk, an I/O error.
+    #[error("temporarily unavailable: {0}")]
+    Retryable(String),
+    /// The stored data is damaged: not what this code writes (a malformed database, a
+    /// value no version of Certa stores, a blob gone).
+    #[error("damaged data: {0}")]
+    Corrupt(String),
+    /// A bug: the store used in a way it does not support.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// I/O errors of the blob files, by kind: a missing file is not found, unreadable data is
+/// damage, everything else (a full disk, an I/O error, an interrupted call) may pass.
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        let text = format!("blob store: {e}");
+        match e.kind() {
+            ErrorKind::NotFound => StoreError::NotFound(text),
+            ErrorKind::InvalidData | ErrorKind::UnexpectedEof => StoreError::Corrupt(text),
+            ErrorKind::InvalidInput | ErrorKind::Unsupported => StoreError::Internal(text),
+            _ => StoreError::Retryable(text),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -83,7 +111,7 @@ pub struct Mailbox {
 pub struct MessageMeta {
     pub subject: String,
     pub sender: String,
-    pub pec_kind: Option<String>,
+    pub pec_kind: Option<MessageKind>,
     pub identificativo: Option<String>,
     pub flags: String,
     /// The MIME structure and envelope (JSON from the `message` crate), parsed at delivery.
@@ -174,7 +202,7 @@ pub struct StoredMessage {
     pub blob: String,
     pub subject: String,
     pub sender: String,
-    pub pec_kind: Option<String>,
+    pub pec_kind: Option<MessageKind>,
     pub identificativo: Option<String>,
     pub internal_date: Unix,
 }
@@ -182,9 +210,11 @@ pub struct StoredMessage {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueItem {
     pub id: i64,
-    pub kind: String,
+    pub kind: QueueKind,
     pub mail_from: String,
-    pub rcpt: String,
+    /// In the order they were queued; one for a delivery, one or more (of one
+    /// destination) for a relay.
+    pub recipients: Vec<String>,
     pub blob: String,
     pub identificativo: Option<String>,
     pub created: Unix,
@@ -194,18 +224,17 @@ pub struct QueueItem {
 }
 
 /// The destination of a queue item: the domain of its first recipient, lower-cased.
-pub fn queue_destination(rcpt: &str) -> String {
-    let first = rcpt.split('\n').next().unwrap_or_default();
-    first
+pub fn queue_destination(first_recipient: &str) -> String {
+    first_recipient
         .rsplit_once('@')
-        .map_or(first, |(_, d)| d)
+        .map_or(first_recipient, |(_, d)| d)
         .to_ascii_lowercase()
 }
 
 /// Which items a worker may claim.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueClaim<'a> {
-    pub kinds: &'a [&'a str],
+    pub kinds: &'a [QueueKind],
     /// Destinations already at their limit of concurrent attempts.
     pub skip_destinations: &'a [String],
 }
@@ -213,8 +242,8 @@ pub struct QueueClaim<'a> {
 /// A failed attempt, for [`Store::queue_retry`].
 #[derive(Debug, Clone, Copy)]
 pub struct QueueFailure<'a> {
-    /// A short stable code: failures with the same code count as "the same way".
-    pub kind: &'a str,
+    /// Failures of the same kind count as "the same way".
+    pub kind: QueueFailureKind,
     pub error: &'a str,
     pub next_attempt: Unix,
     pub now: Unix,
@@ -230,7 +259,7 @@ pub struct QueueEntry {
     pub next_attempt: Unix,
     pub lease_until: Unix,
     pub last_error: Option<String>,
-    pub failure_kind: Option<String>,
+    pub failure_kind: Option<QueueFailureKind>,
     pub same_failures: i64,
     /// When it was parked as poison: only an administrator puts it back.
     pub parked: Option<Unix>,
@@ -239,8 +268,8 @@ pub struct QueueEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct RecipientState {
     pub address: String,
-    pub kind: String,
-    pub state: String,
+    pub kind: RecipientKind,
+    pub state: DeliveryState,
     pub detail: Option<String>,
     pub updated: Unix,
     pub taken_in_charge: bool,
@@ -254,7 +283,7 @@ pub struct PecTransaction {
     pub sender: String,
     pub subject: String,
     pub msgid: Option<String>,
-    pub receipt_type: String,
+    pub receipt_type: ReceiptType,
     pub created: Unix,
     pub recipients: Vec<RecipientState>,
 }
@@ -300,12 +329,12 @@ pub trait Tx {
         now: Unix,
         enforce_quota: bool,
     ) -> Result<i64>;
-    /// Queues work for the delivery workers.
+    /// Queues work for the delivery workers, for one or more recipients (in this order).
     fn enqueue(
         &self,
-        kind: &str,
+        kind: QueueKind,
         mail_from: &str,
-        rcpt: &str,
+        recipients: &[String],
         blob: &str,
         identificativo: Option<&str>,
         now: Unix,
@@ -320,7 +349,7 @@ pub trait Tx {
         &self,
         identificativo: &str,
         address: &str,
-        state: &str,
+        state: DeliveryState,
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool>;
@@ -572,11 +601,11 @@ impl dyn Store + '_ {
         self.write_with(durability, &mut |tx| {
             let f = f
                 .take()
-                .ok_or_else(|| StoreError::Backend("write closure called twice".into()))?;
+                .ok_or_else(|| StoreError::Internal("write closure called twice".into()))?;
             out = Some(f(tx)?);
             Ok(())
         })?;
-        out.ok_or_else(|| StoreError::Backend("write closure not called".into()))
+        out.ok_or_else(|| StoreError::Internal("write closure not called".into()))
     }
 }
 
@@ -621,7 +650,7 @@ pub struct ListedMessage {
     pub internal_date: Unix,
     pub subject: String,
     pub sender: String,
-    pub pec_kind: Option<String>,
+    pub pec_kind: Option<MessageKind>,
     pub identificativo: Option<String>,
     /// The structure parsed at delivery (JSON), for attachment marks.
     pub structure: Option<String>,

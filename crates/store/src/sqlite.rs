@@ -3,15 +3,52 @@
 
 use crate::log;
 use crate::*;
+use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Mutex;
 
+/// SQLite's errors by what the caller can do: busy or locked (another writer past the busy
+/// timeout), a full disk or an I/O error may pass; a UNIQUE or PRIMARY KEY violation means
+/// the row exists; a foreign key violation, that what it refers to does not; a malformed
+/// file or a value of the wrong type is damage; the rest is a bug of ours.
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(e.to_string())
+        use rusqlite::ffi::{self, ErrorCode};
+        use rusqlite::Error as E;
+        let text = format!("database: {e}");
+        match &e {
+            E::SqliteFailure(f, _) => match f.code {
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::OutOfMemory
+                | ErrorCode::FileLockingProtocolFailed
+                | ErrorCode::SchemaChanged
+                | ErrorCode::OperationInterrupted => StoreError::Retryable(text),
+                ErrorCode::ConstraintViolation => match f.extended_code {
+                    ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                        StoreError::Exists(text)
+                    }
+                    ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound(text),
+                    _ => StoreError::Internal(text),
+                },
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase | ErrorCode::TypeMismatch => {
+                    StoreError::Corrupt(text)
+                }
+                _ => StoreError::Internal(text),
+            },
+            E::QueryReturnedNoRows => StoreError::NotFound(text),
+            E::FromSqlConversionFailure(..)
+            | E::InvalidColumnType(..)
+            | E::IntegralValueOutOfRange(..)
+            | E::Utf8Error(_) => StoreError::Corrupt(text),
+            _ => StoreError::Internal(text),
+        }
     }
 }
 
@@ -274,6 +311,28 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE mailboxes ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 16 (a typed store, issue 12 item 3): a queue item's recipients as rows, in their
+    // order, instead of one column joined by line breaks; the rows of the items queued
+    // before are split out of it, and the column goes.
+    r#"
+    CREATE TABLE queue_recipients(
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        PRIMARY KEY(queue_id, position)
+    ) WITHOUT ROWID;
+    WITH RECURSIVE split(queue_id, position, address, rest) AS (
+        SELECT id, -1, '', rcpt || char(10) FROM queue
+        UNION ALL
+        SELECT queue_id, position + 1,
+            substr(rest, 1, instr(rest, char(10)) - 1),
+            substr(rest, instr(rest, char(10)) + 1)
+        FROM split WHERE rest <> ''
+    )
+    INSERT INTO queue_recipients(queue_id, position, address)
+        SELECT queue_id, position, address FROM split WHERE position >= 0 AND address <> '';
+    ALTER TABLE queue DROP COLUMN rcpt;
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -362,6 +421,15 @@ impl SqliteStore {
         })();
         conn.pragma_update(None, "synchronous", "FULL")?;
         out
+    }
+
+    /// The bytes of a blob kept in a file. A row names it, so a missing file is damage,
+    /// not a name never stored.
+    fn blob_file(&self, hash: &str) -> Result<Vec<u8>> {
+        self.blobs.get(hash).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::Corrupt(format!("blob {hash} missing")),
+            _ => e.into(),
+        })
     }
 
     /// Read-only access.
@@ -512,7 +580,7 @@ impl Store for SqliteStore {
             .map(|(uid, blob, data, structure)| {
                 let data = match data {
                     Some(d) => d,
-                    None => self.blobs.get(&blob)?,
+                    None => self.blob_file(&blob)?,
                 };
                 Ok(MessageContent {
                     uid,
@@ -792,7 +860,7 @@ impl Store for SqliteStore {
                         blob: r.get(5)?,
                         subject: r.get(6)?,
                         sender: r.get(7)?,
-                        pec_kind: r.get(8)?,
+                        pec_kind: named_opt(r, 8)?,
                         identificativo: r.get(9)?,
                         internal_date: r.get(10)?,
                     })
@@ -814,7 +882,7 @@ impl Store for SqliteStore {
         })?;
         match inline {
             Some(d) => Ok(d),
-            None => Ok(self.blobs.get(hash)?),
+            None => self.blob_file(hash),
         }
     }
 
@@ -931,14 +999,15 @@ impl Store for SqliteStore {
         lease_secs: i64,
         claim: &QueueClaim<'_>,
     ) -> Result<Option<QueueItem>> {
+        let kinds: Vec<&str> = claim.kinds.iter().map(|k| k.as_str()).collect();
         let kinds =
-            serde_json::to_string(claim.kinds).map_err(|e| StoreError::Backend(e.to_string()))?;
+            serde_json::to_string(&kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
         let skip = serde_json::to_string(claim.skip_destinations)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         self.sql_write_relaxed(|tx| {
             let item = tx
                 .query_row(
-                    "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts, destination FROM queue
+                    "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination FROM queue
                      WHERE next_attempt <= ?1 AND lease_until <= ?1 AND parked = 0
                        AND kind IN (SELECT value FROM json_each(?2))
                        AND destination NOT IN (SELECT value FROM json_each(?3))
@@ -947,10 +1016,12 @@ impl Store for SqliteStore {
                     queue_item,
                 )
                 .optional()?;
-            if let Some(i) = &item {
-                tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![i.id, now + lease_secs])?;
-            }
-            Ok(item)
+            let Some(mut item) = item else {
+                return Ok(None);
+            };
+            tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![item.id, now + lease_secs])?;
+            item.recipients = queue_recipients(tx, item.id)?;
+            Ok(Some(item))
         })
     }
 
@@ -978,13 +1049,13 @@ impl Store for SqliteStore {
                 .query_row(
                     "SELECT failure_kind, same_failures FROM queue WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
+                    |r| Ok((named_opt::<QueueFailureKind>(r, 0)?, r.get::<_, i64>(1)?)),
                 )
                 .optional()?
             else {
                 return Ok(false);
             };
-            let same = if kind.as_deref() == Some(failure.kind) {
+            let same = if kind == Some(failure.kind) {
                 same + 1
             } else {
                 1
@@ -997,7 +1068,7 @@ impl Store for SqliteStore {
                     id,
                     failure.next_attempt,
                     failure.error,
-                    failure.kind,
+                    failure.kind.as_str(),
                     same,
                     if parked { failure.now.max(1) } else { 0 }
                 ],
@@ -1009,22 +1080,26 @@ impl Store for SqliteStore {
     fn queue_entries(&self) -> Result<Vec<QueueEntry>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT id, kind, mail_from, rcpt, blob, identificativo, created, attempts, destination,
+                "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination,
                         next_attempt, lease_until, last_error, failure_kind, same_failures, parked
                  FROM queue ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
                 Ok(QueueEntry {
                     item: queue_item(r)?,
-                    next_attempt: r.get(9)?,
-                    lease_until: r.get(10)?,
-                    last_error: r.get(11)?,
-                    failure_kind: r.get(12)?,
-                    same_failures: r.get(13)?,
-                    parked: Some(r.get::<_, i64>(14)?).filter(|t| *t > 0),
+                    next_attempt: r.get(8)?,
+                    lease_until: r.get(9)?,
+                    last_error: r.get(10)?,
+                    failure_kind: named_opt(r, 11)?,
+                    same_failures: r.get(12)?,
+                    parked: Some(r.get::<_, i64>(13)?).filter(|t| *t > 0),
                 })
             })?;
-            Ok(rows.collect::<std::result::Result<_, _>>()?)
+            let mut entries = rows.collect::<std::result::Result<Vec<_>, _>>()?;
+            for e in &mut entries {
+                e.item.recipients = queue_recipients(c, e.item.id)?;
+            }
+            Ok(entries)
         })
     }
 
@@ -1067,7 +1142,7 @@ impl Store for SqliteStore {
                             sender: r.get(1)?,
                             subject: r.get(2)?,
                             msgid: r.get(3)?,
-                            receipt_type: r.get(4)?,
+                            receipt_type: named(r, 4)?,
                             created: r.get(5)?,
                             recipients: vec![],
                         })
@@ -1082,8 +1157,8 @@ impl Store for SqliteStore {
                 .query_map([identificativo], |r| {
                     Ok(RecipientState {
                         address: r.get(0)?,
-                        kind: r.get(1)?,
-                        state: r.get(2)?,
+                        kind: named(r, 1)?,
+                        state: named(r, 2)?,
                         detail: r.get(3)?,
                         updated: r.get(4)?,
                         taken_in_charge: r.get(5)?,
@@ -1099,8 +1174,16 @@ impl Store for SqliteStore {
     /// Transactions whose certified recipients are still waiting for a delivery receipt.
     fn pending_transactions(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT DISTINCT identificativo FROM pec_recipients WHERE state IN ('accepted', 'taken-in-charge') AND kind = 'certificato' AND notice_24h = 0")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<std::result::Result<Vec<String>, _>>()?;
+            let [a, b] = DeliveryState::AWAITING_RECEIPT.map(DeliveryState::as_str);
+            let mut st = c.prepare(
+                "SELECT DISTINCT identificativo FROM pec_recipients
+                 WHERE state IN (?1, ?2) AND kind = ?3 AND notice_24h = 0",
+            )?;
+            let rows = st
+                .query_map(params![a, b, RecipientKind::Certificato.as_str()], |r| {
+                    r.get(0)
+                })?
+                .collect::<std::result::Result<Vec<String>, _>>()?;
             Ok(rows)
         })
     }
@@ -1146,6 +1229,30 @@ impl Store for SqliteStore {
             )?)
         })
     }
+}
+
+/// A column kept as one of an enum's names; any other text is damage, read as
+/// [`StoreError::Corrupt`] (through the conversion failure), never guessed.
+pub(crate) fn named<T: FromStr<Err = pec::UnknownName>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    text.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}
+
+/// [`named`] for a column that may be NULL.
+pub(crate) fn named_opt<T: FromStr<Err = pec::UnknownName>>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = r.get(i)?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+    })
+    .transpose()
 }
 
 fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
@@ -1245,7 +1352,7 @@ impl Tx for SqliteTx<'_, '_> {
         self.tx.execute(
         "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind, m.meta.identificativo, m.meta.structure, text_id],
+        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind.map(MessageKind::code), m.meta.identificativo, m.meta.structure, text_id],
     )?;
         self.tx.execute(
             "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
@@ -1259,20 +1366,33 @@ impl Tx for SqliteTx<'_, '_> {
         Ok(uid)
     }
 
-    /// Queues work for the delivery workers.
+    /// Queues work for the delivery workers, one row per recipient beside the item.
     fn enqueue(
         &self,
-        kind: &str,
+        kind: QueueKind,
         mail_from: &str,
-        rcpt: &str,
+        recipients: &[String],
         blob: &str,
         identificativo: Option<&str>,
         now: Unix,
     ) -> Result<()> {
+        let Some(first) = recipients.first() else {
+            return Err(StoreError::Internal(
+                "a queue item without recipients".into(),
+            ));
+        };
         self.tx.execute(
-        "INSERT INTO queue(kind, mail_from, rcpt, blob, identificativo, created, next_attempt, destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-        params![kind, mail_from, rcpt, blob, identificativo, now, crate::queue_destination(rcpt)],
-    )?;
+            "INSERT INTO queue(kind, mail_from, blob, identificativo, created, next_attempt, destination)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![kind.as_str(), mail_from, blob, identificativo, now, crate::queue_destination(first)],
+        )?;
+        let id = self.tx.last_insert_rowid();
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO queue_recipients(queue_id, position, address) VALUES (?1, ?2, ?3)",
+        )?;
+        for (position, address) in recipients.iter().enumerate() {
+            st.execute(params![id, position as i64, address])?;
+        }
         Ok(())
     }
 
@@ -1284,12 +1404,12 @@ impl Tx for SqliteTx<'_, '_> {
     fn create_transaction(&self, t: &PecTransaction) -> Result<()> {
         self.tx.execute(
         "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type, t.created],
+        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type.as_str(), t.created],
     )?;
         for r in &t.recipients {
             self.tx.execute(
             "INSERT INTO pec_recipients(identificativo, address, kind, state, detail, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![t.identificativo, r.address, r.kind, r.state, r.detail, r.updated],
+            params![t.identificativo, r.address, r.kind.as_str(), r.state.as_str(), r.detail, r.updated],
         )?;
         }
         Ok(())
@@ -1301,21 +1421,28 @@ impl Tx for SqliteTx<'_, '_> {
         &self,
         identificativo: &str,
         address: &str,
-        state: &str,
+        state: DeliveryState,
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool> {
-        let n = if state == "taken-in-charge" {
+        // A presa in carico after the delivery receipt (they race) changes only the flag.
+        let n = if state == DeliveryState::TakenInCharge {
             self.tx.execute(
                 "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?4,
-                 state = CASE WHEN state = 'accepted' THEN ?3 ELSE state END
+                 state = CASE WHEN state = ?5 THEN ?3 ELSE state END
              WHERE identificativo = ?1 AND address = ?2",
-                params![identificativo, address, state, now],
+                params![
+                    identificativo,
+                    address,
+                    state.as_str(),
+                    now,
+                    DeliveryState::Accepted.as_str()
+                ],
             )?
         } else {
             self.tx.execute(
             "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5 WHERE identificativo = ?1 AND address = ?2",
-            params![identificativo, address, state, detail, now],
+            params![identificativo, address, state.as_str(), detail, now],
         )?
         };
         Ok(n > 0)
@@ -1364,17 +1491,105 @@ impl Tx for SqliteTx<'_, '_> {
     }
 }
 
-/// A queue row's item columns, in the order the queue queries select them.
+/// A queue row's item columns, in the order the queue queries select them; its
+/// recipients are read by [`queue_recipients`].
 fn queue_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
     Ok(QueueItem {
         id: r.get(0)?,
-        kind: r.get(1)?,
+        kind: named(r, 1)?,
         mail_from: r.get(2)?,
-        rcpt: r.get(3)?,
-        blob: r.get(4)?,
-        identificativo: r.get(5)?,
-        created: r.get(6)?,
-        attempts: r.get(7)?,
-        destination: r.get(8)?,
+        recipients: vec![],
+        blob: r.get(3)?,
+        identificativo: r.get(4)?,
+        created: r.get(5)?,
+        attempts: r.get(6)?,
+        destination: r.get(7)?,
     })
+}
+
+/// The recipients of a queue item, in the order they were queued. An item has at least
+/// one ([`Tx::enqueue`] refuses none): without any it is damaged.
+fn queue_recipients(c: &Connection, id: i64) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT address FROM queue_recipients WHERE queue_id = ?1 ORDER BY position",
+    )?;
+    let recipients = st
+        .query_map([id], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<String>, _>>()?;
+    if recipients.is_empty() {
+        return Err(StoreError::Corrupt(format!(
+            "queue item {id} has no recipients"
+        )));
+    }
+    Ok(recipients)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of the schema before the queue's recipients became rows, with items
+    /// queued by that version, opened by this one: each item keeps its recipients, in
+    /// order, and its queue state.
+    #[test]
+    fn queued_recipients_move_to_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE queue_recipients"))
+            .unwrap();
+        {
+            let c = Connection::open(dir.path().join("certa.db")).unwrap();
+            for m in &MIGRATIONS[..ours] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", ours as i64).unwrap();
+            c.execute_batch(
+                "INSERT INTO queue(kind, mail_from, rcpt, blob, created, next_attempt,
+                                   attempts, destination)
+                 VALUES ('relay', 'a@pec.test', 'x@b.test' || char(10) || 'y@b.test'
+                         || char(10) || 'z@b.test', '00', 1, 1, 2, 'b.test'),
+                        ('deliver', 'a@pec.test', 'c@pec.test', '00', 1, 1, 0, 'pec.test'),
+                        ('relay', '', 'w@d.test' || char(10), '00', 1, 1, 0, 'd.test');",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let entries = s.queue_entries().unwrap();
+        let got: Vec<(QueueKind, Vec<&str>, i64)> = entries
+            .iter()
+            .map(|e| {
+                let r = e.item.recipients.iter().map(String::as_str).collect();
+                (e.item.kind, r, e.item.attempts)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    QueueKind::Relay,
+                    vec!["x@b.test", "y@b.test", "z@b.test"],
+                    2
+                ),
+                (QueueKind::Deliver, vec!["c@pec.test"], 0),
+                (QueueKind::Relay, vec!["w@d.test"], 0),
+            ]
+        );
+        let c = s.db.lock().unwrap();
+        let columns: Vec<String> = c
+            .prepare("SELECT name FROM pragma_table_info('queue')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "rcpt"), "{columns:?}");
+        // A finished item takes its recipients with it.
+        c.execute("DELETE FROM queue WHERE id = ?1", [entries[0].item.id])
+            .unwrap();
+        let left: i64 = c
+            .query_row("SELECT count(*) FROM queue_recipients", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 2);
+    }
 }

@@ -3,7 +3,8 @@
 //! is in the conformance suite (`store::conformance`, run by `tests/conformance.rs`).
 
 use store::{
-    LogRecord, MessageMeta, NewMailbox, NewMessage, QueueClaim, SqliteStore, Store, INBOX,
+    LogRecord, MessageMeta, NewMailbox, NewMessage, QueueClaim, QueueKind, SqliteStore, Store,
+    INBOX,
 };
 
 fn reopen(dir: &std::path::Path) -> Box<dyn Store> {
@@ -26,7 +27,7 @@ fn open() -> (tempfile::TempDir, Box<dyn Store>) {
 }
 
 const ANY: QueueClaim = QueueClaim {
-    kinds: &["relay", "deliver"],
+    kinds: &[QueueKind::Relay, QueueKind::Deliver],
     skip_destinations: &[],
 };
 
@@ -148,7 +149,14 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
             tx.append("a@pec.test", INBOX, &m, 1, true)?;
         }
         // A queue item also holds the large blob.
-        tx.enqueue("relay", "a@pec.test", "b@x.test", &large_hash, None, 1)
+        tx.enqueue(
+            QueueKind::Relay,
+            "a@pec.test",
+            &["b@x.test".into()],
+            &large_hash,
+            None,
+            1,
+        )
     })
     .unwrap();
     let inbox = s.folder(1, INBOX).unwrap().unwrap().id;

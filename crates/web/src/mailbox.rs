@@ -120,11 +120,10 @@ pub fn row(folder: &str, m: &ListedMessage, current: Option<i64>, l: Lang) -> Ro
         seen: flag("\\Seen"),
         flagged: flag("\\Flagged"),
         attachment,
-        badge: m.pec_kind.as_deref().map(|k| i18n::pec_badge(k, l)),
+        badge: m.pec_kind.map(|k| i18n::pec_badge(k.code(), l)),
         badge_class: m
             .pec_kind
-            .as_deref()
-            .map(|k| k.split('-').next().unwrap_or(k).to_string())
+            .map(|k| k.code().split('-').next().unwrap_or_default().to_string())
             .unwrap_or_default(),
         from: m.sender.clone(),
         to,

@@ -302,14 +302,13 @@ fn sent_status(mb: &Access, ident: &str, l: Lang) -> Result<SentStatus, WebError
         .map(|(f, m)| ReceiptLink {
             label: m
                 .pec_kind
-                .as_deref()
-                .map(|k| i18n::pec_badge(k, l).to_string())
+                .map(|k| i18n::pec_badge(k.code(), l).to_string())
                 .unwrap_or_else(|| m.subject.clone()),
             date: i18n::datetime(m.internal_date),
             url: format!("/?f={}&uid={}", enc(&f), m.uid),
         })
         .collect();
-    Ok((status, receipts, tx.receipt_type))
+    Ok((status, receipts, tx.receipt_type.as_str().to_string()))
 }
 
 #[derive(Deserialize)]

@@ -238,7 +238,12 @@ impl Node {
         s.folder_messages(address, folder)
             .unwrap()
             .into_iter()
-            .map(|m| (m.pec_kind.clone(), s.blob(&m.blob).unwrap()))
+            .map(|m| {
+                (
+                    m.pec_kind.map(|k| k.code().to_string()),
+                    s.blob(&m.blob).unwrap(),
+                )
+            })
             .collect()
     }
 

@@ -51,8 +51,17 @@ pub fn released_blobs_are_collected_after_the_grace(s: &dyn Store) {
     let gone_uid = append(s, ALICE, INBOX, &gone, "");
     let queued_name = s.put_blob(&queued).expect("put_blob");
     let queued_uid = append(s, ALICE, INBOX, &queued, "");
-    s.write(|tx| tx.enqueue(RELAY, ALICE, "x@altro.test", &queued_name, None, 1))
-        .expect("enqueue");
+    s.write(|tx| {
+        tx.enqueue(
+            RELAY,
+            ALICE,
+            &["x@altro.test".into()],
+            &queued_name,
+            None,
+            1,
+        )
+    })
+    .expect("enqueue");
     s.copy_messages(inbox, &[copied_uid], trash, false)
         .expect("copy_messages");
     s.expunge(inbox, &[copied_uid, gone_uid, queued_uid])

@@ -695,7 +695,7 @@ pub fn a_failed_write_keeps_nothing(s: &dyn Store) {
     let work = |fail: bool| {
         s.write(|tx| {
             tx.append(ALICE, INBOX, &m, 1, true)?;
-            tx.enqueue(RELAY, ALICE, "x@altro.test", &blob, None, 1)?;
+            tx.enqueue(RELAY, ALICE, &["x@altro.test".into()], &blob, None, 1)?;
             log_at_tx(tx, "id-1")?;
             if fail {
                 return Err(StoreError::Refused("fallita".into()));
@@ -748,7 +748,7 @@ pub fn lists_pages_and_contents(s: &dyn Store) {
         let meta = MessageMeta {
             subject: subject.to_string(),
             sender: sender.to_string(),
-            pec_kind: Some("posta-certificata".into()),
+            pec_kind: Some(::pec::MessageKind::TransportEnvelope),
             identificativo: Some(ident.to_string()),
             flags: String::new(),
             structure: Some(format!("{{\"s\":\"{subject}\"}}")),
@@ -790,7 +790,10 @@ pub fn lists_pages_and_contents(s: &dyn Store) {
     assert_eq!(listed[0].sender, "carla@pec.test");
     assert_eq!(listed[0].internal_date, 300);
     assert_eq!(listed[0].size, 30);
-    assert_eq!(listed[0].pec_kind.as_deref(), Some("posta-certificata"));
+    assert_eq!(
+        listed[0].pec_kind,
+        Some(::pec::MessageKind::TransportEnvelope)
+    );
     assert_eq!(listed[0].structure.as_deref(), Some("{\"s\":\"Beta\"}"));
 
     let between: Vec<i64> = s

@@ -14,22 +14,25 @@ mod messages;
 mod pec;
 mod queue;
 
-use crate::{MessageMeta, NewMailbox, NewMessage, Store, StoreError, Unix, INBOX};
+use crate::{
+    DeliveryState, MessageMeta, NewMailbox, NewMessage, QueueKind, Store, StoreError, Unix, INBOX,
+};
+use ::pec::RecipientKind;
 
-// ---- the strings of today's API, in one place (typed enums replace them later) ----------
+// ---- the kinds and states the checks use, in one place ---------------------------------
 
 /// Queue kinds (`Tx::enqueue`, `QueueClaim::kinds`).
-const RELAY: &str = "relay";
-const DELIVER: &str = "deliver";
+const RELAY: QueueKind = QueueKind::Relay;
+const DELIVER: QueueKind = QueueKind::Deliver;
 /// Kinds of PEC recipients (`RecipientState::kind`).
-const CERTIFIED: &str = "certificato";
-const EXTERNAL: &str = "esterno";
+const CERTIFIED: RecipientKind = RecipientKind::Certificato;
+const EXTERNAL: RecipientKind = RecipientKind::Esterno;
 /// States of PEC recipients (`RecipientState::state`, `Tx::update_recipient`).
-const ACCEPTED: &str = "accepted";
-const TAKEN_IN_CHARGE: &str = "taken-in-charge";
-const DELIVERED: &str = "delivered";
-const FAILED: &str = "failed";
-const SENT_ORDINARY: &str = "sent-ordinary";
+const ACCEPTED: DeliveryState = DeliveryState::Accepted;
+const TAKEN_IN_CHARGE: DeliveryState = DeliveryState::TakenInCharge;
+const DELIVERED: DeliveryState = DeliveryState::Delivered;
+const FAILED: DeliveryState = DeliveryState::Failed;
+const SENT_ORDINARY: DeliveryState = DeliveryState::SentOrdinary;
 /// What `Tx::claim_incoming` records.
 const ENVELOPE: &str = "busta";
 

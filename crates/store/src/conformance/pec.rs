@@ -4,11 +4,11 @@
 use super::*;
 use crate::{PecTransaction, Quarantine, RecipientState, RETENTION_SECS};
 
-fn recipient(address: &str, kind: &str, state: &str) -> RecipientState {
+fn recipient(address: &str, kind: RecipientKind, state: DeliveryState) -> RecipientState {
     RecipientState {
         address: address.to_string(),
-        kind: kind.to_string(),
-        state: state.to_string(),
+        kind,
+        state,
         detail: None,
         updated: 100,
         taken_in_charge: false,
@@ -23,7 +23,7 @@ fn transaction(identificativo: &str, recipients: Vec<RecipientState>) -> PecTran
         sender: ALICE.to_string(),
         subject: "Oggetto".to_string(),
         msgid: Some(format!("<{identificativo}@pec.test>")),
-        receipt_type: "completa".to_string(),
+        receipt_type: ::pec::ReceiptType::Completa,
         created: 100,
         recipients,
     }
@@ -75,27 +75,27 @@ pub fn pec_transactions_and_recipient_states(s: &dyn Store) {
     assert!(ok);
     let r = state_of(s, "ID-1", "uno@altro.test");
     assert_eq!(
-        (r.state.as_str(), r.taken_in_charge, r.updated),
+        (r.state, r.taken_in_charge, r.updated),
         (TAKEN_IN_CHARGE, true, 200)
     );
     s.write(|tx| tx.update_recipient("ID-1", "uno@altro.test", DELIVERED, Some("consegnata"), 300))
         .expect("update_recipient");
     let r = state_of(s, "ID-1", "uno@altro.test");
     assert_eq!(
-        (r.state.as_str(), r.detail.as_deref()),
+        (r.state, r.detail.as_deref()),
         (DELIVERED, Some("consegnata"))
     );
     // A late taken-in-charge receipt does not take a delivered recipient back.
     s.write(|tx| tx.update_recipient("ID-1", "uno@altro.test", TAKEN_IN_CHARGE, None, 400))
         .expect("update_recipient");
     let r = state_of(s, "ID-1", "uno@altro.test");
-    assert_eq!((r.state.as_str(), r.taken_in_charge), (DELIVERED, true));
+    assert_eq!((r.state, r.taken_in_charge), (DELIVERED, true));
     // The address matches without regard to case.
     s.write(|tx| tx.update_recipient("ID-1", "DUE@altro.test", FAILED, Some("no-dest"), 500))
         .expect("update_recipient");
     let r = state_of(s, "ID-1", "due@altro.test");
     assert_eq!(
-        (r.state.as_str(), r.detail.as_deref(), r.taken_in_charge),
+        (r.state, r.detail.as_deref(), r.taken_in_charge),
         (FAILED, Some("no-dest"), false)
     );
 

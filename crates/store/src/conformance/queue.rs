@@ -2,7 +2,7 @@
 //! crash only delays an item), retried, parked as poison, put back by an administrator.
 
 use super::*;
-use crate::{QueueClaim, QueueFailure};
+use crate::{QueueClaim, QueueFailure, QueueFailureKind};
 
 const ANY: QueueClaim<'static> = QueueClaim {
     kinds: &[RELAY, DELIVER],
@@ -15,7 +15,7 @@ const RELAYS: QueueClaim<'static> = QueueClaim {
 
 fn temporary(next_attempt: Unix, now: Unix) -> QueueFailure<'static> {
     QueueFailure {
-        kind: "temporary",
+        kind: QueueFailureKind::Temporary,
         error: "destinazione irraggiungibile",
         next_attempt,
         now,
@@ -33,13 +33,13 @@ pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
         tx.enqueue(
             RELAY,
             ALICE,
-            "x@Slow.Test\ny@slow.test",
+            &["x@Slow.Test".into(), "y@slow.test".into()],
             "b1",
             Some("ID-1"),
             10,
         )?;
-        tx.enqueue(RELAY, ALICE, "z@fast.test", "b2", None, 11)?;
-        tx.enqueue(DELIVER, ALICE, BOB, "b3", Some("ID-1"), 12)
+        tx.enqueue(RELAY, ALICE, &["z@fast.test".into()], "b2", None, 11)?;
+        tx.enqueue(DELIVER, ALICE, &[BOB.into()], "b3", Some("ID-1"), 12)
     })
     .expect("enqueue");
     assert_eq!(s.queue_len().expect("queue_len"), 3);
@@ -59,11 +59,14 @@ pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
         slow.destination, "slow.test",
         "the first recipient's domain, lower-case"
     );
-    assert_eq!(slow.rcpt, "x@Slow.Test\ny@slow.test");
+    assert_eq!(slow.recipients, ["x@Slow.Test", "y@slow.test"]);
     assert_eq!((slow.mail_from.as_str(), slow.blob.as_str()), (ALICE, "b1"));
     assert_eq!(slow.identificativo.as_deref(), Some("ID-1"));
     assert_eq!((slow.created, slow.attempts), (10, 0));
-    assert_eq!(slow.destination, crate::queue_destination(&slow.rcpt));
+    assert_eq!(
+        slow.destination,
+        crate::queue_destination(&slow.recipients[0])
+    );
     s.release_leases().expect("release_leases");
 
     // A busy destination is skipped; relays never take local deliveries and vice versa.
@@ -103,8 +106,8 @@ pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
         .expect("queue_claim")
         .expect("due");
     assert_eq!(
-        (deliver.kind.as_str(), deliver.rcpt.as_str()),
-        (DELIVER, BOB)
+        (deliver.kind, deliver.recipients.as_slice()),
+        (DELIVER, [BOB.to_string()].as_slice())
     );
     let none: QueueClaim = QueueClaim {
         kinds: &[],
@@ -118,7 +121,7 @@ pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
 }
 
 pub fn queue_lease_hides_an_item_until_it_expires(s: &dyn Store) {
-    s.write(|tx| tx.enqueue(RELAY, ALICE, "b@x.test", "00", None, 10))
+    s.write(|tx| tx.enqueue(RELAY, ALICE, &["b@x.test".into()], "00", None, 10))
         .expect("enqueue");
     let item = s
         .queue_claim(10, 300, &ANY)
@@ -165,7 +168,7 @@ pub fn queue_lease_hides_an_item_until_it_expires(s: &dyn Store) {
 }
 
 pub fn queue_retry_waits_for_the_next_attempt(s: &dyn Store) {
-    s.write(|tx| tx.enqueue(RELAY, ALICE, "b@x.test", "00", None, 10))
+    s.write(|tx| tx.enqueue(RELAY, ALICE, &["b@x.test".into()], "00", None, 10))
         .expect("enqueue");
     let item = s
         .queue_claim(10, 300, &ANY)
@@ -188,7 +191,7 @@ pub fn queue_retry_waits_for_the_next_attempt(s: &dyn Store) {
         e.last_error.as_deref(),
         Some("destinazione irraggiungibile")
     );
-    assert_eq!(e.failure_kind.as_deref(), Some("temporary"));
+    assert_eq!(e.failure_kind, Some(QueueFailureKind::Temporary));
     assert_eq!((e.same_failures, e.parked), (1, None));
     let again = s
         .queue_claim(400, 300, &ANY)
@@ -204,15 +207,15 @@ pub fn queue_retry_waits_for_the_next_attempt(s: &dyn Store) {
 
 pub fn queue_parks_poison_and_unparks(s: &dyn Store) {
     s.write(|tx| {
-        tx.enqueue(RELAY, ALICE, "x@slow.test", "00", None, 10)?;
-        tx.enqueue(RELAY, ALICE, "y@other.test", "01", None, 10)
+        tx.enqueue(RELAY, ALICE, &["x@slow.test".into()], "00", None, 10)?;
+        tx.enqueue(RELAY, ALICE, &["y@other.test".into()], "01", None, 10)
     })
     .expect("enqueue");
     let item = s
         .queue_claim(10, 300, &RELAYS)
         .expect("queue_claim")
         .expect("due");
-    let fail = |kind: &'static str, now: Unix| {
+    let fail = |kind: QueueFailureKind, now: Unix| {
         s.queue_retry(
             item.id,
             &QueueFailure {
@@ -225,11 +228,17 @@ pub fn queue_parks_poison_and_unparks(s: &dyn Store) {
         )
         .expect("queue_retry")
     };
-    assert!(!fail("peer", 20));
-    assert!(!fail("peer", 21));
-    assert!(!fail("internal", 22), "a different failure starts again");
-    assert!(!fail("internal", 23));
-    assert!(fail("internal", 24), "third in a row: parked");
+    assert!(!fail(QueueFailureKind::Peer, 20));
+    assert!(!fail(QueueFailureKind::Peer, 21));
+    assert!(
+        !fail(QueueFailureKind::Internal, 22),
+        "a different failure starts again"
+    );
+    assert!(!fail(QueueFailureKind::Internal, 23));
+    assert!(
+        fail(QueueFailureKind::Internal, 24),
+        "third in a row: parked"
+    );
     let other = s
         .queue_claim(1_000, 300, &RELAYS)
         .expect("queue_claim")
@@ -258,7 +267,7 @@ pub fn queue_parks_poison_and_unparks(s: &dyn Store) {
         .expect("listed");
     assert_eq!(parked.parked, Some(24));
     assert_eq!(parked.same_failures, 3);
-    assert_eq!(parked.failure_kind.as_deref(), Some("internal"));
+    assert_eq!(parked.failure_kind, Some(QueueFailureKind::Internal));
     assert_eq!(parked.last_error.as_deref(), Some("risposta malformata"));
     assert_eq!(s.queue_len().expect("queue_len"), 2);
 
@@ -281,9 +290,9 @@ pub fn queue_parks_poison_and_unparks(s: &dyn Store) {
 
 pub fn queue_release_and_dequeue(s: &dyn Store) {
     s.write(|tx| {
-        tx.enqueue(RELAY, ALICE, "a@x.test", "00", None, 10)?;
-        tx.enqueue(RELAY, ALICE, "b@y.test", "01", None, 10)?;
-        tx.enqueue(DELIVER, ALICE, BOB, "02", None, 10)
+        tx.enqueue(RELAY, ALICE, &["a@x.test".into()], "00", None, 10)?;
+        tx.enqueue(RELAY, ALICE, &["b@y.test".into()], "01", None, 10)?;
+        tx.enqueue(DELIVER, ALICE, &[BOB.into()], "02", None, 10)
     })
     .expect("enqueue");
     let a = s
