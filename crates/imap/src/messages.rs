@@ -7,7 +7,7 @@ use crate::fetch::{content_item, needs_content, needs_structure, sets_seen};
 use crate::search::{self, Candidate, Context, IndexAnswer, IndexAnswers};
 use crate::session::{bad, no, store_error, uid_set, Handled, Session};
 use message::Structure;
-use smtp::stream::Stream;
+use net::Stream;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;
