@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use services::provider::{LoginVia, Provider};
+use services::provider::Provider;
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -211,55 +211,43 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
-    let s2 = s.clone();
-    // The current password is checked like a login (and throttled like one).
-    let current_ok = p
-        .authenticate(&s2.address, &f.current, peer.ip(), LoginVia::Webmail)
-        .await
-        .is_ok();
-    // Ok(the new session's token) or the reasons the new password is refused.
-    let errors = blocking(move || -> Result<Result<String, Vec<String>>, WebError> {
-        let l = s2.lang;
-        if !current_ok {
-            return Ok(Err(vec![l
-                .t(
-                    "la password attuale non è corretta",
-                    "the current password is wrong",
-                )
-                .into()]));
-        }
-        if f.new != f.confirm {
-            return Ok(Err(vec![l
-                .t(
-                    "le due nuove password non coincidono",
-                    "the two new passwords differ",
-                )
-                .into()]));
-        }
-        if f.new == f.current {
-            return Ok(Err(vec![l
-                .t(
-                    "la nuova password deve essere diversa dalla attuale",
-                    "the new password must differ from the current one",
-                )
-                .into()]));
-        }
-        if let Err(e) = services::accounts::check_password_policy(&f.new) {
-            return Ok(Err(e));
-        }
-        let hash = services::accounts::hash_password(&f.new)
-            .map_err(|e| WebError::Internal(e.to_string()))?;
-        p.store.set_password(&s2.address, &hash, false)?;
-        Ok(Ok(s2.renew(&p)?))
-    })
-    .await??;
-    let errors = match errors {
-        Ok(token) => {
+    let change = services::accounts::PasswordChange {
+        current: &f.current,
+        new: &f.new,
+        confirm: &f.confirm,
+    };
+    let changed = services::accounts::change_password(&p, &s.principal(), peer.ip(), change).await;
+    use services::accounts::{AccountError, ChangeRefused};
+    let l = s.lang;
+    // The reasons the new password is refused, shown on the page again.
+    let errors: Vec<String> = match changed {
+        Ok(()) => {
+            let s2 = s.clone();
+            let token = blocking(move || s2.renew(&p)).await??;
             let mut r = Redirect::to("/settings?notice=password").into_response();
             crate::session::set_cookie(&mut r, &token, st.secure_cookies);
             return Ok(r);
         }
-        Err(errors) => errors,
+        Err(ChangeRefused::CurrentWrong) => vec![l
+            .t(
+                "la password attuale non è corretta",
+                "the current password is wrong",
+            )
+            .into()],
+        Err(ChangeRefused::Mismatch) => vec![l
+            .t(
+                "le due nuove password non coincidono",
+                "the two new passwords differ",
+            )
+            .into()],
+        Err(ChangeRefused::Unchanged) => vec![l
+            .t(
+                "la nuova password deve essere diversa dalla attuale",
+                "the new password must differ from the current one",
+            )
+            .into()],
+        Err(ChangeRefused::Account(AccountError::Policy(errors))) => errors,
+        Err(e) => return Err(WebError::Internal(e.to_string())),
     };
     let p = st.p.clone();
     blocking(move || {
