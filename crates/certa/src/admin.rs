@@ -134,16 +134,6 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_policy(pw: &str) -> anyhow::Result<()> {
-    if let Err(errors) = services::accounts::check_password_policy(pw) {
-        bail!(
-            "la password non rispetta la politica di sicurezza: {}",
-            errors.join("; ")
-        );
-    }
-    Ok(())
-}
-
 pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
     let (cfg, store) = open(data)?;
     match cmd {
@@ -154,44 +144,36 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             quota,
             recovery_email,
         } => {
-            let login = services::accounts::parse_login(address)
-                .filter(|l| l.user.is_none())
-                .context("not a mailbox address")?;
-            if !store.is_local_domain(pec::build::domain_of(&login.mailbox))? {
-                bail!(
-                    "{} is not a domain of this provider (certa domain add)",
-                    pec::build::domain_of(&login.mailbox)
-                );
-            }
-            let quota = parse_size(quota)?;
-            let (pw, must_change) = match (password, welcome) {
-                (Some(pw), false) => {
-                    check_policy(pw)?;
-                    (pw.clone(), false)
-                }
-                (None, true) => (crate::quickstart::generate_password()?, true),
+            use services::accounts::{AccountError, FirstPassword, NewAccount};
+            let password = match (password, welcome) {
+                (Some(pw), false) => FirstPassword::Chosen(pw),
+                (None, true) => FirstPassword::Welcome,
                 _ => bail!("give --password or --welcome"),
             };
+            let new = NewAccount {
+                address,
+                password,
+                quota: parse_size(quota)?,
+                recovery_email: recovery_email.as_deref(),
+            };
             let now = crate::now();
-            store.add_mailbox(
-                &store::NewMailbox {
-                    address: &login.mailbox,
-                    password_hash: &services::accounts::hash_password(&pw)?,
-                    quota,
-                    recovery_email: recovery_email.as_deref(),
-                    must_change_password: must_change,
-                },
-                now,
-            )?;
+            let created = match services::accounts::create_mailbox(store.as_ref(), &new, now) {
+                Ok(created) => created,
+                Err(AccountError::NotAnAddress(_)) => bail!("not a mailbox address"),
+                Err(AccountError::NotOurDomain(d)) => {
+                    bail!("{d} is not a domain of this provider (certa domain add)")
+                }
+                Err(e) => return Err(e.into()),
+            };
             if *welcome {
                 let to = recovery_email.as_deref().unwrap_or_default();
-                queue_welcome(&cfg, store.as_ref(), &login.mailbox, to, &pw, now)?;
+                let (mailbox, pw) = (&created.address, &created.password);
+                queue_welcome(&cfg, store.as_ref(), mailbox, to, pw, now)?;
                 println!(
-                    "casella {} creata; password inviata a {to} (da cambiare al primo accesso)",
-                    login.mailbox
+                    "casella {mailbox} creata; password inviata a {to} (da cambiare al primo accesso)"
                 );
             } else {
-                println!("casella {} creata", login.mailbox);
+                println!("casella {} creata", created.address);
             }
         }
         MailboxCommand::List => {
@@ -203,12 +185,7 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             }
         }
         MailboxCommand::Passwd { address, password } => {
-            check_policy(password)?;
-            store.set_password(
-                address,
-                &services::accounts::hash_password(password)?,
-                false,
-            )?;
+            services::accounts::set_password(store.as_ref(), address, password)?;
             println!("password di {address} aggiornata");
         }
         MailboxCommand::Quota { address, quota } => {

@@ -40,30 +40,6 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// A password that satisfies the policy, for generated accounts.
-pub fn generate_password() -> anyhow::Result<String> {
-    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
-    const DIGIT: &[u8] = b"23456789";
-    const SPECIAL: &[u8] = b"#%+-=?@_";
-    loop {
-        let mut bytes = [0u8; 16];
-        openssl::rand::rand_bytes(&mut bytes).context("the random generator failed")?;
-        let sets = [UPPER, LOWER, DIGIT, SPECIAL];
-        let pw: String = bytes
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let set = sets[if i < 4 { i } else { (*b as usize) % 4 }];
-                set[(*b as usize / 4) % set.len()] as char
-            })
-            .collect();
-        if services::accounts::check_password_policy(&pw).is_ok() {
-            return Ok(pw);
-        }
-    }
-}
-
 pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     let domain = a.domain.trim().to_ascii_lowercase();
     if domain.is_empty()
@@ -149,28 +125,22 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
     store.add_domain(&domain, now)?;
     // The provider service mailbox (RFC 6109 §2.2.5): presa in carico and virus notices.
     let service = format!("posta-certificata@{domain}");
-    store.add_mailbox(
-        &store::NewMailbox {
-            address: &service,
-            password_hash: &services::accounts::hash_password(&generate_password()?)?,
-            quota: 1 << 30,
-            recovery_email: None,
-            must_change_password: false,
-        },
+    use services::accounts::{create_mailbox, FirstPassword, NewAccount};
+    let account = |address, password| NewAccount {
+        address,
+        password,
+        quota: 1 << 30,
+        recovery_email: None,
+    };
+    create_mailbox(
+        store.as_ref(),
+        &account(&service, FirstPassword::Unknown),
         now,
     )?;
     let user = format!("utente@{domain}");
-    let password = generate_password()?;
-    store.add_mailbox(
-        &store::NewMailbox {
-            address: &user,
-            password_hash: &services::accounts::hash_password(&password)?,
-            quota: 1 << 30,
-            recovery_email: None,
-            must_change_password: true,
-        },
-        now,
-    )?;
+    // Printed below; the holder changes it at the first webmail login.
+    let password =
+        create_mailbox(store.as_ref(), &account(&user, FirstPassword::Welcome), now)?.password;
 
     let entry = pec::ProviderEntry::for_certificate(
         &signing.cert,

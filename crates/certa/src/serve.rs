@@ -2,11 +2,10 @@
 
 use crate::config::Config;
 use anyhow::Context;
+use net::connections::{Caps, Connections, Refused};
 use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
 use services::{Limits, Provider, SystemClock, Timers};
-use smtp::connections::{Caps, Connections, Refused};
-use smtp::server::{self, Envelope, Handler, Mode};
-use smtp::Reply;
+use smtp::server::{self, Handler, Mode};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -95,143 +94,6 @@ fn acceptor(data: &Path, cfg: &Config) -> anyhow::Result<Arc<SslAcceptor>> {
     b.check_private_key()
         .context("TLS key does not match the certificate")?;
     Ok(Arc::new(b.build()))
-}
-
-struct Submission {
-    p: Arc<Provider>,
-    wake: Arc<Notify>,
-}
-
-struct Inbound {
-    p: Arc<Provider>,
-    wake: Arc<Notify>,
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static, fallback: T) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap_or(fallback)
-}
-
-fn internal_error() -> Reply {
-    Reply::new(451, "4.3.0", "Errore temporaneo del sistema, riprovare")
-}
-
-/// A sender over its rate limit: a temporary refusal (RFC 3463 X.7.1), retried later.
-fn rate_limited(e: services::accounts::RateLimited) -> Reply {
-    tracing::warn!(why = %e, "sending rate limit reached");
-    Reply::new(450, "4.7.1", e.to_string())
-}
-
-impl Handler for Submission {
-    async fn authenticate(
-        &self,
-        login: &str,
-        password: &str,
-        peer: SocketAddr,
-    ) -> Result<String, Reply> {
-        use services::provider::{AuthError, LoginVia};
-        let r = self
-            .p
-            .authenticate(login, password, peer.ip(), LoginVia::Submission)
-            .await;
-        let principal = r.map_err(|e| match e {
-            AuthError::Throttled | AuthError::Unavailable => {
-                Reply::new(454, "4.7.0", e.to_string())
-            }
-            AuthError::Invalid => Reply::new(535, "5.7.8", "Credenziali non valide"),
-            AuthError::MustChangePassword => Reply::new(535, "5.7.8", e.to_string()),
-        })?;
-        // Submission is sending: who may not send is refused here, not at MAIL FROM.
-        principal
-            .require(services::principal::Permission::Send)
-            .map_err(|denied| Reply::new(535, "5.7.8", denied.to_string()))?;
-        Ok(principal.address)
-    }
-
-    async fn mail_from(&self, env: &Envelope, from: &str) -> Result<(), Reply> {
-        // The sender is the authenticated mailbox (RFC 6109 §3.1.1 checks From against it).
-        match &env.auth {
-            Some(a) if a.eq_ignore_ascii_case(from) => self
-                .p
-                .sending
-                .allow(a, self.p.now(), false)
-                .map_err(rate_limited),
-            _ => Err(Reply::new(
-                553,
-                "5.7.1",
-                format!("Il mittente deve essere la casella autenticata, non {from}"),
-            )),
-        }
-    }
-
-    async fn rcpt_to(&self, _env: &Envelope, _rcpt: &str) -> Result<(), Reply> {
-        Ok(())
-    }
-
-    async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
-        let (p, env) = (self.p.clone(), env.clone());
-        let auth = env.auth.clone().unwrap_or_default();
-        // Counted when the message comes, so sessions in parallel share the limit.
-        if let Err(e) = self.p.sending.allow(&auth, self.p.now(), true) {
-            return rate_limited(e);
-        }
-        // The access point's lines belong to this connection's span.
-        let span = tracing::Span::current();
-        let r = blocking(
-            move || {
-                span.in_scope(|| {
-                    services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message)
-                })
-            },
-            internal_error(),
-        )
-        .await;
-        self.wake.notify_waiters();
-        r
-    }
-}
-
-impl Handler for Inbound {
-    async fn authenticate(
-        &self,
-        _login: &str,
-        _password: &str,
-        _peer: SocketAddr,
-    ) -> Result<String, Reply> {
-        Err(Reply::new(
-            502,
-            "5.5.1",
-            "AUTH non disponibile su questo servizio",
-        ))
-    }
-
-    async fn mail_from(&self, _env: &Envelope, _from: &str) -> Result<(), Reply> {
-        Ok(())
-    }
-
-    async fn rcpt_to(&self, env: &Envelope, rcpt: &str) -> Result<(), Reply> {
-        let (p, env, rcpt) = (self.p.clone(), env.clone(), rcpt.to_string());
-        blocking(
-            move || services::incoming::check_recipient(&p, &env.mail_from, &env.rcpt_to, &rcpt),
-            Err(internal_error()),
-        )
-        .await
-    }
-
-    async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
-        let (p, env) = (self.p.clone(), env.clone());
-        let span = tracing::Span::current();
-        let r = blocking(
-            move || {
-                span.in_scope(|| {
-                    services::incoming::receive(&p, &env.mail_from, &env.rcpt_to, message)
-                })
-            },
-            internal_error(),
-        )
-        .await;
-        self.wake.notify_waiters();
-        r
-    }
 }
 
 /// How a listener's protocol refuses a connection over the caps, in the clear before
@@ -414,14 +276,8 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 data_deadline: Duration::from_secs(cfg.limits.smtp_data_deadline_secs.max(1)),
             })
         };
-        let inbound = Arc::new(Inbound {
-            p: p.clone(),
-            wake: wake.clone(),
-        });
-        let submission = Arc::new(Submission {
-            p: p.clone(),
-            wake: wake.clone(),
-        });
+        let inbound = Arc::new(smtpserver::Inbound::new(p.clone(), wake.clone()));
+        let submission = Arc::new(smtpserver::Submission::new(p.clone(), wake.clone()));
         listen(
             listener("smtp", &cfg.listen.smtp, Protocol::Smtp),
             smtp_cfg(Mode::Inbound, false),

@@ -19,8 +19,8 @@ mod utf7;
 pub mod wire;
 
 use command::Command;
+use net::Stream;
 use session::{Outcome, Session};
-use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,7 +208,7 @@ async fn read_started_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::
     let mut line_start = 0;
     loop {
         let line_limit = (line_start + MAX_LINE).min(max_command);
-        let read = smtp::stream::read_line_limited(conn, &mut buf, line_limit);
+        let read = net::read_line_limited(conn, &mut buf, line_limit);
         match tokio::time::timeout_at(deadline, read).await {
             Err(_) => return Ok(Read::TooSlow),
             Ok(Ok(false)) => return Ok(Read::Closed),
@@ -325,7 +325,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
-                    smtp::stream::close_unread(&mut conn).await;
+                    net::close_unread(&mut conn).await;
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -336,7 +336,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
             Read::Skipped => continue,
             Read::Closed => return Ok(()),
             Read::Refused => {
-                smtp::stream::close_unread(&mut conn).await;
+                net::close_unread(&mut conn).await;
                 return Ok(());
             }
             Read::Idle => {
@@ -416,8 +416,7 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
             Outcome::NeedAuthData(tag) => {
                 write(&mut conn, b"+ \r\n").await?;
                 let mut line = Vec::new();
-                let read =
-                    smtp::stream::read_line_limited(&mut conn, &mut line, MAX_PREAUTH_COMMAND);
+                let read = net::read_line_limited(&mut conn, &mut line, MAX_PREAUTH_COMMAND);
                 match tokio::time::timeout(cfg.command_deadline, read).await {
                     Err(_) => {
                         write(&mut conn, b"* BYE risposta troppo lenta\r\n").await?;
@@ -502,7 +501,7 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
     let deadline = tokio::time::Instant::now() + AUTOLOGOUT;
     loop {
         tokio::select! {
-            r = smtp::stream::read_line_limited(conn, &mut line, MAX_LINE) => {
+            r = net::read_line_limited(conn, &mut line, MAX_LINE) => {
                 if !r? {
                     return Ok(());
                 }

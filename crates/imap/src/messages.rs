@@ -8,7 +8,7 @@ use crate::search::{self, Candidate, Context, IndexAnswer, IndexAnswers};
 use crate::session::{bad, no, uid_set, Handled, Refusal, Session};
 use crate::uidmap::UidMap;
 use message::Structure;
-use smtp::stream::Stream;
+use net::Stream;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;

@@ -6,10 +6,10 @@ use crate::command::{Command, SeqSet, Tagged, STAR};
 use crate::uidmap::UidMap;
 use crate::utf7;
 use crate::ImapConfig;
+use net::Stream;
 use services::mailbox::{self, Access, Folder, MailboxError};
 use services::principal::{Permission, Principal};
 use services::provider::{AuthError, Provider};
-use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 

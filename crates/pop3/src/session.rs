@@ -4,10 +4,10 @@
 
 use crate::command::{self, Command, ParseError, MAX_LINE};
 use crate::maildrop::{self, Maildrop, MaildropLocks, Message, Missing};
+use net::Stream;
 use services::mailbox::{self, FlagOp, MailboxError, INBOX};
 use services::principal::{Permission, Principal};
 use services::provider::{AuthError, Provider};
-use smtp::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,12 +138,7 @@ async fn next_line(conn: &mut Conn, idle: Duration, deadline: Duration) -> Line 
         Ok(Ok(_)) => {}
     }
     let mut buf = Vec::new();
-    match tokio::time::timeout(
-        deadline,
-        smtp::stream::read_line_limited(conn, &mut buf, MAX_LINE),
-    )
-    .await
-    {
+    match tokio::time::timeout(deadline, net::read_line_limited(conn, &mut buf, MAX_LINE)).await {
         Ok(Ok(true)) => Line::Complete(buf),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => Line::TooLong,
         Err(_) => Line::TooSlow,
@@ -169,7 +164,7 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                 session.err(&format!("{}: connessione chiusa", ParseError::TooLong));
                 let out = std::mem::take(&mut session.out);
                 write(&mut conn, &out).await?;
-                smtp::stream::close_unread(&mut conn).await;
+                net::close_unread(&mut conn).await;
                 return Ok(());
             }
         };
@@ -186,7 +181,7 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                     ));
                     let out = std::mem::take(&mut session.out);
                     write(&mut conn, &out).await?;
-                    smtp::stream::close_unread(&mut conn).await;
+                    net::close_unread(&mut conn).await;
                     return Ok(());
                 } else {
                     session.err(&e.to_string());
@@ -204,7 +199,7 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
         if session.auth_failures >= MAX_AUTH_FAILURES {
             let out = std::mem::take(&mut session.out);
             write(&mut conn, &out).await?;
-            smtp::stream::close_unread(&mut conn).await;
+            net::close_unread(&mut conn).await;
             return Ok(());
         }
         match outcome {
@@ -251,7 +246,7 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
                 let out = std::mem::take(&mut session.out);
                 write(&mut conn, &out).await?;
                 if session.auth_failures >= MAX_AUTH_FAILURES {
-                    smtp::stream::close_unread(&mut conn).await;
+                    net::close_unread(&mut conn).await;
                     return Ok(());
                 }
             }

@@ -1,15 +1,15 @@
 //! The access point (RFC 6109 §3.1): an authenticated user's message is checked (§3.1.1);
 //! either a signed non-acceptance goes back (§3.1.2), or one time stamp certifies the
 //! acceptance (§3.1.4) and the transport envelope (§3.1.5), and each recipient is queued.
-//! The SMTP `250` is given only after all of it is on disk.
+//! [`Submitted::Accepted`] (SMTP's `250`) is returned only after all of it is on disk.
 
 use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
 use crate::metrics::Outcome;
+use crate::outcome::{Submitted, Unavailable};
 use crate::provider::{Destination, Provider};
 use pec::text::Lang;
 use pec::{Builder, PecTime, Transaction};
-use smtp::Reply;
 use store::{DeliveryState, PecTransaction, QueueKind, RecipientState, StoreError, INBOX, SENT};
 
 /// Submits `message` from the authenticated `mailbox`.
@@ -19,16 +19,12 @@ pub fn submit(
     mail_from: &str,
     rcpts: &[String],
     message: &[u8],
-) -> Reply {
+) -> Submitted {
     match try_submit(p, mailbox, mail_from, rcpts, message) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "access point: message not taken (temporary error)");
-            Reply::new(
-                451,
-                "4.3.0",
-                format!("Errore temporaneo del sistema, riprovare: {e}"),
-            )
+            Submitted::Unavailable(Unavailable::Store(e))
         }
     }
 }
@@ -39,7 +35,7 @@ fn try_submit(
     mail_from: &str,
     rcpts: &[String],
     message: &[u8],
-) -> Result<Reply, StoreError> {
+) -> Result<Submitted, StoreError> {
     let now = p.now();
     let time = PecTime::from_unix_or_epoch(now);
     let index = p.index();
@@ -83,22 +79,12 @@ fn try_submit(
             reasons = %reasons.join("; "),
             "not accepted at the access point; notice sent"
         );
-        return Ok(Reply::new(
-            550,
-            "5.7.1",
-            // One reason a line (RFC 5321 §4.2.1 multiline reply), each within the line
-            // length however many there are.
-            format!(
-                "Messaggio non accettato (avviso di non accettazione inviato) / \
-                 Message not accepted (notice of non-acceptance sent):\n{}",
-                reasons.join("\n")
-            ),
-        ));
+        return Ok(Submitted::NotAccepted { reasons });
     }
 
     // RFC 6109 §3.1.3: a virus makes the message not accepted; it is kept in quarantine.
     match p.scan(message) {
-        Err(e) => return Ok(e.reply()),
+        Err(e) => return Ok(Submitted::Unavailable(Unavailable::Antivirus(e))),
         Ok(ScanResult::Infected(virus)) => {
             let notice = delivery::sign(
                 p,
@@ -125,7 +111,7 @@ fn try_submit(
                 virus = %virus,
                 "virus at the access point: quarantined, notice sent"
             );
-            return Ok(Reply::new(554, "5.7.1", format!("Virus rilevato ({virus}): messaggio non accettato (avviso di non accettazione inviato)")));
+            return Ok(Submitted::Virus { virus });
         }
         Ok(ScanResult::Clean) => {}
     }
@@ -222,9 +208,7 @@ fn try_submit(
         remote = routes.iter().filter(|(_, d)| *d != Destination::Local).count(),
         "transport envelope built and queued"
     );
-    Ok(Reply::new(
-        250,
-        "2.0.0",
-        format!("Messaggio accettato, identificativo {ident}"),
-    ))
+    Ok(Submitted::Accepted {
+        identificativo: ident,
+    })
 }

@@ -606,6 +606,192 @@ impl SendRate {
     }
 }
 
+// Account lifecycle: a mailbox is created, its password changed by its holder or set anew by
+// the administrator, here only — the CLI and the webmail call these, so the policy and the
+// hashing (argon2id) are applied the same way whoever asks.
+
+/// A new mailbox's first password.
+#[derive(Debug, Clone, Copy)]
+pub enum FirstPassword<'a> {
+    /// Chosen by the administrator: it must satisfy the policy; the holder keeps it.
+    Chosen(&'a str),
+    /// Generated here and given to the holder (mailed or printed): it opens only the
+    /// webmail, to be changed there (security review L4).
+    Welcome,
+    /// Generated and told to no one: a mailbox nobody logs in to (the provider's service
+    /// mailbox, RFC 6109 §2.2.5).
+    Unknown,
+}
+
+/// A mailbox to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount<'a> {
+    pub address: &'a str,
+    pub password: FirstPassword<'a>,
+    pub quota: i64,
+    /// Where a welcome password is mailed (an ordinary address of the holder's).
+    pub recovery_email: Option<&'a str>,
+}
+
+/// A mailbox just created.
+#[derive(Debug)]
+pub struct Created {
+    /// The mailbox's address, as stored.
+    pub address: String,
+    /// Its first password, to give to the holder ([`FirstPassword::Welcome`]).
+    pub password: String,
+    pub must_change_password: bool,
+}
+
+/// Why an account operation was refused or failed; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0:?} non è l'indirizzo di una casella")]
+    NotAnAddress(String),
+    #[error("{0} non è un dominio di questo gestore")]
+    NotOurDomain(String),
+    /// Every rule of the policy the password breaks, in Italian.
+    #[error("la password non rispetta la politica di sicurezza: {}", .0.join("; "))]
+    Policy(Vec<String>),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// A password that satisfies the policy, from the system's random generator: for welcome
+/// passwords and mailboxes nobody logs in to. No look-alike characters (l, 1, O, 0).
+pub fn generate_password() -> Result<String, HashError> {
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    const DIGIT: &[u8] = b"23456789";
+    const SPECIAL: &[u8] = b"#%+-=?@_";
+    let sets = [UPPER, LOWER, DIGIT, SPECIAL];
+    loop {
+        let mut bytes = [0u8; 16];
+        openssl::rand::rand_bytes(&mut bytes)?;
+        // One of each set first, then any set.
+        let pw: String = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let set = sets[if i < sets.len() { i } else { *b as usize % 4 }];
+                set[(*b as usize / 4) % set.len()] as char
+            })
+            .collect();
+        if check_password_policy(&pw).is_ok() {
+            return Ok(pw);
+        }
+    }
+}
+
+/// Creates a mailbox in one of our domains, with its first password hashed (argon2id).
+pub fn create_mailbox(
+    store: &dyn store::Store,
+    new: &NewAccount<'_>,
+    now: i64,
+) -> Result<Created, AccountError> {
+    let login = parse_login(new.address)
+        .filter(|l| l.user.is_none())
+        .ok_or_else(|| AccountError::NotAnAddress(new.address.to_string()))?;
+    let domain = login.mailbox.rsplit_once('@').map_or("", |(_, d)| d);
+    if !store.is_local_domain(domain)? {
+        return Err(AccountError::NotOurDomain(domain.to_string()));
+    }
+    let (password, must_change_password) = match new.password {
+        FirstPassword::Chosen(pw) => {
+            check_password_policy(pw).map_err(AccountError::Policy)?;
+            (pw.to_string(), false)
+        }
+        FirstPassword::Welcome => (generate_password()?, true),
+        FirstPassword::Unknown => (generate_password()?, false),
+    };
+    store.add_mailbox(
+        &store::NewMailbox {
+            address: &login.mailbox,
+            password_hash: &hash_password(&password)?,
+            quota: new.quota,
+            recovery_email: new.recovery_email,
+            must_change_password,
+        },
+        now,
+    )?;
+    Ok(Created {
+        address: login.mailbox,
+        password,
+        must_change_password,
+    })
+}
+
+/// The administrator sets a new password (a reset): within the policy, and the holder
+/// keeps it (no change required at the next login).
+pub fn set_password(
+    store: &dyn store::Store,
+    address: &str,
+    password: &str,
+) -> Result<(), AccountError> {
+    check_password_policy(password).map_err(AccountError::Policy)?;
+    store.set_password(address, &hash_password(password)?, false)?;
+    Ok(())
+}
+
+/// A password change as the holder asks it: the current password and the new one twice.
+#[derive(Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    pub confirm: &'a str,
+}
+
+/// Why a password change was refused; the password is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeRefused {
+    #[error(transparent)]
+    Denied(#[from] crate::principal::Denied),
+    #[error("la password attuale non è corretta")]
+    CurrentWrong,
+    #[error("le due nuove password non coincidono")]
+    Mismatch,
+    #[error("la nuova password deve essere diversa dalla attuale")]
+    Unchanged,
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error("operazione interrotta: {0}")]
+    Interrupted(String),
+}
+
+/// The holder changes its password (the webmail's settings): it needs the Settings right;
+/// the current password is checked like a login, and throttled like one; the new one is
+/// typed twice, differs from the current one and satisfies the policy. It then opens every
+/// protocol (a welcome password no longer has to change).
+pub async fn change_password(
+    p: &Arc<crate::Provider>,
+    who: &crate::principal::Principal,
+    peer: IpAddr,
+    change: PasswordChange<'_>,
+) -> Result<(), ChangeRefused> {
+    who.require(crate::principal::Permission::Settings)?;
+    let via = crate::provider::LoginVia::Webmail;
+    if p.authenticate(&who.login, change.current, peer, via)
+        .await
+        .is_err()
+    {
+        return Err(ChangeRefused::CurrentWrong);
+    }
+    if change.new != change.confirm {
+        return Err(ChangeRefused::Mismatch);
+    }
+    if change.new == change.current {
+        return Err(ChangeRefused::Unchanged);
+    }
+    // Hashing takes tens of milliseconds and the store fsyncs: on the blocking pool.
+    let (store, address, new) = (p.store.clone(), who.address.clone(), change.new.to_string());
+    tokio::task::spawn_blocking(move || set_password(store.as_ref(), &address, &new))
+        .await
+        .map_err(|e| ChangeRefused::Interrupted(e.to_string()))??;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,5 +950,174 @@ mod tests {
         assert!(t.tracked_keys() >= t.rules.max_remembered / 2);
         drop(t.begin(ip("10.0.0.1"), "a@b", 10 + 300));
         assert_eq!(t.tracked_keys(), 2, "one call forgets everything expired");
+    }
+}
+
+/// The account lifecycle against a whole provider (feature `testing`, which the workspace's
+/// tests enable: `cargo test -p certa-services --features testing`).
+#[cfg(all(test, feature = "testing"))]
+mod lifecycle_tests {
+    use super::*;
+    use crate::principal::{Permission, Principal, Rights};
+    use crate::provider::LoginVia;
+    use crate::testing::{now, Options, TestProvider, PASSWORD, USER};
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    async fn opens(p: &Arc<crate::Provider>, login: &str, password: &str) -> bool {
+        p.authenticate(login, password, PEER, LoginVia::Imap)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_is_created_in_our_domains_with_a_password_within_the_policy() {
+        let t = TestProvider::new(Options::default());
+        let (p, store) = (&t.provider, t.provider.store.as_ref());
+        let new = |address, password| NewAccount {
+            address,
+            password,
+            quota: 1 << 20,
+            recovery_email: Some("titolare@example.org"),
+        };
+        let chosen = "Verde#Collina42";
+        let created = create_mailbox(
+            store,
+            &new("Nuovo@PEC.example.test", FirstPassword::Chosen(chosen)),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(created.address, "nuovo@pec.example.test");
+        assert!(!created.must_change_password);
+        assert!(opens(p, "nuovo@pec.example.test", chosen).await);
+
+        // A welcome password: generated within the policy, to be changed in the webmail.
+        let welcome = create_mailbox(
+            store,
+            &new("benvenuto@pec.example.test", FirstPassword::Welcome),
+            now(),
+        )
+        .unwrap();
+        assert!(welcome.must_change_password);
+        assert!(check_password_policy(&welcome.password).is_ok());
+        let row = store
+            .mailbox("benvenuto@pec.example.test")
+            .unwrap()
+            .unwrap();
+        assert!(row.must_change_password);
+        assert_eq!(row.recovery_email.as_deref(), Some("titolare@example.org"));
+
+        // Refusals create nothing.
+        let weak = create_mailbox(
+            store,
+            &new("debole@pec.example.test", FirstPassword::Chosen("password")),
+            now(),
+        );
+        assert!(matches!(weak, Err(AccountError::Policy(ref e)) if !e.is_empty()));
+        assert!(weak
+            .unwrap_err()
+            .to_string()
+            .starts_with("la password non rispetta la politica di sicurezza: "));
+        assert!(store.mailbox("debole@pec.example.test").unwrap().is_none());
+        let elsewhere = create_mailbox(
+            store,
+            &new("x@altro.test", FirstPassword::Chosen(chosen)),
+            now(),
+        );
+        assert!(matches!(elsewhere, Err(AccountError::NotOurDomain(d)) if d == "altro.test"));
+        for address in [
+            "aiuto/capo@pec.example.test",
+            "senza-dominio",
+            "@pec.example.test",
+        ] {
+            let r = create_mailbox(store, &new(address, FirstPassword::Chosen(chosen)), now());
+            assert!(matches!(r, Err(AccountError::NotAnAddress(_))), "{address}");
+        }
+        let again = create_mailbox(
+            store,
+            &new(
+                "nuovo@pec.example.test",
+                FirstPassword::Chosen("Altra#Parola93"),
+            ),
+            now(),
+        );
+        assert!(matches!(again, Err(AccountError::Store(_))));
+        assert!(opens(p, "nuovo@pec.example.test", chosen).await);
+    }
+
+    #[tokio::test]
+    async fn the_administrator_sets_a_password_within_the_policy() {
+        let t = TestProvider::new(Options::default());
+        let (p, store) = (&t.provider, t.provider.store.as_ref());
+        let welcome = create_mailbox(
+            store,
+            &NewAccount {
+                address: "benvenuto@pec.example.test",
+                password: FirstPassword::Welcome,
+                quota: 1 << 20,
+                recovery_email: None,
+            },
+            now(),
+        )
+        .unwrap();
+        // A welcome password does not open IMAP; the one the administrator sets does.
+        assert!(!opens(p, &welcome.address, &welcome.password).await);
+        set_password(store, &welcome.address, "Reimpostata#77").unwrap();
+        assert!(opens(p, &welcome.address, "Reimpostata#77").await);
+        let row = store.mailbox(&welcome.address).unwrap().unwrap();
+        assert!(!row.must_change_password);
+
+        let weak = set_password(store, &welcome.address, "12345678");
+        assert!(matches!(weak, Err(AccountError::Policy(_))));
+        assert!(opens(p, &welcome.address, "Reimpostata#77").await);
+    }
+
+    #[tokio::test]
+    async fn the_holder_changes_its_password_after_giving_the_current_one() {
+        let t = TestProvider::new(Options::default());
+        let p = &t.provider;
+        let who = p
+            .authenticate(USER, PASSWORD, PEER, LoginVia::Webmail)
+            .await
+            .unwrap();
+        let change = |current, new, confirm| PasswordChange {
+            current,
+            new,
+            confirm,
+        };
+        let fresh = "Nuova#Stagione58";
+        change_password(p, &who, PEER, change(PASSWORD, fresh, fresh))
+            .await
+            .unwrap();
+        assert!(opens(p, USER, fresh).await);
+        assert!(!opens(p, USER, PASSWORD).await);
+
+        // Each refusal leaves the password as it was.
+        let other = "Altra#Parola93";
+        let mut errors = Vec::new();
+        for c in [
+            change("Sbagliata#11", other, other),
+            change(fresh, other, "Altra#Parola94"),
+            change(fresh, fresh, fresh),
+            change(fresh, "corta", "corta"),
+        ] {
+            errors.push(change_password(p, &who, PEER, c).await.unwrap_err());
+        }
+        assert!(matches!(errors[0], ChangeRefused::CurrentWrong));
+        assert!(matches!(errors[1], ChangeRefused::Mismatch));
+        assert!(matches!(errors[2], ChangeRefused::Unchanged));
+        assert!(matches!(
+            errors[3],
+            ChangeRefused::Account(AccountError::Policy(_))
+        ));
+        // Who may not change the settings may not change the password, however right it is.
+        let reader = Principal {
+            rights: Rights::of(&[Permission::Read]),
+            ..who.clone()
+        };
+        let denied = change_password(p, &reader, PEER, change(fresh, other, other)).await;
+        assert!(matches!(denied, Err(ChangeRefused::Denied(_))));
+        assert!(opens(p, USER, fresh).await);
+        assert!(!opens(p, USER, other).await);
     }
 }

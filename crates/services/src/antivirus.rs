@@ -21,17 +21,6 @@ pub enum ScanResult {
 #[error("antivirus non disponibile: {0}")]
 pub struct ScanError(String);
 
-impl ScanError {
-    /// A scan that cannot run refuses the message for now (4xx): the client will retry.
-    pub fn reply(&self) -> smtp::Reply {
-        smtp::Reply::new(
-            451,
-            "4.7.0",
-            format!("Messaggio non verificabile ora ({self}): riprovare più tardi"),
-        )
-    }
-}
-
 trait Conn: Read + Write {}
 impl<T: Read + Write> Conn for T {}
 

@@ -7,9 +7,9 @@
 use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
 use crate::metrics::Outcome;
+use crate::outcome::{Received, RecipientRefused, Unavailable};
 use crate::provider::{Destination, Provider};
 use pec::{Builder, MessageKind, PecTime, Transaction, Verdict};
-use smtp::Reply;
 use store::{DeliveryState, QueueKind, StoreError, INBOX};
 
 /// Whether the MX takes mail for this recipient at all (our domains only; no open relay).
@@ -17,16 +17,12 @@ fn accepts_recipient(p: &Provider, rcpt: &str) -> Result<bool, StoreError> {
     p.store.is_local_domain(pec::build::domain_of(rcpt))
 }
 
-pub fn receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Reply {
+pub fn receive(p: &Provider, mail_from: &str, rcpts: &[String], message: Vec<u8>) -> Received {
     match try_receive(p, mail_from, rcpts, message) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "incoming point: message not taken (temporary error)");
-            Reply::new(
-                451,
-                "4.3.0",
-                format!("Errore temporaneo del sistema, riprovare: {e}"),
-            )
+            Received::Unavailable(Unavailable::Store(e))
         }
     }
 }
@@ -36,7 +32,7 @@ fn try_receive(
     mail_from: &str,
     rcpts: &[String],
     message: Vec<u8>,
-) -> Result<Reply, StoreError> {
+) -> Result<Received, StoreError> {
     // Bounces of our forwards: RCPT TO kept them apart from every other recipient.
     if rcpts.iter().any(|r| is_return_address(p, r)) {
         return return_to_sender(p, mail_from, rcpts, message);
@@ -47,11 +43,7 @@ fn try_receive(
         Err(e) => {
             p.metrics.message(Outcome::Refused, "non-valido");
             tracing::info!(from = mail_from, error = %e, "incoming point: unreadable message refused");
-            return Ok(Reply::new(
-                554,
-                "5.6.0",
-                format!("Messaggio non valido: {e}"),
-            ));
+            return Ok(Received::Unreadable(e));
         }
     };
     // Every line about a PEC message carries its transaction's identificativo.
@@ -110,11 +102,7 @@ fn try_receive(
             }
             if listed.is_empty() {
                 p.metrics.message(Outcome::Refused, "busta-trasporto");
-                return Ok(Reply::new(
-                    550,
-                    "5.7.1",
-                    "Destinatario non presente nei dati di certificazione della busta",
-                ));
+                return Ok(Received::NotCertifiedRecipient);
             }
             let rcpts = &listed;
             let time = PecTime::from_unix_or_epoch(now);
@@ -122,7 +110,7 @@ fn try_receive(
             let tx = Transaction::from_daticert(d, time, &parsed.original_to);
             let mail_receipt = verdict.provider.map(|e| e.mail_receipt).unwrap_or_default();
             match p.scan(&message) {
-                Err(e) => return Ok(e.reply()),
+                Err(e) => return Ok(Received::Unavailable(Unavailable::Antivirus(e))),
                 Ok(ScanResult::Infected(virus)) => {
                     return virus_found(p, &tx, &mail_receipt, rcpts, message, &virus)
                 }
@@ -178,18 +166,12 @@ fn try_receive(
                     "transport envelope already taken in charge"
                 );
             }
-            Ok(Reply::new(
-                250,
-                "2.0.0",
-                if taken_now {
-                    format!("Presa in carico, identificativo {}", tx.identificativo)
-                } else {
-                    format!(
-                        "Busta già presa in carico, identificativo {}",
-                        tx.identificativo
-                    )
-                },
-            ))
+            let identificativo = tx.identificativo;
+            Ok(if taken_now {
+                Received::TakenInCharge { identificativo }
+            } else {
+                Received::AlreadyTakenInCharge { identificativo }
+            })
         }
         (true, Some(kind)) if kind != MessageKind::AnomalyEnvelope => {
             receipt(p, kind, &parsed, &verdict, mail_from, rcpts, message)
@@ -217,7 +199,7 @@ fn virus_found(
     rcpts: &[String],
     message: Vec<u8>,
     virus: &str,
-) -> Result<Reply, StoreError> {
+) -> Result<Received, StoreError> {
     let now = p.now();
     let builder = Builder::new(&p.identity);
     let notices = rcpts
@@ -249,13 +231,9 @@ fn virus_found(
         virus,
         "virus in a transport envelope: quarantined, notice emitted"
     );
-    Ok(Reply::new(
-        250,
-        "2.0.0",
-        format!(
-            "Virus rilevato ({virus}): messaggio trattenuto, avviso inviato al gestore mittente"
-        ),
-    ))
+    Ok(Received::VirusHeld {
+        virus: virus.to_string(),
+    })
 }
 
 /// Whose state a receipt of this kind reports, by its signed data: the recipient it was
@@ -342,7 +320,7 @@ fn receipt(
     mail_from: &str,
     rcpts: &[String],
     message: Vec<u8>,
-) -> Result<Reply, StoreError> {
+) -> Result<Received, StoreError> {
     let now = p.now();
     let Some(d) = parsed.daticert.clone() else {
         return ordinary(
@@ -448,9 +426,9 @@ fn receipt(
         "receipt received at the incoming point"
     );
     Ok(if fresh {
-        Reply::new(250, "2.0.0", "Ricevuta consegnata")
+        Received::ReceiptDelivered
     } else {
-        Reply::new(250, "2.0.0", "Ricevuta già consegnata")
+        Received::ReceiptAlreadyDelivered
     })
 }
 
@@ -463,7 +441,7 @@ fn ordinary(
     rcpts: &[String],
     message: Vec<u8>,
     why: &str,
-) -> Result<Reply, StoreError> {
+) -> Result<Received, StoreError> {
     let now = p.now();
     let mut anomaly_for = Vec::new();
     let mut forward_to = Vec::new();
@@ -481,7 +459,7 @@ fn ordinary(
         None
     } else {
         match p.scan(&message) {
-            Err(e) => return Ok(e.reply()),
+            Err(e) => return Ok(Received::Unavailable(Unavailable::Antivirus(e))),
             Ok(ScanResult::Infected(v)) => Some(v),
             Ok(ScanResult::Clean) => None,
         }
@@ -498,11 +476,7 @@ fn ordinary(
                 identificativo: None,
             })
         })?;
-        return Ok(Reply::new(
-            554,
-            "5.7.1",
-            format!("Virus rilevato ({virus}): messaggio rifiutato"),
-        ));
+        return Ok(Received::VirusRefused { virus });
     }
     if anomaly_for.is_empty() && forward_to.is_empty() {
         p.store.write(|db| {
@@ -525,11 +499,9 @@ fn ordinary(
             why,
             "ordinary mail refused"
         );
-        return Ok(Reply::new(
-            550,
-            "5.7.1",
-            format!("La casella di posta certificata non accetta questo messaggio: {why}"),
-        ));
+        return Ok(Received::OrdinaryRefused {
+            why: why.to_string(),
+        });
     }
     let time = PecTime::from_unix_or_epoch(now);
     let anomaly = if anomaly_for.is_empty() {
@@ -588,7 +560,7 @@ fn ordinary(
         forwarded = forward_to.len(),
         "ordinary mail taken: in an anomaly envelope or forwarded"
     );
-    Ok(Reply::new(250, "2.0.0", "Messaggio ricevuto"))
+    Ok(Received::OrdinaryTaken)
 }
 
 /// The envelope sender of ordinary mail we forward: ours, not the original one, whose
@@ -614,30 +586,19 @@ fn is_return_address(p: &Provider, rcpt: &str) -> bool {
 /// mail to it would make us an open relay towards whoever the address names), for a sender
 /// outside our domains (our mailboxes never send ordinary mail through the MX, so such a
 /// sender was forged and its bounce would be backscatter).
-fn return_path(p: &Provider, mail_from: &str, rcpt: &str) -> Result<String, Reply> {
-    let refuse = |why: String| Reply::new(550, "5.7.1", why);
+fn return_path(p: &Provider, mail_from: &str, rcpt: &str) -> Result<String, RecipientRefused> {
     let original = p
         .srs
         .reverse(rcpt, &p.identity.domain, p.now())
-        .map_err(|e| refuse(format!("Indirizzo di ritorno rifiutato: {e}")))?;
+        .map_err(RecipientRefused::ReturnAddress)?;
     if !mail_from.is_empty() {
-        return Err(refuse(
-            "Indirizzo di ritorno di un inoltro: accetta solo avvisi di mancato recapito \
-             (mittente vuoto)"
-                .into(),
-        ));
+        return Err(RecipientRefused::NotABounce);
     }
-    let destination = p.destination(&original, &p.index()).map_err(|_| {
-        Reply::new(
-            451,
-            "4.3.0",
-            "Errore temporaneo del server: riprovare più tardi",
-        )
-    })?;
+    let destination = p
+        .destination(&original, &p.index())
+        .map_err(|_| RecipientRefused::Unavailable)?;
     if destination == Destination::Local {
-        return Err(refuse(
-            "Indirizzo di ritorno rifiutato: il mittente originale non ha inviato da qui".into(),
-        ));
+        return Err(RecipientRefused::LocalSender);
     }
     Ok(original)
 }
@@ -650,14 +611,10 @@ pub fn check_recipient(
     mail_from: &str,
     earlier: &[String],
     rcpt: &str,
-) -> Result<(), Reply> {
+) -> Result<(), RecipientRefused> {
     let returning = is_return_address(p, rcpt);
     if earlier.iter().any(|r| is_return_address(p, r) != returning) {
-        return Err(Reply::new(
-            452,
-            "4.5.3",
-            "Avvisi di ritorno e altri destinatari in transazioni separate: riprovare",
-        ));
+        return Err(RecipientRefused::MixedWithReturn);
     }
     if returning {
         return return_path(p, mail_from, rcpt).map(|_| ());
@@ -665,16 +622,8 @@ pub fn check_recipient(
     match accepts_recipient(p, rcpt) {
         Ok(true) => Ok(()),
         // Not known to be ours is not known to be someone else's: try again later.
-        Err(_) => Err(Reply::new(
-            451,
-            "4.3.0",
-            "Errore temporaneo del server: riprovare più tardi",
-        )),
-        Ok(false) => Err(Reply::new(
-            550,
-            "5.7.1",
-            "Relay non consentito: destinatario di un altro dominio",
-        )),
+        Err(_) => Err(RecipientRefused::Unavailable),
+        Ok(false) => Err(RecipientRefused::RelayDenied),
     }
 }
 
@@ -685,23 +634,17 @@ fn return_to_sender(
     mail_from: &str,
     rcpts: &[String],
     message: Vec<u8>,
-) -> Result<Reply, StoreError> {
+) -> Result<Received, StoreError> {
     let mut originals = Vec::with_capacity(rcpts.len());
     for r in rcpts {
         match return_path(p, mail_from, r) {
             Ok(original) => originals.push(original),
-            Err(reply) => return Ok(reply),
+            Err(refused) => return Ok(Received::Recipient(refused)),
         }
     }
     match p.scan(&message) {
-        Err(e) => return Ok(e.reply()),
-        Ok(ScanResult::Infected(virus)) => {
-            return Ok(Reply::new(
-                554,
-                "5.7.1",
-                format!("Virus rilevato ({virus}): messaggio rifiutato"),
-            ))
-        }
+        Err(e) => return Ok(Received::Unavailable(Unavailable::Antivirus(e))),
+        Ok(ScanResult::Infected(virus)) => return Ok(Received::VirusRefused { virus }),
         Ok(ScanResult::Clean) => {}
     }
     let now = p.now();
@@ -723,9 +666,5 @@ fn return_to_sender(
         })?;
         Ok(())
     })?;
-    Ok(Reply::new(
-        250,
-        "2.0.0",
-        "Avviso di ritorno inoltrato al mittente",
-    ))
+    Ok(Received::BounceReturned)
 }

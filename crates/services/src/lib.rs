@@ -9,6 +9,8 @@
 //! - [`access`]: the access point (RFC 6109 §3.1): formal checks, acceptance or
 //!   non-acceptance, the transport envelope;
 //! - [`incoming`]: the incoming point (§3.2): what other providers and the Internet send;
+//! - [`outcome`]: what those two points did with a message, typed (each protocol says it
+//!   its own way: SMTP's reply codes are `smtpserver`'s);
 //! - [`delivery`]: the delivery point (§3.3) and outbound relay, as queue work;
 //! - [`srs`]: the envelope sender of ordinary mail we forward, and its bounces;
 //! - [`timers`]: the 12 h / 24 h notices (§3.1.6); [`worker`]: queue and timer loops;
@@ -22,6 +24,7 @@ pub mod dns;
 pub mod incoming;
 pub mod mailbox;
 pub mod metrics;
+pub mod outcome;
 pub mod principal;
 pub mod provider;
 pub mod sessions;

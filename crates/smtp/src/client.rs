@@ -7,8 +7,8 @@
 //! each command, each block of DATA) has its own time limit, so a peer that stalls or talks
 //! garbage costs one step, never the worker. The caller bounds the whole transaction.
 
-use crate::stream::Stream;
 use crate::Reply;
+use net::Stream;
 use openssl::ssl::SslConnector;
 use std::future::Future;
 use std::time::Duration;

@@ -1,11 +1,11 @@
-//! SMTP (RFC 5321) for Certa, one file per concern: [`stream`] (plain or TLS, STARTTLS
-//! upgrade), [`server`] (a session with limits on every line and message, driven by a
+//! SMTP (RFC 5321) for Certa, one file per concern: [`Reply`] (what a server answers),
+//! [`server`] (a session with limits on every line and message, driven by a
 //! [`server::Handler`] that holds the semantics) and [`client`] (delivery to a next hop).
+//! The connection itself (plain or TLS, STARTTLS upgrade) is `net`'s. This crate knows no
+//! PEC and no store: the handlers that put a session on the services are `smtpserver`'s.
 
 pub mod client;
-pub mod connections;
 pub mod server;
-pub mod stream;
 
 /// An SMTP reply: code, enhanced status code (RFC 3463) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 //! AUTH PLAIN/LOGIN (RFC 4954, 4616) offered only under TLS. Every line, message and
 //! recipient list is bounded; what the session does with a message is the [`Handler`]'s.
 
-use crate::stream::Stream;
 use crate::Reply;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use net::Stream;
 use openssl::ssl::SslAcceptor;
 use std::future::Future;
 use std::net::SocketAddr;

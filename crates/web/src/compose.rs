@@ -477,15 +477,16 @@ fn submit(
     }
     let rcpts: Vec<String> = to.iter().chain(cc.iter()).cloned().collect();
     // The same access point as SMTP submission.
-    let reply = services::access::submit(p, &s.address, &s.address, &rcpts, &bytes);
-    if reply.code == 250 {
+    let submitted = services::access::submit(p, &s.address, &s.address, &rcpts, &bytes);
+    let accepted = matches!(submitted, services::outcome::Submitted::Accepted { .. });
+    if accepted {
         drop_replaced_draft(mb, &d)?;
     }
     Ok(page(&SentPage {
         fr: frame(mb, s),
         l,
-        accepted: reply.code == 250,
-        reply: reply.text.clone(),
+        accepted,
+        reply: submitted.to_string(),
         draft: false,
     }))
 }

@@ -41,7 +41,7 @@ pub struct WebConfig {
     /// Woken after a message is accepted, so the queue workers start at once.
     pub wake: Arc<tokio::sync::Notify>,
     /// The process's connection caps (behind a proxy, only the total applies).
-    pub connections: Arc<smtp::connections::Connections>,
+    pub connections: Arc<net::connections::Connections>,
     /// A session ends this long after its login, however busy (the idle limit aside).
     pub session_lifetime_secs: i64,
     /// A request's headers must all arrive within this time (RFC 9112 leaves it to the

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use services::mailbox::Access;
-use services::provider::LoginVia;
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -213,58 +212,42 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
-    let s2 = s.clone();
-    // The current password is checked like a login (and throttled like one).
-    let current_ok = p
-        .authenticate(&s2.address, &f.current, peer.ip(), LoginVia::Webmail)
-        .await
-        .is_ok();
-    // Ok(()) when changed, or the reasons the new password is refused.
-    let errors = blocking(move || -> Result<Result<(), Vec<String>>, WebError> {
-        let l = s2.lang;
-        if !current_ok {
-            return Ok(Err(vec![l
-                .t(
-                    "la password attuale non è corretta",
-                    "the current password is wrong",
-                )
-                .into()]));
-        }
-        if f.new != f.confirm {
-            return Ok(Err(vec![l
-                .t(
-                    "le due nuove password non coincidono",
-                    "the two new passwords differ",
-                )
-                .into()]));
-        }
-        if f.new == f.current {
-            return Ok(Err(vec![l
-                .t(
-                    "la nuova password deve essere diversa dalla attuale",
-                    "the new password must differ from the current one",
-                )
-                .into()]));
-        }
-        if let Err(e) = services::accounts::check_password_policy(&f.new) {
-            return Ok(Err(e));
-        }
-        let hash = services::accounts::hash_password(&f.new)
-            .map_err(|e| WebError::Internal(e.to_string()))?;
-        p.store
-            .set_password(&s2.address, &hash, false)
-            .map_err(|e| WebError::Internal(e.to_string()))?;
-        Ok(Ok(()))
-    })
-    .await??;
-    let errors = match errors {
+    let change = services::accounts::PasswordChange {
+        current: &f.current,
+        new: &f.new,
+        confirm: &f.confirm,
+    };
+    let changed = services::accounts::change_password(&p, &s.principal(), peer.ip(), change).await;
+    use services::accounts::{AccountError, ChangeRefused};
+    let l = s.lang;
+    // The reasons the new password is refused, shown on the page again.
+    let errors: Vec<String> = match changed {
         Ok(()) => {
             let token = s.renew(&st.p).await?;
             let mut r = Redirect::to("/settings?notice=password").into_response();
             crate::session::set_cookie(&mut r, &token, st.secure_cookies);
             return Ok(r);
         }
-        Err(errors) => errors,
+        Err(ChangeRefused::CurrentWrong) => vec![l
+            .t(
+                "la password attuale non è corretta",
+                "the current password is wrong",
+            )
+            .into()],
+        Err(ChangeRefused::Mismatch) => vec![l
+            .t(
+                "le due nuove password non coincidono",
+                "the two new passwords differ",
+            )
+            .into()],
+        Err(ChangeRefused::Unchanged) => vec![l
+            .t(
+                "la nuova password deve essere diversa dalla attuale",
+                "the new password must differ from the current one",
+            )
+            .into()],
+        Err(ChangeRefused::Account(AccountError::Policy(errors))) => errors,
+        Err(e) => return Err(WebError::Internal(e.to_string())),
     };
     on_mailbox(&st.p, &s.clone(), move |m| {
         Ok(page(&PasswordPage {

@@ -5,8 +5,8 @@
 //! count their connections against the process's caps: over them, a connection is closed
 //! at once (before TLS there is no way to say why).
 
+use net::connections::{Connections, Slot};
 use openssl::ssl::{Ssl, SslAcceptor};
-use smtp::connections::{Connections, Slot};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -101,7 +101,7 @@ impl AsyncWrite for Stream {
 /// a `-ERR`, a `421`): the write side first (TLS close_notify, TCP FIN), then what is in flight
 /// is read and dropped — at most [`DRAIN_BYTES`], for at most [`DRAIN_TIME`] — so the kernel
 /// does not answer unread data with a reset that discards the answer before the client reads
-/// it (the "lingering close" of HTTP servers). Shared by the IMAP, POP3 and SMTP servers.
+/// it (the "lingering close" of HTTP servers). Shared by the IMAP and POP3 servers.
 pub async fn close_unread<R: tokio::io::AsyncBufRead + AsyncWrite + Unpin>(conn: &mut R) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let drain = async {
@@ -156,5 +156,77 @@ pub async fn read_line_limited<R: tokio::io::AsyncBufRead + Unpin>(
         if done {
             return Ok(true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    /// A connected pair on loopback: (client, server).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_line_survives_cancellation_and_a_longer_one_is_refused_within_the_limit() {
+        let (mut client, server) = pair().await;
+        let mut r = BufReader::new(Stream::Plain(server));
+        let mut buf = Vec::new();
+        // Half a line, then the read is cancelled (a timeout, IDLE's select): what came
+        // stays in `buf`, and the rest completes it.
+        client.write_all(b"A1 NOOP").await.unwrap();
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(100),
+            read_line_limited(&mut r, &mut buf, 16),
+        )
+        .await;
+        assert!(cancelled.is_err(), "no line end yet");
+        assert_eq!(buf, b"A1 NOOP");
+        client.write_all(b"\r\nA2").await.unwrap();
+        assert!(read_line_limited(&mut r, &mut buf, 16).await.unwrap());
+        assert_eq!(buf, b"A1 NOOP\r\n");
+
+        // A line past the limit is an error, and no more than the limit is kept.
+        buf.clear();
+        client.write_all(&[b'x'; 4096]).await.unwrap();
+        client.write_all(b"\r\n").await.unwrap();
+        let e = read_line_limited(&mut r, &mut buf, 16).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(buf.len() <= 16, "{} bytes kept", buf.len());
+
+        // End of stream is `Ok(false)`.
+        let (client, server) = pair().await;
+        drop(client);
+        let mut r = BufReader::new(Stream::Plain(server));
+        assert!(!read_line_limited(&mut r, &mut Vec::new(), 16)
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_last_answer_reaches_a_client_still_sending_and_the_close_is_bounded() {
+        let (mut client, server) = pair().await;
+        let mut conn = BufReader::new(Stream::Plain(server));
+        // The client sends what the server will never read, then waits for the answer.
+        client.write_all(&[b'z'; 64 * 1024]).await.unwrap();
+        conn.get_mut().write_all(b"-ERR addio\r\n").await.unwrap();
+        let closing = tokio::spawn(async move {
+            let start = Instant::now();
+            close_unread(&mut conn).await;
+            start.elapsed()
+        });
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, b"-ERR addio\r\n", "the answer, then a clean end");
+        // The client never closes its side: the drain gives up after DRAIN_TIME.
+        let took = closing.await.unwrap();
+        assert!(took >= DRAIN_TIME && took < DRAIN_TIME * 2, "{took:?}");
     }
 }
