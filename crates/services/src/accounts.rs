@@ -412,9 +412,18 @@ pub struct LoginThrottle {
     pub rules: ThrottleRules,
 }
 
-/// Refused before the password was looked at.
+/// Why an attempt was not granted, before the password was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttled;
+pub enum Throttled {
+    /// Too many failures from this address within the window: refused.
+    Refused,
+    /// As many attempts are being checked as the limits allow (from this address, or on
+    /// this account): the caller waits for one of them to end and asks again. Several
+    /// sessions of one user logging in at once (a mail client's 5 connections, an office
+    /// behind one address) are served in turn, not refused; parallel guessing still gets
+    /// no more than the limit checked before its failures count.
+    Busy,
+}
 
 /// A login attempt with its place reserved: it counts against its address and account from
 /// the moment it is granted (so concurrent attempts see each other, no check-then-act race)
@@ -478,14 +487,18 @@ impl LoginThrottle {
         t.prune(now, &self.rules);
         let (ip_failures, ip_in_flight) = t.load(&keys[0]);
         let (account_failures, account_in_flight) = t.load(&keys[1]);
+        if ip_failures >= self.rules.max_failures_per_ip {
+            return Err(Throttled::Refused);
+        }
+        // Attempts being checked count as failures to come: the address may not have more
+        // in flight than it has failures left, nor the account more than its limit.
         if ip_failures + ip_in_flight as usize >= self.rules.max_failures_per_ip
             || account_in_flight >= self.rules.max_in_flight_per_account
         {
-            return Err(Throttled);
+            return Err(Throttled::Busy);
         }
         // 1 s after the free failures, doubling with each one more.
-        let load = account_failures + account_in_flight as usize;
-        let delay = match load.checked_sub(self.rules.free_failures_per_account) {
+        let delay = match account_failures.checked_sub(self.rules.free_failures_per_account) {
             None => 0,
             Some(over) => (1u64 << over.min(32)).min(self.rules.max_delay_secs),
         };
@@ -897,13 +910,19 @@ mod tests {
         // A success leaves nothing behind.
         t.begin(ip("10.0.0.1"), "a@b", 0).unwrap().succeeded();
         assert_eq!(t.tracked_keys(), 0);
-        // Three attempts granted at once: the fourth is refused before any of them ended.
+        // Three attempts granted at once: the fourth waits (busy) before any of them ended.
         let held: Vec<_> = (0..3)
             .map(|_| t.begin(ip("10.0.0.1"), "a@b", 1).unwrap())
             .collect();
-        assert!(t.begin(ip("10.0.0.1"), "c@d", 1).is_err());
+        assert!(matches!(
+            t.begin(ip("10.0.0.1"), "c@d", 1),
+            Err(Throttled::Busy)
+        ));
         drop(held);
-        assert!(t.begin(ip("10.0.0.1"), "c@d", 2).is_err(), "failures now");
+        assert!(
+            matches!(t.begin(ip("10.0.0.1"), "c@d", 2), Err(Throttled::Refused)),
+            "failures now"
+        );
         assert!(
             t.begin(ip("10.0.0.1"), "c@d", 400).is_ok(),
             "the window passes"
@@ -921,15 +940,21 @@ mod tests {
                 n => (1u64 << (n - 3)).min(30),
             };
             assert_eq!(a.delay, Duration::from_secs(expected), "attempt {n}");
+            drop(a); // a wrong password
         }
         // The holder still gets in, after the delay, from anywhere.
         let a = t.begin(ip("192.0.2.1"), "mario@PEC.it", 1).unwrap();
         assert_eq!(a.delay, Duration::from_secs(30));
-        // But only a few checks on one account run at once.
+        // But only a few checks on one account run at once, undelayed while they have
+        // not failed; one more waits its turn.
         let held: Vec<_> = (0..4)
             .map(|n| t.begin(ip(&format!("10.1.0.{n}")), "x@pec.it", 2).unwrap())
             .collect();
-        assert!(t.begin(ip("10.1.0.9"), "x@pec.it", 2).is_err());
+        assert!(held.iter().all(|a| a.delay.is_zero()));
+        assert!(matches!(
+            t.begin(ip("10.1.0.9"), "x@pec.it", 2),
+            Err(Throttled::Busy)
+        ));
         drop(held);
     }
 

@@ -7,6 +7,7 @@ use openssl::x509::X509;
 use pec::{ProviderEntry, ProviderIdentity, ProviderIndex, Signer, TrustAnchors};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use store::{Mailbox, Store, StoreError};
 
 /// Time, injected so that timers can be tested.
@@ -104,6 +105,11 @@ pub struct Provider {
     /// The counters `/metrics` exposes.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
+
+/// A login finding the limits of attempts in flight full waits this long at most...
+const LOGIN_QUEUE_WAIT: Duration = Duration::from_secs(15);
+/// ...asking again this often.
+const LOGIN_QUEUE_STEP: Duration = Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -325,10 +331,18 @@ impl Provider {
         // An unparsable login is throttled under what was given (hashed, so its length costs
         // nothing).
         let key = parsed.as_ref().map_or(login, |l| l.mailbox.as_str());
-        let attempt = self
-            .throttle
-            .begin(ip, key, self.now())
-            .map_err(|_| AuthError::Throttled)?;
+        // Busy: wait for an attempt in flight to end, for at most LOGIN_QUEUE_WAIT.
+        let mut waited = Duration::ZERO;
+        let attempt = loop {
+            match self.throttle.begin(ip, key, self.now()) {
+                Ok(a) => break a,
+                Err(accounts::Throttled::Busy) if waited < LOGIN_QUEUE_WAIT => {
+                    tokio::time::sleep(LOGIN_QUEUE_STEP).await;
+                    waited += LOGIN_QUEUE_STEP;
+                }
+                Err(_) => return Err(AuthError::Throttled),
+            }
+        };
         if !attempt.delay.is_zero() {
             tokio::time::sleep(attempt.delay).await;
         }

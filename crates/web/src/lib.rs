@@ -271,15 +271,6 @@ fn page(t: &impl askama::Template) -> Response {
     }
 }
 
-/// Runs blocking store or crypto work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, WebError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| WebError::Internal("operazione interrotta".into()))
-}
-
 /// One step of a request on the mailbox service: on the blocking pool, with the session's
 /// rights checked there.
 async fn on_mailbox<T: Send + 'static>(

@@ -4,7 +4,7 @@
 use crate::i18n::Lang;
 use crate::mailbox::{folder_items, frame, FolderItem, Frame};
 use crate::session::{Authed, WebSession};
-use crate::{blocking, on_mailbox, page, AppState, WebError};
+use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};

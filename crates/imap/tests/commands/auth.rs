@@ -49,3 +49,46 @@ fn the_third_failed_login_closes_the_connection() {
     // The holder still gets in on a new connection.
     s.login().ok("NOOP");
 }
+
+#[test]
+fn many_sessions_of_one_user_logging_in_at_once_all_get_in() {
+    let s = Server::start();
+    // A mail client opens several connections at once (Thunderbird up to 5), an office
+    // behind one address more: each waits its turn instead of being refused.
+    let results: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut c = s.connect();
+                    c.transact("OK", &format!("LOGIN {USER} \"{PASSWORD}\""))
+                        .tagged
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for r in &results {
+        assert!(r.contains(" OK "), "{results:?}");
+    }
+    // Parallel guessing is still held to the limit: wrong passwords from one address are
+    // checked ten at a time at most, and then refused.
+    let refused = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut c = s.connect();
+                    c.transact("NO", &format!("LOGIN {USER} sbagliata")).tagged
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .filter(|t| t.contains("[UNAVAILABLE]"))
+            .count()
+    });
+    assert!(refused >= 10, "{refused} refused of 20");
+}
