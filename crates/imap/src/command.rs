@@ -473,6 +473,26 @@ fn list(c: &mut Cursor<'_>, lsub: bool) -> Result<Command> {
     let mut select = vec![];
     if !lsub && c.peek() == Some(b'(') {
         select = c.atom_list_any()?;
+        for o in &mut select {
+            o.make_ascii_uppercase();
+            // RFC 5258 §3.1 and RFC 6154 §3: the selection options we know.
+            if !matches!(
+                o.as_str(),
+                "SUBSCRIBED" | "REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE"
+            ) {
+                return Err(SyntaxError(format!(
+                    "opzione di selezione sconosciuta: {o}"
+                )));
+            }
+        }
+        // RFC 5258 §3.1: RECURSIVEMATCH qualifies another option; alone it is an error.
+        if select.iter().any(|o| o == "RECURSIVEMATCH")
+            && !select
+                .iter()
+                .any(|o| o != "RECURSIVEMATCH" && o != "REMOTE")
+        {
+            return Err(SyntaxError("RECURSIVEMATCH senza altra opzione".into()));
+        }
         c.sp()?;
     }
     let reference = c
@@ -503,9 +523,13 @@ fn list(c: &mut Cursor<'_>, lsub: bool) -> Result<Command> {
         while !c.eat(b')') {
             c.eat(b' ');
             let opt = c.atom()?.to_ascii_uppercase();
-            if opt == "STATUS" {
-                c.sp()?;
-                status = c.atom_list_any()?;
+            match opt.as_str() {
+                "STATUS" => {
+                    c.sp()?;
+                    status = c.atom_list_any()?;
+                }
+                "SUBSCRIBED" | "CHILDREN" | "SPECIAL-USE" => {}
+                _ => return Err(SyntaxError(format!("opzione RETURN sconosciuta: {opt}"))),
             }
             returns.push(opt);
         }

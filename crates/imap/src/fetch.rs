@@ -296,7 +296,15 @@ pub fn content_item(out: &mut Vec<u8>, att: &FetchAtt, raw: &[u8], s: &Structure
                 out.extend_from_slice(format!("<{start}>").as_bytes());
             }
             out.push(b' ');
-            let data = section_bytes(raw, s, section).unwrap_or_default();
+            let mut data = section_bytes(raw, s, section).unwrap_or_default();
+            // RFC 9051 §4.3: a literal carries no NUL. Bytes appended as binary (RFC 3516
+            // §4.3, `~{n}`) are given in base64 here; BINARY[] gives them as they are.
+            if data.contains(&0) {
+                use base64::Engine;
+                data = base64::engine::general_purpose::STANDARD
+                    .encode(&data)
+                    .into_bytes();
+            }
             literal(out, cut(&data, *partial));
         }
         FetchAtt::Binary { path, partial, .. } => {

@@ -226,55 +226,103 @@ impl Session {
             self.untagged("LIST (\\Noselect) \"/\" \"\"");
             return Ok("LIST completato".into());
         }
-        let folders = self.on_mailbox(|m| m.folders()).await?;
-        let only_subscribed = lsub || select.iter().any(|s| s == "SUBSCRIBED");
+        let (folders, subscribed) = self
+            .on_mailbox(|m| Ok((m.folders()?, m.subscriptions()?)))
+            .await?;
+        let by_subscription = lsub || select.iter().any(|s| s == "SUBSCRIBED");
+        let recursive = select.iter().any(|s| s == "RECURSIVEMATCH");
         let only_special = select.iter().any(|s| s == "SPECIAL-USE");
-        let show_subscribed = only_subscribed || returns.iter().any(|r| r == "SUBSCRIBED");
+        let show_subscribed = by_subscription || returns.iter().any(|r| r == "SUBSCRIBED");
         let names: Vec<String> = patterns
             .iter()
             .map(|p| self.name_in(&format!("{reference}{p}")))
             .collect();
-        let mut seen = HashSet::new();
-        let mut rows: Vec<(String, Vec<&str>, &Folder)> = vec![];
-        for f in &folders {
-            let wire_name = f.name.as_str();
-            let matched = names.iter().any(|p| {
-                pattern_matches(p.as_bytes(), wire_name.as_bytes())
-                    || (p.eq_ignore_ascii_case("inbox") && wire_name == "INBOX")
-            });
-            if !matched || !seen.insert(f.name.clone()) {
-                continue;
-            }
-            if only_subscribed && !f.subscribed {
-                continue;
-            }
-            if only_special && f.special_use.as_deref().is_none_or(|s| s == "\\Inbox") {
-                continue;
-            }
-            let has_children = folders.iter().any(|c| {
-                c.name.len() > f.name.len() && c.name.starts_with(&format!("{}/", f.name))
-            });
-            let mut attrs = vec![if has_children {
-                "\\HasChildren"
-            } else {
-                "\\HasNoChildren"
-            }];
-            if let Some(s) = &f.special_use {
-                if s != "\\Inbox" {
-                    attrs.push(s.as_str());
+        let matched = |name: &str| {
+            names.iter().any(|p| {
+                pattern_matches(p.as_bytes(), name.as_bytes())
+                    || (p.eq_ignore_ascii_case("inbox") && name == "INBOX")
+            })
+        };
+        let is_subscribed = |name: &str| subscribed.iter().any(|s| s == name);
+        let below = |parent: &str, name: &str| {
+            name.strip_prefix(parent)
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        // What may be listed: the folders, and with SUBSCRIBED (or LSUB) the subscribed
+        // names and their parents, folders or not.
+        let mut candidates: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
+        if by_subscription {
+            for s in &subscribed {
+                candidates.push(s);
+                let mut at = s.as_str();
+                while let Some((parent, _)) = at.rsplit_once('/') {
+                    candidates.push(parent);
+                    at = parent;
                 }
             }
-            if show_subscribed && f.subscribed && !lsub {
+        }
+        let mut seen = HashSet::new();
+        let mut rows: Vec<(String, Vec<&str>, Option<&Folder>, bool)> = vec![];
+        for name in candidates {
+            if !matched(name) || !seen.insert(name) {
+                continue;
+            }
+            let folder = folders.iter().find(|f| f.name == name);
+            let here = is_subscribed(name);
+            // RFC 5258 §3.5 CHILDINFO: a subscribed descendant the patterns do not list.
+            let unlisted_child = subscribed.iter().any(|s| below(name, s) && !matched(s));
+            let mut attrs: Vec<&str> = vec![];
+            let mut childinfo = false;
+            if by_subscription && !here {
+                match (lsub, recursive) {
+                    // RFC 3501 §6.3.9: LSUB names with \Noselect the parent of a
+                    // subscribed folder that a `%` stopped at.
+                    (true, _) if unlisted_child => attrs.push("\\Noselect"),
+                    (false, true) if unlisted_child => childinfo = true,
+                    _ => continue,
+                }
+            }
+            if let Some(f) = folder {
+                if only_special && f.special_use.as_deref().is_none_or(|s| s == "\\Inbox") {
+                    continue;
+                }
+                if !lsub {
+                    let has_children = folders.iter().any(|c| below(name, &c.name));
+                    attrs.push(if has_children {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    });
+                }
+                if let Some(s) = &f.special_use {
+                    if s != "\\Inbox" {
+                        attrs.push(s.as_str());
+                    }
+                }
+            } else if only_special {
+                continue;
+            } else if lsub {
+                if !attrs.contains(&"\\Noselect") {
+                    attrs.push("\\Noselect");
+                }
+            } else {
+                // RFC 5258 §3.4: subscribed, but no such folder (any more).
+                attrs.push("\\NonExistent");
+            }
+            if show_subscribed && here && !lsub {
                 attrs.push("\\Subscribed");
             }
-            rows.push((f.name.clone(), attrs, f));
+            rows.push((name.to_string(), attrs, folder, childinfo));
         }
         let verb = if lsub { "LSUB" } else { "LIST" };
-        for (name, attrs, f) in rows {
+        for (name, attrs, f, childinfo) in rows {
             let mut l = format!("{verb} ({}) \"/\" ", attrs.join(" ")).into_bytes();
             crate::wire::astring(&mut l, self.name_out(&name).as_bytes());
+            if childinfo {
+                l.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             self.untagged(&String::from_utf8_lossy(&l));
-            if !status.is_empty() {
+            if let Some(f) = f.filter(|_| !status.is_empty()) {
                 self.status_line(f, status).await?;
             }
         }

@@ -64,7 +64,12 @@ fn encoded_word(s: &str) -> Option<(String, usize)> {
             .decode(text.trim_end_matches('='))
             .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text))
             .ok()?,
-        "Q" => quoted_printable(text.replace('_', " ").as_bytes()),
+        // RFC 2047 §4.2: `_` is a space, `=XX` a byte; no lines, no padding to drop.
+        "Q" => {
+            let mut out = vec![];
+            hex_escapes(text.replace('_', " ").as_bytes(), &mut out);
+            out
+        }
         _ => return None,
     };
     let used = 2 + used_charset + 1 + enc.len() + 1 + end + 2;
@@ -96,30 +101,58 @@ pub(crate) fn rfc2231(v: &str) -> String {
     charset_text(&bytes, charset)
 }
 
-fn quoted_printable(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
+/// `=XX` as the byte it names; anything else as it is.
+fn hex_escapes(content: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'=' {
-            if b[i + 1..].starts_with(b"\r\n") {
+    while let Some(&c) = content.get(i) {
+        let hex = content
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (c, hex) {
+            (b'=', Some(x)) => {
+                out.push(x);
                 i += 3;
-                continue;
             }
-            if b[i + 1..].starts_with(b"\n") {
-                i += 2;
-                continue;
-            }
-            if i + 2 < b.len() {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                if let Some(x) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    out.push(x);
-                    i += 3;
-                    continue;
-                }
+            (c, _) => {
+                out.push(c);
+                i += 1;
             }
         }
-        out.push(b[i]);
-        i += 1;
+    }
+}
+
+/// RFC 2045 §6.7, line by line: white space at the end of a line is transport padding and
+/// goes (rule 3); a line then ending in `=` is a soft break (rule 5); `=XX` is a byte
+/// (rule 1, lower-case hex read too); an `=` that starts nothing valid stays as it is.
+fn quoted_printable(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut rest = b;
+    while !rest.is_empty() {
+        let (line, ending, next) = match rest.iter().position(|&c| c == b'\n') {
+            Some(n) => {
+                let (line, crlf) = match rest[..n].strip_suffix(b"\r") {
+                    Some(l) => (l, true),
+                    None => (&rest[..n], false),
+                };
+                let ending: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+                (line, ending, &rest[n + 1..])
+            }
+            None => (rest, &b""[..], &b""[..]),
+        };
+        let trimmed = match line.iter().rposition(|&c| c != b' ' && c != b'\t') {
+            Some(last) => &line[..=last],
+            None => &line[..0],
+        };
+        let (content, soft) = match trimmed.strip_suffix(b"=") {
+            Some(c) => (c, true),
+            None => (trimmed, false),
+        };
+        hex_escapes(content, &mut out);
+        if !soft {
+            out.extend_from_slice(ending);
+        }
+        rest = next;
     }
     out
 }
@@ -231,6 +264,15 @@ mod tests {
         assert_eq!(decode_header(b"plain =?bad"), "plain =?bad");
         assert_eq!(decode_transfer(b"Y2lhbw==\r\n", "base64"), b"ciao");
         assert_eq!(decode_transfer(b"a=3Db=\r\nc", "quoted-printable"), b"a=bc");
+        // RFC 2045 §6.7: padding at a line's end goes, also before a soft break's `=`; an
+        // `=` starting nothing valid stays; line endings are kept.
+        assert_eq!(
+            decode_transfer(
+                b"hello  \r\nbar=\r\n\r\nfoo\t \t= \r\n=62\r\nfoo = \t\r\nbar\r\n=zz=4",
+                "quoted-printable"
+            ),
+            b"hello\r\nbar\r\nfoo\t \tb\r\nfoo bar\r\n=zz=4"
+        );
         assert_eq!(rfc2231("utf-8''caff%C3%A8.pdf"), "caffè.pdf");
         let raw = b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nperch=E8\r\n";
         let s = Structure::parse(raw);

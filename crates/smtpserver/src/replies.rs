@@ -177,7 +177,7 @@ mod tests {
             (
                 451,
                 "4.3.0",
-                "Errore temporaneo del sistema, riprovare: blob store: disco pieno".into()
+                "Errore temporaneo del sistema, riprovare: temporarily unavailable: blob store: disco pieno".into()
             )
         );
         assert_eq!(
@@ -298,7 +298,7 @@ mod tests {
                 (
                     451,
                     "4.3.0",
-                    "Errore temporaneo del sistema, riprovare: blob store: disco pieno".into(),
+                    "Errore temporaneo del sistema, riprovare: temporarily unavailable: blob store: disco pieno".into(),
                 ),
             ),
             (

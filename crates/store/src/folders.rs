@@ -10,9 +10,9 @@ use crate::{
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// A folder with its counts, kept in the folder's row by triggers (migration 11).
-const FOLDER: &str =
-    "SELECT f.id, f.name, f.special_use, f.subscribed, f.uidvalidity, f.uidnext, f.highestmodseq,
-    f.n_messages, f.n_unseen, f.n_bytes, f.n_deleted
+const FOLDER: &str = "SELECT f.id, f.name, f.special_use,
+    EXISTS(SELECT 1 FROM subscriptions s WHERE s.mailbox_id = f.mailbox_id AND s.name = f.name),
+    f.uidvalidity, f.uidnext, f.highestmodseq, f.n_messages, f.n_unseen, f.n_bytes, f.n_deleted
     FROM folders f";
 
 fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
@@ -163,18 +163,56 @@ pub fn rename_folder(
          WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
         params![mailbox_id, from, to, uidvalidity],
     )?;
+    // The subscriptions follow the folders they name.
+    tx.execute(
+        "UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)
+         WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
+        params![mailbox_id, from, to],
+    )?;
     Ok(())
 }
 
+/// RFC 9051 §6.3.7–6.3.8: a folder that exists is subscribed; a name is unsubscribed
+/// whether its folder exists or not (a deleted folder's subscription stays until then).
 pub fn subscribe(tx: &Transaction<'_>, mailbox_id: i64, name: &str, on: bool) -> Result<()> {
+    if on {
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2)",
+            params![mailbox_id, name],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("folder {name}")));
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO subscriptions(mailbox_id, name) VALUES (?1, ?2)",
+            params![mailbox_id, name],
+        )?;
+        return Ok(());
+    }
     let n = tx.execute(
-        "UPDATE folders SET subscribed = ?3 WHERE mailbox_id = ?1 AND name = ?2",
-        params![mailbox_id, name, on],
+        "DELETE FROM subscriptions WHERE mailbox_id = ?1 AND name = ?2",
+        params![mailbox_id, name],
     )?;
-    if n == 0 {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2)",
+        params![mailbox_id, name],
+        |r| r.get(0),
+    )?;
+    if n == 0 && !exists {
         return Err(StoreError::NotFound(format!("folder {name}")));
     }
     Ok(())
+}
+
+/// The subscribed names, folders or not, by name.
+pub fn subscriptions(c: &Connection, mailbox_id: i64) -> Result<Vec<String>> {
+    let mut st =
+        c.prepare_cached("SELECT name FROM subscriptions WHERE mailbox_id = ?1 ORDER BY name")?;
+    let rows = st
+        .query_map([mailbox_id], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<String>, _>>()?;
+    Ok(rows)
 }
 
 const ENTRY: &str = "SELECT uid, modseq, flags, size, internal_date, blob FROM messages";
@@ -275,8 +313,9 @@ pub fn messages_with_identificativo(
 /// A folder's identity and IMAP state, without counting its messages (counts are zero).
 pub fn folder_head(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
     Ok(c.query_row(
-        "SELECT id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, \
-         0, 0, 0, 0 FROM folders WHERE mailbox_id = ?1 AND name = ?2",
+        "SELECT f.id, f.name, f.special_use, EXISTS(SELECT 1 FROM subscriptions s \
+         WHERE s.mailbox_id = f.mailbox_id AND s.name = f.name), f.uidvalidity, f.uidnext, \
+         f.highestmodseq, 0, 0, 0, 0 FROM folders f WHERE f.mailbox_id = ?1 AND f.name = ?2",
         params![mailbox_id, name],
         folder_row,
     )

@@ -447,6 +447,8 @@ pub trait Store: Send + Sync {
     /// Renaming INBOX moves its messages to the new folder (RFC 9051 §6.3.6).
     fn rename_folder(&self, mailbox_id: i64, from: &str, to: &str, now: Unix) -> Result<()>;
     fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()>;
+    /// The subscribed names, folders or not (a deleted folder stays subscribed), by name.
+    fn subscriptions(&self, mailbox_id: i64) -> Result<Vec<String>>;
     /// The messages of a folder, in UID order.
     fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>>;
     /// One page of a folder for the webmail's list, in the given order.

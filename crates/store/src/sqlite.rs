@@ -333,6 +333,19 @@ const MIGRATIONS: &[&str] = &[
         SELECT queue_id, position, address FROM split WHERE position >= 0 AND address <> '';
     ALTER TABLE queue DROP COLUMN rcpt;
     "#,
+    // 17 (imaptest, issue 13): subscriptions apart from the folders (RFC 9051 §6.3.7): a
+    // deleted folder's name stays subscribed (LIST shows it \NonExistent), and CREATE no
+    // longer subscribes by itself; the special folders are subscribed.
+    r#"
+    CREATE TABLE subscriptions(
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        PRIMARY KEY(mailbox_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO subscriptions(mailbox_id, name)
+        SELECT mailbox_id, name FROM folders WHERE subscribed = 1;
+    ALTER TABLE folders DROP COLUMN subscribed;
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -508,6 +521,10 @@ impl Store for SqliteStore {
 
     fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()> {
         self.sql_write(|tx| folders::subscribe(tx, mailbox_id, name, subscribed))
+    }
+
+    fn subscriptions(&self, mailbox_id: i64) -> Result<Vec<String>> {
+        self.read(|c| folders::subscriptions(c, mailbox_id))
     }
 
     fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>> {
@@ -761,6 +778,10 @@ impl Store for SqliteStore {
                 tx.execute(
                     "INSERT INTO folders(mailbox_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
                     params![id, name, special, now + i as i64],
+                )?;
+                tx.execute(
+                    "INSERT INTO subscriptions(mailbox_id, name) VALUES (?1, ?2)",
+                    params![id, name],
                 )?;
             }
             Ok(id)

@@ -137,7 +137,13 @@ pub async fn folders(
             } else {
                 format!("{}/{leaf}", f.parent)
             };
-            on_mailbox_op(&st, &s, move |m| m.create_folder(&full)).await
+            // A folder made in the webmail shows in mail clients that list only the
+            // subscribed ones (IMAP CREATE does not subscribe: the client decides).
+            on_mailbox_op(&st, &s, move |m| {
+                m.create_folder(&full)?;
+                m.subscribe(&full, true)
+            })
+            .await
         }
         "rename" => {
             let leaf = leaf(&f.new_name)?;

@@ -37,3 +37,23 @@ fn append_stores_the_bytes_with_their_flags() {
     let r = c.ok("STATUS Bozze (MESSAGES)");
     assert!(r.has("MESSAGES 1"), "{r:?}");
 }
+
+#[test]
+fn binary_bytes_go_out_as_binary_and_never_raw_in_a_body_literal() {
+    let s = Server::start();
+    let mut c = s.login();
+    let message = "Content-Type: application/octet-stream\r\n\
+                   Content-Transfer-Encoding: binary\r\n\r\n \0-\u{1}\r\n";
+    // RFC 3516 §4.3: a binary literal, NUL included.
+    c.send(format!("a1 APPEND INBOX ~{{{}+}}\r\n{message}\r\n", message.len()).as_bytes());
+    let tagged = c.line().unwrap_or_default();
+    assert!(tagged.starts_with("a1 OK"), "{tagged}");
+    c.ok("SELECT INBOX");
+    // BINARY gives the bytes themselves, in a binary literal...
+    let r = c.ok("FETCH 1 (BINARY.PEEK[1])");
+    assert!(r.untagged[0].contains("BINARY[1] ~{"), "{r:?}");
+    // ...BODY never puts a NUL in a literal (RFC 9051 §4.3): base64 instead.
+    let r = c.ok("FETCH 1 (BODY.PEEK[1])");
+    assert!(r.untagged.iter().all(|l| !l.contains('\0')), "{r:?}");
+    assert!(r.has("IAAtAQ0K"), "{r:?}");
+}

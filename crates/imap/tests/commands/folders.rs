@@ -65,3 +65,56 @@ fn a_folder_deleted_and_created_again_gets_a_new_uidvalidity() {
         "RFC 9051 §2.3.1.1: a client would keep its stale cache"
     );
 }
+
+#[test]
+fn list_extended_selects_by_subscription_and_refuses_unknown_options() {
+    let s = Server::start();
+    let mut c = s.login();
+    for f in ["P/uno", "P/due/tre", "P/quattro", "P/sei"] {
+        c.ok(&format!("CREATE {f}"));
+    }
+    // CREATE does not subscribe (RFC 9051 §6.3.4): the client decides.
+    let r = c.ok("LIST (SUBSCRIBED) \"\" P/*");
+    assert!(r.untagged.is_empty(), "{r:?}");
+    c.ok("SUBSCRIBE P/uno");
+    c.ok("SUBSCRIBE P/due/tre");
+    c.ok("SUBSCRIBE P/sei");
+    c.ok("DELETE P/sei");
+
+    // A deleted folder stays subscribed, and says so (RFC 5258 §3.4).
+    let r = c.ok("LIST (SUBSCRIBED) \"\" P/*");
+    assert!(r.has("(\\HasNoChildren \\Subscribed) \"/\" P/uno"), "{r:?}");
+    assert!(
+        r.has("(\\HasNoChildren \\Subscribed) \"/\" P/due/tre"),
+        "{r:?}"
+    );
+    assert!(r.has("(\\NonExistent \\Subscribed) \"/\" P/sei"), "{r:?}");
+    assert!(!r.has("P/quattro"), "{r:?}");
+
+    // RECURSIVEMATCH: a parent whose subscribed child the pattern does not list.
+    let r = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" P/% RETURN (CHILDREN)");
+    assert!(
+        r.has("(\\HasChildren) \"/\" P/due (\"CHILDINFO\" (\"SUBSCRIBED\"))"),
+        "{r:?}"
+    );
+    // ...not when the child is listed itself.
+    let r = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (P/due P/due/tre)");
+    assert!(!r.has("CHILDINFO"), "{r:?}");
+    assert!(r.has("P/due/tre"), "{r:?}");
+
+    // LSUB with `%` names the parent of a subscribed folder \Noselect (RFC 3501 §6.3.9).
+    let r = c.ok("LSUB \"\" P/%");
+    assert!(r.has("LSUB (\\Noselect) \"/\" P/due"), "{r:?}");
+    assert!(r.has("LSUB () \"/\" P/uno"), "{r:?}");
+
+    // Unknown options, and RECURSIVEMATCH alone, are errors (RFC 5258 §3).
+    c.bad("LIST (IMAPTEST) \"\" \"\"");
+    c.bad("LIST (RECURSIVEMATCH) \"\" \"\"");
+    c.bad("LIST (RECURSIVEMATCH REMOTE) \"\" \"\"");
+    c.bad("LIST \"\" \"\" RETURN (IMAPTEST)");
+    c.ok("LIST (REMOTE) \"\" %");
+    // Unsubscribing the deleted folder's name works and removes it.
+    c.ok("UNSUBSCRIBE P/sei");
+    let r = c.ok("LIST (SUBSCRIBED) \"\" P/*");
+    assert!(!r.has("P/sei"), "{r:?}");
+}

@@ -153,6 +153,13 @@ impl Access {
             })
     }
 
+    /// The subscribed names, folders or not (RFC 9051 §6.3.7: a deleted folder's name stays
+    /// subscribed until it is unsubscribed).
+    pub fn subscriptions(&self) -> Result<Vec<String>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.subscriptions(self.mailbox())?)
+    }
+
     /// RFC 9051 §6.3.7–6.3.8 SUBSCRIBE and UNSUBSCRIBE.
     pub fn subscribe(&self, name: &str, on: bool) -> Result<(), MailboxError> {
         self.may(Permission::Modify)?;
