@@ -72,12 +72,11 @@ impl Session {
                     }
                     false => m.claim_recent(open.folder.id)?,
                 };
-                let keywords = m.keywords(open.folder.id)?;
-                Ok(Some((open, first_recent, keywords)))
+                Ok(Some((open, first_recent)))
             })
             .await?
         };
-        let (OpenFolder { folder, uids }, first_recent, keywords) =
+        let (OpenFolder { folder, uids }, first_recent) =
             opened.ok_or_else(|| no("NONEXISTENT", format!("la cartella {name} non esiste")))?;
         let mut sel = Selected {
             folder: folder.clone(),
@@ -87,7 +86,9 @@ impl Session {
             modseq: folder.highestmodseq,
             recent: UidMap::default(),
             pending_expunge: vec![],
-            keywords,
+            // Announced as FETCH meets them (`Selected::announce`): no scan of every
+            // message's flags at SELECT.
+            keywords: vec![],
         };
         let mut first_unseen = None;
         for (i, (uid, unseen)) in uids.into_iter().enumerate() {

@@ -76,20 +76,6 @@ impl Access {
         Ok(self.p.store.messages(folder)?)
     }
 
-    /// The keywords (flags other than the system ones) the folder's messages carry, for
-    /// IMAP's FLAGS response (RFC 9051 §7.3.5), in the order first met.
-    pub fn keywords(&self, folder: i64) -> Result<Vec<String>, MailboxError> {
-        let mut out: Vec<String> = vec![];
-        for m in self.messages(folder)? {
-            for f in m.flags.split(' ') {
-                if !f.is_empty() && !f.starts_with('\\') && !out.iter().any(|k| k == f) {
-                    out.push(f.to_string());
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// The messages with UIDs in `lo..=hi`, in UID order.
     pub fn messages_between(
         &self,
