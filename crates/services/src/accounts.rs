@@ -872,8 +872,12 @@ mod tests {
                 start.elapsed()
             }
         };
-        let known = timed(Some(h.clone())).await;
-        let unknown = timed(None).await;
+        // The fastest of several runs, interleaved: a busy machine only slows some of them.
+        let (mut known, mut unknown) = (std::time::Duration::MAX, std::time::Duration::MAX);
+        for _ in 0..5 {
+            known = known.min(timed(Some(h.clone())).await);
+            unknown = unknown.min(timed(None).await);
+        }
         assert!(
             unknown * 2 > known && known * 2 > unknown,
             "known {known:?}, unknown {unknown:?}"

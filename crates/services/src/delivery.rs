@@ -297,6 +297,30 @@ fn append_with(
     )
 }
 
+/// Moves a recipient of a transaction we sent to the state a receipt reports (accepted →
+/// taken in charge → delivered / failed / timed out). A presa in carico (RFC 6109 §3.2.2)
+/// that arrives after the delivery receipt (they race) only notes that it came: it never
+/// takes a delivered recipient back. `false` when the transaction is not ours.
+pub fn record_state(
+    db: &dyn Tx,
+    identificativo: &str,
+    address: &str,
+    state: DeliveryState,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if state != DeliveryState::TakenInCharge {
+        return db.update_recipient(identificativo, address, state, detail, now);
+    }
+    if !db.note_taken_in_charge(identificativo, address, now)? {
+        return Ok(false);
+    }
+    if db.recipient_state(identificativo, address)? == Some(DeliveryState::Accepted) {
+        db.update_recipient(identificativo, address, state, None, now)?;
+    }
+    Ok(true)
+}
+
 /// One legal-log record about a transaction (RFC 6109 §2.3).
 pub fn log(
     p: &Provider,
@@ -638,5 +662,73 @@ pub fn transaction_of(t: &store::PecTransaction, now: i64) -> Transaction {
         subject: t.subject.clone(),
         msgid: t.msgid.clone(),
         receipt_type: t.receipt_type,
+    }
+}
+
+/// The recipient-state rule against a whole provider (feature `testing`).
+#[cfg(all(test, feature = "testing"))]
+mod state_tests {
+    use super::*;
+    use crate::testing::{Options, TestProvider, USER};
+    use pec::{ReceiptType, RecipientKind};
+    use store::{PecTransaction, RecipientState};
+
+    fn state(t: &TestProvider, address: &str) -> (DeliveryState, bool) {
+        let tx = t.provider.store.transaction("ID-1").unwrap().unwrap();
+        let r = tx.recipients.iter().find(|r| r.address == address).unwrap();
+        (r.state, r.taken_in_charge)
+    }
+
+    #[test]
+    fn a_late_taken_in_charge_never_takes_a_delivered_recipient_back() {
+        let t = TestProvider::new(Options::default());
+        let recipient = |address: &str| RecipientState {
+            address: address.into(),
+            kind: RecipientKind::Certificato,
+            state: DeliveryState::Accepted,
+            detail: None,
+            updated: 1,
+            taken_in_charge: false,
+            notice_12h: false,
+            notice_24h: false,
+        };
+        let tx = PecTransaction {
+            identificativo: "ID-1".into(),
+            sender: USER.into(),
+            subject: "Oggetto".into(),
+            msgid: None,
+            receipt_type: ReceiptType::Completa,
+            created: 1,
+            recipients: vec![recipient("uno@altro.test"), recipient("due@altro.test")],
+        };
+        let store = &t.provider.store;
+        store.write(|db| db.create_transaction(&tx)).unwrap();
+        let record = |address: &str, s: DeliveryState| {
+            store.write(|db| record_state(db, "ID-1", address, s, None, 2))
+        };
+
+        // In order: taken in charge, then delivered.
+        assert!(record("uno@altro.test", DeliveryState::TakenInCharge).unwrap());
+        assert_eq!(
+            state(&t, "uno@altro.test"),
+            (DeliveryState::TakenInCharge, true)
+        );
+        assert!(record("uno@altro.test", DeliveryState::Delivered).unwrap());
+        assert_eq!(
+            state(&t, "uno@altro.test"),
+            (DeliveryState::Delivered, true)
+        );
+
+        // Raced: the delivery receipt first; the late presa in carico is only noted.
+        assert!(record("due@altro.test", DeliveryState::Delivered).unwrap());
+        assert!(record("due@altro.test", DeliveryState::TakenInCharge).unwrap());
+        assert_eq!(
+            state(&t, "due@altro.test"),
+            (DeliveryState::Delivered, true)
+        );
+
+        // Someone else's transaction changes nothing.
+        assert!(!record("tre@altro.test", DeliveryState::TakenInCharge).unwrap());
+        assert!(!record("tre@altro.test", DeliveryState::Delivered).unwrap());
     }
 }

@@ -403,7 +403,7 @@ fn receipt(
         if let Some(state) = state {
             for a in &reported {
                 let detail = d.errore_esteso.as_deref();
-                db.update_recipient(&d.identificativo, a, state, detail, now)?;
+                delivery::record_state(db, &d.identificativo, a, state, detail, now)?;
             }
         }
         let tx = Transaction::from_daticert(&d, PecTime::from_unix_or_epoch(now), &[]);

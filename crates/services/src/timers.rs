@@ -15,7 +15,10 @@ pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
     p.store.purge_quarantine(now)?;
     p.store.purge_log(now)?;
     let mut sent = 0;
-    for ident in p.store.pending_transactions()? {
+    for ident in p
+        .store
+        .pending_transactions(&DeliveryState::AWAITING_RECEIPT)?
+    {
         let Some(t) = p.store.transaction(&ident)? else {
             continue;
         };

@@ -348,9 +348,13 @@ pub trait Tx {
     /// Removes a finished queue item; `false` if it was already gone (done by someone else).
     fn dequeue(&self, id: QueueId) -> Result<bool>;
     fn create_transaction(&self, t: &PecTransaction) -> Result<()>;
-    /// Moves one recipient of a transaction we sent to a new state (accepted →
-    /// taken-in-charge → delivered / failed / timed-out). `false` when the transaction is
-    /// not ours.
+    /// The state of one recipient of a transaction we sent; `None` when there is no such
+    /// recipient (not our transaction). The address matches without regard to case.
+    fn recipient_state(&self, identificativo: &str, address: &str)
+        -> Result<Option<DeliveryState>>;
+    /// Sets the state of one recipient of a transaction we sent (the transitions are the
+    /// services': `services::delivery::record_state`). `false` when there is no such
+    /// recipient.
     fn update_recipient(
         &self,
         identificativo: &str,
@@ -359,6 +363,9 @@ pub trait Tx {
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool>;
+    /// Notes that the recipient's provider took the message in charge, whatever its state
+    /// now. `false` when there is no such recipient.
+    fn note_taken_in_charge(&self, identificativo: &str, address: &str, now: Unix) -> Result<bool>;
     fn mark_notice(&self, identificativo: &str, address: &str, stage_24h: bool) -> Result<()>;
     /// Appends a legal-log record (RFC 6109 §2.3), chained to the previous one.
     fn log_append(&self, record: &LogRecord<'_>) -> Result<()>;
@@ -609,8 +616,9 @@ pub trait QueueStore {
 /// PEC transactions and their recipients' states, the legal log, the quarantine.
 pub trait PecStore {
     fn transaction(&self, identificativo: &str) -> Result<Option<PecTransaction>>;
-    /// Transactions whose certified recipients are still waiting for a delivery receipt.
-    fn pending_transactions(&self) -> Result<Vec<String>>;
+    /// Transactions with a certified recipient in one of the `waiting` states that has not
+    /// had its 24-hour notice yet.
+    fn pending_transactions(&self, waiting: &[DeliveryState]) -> Result<Vec<String>>;
     /// Walks the hash chain; the number of records checked.
     fn log_verify(&self) -> std::result::Result<u64, LogVerifyError>;
     fn log_records(&self, identificativo: Option<&str>) -> Result<Vec<LogEvent>>;

@@ -1191,19 +1191,26 @@ impl PecStore for SqliteStore {
     }
 
     /// Transactions whose certified recipients are still waiting for a delivery receipt.
-    fn pending_transactions(&self) -> Result<Vec<String>> {
+    fn pending_transactions(&self, waiting: &[DeliveryState]) -> Result<Vec<String>> {
         self.read(|c| {
-            let [a, b] = DeliveryState::AWAITING_RECEIPT.map(DeliveryState::as_str);
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT DISTINCT identificativo FROM pec_recipients
-                 WHERE state IN (?1, ?2) AND kind = ?3 AND notice_24h = 0",
+                 WHERE state = ?1 AND kind = ?2 AND notice_24h = 0",
             )?;
-            let rows = st
-                .query_map(params![a, b, RecipientKind::Certificato.as_str()], |r| {
-                    r.get(0)
-                })?
-                .collect::<std::result::Result<Vec<String>, _>>()?;
-            Ok(rows)
+            let mut out = Vec::new();
+            for state in waiting {
+                let rows = st.query_map(
+                    params![state.as_str(), RecipientKind::Certificato.as_str()],
+                    |r| r.get::<_, String>(0),
+                )?;
+                for ident in rows {
+                    let ident = ident?;
+                    if !out.contains(&ident) {
+                        out.push(ident);
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -1470,26 +1477,41 @@ impl Tx for SqliteTx<'_, '_> {
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool> {
-        // A presa in carico after the delivery receipt (they race) changes only the flag.
-        let n = if state == DeliveryState::TakenInCharge {
-            self.tx.execute(
-                "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?4,
-                 state = CASE WHEN state = ?5 THEN ?3 ELSE state END
+        let n = self.tx.execute(
+            "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5
              WHERE identificativo = ?1 AND address = ?2",
-                params![
-                    identificativo,
-                    address,
-                    state.as_str(),
-                    now,
-                    DeliveryState::Accepted.as_str()
-                ],
-            )?
-        } else {
-            self.tx.execute(
-            "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5 WHERE identificativo = ?1 AND address = ?2",
             params![identificativo, address, state.as_str(), detail, now],
-        )?
-        };
+        )?;
+        Ok(n > 0)
+    }
+
+    fn recipient_state(
+        &self,
+        identificativo: &str,
+        address: &str,
+    ) -> Result<Option<DeliveryState>> {
+        let state: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT state FROM pec_recipients WHERE identificativo = ?1 AND address = ?2",
+                params![identificativo, address],
+                |r| r.get(0),
+            )
+            .optional()?;
+        state
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| StoreError::Corrupt(format!("recipient state: {e}")))
+            })
+            .transpose()
+    }
+
+    fn note_taken_in_charge(&self, identificativo: &str, address: &str, now: Unix) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?3
+             WHERE identificativo = ?1 AND address = ?2",
+            params![identificativo, address, now],
+        )?;
         Ok(n > 0)
     }
 

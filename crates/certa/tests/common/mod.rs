@@ -41,8 +41,11 @@ pub fn certa_ok(data: &Path, args: &[&str]) -> String {
     out
 }
 
-/// Eight consecutive free ports.
+/// Eight consecutive free ports, never overlapping the eight of another node of this test
+/// process: the tests of one file run in parallel, and a node whose ports overlapped
+/// another's would answer for it (its `start` would see the other's webmail port open).
 pub fn free_port_base() -> u16 {
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = l.local_addr().unwrap().port();
@@ -50,7 +53,12 @@ pub fn free_port_base() -> u16 {
         if base > 65000 {
             continue;
         }
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+        if handed_out.iter().any(|b| base.abs_diff(*b) < 8) {
+            continue;
+        }
         if (0..8).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            handed_out.push(base);
             return base;
         }
     }

@@ -68,16 +68,24 @@ pub fn pec_transactions_and_recipient_states(s: &dyn Store) {
     assert_eq!(got.recipients[2].kind, EXTERNAL);
     assert_eq!(got.recipients[2].state, SENT_ORDINARY);
 
-    // Taken in charge: noted, and the state moves on from accepted only.
+    // States are set as given, read back by `recipient_state` and in the transaction.
     let ok = s
         .write(|tx| tx.update_recipient("ID-1", "uno@altro.test", TAKEN_IN_CHARGE, None, 200))
         .expect("update_recipient");
+    assert!(ok);
+    let ok = s
+        .write(|tx| tx.note_taken_in_charge("ID-1", "uno@altro.test", 200))
+        .expect("note_taken_in_charge");
     assert!(ok);
     let r = state_of(s, "ID-1", "uno@altro.test");
     assert_eq!(
         (r.state, r.taken_in_charge, r.updated),
         (TAKEN_IN_CHARGE, true, 200)
     );
+    let read = s
+        .write(|tx| tx.recipient_state("ID-1", "UNO@altro.test"))
+        .expect("recipient_state");
+    assert_eq!(read, Some(TAKEN_IN_CHARGE));
     s.write(|tx| tx.update_recipient("ID-1", "uno@altro.test", DELIVERED, Some("consegnata"), 300))
         .expect("update_recipient");
     let r = state_of(s, "ID-1", "uno@altro.test");
@@ -85,11 +93,23 @@ pub fn pec_transactions_and_recipient_states(s: &dyn Store) {
         (r.state, r.detail.as_deref()),
         (DELIVERED, Some("consegnata"))
     );
-    // A late taken-in-charge receipt does not take a delivered recipient back.
-    s.write(|tx| tx.update_recipient("ID-1", "uno@altro.test", TAKEN_IN_CHARGE, None, 400))
-        .expect("update_recipient");
+    // Noting a presa in carico changes only the flag and the time.
+    s.write(|tx| tx.note_taken_in_charge("ID-1", "uno@altro.test", 400))
+        .expect("note_taken_in_charge");
     let r = state_of(s, "ID-1", "uno@altro.test");
-    assert_eq!((r.state, r.taken_in_charge), (DELIVERED, true));
+    assert_eq!(
+        (r.state, r.taken_in_charge, r.updated),
+        (DELIVERED, true, 400)
+    );
+    // Not our transaction, or not its recipient: nothing to change.
+    let r = s.write(|tx| {
+        Ok((
+            tx.recipient_state("ID-9", "uno@altro.test")?,
+            tx.note_taken_in_charge("ID-1", "nessuno@altro.test", 1)?,
+            tx.update_recipient("ID-9", "uno@altro.test", DELIVERED, None, 1)?,
+        ))
+    });
+    assert_eq!(r.expect("unknown"), (None, false, false));
     // The address matches without regard to case.
     s.write(|tx| tx.update_recipient("ID-1", "DUE@altro.test", FAILED, Some("no-dest"), 500))
         .expect("update_recipient");
@@ -135,8 +155,9 @@ pub fn pec_transactions_and_recipient_states(s: &dyn Store) {
 }
 
 pub fn notices_and_pending_transactions(s: &dyn Store) {
+    let awaiting = [ACCEPTED, TAKEN_IN_CHARGE];
     assert!(s
-        .pending_transactions()
+        .pending_transactions(&awaiting)
         .expect("pending_transactions")
         .is_empty());
     let waiting = transaction(
@@ -163,7 +184,8 @@ pub fn notices_and_pending_transactions(s: &dyn Store) {
     })
     .expect("update_recipient");
     assert_eq!(
-        s.pending_transactions().expect("pending_transactions"),
+        s.pending_transactions(&awaiting)
+            .expect("pending_transactions"),
         strings(&["ID-W"]),
         "certified recipients still waiting for a delivery receipt"
     );
@@ -173,9 +195,16 @@ pub fn notices_and_pending_transactions(s: &dyn Store) {
     })
     .expect("update_recipient");
     assert_eq!(
-        s.pending_transactions().expect("pending_transactions"),
+        s.pending_transactions(&awaiting)
+            .expect("pending_transactions"),
         strings(&["ID-W"]),
         "taken in charge still waits"
+    );
+    assert_eq!(
+        s.pending_transactions(&[DELIVERED])
+            .expect("pending_transactions"),
+        strings(&["ID-D"]),
+        "only the states asked for"
     );
 
     s.write(|tx| tx.mark_notice("ID-W", "uno@altro.test", false))
@@ -183,7 +212,8 @@ pub fn notices_and_pending_transactions(s: &dyn Store) {
     let r = state_of(s, "ID-W", "uno@altro.test");
     assert_eq!((r.notice_12h, r.notice_24h), (true, false));
     assert_eq!(
-        s.pending_transactions().expect("pending_transactions"),
+        s.pending_transactions(&awaiting)
+            .expect("pending_transactions"),
         strings(&["ID-W"])
     );
     s.write(|tx| {
@@ -194,7 +224,7 @@ pub fn notices_and_pending_transactions(s: &dyn Store) {
     let r = state_of(s, "ID-W", "due@altro.test");
     assert_eq!((r.notice_12h, r.notice_24h), (false, true));
     assert!(
-        s.pending_transactions()
+        s.pending_transactions(&awaiting)
             .expect("pending_transactions")
             .is_empty(),
         "after the 24 h notice nothing more is due"
