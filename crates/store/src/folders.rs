@@ -7,7 +7,7 @@ use crate::{
     FlagChanges, FlagOp, Folder, FolderChanges, FolderId, ListKey, ListOrder, ListedMessage,
     MailboxId, MessageEntry, OpenFolder, Result, StoreError, Unix,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// A folder with its counts, kept in the folder's row by triggers (migration 11).
 const FOLDER: &str = "SELECT f.id, f.name, f.special_use,
@@ -50,7 +50,7 @@ pub fn folder(c: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Optio
     .optional()?)
 }
 
-fn folder_id(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str) -> Result<FolderId> {
+fn folder_id(tx: &Connection, mailbox_id: MailboxId, name: &str) -> Result<FolderId> {
     tx.query_row(
         "SELECT id FROM folders WHERE mailbox_id = ?1 AND name = ?2",
         params![mailbox_id, name],
@@ -62,7 +62,7 @@ fn folder_id(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str) -> Result<
 
 /// A UIDVALIDITY that differs from any the name had before: the creation time, and above
 /// every one this mailbox's folders have or had (RFC 9051 §2.3.1.1).
-fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: MailboxId, now: Unix) -> Result<i64> {
+fn new_uidvalidity(tx: &Connection, mailbox_id: MailboxId, now: Unix) -> Result<i64> {
     let max: i64 = tx
         .query_row(
             "SELECT max(last_uidvalidity,
@@ -78,7 +78,7 @@ fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: MailboxId, now: Unix) -> Re
 
 /// Keeps the highest UIDVALIDITY of the mailbox's folders before one of them goes or
 /// changes, so [`new_uidvalidity`] never gives it out again.
-fn remember_uidvalidity(tx: &Transaction<'_>, mailbox_id: MailboxId) -> Result<()> {
+fn remember_uidvalidity(tx: &Connection, mailbox_id: MailboxId) -> Result<()> {
     tx.execute(
         "UPDATE mailboxes SET last_uidvalidity = max(last_uidvalidity,
              (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
@@ -88,12 +88,7 @@ fn remember_uidvalidity(tx: &Transaction<'_>, mailbox_id: MailboxId) -> Result<(
     Ok(())
 }
 
-pub fn create_folder(
-    tx: &Transaction<'_>,
-    mailbox_id: MailboxId,
-    name: &str,
-    now: Unix,
-) -> Result<()> {
+pub fn create_folder(tx: &Connection, mailbox_id: MailboxId, name: &str, now: Unix) -> Result<()> {
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
     let n = tx.execute(
         "INSERT OR IGNORE INTO folders(mailbox_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
@@ -105,7 +100,7 @@ pub fn create_folder(
     Ok(())
 }
 
-pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str) -> Result<()> {
+pub fn delete_folder(tx: &Connection, mailbox_id: MailboxId, name: &str) -> Result<()> {
     let id = folder_id(tx, mailbox_id, name)?;
     let size: i64 = tx.query_row(
         "SELECT coalesce(sum(size), 0) FROM messages WHERE folder_id = ?1",
@@ -122,7 +117,7 @@ pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str) ->
 }
 
 pub fn rename_folder(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     mailbox_id: MailboxId,
     from: &str,
     to: &str,
@@ -158,7 +153,7 @@ pub fn rename_folder(
 
 /// RFC 9051 §6.3.7–6.3.8: a folder that exists is subscribed; a name is unsubscribed
 /// whether its folder exists or not (a deleted folder's subscription stays until then).
-pub fn subscribe(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str, on: bool) -> Result<()> {
+pub fn subscribe(tx: &Connection, mailbox_id: MailboxId, name: &str, on: bool) -> Result<()> {
     if on {
         let exists: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2)",
@@ -412,7 +407,7 @@ pub fn contents(c: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec
 }
 
 /// The next MODSEQ of a folder, recorded as its HIGHESTMODSEQ.
-fn next_modseq(tx: &Transaction<'_>, folder_id: FolderId) -> Result<i64> {
+fn next_modseq(tx: &Connection, folder_id: FolderId) -> Result<i64> {
     let m: i64 = tx.query_row(
         "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
         [folder_id],
@@ -430,7 +425,7 @@ pub fn normalize_flags<'a>(flags: impl Iterator<Item = &'a str>) -> String {
 }
 
 pub fn store_flags(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     folder_id: FolderId,
     uids: &[i64],
     op: FlagOp,
@@ -474,7 +469,7 @@ pub fn store_flags(
     Ok(out)
 }
 
-pub fn expunge(tx: &Transaction<'_>, folder_id: FolderId, uids: &[i64]) -> Result<Vec<i64>> {
+pub fn expunge(tx: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec<i64>> {
     if uids.is_empty() {
         return Ok(vec![]);
     }
@@ -504,7 +499,7 @@ pub fn expunge(tx: &Transaction<'_>, folder_id: FolderId, uids: &[i64]) -> Resul
 }
 
 pub fn copy_messages(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     folder_id: FolderId,
     uids: &[i64],
     to_folder_id: FolderId,
@@ -570,7 +565,7 @@ pub fn unclaimed_recent(c: &Connection, folder_id: FolderId) -> Result<i64> {
     )?)
 }
 
-pub fn claim_recent(tx: &Transaction<'_>, folder_id: FolderId) -> Result<i64> {
+pub fn claim_recent(tx: &Connection, folder_id: FolderId) -> Result<i64> {
     let (first, uidnext): (i64, i64) = tx.query_row(
         "SELECT recent_uid + 1, uidnext FROM folders WHERE id = ?1",
         [folder_id],

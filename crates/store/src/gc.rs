@@ -9,13 +9,13 @@
 //! orphans ([`crate::Store::sweep_orphan_blobs`]) finds it by walking the files.
 
 use crate::{Result, Unix};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Checks up to `limit` blobs released at least `grace_secs` before `now`. Returns how many
 /// were checked and the unreferenced ones: their inline copies and index rows are gone
 /// when the caller commits, their files are the caller's to remove.
 pub fn collect(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     now: Unix,
     grace_secs: i64,
     limit: i64,

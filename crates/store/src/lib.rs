@@ -11,6 +11,7 @@ mod changes;
 pub mod conformance;
 mod folders;
 mod gc;
+mod group;
 mod ids;
 mod kinds;
 mod log;
@@ -32,7 +33,7 @@ use thiserror::Error;
 
 /// What went wrong, by what the caller can do about it; each carries the source error's
 /// text for the log.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// The thing named does not exist (a mailbox, a folder, a blob).
     #[error("{0} not found")]

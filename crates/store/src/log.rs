@@ -4,7 +4,7 @@
 //! the chain and `certa log verify` says where.
 
 use crate::LogRecord;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -65,7 +65,7 @@ fn anchor(c: &Connection) -> rusqlite::Result<(i64, String)> {
 }
 
 /// Appends a record inside the caller's transaction (so it commits with what it records).
-pub fn append(tx: &Transaction<'_>, r: &LogRecord<'_>) -> rusqlite::Result<()> {
+pub fn append(tx: &Connection, r: &LogRecord<'_>) -> rusqlite::Result<()> {
     let last: Option<(i64, String)> = tx
         .query_row(
             "SELECT seq, hash FROM legal_log ORDER BY seq DESC LIMIT 1",
@@ -99,7 +99,7 @@ pub fn append(tx: &Transaction<'_>, r: &LogRecord<'_>) -> rusqlite::Result<()> {
 
 /// Drops the records older than `before` (the 30-month retention), remembering the seq and
 /// hash of the last one dropped so the rest of the chain still verifies from there.
-pub fn purge(tx: &Transaction<'_>, before: i64) -> crate::Result<usize> {
+pub fn purge(tx: &Connection, before: i64) -> crate::Result<usize> {
     let oldest: Option<i64> = tx
         .query_row("SELECT time FROM legal_log ORDER BY seq LIMIT 1", [], |r| {
             r.get(0)

@@ -3,14 +3,14 @@
 //! a way into a mailbox.
 
 use crate::{Result, Unix, WebSession};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// At most this many sessions per mailbox; the least recently used go first.
 const PER_MAILBOX: i64 = 50;
 
 /// Records a new session, dropping those idle since before `expired_before` and the
 /// mailbox's oldest beyond [`PER_MAILBOX`].
-pub fn start(tx: &Transaction<'_>, s: &WebSession, expired_before: Unix) -> Result<()> {
+pub fn start(tx: &Connection, s: &WebSession, expired_before: Unix) -> Result<()> {
     tx.execute(
         "DELETE FROM web_sessions WHERE last_seen < ?1",
         [expired_before],
@@ -53,7 +53,7 @@ pub fn get(c: &Connection, token_hash: &str) -> Result<Option<WebSession>> {
     Ok(s)
 }
 
-pub fn touch(tx: &Transaction<'_>, token_hash: &str, now: Unix) -> Result<()> {
+pub fn touch(tx: &Connection, token_hash: &str, now: Unix) -> Result<()> {
     tx.execute(
         "UPDATE web_sessions SET last_seen = ?2 WHERE token_hash = ?1",
         params![token_hash, now],
@@ -61,7 +61,7 @@ pub fn touch(tx: &Transaction<'_>, token_hash: &str, now: Unix) -> Result<()> {
     Ok(())
 }
 
-pub fn set_lang(tx: &Transaction<'_>, token_hash: &str, lang: &str) -> Result<()> {
+pub fn set_lang(tx: &Connection, token_hash: &str, lang: &str) -> Result<()> {
     tx.execute(
         "UPDATE web_sessions SET lang = ?2 WHERE token_hash = ?1",
         params![token_hash, lang],
@@ -69,7 +69,7 @@ pub fn set_lang(tx: &Transaction<'_>, token_hash: &str, lang: &str) -> Result<()
     Ok(())
 }
 
-pub fn end(tx: &Transaction<'_>, token_hash: &str) -> Result<()> {
+pub fn end(tx: &Connection, token_hash: &str) -> Result<()> {
     tx.execute(
         "DELETE FROM web_sessions WHERE token_hash = ?1",
         [token_hash],

@@ -1,10 +1,11 @@
 //! The embedded backend of [`Store`]: SQLite in WAL mode with synchronous=FULL, one writer
 //! connection and a few read-only ones, and the blob directory.
 
+use crate::group::Writer;
 use crate::log;
 use crate::*;
 use rusqlite::types::Type;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::str::FromStr;
@@ -350,7 +351,8 @@ const MIGRATIONS: &[&str] = &[
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
 /// read-only connections, and the blob directory.
 pub struct SqliteStore {
-    db: Mutex<Connection>,
+    /// The one connection that writes, with group commit.
+    writer: Writer,
     /// Read-only connections: in WAL mode readers never wait for the writer's fsync.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
@@ -396,7 +398,7 @@ impl SqliteStore {
             readers.push(Mutex::new(r));
         }
         Ok(SqliteStore {
-            db: Mutex::new(conn),
+            writer: Writer::new(conn),
             readers,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             blobs: Box::new(LocalBlobs::open(dir.join("blobs"))?),
@@ -410,14 +412,12 @@ impl SqliteStore {
         let _ = self.write_observer.set(Box::new(f));
     }
 
-    /// Runs `f` in one write transaction: all of it is on disk when this returns `Ok`, none
-    /// of it if `f` fails.
-    fn sql_write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Runs `f` in a write transaction, shared with the writers that come at the same time
+    /// (group commit, `group.rs`): all of it is on disk when this returns `Ok`, none of it
+    /// if `f` fails.
+    fn sql_write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let started = std::time::Instant::now();
-        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+        let out = self.writer.write(f)?;
         if let Some(observe) = self.write_observer.get() {
             observe(started.elapsed());
         }
@@ -426,17 +426,8 @@ impl SqliteStore {
 
     /// Like [`Store::write`] for changes a crash may lose without harm (a queue lease: a lost
     /// lease only means the item is claimed again): the commit does not wait for the disk.
-    fn sql_write_relaxed<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let out = (|| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })();
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        out
+    fn sql_write_relaxed<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.writer.write_relaxed(f)
     }
 
     /// The bytes of a blob kept in a file. A row names it, so a missing file is damage,
@@ -467,7 +458,7 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let touched = RefCell::new(Vec::new());
         let queued = Cell::new(false);
-        let run = |tx: &Transaction<'_>| {
+        let run = |tx: &Connection| {
             f(&SqliteTx {
                 tx,
                 touched: &touched,
@@ -1305,13 +1296,13 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
 
 /// [`Tx`] over a SQLite write transaction; remembers the mailboxes it changed and whether
 /// it queued work, so their watchers are woken after the commit.
-struct SqliteTx<'a, 'c> {
-    tx: &'a Transaction<'c>,
+struct SqliteTx<'a> {
+    tx: &'a Connection,
     touched: &'a RefCell<Vec<MailboxId>>,
     queued: &'a Cell<bool>,
 }
 
-impl Tx for SqliteTx<'_, '_> {
+impl Tx for SqliteTx<'_> {
     /// Small message bytes are kept in the database, in the transaction that references
     /// them; large ones are in the blob store already.
     fn keep_blob(&self, blob: &PreparedBlob) -> Result<()> {
@@ -1642,7 +1633,8 @@ mod tests {
                 (QueueKind::Relay, vec!["w@d.test"], 0),
             ]
         );
-        let c = s.db.lock().unwrap();
+        drop(s);
+        let c = Connection::open(dir.path().join("certa.db")).unwrap();
         let columns: Vec<String> = c
             .prepare("SELECT name FROM pragma_table_info('queue')")
             .unwrap()

@@ -10,7 +10,7 @@
 //! `messages.text_id` points at the row; NULL means not indexed yet.
 
 use crate::{FoundMessage, MailboxId, MessageText, Result, TextField, TextHits};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Needles shorter than this many characters cannot be answered by trigrams.
 pub const MIN_NEEDLE_CHARS: usize = 3;
@@ -20,7 +20,7 @@ fn id_range(mailbox_id: MailboxId) -> (i64, i64) {
 }
 
 /// The index row of a blob's text in a mailbox, if it has one.
-pub fn existing(tx: &Transaction<'_>, mailbox_id: MailboxId, hash: &str) -> Result<Option<i64>> {
+pub fn existing(tx: &Connection, mailbox_id: MailboxId, hash: &str) -> Result<Option<i64>> {
     Ok(tx
         .query_row(
             "SELECT id FROM mailbox_text WHERE mailbox_id = ?1 AND hash = ?2",
@@ -32,7 +32,7 @@ pub fn existing(tx: &Transaction<'_>, mailbox_id: MailboxId, hash: &str) -> Resu
 
 /// Indexes a blob's text for a mailbox unless it already is; returns its row id.
 pub fn index(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     mailbox_id: MailboxId,
     hash: &str,
     text: &MessageText,
@@ -60,7 +60,7 @@ pub fn index(
 
 /// Indexes the text of a stored blob for a mailbox and points its messages at it.
 pub fn index_stored(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     mailbox_id: MailboxId,
     hash: &str,
     text: &MessageText,
@@ -75,7 +75,7 @@ pub fn index_stored(
 }
 
 /// Drops a mailbox's rows (the mailbox is being deleted).
-pub fn forget_mailbox(tx: &Transaction<'_>, mailbox_id: MailboxId) -> Result<()> {
+pub fn forget_mailbox(tx: &Connection, mailbox_id: MailboxId) -> Result<()> {
     let (lo, hi) = id_range(mailbox_id);
     tx.execute(
         "DELETE FROM text_index WHERE rowid BETWEEN ?1 AND ?2",

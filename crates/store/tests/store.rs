@@ -274,9 +274,9 @@ fn orphan_blob_files_of_failed_transactions_are_swept() {
     assert!(blob_file(d.path(), &delivered).exists());
     assert_eq!(s.blob(&delivered).unwrap(), b"From: a\r\n\r\nconsegnato");
 
-    // The attack: the bytes are written, then the delivery fails (over quota) and its
-    // transaction rolls back. Nothing references the file and no release was noted.
-    s.set_quota("a@pec.test", 100).unwrap();
+    // The attack: the bytes are written, then the delivery fails (the services' quota
+    // rule refuses it inside the transaction) and the transaction rolls back. Nothing
+    // references the file and no release was noted.
     let large = vec![b'y'; SqliteStore::INLINE_BLOB_MAX + 1];
     let orphan = s.put_blob(&large).unwrap();
     let m = NewMessage {
@@ -284,7 +284,10 @@ fn orphan_blob_files_of_failed_transactions_are_swept() {
         size: large.len() as i64,
         meta: &meta,
     };
-    let failed = s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1).map(|_| ()));
+    let failed = s.write(|tx| {
+        tx.append("a@pec.test", INBOX, &m, 1)?;
+        Err::<(), _>(store::StoreError::OverQuota("a@pec.test".into()))
+    });
     assert!(
         matches!(failed, Err(store::StoreError::OverQuota(_))),
         "{failed:?}"
