@@ -1114,7 +1114,7 @@ mod tests {
         }
         // RFC 3502: one message, or several each with its own flags and date.
         match p(
-            "m APPEND Bozze (\\Seen) {1+}\r\na \" 1-Feb-2024 10:00:00 +0100\" {2+}\r\nbc {0+}\r\n",
+            "m APPEND Bozze (\\Seen) {1+}\r\na \" 1-Feb-2024 10:00:00 +0100\" {2+}\r\nbc {0+}\r\n\r\n",
         ) {
             Command::Append(a) => {
                 assert_eq!(a.mailbox, "Bozze");

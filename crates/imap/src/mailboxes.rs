@@ -612,6 +612,17 @@ fn deleted_uids(
         .collect())
 }
 
+/// A copy of a message to append (the batch's single transaction may fail and be retried
+/// command by command).
+fn copy_ingest(m: &Ingest) -> Ingest {
+    Ingest {
+        folder: m.folder.clone(),
+        bytes: m.bytes.clone(),
+        flags: m.flags.clone(),
+        internal_date: m.internal_date,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::pattern_matches as m;
@@ -630,16 +641,5 @@ mod tests {
         // Many wildcards against a long name stay fast.
         let long = vec![b'a'; 255];
         assert!(!m(&[b"%".repeat(5000), b"b".to_vec()].concat(), &long));
-    }
-}
-
-/// A copy of a message to append (the batch's single transaction may fail and be retried
-/// command by command).
-fn copy_ingest(m: &Ingest) -> Ingest {
-    Ingest {
-        folder: m.folder.clone(),
-        bytes: m.bytes.clone(),
-        flags: m.flags.clone(),
-        internal_date: m.internal_date,
     }
 }

@@ -201,8 +201,8 @@ fn a_multiappend_over_quota_appends_nothing_and_a_pipelined_append_beside_it_sta
 
     // Pipelined (one commit for the batch): the MULTIAPPEND that does not fit fails
     // whole, the single APPEND after it is stored.
-    let mut both = multiappend("a2", "Bozze", &["", ""], &[m1.clone(), m2.clone()]);
-    both.extend(multiappend("a3", "Bozze", &[""], &[m1.clone()]));
+    let mut both = multiappend("a2", "Bozze", &["", ""], &[m1.clone(), m2]);
+    both.extend(multiappend("a3", "Bozze", &[""], std::slice::from_ref(&m1)));
     c.send(&both);
     let first = c.line().unwrap_or_default();
     let second = c.line().unwrap_or_default();
