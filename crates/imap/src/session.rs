@@ -397,7 +397,7 @@ impl Session {
                 if mechanism != "DEFLATE" {
                     Err(bad(format!("compressione non supportata: {mechanism}")))
                 } else if self.compressed {
-                    Err(no("COMPRESSIONACTIVE", "la compressione è già attiva"))
+                    Err(no("COMPRESSIONACTIVE", "compressione attiva da prima"))
                 } else {
                     // RFC 4978 §3: this OK is the last response sent uncompressed.
                     self.tagged(&tag, "OK", "DEFLATE attivo");
