@@ -473,7 +473,6 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 let already_read = conn.buffer().to_vec();
                 let stream = conn.into_inner().compress(already_read);
                 conn = BufReader::with_capacity(CONN_BUFFER, stream);
-                session.compressed = true;
             }
         }
     }

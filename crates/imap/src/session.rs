@@ -159,8 +159,6 @@ pub struct Session {
     pub cfg: Arc<ImapConfig>,
     pub peer: SocketAddr,
     pub tls: bool,
-    /// COMPRESS=DEFLATE is active (RFC 4978).
-    pub compressed: bool,
     /// Who logged in; `None` before authentication.
     pub principal: Option<Principal>,
     pub selected: Option<Selected>,
@@ -215,7 +213,6 @@ impl Session {
             cfg,
             peer,
             tls,
-            compressed: false,
             principal: None,
             selected: None,
             enabled: Enabled::default(),
@@ -396,7 +393,7 @@ impl Session {
             Command::Compress(mechanism) => {
                 if mechanism != "DEFLATE" {
                     Err(bad(format!("compressione non supportata: {mechanism}")))
-                } else if self.compressed {
+                } else if w.is_compressed() {
                     Err(no("COMPRESSIONACTIVE", "compressione attiva da prima"))
                 } else {
                     // RFC 4978 §3: this OK is the last response sent uncompressed.
