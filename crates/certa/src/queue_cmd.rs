@@ -50,7 +50,7 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Retry { id } => {
-            if store.queue_unpark(*id, now)? {
+            if store.queue_unpark(store::QueueId(*id), now)? {
                 println!("elemento {id} di nuovo in coda");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -59,10 +59,11 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
             }
         }
         QueueCommand::Drop { id } => {
+            let item = store::QueueId(*id);
             let Some(e) = store
                 .queue_entries()?
                 .into_iter()
-                .find(|e| e.item.id == *id)
+                .find(|e| e.item.id == item)
             else {
                 println!("nessun elemento {id} in coda");
                 return Ok(ExitCode::from(1));
@@ -77,7 +78,7 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                 e.last_error.as_deref().unwrap_or("")
             );
             let removed = store.write(|db| {
-                let removed = db.dequeue(*id)?;
+                let removed = db.dequeue(item)?;
                 if removed {
                     db.log_append(&store::LogRecord {
                         time: now,

@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tracing::Instrument;
 
 /// Builds the provider from the data directory.
@@ -251,7 +250,6 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let wake = Arc::new(Notify::new());
         let connections = Connections::new(Caps {
             total: cfg.limits.max_connections,
             per_ip: cfg.limits.max_connections_per_ip,
@@ -276,8 +274,8 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 data_deadline: Duration::from_secs(cfg.limits.smtp_data_deadline_secs.max(1)),
             })
         };
-        let inbound = Arc::new(smtpserver::Inbound::new(p.clone(), wake.clone()));
-        let submission = Arc::new(smtpserver::Submission::new(p.clone(), wake.clone()));
+        let inbound = Arc::new(smtpserver::Inbound::new(p.clone()));
+        let submission = Arc::new(smtpserver::Submission::new(p.clone()));
         listen(
             listener("smtp", &cfg.listen.smtp, Protocol::Smtp),
             smtp_cfg(Mode::Inbound, false),
@@ -334,7 +332,6 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 tls: cfg.web.proxy.is_none().then(|| tls.clone()),
                 proxy: cfg.web.proxy,
                 max_upload_bytes: cfg.limits.max_message_bytes + 1024 * 1024,
-                wake: wake.clone(),
                 connections: connections.clone(),
                 session_lifetime_secs: cfg.web.session_lifetime_secs,
                 header_read_timeout: Duration::from_secs(cfg.web.header_read_timeout_secs.max(1)),
@@ -347,7 +344,6 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         }
         tokio::spawn(services::worker::run_queue(
             p.clone(),
-            wake.clone(),
             cfg.queue.settings(&cfg.dns),
         ));
         tokio::spawn(services::worker::index_stored_text(p.clone()));

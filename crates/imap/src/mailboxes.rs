@@ -8,7 +8,7 @@ use crate::date;
 use crate::session::{bad, flags_responses, no, refusal, uid_set, Handled, Selected, Session};
 use crate::uidmap::UidMap;
 use services::delivery::Ingest;
-use services::mailbox::{normalize_flags, Access, Folder, MailboxError, OpenFolder};
+use services::mailbox::{normalize_flags, Access, Folder, FolderId, MailboxError, OpenFolder};
 use std::collections::HashSet;
 
 /// Whether a LIST pattern (`*` any, `%` any but `/`) matches a name (RFC 9051 §6.3.9).
@@ -599,7 +599,7 @@ fn known_uids(sel: &Selected) -> (UidMap, u32) {
 /// store has them now.
 fn deleted_uids(
     m: &Access,
-    folder: i64,
+    folder: FolderId,
     (known, max): &(UidMap, u32),
     set: Option<&SeqSet>,
 ) -> Result<Vec<i64>, MailboxError> {

@@ -22,7 +22,9 @@ const FETCH_BATCH_BYTES: i64 = 8 * 1024 * 1024;
 const FETCH_FLUSH_AT: usize = 64 * 1024;
 /// SEARCH reads message content this many messages at a time.
 const SEARCH_BATCH: usize = 256;
-use services::mailbox::{normalize_flags, Access, FlagOp, MailboxError, MessageEntry, TextField};
+use services::mailbox::{
+    normalize_flags, Access, FlagOp, FolderId, MailboxError, MessageEntry, TextField,
+};
 
 impl Session {
     /// Bytes and structure of some messages of the selected folder, in one store call.
@@ -588,7 +590,7 @@ impl Session {
 
 /// The selected folder as evaluation on the blocking pool sees it.
 struct FolderView {
-    folder: i64,
+    folder: FolderId,
     uids: UidMap,
     recent: UidMap,
 }
@@ -604,7 +606,7 @@ impl FolderView {
 /// located.
 fn read_contents(
     m: &Access,
-    folder: i64,
+    folder: FolderId,
     uids: &[i64],
     structured: bool,
 ) -> HashMap<u32, (Vec<u8>, Structure)> {
@@ -726,7 +728,11 @@ fn ordered<T>(
 }
 
 /// Asks the full-text index about the BODY and TEXT needles of a search.
-fn index_answers(m: &Access, folder: i64, key: &SearchKey) -> Result<IndexAnswers, MailboxError> {
+fn index_answers(
+    m: &Access,
+    folder: FolderId,
+    key: &SearchKey,
+) -> Result<IndexAnswers, MailboxError> {
     let mut needles = vec![];
     search::text_needles(key, &mut needles);
     let mut answers = IndexAnswers::default();

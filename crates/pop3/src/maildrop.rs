@@ -2,6 +2,7 @@
 //! the INBOX taken at login with its deletion marks (RFC 1939 §5), and the multi-line
 //! encoding of message content with byte-stuffing (RFC 1939 §3).
 
+use services::mailbox::{FolderId, MailboxId};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -10,12 +11,12 @@ use std::sync::{Arc, Mutex};
 /// (RFC 2449 §8.1.2). Shared by every listener of a process.
 #[derive(Debug, Default)]
 pub struct MaildropLocks {
-    held: Mutex<HashSet<i64>>,
+    held: Mutex<HashSet<MailboxId>>,
 }
 
 impl MaildropLocks {
     /// Takes the lock of mailbox `id`, or `None` when another session holds it.
-    pub fn try_lock(self: &Arc<Self>, id: i64) -> Option<MaildropGuard> {
+    pub fn try_lock(self: &Arc<Self>, id: MailboxId) -> Option<MaildropGuard> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         held.insert(id).then(|| MaildropGuard {
             locks: self.clone(),
@@ -24,7 +25,7 @@ impl MaildropLocks {
     }
 
     /// Whether a session holds the lock of mailbox `id`.
-    pub fn is_locked(&self, id: i64) -> bool {
+    pub fn is_locked(&self, id: MailboxId) -> bool {
         self.held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -36,7 +37,7 @@ impl MaildropLocks {
 #[derive(Debug)]
 pub struct MaildropGuard {
     locks: Arc<MaildropLocks>,
-    id: i64,
+    id: MailboxId,
 }
 
 impl Drop for MaildropGuard {
@@ -63,7 +64,7 @@ pub struct Message {
 /// messages arriving later are not shown; deletions happen only in the UPDATE state).
 #[derive(Debug)]
 pub struct Maildrop {
-    pub folder_id: i64,
+    pub folder_id: FolderId,
     pub uidvalidity: i64,
     pub messages: Vec<Message>,
     /// Released with the maildrop.
@@ -79,7 +80,7 @@ pub enum Missing {
 
 impl Maildrop {
     pub fn new(
-        folder_id: i64,
+        folder_id: FolderId,
         uidvalidity: i64,
         messages: Vec<Message>,
         guard: MaildropGuard,
@@ -228,12 +229,12 @@ mod tests {
     #[test]
     fn locks_are_exclusive_and_released() {
         let locks = Arc::new(MaildropLocks::default());
-        let g = locks.try_lock(7);
+        let g = locks.try_lock(MailboxId(7));
         assert!(g.is_some());
-        assert!(locks.try_lock(7).is_none());
-        assert!(locks.try_lock(8).is_some());
+        assert!(locks.try_lock(MailboxId(7)).is_none());
+        assert!(locks.try_lock(MailboxId(8)).is_some());
         drop(g);
-        assert!(!locks.is_locked(7));
-        assert!(locks.try_lock(7).is_some());
+        assert!(!locks.is_locked(MailboxId(7)));
+        assert!(locks.try_lock(MailboxId(7)).is_some());
     }
 }

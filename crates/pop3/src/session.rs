@@ -504,7 +504,7 @@ impl Session {
         if let Err(denied) = principal.require(Permission::Read) {
             return self.err(&format!("[AUTH] {denied}"));
         }
-        let mailbox = principal.mailbox.0;
+        let mailbox = principal.mailbox;
         // RFC 1939 §8 and RFC 2449 §8.1.2: one session per maildrop.
         let Some(guard) = self.locks.try_lock(mailbox) else {
             return self.err("[IN-USE] la casella è già aperta da un'altra sessione");

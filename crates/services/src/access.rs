@@ -7,20 +7,24 @@ use crate::antivirus::ScanResult;
 use crate::delivery::{self, Stored};
 use crate::metrics::Outcome;
 use crate::outcome::{Submitted, Unavailable};
+use crate::principal::{Permission, Principal};
 use crate::provider::{Destination, Provider};
 use pec::text::Lang;
 use pec::{Builder, PecTime, Transaction};
 use store::{DeliveryState, PecTransaction, QueueKind, RecipientState, StoreError, INBOX, SENT};
 
-/// Submits `message` from the authenticated `mailbox`.
+/// Submits `message` from the mailbox of `who`, who must have the right to send.
 pub fn submit(
     p: &Provider,
-    mailbox: &str,
+    who: &Principal,
     mail_from: &str,
     rcpts: &[String],
     message: &[u8],
 ) -> Submitted {
-    match try_submit(p, mailbox, mail_from, rcpts, message) {
+    if let Err(denied) = who.require(Permission::Send) {
+        return Submitted::Denied(denied);
+    }
+    match try_submit(p, &who.address, mail_from, rcpts, message) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "access point: message not taken (temporary error)");

@@ -19,9 +19,9 @@ pub struct Stored {
     pub meta: MessageMeta,
     pub rcpt_to: Vec<String>,
     pub mail_from: String,
-    /// Small messages' bytes, written by [`Stored::persist`] in the transaction that refers
-    /// to them.
-    pending: Option<Vec<u8>>,
+    /// The bytes as the store prepared them, made durable by [`Stored::persist`] in the
+    /// transaction that refers to them (small ones, in SQLite); `None` when they are already.
+    pending: Option<store::PreparedBlob>,
 }
 
 impl Stored {
@@ -37,8 +37,8 @@ impl Stored {
         Stored::put_with(p, &bytes, meta, message_id)
     }
 
-    /// Stores bytes whose fields are already known: a large message goes to a blob file now
-    /// (fsynced); a small one into the database with the first transaction that uses it.
+    /// Stores bytes whose fields are already known: the store either makes them durable now
+    /// or with the first transaction that uses them (see `Blobs::prepare_blob`).
     pub fn put_with(
         p: &Provider,
         bytes: &[u8],
@@ -47,19 +47,15 @@ impl Stored {
     ) -> Result<Stored, StoreError> {
         // Parsed once, here: IMAP and the webmail read the structure, never the MIME again.
         parse_once(bytes, &mut meta);
-        let (blob, pending) = if bytes.len() <= store::INLINE_BLOB_MAX {
-            (store::BlobStore::name_of(bytes), Some(bytes.to_vec()))
-        } else {
-            (p.store.put_blob(bytes)?, None)
-        };
+        let prepared = p.store.prepare_blob(bytes)?;
         Ok(Stored {
-            blob,
+            blob: prepared.name().to_string(),
             size: bytes.len() as i64,
             message_id,
             meta,
             rcpt_to: vec![],
             mail_from: String::new(),
-            pending,
+            pending: Some(prepared),
         })
     }
 
@@ -81,7 +77,7 @@ impl Stored {
     /// Makes the bytes durable with the caller's transaction (a no-op for blob files).
     pub fn persist(&self, db: &dyn Tx) -> Result<(), StoreError> {
         match &self.pending {
-            Some(bytes) => db.put_inline(&self.blob, bytes),
+            Some(prepared) => db.keep_blob(prepared),
             None => Ok(()),
         }
     }
@@ -242,6 +238,10 @@ pub fn sign(p: &Provider, m: &UnsignedMessage) -> Result<Stored, StoreError> {
     Ok(s)
 }
 
+/// Appends a stored message to a folder in the caller's transaction. The quota rule: with
+/// `enforce_quota` (a client's APPEND, a certified message delivered to a box), a message
+/// that would take the mailbox past its quota is refused with `OverQuota`; our own
+/// receipts and notices always land.
 pub fn append(
     db: &dyn Tx,
     address: &str,
@@ -278,6 +278,12 @@ fn append_with(
     now: i64,
     enforce_quota: bool,
 ) -> Result<i64, StoreError> {
+    if enforce_quota {
+        let usage = db.usage(address)?;
+        if usage.used + s.size > usage.quota {
+            return Err(StoreError::OverQuota(address.to_string()));
+        }
+    }
     s.persist(db)?;
     db.append(
         address,
@@ -288,7 +294,6 @@ fn append_with(
             meta,
         },
         now,
-        enforce_quota,
     )
 }
 
@@ -408,7 +413,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
         })?;
         tracing::error!(
             event = "errore-interno",
-            item = item.id,
+            item = item.id.0,
             "delivery point: queued envelope unreadable, dropped"
         );
         return Ok(());

@@ -5,6 +5,7 @@
 //! itself is bilingual (RFC 6109 §3.1.2 reasons).
 
 use crate::antivirus::ScanError;
+use crate::principal::Denied;
 use crate::srs::SrsError;
 use std::fmt;
 use store::StoreError;
@@ -49,6 +50,8 @@ pub enum Submitted {
     Virus {
         virus: String,
     },
+    /// The principal may not send from this mailbox: nothing was done.
+    Denied(Denied),
     Unavailable(Unavailable),
 }
 
@@ -71,6 +74,7 @@ impl fmt::Display for Submitted {
                 "Virus rilevato ({virus}): messaggio non accettato (avviso di non accettazione \
                  inviato)"
             ),
+            Submitted::Denied(d) => d.fmt(f),
             Submitted::Unavailable(u) => u.fmt(f),
         }
     }

@@ -4,17 +4,7 @@
 //! enum, as Stalwart's `assert_has_permission`). Today a login is the mailbox's holder, who
 //! may do everything; collaborators with fewer rights (multiutenza) will be principals too.
 
-use std::fmt;
-
-/// A mailbox's id in the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MailboxId(pub i64);
-
-impl fmt::Display for MailboxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use store::MailboxId;
 
 /// What an operation on a mailbox needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +91,7 @@ impl Principal {
     /// The holder of `mailbox`, with every right.
     pub fn holder(mailbox: &store::Mailbox) -> Principal {
         Principal {
-            mailbox: MailboxId(mailbox.id),
+            mailbox: mailbox.id,
             address: mailbox.address.clone(),
             login: mailbox.address.clone(),
             rights: Rights::all(),
@@ -126,7 +116,7 @@ mod tests {
     #[test]
     fn the_holder_may_do_everything_and_a_narrower_principal_is_refused() {
         let mailbox = store::Mailbox {
-            id: 7,
+            id: MailboxId(7),
             address: "utente@pec.example.test".into(),
             password_hash: String::new(),
             quota: 0,

@@ -26,7 +26,7 @@ pub async fn begin(
     let now = p.now();
     let s = SessionRecord {
         token_hash,
-        mailbox_id: who.mailbox.0,
+        mailbox_id: who.mailbox,
         address: String::new(),
         csrf,
         lang: lang.to_string(),

@@ -144,14 +144,13 @@ impl TestProvider {
                         meta: &meta,
                     },
                     now(),
-                    false,
                 )
             })
             .unwrap()
     }
 
     /// The id of `address`'s mailbox.
-    pub fn mailbox_id(&self, address: &str) -> i64 {
+    pub fn mailbox_id(&self, address: &str) -> store::MailboxId {
         self.provider.store.mailbox(address).unwrap().unwrap().id
     }
 }

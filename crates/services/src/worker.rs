@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::QueueFailureKind as FailureKind;
 use store::{QueueClaim, QueueFailure, QueueItem, QueueKind};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 /// How the queue runs; `[queue]` in certa.toml.
@@ -110,16 +110,11 @@ impl Failure {
 }
 
 /// Runs the queue until the process ends: one dispatcher for local deliveries, one for
-/// relays. `wake` is notified when work is queued.
-pub async fn run_queue(p: Arc<Provider>, wake: Arc<Notify>, settings: QueueSettings) {
+/// relays. They wake when the store's change feed says work was queued.
+pub async fn run_queue(p: Arc<Provider>, settings: QueueSettings) {
     let settings = Arc::new(settings);
-    let local = tokio::spawn(dispatch(
-        p.clone(),
-        wake.clone(),
-        settings.clone(),
-        Lane::Local,
-    ));
-    dispatch(p, wake, settings, Lane::Remote).await;
+    let local = tokio::spawn(dispatch(p.clone(), settings.clone(), Lane::Local));
+    dispatch(p, settings, Lane::Remote).await;
     let _ = local.await;
 }
 
@@ -165,7 +160,7 @@ impl Drop for InFlightGuard {
 }
 
 /// Claims items of one lane while it has free workers, each into its own task.
-async fn dispatch(p: Arc<Provider>, wake: Arc<Notify>, settings: Arc<QueueSettings>, lane: Lane) {
+async fn dispatch(p: Arc<Provider>, settings: Arc<QueueSettings>, lane: Lane) {
     let capacity = match lane {
         Lane::Local => settings.local_workers,
         Lane::Remote => settings.remote_workers,
@@ -173,10 +168,13 @@ async fn dispatch(p: Arc<Provider>, wake: Arc<Notify>, settings: Arc<QueueSettin
     .max(1);
     let slots = Arc::new(Semaphore::new(capacity));
     let in_flight = Arc::new(InFlight::default());
+    let mut queued = p.store.changes().watch_queue();
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        // Whatever is queued from now on wakes the wait below, even before it starts.
+        queued.borrow_and_update();
         let skip = match lane {
             Lane::Local => vec![],
             Lane::Remote => in_flight.busy(settings.per_destination.max(1)),
@@ -198,12 +196,12 @@ async fn dispatch(p: Arc<Provider>, wake: Arc<Notify>, settings: Arc<QueueSettin
         match claimed {
             Ok(Ok(Some(item))) => {
                 let guard = in_flight.enter(&item.destination);
-                let (p, settings, wake) = (p.clone(), settings.clone(), wake.clone());
+                let (p, settings) = (p.clone(), settings.clone());
                 // The item's lines carry its transaction's identificativo (a relayed receipt
                 // has it recorded once its bytes are read).
                 let span = tracing::info_span!(
                     "queue",
-                    item = item.id,
+                    item = item.id.0,
                     kind = %item.kind,
                     attempt = item.attempts,
                     id = item.identificativo.as_deref().map(tracing::field::display),
@@ -213,14 +211,14 @@ async fn dispatch(p: Arc<Provider>, wake: Arc<Notify>, settings: Arc<QueueSettin
                         attempt(&p, &settings, item).await;
                         drop((guard, slot));
                         // A destination may have room again.
-                        wake.notify_waiters();
+                        p.store.changes().queue_changed();
                     }
                     .instrument(span),
                 );
             }
             Ok(Ok(None)) => {
                 drop(slot);
-                let _ = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
+                let _ = tokio::time::timeout(Duration::from_millis(500), queued.changed()).await;
             }
             _ => {
                 drop(slot);

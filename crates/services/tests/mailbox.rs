@@ -205,7 +205,72 @@ async fn a_full_mailbox_refuses_appends_and_copies_and_keeps_what_it_has() {
             .await
             .unwrap()
             .len(),
-        1
+        1,
+        "the refused copy left the inbox as it was"
+    );
+    // A move takes no more space: it still works in a full mailbox.
+    let moved = run(&t, &who, move |m| {
+        let to = m.existing_folder(TRASH)?.id;
+        m.copy(inbox, &[uid], to, true)
+    })
+    .await
+    .unwrap();
+    assert_eq!(moved.len(), 1);
+    let (after_move, _) = run(&t, &who, |m| m.quota()).await.unwrap();
+    assert_eq!(after_move, used);
+    assert!(run(&t, &who, move |m| m.messages(inbox))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The special-use folders every mailbox has keep their names and stay (the rule is the
+/// service's alone: the store would rename or delete them).
+#[tokio::test]
+async fn special_folders_keep_their_names_and_stay() {
+    let t = TestProvider::new(Options::default());
+    let who = holder(&t);
+    // Happy path: an ordinary folder is renamed, then deleted.
+    run(&t, &who, |m| {
+        m.create_folder("Pratiche")?;
+        m.rename_folder("Pratiche", "Archivio")?;
+        m.delete_folder("Archivio")
+    })
+    .await
+    .unwrap();
+    for name in ["Posta inviata", "Bozze", "Cestino", "Posta indesiderata"] {
+        let renamed = run(&t, &who, move |m| m.rename_folder(name, "Altro")).await;
+        assert!(
+            matches!(&renamed, Err(MailboxError::Special(n)) if n == name),
+            "{name}: {renamed:?}"
+        );
+        let deleted = run(&t, &who, move |m| m.delete_folder(name)).await;
+        assert!(
+            matches!(&deleted, Err(MailboxError::Special(n)) if n == name),
+            "{name}: {deleted:?}"
+        );
+    }
+    let deleted = run(&t, &who, |m| m.delete_folder("INBOX")).await;
+    assert!(
+        matches!(deleted, Err(MailboxError::Special(_))),
+        "{deleted:?}"
+    );
+    // Nothing changed: every special folder is there, nothing else is.
+    let names: Vec<String> = run(&t, &who, |m| m.folders())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "INBOX",
+            "Bozze",
+            "Cestino",
+            "Posta indesiderata",
+            "Posta inviata"
+        ]
     );
 }
 

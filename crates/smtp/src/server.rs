@@ -56,37 +56,46 @@ pub struct Config {
 
 /// What the session knows when it hands over a command.
 #[derive(Debug, Clone)]
-pub struct Envelope {
+pub struct Envelope<I> {
     pub peer: SocketAddr,
     pub helo: String,
     pub tls: bool,
-    /// The authenticated identity (submission).
-    pub auth: Option<String>,
+    /// Who the session acts as after AUTH (submission): the handler's identity.
+    pub auth: Option<I>,
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
 }
 
 /// The semantics behind a session: accounts, routing, the PEC pipeline.
 pub trait Handler: Send + Sync + 'static {
+    /// Who a successful AUTH makes the session act as.
+    type Identity: Clone + std::fmt::Debug + Send + Sync + 'static;
     /// Checks a login; `Ok` with the identity to record, `Err` with the reply to give.
     fn authenticate(
         &self,
         login: &str,
         password: &str,
         peer: SocketAddr,
-    ) -> impl Future<Output = Result<String, Reply>> + Send;
+    ) -> impl Future<Output = Result<Self::Identity, Reply>> + Send;
     /// May refuse a sender (e.g. not the authenticated mailbox).
     fn mail_from(
         &self,
-        env: &Envelope,
+        env: &Envelope<Self::Identity>,
         from: &str,
     ) -> impl Future<Output = Result<(), Reply>> + Send;
     /// May refuse a recipient (unknown local mailbox, relaying denied).
-    fn rcpt_to(&self, env: &Envelope, rcpt: &str)
-        -> impl Future<Output = Result<(), Reply>> + Send;
+    fn rcpt_to(
+        &self,
+        env: &Envelope<Self::Identity>,
+        rcpt: &str,
+    ) -> impl Future<Output = Result<(), Reply>> + Send;
     /// The message, exactly as received (CRLF lines, dot-unstuffed). `250` only once it is
     /// safely stored.
-    fn data(&self, env: &Envelope, message: Vec<u8>) -> impl Future<Output = Reply> + Send;
+    fn data(
+        &self,
+        env: &Envelope<Self::Identity>,
+        message: Vec<u8>,
+    ) -> impl Future<Output = Reply> + Send;
 }
 
 enum Line {
@@ -189,7 +198,7 @@ async fn read_line(r: &mut BufReader<Stream>, max: usize) -> std::io::Result<Lin
 struct Session<'a, H: Handler> {
     cfg: &'a Config,
     handler: &'a H,
-    env: Envelope,
+    env: Envelope<H::Identity>,
     errors: u32,
     auth_failures: u32,
 }

@@ -6,36 +6,32 @@
 
 pub mod replies;
 
+use services::principal::Principal;
 use services::Provider;
 use smtp::server::{Envelope, Handler};
 use smtp::Reply;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// Message submission (RFC 6409) into the access point.
 pub struct Submission {
     p: Arc<Provider>,
-    /// Woken when a message is queued, so the queue workers take it at once.
-    wake: Arc<Notify>,
 }
 
 impl Submission {
-    pub fn new(p: Arc<Provider>, wake: Arc<Notify>) -> Self {
-        Submission { p, wake }
+    pub fn new(p: Arc<Provider>) -> Self {
+        Submission { p }
     }
 }
 
 /// The MX: the incoming point.
 pub struct Inbound {
     p: Arc<Provider>,
-    /// Woken when a message is queued, so the queue workers take it at once.
-    wake: Arc<Notify>,
 }
 
 impl Inbound {
-    pub fn new(p: Arc<Provider>, wake: Arc<Notify>) -> Self {
-        Inbound { p, wake }
+    pub fn new(p: Arc<Provider>) -> Self {
+        Inbound { p }
     }
 }
 
@@ -46,12 +42,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static, fal
 }
 
 impl Handler for Submission {
+    type Identity = Principal;
+
     async fn authenticate(
         &self,
         login: &str,
         password: &str,
         peer: SocketAddr,
-    ) -> Result<String, Reply> {
+    ) -> Result<Principal, Reply> {
         use services::provider::LoginVia;
         let principal = self
             .p
@@ -62,65 +60,69 @@ impl Handler for Submission {
         principal
             .require(services::principal::Permission::Send)
             .map_err(replies::denied)?;
-        Ok(principal.address)
+        Ok(principal)
     }
 
-    async fn mail_from(&self, env: &Envelope, from: &str) -> Result<(), Reply> {
+    async fn mail_from(&self, env: &Envelope<Principal>, from: &str) -> Result<(), Reply> {
         // The sender is the authenticated mailbox (RFC 6109 §3.1.1 checks From against it).
         match &env.auth {
-            Some(a) if a.eq_ignore_ascii_case(from) => self
+            Some(who) if who.address.eq_ignore_ascii_case(from) => self
                 .p
                 .sending
-                .allow(a, self.p.now(), false)
+                .allow(&who.address, self.p.now(), false)
                 .map_err(|e| replies::rate_limited(&e)),
             _ => Err(replies::not_the_authenticated_sender(from)),
         }
     }
 
-    async fn rcpt_to(&self, _env: &Envelope, _rcpt: &str) -> Result<(), Reply> {
+    async fn rcpt_to(&self, _env: &Envelope<Principal>, _rcpt: &str) -> Result<(), Reply> {
         Ok(())
     }
 
-    async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
+    async fn data(&self, env: &Envelope<Principal>, message: Vec<u8>) -> Reply {
         let (p, env) = (self.p.clone(), env.clone());
-        let auth = env.auth.clone().unwrap_or_default();
+        // The session asks for AUTH before MAIL in submission; without it, nobody sends.
+        let Some(who) = env.auth.clone() else {
+            return replies::internal_error();
+        };
         // Counted when the message comes, so sessions in parallel share the limit.
-        if let Err(e) = self.p.sending.allow(&auth, self.p.now(), true) {
+        if let Err(e) = self.p.sending.allow(&who.address, self.p.now(), true) {
             return replies::rate_limited(&e);
         }
         // The access point's lines belong to this connection's span.
         let span = tracing::Span::current();
-        let r = blocking(
+        blocking(
             move || {
                 span.in_scope(|| {
                     let submitted =
-                        services::access::submit(&p, &auth, &env.mail_from, &env.rcpt_to, &message);
+                        services::access::submit(&p, &who, &env.mail_from, &env.rcpt_to, &message);
                     replies::submitted(&submitted)
                 })
             },
             replies::internal_error(),
         )
-        .await;
-        self.wake.notify_waiters();
-        r
+        .await
     }
 }
 
 impl Handler for Inbound {
+    /// Nobody logs in at the MX.
+    type Identity = std::convert::Infallible;
+
     async fn authenticate(
         &self,
         _login: &str,
         _password: &str,
         _peer: SocketAddr,
-    ) -> Result<String, Reply> {
+    ) -> Result<Self::Identity, Reply> {
         Err(replies::no_auth_here())
     }
 
-    async fn mail_from(&self, _env: &Envelope, _from: &str) -> Result<(), Reply> {
+    async fn mail_from(&self, _env: &Envelope<Self::Identity>, _from: &str) -> Result<(), Reply> {
         Ok(())
     }
 
-    async fn rcpt_to(&self, env: &Envelope, rcpt: &str) -> Result<(), Reply> {
+    async fn rcpt_to(&self, env: &Envelope<Self::Identity>, rcpt: &str) -> Result<(), Reply> {
         let (p, env, rcpt) = (self.p.clone(), env.clone(), rcpt.to_string());
         blocking(
             move || {
@@ -132,10 +134,10 @@ impl Handler for Inbound {
         .await
     }
 
-    async fn data(&self, env: &Envelope, message: Vec<u8>) -> Reply {
+    async fn data(&self, env: &Envelope<Self::Identity>, message: Vec<u8>) -> Reply {
         let (p, env) = (self.p.clone(), env.clone());
         let span = tracing::Span::current();
-        let r = blocking(
+        blocking(
             move || {
                 span.in_scope(|| {
                     let received =
@@ -145,8 +147,6 @@ impl Handler for Inbound {
             },
             replies::internal_error(),
         )
-        .await;
-        self.wake.notify_waiters();
-        r
+        .await
     }
 }

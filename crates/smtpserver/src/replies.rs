@@ -16,6 +16,7 @@ pub fn submitted(s: &Submitted) -> Reply {
         // X.7.1: delivery not authorized, message refused (RFC 3463 §3.8).
         Submitted::NotAccepted { .. } => Reply::new(550, "5.7.1", text),
         Submitted::Virus { .. } => Reply::new(554, "5.7.1", text),
+        Submitted::Denied(d) => denied(*d),
         Submitted::Unavailable(u) => unavailable(u),
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! A blob file whose referencing transaction then failed (or a crash came between the
 //! write and the commit) never gets a release: it is found by walking the `xx/` directories
-//! a slice at a time ([`BlobStore::files_older_than`]) and removed the same way.
+//! a slice at a time ([`BlobStore::written_before`]) and removed the same way.
 
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -24,18 +24,40 @@ use std::time::{Duration, SystemTime};
 /// Temporary files older than this are left by a crash: no write takes that long.
 pub const TEMPORARY_GRACE: Duration = Duration::from_secs(3600);
 
+/// The name bytes have in every blob store: their SHA-256, in hex.
+pub fn blob_name(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Where message bytes live, by content: local files ([`LocalBlobs`]) today, an object
+/// store later. Writes are durable before they return; nothing is ever overwritten with
+/// other bytes (the name is the content's hash).
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores `data` and returns its name ([`blob_name`]) once it is durable. Storing
+    /// bytes that are there already refreshes their write time (see `remove_unreferenced`).
+    fn put(&self, data: &[u8]) -> std::io::Result<String>;
+    /// The bytes stored under `hash`; `NotFound` when there are none.
+    fn get(&self, hash: &str) -> std::io::Result<Vec<u8>>;
+    /// Removes blobs nobody references any more, unless written within `grace`. Returns how
+    /// many went.
+    fn remove_unreferenced(&self, hashes: &[String], grace: Duration) -> std::io::Result<usize>;
+    /// Names of the blobs of shard `shard` (the first byte of their names) last written
+    /// more than `grace` ago: the candidates for the sweep of blobs no row references.
+    fn written_before(&self, shard: u8, grace: Duration) -> std::io::Result<Vec<String>>;
+}
+
 #[derive(Clone, Debug)]
-pub struct BlobStore {
+pub struct LocalBlobs {
     root: PathBuf,
     /// Numbers this process's temporary files (with the pid, unique on this host).
     next_temporary: Arc<AtomicU64>,
 }
 
-impl BlobStore {
+impl LocalBlobs {
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(root.join("tmp"))?;
-        let store = BlobStore {
+        let store = LocalBlobs {
             root,
             next_temporary: Arc::new(AtomicU64::new(0)),
         };
@@ -86,11 +108,6 @@ impl BlobStore {
         Some(self.root.join(&hash[..2]).join(hash))
     }
 
-    /// The name `data` has in the store.
-    pub fn name_of(data: &[u8]) -> String {
-        hex::encode(Sha256::digest(data))
-    }
-
     /// The lock that orders writers (shared) against removal (exclusive).
     fn lock(&self) -> std::io::Result<File> {
         File::options()
@@ -99,12 +116,14 @@ impl BlobStore {
             .write(true)
             .open(self.root.join("lock"))
     }
+}
 
+impl BlobStore for LocalBlobs {
     /// Stores `data` and returns its SHA-256 name once it is on disk.
-    pub fn put(&self, data: &[u8]) -> std::io::Result<String> {
+    fn put(&self, data: &[u8]) -> std::io::Result<String> {
         let lock = self.lock()?;
         lock.lock_shared()?;
-        let hash = Self::name_of(data);
+        let hash = blob_name(data);
         let Some(path) = self.path(&hash) else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -141,11 +160,7 @@ impl BlobStore {
 
     /// Removes blobs nobody references any more, unless written within `grace`. Returns how
     /// many files went.
-    pub fn remove_unreferenced(
-        &self,
-        hashes: &[String],
-        grace: Duration,
-    ) -> std::io::Result<usize> {
+    fn remove_unreferenced(&self, hashes: &[String], grace: Duration) -> std::io::Result<usize> {
         let lock = self.lock()?;
         lock.lock()?;
         self.sweep_temporary(TEMPORARY_GRACE)?;
@@ -169,7 +184,7 @@ impl BlobStore {
     /// Names of the blob files in directory `shard` (the first byte of their names) last
     /// written more than `grace` ago: the candidates for the sweep of files no row
     /// references. Anything else in that directory is left alone.
-    pub fn files_older_than(&self, shard: u8, grace: Duration) -> std::io::Result<Vec<String>> {
+    fn written_before(&self, shard: u8, grace: Duration) -> std::io::Result<Vec<String>> {
         let prefix = format!("{shard:02x}");
         let entries = match fs::read_dir(self.root.join(&prefix)) {
             Ok(entries) => entries,
@@ -197,7 +212,7 @@ impl BlobStore {
         Ok(old)
     }
 
-    pub fn get(&self, hash: &str) -> std::io::Result<Vec<u8>> {
+    fn get(&self, hash: &str) -> std::io::Result<Vec<u8>> {
         let path = self.path(hash).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad blob name")
         })?;
@@ -214,7 +229,7 @@ mod tests {
     #[test]
     fn concurrent_writes_of_the_same_blob() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path().join("blobs")).unwrap();
+        let store = LocalBlobs::open(dir.path().join("blobs")).unwrap();
         let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
         // Happy path: one writer.
         let hash = store.put(&data).unwrap();
@@ -245,7 +260,7 @@ mod tests {
     fn orphan_temporary_files_are_swept() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("blobs");
-        let store = BlobStore::open(&root).unwrap();
+        let store = LocalBlobs::open(&root).unwrap();
         let old = root.join("tmp/orphan.1.0");
         let fresh = root.join("tmp/writing.1.1");
         fs::write(&old, b"half").unwrap();
@@ -258,7 +273,7 @@ mod tests {
             .unwrap();
         // Reopening (a restart) sweeps the crash's leftover, not a file being written.
         drop(store);
-        let store = BlobStore::open(&root).unwrap();
+        let store = LocalBlobs::open(&root).unwrap();
         assert!(!old.exists() && fresh.exists());
         assert_eq!(store.sweep_temporary(Duration::ZERO).unwrap(), 1);
         assert!(!fresh.exists());

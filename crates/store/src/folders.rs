@@ -4,8 +4,8 @@
 //! that value to every message it changed.
 
 use crate::{
-    FlagChanges, FlagOp, Folder, FolderChanges, ListKey, ListOrder, ListedMessage, MessageEntry,
-    OpenFolder, Result, StoreError, Unix,
+    FlagChanges, FlagOp, Folder, FolderChanges, FolderId, ListKey, ListOrder, ListedMessage,
+    MailboxId, MessageEntry, OpenFolder, Result, StoreError, Unix,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -31,7 +31,7 @@ fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
     })
 }
 
-pub fn folders(c: &Connection, mailbox_id: i64) -> Result<Vec<Folder>> {
+pub fn folders(c: &Connection, mailbox_id: MailboxId) -> Result<Vec<Folder>> {
     let mut st = c.prepare(&format!(
         "{FOLDER} WHERE f.mailbox_id = ?1 ORDER BY f.name = 'INBOX' DESC, f.name"
     ))?;
@@ -41,7 +41,7 @@ pub fn folders(c: &Connection, mailbox_id: i64) -> Result<Vec<Folder>> {
     Ok(rows)
 }
 
-pub fn folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+pub fn folder(c: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>> {
     Ok(c.query_row(
         &format!("{FOLDER} WHERE f.mailbox_id = ?1 AND f.name = ?2"),
         params![mailbox_id, name],
@@ -50,7 +50,7 @@ pub fn folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Fold
     .optional()?)
 }
 
-fn folder_id(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<i64> {
+fn folder_id(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str) -> Result<FolderId> {
     tx.query_row(
         "SELECT id FROM folders WHERE mailbox_id = ?1 AND name = ?2",
         params![mailbox_id, name],
@@ -62,7 +62,7 @@ fn folder_id(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<i64> {
 
 /// A UIDVALIDITY that differs from any the name had before: the creation time, and above
 /// every one this mailbox's folders have or had (RFC 9051 §2.3.1.1).
-fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64, now: Unix) -> Result<i64> {
+fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: MailboxId, now: Unix) -> Result<i64> {
     let max: i64 = tx
         .query_row(
             "SELECT max(last_uidvalidity,
@@ -78,7 +78,7 @@ fn new_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64, now: Unix) -> Result<i
 
 /// Keeps the highest UIDVALIDITY of the mailbox's folders before one of them goes or
 /// changes, so [`new_uidvalidity`] never gives it out again.
-fn remember_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64) -> Result<()> {
+fn remember_uidvalidity(tx: &Transaction<'_>, mailbox_id: MailboxId) -> Result<()> {
     tx.execute(
         "UPDATE mailboxes SET last_uidvalidity = max(last_uidvalidity,
              (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
@@ -88,7 +88,12 @@ fn remember_uidvalidity(tx: &Transaction<'_>, mailbox_id: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn create_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str, now: Unix) -> Result<()> {
+pub fn create_folder(
+    tx: &Transaction<'_>,
+    mailbox_id: MailboxId,
+    name: &str,
+    now: Unix,
+) -> Result<()> {
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
     let n = tx.execute(
         "INSERT OR IGNORE INTO folders(mailbox_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
@@ -100,20 +105,8 @@ pub fn create_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str, now: Uni
     Ok(())
 }
 
-pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Result<()> {
-    let (id, special): (i64, Option<String>) = tx
-        .query_row(
-            "SELECT id, special_use FROM folders WHERE mailbox_id = ?1 AND name = ?2",
-            params![mailbox_id, name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("folder {name}")))?;
-    if special.is_some() {
-        return Err(StoreError::Refused(format!(
-            "{name} is a special folder and cannot be deleted"
-        )));
-    }
+pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str) -> Result<()> {
+    let id = folder_id(tx, mailbox_id, name)?;
     let size: i64 = tx.query_row(
         "SELECT coalesce(sum(size), 0) FROM messages WHERE folder_id = ?1",
         [id],
@@ -130,7 +123,7 @@ pub fn delete_folder(tx: &Transaction<'_>, mailbox_id: i64, name: &str) -> Resul
 
 pub fn rename_folder(
     tx: &Transaction<'_>,
-    mailbox_id: i64,
+    mailbox_id: MailboxId,
     from: &str,
     to: &str,
     now: Unix,
@@ -145,15 +138,6 @@ pub fn rename_folder(
         let uids = uids_of(tx, id)?;
         copy_messages(tx, id, &uids, dest, true)?;
         return Ok(());
-    }
-    let special: Option<String> =
-        tx.query_row("SELECT special_use FROM folders WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
-    if special.is_some() {
-        return Err(StoreError::Refused(format!(
-            "{from} is a special folder and cannot be renamed"
-        )));
     }
     // Children first keep their own UIDVALIDITY: their names change, their UIDs do not.
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
@@ -174,7 +158,7 @@ pub fn rename_folder(
 
 /// RFC 9051 §6.3.7–6.3.8: a folder that exists is subscribed; a name is unsubscribed
 /// whether its folder exists or not (a deleted folder's subscription stays until then).
-pub fn subscribe(tx: &Transaction<'_>, mailbox_id: i64, name: &str, on: bool) -> Result<()> {
+pub fn subscribe(tx: &Transaction<'_>, mailbox_id: MailboxId, name: &str, on: bool) -> Result<()> {
     if on {
         let exists: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2)",
@@ -206,7 +190,7 @@ pub fn subscribe(tx: &Transaction<'_>, mailbox_id: i64, name: &str, on: bool) ->
 }
 
 /// The subscribed names, folders or not, by name.
-pub fn subscriptions(c: &Connection, mailbox_id: i64) -> Result<Vec<String>> {
+pub fn subscriptions(c: &Connection, mailbox_id: MailboxId) -> Result<Vec<String>> {
     let mut st =
         c.prepare_cached("SELECT name FROM subscriptions WHERE mailbox_id = ?1 ORDER BY name")?;
     let rows = st
@@ -228,7 +212,7 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageEntry> {
     })
 }
 
-pub fn messages(c: &Connection, folder_id: i64) -> Result<Vec<MessageEntry>> {
+pub fn messages(c: &Connection, folder_id: FolderId) -> Result<Vec<MessageEntry>> {
     let mut st = c.prepare_cached(&format!("{ENTRY} WHERE folder_id = ?1 ORDER BY uid"))?;
     let rows = st
         .query_map([folder_id], entry_row)?
@@ -255,7 +239,7 @@ fn listed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ListedMessage> {
 
 pub fn message_page(
     c: &Connection,
-    folder_id: i64,
+    folder_id: FolderId,
     order: ListOrder,
     offset: i64,
     limit: i64,
@@ -277,7 +261,7 @@ pub fn message_page(
     Ok(rows)
 }
 
-pub fn listed(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<ListedMessage>> {
+pub fn listed(c: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec<ListedMessage>> {
     let mut st = c.prepare_cached(&format!("{LISTED} WHERE m.folder_id = ?1 AND m.uid = ?2"))?;
     let mut out = Vec::with_capacity(uids.len());
     for uid in uids {
@@ -294,7 +278,7 @@ pub fn listed(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<Listed
 
 pub fn messages_with_identificativo(
     c: &Connection,
-    mailbox_id: i64,
+    mailbox_id: MailboxId,
     identificativo: &str,
 ) -> Result<Vec<(String, ListedMessage)>> {
     let mut st = c.prepare_cached(&format!(
@@ -311,7 +295,7 @@ pub fn messages_with_identificativo(
 }
 
 /// A folder's identity and IMAP state, without counting its messages (counts are zero).
-pub fn folder_head(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+pub fn folder_head(c: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>> {
     Ok(c.query_row(
         "SELECT f.id, f.name, f.special_use, EXISTS(SELECT 1 FROM subscriptions s \
          WHERE s.mailbox_id = f.mailbox_id AND s.name = f.name), f.uidvalidity, f.uidnext, \
@@ -324,7 +308,11 @@ pub fn folder_head(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option
 
 /// A folder and its UIDs in one pass: the counts come from the same rows, and the flags are
 /// tested inside SQLite, so no row is built per message.
-pub fn open_folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>> {
+pub fn open_folder(
+    c: &Connection,
+    mailbox_id: MailboxId,
+    name: &str,
+) -> Result<Option<OpenFolder>> {
     let Some(mut folder) = folder_head(c, mailbox_id, name)? else {
         return Ok(None);
     };
@@ -344,7 +332,7 @@ pub fn open_folder(c: &Connection, mailbox_id: i64, name: &str) -> Result<Option
     Ok(Some(OpenFolder { folder, uids }))
 }
 
-fn uids_of(c: &Connection, folder_id: i64) -> Result<Vec<i64>> {
+fn uids_of(c: &Connection, folder_id: FolderId) -> Result<Vec<i64>> {
     let mut st = c.prepare_cached("SELECT uid FROM messages WHERE folder_id = ?1 ORDER BY uid")?;
     let rows = st
         .query_map([folder_id], |r| r.get(0))?
@@ -352,7 +340,7 @@ fn uids_of(c: &Connection, folder_id: i64) -> Result<Vec<i64>> {
     Ok(rows)
 }
 
-pub fn changes_since(c: &Connection, folder_id: i64, modseq: i64) -> Result<FolderChanges> {
+pub fn changes_since(c: &Connection, folder_id: FolderId, modseq: i64) -> Result<FolderChanges> {
     let highestmodseq: i64 = c.query_row(
         "SELECT highestmodseq FROM folders WHERE id = ?1",
         [folder_id],
@@ -385,7 +373,7 @@ pub fn changes_since(c: &Connection, folder_id: i64, modseq: i64) -> Result<Fold
 
 pub fn messages_between(
     c: &Connection,
-    folder_id: i64,
+    folder_id: FolderId,
     lo: i64,
     hi: i64,
 ) -> Result<Vec<MessageEntry>> {
@@ -403,7 +391,7 @@ pub type ContentRow = (i64, String, Option<Vec<u8>>, Option<String>);
 
 /// Bytes (when kept in the database) and parsed structure of some messages, one query.
 /// Messages whose bytes live in blob files come back with `data: None` and their blob name.
-pub fn contents(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<ContentRow>> {
+pub fn contents(c: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec<ContentRow>> {
     let mut out = Vec::with_capacity(uids.len());
     for chunk in uids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
@@ -411,7 +399,7 @@ pub fn contents(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<Cont
             "SELECT m.uid, m.blob, s.data, m.structure FROM messages m LEFT JOIN small_blobs s ON s.hash = m.blob
              WHERE m.folder_id = ? AND m.uid IN ({marks})"
         ))?;
-        let mut args: Vec<i64> = vec![folder_id];
+        let mut args: Vec<i64> = vec![folder_id.0];
         args.extend_from_slice(chunk);
         let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -424,7 +412,7 @@ pub fn contents(c: &Connection, folder_id: i64, uids: &[i64]) -> Result<Vec<Cont
 }
 
 /// The next MODSEQ of a folder, recorded as its HIGHESTMODSEQ.
-fn next_modseq(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {
+fn next_modseq(tx: &Transaction<'_>, folder_id: FolderId) -> Result<i64> {
     let m: i64 = tx.query_row(
         "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
         [folder_id],
@@ -443,7 +431,7 @@ pub fn normalize_flags<'a>(flags: impl Iterator<Item = &'a str>) -> String {
 
 pub fn store_flags(
     tx: &Transaction<'_>,
-    folder_id: i64,
+    folder_id: FolderId,
     uids: &[i64],
     op: FlagOp,
     flags: &[String],
@@ -486,7 +474,7 @@ pub fn store_flags(
     Ok(out)
 }
 
-pub fn expunge(tx: &Transaction<'_>, folder_id: i64, uids: &[i64]) -> Result<Vec<i64>> {
+pub fn expunge(tx: &Transaction<'_>, folder_id: FolderId, uids: &[i64]) -> Result<Vec<i64>> {
     if uids.is_empty() {
         return Ok(vec![]);
     }
@@ -517,9 +505,9 @@ pub fn expunge(tx: &Transaction<'_>, folder_id: i64, uids: &[i64]) -> Result<Vec
 
 pub fn copy_messages(
     tx: &Transaction<'_>,
-    folder_id: i64,
+    folder_id: FolderId,
     uids: &[i64],
-    to_folder_id: i64,
+    to_folder_id: FolderId,
     remove: bool,
 ) -> Result<Vec<(i64, i64)>> {
     let same_mailbox: bool = tx.query_row(
@@ -562,31 +550,18 @@ pub fn copy_messages(
     if remove {
         let moved: Vec<i64> = pairs.iter().map(|p| p.0).collect();
         expunge(tx, folder_id, &moved)?;
-        // expunge gave the quota back; the messages still take it in their new folder.
-        tx.execute(
-            "UPDATE mailboxes SET used = used + ?2 WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
-            params![to_folder_id, total],
-        )?;
-    } else {
-        let (quota, used): (i64, i64) = tx.query_row(
-            "SELECT quota, used FROM mailboxes WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
-            [to_folder_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if used + total > quota {
-            return Err(StoreError::OverQuota("mailbox".into()));
-        }
-        tx.execute(
-            "UPDATE mailboxes SET used = used + ?2 WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
-            params![to_folder_id, total],
-        )?;
     }
+    // The copies take space; moved messages take again what the expunge gave back.
+    tx.execute(
+        "UPDATE mailboxes SET used = used + ?2 WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
+        params![to_folder_id, total],
+    )?;
     Ok(pairs)
 }
 
 /// Messages above the folder's claimed `\Recent` mark: an index range, short unless the
 /// folder was never selected.
-pub fn unclaimed_recent(c: &Connection, folder_id: i64) -> Result<i64> {
+pub fn unclaimed_recent(c: &Connection, folder_id: FolderId) -> Result<i64> {
     Ok(c.query_row(
         "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
          WHERE m.folder_id = ?1 AND m.uid > f.recent_uid",
@@ -595,7 +570,7 @@ pub fn unclaimed_recent(c: &Connection, folder_id: i64) -> Result<i64> {
     )?)
 }
 
-pub fn claim_recent(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {
+pub fn claim_recent(tx: &Transaction<'_>, folder_id: FolderId) -> Result<i64> {
     let (first, uidnext): (i64, i64) = tx.query_row(
         "SELECT recent_uid + 1, uidnext FROM folders WHERE id = ?1",
         [folder_id],
@@ -611,7 +586,7 @@ pub fn claim_recent(tx: &Transaction<'_>, folder_id: i64) -> Result<i64> {
 }
 
 /// The mailbox a folder belongs to.
-pub fn mailbox_of(c: &Connection, folder_id: i64) -> Result<i64> {
+pub fn mailbox_of(c: &Connection, folder_id: FolderId) -> Result<MailboxId> {
     c.query_row(
         "SELECT mailbox_id FROM folders WHERE id = ?1",
         [folder_id],

@@ -6,18 +6,22 @@
 //! [`Store::write`] and the operations of [`Tx`].
 
 mod blob;
+mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod folders;
 mod gc;
+mod ids;
 mod kinds;
 mod log;
 mod sessions;
 mod sqlite;
 mod text;
 
-pub use blob::BlobStore;
+pub use blob::{blob_name, BlobStore, LocalBlobs};
+pub use changes::{ChangeFeed, LocalChanges};
 pub use folders::normalize_flags;
+pub use ids::{FolderId, MailboxId, QueueId};
 pub use kinds::{DeliveryState, QueueFailureKind, QueueKind};
 pub use log::{LogEvent, LogVerifyError};
 pub use sqlite::SqliteStore;
@@ -82,9 +86,6 @@ pub const SPECIAL_FOLDERS: &[(&str, &str)] = &[
 pub const INBOX: &str = "INBOX";
 pub const SENT: &str = "Posta inviata";
 
-/// Messages up to this size live in the database; larger ones in blob files.
-pub const INLINE_BLOB_MAX: usize = 256 * 1024;
-
 /// 30 months, the retention of the legal log and of quarantined messages.
 pub const RETENTION_SECS: i64 = 30 * 30 * 24 * 3600 + 15 * 24 * 3600;
 
@@ -93,7 +94,7 @@ pub type Unix = i64;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Mailbox {
-    pub id: i64,
+    pub id: MailboxId,
     pub address: String,
     #[serde(skip)]
     pub password_hash: String,
@@ -161,7 +162,7 @@ pub struct BlobCollection {
 pub struct WebSession {
     /// SHA-256 (hex) of the cookie's token; the token itself is never stored.
     pub token_hash: String,
-    pub mailbox_id: i64,
+    pub mailbox_id: MailboxId,
     /// The mailbox's address (read from the mailbox, not kept in the session).
     pub address: String,
     /// The CSRF token every form sends back.
@@ -177,7 +178,7 @@ pub struct WebSession {
 /// A message a full-text search names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundMessage {
-    pub folder_id: i64,
+    pub folder_id: FolderId,
     pub uid: i64,
     pub internal_date: Unix,
     pub flags: String,
@@ -209,7 +210,7 @@ pub struct StoredMessage {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueItem {
-    pub id: i64,
+    pub id: QueueId,
     pub kind: QueueKind,
     pub mail_from: String,
     /// In the order they were queued; one for a delivery, one or more (of one
@@ -315,20 +316,25 @@ pub enum Durability {
 
 /// Operations inside one write transaction: all of them commit together or none does.
 pub trait Tx {
-    /// Keeps small message bytes in the database, in the transaction that references them.
-    fn put_inline(&self, hash: &str, data: &[u8]) -> Result<()>;
+    /// Makes a prepared blob durable with this transaction (see [`Blobs::prepare_blob`]).
+    fn keep_blob(&self, blob: &PreparedBlob) -> Result<()>;
     fn is_local_domain(&self, domain: &str) -> Result<bool>;
     fn mailbox_exists(&self, address: &str) -> Result<bool>;
-    /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With
-    /// `enforce_quota`, a full mailbox refuses it. Returns the UID.
-    fn append(
+    /// A mailbox's quota and the space its messages use, as of this transaction; no other
+    /// writer changes them before it commits (the rules on quota are the caller's).
+    fn usage(&self, address: &str) -> Result<Usage>;
+    /// Appends a message to a folder of a mailbox: next UID and MODSEQ, its size added to
+    /// the mailbox's use. Returns the UID.
+    fn append(&self, address: &str, folder: &str, m: &NewMessage<'_>, now: Unix) -> Result<i64>;
+    /// Copies (or moves) messages to another folder of the same mailbox: (old, new) UIDs.
+    /// A copy adds their size to the mailbox's use; a move does not change it.
+    fn copy_messages(
         &self,
-        address: &str,
-        folder: &str,
-        m: &NewMessage<'_>,
-        now: Unix,
-        enforce_quota: bool,
-    ) -> Result<i64>;
+        folder_id: FolderId,
+        uids: &[i64],
+        to_folder_id: FolderId,
+        remove: bool,
+    ) -> Result<Vec<(i64, i64)>>;
     /// Queues work for the delivery workers, for one or more recipients (in this order).
     fn enqueue(
         &self,
@@ -340,7 +346,7 @@ pub trait Tx {
         now: Unix,
     ) -> Result<()>;
     /// Removes a finished queue item; `false` if it was already gone (done by someone else).
-    fn dequeue(&self, id: i64) -> Result<bool>;
+    fn dequeue(&self, id: QueueId) -> Result<bool>;
     fn create_transaction(&self, t: &PecTransaction) -> Result<()>;
     /// Moves one recipient of a transaction we sent to a new state (accepted →
     /// taken-in-charge → delivered / failed / timed-out). `false` when the transaction is
@@ -370,6 +376,28 @@ pub trait Tx {
     ) -> Result<bool>;
 }
 
+/// A mailbox's quota and what it uses, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub quota: i64,
+    pub used: i64,
+}
+
+/// Message bytes named and ready for [`Tx::keep_blob`].
+#[derive(Debug, Clone)]
+pub struct PreparedBlob {
+    name: String,
+    /// Bytes the transaction itself keeps; `None` when they are durable already.
+    pending: Option<Vec<u8>>,
+}
+
+impl PreparedBlob {
+    /// The blob's name ([`blob_name`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// One legal-log record about to be written.
 pub struct LogRecord<'a> {
     pub time: Unix,
@@ -392,9 +420,22 @@ pub struct Quarantine<'a> {
     pub identificativo: Option<&'a str>,
 }
 
-/// The store the services use. One implementation per database ([`SqliteStore`] is the
-/// embedded one); every protocol and the admin CLI go through this.
-pub trait Store: Send + Sync {
+/// The store the services use: one implementation per database ([`SqliteStore`] is the
+/// embedded one), seen through one narrow trait per aggregate below; every protocol and the
+/// admin CLI reach it only through `services`. The traits hold persistence only: the mail
+/// rules (special-use folders, quota, rights) are the services' (`services::mailbox`).
+pub trait Store:
+    AccountStore
+    + MailStore
+    + SettingStore
+    + SessionStore
+    + DirectoryStore
+    + QueueStore
+    + PecStore
+    + Blobs
+    + Send
+    + Sync
+{
     /// Runs `f` in one write transaction (see [`Durability`]); none of it is kept if `f`
     /// fails. Callers use the typed [`Store::write`] / [`Store::write_relaxed`].
     fn write_with(
@@ -402,27 +443,21 @@ pub trait Store: Send + Sync {
         durability: Durability,
         f: &mut dyn FnMut(&dyn Tx) -> Result<()>,
     ) -> Result<()>;
+    /// What sessions and workers wait on: told after each commit what it changed.
+    fn changes(&self) -> &dyn ChangeFeed;
+}
 
-    // ---- blobs
-    /// Stores message bytes as a content-addressed file (temp → fsync → rename → fsync dir).
-    fn put_blob(&self, data: &[u8]) -> Result<String>;
-    /// A message's bytes, wherever they are kept.
-    fn blob(&self, hash: &str) -> Result<Vec<u8>>;
-    /// Gives back the space of blobs that nothing has referenced for `grace_secs` (a blob
-    /// file written within that time stays), checking up to `limit` of them.
-    fn collect_blobs(&self, now: Unix, grace_secs: i64, limit: i64) -> Result<BlobCollection>;
-    /// Removes the blob files of directory `shard` (the first byte of their names, 0–255)
-    /// that no message, queue item or quarantine entry references and that were written
-    /// more than `grace_secs` ago: the bytes of a transaction that failed or never
-    /// committed after writing them. In the result, `checked` counts the files old enough,
-    /// `freed` those unreferenced, `files` those removed.
-    fn sweep_orphan_blobs(&self, shard: u8, grace_secs: i64) -> Result<BlobCollection>;
+/// Every trait of the store, for `use store::prelude::*`.
+pub mod prelude {
+    pub use super::{
+        AccountStore, Blobs, DirectoryStore, MailStore, PecStore, QueueStore, SessionStore,
+        SettingStore, Store,
+    };
+}
 
-    // ---- domains and mailboxes
-    fn add_domain(&self, name: &str, now: Unix) -> Result<()>;
-    fn domains(&self) -> Result<Vec<String>>;
-    fn is_local_domain(&self, domain: &str) -> Result<bool>;
-    fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<i64>;
+/// Mailboxes (accounts): credentials, quota, the policy for ordinary mail.
+pub trait AccountStore {
+    fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<MailboxId>;
     fn mailbox(&self, address: &str) -> Result<Option<Mailbox>>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>>;
     /// A new password ends every webmail session of the mailbox.
@@ -430,96 +465,93 @@ pub trait Store: Send + Sync {
     fn set_quota(&self, address: &str, quota: i64) -> Result<()>;
     fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()>;
     fn delete_mailbox(&self, address: &str) -> Result<()>;
+}
+
+/// Folders and messages, as IMAP, POP3 and the webmail see them (UIDs, MODSEQ, flags),
+/// and their full-text index.
+pub trait MailStore {
     /// Messages of a folder, in UID order.
     fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>>;
-
-    // ---- folders and messages, as IMAP, POP3 and the webmail see them
     /// The folders of a mailbox, with counts, by name.
-    fn folders(&self, mailbox_id: i64) -> Result<Vec<Folder>>;
-    fn folder(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>>;
+    fn folders(&self, mailbox_id: MailboxId) -> Result<Vec<Folder>>;
+    fn folder(&self, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>>;
     /// A folder without its counts (`messages`, `unseen`, `size` are zero): no scan of its
     /// messages, for callers that only need its id, UIDVALIDITY or UIDNEXT.
-    fn folder_head(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>>;
-    fn create_folder(&self, mailbox_id: i64, name: &str, now: Unix) -> Result<()>;
+    fn folder_head(&self, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>>;
+    fn create_folder(&self, mailbox_id: MailboxId, name: &str, now: Unix) -> Result<()>;
     /// Deletes a folder and its messages (quota given back); special-use folders stay.
-    fn delete_folder(&self, mailbox_id: i64, name: &str) -> Result<()>;
+    fn delete_folder(&self, mailbox_id: MailboxId, name: &str) -> Result<()>;
     /// Renames a folder and the folders below it (`a` → `b` renames `a/x` to `b/x`).
     /// Renaming INBOX moves its messages to the new folder (RFC 9051 §6.3.6).
-    fn rename_folder(&self, mailbox_id: i64, from: &str, to: &str, now: Unix) -> Result<()>;
-    fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()>;
+    fn rename_folder(&self, mailbox_id: MailboxId, from: &str, to: &str, now: Unix) -> Result<()>;
+    fn subscribe(&self, mailbox_id: MailboxId, name: &str, subscribed: bool) -> Result<()>;
     /// The subscribed names, folders or not (a deleted folder stays subscribed), by name.
-    fn subscriptions(&self, mailbox_id: i64) -> Result<Vec<String>>;
+    fn subscriptions(&self, mailbox_id: MailboxId) -> Result<Vec<String>>;
     /// The messages of a folder, in UID order.
-    fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>>;
+    fn messages(&self, folder_id: FolderId) -> Result<Vec<MessageEntry>>;
     /// One page of a folder for the webmail's list, in the given order.
     fn message_page(
         &self,
-        folder_id: i64,
+        folder_id: FolderId,
         order: ListOrder,
         offset: i64,
         limit: i64,
     ) -> Result<Vec<ListedMessage>>;
     /// Some messages of a folder as the list shows them, in UID order.
-    fn listed(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<ListedMessage>>;
+    fn listed(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<ListedMessage>>;
     /// Every message of a mailbox about one PEC transaction (the sent copy and its receipts),
     /// with its folder's name, oldest first.
     fn messages_with_identificativo(
         &self,
-        mailbox_id: i64,
+        mailbox_id: MailboxId,
         identificativo: &str,
     ) -> Result<Vec<(String, ListedMessage)>>;
-    /// A per-mailbox setting (webmail layout, language…).
-    fn setting(&self, mailbox_id: i64, key: &str) -> Result<Option<String>>;
-    fn set_setting(&self, mailbox_id: i64, key: &str, value: &str) -> Result<()>;
     /// A folder with every UID in order and whether each is unseen: what SELECT needs, in
     /// one pass over the folder's rows.
-    fn open_folder(&self, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>>;
+    fn open_folder(&self, mailbox_id: MailboxId, name: &str) -> Result<Option<OpenFolder>>;
     /// What changed in a folder after `modseq` (CONDSTORE/QRESYNC and session updates).
-    fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges>;
+    fn changes_since(&self, folder_id: FolderId, modseq: i64) -> Result<FolderChanges>;
     /// The messages of a folder with UIDs in `lo..=hi`, in UID order.
-    fn messages_between(&self, folder_id: i64, lo: i64, hi: i64) -> Result<Vec<MessageEntry>>;
+    fn messages_between(&self, folder_id: FolderId, lo: i64, hi: i64) -> Result<Vec<MessageEntry>>;
     /// Bytes and the structure parsed at delivery (JSON) of some messages, fetched together.
-    fn contents(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<MessageContent>>;
+    fn contents(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<MessageContent>>;
     fn store_flags(
         &self,
-        folder_id: i64,
+        folder_id: FolderId,
         uids: &[i64],
         op: FlagOp,
         flags: &[String],
         unchanged_since: Option<i64>,
     ) -> Result<FlagChanges>;
     /// Removes the given messages; returns the UIDs removed.
-    fn expunge(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<i64>>;
-    /// Copies (or moves) messages to another folder of the same mailbox: (old, new) UIDs.
-    /// A copy counts against the quota; a move does not change it.
-    fn copy_messages(
-        &self,
-        folder_id: i64,
-        uids: &[i64],
-        to_folder_id: i64,
-        remove: bool,
-    ) -> Result<Vec<(i64, i64)>>;
+    fn expunge(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<i64>>;
     /// How many messages no session has claimed as `\Recent` yet (STATUS RECENT).
-    fn unclaimed_recent(&self, folder_id: i64) -> Result<i64>;
+    fn unclaimed_recent(&self, folder_id: FolderId) -> Result<i64>;
     /// Claims the messages that are `\Recent` for the one session that selects the folder
     /// first: returns the lowest such UID (RFC 3501 §2.3.2).
-    fn claim_recent(&self, folder_id: i64) -> Result<i64>;
+    fn claim_recent(&self, folder_id: FolderId) -> Result<i64>;
     /// Full-text search of a mailbox for a lower-cased needle; `None` when the needle is
     /// too short for the index (fewer than three characters) and the caller must read.
     fn text_search(
         &self,
-        mailbox_id: i64,
+        mailbox_id: MailboxId,
         needle: &str,
         field: TextField,
     ) -> Result<Option<TextHits>>;
     /// (mailbox, blob) of stored messages whose text is not indexed yet, at most `limit`.
-    fn unindexed_texts(&self, limit: i64) -> Result<Vec<(i64, String)>>;
+    fn unindexed_texts(&self, limit: i64) -> Result<Vec<(MailboxId, String)>>;
     /// Indexes the text of a stored blob for a mailbox (messages stored before the index).
-    fn index_text(&self, mailbox_id: i64, blob: &str, text: &MessageText) -> Result<()>;
-    /// A receiver woken after each commit that changed a folder of this mailbox.
-    fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64>;
+    fn index_text(&self, mailbox_id: MailboxId, blob: &str, text: &MessageText) -> Result<()>;
+}
 
-    // ---- webmail sessions
+/// Per-mailbox settings (webmail layout, language, notification rules…).
+pub trait SettingStore {
+    fn setting(&self, mailbox_id: MailboxId, key: &str) -> Result<Option<String>>;
+    fn set_setting(&self, mailbox_id: MailboxId, key: &str, value: &str) -> Result<()>;
+}
+
+/// Webmail sessions.
+pub trait SessionStore {
     /// Records a new session; sessions idle since before `expired_before` are dropped.
     fn start_session(&self, s: &WebSession, expired_before: Unix) -> Result<()>;
     fn session(&self, token_hash: &str) -> Result<Option<WebSession>>;
@@ -527,8 +559,14 @@ pub trait Store: Send + Sync {
     fn touch_session(&self, token_hash: &str, now: Unix) -> Result<()>;
     fn set_session_lang(&self, token_hash: &str, lang: &str) -> Result<()>;
     fn end_session(&self, token_hash: &str) -> Result<()>;
+}
 
-    // ---- routes and provider index
+/// Where mail goes: our domains, relay routes, the imported provider index.
+pub trait DirectoryStore {
+    /// Our own domains.
+    fn add_domain(&self, name: &str, now: Unix) -> Result<()>;
+    fn domains(&self) -> Result<Vec<String>>;
+    fn is_local_domain(&self, domain: &str) -> Result<bool>;
     fn add_route(&self, route: &Route) -> Result<()>;
     fn route(&self, domain: &str) -> Result<Option<Route>>;
     fn routes(&self) -> Result<Vec<Route>>;
@@ -538,8 +576,10 @@ pub trait Store: Send + Sync {
     fn index_version(&self) -> Result<String>;
     /// The whole imported index as LDIF.
     fn index_ldif(&self) -> Result<String>;
+}
 
-    // ---- queue
+/// The delivery queue: claims with leases, retries, parking.
+pub trait QueueStore {
     /// Claims the next due item of `claim`'s kinds with a lease, skipping parked items and
     /// busy destinations; a crash before [`Tx::dequeue`] only delays it.
     fn queue_claim(
@@ -549,23 +589,25 @@ pub trait Store: Send + Sync {
         claim: &QueueClaim<'_>,
     ) -> Result<Option<QueueItem>>;
     /// Extends the lease of an item still being worked on; `false` if it is gone.
-    fn queue_renew(&self, id: i64, lease_until: Unix) -> Result<bool>;
+    fn queue_renew(&self, id: QueueId, lease_until: Unix) -> Result<bool>;
     /// At start-up of the only node using this store, nobody holds a lease: items claimed
     /// by a process that crashed are due again at once.
     fn release_leases(&self) -> Result<usize>;
     /// Schedules the next attempt after a failure, or parks the item when it failed the
     /// same way `park_after` times in a row. Returns whether it is now parked.
-    fn queue_retry(&self, id: i64, failure: &QueueFailure<'_>) -> Result<bool>;
+    fn queue_retry(&self, id: QueueId, failure: &QueueFailure<'_>) -> Result<bool>;
     /// Every item, parked or not, oldest first.
     fn queue_entries(&self) -> Result<Vec<QueueEntry>>;
     /// Puts an item (parked or waiting) back in the queue, due at `now`, with its failure
     /// count reset; `false` if there is no such item.
-    fn queue_unpark(&self, id: i64, now: Unix) -> Result<bool>;
+    fn queue_unpark(&self, id: QueueId, now: Unix) -> Result<bool>;
     fn queue_len(&self) -> Result<i64>;
     /// The earliest time something in the queue is due.
     fn queue_next_due(&self) -> Result<Option<Unix>>;
+}
 
-    // ---- PEC transactions, legal log, quarantine
+/// PEC transactions and their recipients' states, the legal log, the quarantine.
+pub trait PecStore {
     fn transaction(&self, identificativo: &str) -> Result<Option<PecTransaction>>;
     /// Transactions whose certified recipients are still waiting for a delivery receipt.
     fn pending_transactions(&self) -> Result<Vec<String>>;
@@ -579,6 +621,28 @@ pub trait Store: Send + Sync {
     fn quarantined(&self) -> Result<Vec<Quarantined>>;
     /// Drops quarantine entries older than the retention period.
     fn purge_quarantine(&self, now: Unix) -> Result<usize>;
+}
+
+/// Content-addressed message bytes: written before the transaction that references them,
+/// collected when nothing does any more.
+pub trait Blobs {
+    /// Stores message bytes in the blob store, durably, and returns their name.
+    fn put_blob(&self, data: &[u8]) -> Result<String>;
+    /// Gets message bytes ready for a transaction that will reference them: the backend
+    /// either stores them now (as [`Blobs::put_blob`]) or keeps them in the transaction
+    /// itself ([`Tx::keep_blob`]), as SQLite does with small ones.
+    fn prepare_blob(&self, data: &[u8]) -> Result<PreparedBlob>;
+    /// A message's bytes, wherever they are kept.
+    fn blob(&self, hash: &str) -> Result<Vec<u8>>;
+    /// Gives back the space of blobs that nothing has referenced for `grace_secs` (a blob
+    /// file written within that time stays), checking up to `limit` of them.
+    fn collect_blobs(&self, now: Unix, grace_secs: i64, limit: i64) -> Result<BlobCollection>;
+    /// Removes the blob files of directory `shard` (the first byte of their names, 0–255)
+    /// that no message, queue item or quarantine entry references and that were written
+    /// more than `grace_secs` ago: the bytes of a transaction that failed or never
+    /// committed after writing them. In the result, `checked` counts the files old enough,
+    /// `freed` those unreferenced, `files` those removed.
+    fn sweep_orphan_blobs(&self, shard: u8, grace_secs: i64) -> Result<BlobCollection>;
 }
 
 impl dyn Store + '_ {
@@ -614,7 +678,7 @@ impl dyn Store + '_ {
 /// A folder of a mailbox with its IMAP state and counts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Folder {
-    pub id: i64,
+    pub id: FolderId,
     pub name: String,
     pub special_use: Option<String>,
     pub subscribed: bool,

@@ -5,8 +5,7 @@ use crate::log;
 use crate::*;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -355,9 +354,9 @@ pub struct SqliteStore {
     /// Read-only connections: in WAL mode readers never wait for the writer's fsync.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
-    blobs: BlobStore,
-    /// Per mailbox: bumped after each commit that changed one of its folders.
-    watchers: Mutex<HashMap<i64, tokio::sync::watch::Sender<u64>>>,
+    blobs: Box<dyn BlobStore>,
+    /// Told after each commit which mailboxes it changed and whether it queued work.
+    changes: LocalChanges,
     /// Told how long each durable write took, lock wait and commit included (metrics).
     write_observer: std::sync::OnceLock<WriteObserver>,
 }
@@ -367,6 +366,10 @@ type WriteObserver = Box<dyn Fn(std::time::Duration) + Send + Sync>;
 const READERS: usize = 4;
 
 impl SqliteStore {
+    /// Messages up to this size live in the database (in the transaction that references
+    /// them: no file and no second fsync); larger ones in the blob store.
+    pub const INLINE_BLOB_MAX: usize = 256 * 1024;
+
     /// Opens (creating if needed) `dir/certa.db` and `dir/blobs`, applying migrations.
     pub fn open(dir: &Path) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir)?;
@@ -396,8 +399,8 @@ impl SqliteStore {
             db: Mutex::new(conn),
             readers,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
-            blobs: BlobStore::open(dir.join("blobs"))?,
-            watchers: Mutex::new(HashMap::new()),
+            blobs: Box::new(LocalBlobs::open(dir.join("blobs"))?),
+            changes: LocalChanges::default(),
             write_observer: std::sync::OnceLock::new(),
         })
     }
@@ -456,20 +459,6 @@ impl SqliteStore {
     }
 }
 
-impl SqliteStore {
-    /// Wakes the sessions watching a mailbox; senders nobody listens to are dropped.
-    fn notify(&self, mailbox_id: i64) {
-        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = w.get(&mailbox_id) {
-            if tx.receiver_count() == 0 {
-                w.remove(&mailbox_id);
-            } else {
-                tx.send_modify(|v| *v += 1);
-            }
-        }
-    }
-}
-
 impl Store for SqliteStore {
     fn write_with(
         &self,
@@ -477,10 +466,12 @@ impl Store for SqliteStore {
         f: &mut dyn FnMut(&dyn Tx) -> Result<()>,
     ) -> Result<()> {
         let touched = RefCell::new(Vec::new());
+        let queued = Cell::new(false);
         let run = |tx: &Transaction<'_>| {
             f(&SqliteTx {
                 tx,
                 touched: &touched,
+                queued: &queued,
             })
         };
         match durability {
@@ -488,52 +479,61 @@ impl Store for SqliteStore {
             Durability::Relaxed => self.sql_write_relaxed(run)?,
         }
         for mailbox_id in touched.into_inner() {
-            self.notify(mailbox_id);
+            self.changes.mailbox_changed(mailbox_id);
+        }
+        if queued.get() {
+            self.changes.queue_changed();
         }
         Ok(())
     }
 
-    fn folders(&self, mailbox_id: i64) -> Result<Vec<Folder>> {
+    fn changes(&self) -> &dyn ChangeFeed {
+        &self.changes
+    }
+}
+
+impl MailStore for SqliteStore {
+    fn folders(&self, mailbox_id: MailboxId) -> Result<Vec<Folder>> {
         self.read(|c| folders::folders(c, mailbox_id))
     }
 
-    fn folder(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+    fn folder(&self, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>> {
         self.read(|c| folders::folder(c, mailbox_id, name))
     }
 
-    fn create_folder(&self, mailbox_id: i64, name: &str, now: Unix) -> Result<()> {
+    fn create_folder(&self, mailbox_id: MailboxId, name: &str, now: Unix) -> Result<()> {
         self.sql_write(|tx| folders::create_folder(tx, mailbox_id, name, now))?;
-        self.notify(mailbox_id);
+        self.changes.mailbox_changed(mailbox_id);
         Ok(())
     }
 
-    fn delete_folder(&self, mailbox_id: i64, name: &str) -> Result<()> {
+    fn delete_folder(&self, mailbox_id: MailboxId, name: &str) -> Result<()> {
         self.sql_write(|tx| folders::delete_folder(tx, mailbox_id, name))?;
-        self.notify(mailbox_id);
+        self.changes.mailbox_changed(mailbox_id);
         Ok(())
     }
 
-    fn rename_folder(&self, mailbox_id: i64, from: &str, to: &str, now: Unix) -> Result<()> {
+    fn rename_folder(&self, mailbox_id: MailboxId, from: &str, to: &str, now: Unix) -> Result<()> {
         self.sql_write(|tx| folders::rename_folder(tx, mailbox_id, from, to, now))?;
-        self.notify(mailbox_id);
+        self.changes.mailbox_changed(mailbox_id);
         Ok(())
     }
 
-    fn subscribe(&self, mailbox_id: i64, name: &str, subscribed: bool) -> Result<()> {
+    fn subscribe(&self, mailbox_id: MailboxId, name: &str, subscribed: bool) -> Result<()> {
         self.sql_write(|tx| folders::subscribe(tx, mailbox_id, name, subscribed))
     }
 
-    fn subscriptions(&self, mailbox_id: i64) -> Result<Vec<String>> {
+    fn subscriptions(&self, mailbox_id: MailboxId) -> Result<Vec<String>> {
         self.read(|c| folders::subscriptions(c, mailbox_id))
     }
 
-    fn messages(&self, folder_id: i64) -> Result<Vec<MessageEntry>> {
+    fn messages(&self, folder_id: FolderId) -> Result<Vec<MessageEntry>> {
         self.read(|c| folders::messages(c, folder_id))
     }
 
     fn message_page(
         &self,
-        folder_id: i64,
+        folder_id: FolderId,
         order: ListOrder,
         offset: i64,
         limit: i64,
@@ -541,57 +541,35 @@ impl Store for SqliteStore {
         self.read(|c| folders::message_page(c, folder_id, order, offset, limit))
     }
 
-    fn listed(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<ListedMessage>> {
+    fn listed(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<ListedMessage>> {
         self.read(|c| folders::listed(c, folder_id, uids))
     }
 
     fn messages_with_identificativo(
         &self,
-        mailbox_id: i64,
+        mailbox_id: MailboxId,
         identificativo: &str,
     ) -> Result<Vec<(String, ListedMessage)>> {
         self.read(|c| folders::messages_with_identificativo(c, mailbox_id, identificativo))
     }
 
-    fn setting(&self, mailbox_id: i64, key: &str) -> Result<Option<String>> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT value FROM mailbox_settings WHERE mailbox_id = ?1 AND key = ?2",
-                params![mailbox_id, key],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })
-    }
-
-    fn set_setting(&self, mailbox_id: i64, key: &str, value: &str) -> Result<()> {
-        self.sql_write(|tx| {
-            tx.execute(
-                "INSERT INTO mailbox_settings(mailbox_id, key, value) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(mailbox_id, key) DO UPDATE SET value = excluded.value",
-                params![mailbox_id, key, value],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn folder_head(&self, mailbox_id: i64, name: &str) -> Result<Option<Folder>> {
+    fn folder_head(&self, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>> {
         self.read(|c| folders::folder_head(c, mailbox_id, name))
     }
 
-    fn open_folder(&self, mailbox_id: i64, name: &str) -> Result<Option<OpenFolder>> {
+    fn open_folder(&self, mailbox_id: MailboxId, name: &str) -> Result<Option<OpenFolder>> {
         self.read(|c| folders::open_folder(c, mailbox_id, name))
     }
 
-    fn changes_since(&self, folder_id: i64, modseq: i64) -> Result<FolderChanges> {
+    fn changes_since(&self, folder_id: FolderId, modseq: i64) -> Result<FolderChanges> {
         self.read(|c| folders::changes_since(c, folder_id, modseq))
     }
 
-    fn messages_between(&self, folder_id: i64, lo: i64, hi: i64) -> Result<Vec<MessageEntry>> {
+    fn messages_between(&self, folder_id: FolderId, lo: i64, hi: i64) -> Result<Vec<MessageEntry>> {
         self.read(|c| folders::messages_between(c, folder_id, lo, hi))
     }
 
-    fn contents(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<MessageContent>> {
+    fn contents(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<MessageContent>> {
         let rows = self.read(|c| folders::contents(c, folder_id, uids))?;
         rows.into_iter()
             .map(|(uid, blob, data, structure)| {
@@ -610,7 +588,7 @@ impl Store for SqliteStore {
 
     fn store_flags(
         &self,
-        folder_id: i64,
+        folder_id: FolderId,
         uids: &[i64],
         op: FlagOp,
         flags: &[String],
@@ -621,72 +599,119 @@ impl Store for SqliteStore {
             Ok((folders::mailbox_of(tx, folder_id)?, out))
         })?;
         if !out.changed.is_empty() {
-            self.notify(mailbox);
+            self.changes.mailbox_changed(mailbox);
         }
         Ok(out)
     }
 
-    fn expunge(&self, folder_id: i64, uids: &[i64]) -> Result<Vec<i64>> {
+    fn expunge(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<i64>> {
         let (mailbox, out) = self.sql_write(|tx| {
             let out = folders::expunge(tx, folder_id, uids)?;
             Ok((folders::mailbox_of(tx, folder_id)?, out))
         })?;
         if !out.is_empty() {
-            self.notify(mailbox);
+            self.changes.mailbox_changed(mailbox);
         }
         Ok(out)
     }
 
-    fn copy_messages(
-        &self,
-        folder_id: i64,
-        uids: &[i64],
-        to_folder_id: i64,
-        remove: bool,
-    ) -> Result<Vec<(i64, i64)>> {
-        let (mailbox, out) = self.sql_write(|tx| {
-            let out = folders::copy_messages(tx, folder_id, uids, to_folder_id, remove)?;
-            Ok((folders::mailbox_of(tx, folder_id)?, out))
-        })?;
-        self.notify(mailbox);
-        Ok(out)
-    }
-
-    fn claim_recent(&self, folder_id: i64) -> Result<i64> {
+    fn claim_recent(&self, folder_id: FolderId) -> Result<i64> {
         self.sql_write_relaxed(|tx| folders::claim_recent(tx, folder_id))
     }
 
     fn text_search(
         &self,
-        mailbox_id: i64,
+        mailbox_id: MailboxId,
         needle: &str,
         field: TextField,
     ) -> Result<Option<TextHits>> {
         self.read(|c| crate::text::search(c, mailbox_id, needle, field))
     }
 
-    fn unindexed_texts(&self, limit: i64) -> Result<Vec<(i64, String)>> {
+    fn unindexed_texts(&self, limit: i64) -> Result<Vec<(MailboxId, String)>> {
         self.read(|c| crate::text::unindexed(c, limit))
     }
 
-    fn index_text(&self, mailbox_id: i64, blob: &str, text: &MessageText) -> Result<()> {
+    fn index_text(&self, mailbox_id: MailboxId, blob: &str, text: &MessageText) -> Result<()> {
         // Rebuilt from the blob if lost: no need to wait for the disk.
         self.sql_write_relaxed(|tx| crate::text::index_stored(tx, mailbox_id, blob, text))
     }
 
-    fn unclaimed_recent(&self, folder_id: i64) -> Result<i64> {
+    fn unclaimed_recent(&self, folder_id: FolderId) -> Result<i64> {
         self.read(|c| folders::unclaimed_recent(c, folder_id))
     }
 
-    fn watch(&self, mailbox_id: i64) -> tokio::sync::watch::Receiver<u64> {
-        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        w.entry(mailbox_id)
-            .or_insert_with(|| tokio::sync::watch::channel(0).0)
-            .subscribe()
+    /// Messages of a folder, in UID order.
+    fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT f.name, m.uid, m.modseq, m.flags, m.size, m.blob, m.subject, m.sender, m.pec_kind, m.identificativo, m.internal_date
+                 FROM messages m JOIN folders f ON f.id = m.folder_id JOIN mailboxes b ON b.id = f.mailbox_id
+                 WHERE b.address = ?1 AND f.name = ?2 ORDER BY m.uid",
+            )?;
+            let rows = st
+                .query_map(params![address, folder], |r| {
+                    Ok(StoredMessage {
+                        folder: r.get(0)?,
+                        uid: r.get(1)?,
+                        modseq: r.get(2)?,
+                        flags: r.get(3)?,
+                        size: r.get(4)?,
+                        blob: r.get(5)?,
+                        subject: r.get(6)?,
+                        sender: r.get(7)?,
+                        pec_kind: named_opt(r, 8)?,
+                        identificativo: r.get(9)?,
+                        internal_date: r.get(10)?,
+                    })
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+impl SettingStore for SqliteStore {
+    fn setting(&self, mailbox_id: MailboxId, key: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM mailbox_settings WHERE mailbox_id = ?1 AND key = ?2",
+                params![mailbox_id, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
     }
 
+    fn set_setting(&self, mailbox_id: MailboxId, key: &str, value: &str) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.execute(
+                "INSERT INTO mailbox_settings(mailbox_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(mailbox_id, key) DO UPDATE SET value = excluded.value",
+                params![mailbox_id, key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl Blobs for SqliteStore {
     fn put_blob(&self, data: &[u8]) -> Result<String> {
         Ok(self.blobs.put(data)?)
+    }
+
+    fn prepare_blob(&self, data: &[u8]) -> Result<PreparedBlob> {
+        Ok(if data.len() <= Self::INLINE_BLOB_MAX {
+            PreparedBlob {
+                name: blob_name(data),
+                pending: Some(data.to_vec()),
+            }
+        } else {
+            PreparedBlob {
+                name: self.blobs.put(data)?,
+                pending: None,
+            }
+        })
     }
 
     fn collect_blobs(&self, now: Unix, grace_secs: i64, limit: i64) -> Result<BlobCollection> {
@@ -703,7 +728,7 @@ impl Store for SqliteStore {
 
     fn sweep_orphan_blobs(&self, shard: u8, grace_secs: i64) -> Result<BlobCollection> {
         let grace = std::time::Duration::from_secs(grace_secs.max(0) as u64);
-        let old = self.blobs.files_older_than(shard, grace)?;
+        let old = self.blobs.written_before(shard, grace)?;
         let checked = old.len();
         let mut orphans = vec![];
         for hash in old {
@@ -725,8 +750,24 @@ impl Store for SqliteStore {
         })
     }
 
-    // ---- domains and mailboxes -------------------------------------------------------
+    /// A message's bytes, wherever they are kept.
+    fn blob(&self, hash: &str) -> Result<Vec<u8>> {
+        let inline: Option<Vec<u8>> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT data FROM small_blobs WHERE hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        match inline {
+            Some(d) => Ok(d),
+            None => self.blob_file(hash),
+        }
+    }
+}
 
+impl DirectoryStore for SqliteStore {
     fn add_domain(&self, name: &str, now: Unix) -> Result<()> {
         self.sql_write(|tx| {
             let n = tx.execute(
@@ -760,173 +801,6 @@ impl Store for SqliteStore {
             .optional()?
             .is_some())
         })
-    }
-
-    fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<i64> {
-        let address = m.address;
-        self.sql_write(|tx| {
-            let exists = tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?;
-            if exists.is_some() {
-                return Err(StoreError::Exists(format!("mailbox {address}")));
-            }
-            tx.execute(
-                "INSERT INTO mailboxes(address, password_hash, quota, recovery_email, must_change_password, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![address.to_ascii_lowercase(), m.password_hash, m.quota, m.recovery_email, m.must_change_password, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            for (i, (name, special)) in SPECIAL_FOLDERS.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO folders(mailbox_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, name, special, now + i as i64],
-                )?;
-                tx.execute(
-                    "INSERT INTO subscriptions(mailbox_id, name) VALUES (?1, ?2)",
-                    params![id, name],
-                )?;
-            }
-            Ok(id)
-        })
-    }
-
-    fn mailbox(&self, address: &str) -> Result<Option<Mailbox>> {
-        self.read(|c| mailbox_row(c, address))
-    }
-
-    fn mailboxes(&self) -> Result<Vec<Mailbox>> {
-        self.read(|c| {
-            let mut st = c.prepare("SELECT address FROM mailboxes ORDER BY address")?;
-            let addrs = st
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            addrs
-                .iter()
-                .filter_map(|a| mailbox_row(c, a).transpose())
-                .collect()
-        })
-    }
-
-    /// A new password ends every webmail session of the mailbox.
-    fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()> {
-        self.sql_write(|tx| {
-            let n = tx.execute("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("mailbox {address}")));
-            }
-            tx.execute(
-                "DELETE FROM web_sessions WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
-                [address],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn set_quota(&self, address: &str, quota: i64) -> Result<()> {
-        self.sql_write(|tx| {
-            let n = tx.execute(
-                "UPDATE mailboxes SET quota = ?2 WHERE address = ?1",
-                params![address, quota],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("mailbox {address}")));
-            }
-            Ok(())
-        })
-    }
-
-    fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()> {
-        self.sql_write(|tx| {
-            let n = tx.execute(
-                "UPDATE mailboxes SET ordinary_mail = ?2, ordinary_forward = ?3 WHERE address = ?1",
-                params![address, policy, forward],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("mailbox {address}")));
-            }
-            Ok(())
-        })
-    }
-
-    fn delete_mailbox(&self, address: &str) -> Result<()> {
-        self.sql_write(|tx| {
-            let id: i64 = tx
-                .query_row(
-                    "SELECT id FROM mailboxes WHERE address = ?1",
-                    [address],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
-            crate::text::forget_mailbox(tx, id)?;
-            tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
-            Ok(())
-        })
-    }
-
-    /// Messages of a folder, in UID order.
-    fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>> {
-        self.read(|c| {
-            let mut st = c.prepare(
-                "SELECT f.name, m.uid, m.modseq, m.flags, m.size, m.blob, m.subject, m.sender, m.pec_kind, m.identificativo, m.internal_date
-                 FROM messages m JOIN folders f ON f.id = m.folder_id JOIN mailboxes b ON b.id = f.mailbox_id
-                 WHERE b.address = ?1 AND f.name = ?2 ORDER BY m.uid",
-            )?;
-            let rows = st
-                .query_map(params![address, folder], |r| {
-                    Ok(StoredMessage {
-                        folder: r.get(0)?,
-                        uid: r.get(1)?,
-                        modseq: r.get(2)?,
-                        flags: r.get(3)?,
-                        size: r.get(4)?,
-                        blob: r.get(5)?,
-                        subject: r.get(6)?,
-                        sender: r.get(7)?,
-                        pec_kind: named_opt(r, 8)?,
-                        identificativo: r.get(9)?,
-                        internal_date: r.get(10)?,
-                    })
-                })?
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-    }
-
-    /// A message's bytes, wherever they are kept.
-    fn blob(&self, hash: &str) -> Result<Vec<u8>> {
-        let inline: Option<Vec<u8>> = self.read(|c| {
-            Ok(c.query_row(
-                "SELECT data FROM small_blobs WHERE hash = ?1",
-                [hash],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })?;
-        match inline {
-            Some(d) => Ok(d),
-            None => self.blob_file(hash),
-        }
-    }
-
-    // ---- routes and provider index ---------------------------------------------------
-
-    fn start_session(&self, s: &WebSession, expired_before: Unix) -> Result<()> {
-        self.sql_write(|tx| crate::sessions::start(tx, s, expired_before))
-    }
-
-    fn session(&self, token_hash: &str) -> Result<Option<WebSession>> {
-        self.read(|c| crate::sessions::get(c, token_hash))
-    }
-
-    fn touch_session(&self, token_hash: &str, now: Unix) -> Result<()> {
-        self.sql_write_relaxed(|tx| crate::sessions::touch(tx, token_hash, now))
-    }
-
-    fn set_session_lang(&self, token_hash: &str, lang: &str) -> Result<()> {
-        self.sql_write_relaxed(|tx| crate::sessions::set_lang(tx, token_hash, lang))
-    }
-
-    fn end_session(&self, token_hash: &str) -> Result<()> {
-        self.sql_write(|tx| crate::sessions::end(tx, token_hash))
     }
 
     fn add_route(&self, route: &Route) -> Result<()> {
@@ -1009,9 +883,133 @@ impl Store for SqliteStore {
             Ok(parts.join("\n"))
         })
     }
+}
 
-    // ---- queue -----------------------------------------------------------------------
+impl AccountStore for SqliteStore {
+    fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<MailboxId> {
+        let address = m.address;
+        self.sql_write(|tx| {
+            let exists = tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?;
+            if exists.is_some() {
+                return Err(StoreError::Exists(format!("mailbox {address}")));
+            }
+            tx.execute(
+                "INSERT INTO mailboxes(address, password_hash, quota, recovery_email, must_change_password, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![address.to_ascii_lowercase(), m.password_hash, m.quota, m.recovery_email, m.must_change_password, now],
+            )?;
+            let id = MailboxId(tx.last_insert_rowid());
+            for (i, (name, special)) in SPECIAL_FOLDERS.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO folders(mailbox_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, name, special, now + i as i64],
+                )?;
+                tx.execute(
+                    "INSERT INTO subscriptions(mailbox_id, name) VALUES (?1, ?2)",
+                    params![id, name],
+                )?;
+            }
+            Ok(id)
+        })
+    }
 
+    fn mailbox(&self, address: &str) -> Result<Option<Mailbox>> {
+        self.read(|c| mailbox_row(c, address))
+    }
+
+    fn mailboxes(&self) -> Result<Vec<Mailbox>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT address FROM mailboxes ORDER BY address")?;
+            let addrs = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            addrs
+                .iter()
+                .filter_map(|a| mailbox_row(c, a).transpose())
+                .collect()
+        })
+    }
+
+    /// A new password ends every webmail session of the mailbox.
+    fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            tx.execute(
+                "DELETE FROM web_sessions WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
+                [address],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_quota(&self, address: &str, quota: i64) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute(
+                "UPDATE mailboxes SET quota = ?2 WHERE address = ?1",
+                params![address, quota],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.execute(
+                "UPDATE mailboxes SET ordinary_mail = ?2, ordinary_forward = ?3 WHERE address = ?1",
+                params![address, policy, forward],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_mailbox(&self, address: &str) -> Result<()> {
+        self.sql_write(|tx| {
+            let id: MailboxId = tx
+                .query_row(
+                    "SELECT id FROM mailboxes WHERE address = ?1",
+                    [address],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+            crate::text::forget_mailbox(tx, id)?;
+            tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+}
+
+impl SessionStore for SqliteStore {
+    fn start_session(&self, s: &WebSession, expired_before: Unix) -> Result<()> {
+        self.sql_write(|tx| crate::sessions::start(tx, s, expired_before))
+    }
+
+    fn session(&self, token_hash: &str) -> Result<Option<WebSession>> {
+        self.read(|c| crate::sessions::get(c, token_hash))
+    }
+
+    fn touch_session(&self, token_hash: &str, now: Unix) -> Result<()> {
+        self.sql_write_relaxed(|tx| crate::sessions::touch(tx, token_hash, now))
+    }
+
+    fn set_session_lang(&self, token_hash: &str, lang: &str) -> Result<()> {
+        self.sql_write_relaxed(|tx| crate::sessions::set_lang(tx, token_hash, lang))
+    }
+
+    fn end_session(&self, token_hash: &str) -> Result<()> {
+        self.sql_write(|tx| crate::sessions::end(tx, token_hash))
+    }
+}
+
+impl QueueStore for SqliteStore {
     /// Claims the next due item of the given kinds with a lease, skipping parked items and
     /// the destinations given; a crash before [`dequeue`] only delays it.
     fn queue_claim(
@@ -1047,7 +1045,7 @@ impl Store for SqliteStore {
     }
 
     /// Keeps the lease of an item being worked on (a long transfer outlives one lease).
-    fn queue_renew(&self, id: i64, lease_until: Unix) -> Result<bool> {
+    fn queue_renew(&self, id: QueueId, lease_until: Unix) -> Result<bool> {
         self.sql_write_relaxed(|tx| {
             Ok(tx.execute(
                 "UPDATE queue SET lease_until = ?2 WHERE id = ?1 AND lease_until > 0",
@@ -1064,7 +1062,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn queue_retry(&self, id: i64, failure: &QueueFailure<'_>) -> Result<bool> {
+    fn queue_retry(&self, id: QueueId, failure: &QueueFailure<'_>) -> Result<bool> {
         self.sql_write(|tx| {
             let Some((kind, same)) = tx
                 .query_row(
@@ -1124,7 +1122,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn queue_unpark(&self, id: i64, now: Unix) -> Result<bool> {
+    fn queue_unpark(&self, id: QueueId, now: Unix) -> Result<bool> {
         self.sql_write(|tx| {
             Ok(tx.execute(
                 "UPDATE queue SET parked = 0, same_failures = 0, failure_kind = NULL,
@@ -1148,9 +1146,9 @@ impl Store for SqliteStore {
             )?)
         })
     }
+}
 
-    // ---- PEC transactions ------------------------------------------------------------
-
+impl PecStore for SqliteStore {
     fn transaction(&self, identificativo: &str) -> Result<Option<PecTransaction>> {
         self.read(|c| {
             let head = c
@@ -1217,6 +1215,7 @@ impl Store for SqliteStore {
     fn log_records(&self, identificativo: Option<&str>) -> Result<Vec<LogEvent>> {
         self.read(|c| log::records(c, identificativo))
     }
+
     /// Quarantined messages, oldest first.
     fn purge_log(&self, now: Unix) -> Result<usize> {
         self.sql_write(|tx| log::purge(tx, now - RETENTION_SECS))
@@ -1297,20 +1296,24 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
     .optional()?)
 }
 
-/// [`Tx`] over a SQLite write transaction; remembers the mailboxes it changed so their
-/// watchers are woken after the commit.
+/// [`Tx`] over a SQLite write transaction; remembers the mailboxes it changed and whether
+/// it queued work, so their watchers are woken after the commit.
 struct SqliteTx<'a, 'c> {
     tx: &'a Transaction<'c>,
-    touched: &'a RefCell<Vec<i64>>,
+    touched: &'a RefCell<Vec<MailboxId>>,
+    queued: &'a Cell<bool>,
 }
 
 impl Tx for SqliteTx<'_, '_> {
-    /// Keeps small message bytes in the database, in the transaction that references them.
-    fn put_inline(&self, hash: &str, data: &[u8]) -> Result<()> {
-        self.tx.execute(
-            "INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?1, ?2)",
-            params![hash, data],
-        )?;
+    /// Small message bytes are kept in the database, in the transaction that references
+    /// them; large ones are in the blob store already.
+    fn keep_blob(&self, blob: &PreparedBlob) -> Result<()> {
+        if let Some(data) = &blob.pending {
+            self.tx.execute(
+                "INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?1, ?2)",
+                params![blob.name, data],
+            )?;
+        }
         Ok(())
     }
 
@@ -1340,27 +1343,33 @@ impl Tx for SqliteTx<'_, '_> {
 
     /// Appends a message to a folder of a mailbox: next UID and MODSEQ, quota counted. With
     /// `enforce_quota`, a full mailbox refuses it.
-    fn append(
-        &self,
-        address: &str,
-        folder: &str,
-        m: &NewMessage<'_>,
-        now: Unix,
-        enforce_quota: bool,
-    ) -> Result<i64> {
-        let (mailbox_id, quota, used): (i64, i64, i64) = self
+    fn usage(&self, address: &str) -> Result<Usage> {
+        self.tx
+            .query_row(
+                "SELECT quota, used FROM mailboxes WHERE address = ?1",
+                [address],
+                |r| {
+                    Ok(Usage {
+                        quota: r.get(0)?,
+                        used: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))
+    }
+
+    fn append(&self, address: &str, folder: &str, m: &NewMessage<'_>, now: Unix) -> Result<i64> {
+        let mailbox_id: MailboxId = self
             .tx
             .query_row(
-                "SELECT id, quota, used FROM mailboxes WHERE address = ?1",
+                "SELECT id FROM mailboxes WHERE address = ?1",
                 [address],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| r.get(0),
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
-        if enforce_quota && used + m.size > quota {
-            return Err(StoreError::OverQuota(address.to_string()));
-        }
-        let (folder_id, uid, modseq): (i64, i64, i64) = self.tx
+        let (folder_id, uid, modseq): (FolderId, i64, i64) = self.tx
         .query_row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
@@ -1414,11 +1423,26 @@ impl Tx for SqliteTx<'_, '_> {
         for (position, address) in recipients.iter().enumerate() {
             st.execute(params![id, position as i64, address])?;
         }
+        self.queued.set(true);
         Ok(())
     }
 
     /// Removes a finished queue item; `false` if it was already gone (done by someone else).
-    fn dequeue(&self, id: i64) -> Result<bool> {
+    fn copy_messages(
+        &self,
+        folder_id: FolderId,
+        uids: &[i64],
+        to_folder_id: FolderId,
+        remove: bool,
+    ) -> Result<Vec<(i64, i64)>> {
+        let out = folders::copy_messages(self.tx, folder_id, uids, to_folder_id, remove)?;
+        self.touched
+            .borrow_mut()
+            .push(folders::mailbox_of(self.tx, folder_id)?);
+        Ok(out)
+    }
+
+    fn dequeue(&self, id: QueueId) -> Result<bool> {
         Ok(self.tx.execute("DELETE FROM queue WHERE id = ?1", [id])? == 1)
     }
 
@@ -1530,7 +1554,7 @@ fn queue_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueItem> {
 
 /// The recipients of a queue item, in the order they were queued. An item has at least
 /// one ([`Tx::enqueue`] refuses none): without any it is damaged.
-fn queue_recipients(c: &Connection, id: i64) -> Result<Vec<String>> {
+fn queue_recipients(c: &Connection, id: QueueId) -> Result<Vec<String>> {
     let mut st = c.prepare_cached(
         "SELECT address FROM queue_recipients WHERE queue_id = ?1 ORDER BY position",
     )?;

@@ -9,18 +9,18 @@
 //! rowid range, so its cost follows the mailbox's hits, not the whole provider's.
 //! `messages.text_id` points at the row; NULL means not indexed yet.
 
-use crate::{FoundMessage, MessageText, Result, TextField, TextHits};
+use crate::{FoundMessage, MailboxId, MessageText, Result, TextField, TextHits};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// Needles shorter than this many characters cannot be answered by trigrams.
 pub const MIN_NEEDLE_CHARS: usize = 3;
 
-fn id_range(mailbox_id: i64) -> (i64, i64) {
-    (mailbox_id << 32, (mailbox_id << 32) | 0xFFFF_FFFF)
+fn id_range(mailbox_id: MailboxId) -> (i64, i64) {
+    (mailbox_id.0 << 32, (mailbox_id.0 << 32) | 0xFFFF_FFFF)
 }
 
 /// The index row of a blob's text in a mailbox, if it has one.
-pub fn existing(tx: &Transaction<'_>, mailbox_id: i64, hash: &str) -> Result<Option<i64>> {
+pub fn existing(tx: &Transaction<'_>, mailbox_id: MailboxId, hash: &str) -> Result<Option<i64>> {
     Ok(tx
         .query_row(
             "SELECT id FROM mailbox_text WHERE mailbox_id = ?1 AND hash = ?2",
@@ -31,7 +31,12 @@ pub fn existing(tx: &Transaction<'_>, mailbox_id: i64, hash: &str) -> Result<Opt
 }
 
 /// Indexes a blob's text for a mailbox unless it already is; returns its row id.
-pub fn index(tx: &Transaction<'_>, mailbox_id: i64, hash: &str, text: &MessageText) -> Result<i64> {
+pub fn index(
+    tx: &Transaction<'_>,
+    mailbox_id: MailboxId,
+    hash: &str,
+    text: &MessageText,
+) -> Result<i64> {
     if let Some(id) = existing(tx, mailbox_id, hash)? {
         return Ok(id);
     }
@@ -56,7 +61,7 @@ pub fn index(tx: &Transaction<'_>, mailbox_id: i64, hash: &str, text: &MessageTe
 /// Indexes the text of a stored blob for a mailbox and points its messages at it.
 pub fn index_stored(
     tx: &Transaction<'_>,
-    mailbox_id: i64,
+    mailbox_id: MailboxId,
     hash: &str,
     text: &MessageText,
 ) -> Result<()> {
@@ -70,7 +75,7 @@ pub fn index_stored(
 }
 
 /// Drops a mailbox's rows (the mailbox is being deleted).
-pub fn forget_mailbox(tx: &Transaction<'_>, mailbox_id: i64) -> Result<()> {
+pub fn forget_mailbox(tx: &Transaction<'_>, mailbox_id: MailboxId) -> Result<()> {
     let (lo, hi) = id_range(mailbox_id);
     tx.execute(
         "DELETE FROM text_index WHERE rowid BETWEEN ?1 AND ?2",
@@ -110,7 +115,7 @@ fn found_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FoundMessage> {
 /// those not indexed yet. `None` when the needle is too short for trigrams.
 pub fn search(
     c: &Connection,
-    mailbox_id: i64,
+    mailbox_id: MailboxId,
     needle: &str,
     field: TextField,
 ) -> Result<Option<TextHits>> {
@@ -154,7 +159,7 @@ pub fn search(
 
 /// Blobs of stored messages that have no text in the index yet (messages stored before
 /// the index existed), with their mailbox, at most `limit`.
-pub fn unindexed(c: &Connection, limit: i64) -> Result<Vec<(i64, String)>> {
+pub fn unindexed(c: &Connection, limit: i64) -> Result<Vec<(MailboxId, String)>> {
     let mut q = c.prepare_cached(
         "SELECT DISTINCT f.mailbox_id, m.blob FROM messages m JOIN folders f ON f.id = m.folder_id
          WHERE m.text_id IS NULL LIMIT ?1",

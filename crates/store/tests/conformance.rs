@@ -51,7 +51,7 @@ conformance![
     recent_is_claimed_once,
     flags_add_remove_and_replace,
     unchanged_since_leaves_newer_messages_alone,
-    over_quota_append_and_copy_change_nothing,
+    usage_counts_appends_and_copies,
     quota_follows_expunge_move_and_folder_deletion,
     a_failed_write_keeps_nothing,
     lists_pages_and_contents,

@@ -103,7 +103,7 @@ fn a_reference_to_nothing_is_not_found() {
     };
     s.start_session(&session("t1", id), 0).unwrap();
     // The foreign key to mailboxes: no such mailbox.
-    let dangling = s.start_session(&session("t2", id + 100), 0);
+    let dangling = s.start_session(&session("t2", store::MailboxId(id.0 + 100)), 0);
     assert!(
         matches!(dangling, Err(StoreError::NotFound(_))),
         "{dangling:?}"
@@ -117,40 +117,61 @@ fn a_reference_to_nothing_is_not_found() {
     );
 }
 
+/// The store refuses what it cannot do: copying between two mailboxes (the mail rules,
+/// special folders and quota, are the services' and tested there).
 #[test]
-fn a_special_folder_is_refused_and_a_full_mailbox_over_quota() {
+fn a_copy_between_mailboxes_is_refused() {
     let (_d, s) = open();
-    let id = s.mailbox("a@pec.test").unwrap().unwrap().id;
-    s.create_folder(id, "Lavoro", 1).unwrap();
-    s.delete_folder(id, "Lavoro").unwrap();
-    let inbox = s.delete_folder(id, INBOX);
-    assert!(matches!(inbox, Err(StoreError::Refused(_))), "{inbox:?}");
+    s.add_mailbox(
+        &NewMailbox {
+            address: "b@pec.test",
+            password_hash: "hash",
+            quota: 1000,
+            recovery_email: None,
+            must_change_password: false,
+        },
+        0,
+    )
+    .unwrap();
+    let a = s.mailbox("a@pec.test").unwrap().unwrap().id;
+    let b = s.mailbox("b@pec.test").unwrap().unwrap().id;
     let meta = store::MessageMeta::default();
-    let m = |size| store::NewMessage {
+    let m = store::NewMessage {
         blob: "00",
-        size,
+        size: 10,
         meta: &meta,
     };
-    s.write(|tx| tx.append("a@pec.test", INBOX, &m(600), 1, true))
-        .unwrap();
-    let full = s.write(|tx| tx.append("a@pec.test", INBOX, &m(600), 1, true));
-    assert!(matches!(full, Err(StoreError::OverQuota(_))), "{full:?}");
+    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1)).unwrap();
+    let a_inbox = s.folder(a, INBOX).unwrap().unwrap().id;
+    let a_trash = s.folder(a, "Cestino").unwrap().unwrap().id;
+    let b_inbox = s.folder(b, INBOX).unwrap().unwrap().id;
+    // Happy path: within one mailbox.
+    let copied = s.write(|tx| tx.copy_messages(a_inbox, &[1], a_trash, false));
+    assert_eq!(copied.unwrap(), vec![(1, 1)]);
+    let across = s.write(|tx| tx.copy_messages(a_inbox, &[1], b_inbox, false));
+    assert!(matches!(across, Err(StoreError::Refused(_))), "{across:?}");
+    assert_eq!(s.folder(b, INBOX).unwrap().unwrap().messages, 0);
+    assert_eq!(s.mailbox("b@pec.test").unwrap().unwrap().used, 0);
 }
 
 #[test]
 fn damaged_data_is_corrupt() {
     let (d, s) = open();
-    let blob = s.put_blob(&[b'x'; store::INLINE_BLOB_MAX + 1]).unwrap();
+    let blob = s
+        .put_blob(&[b'x'; SqliteStore::INLINE_BLOB_MAX + 1])
+        .unwrap();
     let meta = store::MessageMeta::default();
     let m = store::NewMessage {
         blob: &blob,
         size: 1,
         meta: &meta,
     };
-    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, false))
-        .unwrap();
+    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1)).unwrap();
     assert_eq!(s.folder_messages("a@pec.test", INBOX).unwrap().len(), 1);
-    assert_eq!(s.blob(&blob).unwrap().len(), store::INLINE_BLOB_MAX + 1);
+    assert_eq!(
+        s.blob(&blob).unwrap().len(),
+        SqliteStore::INLINE_BLOB_MAX + 1
+    );
 
     // A value of the wrong type where a number is stored.
     raw(d.path())
@@ -243,7 +264,7 @@ fn an_unknown_name_in_the_database_is_corrupt() {
         meta: &meta,
     };
     s.write(|tx| {
-        tx.append("a@pec.test", INBOX, &m, 1, false)?;
+        tx.append("a@pec.test", INBOX, &m, 1)?;
         tx.enqueue(
             QueueKind::Relay,
             "a@pec.test",

@@ -2,8 +2,9 @@
 //! store's back, inline small blobs and blob files' times. Everything any backend must do
 //! is in the conformance suite (`store::conformance`, run by `tests/conformance.rs`).
 
+use store::prelude::*;
 use store::{
-    LogRecord, MessageMeta, NewMailbox, NewMessage, QueueClaim, QueueKind, SqliteStore, Store,
+    LogRecord, MailboxId, MessageMeta, NewMailbox, NewMessage, QueueClaim, QueueKind, SqliteStore,
     INBOX,
 };
 
@@ -126,10 +127,10 @@ fn blob_file(dir: &std::path::Path, hash: &str) -> std::path::PathBuf {
 fn unreferenced_blobs_are_collected_after_the_grace_period() {
     let (d, s) = open();
     s.set_quota("a@pec.test", 10_000_000).unwrap();
-    let large = vec![b'x'; store::INLINE_BLOB_MAX + 1];
+    let large = vec![b'x'; SqliteStore::INLINE_BLOB_MAX + 1];
     let large_hash = s.put_blob(&large).unwrap();
     let small = b"From: a\r\n\r\npiccolo".to_vec();
-    let small_hash = store::BlobStore::name_of(&small);
+    let small_hash = store::blob_name(&small);
     let text = store::MessageText {
         body: "testo indicizzato".into(),
         ..Default::default()
@@ -138,15 +139,17 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
         text: Some(text),
         ..MessageMeta::default()
     };
+    let small_prepared = s.prepare_blob(&small).unwrap();
+    assert_eq!(small_prepared.name(), small_hash);
     s.write(|tx| {
-        tx.put_inline(&small_hash, &small)?;
+        tx.keep_blob(&small_prepared)?;
         for blob in [&large_hash, &small_hash] {
             let m = NewMessage {
                 blob,
                 size: 10,
                 meta: &meta,
             };
-            tx.append("a@pec.test", INBOX, &m, 1, true)?;
+            tx.append("a@pec.test", INBOX, &m, 1)?;
         }
         // A queue item also holds the large blob.
         tx.enqueue(
@@ -159,12 +162,13 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
         )
     })
     .unwrap();
-    let inbox = s.folder(1, INBOX).unwrap().unwrap().id;
-    let trash = s.folder(1, "Cestino").unwrap().unwrap().id;
-    s.copy_messages(inbox, &[2], trash, false).unwrap();
+    let inbox = s.folder(MailboxId(1), INBOX).unwrap().unwrap().id;
+    let trash = s.folder(MailboxId(1), "Cestino").unwrap().unwrap().id;
+    s.write(|tx| tx.copy_messages(inbox, &[2], trash, false))
+        .unwrap();
     s.expunge(inbox, &[1, 2]).unwrap();
     let found = |s: &dyn Store| {
-        s.text_search(1, "indicizzato", store::TextField::Body)
+        s.text_search(MailboxId(1), "indicizzato", store::TextField::Body)
             .unwrap()
             .unwrap()
             .found
@@ -222,7 +226,7 @@ fn unreferenced_blobs_are_collected_after_the_grace_period() {
         size: 10,
         meta: &meta,
     };
-    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true).map(|_| ()))
+    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1).map(|_| ()))
         .unwrap();
     s.expunge(inbox, &[3]).unwrap();
     assert_eq!(
@@ -262,7 +266,7 @@ fn orphan_blob_files_of_failed_transactions_are_swept() {
         size: 30,
         meta: &meta,
     };
-    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true).map(|_| ()))
+    s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1).map(|_| ()))
         .unwrap();
     backdate(&delivered);
     let pass = s.sweep_orphan_blobs(shard_of(&delivered), 3600).unwrap();
@@ -273,14 +277,14 @@ fn orphan_blob_files_of_failed_transactions_are_swept() {
     // The attack: the bytes are written, then the delivery fails (over quota) and its
     // transaction rolls back. Nothing references the file and no release was noted.
     s.set_quota("a@pec.test", 100).unwrap();
-    let large = vec![b'y'; store::INLINE_BLOB_MAX + 1];
+    let large = vec![b'y'; SqliteStore::INLINE_BLOB_MAX + 1];
     let orphan = s.put_blob(&large).unwrap();
     let m = NewMessage {
         blob: &orphan,
         size: large.len() as i64,
         meta: &meta,
     };
-    let failed = s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1, true).map(|_| ()));
+    let failed = s.write(|tx| tx.append("a@pec.test", INBOX, &m, 1).map(|_| ()));
     assert!(
         matches!(failed, Err(store::StoreError::OverQuota(_))),
         "{failed:?}"

@@ -394,7 +394,6 @@ pub async fn send(
         submit(mb, &p, &s, d, files, draft)
     })
     .await;
-    st.wake.notify_waiters();
     r
 }
 
@@ -477,7 +476,7 @@ fn submit(
     }
     let rcpts: Vec<String> = to.iter().chain(cc.iter()).cloned().collect();
     // The same access point as SMTP submission.
-    let submitted = services::access::submit(p, &s.address, &s.address, &rcpts, &bytes);
+    let submitted = services::access::submit(p, mb.principal(), &s.address, &rcpts, &bytes);
     let accepted = matches!(submitted, services::outcome::Submitted::Accepted { .. });
     if accepted {
         drop_replaced_draft(mb, &d)?;

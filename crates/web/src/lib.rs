@@ -38,8 +38,6 @@ pub struct WebConfig {
     pub proxy: Option<IpAddr>,
     /// The largest upload a compose form may carry (attachments included).
     pub max_upload_bytes: usize,
-    /// Woken after a message is accepted, so the queue workers start at once.
-    pub wake: Arc<tokio::sync::Notify>,
     /// The process's connection caps (behind a proxy, only the total applies).
     pub connections: Arc<net::connections::Connections>,
     /// A session ends this long after its login, however busy (the idle limit aside).
@@ -56,7 +54,6 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The webmail is reached over HTTPS (its own or a proxy's): HSTS is sent.
     pub https: bool,
-    pub wake: Arc<tokio::sync::Notify>,
     pub session_lifetime_secs: i64,
 }
 
@@ -153,7 +150,6 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
         p,
         secure_cookies: cfg.tls.is_some() || cfg.proxy.is_some(),
         https: cfg.tls.is_some() || cfg.proxy.is_some(),
-        wake: cfg.wake,
         session_lifetime_secs: cfg.session_lifetime_secs,
     };
     let app = router(state, cfg.max_upload_bytes, cfg.proxy);

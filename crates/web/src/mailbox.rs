@@ -12,8 +12,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use services::mailbox::{
-    Access, Deleted, FlagOp, Folder, FoundMessage, ListKey, ListOrder, ListedMessage, TextField,
-    INBOX, SPECIAL_FOLDERS,
+    Access, Deleted, FlagOp, Folder, FolderId, FoundMessage, ListKey, ListOrder, ListedMessage,
+    TextField, INBOX, SPECIAL_FOLDERS,
 };
 use services::provider::Provider;
 use std::sync::Arc;
@@ -565,7 +565,7 @@ fn day_start(date: &str) -> Option<i64> {
 /// A search result.
 pub struct Hit {
     pub folder: String,
-    folder_id: i64,
+    folder_id: FolderId,
     pub uid: i64,
 }
 
@@ -615,7 +615,7 @@ fn text_field(field: &str) -> TextField {
 
 /// The list rows of some search results, in their order.
 fn hit_rows(m: &Access, hits: &[&Hit], l: Lang) -> Result<Vec<Row>, WebError> {
-    let mut by_folder: std::collections::HashMap<i64, Vec<i64>> = Default::default();
+    let mut by_folder: std::collections::HashMap<FolderId, Vec<i64>> = Default::default();
     for h in hits {
         by_folder.entry(h.folder_id).or_default().push(h.uid);
     }

@@ -34,7 +34,7 @@ fn cookie_name(secure: bool) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct WebSession {
     token_hash: String,
-    pub mailbox_id: i64,
+    pub mailbox_id: services::mailbox::MailboxId,
     pub address: String,
     /// Sent back in the URL of every form; compared with this.
     pub csrf: String,
@@ -46,9 +46,9 @@ impl WebSession {
     /// Who this session acts as, for the mailbox service: the holder, who logged in with
     /// the mailbox's password.
     pub fn principal(&self) -> services::principal::Principal {
-        use services::principal::{MailboxId, Principal, Rights};
+        use services::principal::{Principal, Rights};
         Principal {
-            mailbox: MailboxId(self.mailbox_id),
+            mailbox: self.mailbox_id,
             address: self.address.clone(),
             login: self.address.clone(),
             rights: Rights::all(),

@@ -128,7 +128,7 @@ impl Server {
             .uidvalidity
     }
 
-    pub fn mailbox_id(&self) -> i64 {
+    pub fn mailbox_id(&self) -> services::mailbox::MailboxId {
         self.test.mailbox_id(USER)
     }
 

@@ -33,7 +33,6 @@ fn folder_error(e: StoreError, name: &str) -> MailboxError {
     match e {
         StoreError::NotFound(_) => MailboxError::NotFound(name.to_string()),
         StoreError::Exists(_) => MailboxError::Exists(name.to_string()),
-        StoreError::Refused(_) => MailboxError::Special(name.to_string()),
         e => MailboxError::from(e),
     }
 }

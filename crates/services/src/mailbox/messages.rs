@@ -5,8 +5,8 @@ use super::{Access, MailboxError, TRASH};
 use crate::delivery::Ingest;
 use crate::principal::Permission;
 use store::{
-    FlagChanges, FlagOp, FolderChanges, ListOrder, ListedMessage, MessageContent, MessageEntry,
-    PecTransaction,
+    FlagChanges, FlagOp, FolderChanges, FolderId, ListOrder, ListedMessage, MessageContent,
+    MessageEntry, PecTransaction, StoreError,
 };
 
 /// Where the webmail's delete left the messages.
@@ -71,7 +71,7 @@ impl Access {
     }
 
     /// A folder's messages, in UID order.
-    pub fn messages(&self, folder: i64) -> Result<Vec<MessageEntry>, MailboxError> {
+    pub fn messages(&self, folder: FolderId) -> Result<Vec<MessageEntry>, MailboxError> {
         self.may(Permission::Read)?;
         Ok(self.p.store.messages(folder)?)
     }
@@ -79,7 +79,7 @@ impl Access {
     /// The messages with UIDs in `lo..=hi`, in UID order.
     pub fn messages_between(
         &self,
-        folder: i64,
+        folder: FolderId,
         lo: i64,
         hi: i64,
     ) -> Result<Vec<MessageEntry>, MailboxError> {
@@ -88,19 +88,27 @@ impl Access {
     }
 
     /// What changed after `modseq` (RFC 7162 CONDSTORE and QRESYNC, session updates).
-    pub fn changes_since(&self, folder: i64, modseq: i64) -> Result<FolderChanges, MailboxError> {
+    pub fn changes_since(
+        &self,
+        folder: FolderId,
+        modseq: i64,
+    ) -> Result<FolderChanges, MailboxError> {
         self.may(Permission::Read)?;
         Ok(self.p.store.changes_since(folder, modseq)?)
     }
 
     /// Bytes and structure of some messages, read together.
-    pub fn contents(&self, folder: i64, uids: &[i64]) -> Result<Vec<MessageContent>, MailboxError> {
+    pub fn contents(
+        &self,
+        folder: FolderId,
+        uids: &[i64],
+    ) -> Result<Vec<MessageContent>, MailboxError> {
         self.may(Permission::Read)?;
         Ok(self.p.store.contents(folder, uids)?)
     }
 
     /// One message's bytes and structure.
-    pub fn content(&self, folder: i64, uid: i64) -> Result<MessageContent, MailboxError> {
+    pub fn content(&self, folder: FolderId, uid: i64) -> Result<MessageContent, MailboxError> {
         self.contents(folder, &[uid])?
             .into_iter()
             .next()
@@ -108,7 +116,11 @@ impl Access {
     }
 
     /// Some messages as a list shows them, in UID order.
-    pub fn listed(&self, folder: i64, uids: &[i64]) -> Result<Vec<ListedMessage>, MailboxError> {
+    pub fn listed(
+        &self,
+        folder: FolderId,
+        uids: &[i64],
+    ) -> Result<Vec<ListedMessage>, MailboxError> {
         self.may(Permission::Read)?;
         Ok(self.p.store.listed(folder, uids)?)
     }
@@ -116,7 +128,7 @@ impl Access {
     /// One page of a folder's list.
     pub fn message_page(
         &self,
-        folder: i64,
+        folder: FolderId,
         order: ListOrder,
         offset: i64,
         limit: i64,
@@ -157,7 +169,7 @@ impl Access {
     /// messages changed after it are left alone and named.
     pub fn store_flags(
         &self,
-        folder: i64,
+        folder: FolderId,
         uids: &[i64],
         op: FlagOp,
         flags: &[String],
@@ -175,7 +187,7 @@ impl Access {
     }
 
     /// Removes messages for good; returns the UIDs removed (unknown ones are ignored).
-    pub fn expunge(&self, folder: i64, uids: &[i64]) -> Result<Vec<i64>, MailboxError> {
+    pub fn expunge(&self, folder: FolderId, uids: &[i64]) -> Result<Vec<i64>, MailboxError> {
         self.may(Permission::Modify)?;
         Ok(self.p.store.expunge(folder, uids)?)
     }
@@ -184,9 +196,9 @@ impl Access {
     /// mailbox: the (old, new) UIDs. A copy counts against the quota.
     pub fn copy(
         &self,
-        folder: i64,
+        folder: FolderId,
         uids: &[i64],
-        to: i64,
+        to: FolderId,
         remove: bool,
     ) -> Result<Vec<(i64, i64)>, MailboxError> {
         self.may(Permission::Modify)?;
@@ -194,11 +206,21 @@ impl Access {
             return Ok(vec![]);
         }
         // A move into the same folder gives the messages new UIDs (RFC 6851 §3.3).
-        Ok(self.p.store.copy_messages(folder, uids, to, remove)?)
+        let address = &self.who.address;
+        Ok(self.p.store.write(|tx| {
+            let pairs = tx.copy_messages(folder, uids, to, remove)?;
+            // The quota rule: copies may not take the mailbox past its quota (a move
+            // takes no more space than before).
+            let usage = tx.usage(address)?;
+            if !remove && usage.used > usage.quota {
+                return Err(StoreError::OverQuota(address.clone()));
+            }
+            Ok(pairs)
+        })?)
     }
 
     /// The webmail's delete: to the Trash, or for good when they are in it already.
-    pub fn delete(&self, folder: i64, uids: &[i64]) -> Result<Deleted, MailboxError> {
+    pub fn delete(&self, folder: FolderId, uids: &[i64]) -> Result<Deleted, MailboxError> {
         let trash = self.existing_folder(TRASH)?;
         if folder == trash.id {
             self.expunge(folder, uids)?;
@@ -220,14 +242,14 @@ impl Access {
     }
 
     /// How many messages no session has claimed as `\Recent` yet (STATUS RECENT).
-    pub fn unclaimed_recent(&self, folder: i64) -> Result<i64, MailboxError> {
+    pub fn unclaimed_recent(&self, folder: FolderId) -> Result<i64, MailboxError> {
         self.may(Permission::Read)?;
         Ok(self.p.store.unclaimed_recent(folder)?)
     }
 
     /// Claims the `\Recent` messages for the session selecting the folder: the lowest such
     /// UID (RFC 3501 §2.3.2). Only who may change the mailbox claims them.
-    pub fn claim_recent(&self, folder: i64) -> Result<i64, MailboxError> {
+    pub fn claim_recent(&self, folder: FolderId) -> Result<i64, MailboxError> {
         self.may(Permission::Modify)?;
         Ok(self.p.store.claim_recent(folder)?)
     }

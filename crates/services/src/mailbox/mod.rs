@@ -21,9 +21,9 @@ pub use messages::Deleted;
 
 pub use folders::{folder_name, is_special};
 pub use store::{
-    normalize_flags, FlagChanges, FlagOp, Folder, FolderChanges, FoundMessage, ListKey, ListOrder,
-    ListedMessage, MessageContent, MessageEntry, OpenFolder, PecTransaction, TextField, TextHits,
-    INBOX, SENT, SPECIAL_FOLDERS,
+    normalize_flags, FlagChanges, FlagOp, Folder, FolderChanges, FolderId, FoundMessage, ListKey,
+    ListOrder, ListedMessage, MailboxId, MessageContent, MessageEntry, OpenFolder, PecTransaction,
+    TextField, TextHits, INBOX, SENT, SPECIAL_FOLDERS,
 };
 
 use crate::principal::{Denied, Permission, Principal};
@@ -113,8 +113,8 @@ impl Access {
         Ok(self.who.require(permission)?)
     }
 
-    fn mailbox(&self) -> i64 {
-        self.who.mailbox.0
+    fn mailbox(&self) -> MailboxId {
+        self.who.mailbox
     }
 }
 
@@ -156,5 +156,5 @@ where
 /// (IMAP IDLE). Needs no disk: it is not behind [`run`].
 pub fn watch(p: &Provider, who: &Principal) -> Result<tokio::sync::watch::Receiver<u64>, Denied> {
     who.require(Permission::Read)?;
-    Ok(p.store.watch(who.mailbox.0))
+    Ok(p.store.changes().watch_mailbox(who.mailbox))
 }

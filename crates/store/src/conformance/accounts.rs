@@ -150,7 +150,7 @@ pub fn settings_are_per_mailbox(s: &dyn Store) {
     assert_eq!(s.setting(b, "lang").expect("setting"), None, "not bob's");
 }
 
-fn web_session(token: &str, mailbox_id: i64, now: Unix) -> WebSession {
+fn web_session(token: &str, mailbox_id: MailboxId, now: Unix) -> WebSession {
     WebSession {
         token_hash: token.to_string(),
         mailbox_id,
@@ -278,8 +278,8 @@ pub fn routes_and_provider_index(s: &dyn Store) {
 pub fn watchers_wake_after_a_change_to_their_mailbox(s: &dyn Store) {
     let a = mailbox(s, ALICE, LARGE_QUOTA);
     let b = mailbox(s, BOB, LARGE_QUOTA);
-    let mut alice = s.watch(a);
-    let mut bob = s.watch(b);
+    let mut alice = s.changes().watch_mailbox(a);
+    let mut bob = s.changes().watch_mailbox(b);
     assert!(!alice.has_changed().expect("watch open"));
     append(s, ALICE, INBOX, b"novita", "");
     assert!(

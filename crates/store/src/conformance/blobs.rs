@@ -6,11 +6,7 @@ use super::*;
 pub fn blobs_round_trip_by_content_name(s: &dyn Store) {
     let bytes = b"From: a@pec.test\r\n\r\ncorpo".to_vec();
     let name = s.put_blob(&bytes).expect("put_blob");
-    assert_eq!(
-        name,
-        crate::BlobStore::name_of(&bytes),
-        "the SHA-256, in hex"
-    );
+    assert_eq!(name, crate::blob_name(&bytes), "the SHA-256, in hex");
     assert_eq!(s.blob(&name).expect("blob"), bytes);
     assert_eq!(
         s.put_blob(&bytes).expect("put_blob again"),
@@ -24,7 +20,7 @@ pub fn blobs_round_trip_by_content_name(s: &dyn Store) {
     assert_eq!(s.blob(&big).expect("blob"), large);
 
     // Names that are not ones the store gave out read nothing.
-    let unknown = crate::BlobStore::name_of(b"never stored");
+    let unknown = crate::blob_name(b"never stored");
     assert!(s.blob(&unknown).is_err(), "unknown blob");
     for bad in [
         "../../etc/passwd",
@@ -62,11 +58,10 @@ pub fn released_blobs_are_collected_after_the_grace(s: &dyn Store) {
         )
     })
     .expect("enqueue");
-    s.copy_messages(inbox, &[copied_uid], trash, false)
-        .expect("copy_messages");
+    copy(s, inbox, &[copied_uid], trash, false).expect("copy_messages");
     s.expunge(inbox, &[copied_uid, gone_uid, queued_uid])
         .expect("expunge");
-    let name = crate::BlobStore::name_of;
+    let name = crate::blob_name;
 
     // Within the grace nothing goes.
     let first = s.collect_blobs(1_000, grace, 100).expect("collect_blobs");

@@ -3,7 +3,7 @@
 //! full-text index.
 
 use super::*;
-use crate::{FlagOp, ListKey, ListOrder, MessageText, TextField, TextHits};
+use crate::{FlagOp, ListKey, ListOrder, MessageText, TextField, TextHits, Usage};
 
 pub fn folders_create_rename_delete_and_subscribe(s: &dyn Store) {
     let id = mailbox(s, ALICE, LARGE_QUOTA);
@@ -38,10 +38,6 @@ pub fn folders_create_rename_delete_and_subscribe(s: &dyn Store) {
     assert!(is_exists(&r), "rename onto an existing folder: {r:?}");
     let r = s.rename_folder(id, "Nessuna", "Altra", 14);
     assert!(is_not_found(&r), "{r:?}");
-    let r = s.rename_folder(id, "Bozze", "Brutte copie", 14);
-    assert!(is_refused(&r), "a special folder keeps its name: {r:?}");
-    let r = s.delete_folder(id, "Cestino");
-    assert!(is_refused(&r), "a special folder stays: {r:?}");
     let r = s.delete_folder(id, "Nessuna");
     assert!(is_not_found(&r), "{r:?}");
     let r = s.subscribe(id, "Nessuna", true);
@@ -143,9 +139,7 @@ pub fn uids_increase_and_are_never_reused(s: &dyn Store) {
     // Copies take the target's UIDs, after its own.
     let drafts = folder_id(s, id, "Bozze");
     append(s, ALICE, "Bozze", b"bozza", "");
-    let pairs = s
-        .copy_messages(inbox, &[5], drafts, false)
-        .expect("copy_messages");
+    let pairs = copy(s, inbox, &[5], drafts, false).expect("copy_messages");
     assert_eq!(pairs, vec![(5, 2)]);
     assert_eq!(folder(s, id, "Bozze").uidnext, 3);
     assert_eq!(uids(s, drafts), vec![1, 2]);
@@ -155,7 +149,7 @@ pub fn modseq_increases_with_every_change(s: &dyn Store) {
     let id = mailbox(s, ALICE, LARGE_QUOTA);
     let inbox = folder_id(s, id, INBOX);
     let drafts = folder_id(s, id, "Bozze");
-    let highest = |f: i64| {
+    let highest = |f: FolderId| {
         s.folders(id)
             .expect("folders")
             .into_iter()
@@ -163,7 +157,7 @@ pub fn modseq_increases_with_every_change(s: &dyn Store) {
             .expect("folder")
             .highestmodseq
     };
-    let modseq_of = |f: i64, uid: i64| {
+    let modseq_of = |f: FolderId, uid: i64| {
         s.messages(f)
             .expect("messages")
             .into_iter()
@@ -172,7 +166,7 @@ pub fn modseq_increases_with_every_change(s: &dyn Store) {
             .modseq
     };
     let mut last = highest(inbox);
-    let mut step = |f: i64, what: &str| {
+    let mut step = |f: FolderId, what: &str| {
         let now = highest(f);
         assert!(now > last, "{what}: HIGHESTMODSEQ {now} after {last}");
         last = now;
@@ -213,8 +207,7 @@ pub fn modseq_increases_with_every_change(s: &dyn Store) {
     // Copy into Bozze: the target moves on; the source does not.
     let before_source = highest(inbox);
     let mut last_drafts = highest(drafts);
-    s.copy_messages(inbox, &[a], drafts, false)
-        .expect("copy_messages");
+    copy(s, inbox, &[a], drafts, false).expect("copy_messages");
     assert_eq!(
         highest(inbox),
         before_source,
@@ -225,7 +218,7 @@ pub fn modseq_increases_with_every_change(s: &dyn Store) {
     assert_eq!(modseq_of(drafts, 1), now);
     last_drafts = now;
     // Move back: both folders change.
-    s.copy_messages(drafts, &[1], inbox, true).expect("move");
+    copy(s, drafts, &[1], inbox, true).expect("move");
     assert!(highest(drafts) > last_drafts, "a move changes its source");
     step(inbox, "move into INBOX");
 }
@@ -286,9 +279,7 @@ pub fn copy_keeps_flags_and_gives_new_uids(s: &dyn Store) {
     append(s, ALICE, INBOX, b"primo", "\\Seen $Etichetta");
     append(s, ALICE, INBOX, b"secondo", "\\Flagged");
     append(s, ALICE, "Cestino", b"gia qui", "");
-    let pairs = s
-        .copy_messages(inbox, &[1, 2, 99], trash, false)
-        .expect("copy_messages");
+    let pairs = copy(s, inbox, &[1, 2, 99], trash, false).expect("copy_messages");
     assert_eq!(pairs, vec![(1, 2), (2, 3)], "an unknown UID is skipped");
     let source = s.messages(inbox).expect("messages");
     let copied = s.messages(trash).expect("messages");
@@ -313,7 +304,7 @@ pub fn copy_keeps_flags_and_gives_new_uids(s: &dyn Store) {
     // Not across mailboxes, and a refusal changes nothing.
     let bob = mailbox(s, BOB, LARGE_QUOTA);
     let bob_inbox = folder_id(s, bob, INBOX);
-    let r = s.copy_messages(inbox, &[1], bob_inbox, false);
+    let r = copy(s, inbox, &[1], bob_inbox, false);
     assert!(is_refused(&r), "{r:?}");
     assert!(uids(s, bob_inbox).is_empty());
     assert_eq!(used(s, BOB), 0);
@@ -327,7 +318,7 @@ pub fn move_removes_from_the_source(s: &dyn Store) {
     append(s, ALICE, INBOX, b"va", "\\Seen");
     let used_before = used(s, ALICE);
     let base = folder(s, id, INBOX).highestmodseq;
-    let pairs = s.copy_messages(inbox, &[2, 42], trash, true).expect("move");
+    let pairs = copy(s, inbox, &[2, 42], trash, true).expect("move");
     assert_eq!(pairs, vec![(2, 1)]);
     assert_eq!(uids(s, inbox), vec![1], "gone from the source");
     let moved = s.messages(trash).expect("messages");
@@ -441,9 +432,8 @@ pub fn folder_counts_follow_every_change(s: &dyn Store) {
     check("flags");
     let drafts = folder_id(s, id, "Bozze");
     let trash = folder_id(s, id, "Cestino");
-    s.copy_messages(inbox.id, &[1, 2], drafts, false)
-        .expect("copy_messages");
-    s.copy_messages(inbox.id, &[4], trash, true).expect("move");
+    copy(s, inbox.id, &[1, 2], drafts, false).expect("copy_messages");
+    copy(s, inbox.id, &[4], trash, true).expect("move");
     check("copy and move");
     s.expunge(inbox.id, &[5]).expect("expunge");
     check("expunge");
@@ -453,8 +443,7 @@ pub fn folder_counts_follow_every_change(s: &dyn Store) {
     s.create_folder(id, "Pratiche", 3).expect("create_folder");
     let archive = folder_id(s, id, "Archivio");
     let pratiche = folder_id(s, id, "Pratiche");
-    s.copy_messages(archive, &[1, 2, 3], pratiche, false)
-        .expect("copy_messages");
+    copy(s, archive, &[1, 2, 3], pratiche, false).expect("copy_messages");
     check("copied to a new folder");
     s.delete_folder(id, "Pratiche").expect("delete_folder");
     check("folder deleted");
@@ -591,14 +580,29 @@ pub fn unchanged_since_leaves_newer_messages_alone(s: &dyn Store) {
     assert_eq!(msgs[1].flags, "\\Deleted");
 }
 
-pub fn over_quota_append_and_copy_change_nothing(s: &dyn Store) {
+/// `Tx::usage` reports the quota and the space used as appends and copies change it; the
+/// store appends beyond the quota (the rule is the services'), and a transaction that
+/// fails keeps none of its change.
+pub fn usage_counts_appends_and_copies(s: &dyn Store) {
     let id = mailbox(s, ALICE, 100);
     let inbox = folder_id(s, id, INBOX);
     let drafts = folder_id(s, id, "Bozze");
-    // Happy path: up to the quota.
+    assert_eq!(
+        usage(s, ALICE),
+        Usage {
+            quota: 100,
+            used: 0
+        }
+    );
     append(s, ALICE, INBOX, &[b'x'; 60], "");
-    assert_eq!(used(s, ALICE), 60);
-    let before = folder(s, id, INBOX);
+    assert_eq!(
+        usage(s, ALICE),
+        Usage {
+            quota: 100,
+            used: 60
+        }
+    );
+    assert_eq!(used(s, ALICE), 60, "the mailbox row agrees");
 
     let blob = s.put_blob(&[b'y'; 50]).expect("put_blob");
     let meta = MessageMeta::default();
@@ -607,44 +611,37 @@ pub fn over_quota_append_and_copy_change_nothing(s: &dyn Store) {
         size: 50,
         meta: &meta,
     };
-    let over = s.write(|tx| tx.append(ALICE, INBOX, &m, 1, true));
-    assert!(is_over_quota(&over), "{over:?}");
-    let after = folder(s, id, INBOX);
-    assert_eq!(
-        (
-            after.messages,
-            after.uidnext,
-            after.highestmodseq,
-            after.size
-        ),
-        (
-            before.messages,
-            before.uidnext,
-            before.highestmodseq,
-            before.size
-        ),
-        "a refused append changes no folder"
-    );
-    assert_eq!(used(s, ALICE), 60);
-    assert_eq!(s.unclaimed_recent(inbox).expect("unclaimed_recent"), 1);
-
-    // A copy over the quota is refused whole.
-    let over = s.copy_messages(inbox, &[1], drafts, false);
-    assert!(is_over_quota(&over), "{over:?}");
-    let d = folder(s, id, "Bozze");
-    assert_eq!((d.messages, d.uidnext), (0, 1), "nothing copied");
-    assert_eq!(used(s, ALICE), 60);
-
-    // Without enforcement (a receipt the system must keep) the same message goes in.
     let uid = s
-        .write(|tx| tx.append(ALICE, INBOX, &m, 1, false))
-        .expect("append beyond quota when not enforced");
+        .write(|tx| tx.append(ALICE, INBOX, &m, 1))
+        .expect("append beyond the quota");
     assert_eq!(uid, 2);
-    assert_eq!(used(s, ALICE), 110);
-    // And a mailbox that does not exist is not found.
-    let r = s.write(|tx| tx.append("nessuno@pec.test", INBOX, &m, 1, false));
+    assert_eq!(usage(s, ALICE).used, 110);
+    copy(s, inbox, &[1], drafts, false).expect("copy");
+    assert_eq!(usage(s, ALICE).used, 170, "a copy takes space");
+
+    // A transaction that fails after a copy keeps neither the copy nor its space.
+    let before = folder(s, id, "Bozze");
+    let r = s.write(|tx| {
+        tx.copy_messages(inbox, &[1, 2], drafts, false)?;
+        let seen = tx.usage(ALICE)?;
+        assert_eq!(seen.used, 280, "the transaction sees its own copy");
+        Err::<(), _>(StoreError::OverQuota(ALICE.into()))
+    });
+    assert!(is_over_quota(&r), "{r:?}");
+    let after = folder(s, id, "Bozze");
+    assert_eq!(
+        (after.messages, after.uidnext, after.highestmodseq),
+        (before.messages, before.uidnext, before.highestmodseq),
+        "a failed copy changes no folder"
+    );
+    assert_eq!(usage(s, ALICE).used, 170);
+
+    // A mailbox or folder that does not exist is not found.
+    let r = s.write(|tx| tx.usage("nessuno@pec.test"));
     assert!(is_not_found(&r), "{r:?}");
-    let r = s.write(|tx| tx.append(ALICE, "Nessuna", &m, 1, false));
+    let r = s.write(|tx| tx.append("nessuno@pec.test", INBOX, &m, 1));
+    assert!(is_not_found(&r), "{r:?}");
+    let r = s.write(|tx| tx.append(ALICE, "Nessuna", &m, 1));
     assert!(is_not_found(&r), "{r:?}");
 }
 
@@ -655,31 +652,26 @@ pub fn quota_follows_expunge_move_and_folder_deletion(s: &dyn Store) {
     append(s, ALICE, INBOX, &[b'a'; 40], "");
     append(s, ALICE, INBOX, &[b'b'; 40], "");
     assert_eq!(used(s, ALICE), 80);
-    let blob = s.put_blob(&[b'c'; 40]).expect("put_blob");
-    let meta = MessageMeta::default();
-    let m = NewMessage {
-        blob: &blob,
-        size: 40,
-        meta: &meta,
-    };
-    let over = s.write(|tx| tx.append(ALICE, INBOX, &m, 1, true));
-    assert!(is_over_quota(&over), "{over:?}");
     s.expunge(inbox, &[1]).expect("expunge");
     assert_eq!(used(s, ALICE), 40, "an expunge gives the space back");
-    s.write(|tx| tx.append(ALICE, INBOX, &m, 1, true))
-        .expect("room again");
+    append(s, ALICE, INBOX, &[b'c'; 40], "");
     assert_eq!(used(s, ALICE), 80);
-    s.copy_messages(inbox, &[2], trash, true).expect("move");
+    copy(s, inbox, &[2], trash, true).expect("move");
     assert_eq!(used(s, ALICE), 80, "a move keeps the space");
     s.create_folder(id, "Pratiche", 1).expect("create_folder");
     let pratiche = folder_id(s, id, "Pratiche");
-    s.copy_messages(trash, &[1], pratiche, true).expect("move");
+    copy(s, trash, &[1], pratiche, true).expect("move");
     s.delete_folder(id, "Pratiche").expect("delete_folder");
     assert_eq!(used(s, ALICE), 40, "a deleted folder gives its space back");
     s.set_quota(ALICE, 30).expect("set_quota");
-    let over = s.write(|tx| tx.append(ALICE, INBOX, &m, 1, true));
-    assert!(is_over_quota(&over), "a lower quota applies: {over:?}");
-    assert_eq!(used(s, ALICE), 40);
+    assert_eq!(
+        usage(s, ALICE),
+        Usage {
+            quota: 30,
+            used: 40
+        },
+        "a new quota"
+    );
 }
 
 /// `Store::write`: none of a transaction is kept when its closure fails.
@@ -694,7 +686,7 @@ pub fn a_failed_write_keeps_nothing(s: &dyn Store) {
     };
     let work = |fail: bool| {
         s.write(|tx| {
-            tx.append(ALICE, INBOX, &m, 1, true)?;
+            tx.append(ALICE, INBOX, &m, 1)?;
             tx.enqueue(RELAY, ALICE, &["x@altro.test".into()], &blob, None, 1)?;
             log_at_tx(tx, "id-1")?;
             if fail {
@@ -874,7 +866,7 @@ pub fn text_index_finds_substrings_and_names_the_unindexed(s: &dyn Store) {
     let old = append_text(s, ALICE, b"3", None);
     // Another mailbox with the same words is never in alice's answers.
     append_text(s, BOB, b"1", Some("fattura n. 42 anche qui"));
-    let pairs = |v: Vec<crate::FoundMessage>| -> Vec<(i64, i64)> {
+    let pairs = |v: Vec<crate::FoundMessage>| -> Vec<(FolderId, i64)> {
         v.into_iter().map(|m| (m.folder_id, m.uid)).collect()
     };
     let hits = |needle: &str, f| {
@@ -938,8 +930,7 @@ pub fn text_index_finds_substrings_and_names_the_unindexed(s: &dyn Store) {
     // A copy keeps its text; an expunged message is no longer found; a deleted mailbox's
     // text goes with it.
     let drafts = folder_id(s, a, "Bozze");
-    s.copy_messages(inbox, &[1], drafts, false)
-        .expect("copy_messages");
+    copy(s, inbox, &[1], drafts, false).expect("copy_messages");
     assert_eq!(
         hits("fattura", TextField::Body).expect("long enough").0,
         vec![(inbox, 1), (drafts, 1)]

@@ -14,8 +14,10 @@ mod messages;
 mod pec;
 mod queue;
 
+use crate::prelude::*;
 use crate::{
-    DeliveryState, MessageMeta, NewMailbox, NewMessage, QueueKind, Store, StoreError, Unix, INBOX,
+    DeliveryState, FolderId, MailboxId, MessageMeta, NewMailbox, NewMessage, QueueKind, StoreError,
+    Unix, INBOX,
 };
 use ::pec::RecipientKind;
 
@@ -63,7 +65,7 @@ const BOB: &str = "bob@pec.test";
 const LARGE_QUOTA: i64 = 1 << 40;
 
 /// Adds the domain (once) and a mailbox with `quota`; returns its id.
-fn mailbox(s: &dyn Store, address: &str, quota: i64) -> i64 {
+fn mailbox(s: &dyn Store, address: &str, quota: i64) -> MailboxId {
     if !s.is_local_domain(DOMAIN).expect("is_local_domain") {
         s.add_domain(DOMAIN, 0).expect("add_domain");
     }
@@ -77,14 +79,14 @@ fn mailbox(s: &dyn Store, address: &str, quota: i64) -> i64 {
     s.add_mailbox(&m, 0).expect("add_mailbox")
 }
 
-fn folder_id(s: &dyn Store, mailbox_id: i64, name: &str) -> i64 {
+fn folder_id(s: &dyn Store, mailbox_id: MailboxId, name: &str) -> FolderId {
     s.folder_head(mailbox_id, name)
         .expect("folder_head")
         .unwrap_or_else(|| panic!("folder {name} missing"))
         .id
 }
 
-fn folder(s: &dyn Store, mailbox_id: i64, name: &str) -> crate::Folder {
+fn folder(s: &dyn Store, mailbox_id: MailboxId, name: &str) -> crate::Folder {
     s.folder(mailbox_id, name)
         .expect("folder")
         .unwrap_or_else(|| panic!("folder {name} missing"))
@@ -104,7 +106,7 @@ fn append_meta(
         size: bytes.len() as i64,
         meta,
     };
-    s.write(|tx| tx.append(address, folder, &m, 1_000, true))
+    s.write(|tx| tx.append(address, folder, &m, 1_000))
         .expect("append")
 }
 
@@ -117,12 +119,27 @@ fn append(s: &dyn Store, address: &str, folder: &str, bytes: &[u8], flags: &str)
     append_meta(s, address, folder, bytes, &meta)
 }
 
-fn uids(s: &dyn Store, folder_id: i64) -> Vec<i64> {
+/// Copies (or moves) in a transaction of its own.
+fn copy(
+    s: &dyn Store,
+    from: FolderId,
+    uids: &[i64],
+    to: FolderId,
+    remove: bool,
+) -> crate::Result<Vec<(i64, i64)>> {
+    s.write(|tx| tx.copy_messages(from, uids, to, remove))
+}
+
+fn uids(s: &dyn Store, folder_id: FolderId) -> Vec<i64> {
     s.messages(folder_id)
         .expect("messages")
         .into_iter()
         .map(|m| m.uid)
         .collect()
+}
+
+fn usage(s: &dyn Store, address: &str) -> crate::Usage {
+    s.write(|tx| tx.usage(address)).expect("usage")
 }
 
 fn used(s: &dyn Store, address: &str) -> i64 {
@@ -184,7 +201,7 @@ checks![
     messages::recent_is_claimed_once,
     messages::flags_add_remove_and_replace,
     messages::unchanged_since_leaves_newer_messages_alone,
-    messages::over_quota_append_and_copy_change_nothing,
+    messages::usage_counts_appends_and_copies,
     messages::quota_follows_expunge_move_and_folder_deletion,
     messages::a_failed_write_keeps_nothing,
     messages::lists_pages_and_contents,

@@ -199,7 +199,7 @@ pub fn queue_retry_waits_for_the_next_attempt(s: &dyn Store) {
         .expect("due at 400");
     assert_eq!((again.id, again.attempts), (item.id, 1));
     assert!(
-        !s.queue_retry(9_999, &temporary(500, 20))
+        !s.queue_retry(crate::QueueId(9_999), &temporary(500, 20))
             .expect("queue_retry"),
         "unknown id"
     );
@@ -273,7 +273,8 @@ pub fn queue_parks_poison_and_unparks(s: &dyn Store) {
 
     assert!(s.queue_unpark(item.id, 30).expect("queue_unpark"));
     assert!(
-        !s.queue_unpark(9_999, 30).expect("queue_unpark"),
+        !s.queue_unpark(crate::QueueId(9_999), 30)
+            .expect("queue_unpark"),
         "no such item"
     );
     assert_eq!(
@@ -311,7 +312,7 @@ pub fn queue_release_and_dequeue(s: &dyn Store) {
     );
     assert_eq!(s.release_leases().expect("release_leases"), 0, "none left");
     // Released: due again at once, the attempts counted.
-    let ids: Vec<(i64, i64)> = (0..3)
+    let ids: Vec<(crate::QueueId, i64)> = (0..3)
         .map(|_| {
             let i = s
                 .queue_claim(11, 300, &ANY)
