@@ -132,6 +132,10 @@ pub enum SortKey {
     Size,
     Subject,
     To,
+    /// RFC 5267 §4: the display name of the first From address, or its address.
+    DisplayFrom,
+    /// RFC 5267 §4: the same of the first To address.
+    DisplayTo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,15 +231,31 @@ pub enum Command {
         remove: bool,
     },
     Idle,
+    /// RFC 4978: the mechanism, upper-cased.
+    Compress(String),
 }
 
-/// APPEND's arguments (RFC 9051 §6.3.12).
+/// APPEND's arguments (RFC 9051 §6.3.12): one message, or several for MULTIAPPEND
+/// (RFC 3502 §6.3.11), appended all or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendCommand {
     pub mailbox: String,
+    pub messages: Vec<AppendMessage>,
+}
+
+/// One message of an APPEND with its flags and internal date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
     pub flags: Vec<String>,
     pub date: Option<String>,
     pub message: Vec<u8>,
+}
+
+impl AppendCommand {
+    /// The bytes of all its messages.
+    pub fn bytes(&self) -> usize {
+        self.messages.iter().map(|m| m.message.len()).sum()
+    }
 }
 
 /// A command with its tag.
@@ -389,6 +409,10 @@ fn command(c: &mut Cursor<'_>, name: &str) -> Result<Command> {
             Command::Status { mailbox, items }
         }
         "APPEND" => append(c)?,
+        "COMPRESS" => {
+            c.sp()?;
+            Command::Compress(c.atom()?.to_ascii_uppercase())
+        }
         "SEARCH" => search_command(c, false)?,
         "FETCH" => fetch(c, false)?,
         "STORE" => store(c, false)?,
@@ -544,36 +568,52 @@ fn list(c: &mut Cursor<'_>, lsub: bool) -> Result<Command> {
     })
 }
 
+/// RFC 3502 §6.3.11: `APPEND mailbox 1*(SP [flag-list SP] [date-time SP] literal)`.
 fn append(c: &mut Cursor<'_>) -> Result<Command> {
     c.sp()?;
     let mailbox = c.mailbox(false)?;
-    c.sp()?;
-    let mut flags = vec![];
-    if c.peek() == Some(b'(') {
-        flags = c.atom_list()?;
-        c.sp()?;
+    let mut messages = vec![];
+    while c.eat(b' ') {
+        let mut flags = vec![];
+        if c.peek() == Some(b'(') {
+            flags = c.atom_list()?;
+            c.sp()?;
+        }
+        let mut date = None;
+        if c.peek() == Some(b'"') {
+            date = Some(String::from_utf8_lossy(&c.string()?).into_owned());
+            c.sp()?;
+        }
+        let message = c.literal()?;
+        messages.push(AppendMessage {
+            flags,
+            date,
+            message,
+        });
     }
-    let mut date = None;
-    if c.peek() == Some(b'"') {
-        date = Some(String::from_utf8_lossy(&c.string()?).into_owned());
-        c.sp()?;
+    if messages.is_empty() {
+        return Err(SyntaxError("APPEND needs a message".into()));
     }
-    let message = c.literal()?;
-    Ok(Command::Append(AppendCommand {
-        mailbox,
-        flags,
-        date,
-        message,
-    }))
+    Ok(Command::Append(AppendCommand { mailbox, messages }))
 }
 
+/// `RETURN (…)` of SEARCH (RFC 4731 ESEARCH) and SORT (RFC 5267 ESORT): MIN, MAX, ALL and
+/// COUNT; any other option is an error (RFC 4466 §2.6.1: we announce no other, so SAVE
+/// and PARTIAL are unknown too).
 fn returns(c: &mut Cursor<'_>) -> Result<Option<Vec<String>>> {
-    // RFC 4731 ESEARCH: RETURN (MIN MAX ALL COUNT SAVE)
     let save = c.rest();
     if save.len() >= 6 && save[..6].eq_ignore_ascii_case(b"RETURN") {
         c.atom()?;
         c.sp()?;
         let r = c.atom_list_any()?;
+        if let Some(unknown) = r
+            .iter()
+            .find(|o| !matches!(o.as_str(), "MIN" | "MAX" | "ALL" | "COUNT"))
+        {
+            return Err(SyntaxError(format!(
+                "opzione RETURN sconosciuta: {unknown}"
+            )));
+        }
         c.sp()?;
         return Ok(Some(r));
     }
@@ -992,6 +1032,8 @@ fn sort(c: &mut Cursor<'_>, uid: bool) -> Result<Command> {
             "SIZE" => SortKey::Size,
             "SUBJECT" => SortKey::Subject,
             "TO" => SortKey::To,
+            "DISPLAYFROM" => SortKey::DisplayFrom,
+            "DISPLAYTO" => SortKey::DisplayTo,
             _ => return Err(SyntaxError(format!("unknown sort key {k}"))),
         };
         criteria.push((key, reverse));
@@ -1070,6 +1112,38 @@ mod tests {
             }
             c => panic!("{c:?}"),
         }
+        // RFC 3502: one message, or several each with its own flags and date.
+        match p(
+            "m APPEND Bozze (\\Seen) {1+}\r\na \" 1-Feb-2024 10:00:00 +0100\" {2+}\r\nbc {0+}\r\n\r\n",
+        ) {
+            Command::Append(a) => {
+                assert_eq!(a.mailbox, "Bozze");
+                assert_eq!(a.messages.len(), 3);
+                assert_eq!(a.messages[0].flags, vec!["\\Seen"]);
+                assert_eq!(a.messages[1].message, b"bc");
+                assert!(a.messages[1].date.is_some() && a.messages[1].flags.is_empty());
+                assert!(a.messages[2].message.is_empty());
+                assert_eq!(a.bytes(), 3);
+            }
+            c => panic!("{c:?}"),
+        }
+        assert_eq!(p("z COMPRESS deflate"), Command::Compress("DEFLATE".into()));
+        match p("s UID SORT RETURN (MIN MAX) (REVERSE DISPLAYFROM DISPLAYTO) UTF-8 ALL") {
+            Command::Sort {
+                uid,
+                returns,
+                criteria,
+                ..
+            } => {
+                assert!(uid);
+                assert_eq!(returns, Some(vec!["MIN".into(), "MAX".into()]));
+                assert_eq!(
+                    criteria,
+                    vec![(SortKey::DisplayFrom, true), (SortKey::DisplayTo, false)]
+                );
+            }
+            c => panic!("{c:?}"),
+        }
         assert!(matches!(
             p("x LIST (SUBSCRIBED) \"\" (\"*\" \"Posta%\") RETURN (CHILDREN STATUS (MESSAGES UNSEEN))"),
             Command::List { .. }
@@ -1098,6 +1172,12 @@ mod tests {
             "a UID XYZ 1",
             "a SELECT",
             "a SEARCH CHARSET KOI8-R TEXT x",
+            "a APPEND x",
+            "a APPEND x {1+}\r\na ",
+            "a APPEND x {1+}\r\na (\\Seen)",
+            "a SORT RETURN (SAVE) (ARRIVAL) UTF-8 ALL",
+            "a SEARCH RETURN (PARTIAL 1:5) ALL",
+            "a COMPRESS",
         ] {
             assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }

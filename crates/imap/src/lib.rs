@@ -1,6 +1,7 @@
 //! IMAP for Certa mailboxes: IMAP4rev1 (RFC 3501) and IMAP4rev2 (RFC 9051) with LITERAL+,
 //! IDLE, UIDPLUS, MOVE, SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, NAMESPACE, ID, ENABLE,
-//! QUOTA, CONDSTORE/QRESYNC, ESEARCH, SORT, THREAD (REFERENCES, ORDEREDSUBJECT), UNSELECT, CHILDREN, BINARY.
+//! QUOTA, CONDSTORE/QRESYNC, ESEARCH, SORT (ESORT, SORT=DISPLAY), THREAD (REFERENCES,
+//! ORDEREDSUBJECT), UNSELECT, CHILDREN, BINARY, MULTIAPPEND, COMPRESS=DEFLATE.
 //!
 //! Layers: [`wire`] and [`command`] parse (pure, fuzzed); the session modules give each
 //! command its meaning over the [`store::Store`]; [`serve_connection`] does the I/O: lines
@@ -89,10 +90,15 @@ const MAX_SMALL_LITERAL: usize = 64 * 1024;
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 /// Before authentication a client has this long to start each command.
 const PREAUTH_IDLE: Duration = Duration::from_secs(120);
-/// At most this many pipelined APPENDs share one commit...
+/// At most this many messages of pipelined APPENDs share one commit...
 const APPEND_BATCH: usize = 100;
 /// ...and a batch stops growing once its messages hold this many bytes.
 const APPEND_BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// RFC 3502: one APPEND holds at most this many messages...
+const MAX_MULTIAPPEND: usize = 100;
+/// ...and its literals together at most this many bytes (or one message of the largest
+/// size allowed, if that is more).
+const MAX_MULTIAPPEND_BYTES: usize = 32 * 1024 * 1024;
 /// After the command deadline, a literal must arrive at least this fast (bytes/s).
 const MIN_LITERAL_RATE: usize = 16 * 1024;
 /// A literal waits at most this long for room in the [`LiteralBudget`].
@@ -198,7 +204,7 @@ async fn read_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::io::Resu
 /// The rest of [`read_command`], once its first byte has arrived.
 async fn read_started_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::io::Result<Read> {
     let mut deadline = Instant::now() + limits.deadline;
-    let max_command = if limits.authenticated {
+    let mut max_command = if limits.authenticated {
         limits.max_append + MAX_LINE
     } else {
         MAX_PREAUTH_COMMAND
@@ -206,6 +212,7 @@ async fn read_started_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::
     let mut buf = Vec::new();
     let mut room = Vec::new();
     let mut line_start = 0;
+    let mut literals = 0;
     loop {
         let line_limit = (line_start + MAX_LINE).min(max_command);
         let read = net::read_line_limited(conn, &mut buf, line_limit);
@@ -229,6 +236,23 @@ async fn read_started_command(conn: &mut Conn, limits: &ReadLimits<'_>) -> std::
             (true, true) => limits.max_append,
             (true, false) => MAX_SMALL_LITERAL,
         };
+        if limits.authenticated && is_append {
+            // A MULTIAPPEND (RFC 3502) holds several messages: together at most
+            // [`MAX_MULTIAPPEND_BYTES`] (or one message of the largest size), at most
+            // [`MAX_MULTIAPPEND`] of them.
+            max_command = limits.max_append.max(MAX_MULTIAPPEND_BYTES) + MAX_LINE;
+        }
+        literals += 1;
+        if is_append && literals > MAX_MULTIAPPEND {
+            if plus {
+                write(conn, b"* BYE troppi messaggi in un APPEND\r\n").await?;
+                return Ok(Read::Refused);
+            }
+            let text =
+                format!("{tag} NO [LIMIT] al massimo {MAX_MULTIAPPEND} messaggi in un APPEND\r\n");
+            write(conn, text.as_bytes()).await?;
+            return Ok(Read::Skipped);
+        }
         if n > limit || buf.len().saturating_add(n) > max_command {
             if plus {
                 // The client sends the data anyway; we will not read it (RFC 7888 §4).
@@ -323,6 +347,11 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
             Some(r) => r,
             None => match read_command(&mut conn, &limits).await {
                 Ok(r) => r,
+                Err(e) if net::deflate::is_corrupt_input(&e) => {
+                    write(&mut conn, b"* BYE dati compressi non validi\r\n").await?;
+                    net::close_unread(&mut conn).await;
+                    return Ok(());
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     write(&mut conn, b"* BYE riga di comando troppo lunga\r\n").await?;
                     net::close_unread(&mut conn).await;
@@ -438,13 +467,20 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 write(&mut conn, reply.as_bytes()).await?;
             }
             Outcome::Idle(tag) => Box::pin(idle(&mut conn, session, &tag)).await?,
+            Outcome::Compress => {
+                // RFC 4978 §3: the client compresses from the byte after the command's
+                // CRLF; what it sent already is the start of its deflate stream.
+                let already_read = conn.buffer().to_vec();
+                let stream = conn.into_inner().compress(already_read);
+                conn = BufReader::with_capacity(CONN_BUFFER, stream);
+            }
         }
     }
 }
 
 /// The APPENDs a client pipelined after `first` (already in our buffer): they are committed
 /// together, with the budget room their literals hold. The batch stops at
-/// [`APPEND_BATCH`] commands or [`APPEND_BATCH_BYTES`]; the first other read is left in
+/// [`APPEND_BATCH`] messages or [`APPEND_BATCH_BYTES`]; the first other read is left in
 /// `pending`.
 async fn pipelined_appends(
     conn: &mut Conn,
@@ -456,17 +492,19 @@ async fn pipelined_appends(
     Vec<(String, command::AppendCommand)>,
     Vec<OwnedSemaphorePermit>,
 )> {
-    let mut bytes = first.1.message.len();
+    let mut bytes = first.1.bytes();
+    let mut messages = first.1.messages.len();
     let mut batch = vec![first];
     let mut room = first_room;
-    while batch.len() < APPEND_BATCH && bytes < APPEND_BATCH_BYTES && !conn.buffer().is_empty() {
+    while messages < APPEND_BATCH && bytes < APPEND_BATCH_BYTES && !conn.buffer().is_empty() {
         match read_command(conn, limits).await? {
             Read::Command(incoming) => match command::parse(&incoming.bytes) {
                 Ok(command::Tagged {
                     tag,
                     command: Command::Append(a),
                 }) => {
-                    bytes += a.message.len();
+                    bytes += a.bytes();
+                    messages += a.messages.len();
                     batch.push((tag, a));
                     room.extend(incoming.room);
                 }

@@ -385,49 +385,69 @@ impl Session {
         Ok("STATUS completato".into())
     }
 
-    /// Checks one APPEND before it is committed.
+    /// Checks one APPEND before it is committed: every message of it, since a MULTIAPPEND
+    /// (RFC 3502 §6.3.11) is refused whole when one of its messages is.
     async fn prepare_append(
         &self,
         a: &AppendCommand,
-    ) -> Result<(Folder, Ingest), crate::session::Refusal> {
+    ) -> Result<(Folder, Vec<Ingest>), crate::session::Refusal> {
         let folder = match self.folder_head_named(&a.mailbox).await {
             Ok(f) => f,
             Err(_) => return Err(no("TRYCREATE", "la cartella non esiste")),
         };
-        if a.message.len() > self.cfg.max_message_bytes {
-            return Err(no("TOOBIG", "messaggio troppo grande"));
-        }
-        let internal_date = match &a.date {
-            Some(d) => {
-                Some(date::parse_date_time(d).ok_or_else(|| bad(format!("data non valida: {d}")))?)
+        let mut ingests = Vec::with_capacity(a.messages.len());
+        for (i, m) in a.messages.iter().enumerate() {
+            let which = match a.messages.len() {
+                1 => String::new(),
+                _ => format!(" (messaggio {})", i + 1),
+            };
+            if m.message.len() > self.cfg.max_message_bytes {
+                return Err(no("TOOBIG", format!("messaggio troppo grande{which}")));
             }
-            None => None,
-        };
-        let flags = normalize_flags(
-            a.flags
-                .iter()
-                .map(String::as_str)
-                .filter(|f| !f.eq_ignore_ascii_case("\\Recent")),
-        );
-        let ingest = Ingest {
-            folder: folder.name.clone(),
-            bytes: a.message.clone(),
-            flags,
-            internal_date,
-        };
-        Ok((folder, ingest))
+            let internal_date = match &m.date {
+                Some(d) => Some(
+                    date::parse_date_time(d)
+                        .ok_or_else(|| bad(format!("data non valida{which}: {d}")))?,
+                ),
+                None => None,
+            };
+            // RFC 9051 §6.3.12: `\Recent` cannot be set by a client; other system flags
+            // must be ones we know (RFC 9051 §2.3.2).
+            if let Some(f) = m.flags.iter().find(|f| {
+                f.starts_with('\\')
+                    && !f.eq_ignore_ascii_case("\\Recent")
+                    && !crate::session::SYSTEM_FLAGS
+                        .split(' ')
+                        .any(|s| s.eq_ignore_ascii_case(f))
+            }) {
+                return Err(bad(format!("flag non valido{which}: {f}")));
+            }
+            let flags = normalize_flags(
+                m.flags
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|f| !f.eq_ignore_ascii_case("\\Recent")),
+            );
+            ingests.push(Ingest {
+                folder: folder.name.clone(),
+                bytes: m.message.clone(),
+                flags,
+                internal_date,
+            });
+        }
+        Ok((folder, ingests))
     }
 
     /// APPENDs (RFC 9051 §6.3.12), several at once when the client pipelined them (RFC 7888
     /// LITERAL+): committed together, one fsync for all, each answered with its APPENDUID
-    /// (RFC 4315). Writes the tagged responses.
+    /// (RFC 4315), a UID set for a MULTIAPPEND (RFC 3502). Writes the tagged responses.
     pub async fn append_all(&mut self, batch: Vec<(String, AppendCommand)>) {
         let mut answers: Vec<(String, Handled)> = Vec::with_capacity(batch.len());
-        let mut ready: Vec<(usize, Folder, Ingest)> = vec![];
+        let mut ready: Vec<(usize, Folder, Vec<Ingest>)> = vec![];
         for (tag, a) in batch {
             match self.prepare_append(&a).await {
-                Ok((folder, ingest)) => {
-                    ready.push((answers.len(), folder, ingest));
+                Ok((folder, ingests)) => {
+                    ready.push((answers.len(), folder, ingests));
                     answers.push((tag, Ok(String::new())));
                 }
                 Err(e) => answers.push((tag, Err(e))),
@@ -451,51 +471,55 @@ impl Session {
         }
     }
 
-    async fn commit_appends(&self, ready: Vec<(usize, Folder, Ingest)>) -> Vec<(usize, Handled)> {
+    /// Commits the APPENDs of a batch in one transaction; if that fails (a full mailbox),
+    /// each APPEND in a transaction of its own, to say which: a MULTIAPPEND's messages
+    /// always stay together, all or none (RFC 3502 §6.3.11).
+    async fn commit_appends(
+        &self,
+        ready: Vec<(usize, Folder, Vec<Ingest>)>,
+    ) -> Vec<(usize, Handled)> {
         let committed = self.on_mailbox(move |m| {
-            let (meta, ingests): (Vec<(usize, Folder)>, Vec<_>) = ready
-                .into_iter()
-                .map(|(i, f, ingest)| ((i, f), ingest))
-                .unzip();
-            let answer = |f: &Folder, uid: i64| -> Handled {
+            let answer = |f: &Folder, mut uids: Vec<u32>| -> Handled {
+                uids.sort_unstable();
                 Ok(format!(
-                    "[APPENDUID {} {uid}] APPEND completato",
-                    f.uidvalidity
+                    "[APPENDUID {} {}] APPEND completato",
+                    f.uidvalidity,
+                    uid_set(&uids)
                 ))
             };
-            let several = ingests.len() > 1;
-            let copies: Vec<Ingest> = if several {
-                ingests
-                    .iter()
-                    .map(|m| Ingest {
-                        folder: m.folder.clone(),
-                        bytes: m.bytes.clone(),
-                        flags: m.flags.clone(),
-                        internal_date: m.internal_date,
-                    })
+            let uids = |v: Vec<i64>| -> Vec<u32> {
+                v.into_iter()
+                    .filter_map(|u| u32::try_from(u).ok())
                     .collect()
-            } else {
-                vec![]
             };
-            Ok(match m.append_all(ingests) {
-                Ok(uids) => meta
-                    .iter()
-                    .zip(uids)
-                    .map(|((i, f), uid)| (*i, answer(f, uid)))
-                    .collect(),
+            let all: Vec<Ingest> = ready
+                .iter()
+                .flat_map(|(_, _, ingests)| ingests.iter().map(copy_ingest))
+                .collect();
+            Ok(match m.append_all(all) {
+                Ok(appended) => {
+                    let mut appended = appended.into_iter();
+                    ready
+                        .iter()
+                        .map(|(i, f, ingests)| {
+                            let mine: Vec<i64> = appended.by_ref().take(ingests.len()).collect();
+                            (*i, answer(f, uids(mine)))
+                        })
+                        .collect()
+                }
                 // One of them failed (a full mailbox): each on its own, to say which.
-                Err(_) if several => meta
-                    .iter()
-                    .zip(copies)
-                    .map(|((i, f), one)| {
-                        let r = m.append(one);
-                        (*i, r.map_err(refusal).and_then(|uid| answer(f, uid)))
+                Err(_) if ready.len() > 1 => ready
+                    .into_iter()
+                    .map(|(i, f, ingests)| {
+                        let r = m.append_all(ingests);
+                        (i, r.map_err(refusal).and_then(|u| answer(&f, uids(u))))
                     })
                     .collect(),
                 Err(e) => {
                     let refused = refusal(e);
-                    meta.iter()
-                        .map(|(i, _)| {
+                    ready
+                        .iter()
+                        .map(|(i, _, _)| {
                             (
                                 *i,
                                 Err(crate::session::Refusal(refused.0, refused.1.clone())),
@@ -586,6 +610,17 @@ fn deleted_uids(
         .filter(|e| known.contains(e.uid as u32))
         .map(|e| e.uid)
         .collect())
+}
+
+/// A copy of a message to append (the batch's single transaction may fail and be retried
+/// command by command).
+fn copy_ingest(m: &Ingest) -> Ingest {
+    Ingest {
+        folder: m.folder.clone(),
+        bytes: m.bytes.clone(),
+        flags: m.flags.clone(),
+        internal_date: m.internal_date,
+    }
 }
 
 #[cfg(test)]

@@ -531,16 +531,24 @@ impl Session {
             .map(|f| if uid { f.1 } else { f.0 })
             .collect();
         if let Some(r) = returns {
+            // RFC 5267 §3.2 ESORT: MIN and MAX are the first and the last message in the
+            // sort order, ALL the matches in that order; `RETURN ()` is ALL.
+            let asked = |what: &str| r.iter().any(|x| x == what);
             let mut l = format!("ESEARCH (TAG \"{tag}\")");
             if uid {
                 l.push_str(" UID");
             }
-            if r.iter().any(|x| x == "COUNT") {
+            if let (true, Some(first)) = (asked("MIN"), ids.first()) {
+                l.push_str(&format!(" MIN {first}"));
+            }
+            if let (true, Some(last)) = (asked("MAX"), ids.last()) {
+                l.push_str(&format!(" MAX {last}"));
+            }
+            if asked("COUNT") {
                 l.push_str(&format!(" COUNT {}", ids.len()));
             }
-            if (r.is_empty() || r.iter().any(|x| x == "ALL")) && !ids.is_empty() {
-                let list: Vec<String> = ids.iter().map(u32::to_string).collect();
-                l.push_str(&format!(" ALL {}", list.join(",")));
+            if (r.is_empty() || asked("ALL")) && !ids.is_empty() {
+                l.push_str(&format!(" ALL {}", ordered_set(&ids)));
             }
             self.untagged(&l);
         } else {
@@ -746,6 +754,33 @@ fn index_answers(
     Ok(answers)
 }
 
+/// A sequence set that keeps the order of `ids` (RFC 5267 §3.2): runs that go up by one
+/// become `a:b`, everything else is listed as it comes.
+fn ordered_set(ids: &[u32]) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut run: Option<(u32, u32)> = None;
+    for &id in ids {
+        run = match run {
+            Some((start, end)) if end.checked_add(1) == Some(id) => Some((start, id)),
+            Some(done) => {
+                out.push(range_text(done));
+                Some((id, id))
+            }
+            None => Some((id, id)),
+        };
+    }
+    out.extend(run.map(range_text));
+    out.join(",")
+}
+
+fn range_text((start, end): (u32, u32)) -> String {
+    if start == end {
+        start.to_string()
+    } else {
+        format!("{start}:{end}")
+    }
+}
+
 fn has_modseq(k: &SearchKey) -> bool {
     match k {
         SearchKey::ModSeq(_) => true,
@@ -753,5 +788,19 @@ fn has_modseq(k: &SearchKey) -> bool {
         SearchKey::Or(a, b) => has_modseq(a) || has_modseq(b),
         SearchKey::And(ks) => ks.iter().any(has_modseq),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordered_set;
+
+    #[test]
+    fn an_ordered_set_keeps_the_sort_order() {
+        assert_eq!(ordered_set(&[1, 2, 3, 4, 5]), "1:5");
+        assert_eq!(ordered_set(&[5, 4, 3, 2, 1]), "5,4,3,2,1");
+        assert_eq!(ordered_set(&[3, 4, 1, 7, 8, 9, 2]), "3:4,1,7:9,2");
+        assert_eq!(ordered_set(&[u32::MAX, 1]), "4294967295,1");
+        assert_eq!(ordered_set(&[]), "");
     }
 }

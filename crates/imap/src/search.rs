@@ -318,6 +318,28 @@ fn first_address(raw: &[u8], s: &Structure, name: &str) -> String {
         .to_lowercase()
 }
 
+/// RFC 5267 §4 DISPLAYFROM / DISPLAYTO: the first address's display name, its encoded
+/// words decoded (RFC 2047), or without one its addr-spec; a group (RFC 5322 §3.4) is shown
+/// by its name.
+fn display_address(s: &Structure, name: &str) -> String {
+    let list = match name {
+        "from" => &s.envelope.from,
+        _ => &s.envelope.to,
+    };
+    let Some(first) = list.first() else {
+        return String::new();
+    };
+    let display = first
+        .name
+        .as_deref()
+        .map(|n| decode_header(n.as_bytes()).trim().to_string())
+        .filter(|n| !n.is_empty());
+    display
+        .or_else(|| first.email())
+        .or_else(|| first.mailbox.clone())
+        .unwrap_or_default()
+}
+
 #[derive(PartialEq, PartialOrd)]
 enum SortValue {
     Num(i64),
@@ -358,6 +380,18 @@ pub fn sort(
                 SortValue::Text(
                     content
                         .map(|(raw, s)| first_address(raw, s, name).to_ascii_uppercase())
+                        .unwrap_or_default(),
+                )
+            }
+            SortKey::DisplayFrom | SortKey::DisplayTo => {
+                let name = match k {
+                    SortKey::DisplayFrom => "from",
+                    _ => "to",
+                };
+                // Compared as i;ascii-casemap, as the other keys (RFC 5256 §2.2).
+                SortValue::Text(
+                    content
+                        .map(|(_, s)| display_address(s, name).to_ascii_uppercase())
                         .unwrap_or_default(),
                 )
             }

@@ -22,6 +22,8 @@ pub enum Outcome {
     /// AUTHENTICATE without an initial response: send `+ ` and hand back the next line.
     NeedAuthData(String),
     Idle(String),
+    /// RFC 4978: compress both directions from the next byte on.
+    Compress,
     Logout,
 }
 
@@ -245,8 +247,11 @@ impl Session {
         c.push_str(
             " LITERAL+ IDLE UIDPLUS MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS NAMESPACE ID ENABLE \
              QUOTA QUOTA=RES-STORAGE CONDSTORE QRESYNC ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT UNSELECT \
-             CHILDREN BINARY UTF8=ACCEPT",
+             CHILDREN BINARY UTF8=ACCEPT MULTIAPPEND ESORT SORT=DISPLAY",
         );
+        if self.principal.is_some() {
+            c.push_str(" COMPRESS=DEFLATE");
+        }
         c
     }
 
@@ -384,6 +389,17 @@ impl Session {
             Command::Idle => {
                 self.sync(true).await;
                 return Ok(Outcome::Idle(tag));
+            }
+            Command::Compress(mechanism) => {
+                if mechanism != "DEFLATE" {
+                    Err(bad(format!("compressione non supportata: {mechanism}")))
+                } else if w.is_compressed() {
+                    Err(no("COMPRESSIONACTIVE", "compressione attiva da prima"))
+                } else {
+                    // RFC 4978 §3: this OK is the last response sent uncompressed.
+                    self.tagged(&tag, "OK", "DEFLATE attivo");
+                    return Ok(Outcome::Compress);
+                }
             }
             Command::Select {
                 mailbox,
@@ -722,7 +738,8 @@ fn permission(c: &Command) -> Option<Permission> {
         | Command::StartTls
         | Command::Authenticate { .. }
         | Command::Login { .. }
-        | Command::Id => return None,
+        | Command::Id
+        | Command::Compress(_) => return None,
         Command::Enable(_)
         | Command::Namespace
         | Command::Select { .. }

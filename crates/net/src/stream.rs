@@ -1,5 +1,7 @@
-//! A connection that is plain TCP or TLS, and can be upgraded by STARTTLS.
+//! A connection that is plain TCP or TLS, and can be upgraded by STARTTLS and compressed
+//! (RFC 4978, [`crate::deflate`]).
 
+use crate::deflate::Deflate;
 use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,11 +12,27 @@ use tokio_openssl::SslStream;
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<SslStream<TcpStream>>),
+    /// RFC 4978 COMPRESS=DEFLATE over one of the others.
+    Deflate(Box<Deflate>),
 }
 
 impl Stream {
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(_) => true,
+            Stream::Deflate(d) => d.get_ref().is_tls(),
+        }
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Stream::Deflate(_))
+    }
+
+    /// Deflate in both directions from now on (RFC 4978); `already_read` holds the bytes
+    /// the peer sent after the command that started it, read already.
+    pub fn compress(self, already_read: Vec<u8>) -> Stream {
+        Stream::Deflate(Box::new(Deflate::new(self, already_read)))
     }
 
     /// Server side of a TLS handshake (implicit TLS or after STARTTLS).
@@ -52,7 +70,7 @@ impl Stream {
     pub fn into_tcp(self) -> Option<TcpStream> {
         match self {
             Stream::Plain(t) => Some(t),
-            Stream::Tls(_) => None,
+            Stream::Tls(_) | Stream::Deflate(_) => None,
         }
     }
 }
@@ -66,6 +84,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -79,6 +98,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -86,6 +106,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -93,6 +114,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

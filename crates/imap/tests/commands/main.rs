@@ -6,6 +6,7 @@ mod harness;
 
 mod append;
 mod auth;
+mod compress;
 mod copy_move;
 mod expunge;
 mod flags;

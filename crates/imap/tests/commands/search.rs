@@ -1,4 +1,4 @@
-//! RFC 9051 §6.4.4 SEARCH and UID SEARCH.
+//! RFC 9051 §6.4.4 SEARCH and UID SEARCH; SORT (RFC 5256) with ESORT and SORT=DISPLAY (RFC 5267).
 
 use crate::harness::*;
 
@@ -85,4 +85,82 @@ fn sort_by_subject_uses_the_base_subject_and_ascii_casemap() {
     assert_eq!(r.lines("SORT"), vec!["SORT 3 2 1 4"], "{r:?}");
     let r = c.ok("SORT (REVERSE SUBJECT) UTF-8 ALL");
     assert_eq!(r.lines("SORT"), vec!["SORT 4 1 2 3"], "{r:?}");
+}
+
+/// Five messages whose senders sort differently by address, by display name and by arrival.
+fn senders(s: &Server) {
+    for from in [
+        "\"Zeta Rossi\" <a@pec.example.test>",
+        "b@pec.example.test",
+        "=?iso-8859-1?q?Anna_Bianchi?= <z@pec.example.test>",
+        "gruppo: c@pec.example.test, d@pec.example.test;",
+        "Mario Verdi <y@pec.example.test>",
+    ] {
+        s.deliver_raw("INBOX", &format!("From: {from}\r\nTo: {from}\r\n\r\nx\r\n"));
+    }
+}
+
+#[test]
+fn sort_display_orders_by_the_decoded_display_name_or_the_address() {
+    let s = Server::start();
+    senders(&s);
+    let mut c = s.select("INBOX");
+    assert!(c.ok("CAPABILITY").has(" SORT=DISPLAY"), "announced");
+    // RFC 5267 §4: "Anna Bianchi" (decoded), "b@…" (no name: the address), "gruppo"
+    // (a group: its name), "Mario Verdi", "Zeta Rossi".
+    let r = c.ok("SORT (DISPLAYFROM) UTF-8 ALL");
+    assert_eq!(r.lines("SORT"), vec!["SORT 3 2 4 5 1"], "{r:?}");
+    let r = c.ok("SORT (REVERSE DISPLAYTO) UTF-8 ALL");
+    assert_eq!(r.lines("SORT"), vec!["SORT 1 5 4 2 3"], "{r:?}");
+    // FROM sorts by the mailbox (RFC 5256 §3): a, b, gruppo, y, z.
+    let r = c.ok("SORT (FROM) UTF-8 ALL");
+    assert_eq!(r.lines("SORT"), vec!["SORT 1 2 4 5 3"], "{r:?}");
+}
+
+/// What an ESEARCH response of the command `r` answers, after its `(TAG "…")`.
+fn esearch(r: &Response) -> String {
+    let tag = r.tagged.split(' ').next().unwrap_or_default();
+    let lines = r.lines("ESEARCH");
+    assert_eq!(lines.len(), 1, "{r:?}");
+    let prefix = format!("ESEARCH (TAG \"{tag}\")");
+    let rest = lines[0].strip_prefix(&prefix);
+    rest.unwrap_or_else(|| panic!("{r:?}")).trim().to_string()
+}
+
+#[test]
+fn esort_answers_min_max_count_and_all_in_the_sort_order() {
+    let s = Server::start();
+    // UIDs 2..=6 for sequence numbers 1..=5.
+    s.deliver("INBOX", "da cancellare");
+    senders(&s);
+    let mut c = s.select("INBOX");
+    c.ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    c.ok("EXPUNGE");
+    assert!(c.ok("CAPABILITY").has(" ESORT"), "announced");
+    // RFC 5267 §3.2: MIN and MAX are the first and last in the sort order, ALL keeps it.
+    let r = c.ok("SORT RETURN (MIN MAX COUNT ALL) (DISPLAYFROM) UTF-8 ALL");
+    assert_eq!(esearch(&r), "MIN 3 MAX 1 COUNT 5 ALL 3,2,4:5,1");
+    let r = c.ok("UID SORT RETURN (ALL MIN) (REVERSE DISPLAYFROM) UTF-8 ALL");
+    assert_eq!(esearch(&r), "UID MIN 2 ALL 2,6,5,3:4");
+    // `RETURN ()` is ALL; nothing matching leaves MIN, MAX and ALL out, COUNT is 0.
+    let r = c.ok("SORT RETURN () (ARRIVAL) UTF-8 ALL");
+    assert_eq!(esearch(&r), "ALL 1:5");
+    let r = c.ok("SORT RETURN (MIN MAX COUNT ALL) (ARRIVAL) UTF-8 SUBJECT nessuno");
+    assert_eq!(esearch(&r), "COUNT 0");
+    assert!(
+        r.lines("SORT").is_empty(),
+        "no SORT response with RETURN: {r:?}"
+    );
+
+    // Options nobody announced (CONTEXT=SORT, SEARCHRES), unknown ones and unknown sort
+    // keys are BAD.
+    for command in [
+        "SORT RETURN (PARTIAL 1:2) (ARRIVAL) UTF-8 ALL",
+        "SORT RETURN (SAVE) (ARRIVAL) UTF-8 ALL",
+        "SORT RETURN (MINIMO) (ARRIVAL) UTF-8 ALL",
+        "SEARCH RETURN (UPDATE) ALL",
+        "SORT (DISPLAYNAME) UTF-8 ALL",
+    ] {
+        c.bad(command);
+    }
 }
