@@ -346,7 +346,10 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             p.clone(),
             cfg.queue.settings(&cfg.dns),
         ));
-        tokio::spawn(services::worker::index_stored_text(p.clone()));
+        tokio::spawn(services::worker::run_text_index(
+            p.clone(),
+            Duration::from_secs(1),
+        ));
         tokio::spawn(services::worker::run_blob_collection(
             p.clone(),
             Duration::from_secs(600),

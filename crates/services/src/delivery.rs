@@ -83,19 +83,12 @@ impl Stored {
     }
 }
 
-/// Fills in what is parsed from a message once, when it is stored: its structure and the
-/// text of the full-text index.
+/// Fills in what is parsed from a message once, when it is stored: its structure. Its text
+/// is indexed afterwards, out of the delivery's transaction, by the background indexer
+/// ([`index_stored_text`]); searches read what is not indexed yet themselves.
 fn parse_once(bytes: &[u8], meta: &mut MessageMeta) {
-    let structure = meta
-        .structure
-        .as_deref()
-        .and_then(message::Structure::from_json)
-        .unwrap_or_else(|| message::Structure::parse(bytes));
-    if meta.text.is_none() {
-        meta.text = Some(index_text(bytes, &structure, meta));
-    }
     if meta.structure.is_none() {
-        meta.structure = Some(structure.to_json());
+        meta.structure = Some(message::Structure::parse(bytes).to_json());
     }
 }
 
@@ -125,8 +118,8 @@ pub fn index_text(bytes: &[u8], s: &message::Structure, meta: &MessageMeta) -> M
     }
 }
 
-/// Indexes the text of messages stored before the full-text index existed, `batch` blobs
-/// at a time, until none is left; returns how many. Searches read unindexed messages
+/// Indexes the text of stored messages not indexed yet (every message is stored without
+/// it), `batch` blobs a transaction, until none is left; returns how many. Searches read unindexed messages
 /// themselves meanwhile, so the answers are the same before and after.
 pub fn index_stored_text(p: &Provider, batch: i64) -> Result<usize, StoreError> {
     let mut done = 0;
@@ -135,15 +128,18 @@ pub fn index_stored_text(p: &Provider, batch: i64) -> Result<usize, StoreError> 
         if pending.is_empty() {
             return Ok(done);
         }
+        let mut texts = Vec::with_capacity(pending.len());
         for (mailbox_id, blob) in pending {
             // A blob that cannot be read is indexed as empty, so it is not tried forever.
             let bytes = p.store.blob(&blob).unwrap_or_default();
             let parsed = pec::classify(&bytes).ok();
             let meta = meta_of(parsed.as_ref(), None);
             let text = index_text(&bytes, &message::Structure::parse(&bytes), &meta);
-            p.store.index_text(mailbox_id, &blob, &text)?;
-            done += 1;
+            texts.push((mailbox_id, blob, text));
         }
+        // One transaction a batch: one FTS segment, not one a message.
+        p.store.index_texts(&texts)?;
+        done += texts.len();
     }
 }
 

@@ -275,14 +275,20 @@ async fn attempt(p: &Arc<Provider>, settings: &Arc<QueueSettings>, item: QueueIt
     }
 }
 
-/// Indexes the text of messages stored before the full-text index existed, once, at start.
-pub async fn index_stored_text(p: Arc<Provider>) {
-    let r = tokio::task::spawn_blocking(move || delivery::index_stored_text(&p, 256)).await;
-    match r {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::info!(messages = n, "stored text added to the search index"),
-        Ok(Err(e)) => tracing::error!(error = %e, "search index not completed"),
-        Err(e) => tracing::error!(error = %e, "search index not completed"),
+/// The background indexer: messages are stored without their text in the full-text index
+/// (out of the delivery's transaction, issue 14); this indexes them in batches, looking
+/// again every `every` when it has caught up. Searches read what is not indexed yet.
+pub async fn run_text_index(p: Arc<Provider>, every: Duration) {
+    loop {
+        let q = p.clone();
+        let r = tokio::task::spawn_blocking(move || delivery::index_stored_text(&q, 256)).await;
+        match r {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(messages = n, "text added to the search index"),
+            Ok(Err(e)) => tracing::error!(error = %e, "search index not completed"),
+            Err(e) => tracing::error!(error = %e, "search index not completed"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

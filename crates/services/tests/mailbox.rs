@@ -323,3 +323,92 @@ async fn text_search_reads_what_the_index_cannot_answer() {
     .unwrap()
     .is_empty());
 }
+
+/// Messages are stored without their text in the index; the background indexer adds it
+/// later. Searches give the same answers while it is behind (they read the messages
+/// themselves) and once it has caught up (the index answers).
+#[tokio::test]
+async fn search_answers_are_the_same_with_the_indexer_behind_and_caught_up() {
+    let t = TestProvider::new(Options::default());
+    let who = holder(&t);
+    let bodies = [
+        ("fattura", "importo dovuto: 42 euro"),
+        ("saluti", "a presto, con una fattura allegata"),
+        ("verbale", "riunione del consiglio"),
+        ("ricevuta", "euro ricevuti"),
+        ("avviso", "nessuna parola cercata"),
+    ];
+    for (subject, body) in bodies {
+        let m = services::delivery::Ingest {
+            folder: INBOX.into(),
+            bytes: message(subject, body),
+            flags: String::new(),
+            internal_date: None,
+        };
+        run(&t, &who, move |a| a.append(m)).await.unwrap();
+    }
+    let questions = [
+        ("fattura", TextField::Body),
+        ("euro", TextField::Body),
+        ("saluti", TextField::Subject),
+        ("mittente@example", TextField::From),
+        ("fattura", TextField::Anywhere),
+        ("nulla di simile", TextField::Anywhere),
+    ];
+    let answers = |t: &TestProvider| {
+        let (p, who) = (t.provider.clone(), who.clone());
+        async move {
+            mailbox::run(&p, &who, move |m| {
+                let inbox: Vec<_> = m
+                    .folders()?
+                    .into_iter()
+                    .filter(|f| f.name == INBOX)
+                    .collect();
+                let mut out = vec![];
+                for (needle, field) in questions {
+                    let mut uids: Vec<i64> = m
+                        .find_text(&inbox, needle, field)?
+                        .into_iter()
+                        .map(|f| f.uid)
+                        .collect();
+                    uids.sort();
+                    out.push(uids);
+                }
+                let hits = m.text_search("fattura", TextField::Body)?;
+                Ok::<_, MailboxError>((out, hits))
+            })
+            .await
+            .unwrap()
+        }
+    };
+
+    // Behind: nothing is indexed, every message is read.
+    let (behind, hits) = answers(&t).await;
+    let hits = hits.expect("long enough for the index");
+    assert!(hits.found.is_empty());
+    assert_eq!(hits.unindexed.len(), 5);
+    assert_eq!(
+        behind,
+        vec![
+            vec![2],
+            vec![1, 4],
+            vec![2],
+            vec![1, 2, 3, 4, 5],
+            vec![1, 2],
+            vec![]
+        ]
+    );
+
+    // Caught up (two at a time, so the batches loop): the index answers, the same.
+    let indexed = services::delivery::index_stored_text(&t.provider, 2).unwrap();
+    assert_eq!(indexed, 5);
+    let (caught_up, hits) = answers(&t).await;
+    let hits = hits.expect("long enough for the index");
+    assert!(hits.unindexed.is_empty());
+    assert_eq!(hits.found.len(), 1);
+    assert_eq!(caught_up, behind);
+    assert_eq!(
+        services::delivery::index_stored_text(&t.provider, 2).unwrap(),
+        0
+    );
+}

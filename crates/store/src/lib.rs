@@ -548,8 +548,9 @@ pub trait MailStore {
     ) -> Result<Option<TextHits>>;
     /// (mailbox, blob) of stored messages whose text is not indexed yet, at most `limit`.
     fn unindexed_texts(&self, limit: i64) -> Result<Vec<(MailboxId, String)>>;
-    /// Indexes the text of a stored blob for a mailbox (messages stored before the index).
-    fn index_text(&self, mailbox_id: MailboxId, blob: &str, text: &MessageText) -> Result<()>;
+    /// Indexes the texts of stored blobs, each for a mailbox, in one transaction (the
+    /// background indexer's batch; messages are stored without their text).
+    fn index_texts(&self, texts: &[(MailboxId, String, MessageText)]) -> Result<()>;
 }
 
 /// Per-mailbox settings (webmail layout, language, notification rules…).

@@ -623,9 +623,14 @@ impl MailStore for SqliteStore {
         self.read(|c| crate::text::unindexed(c, limit))
     }
 
-    fn index_text(&self, mailbox_id: MailboxId, blob: &str, text: &MessageText) -> Result<()> {
+    fn index_texts(&self, texts: &[(MailboxId, String, MessageText)]) -> Result<()> {
         // Rebuilt from the blob if lost: no need to wait for the disk.
-        self.sql_write_relaxed(|tx| crate::text::index_stored(tx, mailbox_id, blob, text))
+        self.sql_write_relaxed(|tx| {
+            for (mailbox_id, blob, text) in texts {
+                crate::text::index_stored(tx, *mailbox_id, blob, text)?;
+            }
+            Ok(())
+        })
     }
 
     fn unclaimed_recent(&self, folder_id: FolderId) -> Result<i64> {

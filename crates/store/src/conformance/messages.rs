@@ -919,8 +919,8 @@ pub fn text_index_finds_substrings_and_names_the_unindexed(s: &dyn Store) {
         body: "testo arretrato".into(),
         ..Default::default()
     };
-    s.index_text(pending[0].0, &pending[0].1, &text)
-        .expect("index_text");
+    s.index_texts(&[(pending[0].0, pending[0].1.clone(), text)])
+        .expect("index_texts");
     assert!(s.unindexed_texts(10).expect("unindexed_texts").is_empty());
     assert_eq!(
         hits("arretrato", TextField::Body),
