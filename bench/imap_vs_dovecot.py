@@ -26,7 +26,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CERTA = os.path.join(ROOT, "target", "release", "certa")
+# CERTA_BIN runs another build (an older one, for a before/after figure).
+CERTA = os.environ.get("CERTA_BIN", os.path.join(ROOT, "target", "release", "certa"))
 PASSWORD = "Rosso#Tramonto7"
 WORDS = ("protocollo determina allegato fattura scadenza comune regione ufficio pratica "
          "raccomandata notifica delibera contratto verbale").split()
@@ -173,6 +174,22 @@ class Certa:
     def memory_pids(self):
         return [self.proc.pid]
 
+    def wait_indexed(self, timeout=300):
+        """Waits until the background indexer has indexed every stored message (searches
+        are right before too, reading what is not indexed; this times the index)."""
+        import sqlite3
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            db = sqlite3.connect(f"file:{os.path.join(self.data, 'certa.db')}?mode=ro", uri=True)
+            try:
+                left = db.execute("SELECT count(*) FROM messages WHERE text_id IS NULL").fetchone()[0]
+            finally:
+                db.close()
+            if left == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the search index did not catch up")
+
     def stop(self):
         self.proc.kill()
         self.proc.wait()
@@ -248,7 +265,23 @@ userdb {{
         self.start()
 
     def memory_pids(self):
-        return [self.proc.pid] + sorted(descendants(self.proc.pid))
+        return [self.proc.pid]
+
+    def wait_indexed(self, timeout=300):
+        """Waits until the background indexer has indexed every stored message (searches
+        are right before too, reading what is not indexed; this times the index)."""
+        import sqlite3
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            db = sqlite3.connect(f"file:{os.path.join(self.data, 'certa.db')}?mode=ro", uri=True)
+            try:
+                left = db.execute("SELECT count(*) FROM messages WHERE text_id IS NULL").fetchone()[0]
+            finally:
+                db.close()
+            if left == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the search index did not catch up") + sorted(descendants(self.proc.pid))
 
     def stop(self):
         self.proc.terminate()
@@ -281,6 +314,8 @@ def workload(server, messages, idle):
     c.login(server.user)
     c.append_many(b"INBOX", messages)  # the 10,000-message folder
     c.close()
+    if hasattr(server, "wait_indexed"):
+        server.wait_indexed()
 
     def login():
         for _ in range(20):

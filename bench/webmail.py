@@ -69,6 +69,7 @@ def main():
         if batch:
             c.append_many(b"INBOX", batch)
         c.close()
+        server.wait_indexed()
         base_url = f"https://127.0.0.1:{server.port + 4}"
         cookie = login(base_url, server.user)
         rows = [

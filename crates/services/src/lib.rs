@@ -35,3 +35,11 @@ pub mod timers;
 pub mod worker;
 
 pub use provider::{Clock, Limits, Provider, SystemClock, Timers};
+
+/// Runs blocking work (the store's fsyncing writes, signing, argon2id) on the blocking
+/// pool: the one way the async protocols wait for the services. `None` when the task did
+/// not finish (it panicked, and tokio reported it): a panic there never takes the caller's
+/// connection with it.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}

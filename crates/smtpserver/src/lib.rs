@@ -38,7 +38,7 @@ impl Inbound {
 /// Runs `f` on the blocking pool (the services write to disk and fsync); `fallback` if the
 /// task could not finish.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static, fallback: T) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap_or(fallback)
+    services::blocking(f).await.unwrap_or(fallback)
 }
 
 impl Handler for Submission {

@@ -146,9 +146,9 @@ where
     T: Send + 'static,
     E: From<MailboxError> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => Err(MailboxError::Unavailable(e.to_string()).into()),
+    match crate::blocking(f).await {
+        Some(r) => r,
+        None => Err(MailboxError::Unavailable("the task did not finish".into()).into()),
     }
 }
 
