@@ -202,6 +202,7 @@ pub fn refusal(e: MailboxError) -> Refusal {
         MailboxError::HasChildren(_) => "INUSE",
         MailboxError::OverQuota => "OVERQUOTA",
         MailboxError::Unavailable(_) => "UNAVAILABLE",
+        MailboxError::Internal(_) => "SERVERBUG",
     };
     no(code, e.to_string())
 }

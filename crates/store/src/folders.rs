@@ -32,7 +32,7 @@ fn folder_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Folder> {
 }
 
 pub fn folders(c: &Connection, mailbox_id: MailboxId) -> Result<Vec<Folder>> {
-    let mut st = c.prepare(&format!(
+    let mut st = c.prepare_cached(&format!(
         "{FOLDER} WHERE f.mailbox_id = ?1 ORDER BY f.name = 'INBOX' DESC, f.name"
     ))?;
     let rows = st
@@ -42,12 +42,11 @@ pub fn folders(c: &Connection, mailbox_id: MailboxId) -> Result<Vec<Folder>> {
 }
 
 pub fn folder(c: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>> {
-    Ok(c.query_row(
-        &format!("{FOLDER} WHERE f.mailbox_id = ?1 AND f.name = ?2"),
-        params![mailbox_id, name],
-        folder_row,
+    Ok(
+        c.prepare_cached(&format!("{FOLDER} WHERE f.mailbox_id = ?1 AND f.name = ?2"))?
+            .query_row(params![mailbox_id, name], folder_row)
+            .optional()?,
     )
-    .optional()?)
 }
 
 fn folder_id(tx: &Connection, mailbox_id: MailboxId, name: &str) -> Result<FolderId> {

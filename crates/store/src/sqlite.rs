@@ -670,11 +670,10 @@ impl MailStore for SqliteStore {
 impl SettingStore for SqliteStore {
     fn setting(&self, mailbox_id: MailboxId, key: &str) -> Result<Option<String>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.prepare_cached(
                 "SELECT value FROM mailbox_settings WHERE mailbox_id = ?1 AND key = ?2",
-                params![mailbox_id, key],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![mailbox_id, key], |r| r.get(0))
             .optional()?)
         })
     }
@@ -1279,8 +1278,9 @@ pub(crate) fn named_opt<T: FromStr<Err = pec::UnknownName>>(
 }
 
 fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
-    Ok(c.query_row(
+    Ok(c.prepare_cached(
         "SELECT id, address, password_hash, quota, used, recovery_email, must_change_password, ordinary_mail, ordinary_forward FROM mailboxes WHERE address = ?1",
+    )?.query_row(
         [address],
         |r| {
             Ok(Mailbox {

@@ -307,6 +307,7 @@ impl From<MailboxError> for WebError {
             MailboxError::Denied(_) => WebError::Forbidden(e.to_string()),
             MailboxError::OverQuota => WebError::OverQuota,
             MailboxError::Unavailable(_) => WebError::Unavailable(e.to_string()),
+            MailboxError::Internal(_) => WebError::Internal(e.to_string()),
             MailboxError::InvalidName(_)
             | MailboxError::Exists(_)
             | MailboxError::Special(_)

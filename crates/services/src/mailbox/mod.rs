@@ -59,9 +59,14 @@ pub enum MailboxError {
     /// The store refused the operation for a reason of its own.
     #[error("{0}")]
     Refused(String),
-    /// The store failed; the operation may be tried again.
-    #[error("servizio non disponibile, riprovare più tardi: {0}")]
+    /// The store failed; the operation may be tried again. The detail is for the log, never
+    /// for the user.
+    #[error("servizio non disponibile, riprovare più tardi")]
     Unavailable(String),
+    /// The stored data is damaged, or a bug: trying again will not help, the operator must
+    /// look. The detail is for the log, never for the user.
+    #[error("errore interno del server: l'operazione non è stata eseguita")]
+    Internal(String),
 }
 
 impl MailboxError {
@@ -80,7 +85,8 @@ impl MailboxError {
             }
             MailboxError::OverQuota => "the mailbox is full".into(),
             MailboxError::Refused(r) => r.clone(),
-            MailboxError::Unavailable(e) => format!("service unavailable, try again later: {e}"),
+            MailboxError::Unavailable(_) => "service unavailable, try again later".into(),
+            MailboxError::Internal(_) => "internal server error: nothing was done".into(),
         }
     }
 }
@@ -92,7 +98,14 @@ impl From<StoreError> for MailboxError {
             StoreError::Exists(w) => MailboxError::Refused(format!("{w} esiste già")),
             StoreError::OverQuota(_) => MailboxError::OverQuota,
             StoreError::Refused(w) => MailboxError::Refused(w),
-            e => MailboxError::Unavailable(e.to_string()),
+            StoreError::Retryable(w) => {
+                tracing::warn!(error = %w, "store unavailable");
+                MailboxError::Unavailable(w)
+            }
+            StoreError::Corrupt(w) | StoreError::Internal(w) => {
+                tracing::error!(error = %w, "store failure");
+                MailboxError::Internal(w)
+            }
         }
     }
 }
@@ -148,7 +161,7 @@ where
 {
     match crate::blocking(f).await {
         Some(r) => r,
-        None => Err(MailboxError::Unavailable("the task did not finish".into()).into()),
+        None => Err(MailboxError::Internal("the task did not finish".into()).into()),
     }
 }
 
