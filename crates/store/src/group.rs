@@ -159,18 +159,26 @@ impl State {
     }
 
     /// A relaxed write with nobody else about: its own transaction, committed without
-    /// waiting for the disk.
+    /// waiting for the disk. The connection is back in `synchronous=FULL` afterwards, even
+    /// when `f` panics: the next durable write must not commit without the fsync.
     fn alone_relaxed<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let out = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let conn = &self.conn;
+        let step = panic::catch_unwind(AssertUnwindSafe(|| {
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )?;
             let out = f(&tx)?;
             tx.commit()?;
             Ok(out)
-        })();
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        }));
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let out = match step {
+            Ok(out) => out,
+            Err(panic) => panic::resume_unwind(panic),
+        };
+        restored?;
         out
     }
 }
@@ -266,14 +274,25 @@ mod tests {
     }
 
     /// A relaxed write alone commits (visible to another connection) and leaves the
-    /// connection in `synchronous=FULL` for the durable writes.
+    /// connection in `synchronous=FULL` for the durable writes, even after one panicked.
     #[test]
     fn a_relaxed_write_alone_commits_and_restores_full_sync() {
         let (_d, w, path) = writer();
         w.write_relaxed(|c| Ok(c.execute("INSERT INTO t(n) VALUES (5)", [])?))
             .expect("relaxed");
         assert_eq!(rows(&path), vec![5]);
-        let st = w.state.lock().expect("lock");
+        let w2 = w.clone();
+        let panicked = std::thread::spawn(move || {
+            w2.write_relaxed(|c| -> Result<()> {
+                c.execute("INSERT INTO t(n) VALUES (6)", [])?;
+                panic!("boom")
+            })
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(rows(&path), vec![5], "the panicking write left nothing");
+        // The panic went through the lock (poisoned); the writer takes it anyway.
+        let st = w.lock();
         let sync: i64 = st
             .conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))

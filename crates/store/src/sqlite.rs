@@ -1199,12 +1199,12 @@ impl PecStore for SqliteStore {
                     |r| r.get::<_, String>(0),
                 )?;
                 for ident in rows {
-                    let ident = ident?;
-                    if !out.contains(&ident) {
-                        out.push(ident);
-                    }
+                    out.push(ident?);
                 }
             }
+            // A transaction with recipients in several of the states comes once.
+            out.sort_unstable();
+            out.dedup();
             Ok(out)
         })
     }
