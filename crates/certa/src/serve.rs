@@ -484,10 +484,14 @@ async fn answer_metrics(
     } else {
         let store = p.store.clone();
         let now = p.now();
-        // Queue gauges are read from the store when scraped (oldest first).
-        let queue = tokio::task::spawn_blocking(move || store.queue_entries()).await;
+        // Queue gauges are read from the store when scraped: two small reads, whatever
+        // the queue's length.
+        let queue = tokio::task::spawn_blocking(move || -> store::Result<_> {
+            Ok((store.queue_len()?, store.queue_oldest()?))
+        })
+        .await;
         match queue {
-            Ok(Ok(entries)) => {
+            Ok(Ok((depth, oldest))) => {
                 // Every listener has its series, at 0 before its first connection.
                 let mut open: Vec<(&'static str, usize)> = LISTENERS.map(|l| (l, 0)).to_vec();
                 for (listener, n) in connections.open_by_listener() {
@@ -498,16 +502,19 @@ async fn answer_metrics(
                 }
                 let gauges = services::metrics::Gauges {
                     connections: open,
-                    queue_depth: entries.len(),
-                    queue_oldest_secs: entries
-                        .iter()
-                        .map(|e| e.item.created)
-                        .min()
-                        .map_or(0, |t| (now - t).max(0)),
+                    queue_depth: usize::try_from(depth).unwrap_or_default(),
+                    queue_oldest_secs: oldest.map_or(0, |t| (now - t).max(0)),
                 };
                 ("200 OK", p.metrics.render(&gauges))
             }
-            _ => ("503 Service Unavailable", String::new()),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "metrics: queue not readable");
+                ("503 Service Unavailable", String::new())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "metrics: queue not readable");
+                ("503 Service Unavailable", String::new())
+            }
         }
     };
     let response = format!(

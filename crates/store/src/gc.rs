@@ -8,6 +8,7 @@
 //! A blob file whose transaction failed after the write has no release: the sweep of
 //! orphans ([`crate::Store::sweep_orphan_blobs`]) finds it by walking the files.
 
+use crate::cached::Cached;
 use crate::{Result, Unix};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -20,27 +21,27 @@ pub fn collect(
     grace_secs: i64,
     limit: i64,
 ) -> Result<(usize, Vec<String>)> {
-    tx.execute(
+    tx.exec(
         "UPDATE blob_release SET since = ?1 WHERE since IS NULL",
         [now],
     )?;
     let due: Vec<String> = tx
-        .prepare("SELECT hash FROM blob_release WHERE since <= ?1 LIMIT ?2")?
+        .prepare_cached("SELECT hash FROM blob_release WHERE since <= ?1 LIMIT ?2")?
         .query_map(params![now - grace_secs, limit], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut free = vec![];
     let checked = due.len();
     for hash in due {
-        tx.execute("DELETE FROM blob_release WHERE hash = ?1", [&hash])?;
+        tx.exec("DELETE FROM blob_release WHERE hash = ?1", [&hash])?;
         if in_use(tx, &hash)? {
             continue;
         }
-        tx.execute("DELETE FROM small_blobs WHERE hash = ?1", [&hash])?;
-        tx.execute(
+        tx.exec("DELETE FROM small_blobs WHERE hash = ?1", [&hash])?;
+        tx.exec(
             "DELETE FROM text_index WHERE rowid IN (SELECT id FROM mailbox_text WHERE hash = ?1)",
             [&hash],
         )?;
-        tx.execute("DELETE FROM mailbox_text WHERE hash = ?1", [&hash])?;
+        tx.exec("DELETE FROM mailbox_text WHERE hash = ?1", [&hash])?;
         free.push(hash);
     }
     Ok((checked, free))
@@ -48,7 +49,7 @@ pub fn collect(
 
 /// Whether a message, queue item or quarantine entry uses the bytes named `hash`.
 pub fn in_use(c: &Connection, hash: &str) -> Result<bool> {
-    Ok(c.query_row(
+    Ok(c.row(
         "SELECT 1 WHERE EXISTS (SELECT 1 FROM messages WHERE blob = ?1)
                 OR EXISTS (SELECT 1 FROM queue WHERE blob = ?1)
                 OR EXISTS (SELECT 1 FROM quarantine WHERE blob = ?1)",

@@ -11,6 +11,7 @@
 //! disk, so under load one fsync carries many writes, and alone a writer commits at once
 //! (no timer, no added latency).
 
+use crate::cached::Cached;
 use crate::{Result, StoreError};
 use rusqlite::Connection;
 use std::any::Any;
@@ -67,7 +68,30 @@ impl Writer {
     /// Runs `f` in the shared transaction; `Ok` only once its group's commit is durable
     /// (the connection is in `synchronous=FULL`).
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let st = self.lock();
+        self.in_group(st, f)
+    }
+
+    /// Like [`Writer::write`] for changes a crash may lose without harm: alone, the commit
+    /// does not wait for the disk (`synchronous=NORMAL`). With others it joins their group
+    /// and, like them, returns only after the group's commit: what `f` read inside the open
+    /// transaction may be another member's uncommitted work (a queue item enqueued a moment
+    /// ago), which the caller must not act on before it is committed.
+    pub(crate) fn write_relaxed<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut st = self.lock();
+        if !st.open && self.queued.load(Ordering::SeqCst) == 0 {
+            return st.alone_relaxed(f);
+        }
+        self.in_group(st, f)
+    }
+
+    /// Runs `f` as a member of the open group, commits the group when nobody else is
+    /// waiting to join, and returns once the group's commit is over.
+    fn in_group<T>(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         let step = st.member(f);
         let group = st.group;
         if self.queued.load(Ordering::SeqCst) == 0 {
@@ -94,26 +118,6 @@ impl Writer {
             _ => Ok(value),
         }
     }
-
-    /// Like [`Writer::write`] for changes a crash may lose without harm: alone, the commit
-    /// does not wait for the disk (`synchronous=NORMAL`); with others, it joins their group
-    /// and returns without waiting for its commit.
-    pub(crate) fn write_relaxed<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut st = self.lock();
-        if !st.open && self.queued.load(Ordering::SeqCst) == 0 {
-            return st.alone_relaxed(f);
-        }
-        let step = st.member(f);
-        if self.queued.load(Ordering::SeqCst) == 0 {
-            st.commit();
-            self.committed.notify_all();
-        }
-        drop(st);
-        match step {
-            Ok(out) => out,
-            Err(panic) => panic::resume_unwind(panic),
-        }
-    }
 }
 
 impl State {
@@ -121,21 +125,22 @@ impl State {
     /// needed); a failure or a panic undoes the savepoint, and only it.
     fn member<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Step<T> {
         if !self.open {
-            if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            if let Err(e) = self.conn.exec("BEGIN IMMEDIATE", []) {
                 return Ok(Err(e.into()));
             }
             self.open = true;
         }
-        if let Err(e) = self.conn.execute_batch("SAVEPOINT member") {
+        if let Err(e) = self.conn.exec("SAVEPOINT member", []) {
             return Ok(Err(e.into()));
         }
         let conn = &self.conn;
         let step = panic::catch_unwind(AssertUnwindSafe(|| f(conn)));
         let kept = match &step {
-            Ok(Ok(_)) => self.conn.execute_batch("RELEASE member"),
+            Ok(Ok(_)) => self.conn.exec("RELEASE member", []),
             _ => self
                 .conn
-                .execute_batch("ROLLBACK TO member; RELEASE member"),
+                .exec("ROLLBACK TO member", [])
+                .and_then(|_| self.conn.exec("RELEASE member", [])),
         };
         match (step, kept) {
             (Ok(Ok(_)), Err(e)) => Ok(Err(e.into())),
@@ -147,8 +152,8 @@ impl State {
     /// is then rolled back, so the next group starts clean).
     fn commit(&mut self) {
         if self.open {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                let _ = self.conn.execute_batch("ROLLBACK");
+            if let Err(e) = self.conn.exec("COMMIT", []) {
+                let _ = self.conn.exec("ROLLBACK", []);
                 tracing::error!(error = %e, "store: a group commit failed");
                 self.failure = Some((self.group, e.into()));
             }
@@ -162,7 +167,7 @@ impl State {
     /// waiting for the disk. The connection is back in `synchronous=FULL` afterwards, even
     /// when `f` panics: the next durable write must not commit without the fsync.
     fn alone_relaxed<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.exec("PRAGMA synchronous = NORMAL", [])?;
         let conn = &self.conn;
         let step = panic::catch_unwind(AssertUnwindSafe(|| {
             let tx = rusqlite::Transaction::new_unchecked(
@@ -173,7 +178,7 @@ impl State {
             tx.commit()?;
             Ok(out)
         }));
-        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let restored = self.conn.exec("PRAGMA synchronous = FULL", []);
         let out = match step {
             Ok(out) => out,
             Err(panic) => panic::resume_unwind(panic),
@@ -210,6 +215,64 @@ mod tests {
             .collect::<rusqlite::Result<Vec<i64>>>()
             .expect("rows");
         rows
+    }
+
+    /// A relaxed writer that joins a group reads the group's uncommitted work (here, row 1,
+    /// as a queue claim reads an item just enqueued); it must not return before that work
+    /// is committed, or its caller acts on data another connection cannot see yet (the
+    /// delivery worker read a blob that was not there and failed the item).
+    #[test]
+    fn a_relaxed_writer_in_a_group_returns_only_after_the_groups_commit() {
+        let (_dir, w, path) = writer();
+        // Alone, a relaxed write is committed when it returns.
+        w.write_relaxed(|c| Ok(c.execute("INSERT INTO t(n) VALUES (0)", [])?))
+            .expect("alone");
+        assert_eq!(rows(&path), vec![0]);
+
+        let (inside_tx, inside) = std::sync::mpsc::channel();
+        let a = {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                w.write(|c| {
+                    c.execute("INSERT INTO t(n) VALUES (1)", [])?;
+                    std::thread::sleep(std::time::Duration::from_millis(150));
+                    Ok(())
+                })
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let b = {
+            let (w, path) = (w.clone(), path.clone());
+            std::thread::spawn(move || {
+                let saw = w
+                    .write_relaxed(|c| {
+                        let saw: i64 =
+                            c.query_row("SELECT count(*) FROM t WHERE n = 1", [], |r| r.get(0))?;
+                        inside_tx.send(()).expect("send");
+                        // Long enough for the third writer to queue behind this one.
+                        std::thread::sleep(std::time::Duration::from_millis(150));
+                        Ok(saw)
+                    })
+                    .expect("relaxed in a group");
+                (saw, rows(&path))
+            })
+        };
+        inside.recv().expect("b inside");
+        let c = {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                w.write(|c| Ok(c.execute("INSERT INTO t(n) VALUES (3)", [])?))
+            })
+        };
+        let (saw, visible) = b.join().expect("b");
+        assert_eq!(saw, 1, "b read a's row inside the group");
+        assert!(
+            visible.contains(&1),
+            "what b read is committed when b returns: {visible:?}"
+        );
+        a.join().expect("a").expect("a committed");
+        c.join().expect("c").expect("c committed");
+        assert_eq!(rows(&path), vec![0, 1, 3]);
     }
 
     /// Many writers at once: each one's rows are committed (seen by another connection)

@@ -6,7 +6,9 @@
 //! [`Store::write`] and the operations of [`Tx`].
 
 mod blob;
+mod cached;
 mod changes;
+mod checkpoint;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod folders;
@@ -611,6 +613,8 @@ pub trait QueueStore {
     /// count reset; `false` if there is no such item.
     fn queue_unpark(&self, id: QueueId, now: Unix) -> Result<bool>;
     fn queue_len(&self) -> Result<i64>;
+    /// When the oldest item still in the queue (parked or not) was queued.
+    fn queue_oldest(&self) -> Result<Option<Unix>>;
     /// The earliest time something in the queue is due.
     fn queue_next_due(&self) -> Result<Option<Unix>>;
 }

@@ -3,6 +3,7 @@
 //! carries the SHA-256 of the previous one, so an edited, deleted or reordered record breaks
 //! the chain and `certa log verify` says where.
 
+use crate::cached::Cached;
 use crate::LogRecord;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -55,7 +56,7 @@ fn hash(prev: &str, e: &LogEvent) -> String {
 
 /// Where the chain starts: genesis, or the last record dropped past retention.
 fn anchor(c: &Connection) -> rusqlite::Result<(i64, String)> {
-    Ok(c.query_row(
+    Ok(c.row(
         "SELECT seq, hash FROM legal_log_anchor WHERE id = 1",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -67,7 +68,7 @@ fn anchor(c: &Connection) -> rusqlite::Result<(i64, String)> {
 /// Appends a record inside the caller's transaction (so it commits with what it records).
 pub fn append(tx: &Connection, r: &LogRecord<'_>) -> rusqlite::Result<()> {
     let last: Option<(i64, String)> = tx
-        .query_row(
+        .row(
             "SELECT seq, hash FROM legal_log ORDER BY seq DESC LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -89,7 +90,7 @@ pub fn append(tx: &Connection, r: &LogRecord<'_>) -> rusqlite::Result<()> {
         provider: r.provider.to_string(),
     };
     let h = hash(&prev, &e);
-    tx.execute(
+    tx.exec(
         "INSERT INTO legal_log(seq, time, event, msgid, sender, recipients, subject, related, provider, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![e.seq, e.time, e.event, e.msgid, e.sender, e.recipients, e.subject, e.related, e.provider, prev, h],
@@ -101,7 +102,7 @@ pub fn append(tx: &Connection, r: &LogRecord<'_>) -> rusqlite::Result<()> {
 /// hash of the last one dropped so the rest of the chain still verifies from there.
 pub fn purge(tx: &Connection, before: i64) -> crate::Result<usize> {
     let oldest: Option<i64> = tx
-        .query_row("SELECT time FROM legal_log ORDER BY seq LIMIT 1", [], |r| {
+        .row("SELECT time FROM legal_log ORDER BY seq LIMIT 1", [], |r| {
             r.get(0)
         })
         .optional()?;
@@ -109,7 +110,7 @@ pub fn purge(tx: &Connection, before: i64) -> crate::Result<usize> {
         return Ok(0); // the usual case, answered from the first row
     }
     let last: Option<(i64, String)> = tx
-        .query_row(
+        .row(
             "SELECT seq, hash FROM legal_log WHERE time < ?1 ORDER BY seq DESC LIMIT 1",
             [before],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -119,8 +120,8 @@ pub fn purge(tx: &Connection, before: i64) -> crate::Result<usize> {
         return Ok(0);
     };
     // Records are appended in time order, so everything up to `seq` is past retention.
-    let n = tx.execute("DELETE FROM legal_log WHERE seq <= ?1", [seq])?;
-    tx.execute(
+    let n = tx.exec("DELETE FROM legal_log WHERE seq <= ?1", [seq])?;
+    tx.exec(
         "INSERT OR REPLACE INTO legal_log_anchor(id, seq, hash, dropped_before) VALUES (1, ?1, ?2, ?3)",
         params![seq, hash, before],
     )?;
@@ -150,7 +151,9 @@ const SELECT: &str = "SELECT seq, time, event, msgid, sender, recipients, subjec
 /// Walks the chain in storage order; returns the number of records.
 pub fn verify(c: &Connection) -> Result<u64, LogVerifyError> {
     let db = |e: rusqlite::Error| LogVerifyError::Db(e.to_string());
-    let mut st = c.prepare(&format!("{SELECT} ORDER BY rowid")).map_err(db)?;
+    let mut st = c
+        .prepare_cached(&format!("{SELECT} ORDER BY rowid"))
+        .map_err(db)?;
     let rows = st.query_map([], row).map_err(db)?;
     let (anchor_seq, mut prev) = anchor(c).map_err(db)?;
     let mut expected_seq = anchor_seq + 1;
@@ -171,7 +174,7 @@ pub fn verify(c: &Connection) -> Result<u64, LogVerifyError> {
 }
 
 pub fn records(c: &Connection, msgid: Option<&str>) -> crate::Result<Vec<LogEvent>> {
-    let mut st = c.prepare(&format!(
+    let mut st = c.prepare_cached(&format!(
         "{SELECT} WHERE ?1 IS NULL OR msgid = ?1 OR related LIKE '%' || ?1 || '%' ORDER BY seq"
     ))?;
     let rows = st

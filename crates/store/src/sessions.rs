@@ -2,6 +2,7 @@
 //! out. Only a hash of each session's token is stored: reading the database does not give
 //! a way into a mailbox.
 
+use crate::cached::Cached;
 use crate::{Result, Unix, WebSession};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -11,16 +12,16 @@ const PER_MAILBOX: i64 = 50;
 /// Records a new session, dropping those idle since before `expired_before` and the
 /// mailbox's oldest beyond [`PER_MAILBOX`].
 pub fn start(tx: &Connection, s: &WebSession, expired_before: Unix) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "DELETE FROM web_sessions WHERE last_seen < ?1",
         [expired_before],
     )?;
-    tx.execute(
+    tx.exec(
         "INSERT INTO web_sessions(token_hash, mailbox_id, csrf, lang, created, last_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
         params![s.token_hash, s.mailbox_id, s.csrf, s.lang, s.last_seen],
     )?;
-    tx.execute(
+    tx.exec(
         "DELETE FROM web_sessions WHERE mailbox_id = ?1 AND token_hash NOT IN
          (SELECT token_hash FROM web_sessions WHERE mailbox_id = ?1
           ORDER BY last_seen DESC LIMIT ?2)",
@@ -54,7 +55,7 @@ pub fn get(c: &Connection, token_hash: &str) -> Result<Option<WebSession>> {
 }
 
 pub fn touch(tx: &Connection, token_hash: &str, now: Unix) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE web_sessions SET last_seen = ?2 WHERE token_hash = ?1",
         params![token_hash, now],
     )?;
@@ -62,7 +63,7 @@ pub fn touch(tx: &Connection, token_hash: &str, now: Unix) -> Result<()> {
 }
 
 pub fn set_lang(tx: &Connection, token_hash: &str, lang: &str) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE web_sessions SET lang = ?2 WHERE token_hash = ?1",
         params![token_hash, lang],
     )?;
@@ -70,7 +71,7 @@ pub fn set_lang(tx: &Connection, token_hash: &str, lang: &str) -> Result<()> {
 }
 
 pub fn end(tx: &Connection, token_hash: &str) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "DELETE FROM web_sessions WHERE token_hash = ?1",
         [token_hash],
     )?;

@@ -1,6 +1,8 @@
 //! The embedded backend of [`Store`]: SQLite in WAL mode with synchronous=FULL, one writer
 //! connection and a few read-only ones, and the blob directory.
 
+use crate::cached::Cached;
+use crate::checkpoint::Checkpointer;
 use crate::group::Writer;
 use crate::log;
 use crate::*;
@@ -361,7 +363,12 @@ pub struct SqliteStore {
     changes: LocalChanges,
     /// Told how long each durable write took, lock wait and commit included (metrics).
     write_observer: std::sync::OnceLock<WriteObserver>,
+    /// Copies the WAL into the database file, off the writer.
+    _checkpoints: Checkpointer,
 }
+
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 type WriteObserver = Box<dyn Fn(std::time::Duration) + Send + Sync>;
 
@@ -380,6 +387,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoints are the checkpointer's (`checkpoint.rs`), never a writer's.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.set_prepared_statement_cache_capacity(crate::cached::CAPACITY);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.unchecked_transaction()?;
@@ -395,6 +405,7 @@ impl SqliteStore {
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(10))?;
+            r.set_prepared_statement_cache_capacity(crate::cached::CAPACITY);
             readers.push(Mutex::new(r));
         }
         Ok(SqliteStore {
@@ -404,6 +415,7 @@ impl SqliteStore {
             blobs: Box::new(LocalBlobs::open(dir.join("blobs"))?),
             changes: LocalChanges::default(),
             write_observer: std::sync::OnceLock::new(),
+            _checkpoints: Checkpointer::start(&dir.join("certa.db"), CHECKPOINT_EVERY)?,
         })
     }
 
@@ -640,7 +652,7 @@ impl MailStore for SqliteStore {
     /// Messages of a folder, in UID order.
     fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT f.name, m.uid, m.modseq, m.flags, m.size, m.blob, m.subject, m.sender, m.pec_kind, m.identificativo, m.internal_date
                  FROM messages m JOIN folders f ON f.id = m.folder_id JOIN mailboxes b ON b.id = f.mailbox_id
                  WHERE b.address = ?1 AND f.name = ?2 ORDER BY m.uid",
@@ -680,7 +692,7 @@ impl SettingStore for SqliteStore {
 
     fn set_setting(&self, mailbox_id: MailboxId, key: &str, value: &str) -> Result<()> {
         self.sql_write(|tx| {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO mailbox_settings(mailbox_id, key, value) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(mailbox_id, key) DO UPDATE SET value = excluded.value",
                 params![mailbox_id, key, value],
@@ -748,7 +760,7 @@ impl Blobs for SqliteStore {
     /// A message's bytes, wherever they are kept.
     fn blob(&self, hash: &str) -> Result<Vec<u8>> {
         let inline: Option<Vec<u8>> = self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT data FROM small_blobs WHERE hash = ?1",
                 [hash],
                 |r| r.get(0),
@@ -765,7 +777,7 @@ impl Blobs for SqliteStore {
 impl DirectoryStore for SqliteStore {
     fn add_domain(&self, name: &str, now: Unix) -> Result<()> {
         self.sql_write(|tx| {
-            let n = tx.execute(
+            let n = tx.exec(
                 "INSERT OR IGNORE INTO domains(name, created) VALUES (?1, ?2)",
                 params![name.to_ascii_lowercase(), now],
             )?;
@@ -778,7 +790,7 @@ impl DirectoryStore for SqliteStore {
 
     fn domains(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT name FROM domains ORDER BY name")?;
+            let mut st = c.prepare_cached("SELECT name FROM domains ORDER BY name")?;
             let rows = st
                 .query_map([], |r| r.get(0))?
                 .collect::<std::result::Result<Vec<String>, _>>()?;
@@ -788,7 +800,7 @@ impl DirectoryStore for SqliteStore {
 
     fn is_local_domain(&self, domain: &str) -> Result<bool> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT 1 FROM domains WHERE name = ?1",
                 [domain],
                 |_| Ok(()),
@@ -800,7 +812,7 @@ impl DirectoryStore for SqliteStore {
 
     fn add_route(&self, route: &Route) -> Result<()> {
         self.sql_write(|tx| {
-            tx.execute(
+            tx.exec(
                 "INSERT OR REPLACE INTO routes(domain, host, port, ca_pem) VALUES (?1, ?2, ?3, ?4)",
                 params![route.domain, route.host, route.port, route.ca_pem],
             )?;
@@ -810,7 +822,7 @@ impl DirectoryStore for SqliteStore {
 
     fn route(&self, domain: &str) -> Result<Option<Route>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT domain, host, port, ca_pem FROM routes WHERE domain = ?1",
                 [domain],
                 |r| {
@@ -829,7 +841,7 @@ impl DirectoryStore for SqliteStore {
     fn routes(&self) -> Result<Vec<Route>> {
         self.read(|c| {
             let mut st =
-                c.prepare("SELECT domain, host, port, ca_pem FROM routes ORDER BY domain")?;
+                c.prepare_cached("SELECT domain, host, port, ca_pem FROM routes ORDER BY domain")?;
             let rows = st
                 .query_map([], |r| {
                     Ok(Route {
@@ -848,7 +860,7 @@ impl DirectoryStore for SqliteStore {
     fn import_index_entries(&self, entries: &[(String, String)], now: Unix) -> Result<()> {
         self.sql_write(|tx| {
             for (dn, ldif) in entries {
-                tx.execute(
+                tx.exec(
                     "INSERT OR REPLACE INTO provider_index(dn, ldif, imported) VALUES (?1, ?2, ?3)",
                     params![dn, ldif, now],
                 )?;
@@ -860,7 +872,7 @@ impl DirectoryStore for SqliteStore {
     /// Changes whenever the imported index or our domains change.
     fn index_version(&self) -> Result<String> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT (SELECT count(*) || ':' || coalesce(max(imported), 0) FROM provider_index) || '/' || (SELECT coalesce(group_concat(name), '') FROM domains)",
                 [],
                 |r| r.get(0),
@@ -871,7 +883,7 @@ impl DirectoryStore for SqliteStore {
     /// The whole imported index as LDIF.
     fn index_ldif(&self) -> Result<String> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT ldif FROM provider_index ORDER BY dn")?;
+            let mut st = c.prepare_cached("SELECT ldif FROM provider_index ORDER BY dn")?;
             let parts = st
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -884,21 +896,21 @@ impl AccountStore for SqliteStore {
     fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<MailboxId> {
         let address = m.address;
         self.sql_write(|tx| {
-            let exists = tx.query_row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?;
+            let exists = tx.row("SELECT 1 FROM mailboxes WHERE address = ?1", [address], |_| Ok(())).optional()?;
             if exists.is_some() {
                 return Err(StoreError::Exists(format!("mailbox {address}")));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO mailboxes(address, password_hash, quota, recovery_email, must_change_password, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![address.to_ascii_lowercase(), m.password_hash, m.quota, m.recovery_email, m.must_change_password, now],
             )?;
             let id = MailboxId(tx.last_insert_rowid());
             for (i, (name, special)) in SPECIAL_FOLDERS.iter().enumerate() {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO folders(mailbox_id, name, special_use, uidvalidity) VALUES (?1, ?2, ?3, ?4)",
                     params![id, name, special, now + i as i64],
                 )?;
-                tx.execute(
+                tx.exec(
                     "INSERT INTO subscriptions(mailbox_id, name) VALUES (?1, ?2)",
                     params![id, name],
                 )?;
@@ -913,7 +925,7 @@ impl AccountStore for SqliteStore {
 
     fn mailboxes(&self) -> Result<Vec<Mailbox>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT address FROM mailboxes ORDER BY address")?;
+            let mut st = c.prepare_cached("SELECT address FROM mailboxes ORDER BY address")?;
             let addrs = st
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -927,11 +939,11 @@ impl AccountStore for SqliteStore {
     /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()> {
         self.sql_write(|tx| {
-            let n = tx.execute("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
+            let n = tx.exec("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("mailbox {address}")));
             }
-            tx.execute(
+            tx.exec(
                 "DELETE FROM web_sessions WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
                 [address],
             )?;
@@ -941,7 +953,7 @@ impl AccountStore for SqliteStore {
 
     fn set_quota(&self, address: &str, quota: i64) -> Result<()> {
         self.sql_write(|tx| {
-            let n = tx.execute(
+            let n = tx.exec(
                 "UPDATE mailboxes SET quota = ?2 WHERE address = ?1",
                 params![address, quota],
             )?;
@@ -954,7 +966,7 @@ impl AccountStore for SqliteStore {
 
     fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()> {
         self.sql_write(|tx| {
-            let n = tx.execute(
+            let n = tx.exec(
                 "UPDATE mailboxes SET ordinary_mail = ?2, ordinary_forward = ?3 WHERE address = ?1",
                 params![address, policy, forward],
             )?;
@@ -968,7 +980,7 @@ impl AccountStore for SqliteStore {
     fn delete_mailbox(&self, address: &str) -> Result<()> {
         self.sql_write(|tx| {
             let id: MailboxId = tx
-                .query_row(
+                .row(
                     "SELECT id FROM mailboxes WHERE address = ?1",
                     [address],
                     |r| r.get(0),
@@ -976,7 +988,7 @@ impl AccountStore for SqliteStore {
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
             crate::text::forget_mailbox(tx, id)?;
-            tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
+            tx.exec("DELETE FROM mailboxes WHERE id = ?1", [id])?;
             Ok(())
         })
     }
@@ -1020,7 +1032,7 @@ impl QueueStore for SqliteStore {
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         self.sql_write_relaxed(|tx| {
             let item = tx
-                .query_row(
+                .row(
                     "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination FROM queue
                      WHERE next_attempt <= ?1 AND lease_until <= ?1 AND parked = 0
                        AND kind IN (SELECT value FROM json_each(?2))
@@ -1033,7 +1045,7 @@ impl QueueStore for SqliteStore {
             let Some(mut item) = item else {
                 return Ok(None);
             };
-            tx.execute("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![item.id, now + lease_secs])?;
+            tx.exec("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![item.id, now + lease_secs])?;
             item.recipients = queue_recipients(tx, item.id)?;
             Ok(Some(item))
         })
@@ -1042,7 +1054,7 @@ impl QueueStore for SqliteStore {
     /// Keeps the lease of an item being worked on (a long transfer outlives one lease).
     fn queue_renew(&self, id: QueueId, lease_until: Unix) -> Result<bool> {
         self.sql_write_relaxed(|tx| {
-            Ok(tx.execute(
+            Ok(tx.exec(
                 "UPDATE queue SET lease_until = ?2 WHERE id = ?1 AND lease_until > 0",
                 params![id, lease_until],
             )? == 1)
@@ -1053,14 +1065,14 @@ impl QueueStore for SqliteStore {
     /// a process that crashed are due again at once.
     fn release_leases(&self) -> Result<usize> {
         self.sql_write(|tx| {
-            Ok(tx.execute("UPDATE queue SET lease_until = 0 WHERE lease_until > 0", [])?)
+            Ok(tx.exec("UPDATE queue SET lease_until = 0 WHERE lease_until > 0", [])?)
         })
     }
 
     fn queue_retry(&self, id: QueueId, failure: &QueueFailure<'_>) -> Result<bool> {
         self.sql_write(|tx| {
             let Some((kind, same)) = tx
-                .query_row(
+                .row(
                     "SELECT failure_kind, same_failures FROM queue WHERE id = ?1",
                     [id],
                     |r| Ok((named_opt::<QueueFailureKind>(r, 0)?, r.get::<_, i64>(1)?)),
@@ -1075,7 +1087,7 @@ impl QueueStore for SqliteStore {
                 1
             };
             let parked = failure.park_after.is_some_and(|n| same >= n);
-            tx.execute(
+            tx.exec(
                 "UPDATE queue SET next_attempt = ?2, lease_until = 0, last_error = ?3,
                      failure_kind = ?4, same_failures = ?5, parked = ?6 WHERE id = ?1",
                 params![
@@ -1093,7 +1105,7 @@ impl QueueStore for SqliteStore {
 
     fn queue_entries(&self) -> Result<Vec<QueueEntry>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination,
                         next_attempt, lease_until, last_error, failure_kind, same_failures, parked
                  FROM queue ORDER BY id",
@@ -1119,7 +1131,7 @@ impl QueueStore for SqliteStore {
 
     fn queue_unpark(&self, id: QueueId, now: Unix) -> Result<bool> {
         self.sql_write(|tx| {
-            Ok(tx.execute(
+            Ok(tx.exec(
                 "UPDATE queue SET parked = 0, same_failures = 0, failure_kind = NULL,
                      next_attempt = ?2, lease_until = 0 WHERE id = ?1",
                 params![id, now],
@@ -1128,13 +1140,17 @@ impl QueueStore for SqliteStore {
     }
 
     fn queue_len(&self) -> Result<i64> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM queue", [], |r| r.get(0))?))
+        self.read(|c| Ok(c.row("SELECT count(*) FROM queue", [], |r| r.get(0))?))
+    }
+
+    fn queue_oldest(&self) -> Result<Option<Unix>> {
+        self.read(|c| Ok(c.row("SELECT min(created) FROM queue", [], |r| r.get(0))?))
     }
 
     /// The earliest time something in the queue is due.
     fn queue_next_due(&self) -> Result<Option<Unix>> {
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT min(max(next_attempt, lease_until)) FROM queue WHERE parked = 0",
                 [],
                 |r| r.get(0),
@@ -1147,7 +1163,7 @@ impl PecStore for SqliteStore {
     fn transaction(&self, identificativo: &str) -> Result<Option<PecTransaction>> {
         self.read(|c| {
             let head = c
-                .query_row(
+                .row(
                     "SELECT identificativo, sender, subject, msgid, receipt_type, created FROM pec_transactions WHERE identificativo = ?1",
                     [identificativo],
                     |r| {
@@ -1164,7 +1180,7 @@ impl PecStore for SqliteStore {
                 )
                 .optional()?;
             let Some(mut t) = head else { return Ok(None) };
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT address, kind, state, detail, updated, taken_in_charge, notice_12h, notice_24h FROM pec_recipients WHERE identificativo = ?1 ORDER BY rowid",
             )?;
             t.recipients = st
@@ -1225,7 +1241,7 @@ impl PecStore for SqliteStore {
 
     fn quarantined(&self) -> Result<Vec<Quarantined>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT time, sender, virus, identificativo FROM quarantine ORDER BY id",
             )?;
             let rows = st
@@ -1245,7 +1261,7 @@ impl PecStore for SqliteStore {
     /// Drops quarantine entries older than the retention period.
     fn purge_quarantine(&self, now: Unix) -> Result<usize> {
         self.sql_write(|tx| {
-            Ok(tx.execute(
+            Ok(tx.exec(
                 "DELETE FROM quarantine WHERE time < ?1",
                 [now - RETENTION_SECS],
             )?)
@@ -1312,7 +1328,7 @@ impl Tx for SqliteTx<'_> {
     /// them; large ones are in the blob store already.
     fn keep_blob(&self, blob: &PreparedBlob) -> Result<()> {
         if let Some(data) = &blob.pending {
-            self.tx.execute(
+            self.tx.exec(
                 "INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?1, ?2)",
                 params![blob.name, data],
             )?;
@@ -1323,7 +1339,7 @@ impl Tx for SqliteTx<'_> {
     fn is_local_domain(&self, domain: &str) -> Result<bool> {
         Ok(self
             .tx
-            .query_row(
+            .row(
                 "SELECT 1 FROM domains WHERE name = ?1",
                 [domain],
                 |_| Ok(()),
@@ -1335,7 +1351,7 @@ impl Tx for SqliteTx<'_> {
     fn mailbox_exists(&self, address: &str) -> Result<bool> {
         Ok(self
             .tx
-            .query_row(
+            .row(
                 "SELECT 1 FROM mailboxes WHERE address = ?1",
                 [address],
                 |_| Ok(()),
@@ -1348,7 +1364,7 @@ impl Tx for SqliteTx<'_> {
     /// `enforce_quota`, a full mailbox refuses it.
     fn usage(&self, address: &str) -> Result<Usage> {
         self.tx
-            .query_row(
+            .row(
                 "SELECT quota, used FROM mailboxes WHERE address = ?1",
                 [address],
                 |r| {
@@ -1365,7 +1381,7 @@ impl Tx for SqliteTx<'_> {
     fn append(&self, address: &str, folder: &str, m: &NewMessage<'_>, now: Unix) -> Result<i64> {
         let mailbox_id: MailboxId = self
             .tx
-            .query_row(
+            .row(
                 "SELECT id FROM mailboxes WHERE address = ?1",
                 [address],
                 |r| r.get(0),
@@ -1373,7 +1389,7 @@ impl Tx for SqliteTx<'_> {
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
         let (folder_id, uid, modseq): (FolderId, i64, i64) = self.tx
-        .query_row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
+        .row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?
@@ -1382,16 +1398,16 @@ impl Tx for SqliteTx<'_> {
             Some(text) => Some(crate::text::index(self.tx, mailbox_id, m.blob, text)?),
             None => crate::text::existing(self.tx, mailbox_id, m.blob)?,
         };
-        self.tx.execute(
+        self.tx.exec(
         "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind.map(MessageKind::code), m.meta.identificativo, m.meta.structure, text_id],
     )?;
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
             params![folder_id, modseq],
         )?;
-        self.tx.execute(
+        self.tx.exec(
             "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
             params![mailbox_id, m.size],
         )?;
@@ -1414,7 +1430,7 @@ impl Tx for SqliteTx<'_> {
                 "a queue item without recipients".into(),
             ));
         };
-        self.tx.execute(
+        self.tx.exec(
             "INSERT INTO queue(kind, mail_from, blob, identificativo, created, next_attempt, destination)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             params![kind.as_str(), mail_from, blob, identificativo, now, crate::queue_destination(first)],
@@ -1446,16 +1462,16 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn dequeue(&self, id: QueueId) -> Result<bool> {
-        Ok(self.tx.execute("DELETE FROM queue WHERE id = ?1", [id])? == 1)
+        Ok(self.tx.exec("DELETE FROM queue WHERE id = ?1", [id])? == 1)
     }
 
     fn create_transaction(&self, t: &PecTransaction) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
         "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type.as_str(), t.created],
     )?;
         for r in &t.recipients {
-            self.tx.execute(
+            self.tx.exec(
             "INSERT INTO pec_recipients(identificativo, address, kind, state, detail, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![t.identificativo, r.address, r.kind.as_str(), r.state.as_str(), r.detail, r.updated],
         )?;
@@ -1473,7 +1489,7 @@ impl Tx for SqliteTx<'_> {
         detail: Option<&str>,
         now: Unix,
     ) -> Result<bool> {
-        let n = self.tx.execute(
+        let n = self.tx.exec(
             "UPDATE pec_recipients SET state = ?3, detail = ?4, updated = ?5
              WHERE identificativo = ?1 AND address = ?2",
             params![identificativo, address, state.as_str(), detail, now],
@@ -1488,7 +1504,7 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<Option<DeliveryState>> {
         let state: Option<String> = self
             .tx
-            .query_row(
+            .row(
                 "SELECT state FROM pec_recipients WHERE identificativo = ?1 AND address = ?2",
                 params![identificativo, address],
                 |r| r.get(0),
@@ -1503,7 +1519,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn note_taken_in_charge(&self, identificativo: &str, address: &str, now: Unix) -> Result<bool> {
-        let n = self.tx.execute(
+        let n = self.tx.exec(
             "UPDATE pec_recipients SET taken_in_charge = 1, updated = ?3
              WHERE identificativo = ?1 AND address = ?2",
             params![identificativo, address, now],
@@ -1517,7 +1533,7 @@ impl Tx for SqliteTx<'_> {
         } else {
             "notice_12h"
         };
-        self.tx.execute(
+        self.tx.exec(
             &format!(
                 "UPDATE pec_recipients SET {col} = 1 WHERE identificativo = ?1 AND address = ?2"
             ),
@@ -1537,7 +1553,7 @@ impl Tx for SqliteTx<'_> {
         recipient: &str,
         now: Unix,
     ) -> Result<bool> {
-        let n = self.tx.execute(
+        let n = self.tx.exec(
             "INSERT OR IGNORE INTO incoming_claims(what, identificativo, recipient, time) VALUES (?1, ?2, ?3, ?4)",
             params![what, identificativo, recipient, now],
         )?;
@@ -1546,7 +1562,7 @@ impl Tx for SqliteTx<'_> {
 
     /// Keeps an infected message out of every mailbox, for the retention period.
     fn quarantine(&self, q: &Quarantine<'_>) -> Result<()> {
-        self.tx.execute(
+        self.tx.exec(
         "INSERT INTO quarantine(time, blob, sender, recipients, virus, identificativo) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![q.time, q.blob, q.sender, q.recipients.join(", "), q.virus, q.identificativo],
     )?;
@@ -1641,7 +1657,7 @@ mod tests {
         drop(s);
         let c = Connection::open(dir.path().join("certa.db")).unwrap();
         let columns: Vec<String> = c
-            .prepare("SELECT name FROM pragma_table_info('queue')")
+            .prepare_cached("SELECT name FROM pragma_table_info('queue')")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
@@ -1649,10 +1665,10 @@ mod tests {
             .unwrap();
         assert!(!columns.iter().any(|c| c == "rcpt"), "{columns:?}");
         // A finished item takes its recipients with it.
-        c.execute("DELETE FROM queue WHERE id = ?1", [entries[0].item.id])
+        c.exec("DELETE FROM queue WHERE id = ?1", [entries[0].item.id])
             .unwrap();
         let left: i64 = c
-            .query_row("SELECT count(*) FROM queue_recipients", [], |r| r.get(0))
+            .row("SELECT count(*) FROM queue_recipients", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 2);
     }

@@ -9,6 +9,7 @@
 //! rowid range, so its cost follows the mailbox's hits, not the whole provider's.
 //! `messages.text_id` points at the row; NULL means not indexed yet.
 
+use crate::cached::Cached;
 use crate::{FoundMessage, MailboxId, MessageText, Result, TextField, TextHits};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -22,7 +23,7 @@ fn id_range(mailbox_id: MailboxId) -> (i64, i64) {
 /// The index row of a blob's text in a mailbox, if it has one.
 pub fn existing(tx: &Connection, mailbox_id: MailboxId, hash: &str) -> Result<Option<i64>> {
     Ok(tx
-        .query_row(
+        .row(
             "SELECT id FROM mailbox_text WHERE mailbox_id = ?1 AND hash = ?2",
             params![mailbox_id, hash],
             |r| r.get(0),
@@ -41,16 +42,16 @@ pub fn index(
         return Ok(id);
     }
     let (lo, hi) = id_range(mailbox_id);
-    let id: i64 = tx.query_row(
+    let id: i64 = tx.row(
         "SELECT coalesce(max(id), ?1) + 1 FROM mailbox_text WHERE id BETWEEN ?1 AND ?2",
         params![lo, hi],
         |r| r.get(0),
     )?;
-    tx.execute(
+    tx.exec(
         "INSERT INTO mailbox_text(id, mailbox_id, hash) VALUES (?1, ?2, ?3)",
         params![id, mailbox_id, hash],
     )?;
-    tx.execute(
+    tx.exec(
         "INSERT OR REPLACE INTO text_index(rowid, subject, sender, recipient, cc, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, text.subject, text.from, text.to, text.cc, text.body],
@@ -66,7 +67,7 @@ pub fn index_stored(
     text: &MessageText,
 ) -> Result<()> {
     let id = index(tx, mailbox_id, hash, text)?;
-    tx.execute(
+    tx.exec(
         "UPDATE messages SET text_id = ?1 WHERE text_id IS NULL AND blob = ?2
          AND folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?3)",
         params![id, hash, mailbox_id],
@@ -77,11 +78,11 @@ pub fn index_stored(
 /// Drops a mailbox's rows (the mailbox is being deleted).
 pub fn forget_mailbox(tx: &Connection, mailbox_id: MailboxId) -> Result<()> {
     let (lo, hi) = id_range(mailbox_id);
-    tx.execute(
+    tx.exec(
         "DELETE FROM text_index WHERE rowid BETWEEN ?1 AND ?2",
         params![lo, hi],
     )?;
-    tx.execute(
+    tx.exec(
         "DELETE FROM mailbox_text WHERE mailbox_id = ?1",
         [mailbox_id],
     )?;

@@ -29,6 +29,7 @@ pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
         "empty"
     );
     assert_eq!(s.queue_next_due().expect("queue_next_due"), None);
+    assert_eq!(s.queue_oldest().expect("queue_oldest"), None);
     s.write(|tx| {
         tx.enqueue(
             RELAY,
@@ -43,6 +44,7 @@ pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
     })
     .expect("enqueue");
     assert_eq!(s.queue_len().expect("queue_len"), 3);
+    assert_eq!(s.queue_oldest().expect("queue_oldest"), Some(10));
     assert_eq!(s.queue_next_due().expect("queue_next_due"), Some(10));
     assert!(
         s.queue_claim(9, 60, &ANY).expect("queue_claim").is_none(),
