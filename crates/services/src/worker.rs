@@ -78,24 +78,6 @@ impl QueueSettings {
     }
 }
 
-/// The two kinds of workers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Lane {
-    /// Into our own mailboxes.
-    Local,
-    /// To other servers.
-    Remote,
-}
-
-impl Lane {
-    fn kinds(self) -> &'static [QueueKind] {
-        match self {
-            Lane::Local => &[QueueKind::Deliver],
-            Lane::Remote => &[QueueKind::Relay],
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Failure {
     kind: FailureKind,
@@ -115,9 +97,79 @@ impl Failure {
 /// relays. They wake when the store's change feed says work was queued.
 pub async fn run_queue(p: Arc<Provider>, settings: QueueSettings) {
     let settings = Arc::new(settings);
-    let local = tokio::spawn(dispatch(p.clone(), settings.clone(), Lane::Local));
-    dispatch(p, settings, Lane::Remote).await;
+    let local = tokio::spawn(dispatch_deliveries(p.clone(), settings.clone()));
+    dispatch_relays(p, settings).await;
     let _ = local.await;
+}
+
+/// Claims local deliveries for every free worker at once, in one claim (a claim returns
+/// only after its commit, so claiming one at a time would cap deliveries at one per
+/// commit), each into its own task.
+async fn dispatch_deliveries(p: Arc<Provider>, settings: Arc<QueueSettings>) {
+    const LOCAL: &[QueueKind] = &[QueueKind::Deliver];
+    let slots = Arc::new(Semaphore::new(settings.local_workers.max(1)));
+    let mut queued = p.store.changes().watch_queue();
+    loop {
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut free = vec![first];
+        while let Ok(more) = slots.clone().try_acquire_owned() {
+            free.push(more);
+        }
+        // Whatever is queued from now on wakes the wait below, even before it starts.
+        queued.borrow_and_update();
+        let claimed = {
+            let (p, lease, max) = (p.clone(), settings.lease_secs, free.len());
+            tokio::task::spawn_blocking(move || {
+                p.store.queue_claim_many(
+                    p.now(),
+                    lease,
+                    &QueueClaim {
+                        kinds: LOCAL,
+                        skip_destinations: &[],
+                    },
+                    max,
+                )
+            })
+            .await
+        };
+        match claimed {
+            Ok(Ok(items)) if !items.is_empty() => {
+                for (item, slot) in items.into_iter().zip(free) {
+                    let (p, settings) = (p.clone(), settings.clone());
+                    let span = item_span(&item);
+                    tokio::spawn(
+                        async move {
+                            attempt(&p, &settings, item).await;
+                            drop(slot);
+                        }
+                        .instrument(span),
+                    );
+                }
+            }
+            Ok(Ok(_)) => {
+                drop(free);
+                let _ = tokio::time::timeout(Duration::from_millis(500), queued.changed()).await;
+            }
+            _ => {
+                drop(free);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// An item's log lines carry its transaction's identificativo (a relayed receipt has it
+/// recorded once its bytes are read).
+fn item_span(item: &QueueItem) -> tracing::Span {
+    tracing::info_span!(
+        "queue",
+        item = item.id.0,
+        kind = %item.kind,
+        attempt = item.attempts,
+        id = item.identificativo.as_deref().map(tracing::field::display),
+    )
 }
 
 /// Counts the attempts in flight per destination; one is released when its guard drops,
@@ -161,13 +213,11 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Claims items of one lane while it has free workers, each into its own task.
-async fn dispatch(p: Arc<Provider>, settings: Arc<QueueSettings>, lane: Lane) {
-    let capacity = match lane {
-        Lane::Local => settings.local_workers,
-        Lane::Remote => settings.remote_workers,
-    }
-    .max(1);
+/// Claims relays while it has free workers, each into its own task, at most
+/// `per_destination` at once to one destination.
+async fn dispatch_relays(p: Arc<Provider>, settings: Arc<QueueSettings>) {
+    const RELAYS: &[QueueKind] = &[QueueKind::Relay];
+    let capacity = settings.remote_workers.max(1);
     let slots = Arc::new(Semaphore::new(capacity));
     let in_flight = Arc::new(InFlight::default());
     let mut queued = p.store.changes().watch_queue();
@@ -177,10 +227,7 @@ async fn dispatch(p: Arc<Provider>, settings: Arc<QueueSettings>, lane: Lane) {
         };
         // Whatever is queued from now on wakes the wait below, even before it starts.
         queued.borrow_and_update();
-        let skip = match lane {
-            Lane::Local => vec![],
-            Lane::Remote => in_flight.busy(settings.per_destination.max(1)),
-        };
+        let skip = in_flight.busy(settings.per_destination.max(1));
         let claimed = {
             let (p, lease) = (p.clone(), settings.lease_secs);
             tokio::task::spawn_blocking(move || {
@@ -188,7 +235,7 @@ async fn dispatch(p: Arc<Provider>, settings: Arc<QueueSettings>, lane: Lane) {
                     p.now(),
                     lease,
                     &QueueClaim {
-                        kinds: lane.kinds(),
+                        kinds: RELAYS,
                         skip_destinations: &skip,
                     },
                 )
@@ -199,15 +246,7 @@ async fn dispatch(p: Arc<Provider>, settings: Arc<QueueSettings>, lane: Lane) {
             Ok(Ok(Some(item))) => {
                 let guard = in_flight.enter(&item.destination);
                 let (p, settings) = (p.clone(), settings.clone());
-                // The item's lines carry its transaction's identificativo (a relayed receipt
-                // has it recorded once its bytes are read).
-                let span = tracing::info_span!(
-                    "queue",
-                    item = item.id.0,
-                    kind = %item.kind,
-                    attempt = item.attempts,
-                    id = item.identificativo.as_deref().map(tracing::field::display),
-                );
+                let span = item_span(&item);
                 tokio::spawn(
                     async move {
                         attempt(&p, &settings, item).await;

@@ -598,7 +598,21 @@ pub trait QueueStore {
         now: Unix,
         lease_secs: i64,
         claim: &QueueClaim<'_>,
-    ) -> Result<Option<QueueItem>>;
+    ) -> Result<Option<QueueItem>> {
+        Ok(self
+            .queue_claim_many(now, lease_secs, claim, 1)?
+            .into_iter()
+            .next())
+    }
+    /// Like [`QueueStore::queue_claim`] for up to `max` items at once, in one transaction
+    /// (the local deliveries claim as many as they have free workers).
+    fn queue_claim_many(
+        &self,
+        now: Unix,
+        lease_secs: i64,
+        claim: &QueueClaim<'_>,
+        max: usize,
+    ) -> Result<Vec<QueueItem>>;
     /// Extends the lease of an item still being worked on; `false` if it is gone.
     fn queue_renew(&self, id: QueueId, lease_until: Unix) -> Result<bool>;
     /// At start-up of the only node using this store, nobody holds a lease: items claimed

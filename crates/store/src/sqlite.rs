@@ -1019,35 +1019,35 @@ impl SessionStore for SqliteStore {
 impl QueueStore for SqliteStore {
     /// Claims the next due item of the given kinds with a lease, skipping parked items and
     /// the destinations given; a crash before [`dequeue`] only delays it.
-    fn queue_claim(
+    fn queue_claim_many(
         &self,
         now: Unix,
         lease_secs: i64,
         claim: &QueueClaim<'_>,
-    ) -> Result<Option<QueueItem>> {
+        max: usize,
+    ) -> Result<Vec<QueueItem>> {
         let kinds: Vec<&str> = claim.kinds.iter().map(|k| k.as_str()).collect();
         let kinds =
             serde_json::to_string(&kinds).map_err(|e| StoreError::Internal(e.to_string()))?;
         let skip = serde_json::to_string(claim.skip_destinations)
             .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
         self.sql_write_relaxed(|tx| {
-            let item = tx
-                .row(
+            let mut items = tx
+                .prepare_cached(
                     "SELECT id, kind, mail_from, blob, identificativo, created, attempts, destination FROM queue
                      WHERE next_attempt <= ?1 AND lease_until <= ?1 AND parked = 0
                        AND kind IN (SELECT value FROM json_each(?2))
                        AND destination NOT IN (SELECT value FROM json_each(?3))
-                     ORDER BY next_attempt, id LIMIT 1",
-                    params![now, kinds, skip],
-                    queue_item,
-                )
-                .optional()?;
-            let Some(mut item) = item else {
-                return Ok(None);
-            };
-            tx.exec("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![item.id, now + lease_secs])?;
-            item.recipients = queue_recipients(tx, item.id)?;
-            Ok(Some(item))
+                     ORDER BY next_attempt, id LIMIT ?4",
+                )?
+                .query_map(params![now, kinds, skip, max], queue_item)?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            for item in &mut items {
+                tx.exec("UPDATE queue SET lease_until = ?2, attempts = attempts + 1 WHERE id = ?1", params![item.id, now + lease_secs])?;
+                item.recipients = queue_recipients(tx, item.id)?;
+            }
+            Ok(items)
         })
     }
 

@@ -59,6 +59,7 @@ conformance![
     blobs_round_trip_by_content_name,
     released_blobs_are_collected_after_the_grace,
     queue_claims_by_kind_and_destination,
+    queue_claims_several_at_once,
     queue_lease_hides_an_item_until_it_expires,
     queue_retry_waits_for_the_next_attempt,
     queue_parks_poison_and_unparks,

@@ -209,6 +209,7 @@ checks![
     blobs::blobs_round_trip_by_content_name,
     blobs::released_blobs_are_collected_after_the_grace,
     queue::queue_claims_by_kind_and_destination,
+    queue::queue_claims_several_at_once,
     queue::queue_lease_hides_an_item_until_it_expires,
     queue::queue_retry_waits_for_the_next_attempt,
     queue::queue_parks_poison_and_unparks,

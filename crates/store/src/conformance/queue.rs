@@ -23,6 +23,55 @@ fn temporary(next_attempt: Unix, now: Unix) -> QueueFailure<'static> {
     }
 }
 
+/// Several due items in one claim: oldest first, at most `max`, only the kinds asked,
+/// each with its recipients and under a lease (a second claim does not see them).
+pub fn queue_claims_several_at_once(s: &dyn Store) {
+    let deliveries = QueueClaim {
+        kinds: &[DELIVER],
+        skip_destinations: &[],
+    };
+    s.write(|tx| {
+        tx.enqueue(DELIVER, ALICE, &[BOB.into()], "b1", Some("ID-1"), 10)?;
+        tx.enqueue(RELAY, ALICE, &["z@fast.test".into()], "b2", None, 11)?;
+        tx.enqueue(
+            DELIVER,
+            ALICE,
+            &["carla@example.test".into()],
+            "b3",
+            None,
+            12,
+        )?;
+        tx.enqueue(DELIVER, ALICE, &[BOB.into()], "b4", None, 13)
+    })
+    .expect("enqueue");
+    let first = s
+        .queue_claim_many(20, 60, &deliveries, 2)
+        .expect("queue_claim_many");
+    let blobs: Vec<&str> = first.iter().map(|i| i.blob.as_str()).collect();
+    assert_eq!(blobs, ["b1", "b3"], "the two oldest deliveries");
+    assert_eq!(first[1].recipients, vec!["carla@example.test".to_string()]);
+    let rest = s
+        .queue_claim_many(20, 60, &deliveries, 10)
+        .expect("queue_claim_many");
+    let blobs: Vec<&str> = rest.iter().map(|i| i.blob.as_str()).collect();
+    assert_eq!(
+        blobs,
+        ["b4"],
+        "the claimed ones are leased; the relay is not asked for"
+    );
+    assert!(s
+        .queue_claim_many(20, 60, &deliveries, 10)
+        .expect("queue_claim_many")
+        .is_empty());
+    // The leases run out: all three are due again, and the relay is still there.
+    assert_eq!(
+        s.queue_claim_many(81, 60, &ANY, 10)
+            .expect("queue_claim_many")
+            .len(),
+        4
+    );
+}
+
 pub fn queue_claims_by_kind_and_destination(s: &dyn Store) {
     assert!(
         s.queue_claim(0, 60, &ANY).expect("queue_claim").is_none(),
