@@ -185,11 +185,12 @@ class Certa:
                 raise RuntimeError("Certa did not deliver in time")
             time.sleep(0.05 if not indexed else 1)
 
-    def measure(self, n, size):
+    def measure(self, c, n, size):
+        """n messages of `size` bytes from the first c senders."""
         ctx = ssl.create_default_context(cafile=os.path.join(self.data, "pki/ca.pem"))
         before = self.delivered()
-        lat, errors, start, accepted, total = send_all(self.base + 2, ctx, self.senders, self.recipients,
-                                                       self.domain, n, size)
+        lat, errors, start, accepted, total = send_all(self.base + 2, ctx, self.senders[:c],
+                                                       self.recipients[:c], self.domain, n, size)
         self.wait_delivered(before + total - len(errors))
         return result("Certa (PEC)", lat, errors, total, accepted, time.perf_counter() - start)
 
@@ -222,13 +223,14 @@ class Plain:
         self.server.start()
         wait_port(self.port)
 
-    def measure(self, n, size):
+    def measure(self, c, n, size):
+        """n messages of `size` bytes from the first c senders."""
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         before = self.server.delivered()
-        lat, errors, start, accepted, total = send_all(self.port, ctx, self.senders, self.recipients,
-                                                       self.domain, n, size)
+        lat, errors, start, accepted, total = send_all(self.port, ctx, self.senders[:c],
+                                                       self.recipients[:c], self.domain, n, size)
         deadline = time.time() + 600
         while self.server.delivered() < before + total - len(errors):
             if time.time() > deadline:
@@ -268,26 +270,18 @@ def main():
     work = tempfile.mkdtemp(prefix="certa-bench-")
     clients = max(c for c, _, _ in rows)
     results = []
-    try:
-        certa = Certa(a.certa, work, clients, a.preload)
+
+    def run_rows(server):
         try:
             for c, size, n in rows:
-                saved = certa.senders, certa.recipients
-                certa.senders, certa.recipients = saved[0][:c], saved[1][:c]
-                results.append(((c, size), certa.measure(n, size)))
-                certa.senders, certa.recipients = saved
+                results.append(((c, size), server.measure(c, n, size)))
         finally:
-            certa.stop()
+            server.stop()
+
+    try:
+        run_rows(Certa(a.certa, work, clients, a.preload))
         if anchor:
-            plain = Plain(work, clients)
-            try:
-                for c, size, n in rows:
-                    saved = plain.senders, plain.recipients
-                    plain.senders, plain.recipients = saved[0][:c], saved[1][:c]
-                    results.append(((c, size), plain.measure(n, size)))
-                    plain.senders, plain.recipients = saved
-            finally:
-                plain.stop()
+            run_rows(Plain(work, clients))
     finally:
         if a.keep:
             print(f"data and logs kept in {work}")

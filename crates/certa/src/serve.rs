@@ -489,9 +489,11 @@ async fn answer_metrics(
         let queue = tokio::task::spawn_blocking(move || -> store::Result<_> {
             Ok((store.queue_len()?, store.queue_oldest()?))
         })
-        .await;
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
         match queue {
-            Ok(Ok((depth, oldest))) => {
+            Ok((depth, oldest)) => {
                 // Every listener has its series, at 0 before its first connection.
                 let mut open: Vec<(&'static str, usize)> = LISTENERS.map(|l| (l, 0)).to_vec();
                 for (listener, n) in connections.open_by_listener() {
@@ -506,10 +508,6 @@ async fn answer_metrics(
                     queue_oldest_secs: oldest.map_or(0, |t| (now - t).max(0)),
                 };
                 ("200 OK", p.metrics.render(&gauges))
-            }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "metrics: queue not readable");
-                ("503 Service Unavailable", String::new())
             }
             Err(e) => {
                 tracing::error!(error = %e, "metrics: queue not readable");

@@ -330,19 +330,17 @@ pub async fn run_text_index(p: Arc<Provider>, every: Duration) {
         let r = tokio::task::spawn_blocking(move || {
             delivery::index_stored_batch(&q, INDEX_BATCH_MESSAGES, INDEX_BATCH_BYTES)
         })
-        .await;
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
         let pause = match r {
-            Ok(Ok(0)) => every,
-            Ok(Ok(n)) => {
+            Ok(0) => every,
+            Ok(n) => {
                 tracing::debug!(messages = n, "text added to the search index");
                 match queued.has_changed() {
                     Ok(true) => INDEX_BUSY_PAUSE,
                     _ => Duration::ZERO,
                 }
-            }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "search index not completed");
-                every
             }
             Err(e) => {
                 tracing::error!(error = %e, "search index not completed");
