@@ -30,6 +30,127 @@ pub struct Config {
     pub verification: Verification,
     #[serde(default)]
     pub log: Log,
+    #[serde(default)]
+    pub migration: MigrationSection,
+}
+
+/// Copies from old providers' boxes (`certa migrate`, the webmail's "Copia messaggi da
+/// account"; see services::migration).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MigrationSection {
+    /// The page, the banner and `migrate start`.
+    pub enabled: bool,
+    /// Users may copy every folder of the old box, not only its INBOX.
+    pub all_folders: bool,
+    /// The daily sync, "HH:MM" in Italian time.
+    pub sync_at: String,
+    /// Copies running at once.
+    pub jobs: usize,
+    /// Messages and bytes per fetch and per transaction.
+    pub batch_messages: usize,
+    pub batch_bytes: usize,
+    /// The old provider's server for the boxes of a domain.
+    pub domain: Vec<MigrationDomain>,
+}
+
+/// `[[migration.domain]]`: where the boxes of an old domain are read, and when they switch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationDomain {
+    pub name: String,
+    /// "host:port" (or "host" for 993).
+    pub server: String,
+    /// A CA file trusted for that server, besides the system's.
+    pub ca: Option<PathBuf>,
+    /// The switch-over date, "YYYY-MM-DD HH:MM" in Italian time.
+    pub switch: Option<String>,
+}
+
+impl Default for MigrationSection {
+    fn default() -> Self {
+        MigrationSection {
+            enabled: true,
+            all_folders: false,
+            sync_at: "03:00".into(),
+            jobs: 8,
+            batch_messages: 256,
+            batch_bytes: 8 << 20,
+            domain: Vec::new(),
+        }
+    }
+}
+
+impl MigrationSection {
+    /// The services' settings, with the key sealing the old passwords (`migration.key` in
+    /// the data directory, created on first use).
+    pub fn settings(&self, data: &Path) -> anyhow::Result<services::migration::Settings> {
+        let key = services::migration::SecretKey::load_or_create(&data.join("migration.key"))
+            .context("the key of the old passwords (migration.key)")?;
+        let mut s = services::migration::Settings::new(key);
+        s.enabled = self.enabled;
+        s.all_folders_allowed = self.all_folders;
+        s.sync_at = parse_hour(&self.sync_at)
+            .with_context(|| format!("[migration] sync_at {:?} is not HH:MM", self.sync_at))?;
+        s.jobs = self.jobs.max(1);
+        s.batch_messages = self.batch_messages.clamp(1, 10_000);
+        s.batch_bytes = self.batch_bytes.max(1 << 16);
+        for d in &self.domain {
+            let server = services::migration::Server::parse(&d.server).with_context(|| {
+                format!(
+                    "[[migration.domain]] {}: server {:?} is not host:port",
+                    d.name, d.server
+                )
+            })?;
+            let ca_pem = match &d.ca {
+                Some(f) => Some(
+                    std::fs::read_to_string(Config::resolve(data, f))
+                        .with_context(|| format!("reading {}", f.display()))?,
+                ),
+                None => None,
+            };
+            let switch_at = match &d.switch {
+                Some(t) => Some(parse_italian_time(t).with_context(|| {
+                    format!(
+                        "[[migration.domain]] {}: switch {t:?} is not YYYY-MM-DD HH:MM",
+                        d.name
+                    )
+                })?),
+                None => None,
+            };
+            s.domains.push(services::migration::OldDomain {
+                name: d.name.trim().to_ascii_lowercase(),
+                server,
+                ca_pem,
+                switch_at,
+            });
+        }
+        Ok(s)
+    }
+}
+
+/// "HH:MM".
+fn parse_hour(text: &str) -> Option<(u32, u32)> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
+}
+
+/// "YYYY-MM-DD HH:MM" (or "YYYY-MM-DD", midnight) in Italian time, as Unix seconds.
+pub fn parse_italian_time(text: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let text = text.trim();
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp())
 }
 
 /// What `certa serve` logs and how (to standard error).

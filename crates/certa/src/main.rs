@@ -6,6 +6,7 @@ mod bench;
 mod config;
 mod index_cmd;
 mod logging;
+mod migrate_cmd;
 mod queue_cmd;
 mod quickstart;
 mod serve;
@@ -94,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: index_cmd::IndexCommand,
     },
+    /// Copies from an old provider's box: start, status, sync, report, stop.
+    Migrate {
+        #[command(subcommand)]
+        command: migrate_cmd::MigrateCommand,
+    },
     /// Benchmarks that print figures (not tests).
     Bench {
         #[command(subcommand)]
@@ -149,6 +155,7 @@ fn main() -> ExitCode {
         Command::Queue { command } => queue_cmd::run(data, command),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Index { command } => ok(index_cmd::run(data, command)),
+        Command::Migrate { command } => migrate_cmd::run(data, command),
         Command::Bench { command } => ok(bench::run(command)),
     };
     match result {

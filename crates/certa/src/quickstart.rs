@@ -117,6 +117,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         web: Default::default(),
         verification: Default::default(),
         log: Default::default(),
+        migration: Default::default(),
     };
     config.save(a.data)?;
 

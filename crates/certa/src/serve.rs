@@ -81,6 +81,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             .context("the SRS secret (srs.key)")?,
         index_cache: Default::default(),
         metrics,
+        migration: cfg.migration.settings(data)?,
     })
 }
 
@@ -245,6 +246,13 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         println!("Certa: {released} operazioni interrotte riprendono");
         tracing::info!(released, "queue work interrupted by a stop resumes");
     }
+    let copies = p.store.migration_release_leases()?;
+    if copies > 0 {
+        tracing::info!(
+            copies,
+            "copies from old providers interrupted by a stop resume"
+        );
+    }
     let tls = acceptor(data, &cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -358,6 +366,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             p.clone(),
             Duration::from_secs(cfg.timers.scan_secs.max(1)),
         ));
+        tokio::spawn(services::migration::run_due_jobs(p.clone()));
         let l = &cfg.listen;
         tracing::info!(
             provider = %cfg.provider.name,

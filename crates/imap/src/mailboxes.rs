@@ -433,6 +433,7 @@ impl Session {
                 bytes: m.message.clone(),
                 flags,
                 internal_date,
+                uid: None,
             });
         }
         Ok((folder, ingests))
@@ -620,6 +621,7 @@ fn copy_ingest(m: &Ingest) -> Ingest {
         bytes: m.bytes.clone(),
         flags: m.flags.clone(),
         internal_date: m.internal_date,
+        uid: m.uid,
     }
 }
 

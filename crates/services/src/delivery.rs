@@ -177,6 +177,9 @@ pub struct Ingest {
     /// Space-separated IMAP flags.
     pub flags: String,
     pub internal_date: Option<i64>,
+    /// The UID it should have (a copy keeping the old provider's UIDs), when the folder's
+    /// next is not above it; `None`: the next.
+    pub uid: Option<i64>,
 }
 
 /// Several messages in one transaction (one fsync for all): all are appended or none.
@@ -186,19 +189,36 @@ pub fn ingest_all(
     address: &str,
     messages: Vec<Ingest>,
 ) -> Result<Vec<i64>, StoreError> {
+    ingest_all_with(p, address, messages, |_, _| Ok(()))
+}
+
+/// Like [`ingest_all`], with `then` run in the same transaction once the messages are
+/// appended (given their UIDs): what it writes commits with them or not at all (a copy from
+/// an old provider records its items so).
+pub fn ingest_all_with(
+    p: &Provider,
+    address: &str,
+    messages: Vec<Ingest>,
+    then: impl FnOnce(&dyn Tx, &[i64]) -> Result<(), StoreError>,
+) -> Result<Vec<i64>, StoreError> {
     let mut stored = Vec::with_capacity(messages.len());
     for m in messages {
         let mut s = Stored::put(p, m.bytes, None)?;
         s.meta.flags = m.flags;
         s.meta.internal_date = m.internal_date;
-        stored.push((m.folder, s));
+        stored.push((m.folder, s, m.uid));
     }
     let now = p.now();
     p.store.write(|db| {
-        stored
+        let uids = stored
             .iter()
-            .map(|(folder, s)| append(db, address, folder, s, now, true))
-            .collect()
+            .map(|(folder, s, uid)| match uid {
+                None => append(db, address, folder, s, now, true),
+                Some(uid) => append_keeping_uid(db, address, folder, s, now, *uid),
+            })
+            .collect::<Result<Vec<i64>, StoreError>>()?;
+        then(db, &uids)?;
+        Ok(uids)
     })
 }
 
@@ -265,6 +285,33 @@ pub fn append(
     enforce_quota: bool,
 ) -> Result<i64, StoreError> {
     append_with(db, address, folder, s, &s.meta, now, enforce_quota)
+}
+
+/// Appends with the UID asked for when the folder's next UID is not above it, else with the
+/// next (a copy keeping the old provider's UIDs, when a local message took one meanwhile);
+/// the quota is enforced.
+fn append_keeping_uid(
+    db: &dyn Tx,
+    address: &str,
+    folder: &str,
+    s: &Stored,
+    now: i64,
+    uid: i64,
+) -> Result<i64, StoreError> {
+    let usage = db.usage(address)?;
+    if usage.used + s.size > usage.quota {
+        return Err(StoreError::OverQuota(address.to_string()));
+    }
+    s.persist(db)?;
+    let m = NewMessage {
+        blob: &s.blob,
+        size: s.size,
+        meta: &s.meta,
+    };
+    match db.append_at(address, folder, uid, &m, now) {
+        Err(StoreError::Refused(_)) => db.append(address, folder, &m, now),
+        r => r,
+    }
 }
 
 /// Appends with flags already set (the sender's copy in Posta inviata is `\Seen`).

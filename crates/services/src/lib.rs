@@ -24,6 +24,7 @@ pub mod dns;
 pub mod incoming;
 pub mod mailbox;
 pub mod metrics;
+pub mod migration;
 pub mod outcome;
 pub mod principal;
 pub mod provider;

@@ -104,6 +104,8 @@ pub struct Provider {
     pub index_cache: std::sync::Mutex<Option<(String, Arc<ProviderIndex>)>>,
     /// The counters `/metrics` exposes.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Copies from old providers' boxes: settings and the key sealing the old passwords.
+    pub migration: crate::migration::Settings,
 }
 
 /// A login finding the limits of attempts in flight full waits this long at most...

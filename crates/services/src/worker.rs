@@ -500,7 +500,7 @@ async fn fail(p: &Arc<Provider>, settings: &QueueSettings, item: &QueueItem, f: 
     }
 }
 
-fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::ErrorStack> {
+pub(crate) fn connector(ca_pem: Option<&str>) -> Result<SslConnector, openssl::error::ErrorStack> {
     let mut b = SslConnector::builder(SslMethod::tls_client())?;
     b.set_verify(SslVerifyMode::PEER);
     if let Some(pem) = ca_pem {

@@ -185,6 +185,7 @@ async fn a_full_mailbox_refuses_appends_and_copies_and_keeps_what_it_has() {
         bytes: message("grande", &"x".repeat(10_000)),
         flags: String::new(),
         internal_date: None,
+        uid: None,
     };
     assert!(matches!(
         run(&t, &who, move |m| m.append(big)).await,
@@ -344,6 +345,7 @@ async fn search_answers_are_the_same_with_the_indexer_behind_and_caught_up() {
             bytes: message(subject, body),
             flags: String::new(),
             internal_date: None,
+            uid: None,
         };
         run(&t, &who, move |a| a.append(m)).await.unwrap();
     }

@@ -88,6 +88,38 @@ fn remember_uidvalidity(tx: &Connection, mailbox_id: MailboxId) -> Result<()> {
     Ok(())
 }
 
+/// See `Tx::adopt_uidvalidity`.
+pub fn adopt_uidvalidity(
+    tx: &Connection,
+    address: &str,
+    name: &str,
+    uidvalidity: i64,
+) -> Result<bool> {
+    if !(1..=i64::from(u32::MAX)).contains(&uidvalidity) {
+        return Ok(false);
+    }
+    let (mailbox_id, created, given_out): (MailboxId, Unix, i64) = tx
+        .row(
+            "SELECT id, created, max(last_uidvalidity,
+                 (SELECT coalesce(max(uidvalidity), 0) FROM folders WHERE mailbox_id = m.id))
+             FROM mailboxes m WHERE address = ?1",
+            [address],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+    if uidvalidity >= created && uidvalidity <= given_out {
+        return Ok(false);
+    }
+    remember_uidvalidity(tx, mailbox_id)?;
+    let n = tx.exec(
+        "UPDATE folders SET uidvalidity = ?3 WHERE mailbox_id = ?1 AND name = ?2 AND uidnext = 1
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE folder_id = folders.id)",
+        params![mailbox_id, name, uidvalidity],
+    )?;
+    Ok(n == 1)
+}
+
 pub fn create_folder(tx: &Connection, mailbox_id: MailboxId, name: &str, now: Unix) -> Result<()> {
     let uidvalidity = new_uidvalidity(tx, mailbox_id, now)?;
     let n = tx.exec(

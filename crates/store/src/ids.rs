@@ -44,3 +44,11 @@ id!(
     /// An item of the delivery queue.
     QueueId
 );
+id!(
+    /// A copy from an old provider's box into one of ours.
+    MigrationJobId
+);
+id!(
+    /// A folder of the old box, as a copy knows it.
+    MigrationFolderId
+);

@@ -103,6 +103,42 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Where a copy from an old provider's box stands (issue 15; seed 000's states).
+    pub enum MigrationState ("migration state") {
+        /// Started: checking the old box (credentials, size, space) before copying.
+        Preparing => "preparing",
+        /// Copying messages.
+        Copying => "copying",
+        /// Everything copied; kept in step by a sync every day until the switch.
+        Copied => "copied",
+        /// Stopped by an error (its kind says what to do); starting again resumes.
+        Failed => "failed",
+        /// Stopped by the user or the operator: the old password is erased.
+        Stopped => "stopped",
+        /// The switch-over date passed: the last sync ran, the old password is erased.
+        Finished => "finished",
+    }
+}
+
+text_enum! {
+    /// Why a copy from an old provider stopped, by what the user or the operator can do.
+    pub enum MigrationErrorKind ("migration error kind") {
+        /// The old provider refused the address or the password.
+        Credentials => "credentials",
+        /// Not enough space in the box for what the old box holds.
+        Space => "space",
+        /// The old server did not answer (DNS, connection refused, timeout).
+        Unreachable => "unreachable",
+        /// The old server's TLS certificate is not trusted, or the handshake failed.
+        Tls => "tls",
+        /// The old server keeps refusing connections (too many, unavailable).
+        Throttled => "throttled",
+        /// The old server broke the protocol, or our side failed.
+        Internal => "internal",
+    }
+}
+
 impl DeliveryState {
     /// The states of a certified recipient still waiting for its delivery receipt, whom
     /// the 12 and 24 hour notices are about (RFC 6109 §3.1.6).
@@ -128,6 +164,12 @@ mod tests {
         }
         for s in DeliveryState::ALL {
             assert_eq!(s.as_str().parse::<DeliveryState>(), Ok(*s));
+        }
+        for s in MigrationState::ALL {
+            assert_eq!(s.as_str().parse::<MigrationState>(), Ok(*s));
+        }
+        for k in MigrationErrorKind::ALL {
+            assert_eq!(k.as_str().parse::<MigrationErrorKind>(), Ok(*k));
         }
         assert_eq!(
             "Deliver".parse::<QueueKind>(),

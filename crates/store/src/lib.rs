@@ -17,6 +17,7 @@ mod group;
 mod ids;
 mod kinds;
 mod log;
+mod migration;
 mod sessions;
 mod sqlite;
 mod text;
@@ -24,9 +25,12 @@ mod text;
 pub use blob::{blob_name, BlobStore, LocalBlobs};
 pub use changes::{ChangeFeed, LocalChanges};
 pub use folders::normalize_flags;
-pub use ids::{FolderId, MailboxId, QueueId};
-pub use kinds::{DeliveryState, QueueFailureKind, QueueKind};
+pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};
+pub use kinds::{DeliveryState, MigrationErrorKind, MigrationState, QueueFailureKind, QueueKind};
 pub use log::{LogEvent, LogVerifyError};
+pub use migration::{
+    MigrationFolder, MigrationItem, MigrationJob, MigrationStore, NewMigrationJob, SourceKey,
+};
 pub use sqlite::SqliteStore;
 
 use pec::{MessageKind, ReceiptType, RecipientKind};
@@ -329,6 +333,23 @@ pub trait Tx {
     /// Appends a message to a folder of a mailbox: next UID and MODSEQ, its size added to
     /// the mailbox's use. Returns the UID.
     fn append(&self, address: &str, folder: &str, m: &NewMessage<'_>, now: Unix) -> Result<i64>;
+    /// Like [`Tx::append`] with the given UID (a copy keeping the old provider's UIDs): it
+    /// must not be below the folder's UIDNEXT, which becomes `uid + 1`; a lower one is refused
+    /// (`Refused`) and nothing is written.
+    fn append_at(
+        &self,
+        address: &str,
+        folder: &str,
+        uid: i64,
+        m: &NewMessage<'_>,
+        now: Unix,
+    ) -> Result<i64>;
+    /// Gives a folder that never held a message another UIDVALIDITY (a copy keeping the old
+    /// provider's): only if no folder of the mailbox could have had it (it is below the
+    /// mailbox's creation, or above every value given out), so a client's cache of another
+    /// folder by that name is never taken for this one (RFC 9051 §2.3.1.1). `false` when it
+    /// may not.
+    fn adopt_uidvalidity(&self, address: &str, folder: &str, uidvalidity: i64) -> Result<bool>;
     /// Copies (or moves) messages to another folder of the same mailbox: (old, new) UIDs.
     /// A copy adds their size to the mailbox's use; a move does not change it.
     fn copy_messages(
@@ -384,6 +405,9 @@ pub trait Tx {
         recipient: &str,
         now: Unix,
     ) -> Result<bool>;
+    /// Records messages a copy from an old provider appended in this transaction
+    /// (`MigrationStore`): with them, or not at all.
+    fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()>;
 }
 
 /// A mailbox's quota and what it uses, in bytes.
@@ -442,6 +466,7 @@ pub trait Store:
     + DirectoryStore
     + QueueStore
     + PecStore
+    + MigrationStore
     + Blobs
     + Send
     + Sync
@@ -460,8 +485,8 @@ pub trait Store:
 /// Every trait of the store, for `use store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        AccountStore, Blobs, DirectoryStore, MailStore, PecStore, QueueStore, SessionStore,
-        SettingStore, Store,
+        AccountStore, Blobs, DirectoryStore, MailStore, MigrationStore, PecStore, QueueStore,
+        SessionStore, SettingStore, Store,
     };
 }
 

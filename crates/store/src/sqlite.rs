@@ -348,6 +348,54 @@ const MIGRATIONS: &[&str] = &[
         SELECT mailbox_id, name FROM folders WHERE subscribed = 1;
     ALTER TABLE folders DROP COLUMN subscribed;
     "#,
+    // 18 (copies from an old provider, issue 15): one job per mailbox, the old box's folders
+    // as the job knows them, one item per source message copied (see migration.rs). Job ids
+    // are never reused: a report names its job.
+    r#"
+    CREATE TABLE migration_jobs(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        mailbox_id INTEGER NOT NULL UNIQUE REFERENCES mailboxes(id) ON DELETE CASCADE,
+        old_address TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        ca_pem TEXT,
+        into_inbox INTEGER NOT NULL,
+        all_folders INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        error_kind TEXT,
+        error_detail TEXT,
+        state_since INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        switch_at INTEGER,
+        next_run INTEGER,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        runs INTEGER NOT NULL DEFAULT 0,
+        last_run_started INTEGER,
+        last_run_finished INTEGER,
+        last_run_ms INTEGER,
+        source_messages INTEGER NOT NULL DEFAULT 0,
+        source_bytes INTEGER NOT NULL DEFAULT 0,
+        secret BLOB);
+    CREATE INDEX migration_jobs_due ON migration_jobs(next_run);
+    CREATE TABLE migration_folders(
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES migration_jobs(id) ON DELETE CASCADE,
+        source BLOB NOT NULL,
+        dest TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL DEFAULT 0,
+        UNIQUE(job_id, source));
+    CREATE TABLE migration_items(
+        folder_id INTEGER NOT NULL REFERENCES migration_folders(id) ON DELETE CASCADE,
+        uidvalidity INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        dest_uid INTEGER NOT NULL,
+        deleted_at_source INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY(folder_id, uidvalidity, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX migration_items_hash ON migration_items(folder_id, sha256);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -1159,6 +1207,142 @@ impl QueueStore for SqliteStore {
     }
 }
 
+impl MigrationStore for SqliteStore {
+    fn migration_start(&self, job: &NewMigrationJob<'_>, now: Unix) -> Result<MigrationJobId> {
+        self.sql_write(|tx| crate::migration::start(tx, job, now))
+    }
+
+    fn migration_jobs(&self) -> Result<Vec<MigrationJob>> {
+        self.read(|c| crate::migration::jobs(c, None))
+    }
+
+    fn migration_job(&self, mailbox_id: MailboxId) -> Result<Option<MigrationJob>> {
+        Ok(self
+            .read(|c| crate::migration::jobs(c, Some(mailbox_id)))?
+            .into_iter()
+            .next())
+    }
+
+    fn migration_claim(&self, now: Unix, lease_secs: i64, max: usize) -> Result<Vec<MigrationJob>> {
+        self.sql_write_relaxed(|tx| crate::migration::claim(tx, now, lease_secs, max))
+    }
+
+    fn migration_renew(&self, id: MigrationJobId, lease_until: Unix) -> Result<()> {
+        self.sql_write_relaxed(|tx| {
+            tx.exec(
+                "UPDATE migration_jobs SET lease_until = ?2 WHERE id = ?1",
+                params![id, lease_until],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn migration_release_leases(&self) -> Result<usize> {
+        self.sql_write(|tx| {
+            Ok(tx.exec(
+                "UPDATE migration_jobs SET lease_until = 0 WHERE lease_until > 0",
+                [],
+            )?)
+        })
+    }
+
+    fn migration_set_state(
+        &self,
+        id: MigrationJobId,
+        state: MigrationState,
+        error: Option<(MigrationErrorKind, &str)>,
+        now: Unix,
+    ) -> Result<()> {
+        self.sql_write(|tx| crate::migration::set_state(tx, id, state, error, now))
+    }
+
+    fn migration_set_source(&self, id: MigrationJobId, messages: i64, bytes: i64) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.exec(
+                "UPDATE migration_jobs SET source_messages = ?2, source_bytes = ?3 WHERE id = ?1",
+                params![id, messages, bytes],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn migration_end_run(
+        &self,
+        id: MigrationJobId,
+        started: Unix,
+        (finished, ms): (Unix, i64),
+        next_run: Option<Unix>,
+    ) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.exec(
+                "UPDATE migration_jobs SET runs = runs + 1, last_run_started = ?2,
+                   last_run_finished = ?3, last_run_ms = ?4, next_run = ?5, lease_until = 0
+                 WHERE id = ?1",
+                params![id, started, finished, ms, next_run],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn migration_schedule(&self, id: MigrationJobId, at: Option<Unix>) -> Result<bool> {
+        self.sql_write(|tx| {
+            Ok(tx.exec(
+                "UPDATE migration_jobs SET next_run = ?2 WHERE id = ?1",
+                params![id, at],
+            )? == 1)
+        })
+    }
+
+    fn migration_erase_secret(&self, id: MigrationJobId) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.exec(
+                "UPDATE migration_jobs SET secret = NULL WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn migration_folder(
+        &self,
+        job: MigrationJobId,
+        source: &[u8],
+        dest: &str,
+    ) -> Result<MigrationFolder> {
+        self.sql_write(|tx| crate::migration::folder(tx, job, source, dest))
+    }
+
+    fn migration_folders(&self, job: MigrationJobId) -> Result<Vec<MigrationFolder>> {
+        self.read(|c| crate::migration::folders(c, job))
+    }
+
+    fn migration_set_uidvalidity(&self, folder: MigrationFolderId, uidvalidity: i64) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.exec(
+                "UPDATE migration_folders SET uidvalidity = ?2 WHERE id = ?1",
+                params![folder, uidvalidity],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn migration_items(&self, folder: MigrationFolderId) -> Result<Vec<MigrationItem>> {
+        self.read(|c| crate::migration::items(c, folder))
+    }
+
+    fn migration_mark_deleted(&self, folder: MigrationFolderId, keys: &[SourceKey]) -> Result<()> {
+        self.sql_write(|tx| crate::migration::mark_deleted(tx, folder, keys))
+    }
+
+    fn migration_rekey(
+        &self,
+        folder: MigrationFolderId,
+        moves: &[(SourceKey, SourceKey)],
+    ) -> Result<()> {
+        self.sql_write(|tx| crate::migration::rekey(tx, folder, moves))
+    }
+}
+
 impl PecStore for SqliteStore {
     fn transaction(&self, identificativo: &str) -> Result<Option<PecTransaction>> {
         self.read(|c| {
@@ -1323,7 +1507,68 @@ struct SqliteTx<'a> {
     queued: &'a Cell<bool>,
 }
 
+impl SqliteTx<'_> {
+    /// Appends with the next UID, or with `at` when it is not below the next (then the next
+    /// is the one after it); a lower `at` is refused and nothing is written.
+    fn append_uid(
+        &self,
+        address: &str,
+        folder: &str,
+        m: &NewMessage<'_>,
+        now: Unix,
+        at: Option<i64>,
+    ) -> Result<i64> {
+        let mailbox_id: MailboxId = self
+            .tx
+            .row(
+                "SELECT id FROM mailboxes WHERE address = ?1",
+                [address],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+        let (folder_id, uid, modseq): (FolderId, i64, i64) = self.tx
+        .row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("folder {folder} of {address}")))?;
+        let uid = match at {
+            None => uid,
+            Some(at) if at >= uid && at <= i64::from(u32::MAX) => at,
+            Some(at) => {
+                return Err(StoreError::Refused(format!(
+                    "UID {at} is below the folder's next ({uid})"
+                )))
+            }
+        };
+        let text_id = match &m.meta.text {
+            Some(text) => Some(crate::text::index(self.tx, mailbox_id, m.blob, text)?),
+            None => crate::text::existing(self.tx, mailbox_id, m.blob)?,
+        };
+        self.tx.exec(
+        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind.map(MessageKind::code), m.meta.identificativo, m.meta.structure, text_id],
+    )?;
+        self.tx.exec(
+            "UPDATE folders SET uidnext = ?3 + 1, highestmodseq = ?2 WHERE id = ?1",
+            params![folder_id, modseq, uid],
+        )?;
+        self.tx.exec(
+            "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
+            params![mailbox_id, m.size],
+        )?;
+        self.touched.borrow_mut().push(mailbox_id);
+        Ok(uid)
+    }
+}
+
 impl Tx for SqliteTx<'_> {
+    fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()> {
+        crate::migration::record(self.tx, folder, items)
+    }
+
     /// Small message bytes are kept in the database, in the transaction that references
     /// them; large ones are in the blob store already.
     fn keep_blob(&self, blob: &PreparedBlob) -> Result<()> {
@@ -1379,40 +1624,22 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn append(&self, address: &str, folder: &str, m: &NewMessage<'_>, now: Unix) -> Result<i64> {
-        let mailbox_id: MailboxId = self
-            .tx
-            .row(
-                "SELECT id FROM mailboxes WHERE address = ?1",
-                [address],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
-        let (folder_id, uid, modseq): (FolderId, i64, i64) = self.tx
-        .row("SELECT id, uidnext, highestmodseq + 1 FROM folders WHERE mailbox_id = ?1 AND name = ?2", params![mailbox_id, folder], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("folder {folder} of {address}")))?;
-        let text_id = match &m.meta.text {
-            Some(text) => Some(crate::text::index(self.tx, mailbox_id, m.blob, text)?),
-            None => crate::text::existing(self.tx, mailbox_id, m.blob)?,
-        };
-        self.tx.exec(
-        "INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, blob, subject, sender, pec_kind, identificativo, structure, text_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![folder_id, uid, modseq, crate::normalize_flags(m.meta.flags.split(' ')), m.meta.internal_date.unwrap_or(now), m.size, m.blob, m.meta.subject, m.meta.sender, m.meta.pec_kind.map(MessageKind::code), m.meta.identificativo, m.meta.structure, text_id],
-    )?;
-        self.tx.exec(
-            "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = ?2 WHERE id = ?1",
-            params![folder_id, modseq],
-        )?;
-        self.tx.exec(
-            "UPDATE mailboxes SET used = used + ?2 WHERE id = ?1",
-            params![mailbox_id, m.size],
-        )?;
-        self.touched.borrow_mut().push(mailbox_id);
-        Ok(uid)
+        self.append_uid(address, folder, m, now, None)
+    }
+
+    fn append_at(
+        &self,
+        address: &str,
+        folder: &str,
+        uid: i64,
+        m: &NewMessage<'_>,
+        now: Unix,
+    ) -> Result<i64> {
+        self.append_uid(address, folder, m, now, Some(uid))
+    }
+
+    fn adopt_uidvalidity(&self, address: &str, folder: &str, uidvalidity: i64) -> Result<bool> {
+        crate::folders::adopt_uidvalidity(self.tx, address, folder, uidvalidity)
     }
 
     /// Queues work for the delivery workers, one row per recipient beside the item.

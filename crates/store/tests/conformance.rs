@@ -70,4 +70,7 @@ conformance![
     legal_log_chain_and_records,
     legal_log_retention_keeps_the_chain,
     quarantine_and_its_retention,
+    migration_jobs_start_claim_and_resume,
+    migration_items_commit_with_their_messages,
+    kept_uids_and_uidvalidity,
 ];

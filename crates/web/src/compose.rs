@@ -432,6 +432,7 @@ fn submit(
             bytes,
             flags: "\\Draft \\Seen".into(),
             internal_date: None,
+            uid: None,
         })?;
         drop_replaced_draft(mb, &d)?;
         return Ok(page(&SentPage {

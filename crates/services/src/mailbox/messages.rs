@@ -62,6 +62,42 @@ impl Access {
         )?)
     }
 
+    /// Messages copied from another provider (issue 15): like [`Access::append_all`], with
+    /// `\Recent` dropped (it is the session's, not the message's) and `then` run in the same
+    /// transaction with their UIDs, so what it records commits with them or not at all.
+    pub fn import_all(
+        &self,
+        mut messages: Vec<Ingest>,
+        then: impl FnOnce(&dyn store::Tx, &[i64]) -> Result<(), StoreError>,
+    ) -> Result<Vec<i64>, MailboxError> {
+        self.may(Permission::Modify)?;
+        for m in &mut messages {
+            m.flags = canonical_flags(&m.flags)
+                .split(' ')
+                .filter(|f| !f.is_empty() && *f != "\\Recent")
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        Ok(crate::delivery::ingest_all_with(
+            &self.p,
+            &self.who.address,
+            messages,
+            then,
+        )?)
+    }
+
+    /// Gives a folder that never held a message the old provider's UIDVALIDITY, so that the
+    /// messages copied keep their UIDs for a program that reads the box by UID (issue 15).
+    /// `false` when the store may not (see `Tx::adopt_uidvalidity`).
+    pub fn adopt_uidvalidity(&self, folder: &str, uidvalidity: i64) -> Result<bool, MailboxError> {
+        self.may(Permission::Modify)?;
+        let address = self.who.address.clone();
+        Ok(self
+            .p
+            .store
+            .write(|tx| tx.adopt_uidvalidity(&address, folder, uidvalidity))?)
+    }
+
     /// One message handed in: its UID.
     pub fn append(&self, message: Ingest) -> Result<i64, MailboxError> {
         self.append_all(vec![message])?

@@ -11,6 +11,7 @@
 mod accounts;
 mod blobs;
 mod messages;
+mod migration;
 mod pec;
 mod queue;
 
@@ -220,4 +221,7 @@ checks![
     pec::legal_log_chain_and_records,
     pec::legal_log_retention_keeps_the_chain,
     pec::quarantine_and_its_retention,
+    migration::migration_jobs_start_claim_and_resume,
+    migration::migration_items_commit_with_their_messages,
+    migration::kept_uids_and_uidvalidity,
 ];

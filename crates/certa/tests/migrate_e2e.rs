@@ -1,0 +1,452 @@
+//! Copies from an old provider (issue 15) against a real one: Debian's Dovecot over IMAPS with
+//! a CA of its own, seeded with real signed PEC messages and generated mail (attachments,
+//! 8-bit bytes without MIME, odd MIME, long lines), flags and old internal dates. The copy is
+//! started with `certa migrate` and run by `certa serve`; both boxes are read back over IMAPS
+//! with Python's imaplib (`tests/clients/old_provider.py`) and compared byte for byte.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOOL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/old_provider.py");
+const OLD_USER: &str = "vecchio@pec.vecchio.test";
+const OLD_PASSWORD: &str = "Vecchia$Pass1";
+
+/// Dovecot as the old provider, stopped when the test ends.
+struct OldProvider {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl OldProvider {
+    fn start() -> OldProvider {
+        testkit::require(&["dovecot", "openssl", "python3"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = tool(&["setup", path(dir.path())]);
+        let setup: Value = serde_json::from_str(&out).expect("setup JSON");
+        let port = setup["imaps"].as_u64().expect("port") as u16;
+        let child = Command::new("dovecot")
+            .args(["-F", "-c"])
+            .arg(dir.path().join("dovecot.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dovecot");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "dovecot did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OldProvider { dir, port, child }
+    }
+
+    fn dir(&self) -> &str {
+        path(self.dir.path())
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn seed(&self) {
+        let pec = shared().join("fixtures/pec-real");
+        tool(&["seed", self.dir(), path(&pec)]);
+    }
+
+    fn dump(&self) -> Dump {
+        dump(self.port, OLD_USER, OLD_PASSWORD, &self.ca(), "INBOX")
+    }
+}
+
+impl Drop for OldProvider {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+fn tool(args: &[&str]) -> String {
+    let out = testkit::tool("python3")
+        .arg(TOOL)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "old_provider.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A folder as imaplib reads it: UIDVALIDITY and (uid, sha256, flags, date) per message.
+#[derive(Debug)]
+struct Dump {
+    uidvalidity: u64,
+    messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Message {
+    uid: u64,
+    sha256: String,
+    flags: Vec<String>,
+    date: i64,
+}
+
+fn dump(port: u16, user: &str, password: &str, ca: &Path, folder: &str) -> Dump {
+    let out = tool(&[
+        "dump",
+        "127.0.0.1",
+        &port.to_string(),
+        user,
+        password,
+        path(ca),
+        folder,
+    ]);
+    let v: Value = serde_json::from_str(&out).expect("dump JSON");
+    let messages = v["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| Message {
+            uid: m["uid"].as_u64().expect("uid"),
+            sha256: m["sha256"].as_str().expect("sha256").to_string(),
+            flags: m["flags"]
+                .as_array()
+                .expect("flags")
+                .iter()
+                .map(|f| f.as_str().expect("flag").to_string())
+                .collect(),
+            date: m["date"].as_i64().expect("date"),
+        })
+        .collect();
+    Dump {
+        uidvalidity: v["uidvalidity"].as_u64().expect("uidvalidity"),
+        messages,
+    }
+}
+
+/// Our side of the copy: Certa's IMAPS, read the same way.
+fn dump_here(node: &Node, user: &str, folder: &str) -> Dump {
+    dump(node.base + 4, user, PASSWORD, &node.ca(), folder)
+}
+
+fn status(node: &Node, address: &str) -> Value {
+    let out = certa_ok(node.data(), &["migrate", "status", address, "--json"]);
+    let v: Value = serde_json::from_str(&out).expect("status JSON");
+    v.as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .expect("one job")
+}
+
+/// Waits until the job's state is `state` and it has run more than `runs` times.
+fn wait_state(node: &Node, address: &str, state: &str, runs: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = status(node, address);
+        if s["state"] == state && s["runs"].as_i64().unwrap_or(0) > runs {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {state}: {s}\n{}",
+            std::fs::read_to_string(node.log_path()).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn password_file(dir: &Path, password: &str) -> PathBuf {
+    let f = dir.join("old-password");
+    std::fs::write(&f, format!("{password}\n")).expect("write");
+    f
+}
+
+fn start(node: &Node, old: &OldProvider, address: &str, password: &Path, extra: &[&str]) -> String {
+    let server = old.server();
+    let ca = old.ca();
+    let mut args = vec![
+        "migrate",
+        "start",
+        address,
+        "--old-address",
+        OLD_USER,
+        "--password-file",
+        path(password),
+        "--server",
+        &server,
+        "--ca",
+        path(&ca),
+    ];
+    args.extend_from_slice(extra);
+    certa_ok(node.data(), &args)
+}
+
+fn sorted_hashes(d: &Dump) -> Vec<String> {
+    let mut v: Vec<String> = d.messages.iter().map(|m| m.sha256.clone()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn migrate_copies_byte_identical_then_syncs_without_duplicates() {
+    let old = OldProvider::start();
+    old.seed();
+    let source = old.dump();
+    assert!(
+        source.messages.len() >= 25,
+        "seeded: {}",
+        source.messages.len()
+    );
+    let mut node = Node::new("pec.nuovo.test", None);
+    let user = node.mailbox("ufficio");
+    node.start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let pw = password_file(work.path(), OLD_PASSWORD);
+
+    let out = start(&node, &old, &user, &pw, &[]);
+    assert!(out.contains("In preparazione"), "{out}");
+    let s = wait_state(&node, &user, "copied", 0);
+    assert_eq!(
+        s["copied_messages"].as_u64(),
+        Some(source.messages.len() as u64)
+    );
+    assert_eq!(s["source_messages"], s["copied_messages"]);
+
+    // Into the folder named after the old address: every message byte-identical, with its
+    // flags and its internal date.
+    let here = dump_here(&node, &user, OLD_USER);
+    assert_eq!(here.messages.len(), source.messages.len());
+    for (a, b) in source.messages.iter().zip(&here.messages) {
+        assert_eq!(a.sha256, b.sha256, "bytes of source UID {}", a.uid);
+        assert_eq!(a.flags, b.flags, "flags of source UID {}", a.uid);
+        assert_eq!(a.date, b.date, "internal date of source UID {}", a.uid);
+    }
+    assert!(
+        dump_here(&node, &user, "INBOX").messages.is_empty(),
+        "nothing in INBOX"
+    );
+    // A new folder keeps the old UIDVALIDITY and UIDs: a program reading by UID sees the
+    // same box.
+    assert_eq!(here.uidvalidity, source.uidvalidity);
+    assert_eq!(
+        here.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        source.messages.iter().map(|m| m.uid).collect::<Vec<_>>()
+    );
+    // Nothing changed at the source: BODY.PEEK[] set no \Seen.
+    let after = old.dump();
+    assert_eq!(
+        after.messages.iter().map(|m| &m.flags).collect::<Vec<_>>(),
+        source.messages.iter().map(|m| &m.flags).collect::<Vec<_>>()
+    );
+
+    // New arrivals come at the next sync; a deletion at the source stays here.
+    tool(&["append", old.dir(), "3", "sync1"]);
+    let deleted = source.messages[1].uid.to_string();
+    tool(&["expunge", old.dir(), &deleted]);
+    certa_ok(node.data(), &["migrate", "sync", &user]);
+    let runs = s["runs"].as_i64().unwrap_or(0);
+    let s = wait_state(&node, &user, "copied", runs);
+    assert_eq!(s["deleted_at_source"].as_u64(), Some(1));
+    let here = dump_here(&node, &user, OLD_USER);
+    assert_eq!(here.messages.len(), source.messages.len() + 3);
+    assert!(
+        here.messages
+            .iter()
+            .any(|m| m.sha256 == source.messages[1].sha256),
+        "the message deleted at the source is still here"
+    );
+    let now_at_source = old.dump();
+    for m in &now_at_source.messages {
+        assert!(
+            here.messages
+                .iter()
+                .any(|h| h.uid == m.uid && h.sha256 == m.sha256),
+            "UID {} kept for a new arrival",
+            m.uid
+        );
+    }
+    let mut expected = sorted_hashes(&now_at_source);
+    expected.push(source.messages[1].sha256.clone());
+    expected.sort();
+    assert_eq!(sorted_hashes(&here), expected);
+
+    // A re-run adds nothing.
+    let runs = s["runs"].as_i64().unwrap_or(0);
+    certa_ok(node.data(), &["migrate", "sync", &user]);
+    let s = wait_state(&node, &user, "copied", runs);
+    assert_eq!(
+        dump_here(&node, &user, OLD_USER).messages.len(),
+        here.messages.len()
+    );
+    assert_eq!(
+        s["copied_messages"].as_u64(),
+        Some(here.messages.len() as u64)
+    );
+
+    // The report names every message with its hash.
+    let report: Value = serde_json::from_str(&certa_ok(
+        node.data(),
+        &["migrate", "report", &user, "--json"],
+    ))
+    .expect("report JSON");
+    let mut reported: Vec<String> = report["folders"][0]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["sha256"].as_str().expect("sha").to_string())
+        .collect();
+    reported.sort();
+    assert_eq!(reported, expected);
+
+    // Stop: the old password is erased, no more syncs.
+    let out = certa_ok(node.data(), &["migrate", "stop", &user]);
+    assert!(out.contains("cancellata"), "{out}");
+    let store = node.store();
+    let mailbox = store.mailbox(&user).expect("mailbox").expect("mailbox");
+    let job = store.migration_job(mailbox.id).expect("job").expect("job");
+    assert_eq!((job.secret, job.next_run), (None, None));
+}
+
+#[test]
+fn migrate_errors_are_typed_and_a_start_again_resumes_into_inbox() {
+    let old = OldProvider::start();
+    old.seed();
+    let source = old.dump();
+    let mut node = Node::new("pec.nuovo.test", None);
+    let user = node.mailbox("ufficio");
+    node.start();
+    let work = tempfile::tempdir().expect("tempdir");
+
+    // Wrong password: "Credenziali errate" with the seed's hint about `$`.
+    let wrong = password_file(work.path(), "Sbagliata$1");
+    start(&node, &old, &user, &wrong, &["--into", "inbox"]);
+    let s = wait_state(&node, &user, "failed", 0);
+    assert_eq!(s["error_kind"], "credentials");
+    let text = certa_ok(node.data(), &["migrate", "status", &user]);
+    assert!(
+        text.contains("Credenziali errate") && text.contains("\"$\""),
+        "{text}"
+    );
+
+    // Not enough space: refused before anything is copied.
+    certa_ok(node.data(), &["mailbox", "quota", &user, "100KB"]);
+    let right = password_file(work.path(), OLD_PASSWORD);
+    start(&node, &old, &user, &right, &["--into", "inbox"]);
+    let s = wait_state(&node, &user, "failed", 1);
+    assert_eq!(s["error_kind"], "space", "{s}");
+    assert_eq!(s["copied_messages"].as_u64(), Some(0));
+    assert!(dump_here(&node, &user, "INBOX").messages.is_empty());
+
+    // Raised: starting again completes, into INBOX.
+    certa_ok(node.data(), &["mailbox", "quota", &user, "1GB"]);
+    start(&node, &old, &user, &right, &["--into", "inbox"]);
+    wait_state(&node, &user, "copied", 2);
+    let here = dump_here(&node, &user, "INBOX");
+    assert_eq!(sorted_hashes(&here), sorted_hashes(&source));
+    assert_eq!(
+        (
+            here.uidvalidity,
+            here.messages.iter().map(|m| m.uid).collect::<Vec<_>>()
+        ),
+        (
+            source.uidvalidity,
+            source.messages.iter().map(|m| m.uid).collect::<Vec<_>>()
+        ),
+        "an empty INBOX takes the old UIDVALIDITY and UIDs"
+    );
+
+    // The old server down: "unreachable", tried again later by itself.
+    let closed = free_port_base();
+    let s2 = node.mailbox("secondo");
+    certa_ok(
+        node.data(),
+        &[
+            "migrate",
+            "start",
+            &s2,
+            "--old-address",
+            OLD_USER,
+            "--password-file",
+            path(&right),
+            "--server",
+            &format!("127.0.0.1:{closed}"),
+        ],
+    );
+    let s = wait_state(&node, &s2, "failed", 0);
+    assert_eq!(s["error_kind"], "unreachable", "{s}");
+    assert!(s["next_run"].as_i64().is_some(), "retried later: {s}");
+
+    // A server whose certificate we do not trust: "tls", never a copy in the clear.
+    let s3 = node.mailbox("terzo");
+    certa_ok(
+        node.data(),
+        &[
+            "migrate",
+            "start",
+            &s3,
+            "--old-address",
+            OLD_USER,
+            "--password-file",
+            path(&right),
+            "--server",
+            &old.server(),
+        ],
+    );
+    let s = wait_state(&node, &s3, "failed", 0);
+    assert_eq!(s["error_kind"], "tls", "{s}");
+    node.kill();
+}
+
+#[test]
+fn migrate_kill_9_mid_copy_finishes_with_nothing_missing_or_twice() {
+    let old = OldProvider::start();
+    tool(&["bulk", old.dir(), "3000", "4000"]);
+    let source = old.dump();
+    assert_eq!(source.messages.len(), 3000);
+    let mut node = Node::new("pec.nuovo.test", None);
+    node.edit_config(|c| {
+        assert!(c.contains("batch_messages = 256"));
+        c.replace("batch_messages = 256", "batch_messages = 50")
+    });
+    let user = node.mailbox("ufficio");
+    node.start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let pw = password_file(work.path(), OLD_PASSWORD);
+    start(&node, &old, &user, &pw, &[]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = status(&node, &user);
+        let copied = s["copied_messages"].as_u64().unwrap_or(0);
+        if copied > 0 {
+            assert!(copied < 3000, "the kill came before the end: {s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node.kill();
+    node.start();
+    let s = wait_state(&node, &user, "copied", 0);
+    assert_eq!(s["copied_messages"].as_u64(), Some(3000));
+    let here = dump_here(&node, &user, OLD_USER);
+    assert_eq!(here.messages.len(), 3000, "nothing missing, nothing twice");
+    assert_eq!(sorted_hashes(&here), sorted_hashes(&source));
+}

@@ -1,0 +1,270 @@
+//! Copies from an old provider: one job per mailbox, started again to resume, claimed under a
+//! lease; items written with the messages they copied, never removed by a deletion at the
+//! source, re-keyed when the source's UIDVALIDITY changes.
+
+use super::*;
+use crate::{MigrationErrorKind, MigrationItem, MigrationState, NewMigrationJob};
+
+fn new_job<'a>(mailbox_id: MailboxId, old_address: &'a str) -> NewMigrationJob<'a> {
+    NewMigrationJob {
+        mailbox_id,
+        old_address,
+        host: "imaps.old.test",
+        port: 993,
+        ca_pem: None,
+        into_inbox: false,
+        all_folders: false,
+        switch_at: None,
+        secret: b"cifrato",
+    }
+}
+
+fn item(uidvalidity: i64, uid: i64, sha256: &str, dest_uid: i64) -> MigrationItem {
+    MigrationItem {
+        uidvalidity,
+        uid,
+        sha256: sha256.into(),
+        size: 10,
+        dest_uid,
+        deleted_at_source: false,
+    }
+}
+
+/// A job starts due and preparing; it is claimed once under its lease, ends its run with
+/// the next one scheduled; a new start with the same old address resumes it (same id), with
+/// another one is refused until the job has ended, then replaces it.
+pub fn migration_jobs_start_claim_and_resume(s: &dyn Store) {
+    let alice = mailbox(s, ALICE, LARGE_QUOTA);
+    let id = s
+        .migration_start(&new_job(alice, "mario@old.test"), 100)
+        .expect("migration_start");
+    let job = s
+        .migration_job(alice)
+        .expect("job")
+        .expect("the job is there");
+    assert_eq!(
+        (job.state, job.next_run, job.address.as_str()),
+        (MigrationState::Preparing, Some(100), ALICE)
+    );
+    assert_eq!(job.secret.as_deref(), Some(&b"cifrato"[..]));
+    assert!(
+        s.migration_claim(99, 60, 8).expect("claim").is_empty(),
+        "not due yet"
+    );
+    let claimed = s.migration_claim(100, 60, 8).expect("claim");
+    assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id]);
+    assert!(
+        s.migration_claim(150, 60, 8).expect("claim").is_empty(),
+        "leased until 160"
+    );
+    s.migration_set_state(
+        id,
+        MigrationState::Failed,
+        Some((MigrationErrorKind::Tls, "x")),
+        120,
+    )
+    .expect("set_state");
+    s.migration_end_run(id, 100, (120, 20_000), None)
+        .expect("end_run");
+    let job = s.migration_job(alice).expect("job").expect("job");
+    assert_eq!(
+        (
+            job.state,
+            job.error_kind,
+            job.state_since,
+            job.runs,
+            job.next_run
+        ),
+        (
+            MigrationState::Failed,
+            Some(MigrationErrorKind::Tls),
+            120,
+            1,
+            None
+        )
+    );
+    assert!(
+        s.migration_claim(1_000, 60, 8).expect("claim").is_empty(),
+        "nothing due"
+    );
+
+    let again = s
+        .migration_start(&new_job(alice, "MARIO@old.test"), 200)
+        .expect("resume");
+    assert_eq!(again, id, "the same old address resumes the job");
+    let job = s.migration_job(alice).expect("job").expect("job");
+    assert_eq!(
+        (job.state, job.error_kind, job.state_since),
+        (MigrationState::Preparing, None, 200)
+    );
+    assert!(
+        is_exists(&s.migration_start(&new_job(alice, "altro@old.test"), 300)),
+        "another old address while this job is alive"
+    );
+    s.migration_set_state(id, MigrationState::Stopped, None, 300)
+        .expect("stop");
+    let replaced = s
+        .migration_start(&new_job(alice, "altro@old.test"), 400)
+        .expect("replace an ended job");
+    assert_ne!(replaced, id);
+    assert_eq!(s.migration_jobs().expect("jobs").len(), 1);
+    s.migration_erase_secret(replaced).expect("erase");
+    let job = s.migration_job(alice).expect("job").expect("job");
+    assert_eq!(
+        (job.old_address.as_str(), job.secret),
+        ("altro@old.test", None)
+    );
+}
+
+/// Items commit with the messages of their transaction, or not at all; counts follow them;
+/// a deletion at the source marks, a UIDVALIDITY change re-keys, and a second item with the
+/// same key is refused.
+pub fn migration_items_commit_with_their_messages(s: &dyn Store) {
+    let alice = mailbox(s, ALICE, LARGE_QUOTA);
+    let id = s
+        .migration_start(&new_job(alice, "mario@old.test"), 100)
+        .expect("migration_start");
+    let f = s
+        .migration_folder(id, b"INBOX", "mario@old.test")
+        .expect("migration_folder");
+    assert_eq!(
+        s.migration_folder(id, b"INBOX", "ignored").expect("again"),
+        f,
+        "the same source gives the same folder"
+    );
+    let blob = s.put_blob(b"Subject: uno\r\n\r\nx").expect("put_blob");
+    let meta = MessageMeta::default();
+    let m = NewMessage {
+        blob: &blob,
+        size: 10,
+        meta: &meta,
+    };
+    let failed: crate::Result<()> = s.write(|tx| {
+        let uid = tx.append(ALICE, INBOX, &m, 100)?;
+        tx.migration_record(f.id, &[item(7, 1, "aa", uid)])?;
+        Err(StoreError::Refused("abbandonata".into()))
+    });
+    assert!(failed.is_err());
+    assert!(
+        s.migration_items(f.id).expect("items").is_empty(),
+        "rolled back"
+    );
+    s.write(|tx| {
+        let one = tx.append(ALICE, INBOX, &m, 100)?;
+        let two = tx.append(ALICE, INBOX, &m, 100)?;
+        tx.migration_record(f.id, &[item(7, 1, "aa", one), item(7, 2, "bb", two)])
+    })
+    .expect("copy");
+    let job = s.migration_job(alice).expect("job").expect("job");
+    assert_eq!((job.copied_messages, job.copied_bytes), (2, 20));
+    assert!(
+        is_exists(&s.write(|tx| tx.migration_record(f.id, &[item(7, 1, "cc", 9)]))),
+        "one item per source key"
+    );
+
+    s.migration_mark_deleted(f.id, &[(7, 2)])
+        .expect("mark_deleted");
+    let items = s.migration_items(f.id).expect("items");
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| i.deleted_at_source)
+            .collect::<Vec<_>>(),
+        vec![false, true]
+    );
+    assert_eq!(
+        s.migration_job(alice)
+            .expect("job")
+            .expect("job")
+            .deleted_at_source,
+        1
+    );
+
+    s.migration_rekey(f.id, &[((7, 1), (8, 40)), ((7, 2), (8, 41))])
+        .expect("rekey");
+    let keys: Vec<(i64, i64, bool)> = s
+        .migration_items(f.id)
+        .expect("items")
+        .iter()
+        .map(|i| (i.uidvalidity, i.uid, i.deleted_at_source))
+        .collect();
+    assert_eq!(keys, vec![(8, 40, false), (8, 41, false)]);
+    s.migration_set_uidvalidity(f.id, 8).expect("uidvalidity");
+    assert_eq!(s.migration_folders(id).expect("folders")[0].uidvalidity, 8);
+}
+
+/// A copy keeps the old provider's UIDs: a folder that never held a message takes the old
+/// UIDVALIDITY (one no folder of the mailbox could have had), messages take their old UIDs
+/// (never below UIDNEXT); once a UID was given out, a lower one is refused and nothing is
+/// written.
+pub fn kept_uids_and_uidvalidity(s: &dyn Store) {
+    mailbox(s, BOB, LARGE_QUOTA);
+    let new_box = NewMailbox {
+        address: ALICE,
+        password_hash: "hash",
+        quota: LARGE_QUOTA,
+        recovery_email: None,
+        must_change_password: false,
+    };
+    let alice = s.add_mailbox(&new_box, 100_000).expect("add_mailbox");
+    s.create_folder(alice, "vecchia", 200_000)
+        .expect("create_folder");
+    let before = folder(s, alice, "vecchia");
+    assert!(before.uidvalidity >= 200_000);
+    let blob = s.put_blob(b"Subject: x\r\n\r\nx").expect("put_blob");
+    let meta = MessageMeta::default();
+    let m = NewMessage {
+        blob: &blob,
+        size: 10,
+        meta: &meta,
+    };
+    assert!(
+        !s.write(|tx| tx.adopt_uidvalidity(ALICE, "vecchia", before.uidvalidity))
+            .expect("adopt"),
+        "a value given out already"
+    );
+    assert!(s
+        .write(|tx| tx.adopt_uidvalidity(ALICE, "vecchia", 0))
+        .is_ok_and(|a| !a));
+    assert!(
+        !s.write(|tx| tx.adopt_uidvalidity(ALICE, "vecchia", 150_000))
+            .expect("adopt"),
+        "a value the mailbox may have given out"
+    );
+    assert!(s
+        .write(|tx| tx.adopt_uidvalidity(BOB, INBOX, 900_000))
+        .expect("adopt above every value given out"));
+    assert!(s
+        .write(|tx| tx.adopt_uidvalidity(ALICE, "vecchia", 1_234))
+        .expect("adopt below the mailbox's creation"));
+    let uids = s
+        .write(|tx| {
+            Ok((
+                tx.append_at(ALICE, "vecchia", 7, &m, 10)?,
+                tx.append_at(ALICE, "vecchia", 9, &m, 10)?,
+            ))
+        })
+        .expect("append_at");
+    assert_eq!(uids, (7, 9));
+    let f = folder(s, alice, "vecchia");
+    assert_eq!((f.uidvalidity, f.uidnext, f.messages), (1_234, 10, 2));
+    assert!(is_refused(
+        &s.write(|tx| tx.append_at(ALICE, "vecchia", 9, &m, 10))
+    ));
+    assert_eq!(folder(s, alice, "vecchia").messages, 2, "nothing written");
+    assert_eq!(
+        s.write(|tx| tx.append(ALICE, "vecchia", &m, 10))
+            .expect("append"),
+        10
+    );
+    assert!(
+        !s.write(|tx| tx.adopt_uidvalidity(ALICE, "vecchia", 1_000))
+            .expect("adopt"),
+        "a folder with messages keeps its UIDVALIDITY"
+    );
+    // A folder created after keeps above every value given out.
+    s.create_folder(alice, "nuova", 6_000)
+        .expect("create_folder");
+    assert_eq!(folder(s, alice, "vecchia").uidvalidity, 1_234);
+    assert!(folder(s, alice, "nuova").uidvalidity > before.uidvalidity);
+}
