@@ -46,11 +46,17 @@ pub enum MigrateCommand {
     },
     /// Sync now, instead of at the daily hour.
     Sync { address: String },
-    /// What was copied: per folder, every message with its SHA-256.
+    /// The last run's report: per folder, what the old box holds and what is here, every
+    /// message with its SHA-256; signed by the provider.
     Report {
         address: String,
+        /// The signed JSON itself, byte for byte.
         #[arg(long)]
         json: bool,
+        /// Also write the provider's detached signature (DER) of the JSON to this file:
+        /// `openssl cms -verify -binary -inform DER -content JSON -in FILE -CAfile ca.pem`.
+        #[arg(long)]
+        signature: Option<PathBuf>,
     },
     /// Stop a copy for good: no more syncs, the old password erased.
     Stop { address: String },
@@ -78,8 +84,7 @@ pub fn run(data: &Path, cmd: &MigrateCommand) -> anyhow::Result<ExitCode> {
             let settings = cfg.migration.settings(data)?;
             let server = match server {
                 Some(s) => Some(
-                    Server::parse(s)
-                        .with_context(|| format!("--server {s:?} non è host:porta"))?,
+                    Server::parse(s).with_context(|| format!("--server {s:?} non è host:porta"))?,
                 ),
                 None => None,
             };
@@ -115,7 +120,10 @@ pub fn run(data: &Path, cmd: &MigrateCommand) -> anyhow::Result<ExitCode> {
             };
             jobs.map(|jobs| {
                 if *json {
-                    println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&jobs).unwrap_or_default()
+                    );
                 } else if jobs.is_empty() {
                     println!("nessuna copia");
                 } else {
@@ -130,33 +138,42 @@ pub fn run(data: &Path, cmd: &MigrateCommand) -> anyhow::Result<ExitCode> {
             println!("{}: sincronizzazione richiesta", j.address);
             ExitCode::SUCCESS
         }),
-        MigrateCommand::Report { address, json } => {
-            migration::report(&*store, address).map(|report| {
-                if *json {
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-                } else {
-                    println!(
-                        "{} ← {} ({}): {}",
-                        report.mailbox, report.old_address, report.server, report.state
-                    );
-                    println!("cartella\tdestinazione\tUIDVALIDITY\tmessaggi\tbyte\teliminati all'origine");
-                    for f in &report.folders {
-                        println!(
-                            "{}\t{}\t{}\t{}\t{}\t{}",
-                            f.source,
-                            f.dest,
-                            f.uidvalidity,
-                            f.messages.len(),
-                            f.messages.iter().map(|m| m.size).sum::<i64>(),
-                            f.messages.iter().filter(|m| m.deleted_at_source).count()
-                        );
-                    }
+        MigrateCommand::Report {
+            address,
+            json,
+            signature,
+        } => migration::latest_report(&*store, address).map(|report| {
+            let Some(report) = report else {
+                println!("{address}: nessun rapporto ancora (la prima copia non è conclusa)");
+                return ExitCode::from(3);
+            };
+            if let Some(path) = signature {
+                if let Err(e) = std::fs::write(path, &report.signature) {
+                    eprintln!("certa: scrittura di {}: {e}", path.display());
+                    return ExitCode::from(2);
                 }
-                ExitCode::SUCCESS
-            })
-        }
+            }
+            if *json {
+                // Exactly the bytes signed.
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                if out
+                    .write_all(&report.json)
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return ExitCode::from(2);
+                }
+            } else {
+                print_report(&report.json);
+            }
+            ExitCode::SUCCESS
+        }),
         MigrateCommand::Stop { address } => migration::stop(&*store, address, now).map(|j| {
-            println!("{}: copia interrotta, password del vecchio account cancellata", j.address);
+            println!(
+                "{}: copia interrotta, password del vecchio account cancellata",
+                j.address
+            );
             ExitCode::SUCCESS
         }),
     };
@@ -180,6 +197,39 @@ fn read_password(path: &Path) -> anyhow::Result<String> {
         std::fs::read_to_string(path).with_context(|| format!("lettura di {}", path.display()))?;
     let line = text.split('\n').next().unwrap_or("");
     Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+}
+
+/// The report's totals and folders, as a table.
+fn print_report(json: &[u8]) {
+    let Ok(r) = serde_json::from_slice::<serde_json::Value>(json) else {
+        println!("rapporto illeggibile");
+        return;
+    };
+    let t = &r["totals"];
+    println!(
+        "{} ← {} ({}), esecuzione {}",
+        r["mailbox"].as_str().unwrap_or(""),
+        r["old_address"].as_str().unwrap_or(""),
+        r["server"].as_str().unwrap_or(""),
+        r["run"]
+    );
+    println!(
+        "all'origine {} messaggi ({} byte), qui {} ({} byte), mancanti {}, eliminati all'origine {}, non copiati {}",
+        t["source_messages"], t["source_bytes"], t["here_messages"], t["here_bytes"], t["missing"],
+        t["deleted_at_source"], t["not_copied"]
+    );
+    println!("cartella\tdestinazione\tUIDVALIDITY\torigine\tqui\tmancanti");
+    for f in r["folders"].as_array().into_iter().flatten() {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            f["source"].as_str().unwrap_or(""),
+            f["dest"].as_str().unwrap_or(""),
+            f["uidvalidity"],
+            f["source_messages"],
+            f["here_messages"],
+            f["missing"].as_array().map_or(0, Vec::len)
+        );
+    }
 }
 
 fn when(t: i64) -> String {

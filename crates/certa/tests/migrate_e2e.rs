@@ -301,20 +301,82 @@ fn migrate_copies_byte_identical_then_syncs_without_duplicates() {
         Some(here.messages.len() as u64)
     );
 
-    // The report names every message with its hash.
-    let report: Value = serde_json::from_str(&certa_ok(
+    // The report lists exactly what the source holds, and what was deleted there since;
+    // it is signed by the provider.
+    let sig = work.path().join("rapporto.p7s");
+    let json = certa_ok(
         node.data(),
-        &["migrate", "report", &user, "--json"],
-    ))
-    .expect("report JSON");
-    let mut reported: Vec<String> = report["folders"][0]["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["sha256"].as_str().expect("sha").to_string())
-        .collect();
-    reported.sort();
-    assert_eq!(reported, expected);
+        &[
+            "migrate",
+            "report",
+            &user,
+            "--json",
+            "--signature",
+            path(&sig),
+        ],
+    );
+    let json_file = work.path().join("rapporto.json");
+    std::fs::write(&json_file, &json).expect("write");
+    let verified = testkit::tool("openssl")
+        .args(["cms", "-verify", "-binary", "-inform", "DER", "-content"])
+        .arg(&json_file)
+        .arg("-in")
+        .arg(&sig)
+        .arg("-CAfile")
+        .arg(node.ca())
+        .args(["-out", "/dev/null"])
+        .output()
+        .expect("openssl");
+    assert!(
+        verified.status.success(),
+        "openssl cms -verify: {}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let report: Value = serde_json::from_str(&json).expect("report JSON");
+    let folder = &report["folders"][0];
+    let hashes = |list: &Value| -> Vec<String> {
+        let mut v: Vec<String> = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|m| m["sha256"].as_str().expect("sha").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(hashes(&folder["messages"]), sorted_hashes(&now_at_source));
+    assert_eq!(
+        hashes(&folder["deleted_at_source"]),
+        vec![source.messages[1].sha256.clone()]
+    );
+    assert_eq!(folder["missing"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        report["totals"]["source_messages"].as_u64(),
+        Some(now_at_source.messages.len() as u64)
+    );
+    // One report message after the first copy and one after the sync that found something;
+    // the re-run that found nothing mails none.
+    let reports = node.folder(&user, "Rapporti di copia");
+    assert_eq!(reports.len(), 2, "report messages");
+    for (_, bytes) in &reports {
+        let f = work.path().join("report.eml");
+        std::fs::write(&f, bytes).expect("write");
+        let out = testkit::tool("openssl")
+            .args(["smime", "-verify", "-CAfile"])
+            .arg(node.ca())
+            .arg("-in")
+            .arg(&f)
+            .args(["-out", "/dev/null"])
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let log = certa_ok(node.data(), &["log", "verify"]);
+    assert!(log.contains("registro integro"), "{log}");
 
     // Stop: the old password is erased, no more syncs.
     let out = certa_ok(node.data(), &["migrate", "stop", &user]);

@@ -81,8 +81,8 @@ pub struct Client {
     /// The line limit now: [`Limits::max_line`], raised while a plain SEARCH answers.
     line_limit: usize,
     capabilities: Vec<String>,
-    /// Whether capabilities came since the last login attempt (or the greeting).
-    capabilities_seen: bool,
+    /// How many times capabilities came (greeting, CAPABILITY, a `[CAPABILITY …]` code).
+    capability_updates: u64,
     /// The number in the last tag sent (`A1`, `A2` …).
     last_tag: u64,
     /// Messages in the examined folder, as the server last said.
@@ -301,21 +301,20 @@ impl Client {
         timeouts: Timeouts,
         limits: Limits,
     ) -> Result<Client, Error> {
-        let tcp = match tokio::time::timeout(timeouts.connect, TcpStream::connect((host, port)))
-            .await
-        {
-            Err(_) => {
-                return Err(Error::Connect(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "no TCP connection to {host}:{port} within {} s",
-                        timeouts.connect.as_secs_f32()
-                    ),
-                )))
-            }
-            Ok(Err(e)) => return Err(Error::Connect(e)),
-            Ok(Ok(tcp)) => tcp,
-        };
+        let tcp =
+            match tokio::time::timeout(timeouts.connect, TcpStream::connect((host, port))).await {
+                Err(_) => {
+                    return Err(Error::Connect(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no TCP connection to {host}:{port} within {} s",
+                            timeouts.connect.as_secs_f32()
+                        ),
+                    )))
+                }
+                Ok(Err(e)) => return Err(Error::Connect(e)),
+                Ok(Ok(tcp)) => tcp,
+            };
         // Commands are small and each waits for its answer: no Nagle delay.
         tcp.set_nodelay(true).map_err(Error::Io)?;
         let handshake = Stream::connect_tls(tcp, connector, host);
@@ -331,7 +330,7 @@ impl Client {
             limits,
             line_limit: limits.max_line,
             capabilities: Vec::new(),
-            capabilities_seen: false,
+            capability_updates: 0,
             last_tag: 0,
             exists: 0,
             preauthenticated: false,
@@ -383,11 +382,11 @@ impl Client {
         if self.preauthenticated {
             return Ok(());
         }
-        if !self.capabilities_seen {
+        if self.capability_updates == 0 {
             self.capability().await?;
         }
         let plain = self.has("AUTH=PLAIN");
-        self.capabilities_seen = false;
+        let updates_before = self.capability_updates;
         let completion = if self.has("LOGINDISABLED") {
             if !plain {
                 return Err(Error::Refused(
@@ -398,15 +397,15 @@ impl Client {
             self.authenticate_plain(user, password).await?
         } else {
             match self.login_command(user, password).await? {
-                Err(refusal) if refusal.status == Status::Bad && plain && !refusal.throttled() =>
-                {
+                Err(refusal) if refusal.status == Status::Bad && plain && !refusal.throttled() => {
                     self.authenticate_plain(user, password).await?
                 }
                 completion => completion,
             }
         };
         completion.map_err(|refusal| refusal.into_error(true))?;
-        if !self.capabilities_seen {
+        // RFC 3501 §6.2.3: capabilities may change once authenticated.
+        if self.capability_updates == updates_before {
             self.capability().await?;
         }
         Ok(())
@@ -420,7 +419,11 @@ impl Client {
         self.run(vec![command.end()], 0, |_| Ok(())).await
     }
 
-    async fn authenticate_plain(&mut self, user: &str, password: &str) -> Result<Completion, Error> {
+    async fn authenticate_plain(
+        &mut self,
+        user: &str,
+        password: &str,
+    ) -> Result<Completion, Error> {
         // RFC 4616: authorization identity (empty), NUL, user, NUL, password.
         let mut message = Vec::with_capacity(user.len() + password.len() + 2);
         message.push(0);
@@ -777,7 +780,7 @@ impl Client {
 
     fn set_capabilities(&mut self, capabilities: Vec<String>) {
         self.capabilities = capabilities;
-        self.capabilities_seen = true;
+        self.capability_updates += 1;
     }
 
     async fn read(&mut self, waiting_for: &'static str) -> Result<Response, Error> {
@@ -823,7 +826,9 @@ impl Client {
                 "the connection is unusable after an earlier error".to_string(),
             ));
         }
-        let outcome = self.run_commands(commands, expected, &mut on_untagged).await;
+        let outcome = self
+            .run_commands(commands, expected, &mut on_untagged)
+            .await;
         if outcome.is_err() {
             self.broken = true;
         }
@@ -943,9 +948,7 @@ impl Client {
                         run.refusal.get_or_insert(Refusal { status, text });
                     }
                     Status::Preauth | Status::Bye => {
-                        return Err(Error::Protocol(
-                            "a tagged PREAUTH or BYE".to_string(),
-                        ))
+                        return Err(Error::Protocol("a tagged PREAUTH or BYE".to_string()))
                     }
                 }
                 Ok(Handled::Other)

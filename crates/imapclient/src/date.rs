@@ -2,8 +2,7 @@
 //! the instant it names in Unix seconds. The zone is applied, then forgotten.
 
 const MONTHS: [&[u8; 3]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
-    b"dec",
+    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
 ];
 
 /// Parses `dd-Mon-yyyy hh:mm:ss +zzzz` (the day may be space-padded, `" 7-Jul-…"`, or a single
@@ -85,11 +84,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let taken = self.take(digits)?;
-        Some(
-            taken
-                .iter()
-                .fold(0, |n, &d| n * 10 + u32::from(d - b'0')),
-        )
+        Some(taken.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0')))
     }
 }
 
@@ -148,7 +143,10 @@ mod tests {
             Some(837_596_665)
         );
         assert_eq!(parse_internal_date(b"01-Jan-1970 00:00:00 +0000"), Some(0));
-        assert_eq!(parse_internal_date(b"01-Jan-1970 00:00:00 +0100"), Some(-3600));
+        assert_eq!(
+            parse_internal_date(b"01-Jan-1970 00:00:00 +0100"),
+            Some(-3600)
+        );
         assert_eq!(parse_internal_date(b"31-Dec-1969 23:59:59 +0000"), Some(-1));
     }
 
@@ -188,14 +186,14 @@ mod tests {
     fn invalid_dates_are_refused() {
         for bad in [
             &b""[..],
-            b"17-Jul-1996 02:44:25",           // no zone
-            b"17-Jul-1996 02:44:25 0700",      // zone without sign
-            b"17-Jul-1996 02:44:25 -07000",    // trailing digit
-            b"17-Jul-1996 02:44:25 -0700 ",    // trailing space
-            b"17-Jly-1996 02:44:25 -0700",     // no such month
-            b"32-Jul-1996 02:44:25 -0700",     // no such day
-            b"29-Feb-2019 02:44:25 -0700",     // not a leap year
-            b"29-Feb-1900 02:44:25 -0700",     // ÷100, not ÷400
+            b"17-Jul-1996 02:44:25",        // no zone
+            b"17-Jul-1996 02:44:25 0700",   // zone without sign
+            b"17-Jul-1996 02:44:25 -07000", // trailing digit
+            b"17-Jul-1996 02:44:25 -0700 ", // trailing space
+            b"17-Jly-1996 02:44:25 -0700",  // no such month
+            b"32-Jul-1996 02:44:25 -0700",  // no such day
+            b"29-Feb-2019 02:44:25 -0700",  // not a leap year
+            b"29-Feb-1900 02:44:25 -0700",  // ÷100, not ÷400
             b"31-Apr-2019 02:44:25 -0700",
             b"00-Jul-1996 02:44:25 -0700",
             b"17-Jul-1996 24:00:00 -0700",
@@ -203,7 +201,7 @@ mod tests {
             b"17-Jul-1996 02:44:61 -0700",
             b"17-Jul-1996 02:44:25 -2400",
             b"17-Jul-1996 02:44:25 -0760",
-            b"17-Jul-96 02:44:25 -0700",       // two-digit year
+            b"17-Jul-96 02:44:25 -0700", // two-digit year
             b"17-Jul-1996T02:44:25 -0700",
             b"117-Jul-1996 02:44:25 -0700",
             b"  7-Jul-1996 02:44:25 -0700",

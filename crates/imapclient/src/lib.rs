@@ -162,8 +162,14 @@ mod tests {
 
     #[test]
     fn sequence_sets_are_compact_sorted_and_deduplicated() {
-        assert_eq!(sequence_set(&[1, 2, 3, 4, 5, 7, 9, 10, 11, 12]), "1:5,7,9:12");
-        assert_eq!(sequence_set(&[12, 9, 7, 11, 10, 7, 3, 1, 2, 5, 4]), "1:5,7,9:12");
+        assert_eq!(
+            sequence_set(&[1, 2, 3, 4, 5, 7, 9, 10, 11, 12]),
+            "1:5,7,9:12"
+        );
+        assert_eq!(
+            sequence_set(&[12, 9, 7, 11, 10, 7, 3, 1, 2, 5, 4]),
+            "1:5,7,9:12"
+        );
         assert_eq!(sequence_set(&[42]), "42");
         assert_eq!(sequence_set(&[]), "");
         assert_eq!(sequence_set(&[0]), "");

@@ -190,8 +190,7 @@ mod tests {
         let mut s = b"* OK [CAPABILITY IMAP4rev1] hi\r\n* 3 EXISTS\r\n".to_vec();
         for (uid, size) in [(1u32, 0usize), (2, 10), (3, 70_000), (4, 5), (5, 300_000)] {
             s.extend_from_slice(
-                format!("* {uid} FETCH (UID {uid} FLAGS (\\Seen) BODY[] {{{size}}}\r\n")
-                    .as_bytes(),
+                format!("* {uid} FETCH (UID {uid} FLAGS (\\Seen) BODY[] {{{size}}}\r\n").as_bytes(),
             );
             s.extend((0..size).map(|i| (i * 7 + uid as usize) as u8));
             s.extend_from_slice(b" X {3}\r\nabc)\r\n");
@@ -235,7 +234,11 @@ mod tests {
                 Err(Error::Closed)
             ));
             // The buffer held one response's text and a read, never a large literal.
-            assert!(reader.buf.capacity() <= 4 * READ_CHUNK, "{}", reader.buf.capacity());
+            assert!(
+                reader.buf.capacity() <= 4 * READ_CHUNK,
+                "{}",
+                reader.buf.capacity()
+            );
         }
     }
 
@@ -279,7 +282,10 @@ mod tests {
         b.idle = Duration::from_millis(50);
         b.waiting_for = "the greeting";
         let got = reader.next(&mut client, b).await;
-        assert!(matches!(got, Err(Error::Timeout("the greeting"))), "{got:?}");
+        assert!(
+            matches!(got, Err(Error::Timeout("the greeting"))),
+            "{got:?}"
+        );
     }
 
     #[tokio::test]

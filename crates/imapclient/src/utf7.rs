@@ -150,8 +150,15 @@ mod tests {
             "àèìòù",
         ] {
             let encoded = encode(name);
-            assert!(encoded.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{encoded}");
-            assert_eq!(decode(encoded.as_bytes()).as_deref(), Some(name), "{encoded}");
+            assert!(
+                encoded.bytes().all(|b| (0x20..=0x7e).contains(&b)),
+                "{encoded}"
+            );
+            assert_eq!(
+                decode(encoded.as_bytes()).as_deref(),
+                Some(name),
+                "{encoded}"
+            );
         }
         assert_eq!(encode("Perché & così"), "Perch&AOk- &- cos&AOw-");
         assert_eq!(encode("台北"), "&U,BTFw-");
@@ -160,15 +167,15 @@ mod tests {
     #[test]
     fn malformed_names_are_refused() {
         for bad in [
-            &b"bad&AOk"[..],        // unterminated run
-            b"&;-",                 // not base64
-            b"caf\xc3\xa9",         // 8-bit bytes (raw UTF-8)
-            b"tab\there",           // a control character
-            b"&AA-",                // 12 bits: half a UTF-16 unit left over
-            b"&AO-",                // leftover bits not zero
-            b"&AOl-",               // leftover bits not zero
-            b"&2D0-",               // an unpaired high surrogate
-            b"&3gA-",               // an unpaired low surrogate
+            &b"bad&AOk"[..], // unterminated run
+            b"&;-",          // not base64
+            b"caf\xc3\xa9",  // 8-bit bytes (raw UTF-8)
+            b"tab\there",    // a control character
+            b"&AA-",         // 12 bits: half a UTF-16 unit left over
+            b"&AO-",         // leftover bits not zero
+            b"&AOl-",        // leftover bits not zero
+            b"&2D0-",        // an unpaired high surrogate
+            b"&3gA-",        // an unpaired low surrogate
             b"\xff\xfe",
         ] {
             assert_eq!(decode(bad), None, "{}", String::from_utf8_lossy(bad));

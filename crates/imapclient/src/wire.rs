@@ -156,9 +156,9 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Response, usize)>, W
                 framer.skip_literal(len);
             }
             Step::Complete(end) => {
-                let frame = buf.get(..end).ok_or_else(|| {
-                    WireError::Malformed("frame past the buffer".to_string())
-                })?;
+                let frame = buf
+                    .get(..end)
+                    .ok_or_else(|| WireError::Malformed("frame past the buffer".to_string()))?;
                 let response = parse_frame(frame, &mut OutOfBand::new())?;
                 return Ok(Some((response, end)));
             }
@@ -554,8 +554,7 @@ impl<'a> Parser<'a, '_> {
             Some(b'"') => self.quoted().map(drop),
             _ if self.at_literal() => self.literal().map(drop),
             _ => {
-                let token =
-                    self.take_while(|b| b > b' ' && b != 0x7f && !b"()\"{".contains(&b));
+                let token = self.take_while(|b| b > b' ' && b != 0x7f && !b"()\"{".contains(&b));
                 if token.is_empty() {
                     return malformed("expected a value");
                 }
@@ -1057,7 +1056,10 @@ mod tests {
                 "LOGINDISABLED".into()
             ])
         );
-        assert_eq!(one(b"+ Ready\r\n"), Response::Continuation(b"Ready".to_vec()));
+        assert_eq!(
+            one(b"+ Ready\r\n"),
+            Response::Continuation(b"Ready".to_vec())
+        );
         assert_eq!(one(b"+\r\n"), Response::Continuation(Vec::new()));
     }
 
@@ -1066,7 +1068,10 @@ mod tests {
         assert_eq!(untagged(b"* 172 EXISTS\r\n"), Untagged::Exists(172));
         assert_eq!(untagged(b"* 0 EXISTS\r\n"), Untagged::Exists(0));
         assert_eq!(untagged(b"* 44 EXPUNGE\r\n"), Untagged::Expunge(44));
-        assert_eq!(untagged(b"* 1 RECENT\r\n"), Untagged::Other("RECENT".into()));
+        assert_eq!(
+            untagged(b"* 1 RECENT\r\n"),
+            Untagged::Other("RECENT".into())
+        );
         assert_eq!(
             untagged(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)\r\n"),
             Untagged::Other("FLAGS".into())
@@ -1113,7 +1118,9 @@ mod tests {
             })
         );
         // 11 bytes are the name: an "x" after them is not part of the response.
-        assert!(is_malformed(b"* LIST (\\Noselect) NIL {11}\r\nPerch&AOk-/x\r\n"));
+        assert!(is_malformed(
+            b"* LIST (\\Noselect) NIL {11}\r\nPerch&AOk-/x\r\n"
+        ));
         assert_eq!(
             untagged(b"* LIST (\\Noselect) NIL {11}\r\nPerch&AOk-/\r\n"),
             Untagged::List(ListEntry {
@@ -1225,7 +1232,8 @@ mod tests {
 
     #[test]
     fn repeated_fetch_items_keep_the_first_and_a_second_uid_must_agree() {
-        let items = fetch(b"* 1 FETCH (UID 4 FLAGS (\\Seen) UID 4 FLAGS () BODY[] \"a\" BODY[] \"b\")\r\n");
+        let items =
+            fetch(b"* 1 FETCH (UID 4 FLAGS (\\Seen) UID 4 FLAGS () BODY[] \"a\" BODY[] \"b\")\r\n");
         assert_eq!(items.flags, Some(vec!["\\Seen".into()]));
         assert_eq!(items.body.as_deref(), Some(&b"a"[..]));
         assert!(is_malformed(b"* 1 FETCH (UID 4 UID 5)\r\n"));
@@ -1234,8 +1242,13 @@ mod tests {
     #[test]
     fn quoted_strings_keep_escapes_and_8_bit_bytes() {
         let items = fetch(b"* 1 FETCH (UID 1 INTERNALDATE \"a\\\\b\\\"c \xe8\xff\")\r\n");
-        assert_eq!(items.internal_date.as_deref(), Some(&b"a\\b\"c \xe8\xff"[..]));
-        assert!(is_malformed(b"* 1 FETCH (UID 1 INTERNALDATE \"a\\nb\")\r\n"));
+        assert_eq!(
+            items.internal_date.as_deref(),
+            Some(&b"a\\b\"c \xe8\xff"[..])
+        );
+        assert!(is_malformed(
+            b"* 1 FETCH (UID 1 INTERNALDATE \"a\\nb\")\r\n"
+        ));
     }
 
     #[test]
@@ -1262,10 +1275,19 @@ mod tests {
         assert_eq!(first, Response::Untagged(Untagged::Exists(2)));
         let rest = &buf[used..];
         let (second, used2) = parse(rest, &limits()).unwrap().unwrap();
-        assert!(matches!(second, Response::Untagged(Untagged::Fetch { seq: 1, .. })));
+        assert!(matches!(
+            second,
+            Response::Untagged(Untagged::Fetch { seq: 1, .. })
+        ));
         let rest = &rest[used2..];
         let (third, used3) = parse(rest, &limits()).unwrap().unwrap();
-        assert!(matches!(third, Response::Tagged { status: Status::Ok, .. }));
+        assert!(matches!(
+            third,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        ));
         assert_eq!(parse(&rest[used3..], &limits()), Ok(None));
     }
 
@@ -1513,7 +1535,10 @@ mod tests {
         let end = end.unwrap();
         assert_eq!(&whole[end..], b"A1 OK x\r\n");
         let response = parse_frame(&whole[..end], &mut OutOfBand::new()).unwrap();
-        assert!(matches!(response, Response::Untagged(Untagged::Fetch { .. })));
+        assert!(matches!(
+            response,
+            Response::Untagged(Untagged::Fetch { .. })
+        ));
 
         // An out-of-band literal: its bytes are not in the frame, but in the queue.
         let frame = b"* 1 FETCH (UID 3 BODY[] {5}\r\n FLAGS ())\r\n";

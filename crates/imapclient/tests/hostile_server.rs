@@ -47,7 +47,7 @@ static ALLOCATOR: LargestAllocation = LargestAllocation;
 /// One exchange of a script: the line the server waits for (it must start with this), then
 /// what it sends.
 struct Step {
-    expect: Option<&'static str>,
+    expect: Option<String>,
     send: Vec<u8>,
 }
 
@@ -58,9 +58,9 @@ fn send(bytes: &[u8]) -> Step {
     }
 }
 
-fn on(expect: &'static str, reply: &[u8]) -> Step {
+fn on(expect: impl Into<String>, reply: &[u8]) -> Step {
     Step {
-        expect: Some(expect),
+        expect: Some(expect.into()),
         send: reply.to_vec(),
     }
 }
@@ -99,7 +99,10 @@ async fn scripted_server(pki: &Pki, script: Vec<Step>) -> u16 {
                 if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
                     return;
                 }
-                assert!(line.starts_with(expect), "expected {expect:?}, got {line:?}");
+                assert!(
+                    line.starts_with(&expect),
+                    "expected {expect:?}, got {line:?}"
+                );
             }
             if conn.get_mut().write_all(&step.send).await.is_err() {
                 return;
@@ -119,9 +122,15 @@ fn quick() -> Timeouts {
 }
 
 async fn connect(pki: &Pki, port: u16, timeouts: Timeouts) -> Client {
-    Client::connect("127.0.0.1", port, &trusting(pki), timeouts, Limits::default())
-        .await
-        .unwrap()
+    Client::connect(
+        "127.0.0.1",
+        port,
+        &trusting(pki),
+        timeouts,
+        Limits::default(),
+    )
+    .await
+    .unwrap()
 }
 
 async fn logged_in(pki: &Pki, script: Vec<Step>, timeouts: Timeouts) -> Client {
@@ -129,7 +138,10 @@ async fn logged_in(pki: &Pki, script: Vec<Step>, timeouts: Timeouts) -> Client {
     let mut client = connect(pki, port, timeouts).await;
     client.login("utente", "secret$1").await.unwrap();
     let status = client.examine(b"INBOX").await.unwrap();
-    assert_eq!((status.uidvalidity, status.uidnext, status.exists), (77, Some(4), 3));
+    assert_eq!(
+        (status.uidvalidity, status.uidnext, status.exists),
+        (77, Some(4), 3)
+    );
     client
 }
 
@@ -212,8 +224,14 @@ async fn a_silent_server_times_out_at_the_greeting() {
         connect: Duration::from_secs(5),
         idle: Duration::from_millis(200),
     };
-    let got = Client::connect("127.0.0.1", port, &trusting(&pki), timeouts, Limits::default())
-        .await;
+    let got = Client::connect(
+        "127.0.0.1",
+        port,
+        &trusting(&pki),
+        timeouts,
+        Limits::default(),
+    )
+    .await;
     assert!(
         matches!(got, Err(Error::Timeout("the server's greeting"))),
         "{got:?}"
@@ -254,8 +272,18 @@ async fn fetch_keeps_what_was_asked_for_whatever_comes_around_it() {
     assert_eq!(
         got,
         vec![
-            (2, vec!["\\Seen".to_string()], 1_394_175_903, b"two".to_vec()),
-            (1, vec!["$Label1".to_string()], 837_596_665, b"\x00\xff\r\n".to_vec()),
+            (
+                2,
+                vec!["\\Seen".to_string()],
+                1_394_175_903,
+                b"two".to_vec()
+            ),
+            (
+                1,
+                vec!["$Label1".to_string()],
+                837_596_665,
+                b"\x00\xff\r\n".to_vec()
+            ),
         ]
     );
     // A size without its UID is a protocol error.
@@ -301,7 +329,9 @@ async fn refusals_are_typed_and_leave_the_connection_usable() {
     ]);
     let mut client = logged_in(&pki, script, quick()).await;
     match client.examine(b"Archivio").await {
-        Err(Error::Refused(text)) => assert_eq!(text, "[NONEXISTENT] Mailbox doesn't exist: Archivio"),
+        Err(Error::Refused(text)) => {
+            assert_eq!(text, "[NONEXISTENT] Mailbox doesn't exist: Archivio")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(client.uid_search_all().await.unwrap(), vec![1, 2, 3]);
@@ -346,10 +376,19 @@ async fn login_refusals_throttling_and_bye_greetings() {
     ));
 
     // A greeting that is BYE.
-    let port = scripted_server(&pki, vec![send(b"* BYE Too many connections from your IP\r\n")])
-        .await;
-    let got = Client::connect("127.0.0.1", port, &trusting(&pki), quick(), Limits::default())
-        .await;
+    let port = scripted_server(
+        &pki,
+        vec![send(b"* BYE Too many connections from your IP\r\n")],
+    )
+    .await;
+    let got = Client::connect(
+        "127.0.0.1",
+        port,
+        &trusting(&pki),
+        quick(),
+        Limits::default(),
+    )
+    .await;
     assert!(
         matches!(&got, Err(Error::Unavailable(text)) if text.contains("Too many")),
         "{got:?}"
@@ -357,8 +396,14 @@ async fn login_refusals_throttling_and_bye_greetings() {
 
     // A greeting that is no greeting.
     let port = scripted_server(&pki, vec![send(b"A1 OK hello\r\n")]).await;
-    let got = Client::connect("127.0.0.1", port, &trusting(&pki), quick(), Limits::default())
-        .await;
+    let got = Client::connect(
+        "127.0.0.1",
+        port,
+        &trusting(&pki),
+        quick(),
+        Limits::default(),
+    )
+    .await;
     assert!(matches!(got, Err(Error::Protocol(_))), "{got:?}");
 }
 
@@ -378,13 +423,10 @@ async fn a_password_that_cannot_be_quoted_goes_as_a_synchronizing_literal() {
                 b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA1 OK done\r\n",
             ),
             on(
-                Box::leak(format!("A2 LOGIN \"utente\" {literal}").into_boxed_str()),
+                format!("A2 LOGIN \"utente\" {literal}\r\n"),
                 b"+ go ahead\r\n",
             ),
-            on(
-                Box::leak(format!("{password}\r\n").into_boxed_str()),
-                b"A2 OK Logged in\r\n",
-            ),
+            on(format!("{password}\r\n"), b"A2 OK Logged in\r\n"),
             // No capabilities in the OK: the client asks again.
             on(
                 "A3 CAPABILITY",
@@ -428,7 +470,10 @@ async fn logindisabled_means_authenticate_plain() {
     client.login("utente", "secret$1").await.unwrap();
     assert!(client.capabilities().iter().any(|c| c == "ESEARCH"));
     let status = client.examine(b"INBOX").await.unwrap();
-    assert_eq!((status.uidvalidity, status.uidnext, status.exists), (5, None, 0));
+    assert_eq!(
+        (status.uidvalidity, status.uidnext, status.exists),
+        (5, None, 0)
+    );
     assert_eq!(client.uid_search_all().await.unwrap(), vec![2, 3, 4, 7]);
 }
 

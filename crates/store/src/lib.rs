@@ -29,7 +29,8 @@ pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};
 pub use kinds::{DeliveryState, MigrationErrorKind, MigrationState, QueueFailureKind, QueueKind};
 pub use log::{LogEvent, LogVerifyError};
 pub use migration::{
-    MigrationFolder, MigrationItem, MigrationJob, MigrationStore, NewMigrationJob, SourceKey,
+    MigrationFolder, MigrationItem, MigrationJob, MigrationReport, MigrationStore, NewMigrationJob,
+    SourceKey,
 };
 pub use sqlite::SqliteStore;
 
@@ -408,6 +409,8 @@ pub trait Tx {
     /// Records messages a copy from an old provider appended in this transaction
     /// (`MigrationStore`): with them, or not at all.
     fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()>;
+    /// Keeps a run's signed report with the job (the last one per run number).
+    fn migration_report(&self, job: MigrationJobId, report: &MigrationReport) -> Result<()>;
 }
 
 /// A mailbox's quota and what it uses, in bytes.

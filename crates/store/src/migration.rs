@@ -105,6 +105,15 @@ pub struct MigrationItem {
     pub deleted_at_source: bool,
 }
 
+/// A run's report as signed: the JSON and the provider's detached CMS signature over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub run: i64,
+    pub finished: Unix,
+    pub json: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
 /// The jobs, their folders and items.
 pub trait MigrationStore {
     /// Creates the mailbox's job, or starts its existing one again with these settings: state
@@ -152,6 +161,8 @@ pub trait MigrationStore {
         dest: &str,
     ) -> Result<MigrationFolder>;
     fn migration_folders(&self, job: MigrationJobId) -> Result<Vec<MigrationFolder>>;
+    /// The last run's report (see `Tx::migration_report`).
+    fn migration_report(&self, job: MigrationJobId) -> Result<Option<MigrationReport>>;
     /// Notes the source folder's UIDVALIDITY as of this run.
     fn migration_set_uidvalidity(&self, folder: MigrationFolderId, uidvalidity: i64) -> Result<()>;
     /// A folder's items, by (UIDVALIDITY, UID).

@@ -395,6 +395,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY(folder_id, uidvalidity, uid)
     ) WITHOUT ROWID;
     CREATE INDEX migration_items_hash ON migration_items(folder_id, sha256);
+    CREATE TABLE migration_reports(
+        job_id INTEGER NOT NULL REFERENCES migration_jobs(id) ON DELETE CASCADE,
+        run INTEGER NOT NULL,
+        finished INTEGER NOT NULL,
+        json BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY(job_id, run)
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -1312,6 +1320,25 @@ impl MigrationStore for SqliteStore {
         self.sql_write(|tx| crate::migration::folder(tx, job, source, dest))
     }
 
+    fn migration_report(&self, job: MigrationJobId) -> Result<Option<MigrationReport>> {
+        self.read(|c| {
+            Ok(c.row(
+                "SELECT run, finished, json, signature FROM migration_reports WHERE job_id = ?1
+                 ORDER BY run DESC LIMIT 1",
+                [job],
+                |r| {
+                    Ok(MigrationReport {
+                        run: r.get(0)?,
+                        finished: r.get(1)?,
+                        json: r.get(2)?,
+                        signature: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
     fn migration_folders(&self, job: MigrationJobId) -> Result<Vec<MigrationFolder>> {
         self.read(|c| crate::migration::folders(c, job))
     }
@@ -1565,6 +1592,21 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn migration_report(&self, job: MigrationJobId, report: &MigrationReport) -> Result<()> {
+        self.tx.exec(
+            "INSERT OR REPLACE INTO migration_reports(job_id, run, finished, json, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                job,
+                report.run,
+                report.finished,
+                report.json,
+                report.signature
+            ],
+        )?;
+        Ok(())
+    }
+
     fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()> {
         crate::migration::record(self.tx, folder, items)
     }

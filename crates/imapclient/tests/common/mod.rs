@@ -11,8 +11,8 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::{SslAcceptor, SslConnector, SslMethod};
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage,
-    SubjectAlternativeName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
 };
 use openssl::x509::{X509Name, X509NameBuilder, X509};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,8 @@ fn key() -> PKey<Private> {
 
 fn name(common_name: &str) -> X509Name {
     let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("O", "Certa imapclient tests").unwrap();
+    name.append_entry_by_text("O", "Certa imapclient tests")
+        .unwrap();
     name.append_entry_by_text("CN", common_name).unwrap();
     name.build()
 }
@@ -49,8 +50,10 @@ pub fn make_pki(dir: &Path) -> Pki {
     ca.set_subject_name(&ca_name).unwrap();
     ca.set_issuer_name(&ca_name).unwrap();
     ca.set_pubkey(&ca_key).unwrap();
-    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    ca.set_not_after(&Asn1Time::days_from_now(30).unwrap()).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
     ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
         .unwrap();
     ca.append_extension(

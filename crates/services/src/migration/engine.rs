@@ -4,7 +4,7 @@
 //! trusted: the client (`imapclient`) bounds every byte it sends, and nothing it says is
 //! taken for more than it proves (a size only plans; the bytes are what is stored).
 
-use super::{MigrationError, Settings};
+use super::{report, MigrationError, Settings};
 use crate::delivery::Ingest;
 use crate::mailbox::{self, Access, MailboxError};
 use crate::principal::Principal;
@@ -116,7 +116,7 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob) {
         let clock = std::time::Instant::now();
         let first_copy = job.state != MigrationState::Copied;
         let lease = renew_lease(p.clone(), job.id);
-        let outcome = copy(&p, &job, first_copy).await;
+        let outcome = copy(&p, &job, first_copy, started).await;
         lease.abort();
         let now = p.now();
         let ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -218,12 +218,17 @@ struct FolderPlan {
     keep_uids: bool,
     /// (uid, size) not copied yet, ascending.
     new: Vec<(u32, u64)>,
+    /// What the source folder holds: (uid, size).
+    source: Vec<(u32, u64)>,
+    /// Messages over the size limit, not copied: (uid, size).
+    too_large: Vec<(u32, u64)>,
 }
 
 async fn copy(
     p: &Arc<Provider>,
     job: &MigrationJob,
     first_copy: bool,
+    started: i64,
 ) -> Result<RunSummary, RunError> {
     let settings: &Settings = &p.migration;
     let password = job
@@ -294,9 +299,13 @@ async fn copy(
     // Space, before anything is copied (seed 000: "spazio insufficiente").
     let max = p.limits.max_message_bytes as u64;
     for plan in &mut plans {
-        summary
-            .too_large
-            .extend(plan.new.iter().filter(|(_, size)| *size > max).copied());
+        plan.too_large = plan
+            .new
+            .iter()
+            .filter(|(_, size)| *size > max)
+            .copied()
+            .collect();
+        summary.too_large.extend(&plan.too_large);
         plan.new.retain(|(_, size)| *size <= max);
     }
     let needed: u64 = plans.iter().flat_map(|p| &p.new).map(|(_, s)| *s).sum();
@@ -322,11 +331,124 @@ async fn copy(
         blocking(move || store.migration_set_state(id, MigrationState::Copying, None, now)).await?;
     }
 
-    for plan in plans {
-        summary.copied += copy_folder(p, &who, &mut client, settings, &plan).await?;
+    for plan in &plans {
+        summary.copied += copy_folder(p, &who, &mut client, settings, plan).await?;
     }
     client.logout().await;
+    let mails_report = first_copy
+        || summary.copied > 0
+        || summary.deleted_at_source > 0
+        || !summary.too_large.is_empty();
+    write_report(p, &who, (job, started), &plans, &summary, mails_report).await?;
     Ok(summary)
+}
+
+/// Builds this run's report from the source's listing and the items, signs it, keeps it with
+/// the job and — when the run copied or found something — mails it into the box, with a
+/// legal-log record, all in one transaction.
+async fn write_report(
+    p: &Arc<Provider>,
+    who: &Principal,
+    (job, started): (&MigrationJob, i64),
+    plans: &[FolderPlan],
+    summary: &RunSummary,
+    mail: bool,
+) -> Result<(), RunError> {
+    let mut folders = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let store = p.store.clone();
+        let fid = plan.folder.id;
+        let items = blocking(move || store.migration_items(fid)).await?;
+        folders.push(report::FolderRun::of(&report::FolderState {
+            source_name: &plan.folder.source,
+            dest: &plan.folder.dest,
+            uidvalidity: plan.uidvalidity,
+            source: &plan.source,
+            items: &items,
+            too_large: &plan.too_large,
+            max_bytes: p.limits.max_message_bytes as u64,
+        }));
+    }
+    let finished = p.now();
+    let run = report::RunReport::new(
+        job,
+        job.runs + 1,
+        (started, finished),
+        folders,
+        summary.copied,
+    );
+    let internal = |e: &dyn std::fmt::Display| {
+        RunError::new(MigrationErrorKind::Internal, format!("report: {e}"))
+    };
+    let json = serde_json::to_vec_pretty(&run).map_err(|e| internal(&e))?;
+    let time = pec::PecTime::from_unix_or_epoch(finished);
+    let signature = p
+        .signer
+        .sign_detached(&json, time)
+        .map_err(|e| internal(&e))?;
+    let kept = store::MigrationReport {
+        run: run.run,
+        finished,
+        json: json.clone(),
+        signature: signature.clone(),
+    };
+    let id = job.id;
+    if !mail {
+        let store = p.store.clone();
+        return blocking(move || store.write(|tx| tx.migration_report(id, &kept))).await;
+    }
+    let message_id = pec::build::derived_id(
+        "rapporto-copia",
+        &format!("{}-{}", job.id, run.run),
+        &p.identity.domain,
+    );
+    let bytes = report::message(
+        &p.signer,
+        &p.identity.service_address(),
+        &run,
+        &json,
+        &signature,
+        &message_id,
+    )
+    .map_err(|e| internal(&e))?;
+    let log_subject = format!(
+        "Rapporto di copia: {} messaggi all'origine, {} qui, {} mancanti",
+        run.totals.source_messages, run.totals.here_messages, run.totals.missing
+    );
+    let (old, address, provider) = (
+        job.old_address.clone(),
+        job.address.clone(),
+        p.identity.name.clone(),
+    );
+    let report_hash = hex_sha256(&json);
+    mailbox::run(p, who, move |m: &Access| -> Result<(), MailboxError> {
+        if m.folder_head(report::REPORTS_FOLDER)?.is_none() {
+            m.create_folder(report::REPORTS_FOLDER)?;
+        }
+        let message = Ingest {
+            folder: report::REPORTS_FOLDER.to_string(),
+            bytes,
+            flags: String::new(),
+            internal_date: None,
+            uid: None,
+        };
+        m.import_all(vec![message], |tx, _| {
+            tx.migration_report(id, &kept)?;
+            tx.log_append(&store::LogRecord {
+                time: finished,
+                event: "copia-da-altro-gestore",
+                msgid: &message_id,
+                sender: &old,
+                recipients: std::slice::from_ref(&address),
+                subject: &log_subject,
+                related: &[report_hash],
+                provider: &provider,
+            })
+        })?;
+        Ok(())
+    })
+    .await?;
+    Ok(())
 }
 
 /// The holder of our mailbox: the copy acts with the mailbox's rights, through the same
@@ -485,6 +607,8 @@ async fn plan_folder(
         uidvalidity,
         keep_uids: false,
         new,
+        source: sizes.to_vec(),
+        too_large: Vec::new(),
     })
 }
 

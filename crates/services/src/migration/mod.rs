@@ -14,6 +14,7 @@
 
 mod engine;
 mod providers;
+pub mod report;
 mod secret;
 
 pub use engine::run_job;
@@ -295,82 +296,13 @@ pub fn stop(store: &dyn Store, address: &str, now: i64) -> Result<MigrationJob, 
     job_of(store, address)
 }
 
-/// What a copy brought over: per folder of the old box, every message with its SHA-256
-/// (the same here and at the source: the bytes are the source's).
-#[derive(Debug, serde::Serialize)]
-pub struct Report {
-    pub mailbox: String,
-    pub old_address: String,
-    pub server: String,
-    pub state: MigrationState,
-    pub state_since: i64,
-    pub runs: i64,
-    pub last_run_finished: Option<i64>,
-    /// What the old box held at the last run.
-    pub source_messages: i64,
-    pub source_bytes: i64,
-    pub copied_messages: i64,
-    pub copied_bytes: i64,
-    pub deleted_at_source: i64,
-    pub folders: Vec<FolderReport>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct FolderReport {
-    /// The old folder's name (its bytes as UTF-8, lossy).
-    pub source: String,
-    pub dest: String,
-    pub uidvalidity: i64,
-    pub messages: Vec<MessageReport>,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct MessageReport {
-    pub uid: i64,
-    pub dest_uid: i64,
-    pub sha256: String,
-    pub size: i64,
-    pub deleted_at_source: bool,
-}
-
-/// The report of a mailbox's copy.
-pub fn report(store: &dyn Store, address: &str) -> Result<Report, MigrationError> {
+/// The last run's signed report of a mailbox's copy (`None` before a run ended).
+pub fn latest_report(
+    store: &dyn Store,
+    address: &str,
+) -> Result<Option<store::MigrationReport>, MigrationError> {
     let job = job_of(store, address)?;
-    let mut folders = Vec::new();
-    for f in store.migration_folders(job.id)? {
-        let messages = store
-            .migration_items(f.id)?
-            .into_iter()
-            .map(|i| MessageReport {
-                uid: i.uid,
-                dest_uid: i.dest_uid,
-                sha256: i.sha256,
-                size: i.size,
-                deleted_at_source: i.deleted_at_source,
-            })
-            .collect();
-        folders.push(FolderReport {
-            source: String::from_utf8_lossy(&f.source).into_owned(),
-            dest: f.dest,
-            uidvalidity: f.uidvalidity,
-            messages,
-        });
-    }
-    Ok(Report {
-        mailbox: job.address,
-        old_address: job.old_address,
-        server: format!("{}:{}", job.host, job.port),
-        state: job.state,
-        state_since: job.state_since,
-        runs: job.runs,
-        last_run_finished: job.last_run_finished,
-        source_messages: job.source_messages,
-        source_bytes: job.source_bytes,
-        copied_messages: job.copied_messages,
-        copied_bytes: job.copied_bytes,
-        deleted_at_source: job.deleted_at_source,
-        folders,
-    })
+    Ok(store.migration_report(job.id)?)
 }
 
 /// The state as the page and the CLI show it (seed 000's captions), Italian or English.

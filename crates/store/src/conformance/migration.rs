@@ -191,6 +191,18 @@ pub fn migration_items_commit_with_their_messages(s: &dyn Store) {
     assert_eq!(keys, vec![(8, 40, false), (8, 41, false)]);
     s.migration_set_uidvalidity(f.id, 8).expect("uidvalidity");
     assert_eq!(s.migration_folders(id).expect("folders")[0].uidvalidity, 8);
+
+    // Reports: the last run's is read back byte for byte.
+    assert_eq!(s.migration_report(id).expect("report"), None);
+    let report = |run: i64| crate::MigrationReport {
+        run,
+        finished: 100 + run,
+        json: format!("{{\"run\":{run}}}").into_bytes(),
+        signature: vec![0x30, run as u8],
+    };
+    s.write(|tx| tx.migration_report(id, &report(1))).expect("report 1");
+    s.write(|tx| tx.migration_report(id, &report(2))).expect("report 2");
+    assert_eq!(s.migration_report(id).expect("report"), Some(report(2)));
 }
 
 /// A copy keeps the old provider's UIDs: a folder that never held a message takes the old
