@@ -159,6 +159,19 @@ class OldProvider:
                 f.read()
         self.warm_s = time.perf_counter() - t
 
+    def listing_ms(self, repeat=3):
+        """What the old server alone takes for what a no-op sync must ask at least: connect,
+        LOGIN, SELECT INBOX, UID FETCH 1:* (RFC822.SIZE), from Python (best of `repeat`)."""
+        best = float("inf")
+        for _ in range(repeat):
+            t = time.perf_counter()
+            m = imaps(self.port, self.ca, self.user, self.password)
+            m.select("INBOX", readonly=True)
+            m.uid("FETCH", "1:*", "(RFC822.SIZE)")
+            m.logout()
+            best = min(best, time.perf_counter() - t)
+        return best * 1000
+
     def version(self):
         r = subprocess.run(["/usr/sbin/dovecot", "--version"], capture_output=True, text=True)
         return "Dovecot " + (r.stdout.split()[0] if r.stdout.split() else "?")
@@ -478,6 +491,8 @@ def print_table(rows, old, size, noop, ratio):
               f"(goal < 500 ms: {'met' if noop['max_engine_ms'] < 500 else 'NOT met'}, by the slowest); "
               f"wall from `migrate sync` to the run recorded {walls} "
               f"(includes the engine's ~1 s poll for due jobs)")
+        print(f"  for reference, the old server alone: LOGIN, SELECT and UID FETCH 1:* (RFC822.SIZE) "
+              f"of {old.messages:,} from Python in {noop['source_listing_ms']:.0f} ms")
         if noop["messages_after"] != old.messages:
             print(f"!!! after the re-syncs the folder holds {noop['messages_after']} messages, "
                   f"not {old.messages} !!!")
@@ -533,6 +548,7 @@ def main():
             if a.resyncs > 0:
                 print("no-op re-sync …", flush=True)
                 noop = measure_noop(certa, old, a.poll, a.resyncs)
+                noop["source_listing_ms"] = old.listing_ms()
             mine = next(r for r in rows if r["tool"] == "Certa migrate")
             theirs = next(r for r in rows if r["tool"] == "mbsync → Certa IMAPS")
             if mine["complete"] and theirs["complete"] and mine["engine_s"]:

@@ -47,6 +47,8 @@ pub struct MigrationSection {
     pub sync_at: String,
     /// Copies running at once.
     pub jobs: usize,
+    /// Copies running at once against one old server.
+    pub per_host: usize,
     /// Messages and bytes per fetch and per transaction.
     pub batch_messages: usize,
     pub batch_bytes: usize,
@@ -63,7 +65,8 @@ pub struct MigrationDomain {
     pub server: String,
     /// A CA file trusted for that server, besides the system's.
     pub ca: Option<PathBuf>,
-    /// The switch-over date, "YYYY-MM-DD HH:MM" in Italian time.
+    /// The switch-over date, "YYYY-MM-DD HH:MM" in Italian time: the last sync runs then,
+    /// and the copies of the domain's boxes end (their old passwords erased).
     pub switch: Option<String>,
 }
 
@@ -74,6 +77,7 @@ impl Default for MigrationSection {
             all_folders: false,
             sync_at: "03:00".into(),
             jobs: 8,
+            per_host: 4,
             batch_messages: 256,
             batch_bytes: 8 << 20,
             domain: Vec::new(),
@@ -93,6 +97,7 @@ impl MigrationSection {
         s.sync_at = parse_hour(&self.sync_at)
             .with_context(|| format!("[migration] sync_at {:?} is not HH:MM", self.sync_at))?;
         s.jobs = self.jobs.max(1);
+        s.per_host = self.per_host.max(1);
         s.batch_messages = self.batch_messages.clamp(1, 10_000);
         s.batch_bytes = self.batch_bytes.max(1 << 16);
         for d in &self.domain {
@@ -136,11 +141,12 @@ fn parse_hour(text: &str) -> Option<(u32, u32)> {
     (h < 24 && m < 60).then_some((h, m))
 }
 
-/// "YYYY-MM-DD HH:MM" (or "YYYY-MM-DD", midnight) in Italian time, as Unix seconds.
+/// "YYYY-MM-DD HH:MM[:SS]" (or "YYYY-MM-DD", midnight) in Italian time, as Unix seconds.
 pub fn parse_italian_time(text: &str) -> Option<i64> {
     use chrono::TimeZone;
     let text = text.trim();
-    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
         .ok()
         .or_else(|| {
             chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")

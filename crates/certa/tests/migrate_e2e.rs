@@ -45,6 +45,35 @@ impl OldProvider {
         OldProvider { dir, port, child }
     }
 
+    /// Stops Dovecot, drops its index and UID list (the folder's UIDVALIDITY changes, as
+    /// after a server move at the old provider) and starts it again.
+    fn restart_with_new_uidvalidity(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let maildir = self.dir.path().join("mail").join(OLD_USER);
+        for e in std::fs::read_dir(&maildir).expect("maildir").flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("dovecot") {
+                std::fs::remove_file(e.path()).expect("remove index");
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        self.child = Command::new("dovecot")
+            .args(["-F", "-c"])
+            .arg(self.dir.path().join("dovecot.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dovecot");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "dovecot did not start again");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn dir(&self) -> &str {
         path(self.dir.path())
     }
@@ -199,6 +228,88 @@ fn start(node: &Node, old: &OldProvider, address: &str, password: &Path, extra: 
     certa_ok(node.data(), &args)
 }
 
+/// The real PEC files the old box is seeded with.
+fn pec_fixtures() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.file_name().is_some_and(|n| n != "SOURCES.txt") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&shared().join("fixtures/pec-real"), &mut out);
+    out
+}
+
+/// An index with Aruba's entry, made from the signer of a real Aruba receipt (as the
+/// operator would with `certa index entry`).
+fn aruba_index(dir: &Path) -> PathBuf {
+    let eml =
+        shared().join("fixtures/pec-real/l10n-italy/ACCETTAZIONE_ IT03339130126_00009.xml.txt");
+    let raw = std::fs::read(&eml).expect("fixture");
+    let der = pec::classify(&raw)
+        .expect("classify")
+        .signature
+        .expect("signed");
+    let p7 = openssl::pkcs7::Pkcs7::from_der(&der).expect("pkcs7");
+    let signers = p7
+        .signers(
+            &openssl::stack::Stack::new().expect("stack"),
+            openssl::pkcs7::Pkcs7Flags::empty(),
+        )
+        .expect("signers");
+    let cert = dir.join("aruba.pem");
+    let pem = signers
+        .iter()
+        .next()
+        .expect("signer")
+        .to_pem()
+        .expect("pem");
+    std::fs::write(&cert, pem).expect("write");
+    let ldif = certa_ok(
+        dir,
+        &[
+            "index",
+            "entry",
+            "--cert",
+            path(&cert),
+            "--name",
+            "ARUBA PEC S.p.A.",
+            "--domain",
+            "pec.aruba.it",
+            "--domain",
+            "pec.it",
+            "--receipt-address",
+            "posta-certificata@pec.aruba.it",
+        ],
+    );
+    let index = dir.join("index.ldif");
+    std::fs::write(&index, ldif).expect("write");
+    index
+}
+
+/// `certa verify --json`: (kind, msgid, valid).
+fn verdict(file: &Path, index: &Path) -> (Value, Value, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_certa"))
+        .arg("verify")
+        .arg(file)
+        .arg("--index")
+        .arg(index)
+        .args([
+            "--trust",
+            "/etc/ssl/certs/Actalis_Authentication_Root_CA.pem",
+            "--json",
+        ])
+        .output()
+        .expect("certa verify");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (v["kind"].clone(), v["msgid"].clone(), v["valid"].clone())
+}
+
 fn sorted_hashes(d: &Dump) -> Vec<String> {
     let mut v: Vec<String> = d.messages.iter().map(|m| m.sha256.clone()).collect();
     v.sort();
@@ -249,6 +360,42 @@ fn migrate_copies_byte_identical_then_syncs_without_duplicates() {
     assert_eq!(
         here.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
         source.messages.iter().map(|m| m.uid).collect::<Vec<_>>()
+    );
+    // The PEC messages still verify as they did: the same (kind, msgid, valid) for the
+    // copies (CRLF, as Dovecot serves them) as for the original files; the Aruba receipts
+    // whose signer the index holds are valid.
+    let verdicts_here: Vec<(Value, Value, Value)> = {
+        let index = aruba_index(work.path());
+        let originals = pec_fixtures()
+            .iter()
+            .map(|f| verdict(f, &index))
+            .collect::<Vec<_>>();
+        let copies = node
+            .folder(&user, OLD_USER)
+            .iter()
+            .enumerate()
+            .map(|(i, (_, bytes))| {
+                let f = work.path().join(format!("copia-{i}.eml"));
+                std::fs::write(&f, bytes).expect("write");
+                verdict(&f, &index)
+            })
+            .collect::<Vec<_>>();
+        let pec_only = |mut v: Vec<(Value, Value, Value)>| {
+            v.retain(|(kind, _, _)| !kind.is_null());
+            v.sort_by_key(|t| format!("{t:?}"));
+            v
+        };
+        let originals = pec_only(originals);
+        assert_eq!(pec_only(copies), originals);
+        originals
+    };
+    assert!(
+        verdicts_here
+            .iter()
+            .filter(|(_, _, valid)| *valid == true)
+            .count()
+            >= 2,
+        "the 2018 Aruba receipts (signer in the index) verify: {verdicts_here:?}"
     );
     // Nothing changed at the source: BODY.PEEK[] set no \Seen.
     let after = old.dump();
@@ -511,4 +658,97 @@ fn migrate_kill_9_mid_copy_finishes_with_nothing_missing_or_twice() {
     let here = dump_here(&node, &user, OLD_USER);
     assert_eq!(here.messages.len(), 3000, "nothing missing, nothing twice");
     assert_eq!(sorted_hashes(&here), sorted_hashes(&source));
+}
+
+#[test]
+fn migrate_recognises_a_new_uidvalidity_by_content_and_ends_at_the_switch() {
+    use chrono::TimeZone;
+    let mut old = OldProvider::start();
+    old.seed();
+    let source = old.dump();
+    let mut node = Node::new("pec.vecchio.test", None);
+    // The operator's configuration for the old domain: its server, its CA, the switch-over.
+    let switch = chrono_tz::Europe::Rome
+        .timestamp_opt(unix_now() + 40, 0)
+        .single()
+        .expect("time")
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let ca = old.ca();
+    let server = old.server();
+    node.edit_config(|c| {
+        assert!(c.contains("domain = []"));
+        c.replace(
+            "domain = []",
+            &format!(
+                "domain = [{{ name = \"pec.vecchio.test\", server = \"{server}\", ca = \"{}\", switch = \"{switch}\" }}]",
+                path(&ca)
+            ),
+        )
+    });
+    // In a takeover the address stays the same.
+    let user = node.mailbox("vecchio");
+    assert_eq!(user, OLD_USER);
+    node.start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let pw = password_file(work.path(), OLD_PASSWORD);
+    certa_ok(
+        node.data(),
+        &[
+            "migrate",
+            "start",
+            &user,
+            "--old-address",
+            OLD_USER,
+            "--password-file",
+            path(&pw),
+        ],
+    );
+    let s = wait_state(&node, &user, "copied", 0);
+    assert!(s["switch_at"].as_i64().is_some(), "{s}");
+    let before = dump_here(&node, &user, OLD_USER);
+    assert_eq!(sorted_hashes(&before), sorted_hashes(&source));
+
+    old.restart_with_new_uidvalidity();
+    let moved = old.dump();
+    assert_ne!(
+        moved.uidvalidity, source.uidvalidity,
+        "the source's UIDVALIDITY changed"
+    );
+    let runs = s["runs"].as_i64().unwrap_or(0);
+    certa_ok(node.data(), &["migrate", "sync", &user]);
+    let s = wait_state(&node, &user, "copied", runs);
+    assert_eq!(
+        s["deleted_at_source"].as_u64(),
+        Some(0),
+        "recognised, not deleted: {s}"
+    );
+    let after = dump_here(&node, &user, OLD_USER);
+    assert_eq!(
+        after.messages.len(),
+        before.messages.len(),
+        "nothing copied again"
+    );
+    let report: Value = serde_json::from_str(&certa_ok(
+        node.data(),
+        &["migrate", "report", &user, "--json"],
+    ))
+    .expect("report");
+    assert_eq!(
+        report["folders"][0]["uidvalidity"].as_u64(),
+        Some(moved.uidvalidity)
+    );
+    assert_eq!(report["totals"]["missing"].as_u64(), Some(0));
+    assert_eq!(
+        report["totals"]["here_messages"].as_u64(),
+        Some(source.messages.len() as u64)
+    );
+
+    // At the switch-over: one last sync, then the job ends and the old password is erased.
+    let s = wait_state(&node, &user, "finished", 0);
+    assert!(s["next_run"].is_null(), "{s}");
+    let store = node.store();
+    let mailbox = store.mailbox(&user).expect("mailbox").expect("mailbox");
+    let job = store.migration_job(mailbox.id).expect("job").expect("job");
+    assert_eq!(job.secret, None);
 }

@@ -576,7 +576,7 @@ impl Client {
                             ));
                         }
                         for (low, high) in result.all {
-                            let count = usize::try_from(high - low)
+                            let count = usize::try_from(high.saturating_sub(low))
                                 .unwrap_or(usize::MAX)
                                 .saturating_add(1);
                             if uids.len().saturating_add(count) > max_uids {

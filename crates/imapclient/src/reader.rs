@@ -4,9 +4,11 @@
 //! [`READ_CHUNK`] bytes into the buffer; the framer continues from where it stopped instead
 //! of scanning the buffer again; a literal whose bytes are not all in the buffer yet is moved
 //! into a vector reserved once at its exact size, and the rest of it is read straight into
-//! that vector (it then leaves as the message's body without another copy). The buffer holds
-//! at most one response's text (≤ the line limit) plus one read; a literal is never larger
-//! than the literal limit, checked before anything is reserved for it.
+//! that vector (it then leaves as the message's body without another copy). A literal that
+//! arrived whole within a read (so at most about a read's size) stays in the buffer and is
+//! copied once when parsed. The buffer holds at most one response's text (≤ the line limit),
+//! its small literals and one read; a response's literals together are never larger than
+//! the literal limit, checked before anything is reserved for them.
 
 use crate::wire::{self, Framer, OutOfBand, Response, Step};
 use crate::Error;

@@ -135,14 +135,24 @@ async fn connect(pki: &Pki, port: u16, timeouts: Timeouts) -> Client {
 
 async fn logged_in(pki: &Pki, script: Vec<Step>, timeouts: Timeouts) -> Client {
     let port = scripted_server(pki, script).await;
-    let mut client = connect(pki, port, timeouts).await;
-    client.login("utente", "secret$1").await.unwrap();
-    let status = client.examine(b"INBOX").await.unwrap();
-    assert_eq!(
-        (status.uidvalidity, status.uidnext, status.exists),
-        (77, Some(4), 3)
-    );
-    client
+    let connector = trusting(pki);
+    // In a spawned task: the copy engine runs the client on any worker thread, so its
+    // futures must be Send (this does not compile otherwise).
+    tokio::spawn(async move {
+        let mut client =
+            Client::connect("127.0.0.1", port, &connector, timeouts, Limits::default())
+                .await
+                .unwrap();
+        client.login("utente", "secret$1").await.unwrap();
+        let status = client.examine(b"INBOX").await.unwrap();
+        assert_eq!(
+            (status.uidvalidity, status.uidnext, status.exists),
+            (77, Some(4), 3)
+        );
+        client
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -264,7 +274,13 @@ async fn fetch_keeps_what_was_asked_for_whatever_comes_around_it() {
         b"* 5 FETCH (RFC822.SIZE 10)\r\nA4 OK done\r\n",
     ));
     let mut client = logged_in(&pki, script, quick()).await;
-    let messages = client.uid_fetch_messages(&[3, 2, 1]).await.unwrap();
+    let (mut client, messages) = tokio::spawn(async move {
+        let messages = client.uid_fetch_messages(&[3, 2, 1]).await;
+        (client, messages)
+    })
+    .await
+    .unwrap();
+    let messages = messages.unwrap();
     let got: Vec<_> = messages
         .iter()
         .map(|m| (m.uid, m.flags.clone(), m.internal_date, m.body.clone()))
@@ -287,10 +303,10 @@ async fn fetch_keeps_what_was_asked_for_whatever_comes_around_it() {
         ]
     );
     // A size without its UID is a protocol error.
-    assert!(matches!(
-        client.uid_fetch_sizes(&[5]).await,
-        Err(Error::Protocol(_))
-    ));
+    let sizes = tokio::spawn(async move { client.uid_fetch_sizes(&[5]).await })
+        .await
+        .unwrap();
+    assert!(matches!(sizes, Err(Error::Protocol(_))), "{sizes:?}");
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ struct RunSummary {
 }
 
 /// Runs one claimed job to the end of its run, and records how it ended.
-pub async fn run_job(p: Arc<Provider>, job: MigrationJob) {
+pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync::Semaphore>) {
     let span = tracing::info_span!(
         "migration",
         job = %job.id,
@@ -116,7 +116,11 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob) {
         let clock = std::time::Instant::now();
         let first_copy = job.state != MigrationState::Copied;
         let lease = renew_lease(p.clone(), job.id);
-        let outcome = copy(&p, &job, first_copy, started).await;
+        // The lease is kept while the job waits for its turn at the old server.
+        let outcome = match host.acquire_owned().await {
+            Ok(_turn) => copy(&p, &job, first_copy, started).await,
+            Err(_) => Err(RunError::new(MigrationErrorKind::Internal, "shutting down")),
+        };
         lease.abort();
         let now = p.now();
         let ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);

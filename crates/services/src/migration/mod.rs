@@ -79,6 +79,8 @@ pub struct Settings {
     pub sync_at: (u32, u32),
     /// Jobs running at once.
     pub jobs: usize,
+    /// Jobs running at once against one old server.
+    pub per_host: usize,
     /// Messages and bytes per fetch and per transaction.
     pub batch_messages: usize,
     pub batch_bytes: usize,
@@ -95,6 +97,7 @@ impl Settings {
             all_folders_allowed: false,
             sync_at: (3, 0),
             jobs: 8,
+            per_host: 4,
             batch_messages: 256,
             batch_bytes: 8 << 20,
             domains: Vec::new(),
@@ -441,6 +444,10 @@ pub async fn run_due_jobs(p: Arc<Provider>) {
         return;
     }
     let running = Arc::new(tokio::sync::Semaphore::new(settings.jobs.max(1)));
+    // Connections per old server: a provider's server is shared by all its boxes, and it
+    // throttles (or locks) those that open too many.
+    let mut hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> =
+        std::collections::HashMap::new();
     loop {
         let free = running.available_permits();
         if free > 0 {
@@ -455,10 +462,16 @@ pub async fn run_due_jobs(p: Arc<Provider>) {
                             break;
                         };
                         let p = p.clone();
+                        let host = hosts
+                            .entry(job.host.to_ascii_lowercase())
+                            .or_insert_with(|| {
+                                Arc::new(tokio::sync::Semaphore::new(settings.per_host.max(1)))
+                            })
+                            .clone();
                         tokio::spawn(async move {
                             let id = job.id;
                             let store = p.store.clone();
-                            let run = tokio::spawn(run_job(p.clone(), job));
+                            let run = tokio::spawn(run_job(p.clone(), job, host));
                             if let Err(e) = run.await {
                                 tracing::error!(job = %id, error = %e, "migration task failed");
                                 let now = p.now();

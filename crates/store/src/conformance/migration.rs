@@ -200,8 +200,10 @@ pub fn migration_items_commit_with_their_messages(s: &dyn Store) {
         json: format!("{{\"run\":{run}}}").into_bytes(),
         signature: vec![0x30, run as u8],
     };
-    s.write(|tx| tx.migration_report(id, &report(1))).expect("report 1");
-    s.write(|tx| tx.migration_report(id, &report(2))).expect("report 2");
+    s.write(|tx| tx.migration_report(id, &report(1)))
+        .expect("report 1");
+    s.write(|tx| tx.migration_report(id, &report(2)))
+        .expect("report 2");
     assert_eq!(s.migration_report(id).expect("report"), Some(report(2)));
 }
 
