@@ -65,6 +65,9 @@ pub struct MigrationDomain {
     pub server: String,
     /// A CA file trusted for that server, besides the system's.
     pub ca: Option<PathBuf>,
+    /// Its POP3S server "host:port", for the unique ids of the messages copied into INBOX
+    /// (default: the IMAPS host, port 995).
+    pub pop3: Option<String>,
     /// The switch-over date, "YYYY-MM-DD HH:MM" in Italian time: the last sync runs then,
     /// and the copies of the domain's boxes end (their old passwords erased).
     pub switch: Option<String>,
@@ -123,11 +126,21 @@ impl MigrationSection {
                 })?),
                 None => None,
             };
+            let pop3 = match &d.pop3 {
+                Some(p) => Some(services::migration::Server::parse(p).with_context(|| {
+                    format!(
+                        "[[migration.domain]] {}: pop3 {p:?} is not host:port",
+                        d.name
+                    )
+                })?),
+                None => None,
+            };
             s.domains.push(services::migration::OldDomain {
                 name: d.name.trim().to_ascii_lowercase(),
                 server,
                 ca_pem,
                 switch_at,
+                pop3,
             });
         }
         Ok(s)

@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 const TOOL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/old_provider.py");
 const OLD_USER: &str = "vecchio@pec.vecchio.test";
 const OLD_PASSWORD: &str = "Vecchia$Pass1";
+const INBOX_NAME: &str = "INBOX";
 
 /// Dovecot as the old provider, stopped when the test ends.
 struct OldProvider {
     dir: tempfile::TempDir,
     port: u16,
+    pop3: u16,
     child: Child,
 }
 
@@ -30,6 +32,7 @@ impl OldProvider {
         let out = tool(&["setup", path(dir.path())]);
         let setup: Value = serde_json::from_str(&out).expect("setup JSON");
         let port = setup["imaps"].as_u64().expect("port") as u16;
+        let pop3 = setup["pop3s"].as_u64().expect("pop3 port") as u16;
         let child = Command::new("dovecot")
             .args(["-F", "-c"])
             .arg(dir.path().join("dovecot.conf"))
@@ -42,7 +45,12 @@ impl OldProvider {
             assert!(Instant::now() < deadline, "dovecot did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        OldProvider { dir, port, child }
+        OldProvider {
+            dir,
+            port,
+            pop3,
+            child,
+        }
     }
 
     /// Stops Dovecot, drops its index and UID list (the folder's UIDVALIDITY changes, as
@@ -174,6 +182,19 @@ fn dump(port: u16, user: &str, password: &str, ca: &Path, folder: &str) -> Dump 
 /// Our side of the copy: Certa's IMAPS, read the same way.
 fn dump_here(node: &Node, user: &str, folder: &str) -> Dump {
     dump(node.base + 4, user, PASSWORD, &node.ca(), folder)
+}
+
+/// (size, UIDL) of every INBOX message by POP3S, in maildrop order.
+fn uidls(port: u16, user: &str, password: &str, ca: &Path) -> Vec<(u64, String)> {
+    let out = tool(&[
+        "uidl",
+        "127.0.0.1",
+        &port.to_string(),
+        user,
+        password,
+        path(ca),
+    ]);
+    serde_json::from_str(&out).expect("uidl JSON")
 }
 
 fn status(node: &Node, address: &str) -> Value {
@@ -681,8 +702,9 @@ fn migrate_recognises_a_new_uidvalidity_by_content_and_ends_at_the_switch() {
         c.replace(
             "domain = []",
             &format!(
-                "domain = [{{ name = \"pec.vecchio.test\", server = \"{server}\", ca = \"{}\", switch = \"{switch}\" }}]",
-                path(&ca)
+                "domain = [{{ name = \"pec.vecchio.test\", server = \"{server}\", ca = \"{}\", switch = \"{switch}\", pop3 = \"127.0.0.1:{}\" }}]",
+                path(&ca),
+                old.pop3
             ),
         )
     });
@@ -702,12 +724,30 @@ fn migrate_recognises_a_new_uidvalidity_by_content_and_ends_at_the_switch() {
             OLD_USER,
             "--password-file",
             path(&pw),
+            "--into",
+            "inbox",
         ],
     );
     let s = wait_state(&node, &user, "copied", 0);
     assert!(s["switch_at"].as_i64().is_some(), "{s}");
-    let before = dump_here(&node, &user, OLD_USER);
+    let before = dump_here(&node, &user, INBOX_NAME);
     assert_eq!(sorted_hashes(&before), sorted_hashes(&source));
+    // A program that downloads the box by POP3 sees the same unique ids here as at the old
+    // provider: it will not download everything again after the switch.
+    let old_uidls = uidls(old.pop3, OLD_USER, OLD_PASSWORD, &old.ca());
+    assert_eq!(old_uidls.len(), source.messages.len());
+    assert_eq!(uidls(node.base + 6, &user, PASSWORD, &node.ca()), old_uidls);
+    let report: Value = serde_json::from_str(&certa_ok(
+        node.data(),
+        &["migrate", "report", &user, "--json"],
+    ))
+    .expect("report");
+    assert_eq!(
+        report["pop3_uidls_kept"].as_u64(),
+        Some(source.messages.len() as u64),
+        "{}",
+        report["pop3_uidls_not_kept"]
+    );
 
     old.restart_with_new_uidvalidity();
     let moved = old.dump();
@@ -723,7 +763,7 @@ fn migrate_recognises_a_new_uidvalidity_by_content_and_ends_at_the_switch() {
         Some(0),
         "recognised, not deleted: {s}"
     );
-    let after = dump_here(&node, &user, OLD_USER);
+    let after = dump_here(&node, &user, INBOX_NAME);
     assert_eq!(
         after.messages.len(),
         before.messages.len(),

@@ -24,6 +24,7 @@
 
 mod client;
 mod date;
+pub mod pop3;
 mod reader;
 pub mod utf7;
 pub mod wire;

@@ -58,6 +58,8 @@ pub struct Message {
     /// Flagged `\Seen` in the store (RETR sets it once).
     pub seen: bool,
     pub deleted: bool,
+    /// The unique id it had at an old provider it was copied from (issue 15), if any.
+    pub kept_uidl: Option<String>,
 }
 
 /// The INBOX as it was at login, with the deletions marked in this session (RFC 1939 §5:
@@ -136,7 +138,10 @@ impl Maildrop {
     /// RFC 1939 §7 UIDL: unique across sessions while UIDVALIDITY stays the same, and the
     /// folder's UIDVALIDITY changes whenever UIDs could be reused.
     pub fn unique_id(&self, m: &Message) -> String {
-        format!("{}-{}", self.uidvalidity, m.uid)
+        match &m.kept_uidl {
+            Some(uidl) => uidl.clone(),
+            None => format!("{}-{}", self.uidvalidity, m.uid),
+        }
     }
 
     /// UIDs of the messages marked as deleted.

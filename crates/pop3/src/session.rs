@@ -512,10 +512,12 @@ impl Session {
         let snapshot = mailbox::run(&self.p, &principal, |m| {
             let folder = m.existing_folder(INBOX)?;
             let entries = m.messages(folder.id)?;
-            Ok::<_, MailboxError>((folder, entries))
+            let kept: std::collections::HashMap<i64, String> =
+                m.pop3_uidls(folder.id)?.into_iter().collect();
+            Ok::<_, MailboxError>((folder, entries, kept))
         })
         .await;
-        let Ok((folder, entries)) = snapshot else {
+        let Ok((folder, entries, mut kept)) = snapshot else {
             // The guard goes with this return: the lock is released before the refusal.
             return self.err("[SYS/TEMP] casella non disponibile: riprovare più tardi");
         };
@@ -526,6 +528,7 @@ impl Session {
                 size: u64::try_from(e.size).unwrap_or(0),
                 seen: e.flags.split(' ').any(|f| f.eq_ignore_ascii_case("\\Seen")),
                 deleted: false,
+                kept_uidl: kept.remove(&e.uid),
             })
             .collect();
         let md = Maildrop::new(folder.id, folder.uidvalidity, messages, guard);

@@ -409,6 +409,10 @@ pub trait Tx {
     /// Records messages a copy from an old provider appended in this transaction
     /// (`MigrationStore`): with them, or not at all.
     fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()>;
+    /// Gives messages of a folder the POP3 unique ids they had at the old provider (a copy
+    /// keeping a program's view); a UID with no message, one that has an id already or an id
+    /// taken in the folder is skipped. Returns how many were set.
+    fn set_pop3_uidls(&self, folder_id: FolderId, uidls: &[(i64, String)]) -> Result<usize>;
     /// Keeps a run's signed report with the job (the last one per run number).
     fn migration_report(&self, job: MigrationJobId, report: &MigrationReport) -> Result<()>;
 }
@@ -563,6 +567,9 @@ pub trait MailStore {
     ) -> Result<FlagChanges>;
     /// Removes the given messages; returns the UIDs removed.
     fn expunge(&self, folder_id: FolderId, uids: &[i64]) -> Result<Vec<i64>>;
+    /// The POP3 unique ids messages of a folder keep from an old provider, by UID; the
+    /// others have Certa's own.
+    fn pop3_uidls(&self, folder_id: FolderId) -> Result<Vec<(i64, String)>>;
     /// How many messages no session has claimed as `\Recent` yet (STATUS RECENT).
     fn unclaimed_recent(&self, folder_id: FolderId) -> Result<i64>;
     /// Claims the messages that are `\Recent` for the one session that selects the folder

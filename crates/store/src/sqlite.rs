@@ -349,8 +349,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE folders DROP COLUMN subscribed;
     "#,
     // 18 (copies from an old provider, issue 15): one job per mailbox, the old box's folders
-    // as the job knows them, one item per source message copied (see migration.rs). Job ids
-    // are never reused: a report names its job.
+    // as the job knows them, one item per source message copied (see migration.rs), each
+    // run's signed report; and the POP3 unique ids a copied message keeps from the old
+    // provider. Job ids are never reused: a report names its job.
     r#"
     CREATE TABLE migration_jobs(
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -402,6 +403,15 @@ const MIGRATIONS: &[&str] = &[
         json BLOB NOT NULL,
         signature BLOB NOT NULL,
         PRIMARY KEY(job_id, run)
+    ) WITHOUT ROWID;
+    CREATE TABLE pop3_uidls(
+        folder_id INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        uidl TEXT NOT NULL,
+        PRIMARY KEY(folder_id, uid),
+        UNIQUE(folder_id, uidl),
+        FOREIGN KEY(folder_id, uid) REFERENCES messages(folder_id, uid)
+            ON DELETE CASCADE ON UPDATE CASCADE
     ) WITHOUT ROWID;
     "#,
 ];
@@ -698,6 +708,16 @@ impl MailStore for SqliteStore {
                 crate::text::index_stored(tx, *mailbox_id, blob, text)?;
             }
             Ok(())
+        })
+    }
+
+    fn pop3_uidls(&self, folder_id: FolderId) -> Result<Vec<(i64, String)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT uid, uidl FROM pop3_uidls WHERE folder_id = ?1 ORDER BY uid",
+            )?;
+            let rows = st.query_map([folder_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
         })
     }
 
@@ -1592,6 +1612,19 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn set_pop3_uidls(&self, folder_id: FolderId, uidls: &[(i64, String)]) -> Result<usize> {
+        let mut n = 0;
+        for (uid, uidl) in uidls {
+            n += self.tx.exec(
+                "INSERT OR IGNORE INTO pop3_uidls(folder_id, uid, uidl)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS
+                   (SELECT 1 FROM messages WHERE folder_id = ?1 AND uid = ?2)",
+                params![folder_id, uid, uidl],
+            )?;
+        }
+        Ok(n)
+    }
+
     fn migration_report(&self, job: MigrationJobId, report: &MigrationReport) -> Result<()> {
         self.tx.exec(
             "INSERT OR REPLACE INTO migration_reports(job_id, run, finished, json, signature)

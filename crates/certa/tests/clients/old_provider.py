@@ -7,6 +7,7 @@ CA of its own, and what the tests do to it and read from it.
   old_provider.py bulk DIR N SIZE                writes N messages of SIZE bytes into the maildir
   old_provider.py append DIR N TAG               APPENDs N small messages (new arrivals)
   old_provider.py expunge DIR UID                deletes one message at the source
+  old_provider.py uidl HOST PORT USER PASS CA       prints [[size, uidl], …] by POP3S
   old_provider.py dump HOST PORT USER PASS CA FOLDER
                                                  prints {"uidvalidity", "messages": [{"uid",
                                                  "sha256", "size", "flags", "date"}]}
@@ -44,11 +45,12 @@ def setup(d):
     open(os.path.join(d, "users"), "w").write(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     mail_user = "dovecot" if os.getuid() == 0 else os.environ.get("USER", "nobody")
     port = free_port()
+    pop3 = free_port()
     conf = f"""
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-protocols = imap
+protocols = imap pop3
 listen = 127.0.0.1
 ssl = required
 ssl_cert = <{cert}
@@ -67,8 +69,20 @@ service imap-login {{
     port = {port}
   }}
 }}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+}}
 protocol imap {{
   mail_max_userip_connections = 100
+}}
+protocol pop3 {{
+  pop3_uidl_format = %08Xu%08Xv
 }}
 passdb {{
   driver = passwd-file
@@ -85,7 +99,7 @@ userdb {{
         for root, dirs, files in os.walk(os.path.join(d, "mail")):
             shutil.chown(root, mail_user, mail_user)
         os.chmod(d, 0o755)
-    print(json.dumps({"conf": path, "ca": ca, "imaps": port, "user": USER,
+    print(json.dumps({"conf": path, "ca": ca, "imaps": port, "pop3s": pop3, "user": USER,
                       "password": PASSWORD}))
 
 
@@ -225,6 +239,23 @@ def dump(host, port, user, password, ca, folder):
     print(json.dumps({"uidvalidity": uidvalidity, "messages": sorted(out, key=lambda x: x["uid"])}))
 
 
+def uidl(host, port, user, password, ca):
+    import poplib
+    ctx = ssl.create_default_context(cafile=ca)
+    p = poplib.POP3_SSL(host, int(port), context=ctx)
+    p.user(user)
+    p.pass_(password)
+    _, lines, _ = p.uidl()
+    _, sizes, _ = p.list()
+    p.quit()
+    ids = dict(l.decode().split(" ", 1) for l in lines)
+    out = []
+    for l in sizes:
+        n, size = l.decode().split(" ", 1)
+        out.append([int(size), ids[n]])
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "setup":
@@ -237,6 +268,8 @@ if __name__ == "__main__":
         append(args[0], int(args[1]), args[2])
     elif cmd == "expunge":
         expunge(args[0], args[1])
+    elif cmd == "uidl":
+        uidl(*args)
     elif cmd == "dump":
         dump(*args)
     else:

@@ -98,6 +98,23 @@ impl Access {
             .write(|tx| tx.adopt_uidvalidity(&address, folder, uidvalidity))?)
     }
 
+    /// The POP3 unique ids messages of a folder kept from an old provider, by UID.
+    pub fn pop3_uidls(&self, folder: FolderId) -> Result<Vec<(i64, String)>, MailboxError> {
+        self.may(Permission::Read)?;
+        Ok(self.p.store.pop3_uidls(folder)?)
+    }
+
+    /// Gives messages the POP3 unique ids they had at the old provider (issue 15): a program
+    /// downloading the box by UIDL does not download it all again after the switch.
+    pub fn set_pop3_uidls(
+        &self,
+        folder: FolderId,
+        uidls: &[(i64, String)],
+    ) -> Result<usize, MailboxError> {
+        self.may(Permission::Modify)?;
+        Ok(self.p.store.write(|tx| tx.set_pop3_uidls(folder, uidls))?)
+    }
+
     /// One message handed in: its UID.
     pub fn append(&self, message: Ingest) -> Result<i64, MailboxError> {
         self.append_all(vec![message])?

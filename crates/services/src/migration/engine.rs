@@ -101,6 +101,9 @@ struct RunSummary {
     deleted_at_source: usize,
     /// Messages over the size limit, not copied: (uid, size).
     too_large: Vec<(u32, u64)>,
+    /// The old POP3 unique ids given to the messages copied into INBOX: how many, or why
+    /// none (`None`: not into INBOX).
+    pop3_uidls: Option<Result<usize, String>>,
 }
 
 /// Runs one claimed job to the end of its run, and records how it ended.
@@ -265,7 +268,6 @@ async fn copy(
     let mut client =
         Client::connect(&job.host, job.port, &connector, settings.timeouts, limits).await?;
     client.login(&job.old_address, &password).await?;
-    drop(password);
 
     let sources = sources(&mut client, job).await?;
     let mut summary = RunSummary::default();
@@ -339,12 +341,78 @@ async fn copy(
         summary.copied += copy_folder(p, &who, &mut client, settings, plan).await?;
     }
     client.logout().await;
+    if let Some(inbox) = plans
+        .iter()
+        .find(|plan| plan.folder.source == b"INBOX" && plan.folder.dest == INBOX)
+    {
+        let pop3 = settings.pop3_for(&job.old_address, &job.host);
+        let kept = keep_pop3_uidls(p, &who, job, inbox, (&pop3, &connector, &password)).await;
+        if let Err(why) = &kept {
+            tracing::warn!(server = %pop3, why = %why, "POP3 unique ids not kept");
+        }
+        summary.pop3_uidls = Some(kept);
+    }
+    drop(password);
     let mails_report = first_copy
         || summary.copied > 0
         || summary.deleted_at_source > 0
         || !summary.too_large.is_empty();
     write_report(p, &who, (job, started), &plans, &summary, mails_report).await?;
     Ok(summary)
+}
+
+/// Keeping a POP3 program's view (issue 15 Build 6): the old server's UIDL of each INBOX
+/// message, matched to the IMAP listing by position and size (both list the INBOX in UID
+/// order), given to its copy here. Any mismatch keeps none: a wrong id is worse than a new one.
+async fn keep_pop3_uidls(
+    p: &Arc<Provider>,
+    who: &Principal,
+    job: &MigrationJob,
+    inbox: &FolderPlan,
+    (server, connector, password): (&super::Server, &openssl::ssl::SslConnector, &str),
+) -> Result<usize, String> {
+    let mut pop3 =
+        imapclient::pop3::Pop3::connect(&server.host, server.port, connector, p.migration.timeouts)
+            .await
+            .map_err(|e| e.to_string())?;
+    pop3.login(&job.old_address, password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listed = pop3.messages().await.map_err(|e| e.to_string())?;
+    pop3.quit().await;
+    if listed.len() != inbox.source.len() {
+        return Err(format!(
+            "POP3 lists {} messages, IMAP {}",
+            listed.len(),
+            inbox.source.len()
+        ));
+    }
+    let mut by_uid = HashMap::with_capacity(listed.len());
+    for (m, (uid, size)) in listed.iter().zip(&inbox.source) {
+        if m.size != *size {
+            return Err(format!(
+                "message {} is {} bytes by POP3, UID {uid} {size} by IMAP",
+                m.number, m.size
+            ));
+        }
+        by_uid.insert(i64::from(*uid), m.uidl.clone());
+    }
+    let store = p.store.clone();
+    let fid = inbox.folder.id;
+    let items = blocking(move || store.migration_items(fid))
+        .await
+        .map_err(|e| e.detail)?;
+    let uidls: Vec<(i64, String)> = items
+        .iter()
+        .filter(|i| i.uidvalidity == inbox.uidvalidity)
+        .filter_map(|i| by_uid.get(&i.uid).map(|u| (i.dest_uid, u.clone())))
+        .collect();
+    mailbox::run(p, who, move |m: &Access| -> Result<usize, MailboxError> {
+        let folder = m.existing_folder(INBOX)?;
+        m.set_pop3_uidls(folder.id, &uidls)
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// Builds this run's report from the source's listing and the items, signs it, keeps it with
@@ -374,13 +442,18 @@ async fn write_report(
         }));
     }
     let finished = p.now();
-    let run = report::RunReport::new(
+    let mut run = report::RunReport::new(
         job,
         job.runs + 1,
         (started, finished),
         folders,
         summary.copied,
     );
+    match &summary.pop3_uidls {
+        Some(Ok(n)) => run.pop3_uidls_kept = Some(*n),
+        Some(Err(why)) => run.pop3_uidls_not_kept = Some(why.clone()),
+        None => {}
+    }
     let internal = |e: &dyn std::fmt::Display| {
         RunError::new(MigrationErrorKind::Internal, format!("report: {e}"))
     };

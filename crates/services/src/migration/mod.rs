@@ -66,6 +66,9 @@ pub struct OldDomain {
     pub ca_pem: Option<String>,
     /// The switch-over date of the boxes of that domain.
     pub switch_at: Option<i64>,
+    /// Its POP3S server, for the unique ids a program reading the box by POP3 knows
+    /// (default: the IMAPS server's host, port 995).
+    pub pop3: Option<Server>,
 }
 
 /// How copies run (`[migration]` in certa.toml).
@@ -129,6 +132,16 @@ impl Settings {
         self.domains
             .iter()
             .find(|d| d.name.eq_ignore_ascii_case(domain))
+    }
+
+    /// The POP3S server of the boxes of `old_address` read at `imap_host`.
+    pub fn pop3_for(&self, old_address: &str, imap_host: &str) -> Server {
+        self.domain_of(old_address)
+            .and_then(|d| d.pop3.clone())
+            .unwrap_or_else(|| Server {
+                host: imap_host.to_string(),
+                port: 995,
+            })
     }
 
     /// The switch-over date of the boxes of `old_address`'s domain, if the operator set one.
@@ -525,6 +538,7 @@ mod tests {
             server: Server::parse("imaps.vecchio.it").expect("server"),
             ca_pem: Some("CA".into()),
             switch_at: Some(5),
+            pop3: None,
         });
         let given = Server::parse("altro.it:1993");
         assert_eq!(

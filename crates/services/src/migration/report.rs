@@ -26,6 +26,10 @@ pub struct RunReport {
     pub finished: i64,
     pub folders: Vec<FolderRun>,
     pub totals: Totals,
+    /// Copies into INBOX: the old POP3 unique ids given to the messages this run…
+    pub pop3_uidls_kept: Option<usize>,
+    /// …or why none were.
+    pub pop3_uidls_not_kept: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -175,6 +179,8 @@ impl RunReport {
             finished,
             folders,
             totals,
+            pop3_uidls_kept: None,
+            pop3_uidls_not_kept: None,
         }
     }
 

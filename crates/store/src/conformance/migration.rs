@@ -276,6 +276,34 @@ pub fn kept_uids_and_uidvalidity(s: &dyn Store) {
             .expect("adopt"),
         "a folder with messages keeps its UIDVALIDITY"
     );
+    // POP3 unique ids kept from the old provider: one per message, unique in the folder,
+    // gone with the message.
+    let set = s
+        .write(|tx| {
+            tx.set_pop3_uidls(
+                f.id,
+                &[
+                    (7, "0000000a5f000001".into()),
+                    (9, "0000000b5f000001".into()),
+                    (10, "0000000a5f000001".into()),
+                    (99, "nessuno".into()),
+                ],
+            )
+        })
+        .expect("set_pop3_uidls");
+    assert_eq!(set, 2);
+    assert_eq!(
+        s.pop3_uidls(f.id).expect("pop3_uidls"),
+        vec![
+            (7, "0000000a5f000001".to_string()),
+            (9, "0000000b5f000001".to_string())
+        ]
+    );
+    s.expunge(f.id, &[7]).expect("expunge");
+    assert_eq!(
+        s.pop3_uidls(f.id).expect("pop3_uidls"),
+        vec![(9, "0000000b5f000001".to_string())]
+    );
     // A folder created after keeps above every value given out.
     s.create_folder(alice, "nuova", 6_000)
         .expect("create_folder");
