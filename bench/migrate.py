@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Migration benchmark (issue 15): copying an old provider's box into Certa (a figure, not a
-test). One Dovecot (the "old provider" of the migration tests: Debian's Dovecot over IMAPS with
-a CA of its own) seeded once with N messages of SIZE bytes; one Certa with a fresh destination
-mailbox per row; every tool copies the old INBOX over IMAPS, on loopback, in one run:
+"""Migration benchmark (issue 15): an old provider's box copied into Certa, beside mbsync.
+
+A figure, not a test. One Dovecot (the "old provider" of the migration tests: Debian's Dovecot
+over IMAPS with a CA of its own) seeded once with N messages of SIZE bytes; one Certa with a
+fresh destination mailbox per row; every tool copies the old INBOX over IMAPS, on loopback, in
+one run:
 
   Certa          `certa migrate start` → `certa serve`'s engine, timed from the command to
                  the job's `copied` (polled every 50 ms); the engine's own run time beside it
@@ -21,6 +23,7 @@ Goal: Certa ≥ 1.5 × mbsync's messages/s, and a no-op re-sync of N messages un
 
     cargo build --release -p certa && sudo python3 bench/migrate.py      # 10,000 × 10 KB
     CERTA_BIN=/path/to/certa python3 bench/migrate.py --messages 2000 --keep --json out.json
+    python3 bench/migrate.py --rows certa --batch-messages 512     # tuning: Certa's row alone
 
 Needs root (Dovecot runs the mail processes as its own user), dovecot-imapd and isync.
 """
@@ -38,6 +41,9 @@ MBSYNC = "/usr/bin/mbsync"
 BOX = {"certa": f"copia-certa@{DOMAIN}", "mbsync": f"copia-mbsync@{DOMAIN}",
        "imapsync": f"copia-imapsync@{DOMAIN}"}
 MBSYNC_FOLDER = "mbsync-copy"
+# The rows, by their --rows names; each row's tool as the table shows it.
+ROWS = {"maildir": "mbsync → local Maildir (bound)", "mbsync": "mbsync → Certa IMAPS",
+        "imapsync": "imapsync → Certa IMAPS", "certa": "Certa migrate"}
 IMAPSYNC_FOLDER = "imapsync-copy"
 
 
@@ -159,18 +165,41 @@ class OldProvider:
                 f.read()
         self.warm_s = time.perf_counter() - t
 
-    def listing_ms(self, repeat=3):
+    def listing_ms(self, repeat=5):
         """What the old server alone takes for what a no-op sync must ask at least: connect,
-        LOGIN, SELECT INBOX, UID FETCH 1:* (RFC822.SIZE), from Python (best of `repeat`)."""
-        best = float("inf")
+        TLS, LOGIN, EXAMINE INBOX, UID FETCH 1:* (RFC822.SIZE), LOGOUT; a bare client that
+        reads the answers without parsing them. (total ms, UID FETCH ms), best of `repeat`."""
+        def q(text):
+            return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
+        best = (float("inf"), float("inf"))
+        ctx = ssl.create_default_context(cafile=self.ca)
         for _ in range(repeat):
             t = time.perf_counter()
-            m = imaps(self.port, self.ca, self.user, self.password)
-            m.select("INBOX", readonly=True)
-            m.uid("FETCH", "1:*", "(RFC822.SIZE)")
-            m.logout()
-            best = min(best, time.perf_counter() - t)
-        return best * 1000
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.port)),
+                                server_hostname="127.0.0.1")
+            f = s.makefile("rb")
+            f.readline()
+
+            def cmd(tag, text):
+                s.sendall(tag + b" " + text + b"\r\n")
+                while True:
+                    line = f.readline()
+                    if not line:
+                        raise RuntimeError("Dovecot closed the connection")
+                    if line.startswith(tag + b" "):
+                        if not line.startswith(tag + b" OK"):
+                            raise RuntimeError(line)
+                        return
+            cmd(b"a", b"LOGIN " + q(self.user) + b" " + q(self.password))
+            cmd(b"b", b"EXAMINE INBOX")
+            t_fetch = time.perf_counter()
+            cmd(b"c", b"UID FETCH 1:* (RFC822.SIZE)")
+            fetch = time.perf_counter() - t_fetch
+            cmd(b"d", b"LOGOUT")
+            s.close()
+            total = time.perf_counter() - t
+            best = min(best, (total * 1000, fetch * 1000))
+        return best
 
     def version(self):
         r = subprocess.run(["/usr/sbin/dovecot", "--version"], capture_output=True, text=True)
@@ -260,6 +289,16 @@ class Certa:
         while self.unindexed() > 0 and time.time() < deadline:
             time.sleep(0.5)
 
+    def store_sizes(self):
+        """Bytes of the database, its WAL and the blob directory (while serve runs)."""
+        out = {}
+        for name in ("certa.db", "certa.db-wal"):
+            path = os.path.join(self.data, name)
+            out[name] = os.path.getsize(path) if os.path.exists(path) else 0
+        out["blobs"] = sum(os.path.getsize(os.path.join(r, f))
+                           for r, _, files in os.walk(os.path.join(self.data, "blobs")) for f in files)
+        return out
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -305,7 +344,7 @@ def measure_certa(certa, old, poll):
     folder = old.user.lower()
     copied, nbytes = folder_figures(certa.imaps, certa.ca, address, PASSWORD, folder)
     engine_s = (job.get("last_run_ms") or 0) / 1000
-    return row("Certa migrate", old.messages, copied, wall, old.bytes,
+    return row(ROWS["certa"], old.messages, copied, wall, old.bytes,
                f"engine run {engine_s:.2f} s = {copied / engine_s if engine_s else 0:.0f} msg/s; "
                f"status {poll_s / polls * 1000:.0f} ms/poll",
                engine_s=engine_s, dest_bytes=nbytes, job=job, polls=polls)
@@ -403,7 +442,7 @@ Account new
 """
     seconds, rc = run_mbsync(work, "mbsync-certa", old, ("new", MBSYNC_FOLDER, block))
     copied, nbytes = folder_figures(certa.imaps, certa.ca, BOX["mbsync"], PASSWORD, MBSYNC_FOLDER)
-    return row("mbsync → Certa IMAPS", old.messages, copied, seconds, old.bytes,
+    return row(ROWS["mbsync"], old.messages, copied, seconds, old.bytes,
                f"exit {rc}" if rc else "", dest_bytes=nbytes)
 
 
@@ -421,7 +460,7 @@ SubFolders Verbatim
         d = os.path.join(root, MBSYNC_FOLDER, sub)
         if os.path.isdir(d):
             copied += len(os.listdir(d))
-    return row("mbsync → local Maildir (bound)", old.messages, copied, seconds, old.bytes,
+    return row(ROWS["maildir"], old.messages, copied, seconds, old.bytes,
                (f"exit {rc}; " if rc else "") + "reference: no server write")
 
 
@@ -435,7 +474,7 @@ def find_imapsync(explicit):
 
 def measure_imapsync(work, old, certa, binary):
     if not binary:
-        return {"tool": "imapsync → Certa IMAPS", "skipped": "not installed (not packaged in Debian 12)"}
+        return {"tool": ROWS["imapsync"], "skipped": "not installed (not packaged in Debian 12)"}
     log = os.path.join(work, "imapsync.log")
     # imapsync does not verify certificates unless asked; the copy is over TLS all the same.
     args = [binary, "--host1", "127.0.0.1", "--port1", str(old.port), "--ssl1",
@@ -451,7 +490,7 @@ def measure_imapsync(work, old, certa, binary):
     if r.returncode != 0:
         print(f"  imapsync exited {r.returncode}; its output:\n{tail(log)}")
     copied, nbytes = folder_figures(certa.imaps, certa.ca, BOX["imapsync"], PASSWORD, IMAPSYNC_FOLDER)
-    return row("imapsync → Certa IMAPS", old.messages, copied, seconds, old.bytes,
+    return row(ROWS["imapsync"], old.messages, copied, seconds, old.bytes,
                f"exit {r.returncode}" if r.returncode else "", dest_bytes=nbytes)
 
 
@@ -475,7 +514,7 @@ def print_table(rows, old, size, noop, ratio):
             note += f"{'; ' if note else ''}bytes here {extra:+.0f} per message"
         print(f"{r['tool']:32} {r['copied']:>7} {r['seconds']:>8.2f} {r['msg_s']:>8.0f} {r['mb_s']:>7.2f}  {note}")
     print()
-    if not any(r["tool"] == "Certa migrate" for r in rows):
+    if not any(r["tool"] == ROWS["certa"] for r in rows):
         print("(no Certa rows)")
     elif ratio:
         print(f"Certa / mbsync (messages/s): {ratio['wall']:.2f} from the command to `copied` "
@@ -487,12 +526,14 @@ def print_table(rows, old, size, noop, ratio):
     if noop:
         engine = ", ".join(f"{r['engine_ms']} ms" for r in noop["runs"])
         walls = ", ".join(f"{r['wall_s']:.2f} s" for r in noop["runs"])
-        print(f"no-op re-sync of {old.messages:,}: engine run {engine} "
+        print(f"no-op re-sync of {old.messages:,}: engine run {engine}, median {noop['median_engine_ms']:.0f} ms "
               f"(goal < 500 ms: {'met' if noop['max_engine_ms'] < 500 else 'NOT met'}, by the slowest); "
               f"wall from `migrate sync` to the run recorded {walls} "
               f"(includes the engine's ~1 s poll for due jobs)")
-        print(f"  for reference, the old server alone: LOGIN, SELECT and UID FETCH 1:* (RFC822.SIZE) "
-              f"of {old.messages:,} from Python in {noop['source_listing_ms']:.0f} ms")
+        total, fetch = noop["source_listing_ms"]
+        print(f"  for reference, the old server alone (a bare client): connect, TLS, LOGIN, EXAMINE, "
+              f"UID FETCH 1:* (RFC822.SIZE) of {old.messages:,}, LOGOUT in {total:.0f} ms "
+              f"(the UID FETCH {fetch:.0f} ms)")
         if noop["messages_after"] != old.messages:
             print(f"!!! after the re-syncs the folder holds {noop['messages_after']} messages, "
                   f"not {old.messages} !!!")
@@ -508,52 +549,62 @@ def main():
     ap.add_argument("--batch-bytes", type=int, help="[migration] batch_bytes")
     ap.add_argument("--resyncs", type=int, default=3, help="no-op re-syncs after Certa's copy")
     ap.add_argument("--poll", type=float, default=0.05, help="seconds between `migrate status` polls")
-    ap.add_argument("--no-certa", action="store_true", help="Dovecot → mbsync → Maildir only (no binary needed)")
+    ap.add_argument("--rows", default=",".join(ROWS),
+                    help=f"which rows, in this order, comma-separated (default: all: {','.join(ROWS)}); "
+                         "`maildir` alone needs no Certa binary")
     ap.add_argument("--keep", action="store_true", help="keep the work directory, print where")
     ap.add_argument("--json", help="write the figures to this file")
     a = ap.parse_args()
+    wanted = [r.strip() for r in a.rows.split(",") if r.strip()]
+    if not wanted or any(r not in ROWS for r in wanted):
+        sys.exit(f"--rows: a comma-separated list of {', '.join(ROWS)}")
+    needs_certa = any(r != "maildir" for r in wanted)
     if not os.path.exists(MBSYNC):
         sys.exit("install isync first: apt-get install isync")
     if not os.path.exists("/usr/sbin/dovecot"):
         sys.exit("install Dovecot first: apt-get install dovecot-imapd")
-    if not a.no_certa and not os.path.exists(a.certa):
+    if needs_certa and not os.path.exists(a.certa):
         sys.exit(f"no Certa binary at {a.certa}: cargo build --release -p certa, or set CERTA_BIN")
     if os.getuid() != 0:
         print("(not root: Dovecot may refuse to run its mail processes)")
     work = tempfile.mkdtemp(prefix="certa-bench-migrate-")
     os.chmod(work, 0o755)  # Dovecot's processes (user dovecot) read below it
     old = certa = None
-    rows, noop, ratio = [], None, None
+    rows, noop, ratio, store = [], None, None, None
     try:
         print(f"seeding {a.messages:,} × {a.size} bytes into Dovecot's maildir …", flush=True)
         old = OldProvider(work, a.messages, a.size)
         print(f"  written in {old.seed_s:.1f} s; Dovecot indexed and the files read once in "
               f"{old.warm_s:.1f} s; the source holds {old.messages:,} messages, {old.bytes:,} bytes", flush=True)
-        print("mbsync → local Maildir …", flush=True)
-        rows.append(measure_mbsync_maildir(work, old))
-        if not a.no_certa:
+        if needs_certa:
             certa = Certa(a.certa, work, a.batch_messages, a.batch_bytes)
-            # mbsync first, Certa last: Certa's own copy goes into a store that already holds
-            # the other rows' messages (not the easier, empty one). Between rows the indexer
-            # is let catch up, so no row shares the CPU with the previous row's indexing.
-            print("mbsync → Certa …", flush=True)
-            rows.append(measure_mbsync_certa(work, old, certa))
-            certa.settle()
-            print("imapsync → Certa …", flush=True)
-            rows.append(measure_imapsync(work, old, certa, find_imapsync(a.imapsync)))
-            certa.settle()
-            print("certa migrate …", flush=True)
-            rows.append(measure_certa(certa, old, a.poll))
-            certa.settle()
-            if a.resyncs > 0:
-                print("no-op re-sync …", flush=True)
-                noop = measure_noop(certa, old, a.poll, a.resyncs)
-                noop["source_listing_ms"] = old.listing_ms()
-            mine = next(r for r in rows if r["tool"] == "Certa migrate")
-            theirs = next(r for r in rows if r["tool"] == "mbsync → Certa IMAPS")
-            if mine["complete"] and theirs["complete"] and mine["engine_s"]:
-                ratio = {"wall": mine["msg_s"] / theirs["msg_s"],
-                         "engine": (mine["copied"] / mine["engine_s"]) / theirs["msg_s"]}
+        # By default mbsync first, Certa last: Certa's own copy goes into a store that already
+        # holds the other rows' messages (not the easier, empty one). After each row the
+        # indexer is let catch up, so no row shares the CPU with the previous row's indexing.
+        for name in wanted:
+            print(f"{ROWS[name]} …", flush=True)
+            if name == "maildir":
+                rows.append(measure_mbsync_maildir(work, old))
+            elif name == "mbsync":
+                rows.append(measure_mbsync_certa(work, old, certa))
+            elif name == "imapsync":
+                rows.append(measure_imapsync(work, old, certa, find_imapsync(a.imapsync)))
+            elif name == "certa":
+                rows.append(measure_certa(certa, old, a.poll))
+                certa.settle()
+                if a.resyncs > 0:
+                    print("no-op re-sync …", flush=True)
+                    noop = measure_noop(certa, old, a.poll, a.resyncs)
+                    noop["source_listing_ms"] = old.listing_ms()
+            if certa:
+                certa.settle()
+        mine = next((r for r in rows if r["tool"] == ROWS["certa"]), None)
+        theirs = next((r for r in rows if r["tool"] == ROWS["mbsync"]), None)
+        if mine and theirs and mine["complete"] and theirs["complete"] and mine["engine_s"]:
+            ratio = {"wall": mine["msg_s"] / theirs["msg_s"],
+                     "engine": (mine["copied"] / mine["engine_s"]) / theirs["msg_s"]}
+        if certa:
+            store = certa.store_sizes()
     finally:
         if certa:
             certa.stop()
@@ -564,10 +615,12 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     print_table(rows, old, a.size, noop, ratio)
+    if store:
+        print("Certa's store after the run: " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in store.items()))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"messages": old.messages, "size": a.size, "source_bytes": old.bytes,
-                       "rows": rows, "ratio_certa_mbsync": ratio, "noop": noop,
+                       "rows": rows, "ratio_certa_mbsync": ratio, "noop": noop, "store": store,
                        "goal_ratio_met": bool(ratio and ratio["wall"] >= 1.5),
                        "goal_noop_met": bool(noop and noop["max_engine_ms"] < 500)}, f, indent=2)
     if any(not r.get("complete", True) for r in rows):

@@ -234,3 +234,69 @@ fn webmail_injects_no_repeated_field_and_shows_status_to_the_sender_only() {
         ],
     );
 }
+
+/// Issue 15 in the webmail (tests/clients/webmail_migrate.py): the mailbox's domain is being
+/// taken over from an old provider (Dovecot over IMAPS, `[[migration.domain]]`); the banner
+/// leads to the page, a wrong old password shows "Credenziali errate" with its hint, the
+/// right one copies every message into the folder named after the old address.
+#[test]
+fn webmail_migrate_flow_in_chromium() {
+    use common::old_provider::{OldProvider, OLD_PASSWORD, OLD_USER};
+    let old = OldProvider::start();
+    old.seed();
+    let seeded = old.dump().messages.len();
+    assert!(seeded >= 25, "seeded: {seeded}");
+    let mut a = Node::new("pec.vecchio.test", None);
+    let entry = format!(
+        "domain = [{{ name = \"pec.vecchio.test\", server = \"{}\", ca = \"{}\" }}]",
+        old.server(),
+        old.ca().display()
+    );
+    a.edit_config(|text| {
+        let section = text.find("[migration]").expect("[migration] in certa.toml");
+        let line = text[section..]
+            .find("\ndomain = []\n")
+            .map(|at| section + at)
+            .expect("domain = [] in [migration]");
+        format!(
+            "{}\n{entry}\n{}",
+            &text[..line],
+            &text[line + "\ndomain = []\n".len()..]
+        )
+    });
+    let user = a.mailbox("vecchio");
+    assert_eq!(user, OLD_USER, "a takeover keeps the address");
+    a.start();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("webmail-migrate");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let log = run(
+        "webmail_migrate.py",
+        &[
+            a.web_url(),
+            user.clone(),
+            PASSWORD.to_string(),
+            OLD_USER.to_string(),
+            OLD_PASSWORD.to_string(),
+            "Sbagliata$Pass2".to_string(),
+            seeded.to_string(),
+            out.display().to_string(),
+        ],
+    );
+    println!("{log}");
+    let status = common::certa_ok(a.data(), &["migrate", "status", &user, "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
+    let job = &status[0];
+    assert_eq!(job["state"], "copied", "{status}");
+    assert_eq!(
+        job["copied_messages"].as_u64(),
+        Some(seeded as u64),
+        "{status}"
+    );
+    assert_eq!(job["old_address"], OLD_USER, "{status}");
+    // The old passwords are in no log.
+    let served = std::fs::read_to_string(a.log_path()).unwrap_or_default();
+    for secret in [OLD_PASSWORD, "Sbagliata$Pass2"] {
+        assert!(!served.contains(secret), "{secret} in the log");
+    }
+}

@@ -33,14 +33,10 @@ fn uids_of(set: &str) -> Vec<u32> {
     out
 }
 
-/// One scripted connection. `connection` 0 says BYE after the first message of the first
-/// body fetch; later ones send UID 2 twice (the second copy different), an unrequested UID
+/// One scripted connection. With `bye` it says BYE after the first message of the first
+/// body fetch; otherwise it sends UID 2 twice (the second copy different), an unrequested UID
 /// 99, and announce a wrong size for UID 3.
-async fn serve(
-    stream: tokio::net::TcpStream,
-    acceptor: Arc<openssl::ssl::SslAcceptor>,
-    connection: usize,
-) {
+async fn serve(stream: tokio::net::TcpStream, acceptor: Arc<openssl::ssl::SslAcceptor>, bye: bool) {
     let Ok(tls) = net::stream::Stream::accept_tls(stream, &acceptor).await else {
         return;
     };
@@ -79,7 +75,7 @@ async fn serve(
                     );
                     out.extend_from_slice(&body);
                     out.extend_from_slice(b")\r\n");
-                    if connection == 0 && i == 0 {
+                    if bye && i == 0 {
                         out.extend_from_slice(b"* BYE troppe connessioni\r\n");
                         let _ = w.write_all(&out).await;
                         return;
@@ -122,10 +118,9 @@ async fn serve(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lying_server_gets_nothing_stored_twice_and_a_bye_mid_batch_keeps_nothing_of_it() {
-    let t = TestProvider::new(Options::default());
-    let p = t.provider.clone();
+/// The scripted server on a free port: its first connection says BYE mid-batch when
+/// `bye_first`. Returns the port and the count of connections.
+async fn old_server(t: &TestProvider, bye_first: bool) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -134,28 +129,41 @@ async fn a_lying_server_gets_nothing_stored_twice_and_a_bye_mid_batch_keeps_noth
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let n = counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(serve(stream, acceptor.clone(), n));
+            tokio::spawn(serve(stream, acceptor.clone(), bye_first && n == 0));
         }
     });
-    let ca = std::fs::read_to_string(&t.ca).expect("ca");
-    let request = StartRequest {
+    (port, connections)
+}
+
+fn request(t: &TestProvider, port: u16) -> StartRequest {
+    StartRequest {
         address: USER.into(),
         old_address: OLD.into(),
         password: "vecchia".into(),
         server: migration::Server::parse(&format!("127.0.0.1:{port}")),
-        ca_pem: Some(ca),
+        ca_pem: Some(std::fs::read_to_string(&t.ca).expect("ca")),
         into_inbox: false,
         all_folders: false,
-    };
-    let run = |p: Arc<services::Provider>| async move {
-        let jobs = p
-            .store
-            .migration_claim(services::testing::now() + 1, 120, 1)
-            .expect("claim");
-        let job = jobs.into_iter().next().expect("a due job");
-        migration::run_job(p.clone(), job, Arc::new(tokio::sync::Semaphore::new(1))).await;
-        migration::job_of(&*p.store, USER).expect("job")
-    };
+    }
+}
+
+/// Claims the due job and runs it; the job as it ended.
+async fn run(p: Arc<services::Provider>) -> store::MigrationJob {
+    let jobs = p
+        .store
+        .migration_claim(services::testing::now() + 1, 120, 1)
+        .expect("claim");
+    let job = jobs.into_iter().next().expect("a due job");
+    migration::run_job(p.clone(), job, Arc::new(tokio::sync::Semaphore::new(1))).await;
+    migration::job_of(&*p.store, USER).expect("job")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_server_gets_nothing_stored_twice_and_a_bye_mid_batch_keeps_nothing_of_it() {
+    let t = TestProvider::new(Options::default());
+    let p = t.provider.clone();
+    let (port, connections) = old_server(&t, true).await;
+    let request = request(&t, port);
 
     migration::start(&*p.store, &p.migration, &request, services::testing::now()).expect("start");
     let job = run(p.clone()).await;
@@ -191,4 +199,55 @@ async fn a_lying_server_gets_nothing_stored_twice_and_a_bye_mid_batch_keeps_noth
     assert_eq!(stored[2].size as usize, message(3, "primo").len());
     assert!(stored.iter().all(|m| m.flags == "\\Seen"));
     assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// The space is checked before copying by the sizes the server announces, and again by
+/// every write: here the announced sizes fit and the real bytes do not, so the batch is
+/// refused whole ("spazio"); with more space, starting again completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn space_running_out_while_copying_keeps_nothing_half_done() {
+    let t = TestProvider::new(Options::default());
+    let p = t.provider.clone();
+    let (port, _) = old_server(&t, false).await;
+    let request = request(&t, port);
+    let used = p
+        .store
+        .mailbox(USER)
+        .expect("mailbox")
+        .expect("mailbox")
+        .used;
+    let announced = (message(1, "primo").len() + message(2, "primo").len() + 7) as i64;
+    p.store
+        .set_quota(USER, used + announced + 5)
+        .expect("quota");
+
+    migration::start(&*p.store, &p.migration, &request, services::testing::now()).expect("start");
+    let job = run(p.clone()).await;
+    assert_eq!(
+        (job.state, job.error_kind),
+        (
+            MigrationState::Failed,
+            Some(store::MigrationErrorKind::Space)
+        ),
+        "{job:?}"
+    );
+    assert_eq!(job.copied_messages, 0);
+    assert!(p
+        .store
+        .folder_messages(USER, OLD)
+        .expect("messages")
+        .is_empty());
+
+    p.store.set_quota(USER, 1 << 30).expect("quota");
+    migration::start(&*p.store, &p.migration, &request, services::testing::now()).expect("again");
+    let job = run(p.clone()).await;
+    assert_eq!(
+        (job.state, job.copied_messages),
+        (MigrationState::Copied, 3),
+        "{job:?}"
+    );
+    assert_eq!(
+        p.store.folder_messages(USER, OLD).expect("messages").len(),
+        3
+    );
 }

@@ -42,7 +42,28 @@ pub fn datetime(unix: i64) -> String {
     }
 }
 
+/// `23/11/2026` in Europe/Rome (a day, as the switch-over date is given).
+pub fn date(unix: i64) -> String {
+    match chrono_tz::Europe::Rome.timestamp_opt(unix, 0).single() {
+        Some(t) => t.format("%d/%m/%Y").to_string(),
+        None => String::new(),
+    }
+}
+
 impl Lang {
+    /// How long is left, rounded up to minutes: "tempo stimato: 3 minuti".
+    pub fn time_left(self, secs: i64) -> String {
+        let minutes = if secs < 60 { 0 } else { (secs + 59) / 60 };
+        match (self, minutes) {
+            (Lang::It, 0) => "tempo stimato: meno di un minuto".into(),
+            (Lang::It, 1) => "tempo stimato: 1 minuto".into(),
+            (Lang::It, n) => format!("tempo stimato: {n} minuti"),
+            (Lang::En, 0) => "time left: less than a minute".into(),
+            (Lang::En, 1) => "time left: 1 minute".into(),
+            (Lang::En, n) => format!("time left: {n} minutes"),
+        }
+    }
+
     /// A size as this language writes it (decimal comma in Italian).
     pub fn size(self, bytes: i64) -> String {
         let b = bytes.max(0) as f64;
@@ -91,5 +112,9 @@ mod tests {
         assert_eq!(Lang::It.size(1536), "2 KB");
         assert_eq!(Lang::It.size(1_572_864), "1,5 MB");
         assert_eq!(Lang::En.size(1_572_864), "1.5 MB");
+        assert_eq!(date(1_782_900_000), "01/07/2026");
+        assert_eq!(Lang::It.time_left(30), "tempo stimato: meno di un minuto");
+        assert_eq!(Lang::It.time_left(121), "tempo stimato: 3 minuti");
+        assert_eq!(Lang::En.time_left(600), "time left: 10 minutes");
     }
 }

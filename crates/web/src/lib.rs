@@ -10,6 +10,7 @@ mod export;
 mod i18n;
 mod mailbox;
 mod message;
+mod migrate;
 mod sanitize;
 mod session;
 mod settings;
@@ -90,6 +91,14 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
         .route("/settings/layout", post(settings::set_layout))
         .route("/settings/lang", post(settings::set_lang))
         .route("/settings/folders", post(settings::folders))
+        .route(
+            "/settings/migrate",
+            get(migrate::page_handler)
+                .post(migrate::start)
+                .layer(DefaultBodyLimit::max(migrate::MAX_BODY)),
+        )
+        .route("/settings/migrate/sync", post(migrate::sync))
+        .route("/settings/migrate/status", get(migrate::status))
         .route("/static/style.css", get(style))
         .layer(DefaultBodyLimit::max(max_upload_bytes))
         .layer(axum::middleware::from_fn_with_state(

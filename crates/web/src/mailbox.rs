@@ -145,11 +145,19 @@ pub struct Frame {
     pub quota_used: String,
     pub quota_total: String,
     pub quota_pct: i64,
+    /// Impostazioni links "PEC – Copia messaggi da account" (issue 15).
+    pub migration_enabled: bool,
+    /// The banner inviting to copy the old box is due (see `services::migration::invitation`).
+    pub migration_banner: bool,
 }
 
 pub fn frame(m: &Access, s: &WebSession) -> Frame {
     let (used, quota) = m.quota().unwrap_or((0, 0));
+    let invitation = m.migration_invitation();
     Frame {
+        migration_enabled: invitation.enabled,
+        // A password to change first: nothing else is shown.
+        migration_banner: invitation.banner && !s.must_change_password,
         address: s.address.clone(),
         csrf: s.csrf.clone(),
         quota_used: s.lang.size(used),

@@ -3,6 +3,8 @@
 //! openssl and shared/tools/check-pec-message.
 #![allow(dead_code)]
 
+pub mod old_provider;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -115,6 +115,20 @@ impl Access {
         Ok(self.p.store.write(|tx| tx.set_pop3_uidls(folder, uidls))?)
     }
 
+    /// What the webmail says about copying from an old provider on every page (issue 15):
+    /// the page's link and the banner. Nothing for a principal who may not read.
+    pub fn migration_invitation(&self) -> crate::migration::Invitation {
+        if self.may(Permission::Read).is_err() {
+            return crate::migration::Invitation::default();
+        }
+        crate::migration::invitation(
+            &*self.p.store,
+            &self.p.migration,
+            (self.who.mailbox, &self.who.address),
+            self.p.now(),
+        )
+    }
+
     /// One message handed in: its UID.
     pub fn append(&self, message: Ingest) -> Result<i64, MailboxError> {
         self.append_all(vec![message])?

@@ -49,17 +49,64 @@ impl RunError {
     }
 }
 
+/// What the old server said, as the page may show it: printable, at most 200 characters.
+fn quoted(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    format!("«{}»", clean.trim())
+}
+
+/// The cause in Italian, with the server's own words quoted (never trusted as more).
 impl From<imapclient::Error> for RunError {
     fn from(e: imapclient::Error) -> Self {
         use imapclient::Error as E;
-        let kind = match &e {
-            E::Connect(_) | E::Timeout(_) | E::Closed | E::Io(_) => MigrationErrorKind::Unreachable,
-            E::Tls(_) => MigrationErrorKind::Tls,
-            E::AuthenticationFailed(_) => MigrationErrorKind::Credentials,
-            E::Unavailable(_) => MigrationErrorKind::Throttled,
-            E::Refused(_) | E::Protocol(_) | E::TooLarge { .. } => MigrationErrorKind::Internal,
+        use MigrationErrorKind as K;
+        let (kind, detail) = match &e {
+            E::Connect(io) => (
+                K::Unreachable,
+                format!("connessione al server non riuscita ({io})"),
+            ),
+            E::Timeout(what) => (
+                K::Unreachable,
+                format!("il server non ha risposto in tempo ({what})"),
+            ),
+            E::Closed => (K::Unreachable, "il server ha chiuso la connessione".into()),
+            E::Io(io) => (K::Unreachable, format!("errore di rete ({io})")),
+            E::Tls(t) => (
+                K::Tls,
+                format!("verifica del certificato o TLS non riuscita ({t})"),
+            ),
+            E::AuthenticationFailed(t) => (
+                K::Credentials,
+                format!(
+                    "il vecchio gestore ha rifiutato indirizzo o password: {}",
+                    quoted(t)
+                ),
+            ),
+            E::Unavailable(t) => (
+                K::Throttled,
+                format!(
+                    "il vecchio gestore rifiuta per ora le connessioni: {}",
+                    quoted(t)
+                ),
+            ),
+            E::Refused(t) => (
+                K::Internal,
+                format!("il vecchio gestore ha rifiutato un comando: {}", quoted(t)),
+            ),
+            E::Protocol(t) => (
+                K::Internal,
+                format!("risposta non valida del vecchio gestore: {}", quoted(t)),
+            ),
+            E::TooLarge { limit } => (
+                K::Internal,
+                format!("il vecchio gestore ha inviato più di {limit} byte in una risposta"),
+            ),
         };
-        RunError::new(kind, e.to_string())
+        RunError::new(kind, detail)
     }
 }
 

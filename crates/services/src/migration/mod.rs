@@ -19,10 +19,11 @@ mod secret;
 
 pub use engine::run_job;
 pub use secret::SecretKey;
+pub use store::{MigrationErrorKind, MigrationJob, MigrationState};
 
 use crate::provider::Provider;
 use std::sync::Arc;
-use store::{MigrationErrorKind, MigrationJob, MigrationState, NewMigrationJob, Store, StoreError};
+use store::{MailboxId, NewMigrationJob, Store, StoreError};
 
 /// An IMAPS server of an old provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,20 @@ pub struct OldDomain {
     /// Its POP3S server, for the unique ids a program reading the box by POP3 knows
     /// (default: the IMAPS server's host, port 995).
     pub pop3: Option<Server>,
+}
+
+impl OldDomain {
+    /// The boxes of `name` are read at `server`; no extra CA, no switch-over date, POP3 on
+    /// the same host.
+    pub fn new(name: &str, server: Server) -> OldDomain {
+        OldDomain {
+            name: name.to_ascii_lowercase(),
+            server,
+            ca_pem: None,
+            switch_at: None,
+            pop3: None,
+        }
+    }
 }
 
 /// How copies run (`[migration]` in certa.toml).
@@ -127,7 +142,8 @@ impl Settings {
         providers::server_of(domain).map(|s| (s, None))
     }
 
-    fn domain_of(&self, old_address: &str) -> Option<&OldDomain> {
+    /// The operator's entry for the domain of an address.
+    pub fn domain_of(&self, old_address: &str) -> Option<&OldDomain> {
         let domain = old_address.rsplit_once('@')?.1;
         self.domains
             .iter()
@@ -147,6 +163,15 @@ impl Settings {
     /// The switch-over date of the boxes of `old_address`'s domain, if the operator set one.
     pub fn switch_for(&self, old_address: &str) -> Option<i64> {
         self.domain_of(old_address).and_then(|d| d.switch_at)
+    }
+
+    /// The domain of our `address` is being taken over from another provider (the
+    /// operator's entry; in a takeover the addresses stay), its switch-over still to come.
+    pub fn takes_over(&self, address: &str, now: i64) -> bool {
+        self.enabled
+            && self
+                .domain_of(address)
+                .is_some_and(|d| d.switch_at.is_none_or(|t| t > now))
     }
 
     /// The next daily sync after `now`.
@@ -186,10 +211,67 @@ pub enum MigrationError {
     AllFoldersNotAllowed,
     #[error("è già in corso una copia da un'altra casella: fermarla prima")]
     Busy,
+    #[error("la copia è in corso: attendere che finisca")]
+    Running,
     #[error("nessuna copia per la casella {0}")]
     NoJob(String),
     #[error("servizio non disponibile, riprovare più tardi")]
     Store(#[from] StoreError),
+}
+
+impl MigrationError {
+    /// The same in English, for the webmail in English.
+    pub fn english(&self) -> String {
+        match self {
+            MigrationError::Disabled => "copying from another provider is not enabled here".into(),
+            MigrationError::NoMailbox(a) => format!("the mailbox {a} does not exist"),
+            MigrationError::InvalidAddress(a) => format!("invalid PEC address: {a}"),
+            MigrationError::InvalidPassword => "the password is empty or too long".into(),
+            MigrationError::UnknownServer(a) => {
+                format!("unknown server of the old provider for {a}: enter it (host:port)")
+            }
+            MigrationError::AllFoldersNotAllowed => {
+                "copying every folder is not allowed by the provider".into()
+            }
+            MigrationError::Busy => "a copy from another box is under way: stop it first".into(),
+            MigrationError::Running => "the copy is under way: wait for it to finish".into(),
+            MigrationError::NoJob(a) => format!("no copy for the mailbox {a}"),
+            MigrationError::Store(_) => "service unavailable, try again later".into(),
+        }
+    }
+}
+
+/// What the webmail says about copying on every page: whether Impostazioni links the page,
+/// and whether the banner inviting to copy is due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Invitation {
+    pub enabled: bool,
+    pub banner: bool,
+}
+
+/// The banner is due while the mailbox's domain is being taken over and its copy is not
+/// done (copied and kept in step, ended, or stopped). One store read, only for a domain
+/// being taken over; a store failure hides the banner, never the page.
+pub fn invitation(
+    store: &dyn Store,
+    settings: &Settings,
+    (mailbox, address): (MailboxId, &str),
+    now: i64,
+) -> Invitation {
+    let banner = settings.takes_over(address, now)
+        && match store.migration_job(mailbox) {
+            Ok(job) => job.is_none_or(|j| {
+                !matches!(
+                    j.state,
+                    MigrationState::Copied | MigrationState::Finished | MigrationState::Stopped
+                )
+            }),
+            Err(_) => false,
+        };
+    Invitation {
+        enabled: settings.enabled,
+        banner,
+    }
 }
 
 /// The longest password accepted (IMAP servers take far less).
@@ -243,6 +325,12 @@ pub fn start(
     let mailbox = store
         .mailbox(&req.address)?
         .ok_or_else(|| MigrationError::NoMailbox(req.address.clone()))?;
+    if store
+        .migration_job(mailbox.id)?
+        .is_some_and(|j| j.state == MigrationState::Copying)
+    {
+        return Err(MigrationError::Running);
+    }
     let (server, domain_ca) = settings
         .server_for(old, req.server.clone())
         .ok_or_else(|| MigrationError::UnknownServer(old.to_string()))?;
