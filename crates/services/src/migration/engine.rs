@@ -334,14 +334,9 @@ async fn copy(
         let folder = blocking(move || store.migration_folder(job_id, &raw, &dest)).await?;
         let status = client.examine(&source.raw).await?;
         let uids = client.uid_search_all().await?;
-        let sizes = if uids.is_empty() {
-            Vec::new()
-        } else {
-            client.uid_fetch_sizes(&uids).await?
-        };
-        source_messages += sizes.len() as i64;
-        source_bytes += sizes.iter().map(|(_, s)| *s as i64).sum::<i64>();
-        let mut plan = plan_folder(p, &mut client, folder, &status, &sizes, &mut summary).await?;
+        let mut plan = plan_folder(p, &mut client, folder, &status, &uids, &mut summary).await?;
+        source_messages += plan.source.len() as i64;
+        source_bytes += plan.source.iter().map(|(_, s)| *s as i64).sum::<i64>();
         plan.keep_uids = keep_uids(p, &who, &plan).await?;
         plans.push(plan);
     }
@@ -679,7 +674,7 @@ async fn plan_folder(
     client: &mut Client,
     folder: MigrationFolder,
     status: &FolderStatus,
-    sizes: &[(u32, u64)],
+    uids: &[u32],
     summary: &mut RunSummary,
 ) -> Result<FolderPlan, RunError> {
     let uidvalidity = i64::from(status.uidvalidity);
@@ -687,7 +682,12 @@ async fn plan_folder(
     let fid = folder.id;
     let mut items = blocking(move || store.migration_items(fid)).await?;
     if items.iter().any(|i| i.uidvalidity != uidvalidity) {
-        let moves = recognise(client, &items, uidvalidity, sizes).await?;
+        let sizes = if uids.is_empty() {
+            Vec::new()
+        } else {
+            client.uid_fetch_sizes(uids).await?
+        };
+        let moves = recognise(client, &items, uidvalidity, &sizes).await?;
         tracing::info!(
             recognised = moves.len(),
             "the old folder's UIDVALIDITY changed: messages recognised by their bytes"
@@ -701,6 +701,39 @@ async fn plan_folder(
     }
     let store = p.store.clone();
     blocking(move || store.migration_set_uidvalidity(fid, uidvalidity)).await?;
+    // Sizes are asked only for what is not copied yet: a sync that finds nothing new costs
+    // one SEARCH (the sizes of the copied ones are their bytes here).
+    let copied: HashMap<u32, u64> = items
+        .iter()
+        .filter(|i| i.uidvalidity == uidvalidity)
+        .filter_map(|i| Some((u32::try_from(i.uid).ok()?, i.size.max(0) as u64)))
+        .collect();
+    let unknown: Vec<u32> = uids
+        .iter()
+        .copied()
+        .filter(|uid| !copied.contains_key(uid))
+        .collect();
+    let mut fetched: HashMap<u32, u64> = if unknown.is_empty() {
+        HashMap::new()
+    } else {
+        client
+            .uid_fetch_sizes(&unknown)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    // A UID the SEARCH named but the FETCH did not is gone already: not in the listing.
+    let sizes: Vec<(u32, u64)> = uids
+        .iter()
+        .filter_map(|uid| {
+            copied
+                .get(uid)
+                .copied()
+                .or_else(|| fetched.remove(uid))
+                .map(|size| (*uid, size))
+        })
+        .collect();
+    let sizes = &sizes;
     let at_source: HashSet<u32> = sizes.iter().map(|(uid, _)| *uid).collect();
     let known: HashSet<i64> = items
         .iter()
