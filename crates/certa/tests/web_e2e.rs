@@ -294,6 +294,33 @@ fn webmail_migrate_flow_in_chromium() {
         "{status}"
     );
     assert_eq!(job["old_address"], OLD_USER, "{status}");
+    // A second box of the domain copies the same old box into INBOX (its own browser
+    // profile: no session of the first).
+    let second = a.mailbox("segreteria");
+    let out = out.join("inbox");
+    std::fs::create_dir_all(&out).unwrap();
+    let log = run(
+        "webmail_migrate.py",
+        &[
+            a.web_url(),
+            second.clone(),
+            PASSWORD.to_string(),
+            OLD_USER.to_string(),
+            OLD_PASSWORD.to_string(),
+            "Sbagliata$Pass2".to_string(),
+            seeded.to_string(),
+            out.display().to_string(),
+            "inbox".to_string(),
+        ],
+    );
+    println!("{log}");
+    let status = common::certa_ok(a.data(), &["migrate", "status", &second, "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
+    assert_eq!(
+        (&status[0]["state"], &status[0]["into_inbox"]),
+        (&serde_json::json!("copied"), &serde_json::json!(true)),
+        "{status}"
+    );
     // The old passwords are in no log.
     let served = std::fs::read_to_string(a.log_path()).unwrap_or_default();
     for secret in [OLD_PASSWORD, "Sbagliata$Pass2"] {

@@ -6,9 +6,11 @@ copies everything ("Copiato" with its time stamp) into a folder named after the 
 address; the banner goes; "Sincronizza ora"; the page in English. The old passwords never
 appear in a page.
 
-usage: webmail_migrate.py URL USER PASSWORD OLD_ADDRESS OLD_PASSWORD WRONG_PASSWORD MESSAGES OUT
+usage: webmail_migrate.py URL USER PASSWORD OLD_ADDRESS OLD_PASSWORD WRONG_PASSWORD MESSAGES OUT [inbox]
   USER logs in with PASSWORD; its domain is the one being taken over (the operator's
   [[migration.domain]]), OLD_ADDRESS the box at the old provider, holding MESSAGES in its INBOX.
+  With `inbox`, the short flow into INBOX instead: the warning's choice, Copiato, every
+  message in INBOX.
 """
 import json, os, re, sys, time
 from urllib.parse import quote
@@ -16,6 +18,7 @@ from selenium.webdriver.common.by import By
 from webmail_driver import Browser
 
 url, user, password, old_address, old_password, wrong_password, messages, out = sys.argv[1:9]
+into_inbox = sys.argv[9:10] == ["inbox"]
 messages = int(messages)
 b = Browser(url, out)
 d, url = b.d, b.url
@@ -69,7 +72,44 @@ def no_password_shown():
         assert secret not in page, "an old password is in the page"
 
 
+def copy_into_inbox():
+    step("log in, clicca qui, the old box into INBOX")
+    b.login(user, password)
+    wait_text('id="new-mail"')
+    find("#migrate-banner-link").click()
+    wait_url("/settings/migrate")
+    find("#old-address").clear()
+    find("#old-address").send_keys(old_address)
+    find("#old-password").send_keys(old_password)
+    find("#into-inbox").click()
+    assert find("#into-inbox").is_selected() and not find("#into-folder").is_selected()
+    find("#migrate-start").click()
+    wait_url("/settings/migrate")
+    seen = []
+    wait_state(["copied"], seen)
+    assert "failed" not in seen, seen
+    assert text("#migrate-caption").startswith("Copiato"), text("#migrate-caption")
+    assert STAMP.search(text("#migrate-since")), text("#migrate-since")
+    no_password_shown()
+    step("every message in INBOX, no folder named after the old address")
+    d.get(url + "/")
+    wait_text('id="new-mail"')
+    assert absent(f'nav.folders a[data-folder="{old_address}"]')
+    rows = d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")
+    assert len(rows) == min(messages, 50), len(rows)
+    d.get(url + "/settings")
+    counts = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
+              for r in d.find_elements(By.CSS_SELECTOR, "table.folder-table tr")
+              if r.find_elements(By.TAG_NAME, "td")}
+    assert counts.get("Posta in arrivo") == str(messages), counts
+    d.save_screenshot(os.path.join(out, "migrate-inbox.png"))
+    print("OK")
+
+
 try:
+    if into_inbox:
+        copy_into_inbox()
+        sys.exit(0)
     step("log in: the banner invites to copy the old box")
     b.login(user, password)
     wait_text('id="new-mail"')
