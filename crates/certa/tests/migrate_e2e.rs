@@ -628,3 +628,60 @@ fn migrate_recognises_a_new_uidvalidity_by_content_and_ends_at_the_switch() {
     let job = store.migration_job(mailbox.id).expect("job").expect("job");
     assert_eq!(job.secret, None);
 }
+
+#[test]
+fn migrate_every_folder_when_the_operator_allows_it() {
+    let old = OldProvider::start();
+    old.seed();
+    tool(&["folders", old.dir()]);
+    let mut node = Node::new("pec.nuovo.test", None);
+    let user = node.mailbox("ufficio");
+    let work = tempfile::tempdir().expect("tempdir");
+    let pw = password_file(work.path(), OLD_PASSWORD);
+    // Not allowed by default: refused, nothing recorded.
+    let refused = certa(
+        node.data(),
+        &[
+            "migrate",
+            "start",
+            &user,
+            "--old-address",
+            OLD_USER,
+            "--password-file",
+            path(&pw),
+            "--server",
+            &old.server(),
+            "--all-folders",
+        ],
+    );
+    assert!(
+        !refused.0 && refused.1.contains("non è consentita"),
+        "{}",
+        refused.1
+    );
+    node.edit_config(|c| {
+        assert!(c.contains("all_folders = false"));
+        c.replace("all_folders = false", "all_folders = true")
+    });
+    node.start();
+    start(&node, &old, &user, &pw, &["--all-folders"]);
+    let s = wait_state(&node, &user, "copied", 0);
+    let inbox = old.dump().messages.len();
+    assert_eq!(
+        s["copied_messages"].as_u64(),
+        Some((inbox + 6) as u64),
+        "{s}"
+    );
+    // Under the folder named after the old address, the old tree with "/" for its ".",
+    // the modified UTF-7 name decoded.
+    for (folder, n) in [
+        (OLD_USER.to_string(), inbox),
+        (format!("{OLD_USER}/Archivio"), 3),
+        (format!("{OLD_USER}/Archivio/2020"), 2),
+        (format!("{OLD_USER}/Perché"), 1),
+    ] {
+        let store = node.store();
+        let here = store.folder_messages(&user, &folder).expect("folder");
+        assert_eq!(here.len(), n, "{folder}");
+    }
+}

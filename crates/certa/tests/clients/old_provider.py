@@ -6,6 +6,7 @@ CA of its own, and what the tests do to it and read from it.
   old_provider.py seed DIR PEC_DIR               APPENDs real PEC files and generated mail
   old_provider.py bulk DIR N SIZE                writes N messages of SIZE bytes into the maildir
   old_provider.py append DIR N TAG               APPENDs N small messages (new arrivals)
+  old_provider.py folders DIR                    adds folders Archivio, Archivio.2020, Perché
   old_provider.py expunge DIR UID                deletes one message at the source
   old_provider.py uidl HOST PORT USER PASS CA       prints [[size, uidl], …] by POP3S
   old_provider.py dump HOST PORT USER PASS CA FOLDER
@@ -194,6 +195,20 @@ def append(d, n, tag):
     m.logout()
 
 
+def folders(d):
+    """Two more folders, one inside the other (Dovecot's maildir separator is "."), with a
+    non-ASCII name in modified UTF-7, and a few messages in each."""
+    m = old(d)
+    for name, n in (("Archivio", 3), ("Archivio.2020", 2), ("Perch&AOk-", 1)):
+        typ, _ = m.create(name)
+        assert typ == "OK", (typ, name)
+        for i in range(n):
+            msg = f"From: a@esempio.test\r\nSubject: {name} {i}\r\n\r\ncartella {name} {i}\r\n"
+            typ, _ = m.append(name, "(\\Seen)", date_of(2019, i), msg.encode())
+            assert typ == "OK", typ
+    m.logout()
+
+
 def expunge(d, uid):
     m = old(d)
     m.select("INBOX")
@@ -266,6 +281,8 @@ if __name__ == "__main__":
         bulk(args[0], int(args[1]), int(args[2]))
     elif cmd == "append":
         append(args[0], int(args[1]), args[2])
+    elif cmd == "folders":
+        folders(args[0])
     elif cmd == "expunge":
         expunge(args[0], args[1])
     elif cmd == "uidl":
