@@ -620,13 +620,41 @@ fn migrate_recognises_a_new_uidvalidity_by_content_and_ends_at_the_switch() {
         Some(source.messages.len() as u64)
     );
 
-    // At the switch-over: one last sync, then the job ends and the old password is erased.
+    // Another box of the domain whose user gave a wrong password and never came back: its
+    // job waits, without a new login, for the switch.
+    let other = node.mailbox("distratto");
+    let wrong = password_file(work.path(), "Sbagliata$9");
+    certa_ok(
+        node.data(),
+        &[
+            "migrate",
+            "start",
+            &other,
+            "--old-address",
+            OLD_USER,
+            "--password-file",
+            path(&wrong),
+        ],
+    );
+    let failed = wait_state(&node, &other, "failed", 0);
+    assert_eq!(failed["error_kind"], "credentials");
+    assert_eq!(
+        failed["next_run"], s["switch_at"],
+        "due again only at the switch: {failed}"
+    );
+
+    // At the switch-over: one last sync, then the job ends and the old password is erased;
+    // the job that failed ends too, its password erased.
     let s = wait_state(&node, &user, "finished", 0);
     assert!(s["next_run"].is_null(), "{s}");
+    let ended = wait_state(&node, &other, "finished", 1);
+    assert_eq!(ended["error_kind"], "credentials", "{ended}");
     let store = node.store();
-    let mailbox = store.mailbox(&user).expect("mailbox").expect("mailbox");
-    let job = store.migration_job(mailbox.id).expect("job").expect("job");
-    assert_eq!(job.secret, None);
+    for address in [&user, &other] {
+        let mailbox = store.mailbox(address).expect("mailbox").expect("mailbox");
+        let job = store.migration_job(mailbox.id).expect("job").expect("job");
+        assert_eq!((job.secret, job.next_run), (None, None), "{address}");
+    }
 }
 
 #[test]

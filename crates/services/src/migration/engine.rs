@@ -167,9 +167,21 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync:
         let first_copy = job.state != MigrationState::Copied;
         let lease = renew_lease(p.clone(), job.id);
         // The lease is kept while the job waits for its turn at the old server.
-        let outcome = match host.acquire_owned().await {
-            Ok(_turn) => copy(&p, &job, first_copy, started).await,
-            Err(_) => Err(RunError::new(MigrationErrorKind::Internal, "shutting down")),
+        // Past the switch-over with credentials the old provider refused: no new login (it
+        // may lock the box); the run only ends the job.
+        let refused_at_switch = job.switch_at.is_some_and(|s| s <= started)
+            && job.state == MigrationState::Failed
+            && job.error_kind == Some(MigrationErrorKind::Credentials);
+        let outcome = if refused_at_switch {
+            Err(RunError::new(
+                MigrationErrorKind::Credentials,
+                job.error_detail.clone().unwrap_or_default(),
+            ))
+        } else {
+            match host.acquire_owned().await {
+                Ok(_turn) => copy(&p, &job, first_copy, started).await,
+                Err(_) => Err(RunError::new(MigrationErrorKind::Internal, "shutting down")),
+            }
         };
         lease.abort();
         let now = p.now();
@@ -180,7 +192,21 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync:
         let ended = crate::blocking(move || -> Result<(), StoreError> {
             // Stopped while running: it stays stopped.
             let current = store.migration_job(job.mailbox_id)?;
-            if current.as_ref().is_none_or(|j| j.id != id || j.state == MigrationState::Stopped) {
+            let Some(current) = current.filter(|j| j.id == id && j.state != MigrationState::Stopped)
+            else {
+                return store.migration_end_run(id, started, (now, ms), None);
+            };
+            // The switch-over as it is now (it may have moved while the run went on): once
+            // it has passed, this run was the last one, whatever its outcome, and the old
+            // password goes.
+            let switched = current.switch_at.is_some_and(|s| s <= now);
+            if switched {
+                store.migration_erase_secret(id)?;
+                let error = match &outcome {
+                    Err(e) => Some((e.kind, e.detail.as_str())),
+                    Ok(_) => None,
+                };
+                store.migration_set_state(id, MigrationState::Finished, error, now)?;
                 return store.migration_end_run(id, started, (now, ms), None);
             }
             let next = match &outcome {
@@ -201,7 +227,7 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync:
                         Some((MigrationErrorKind::Internal, &detail)),
                         now,
                     )?;
-                    None
+                    current.switch_at
                 }
                 Ok(summary) => {
                     tracing::info!(
@@ -210,17 +236,11 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync:
                         ms,
                         "migration run finished"
                     );
-                    if job.switch_at.is_some_and(|s| s <= now) {
-                        store.migration_erase_secret(id)?;
-                        store.migration_set_state(id, MigrationState::Finished, None, now)?;
-                        None
-                    } else {
-                        store.migration_set_state(id, MigrationState::Copied, None, now)?;
-                        Some(match job.switch_at {
-                            Some(s) => settings_next.min(s),
-                            None => settings_next,
-                        })
-                    }
+                    store.migration_set_state(id, MigrationState::Copied, None, now)?;
+                    Some(match current.switch_at {
+                        Some(s) => settings_next.min(s),
+                        None => settings_next,
+                    })
                 }
                 Err(e) => {
                     tracing::warn!(kind = %e.kind, detail = %e.detail, "migration run failed");
@@ -230,7 +250,13 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync:
                         Some((e.kind, &e.detail)),
                         now,
                     )?;
-                    e.retry_later().then_some(now + RETRY_SECS)
+                    // Never past the switch-over: the last run is due then, to end the job
+                    // and erase the password even if nobody starts it again.
+                    match (e.retry_later(), current.switch_at) {
+                        (true, Some(s)) => Some((now + RETRY_SECS).min(s)),
+                        (true, None) => Some(now + RETRY_SECS),
+                        (false, switch) => switch,
+                    }
                 }
             };
             store.migration_end_run(id, started, (now, ms), next)
