@@ -10,9 +10,27 @@ use store::Store;
 
 #[derive(Subcommand)]
 pub enum DomainCommand {
-    /// Add a PEC mail domain managed by this provider.
-    Add { domain: String },
-    /// List the managed domains.
+    /// Add a PEC mail domain managed by this provider; with --migrating, one taken over from
+    /// another provider, "in migrazione" until its switch-over.
+    Add {
+        domain: String,
+        /// Taken over from another provider: in migration until the switch.
+        #[arg(long, requires = "switch")]
+        migrating: bool,
+        /// The planned switch-over, "YYYY-MM-DD HH:MM[:SS]" in Italian time.
+        #[arg(long, requires = "migrating")]
+        switch: Option<String>,
+        /// The old provider's name, as users read it.
+        #[arg(long, requires = "migrating")]
+        old_provider: Option<String>,
+        /// The old provider's IMAPS server, HOST:PORT, for the copies of its boxes.
+        #[arg(long, requires = "migrating")]
+        old_server: Option<String>,
+    },
+    /// Switch a domain in migration over to this provider now: it becomes active, and the
+    /// copies of its boxes run their last sync and end.
+    Switch { domain: String },
+    /// List the managed domains with their state.
     List,
 }
 
@@ -117,17 +135,87 @@ pub fn parse_size(s: &str) -> anyhow::Result<i64> {
 }
 
 pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
-    let (_, store) = open(data)?;
+    let (cfg, store) = open(data)?;
     match cmd {
-        DomainCommand::Add { domain } => {
-            store.add_domain(domain, crate::now())?;
-            println!(
-                "dominio {domain} aggiunto (rigenerare la voce dell'indice: certa index export)"
+        DomainCommand::Add {
+            domain,
+            migrating,
+            switch,
+            old_provider,
+            old_server,
+        } => {
+            let switch_at = match switch {
+                Some(t) => Some(
+                    crate::config::parse_italian_time(t)
+                        .with_context(|| format!("--switch {t:?} non è AAAA-MM-GG HH:MM"))?,
+                ),
+                None => None,
+            };
+            if let Some(server) = old_server {
+                if services::migration::Server::parse(server).is_none() {
+                    bail!("--old-server {server:?} non è host:porta");
+                }
+            }
+            store.add_domain_with(
+                &store::NewDomain {
+                    name: domain,
+                    migrating: *migrating,
+                    switch_at,
+                    old_provider: old_provider.as_deref(),
+                    old_server: old_server.as_deref(),
+                },
+                crate::now(),
+            )?;
+            if *migrating {
+                println!(
+                    "dominio {domain} aggiunto in migrazione (passaggio: {})",
+                    switch.as_deref().unwrap_or("")
+                );
+            } else {
+                println!(
+                    "dominio {domain} aggiunto (rigenerare la voce dell'indice: certa index export)"
+                );
+            }
+        }
+        DomainCommand::Switch { domain } => {
+            let actor = format!(
+                "cli:{}",
+                std::env::var("SUDO_USER")
+                    .or_else(|_| std::env::var("USER"))
+                    .unwrap_or_else(|_| "?".into())
             );
+            let copies = services::takeover::switch(
+                &*store,
+                &cfg.provider.name,
+                domain,
+                &actor,
+                crate::now(),
+            )?;
+            println!("dominio {domain} attivo; {copies} copie eseguono l'ultima sincronizzazione");
         }
         DomainCommand::List => {
-            for d in store.domains()? {
-                println!("{d}");
+            for d in store.domain_list()? {
+                let state = match d.state {
+                    store::DomainState::Active => "attivo",
+                    store::DomainState::Migrating => "in migrazione",
+                };
+                let when = |t: Option<i64>| {
+                    t.map(|t| {
+                        let t = pec::PecTime::from_unix_or_epoch(t);
+                        format!("{} {}", t.giorno(), t.ora())
+                    })
+                    .unwrap_or_default()
+                };
+                println!(
+                    "{}\t{state}\t{}\t{}\t{}",
+                    d.name,
+                    match d.state {
+                        store::DomainState::Migrating => when(d.switch_at),
+                        store::DomainState::Active => when(d.switched_at),
+                    },
+                    d.old_provider.as_deref().unwrap_or(""),
+                    d.old_server.as_deref().unwrap_or("")
+                );
             }
         }
     }

@@ -30,6 +30,7 @@ pub mod principal;
 pub mod provider;
 pub mod sessions;
 pub mod srs;
+pub mod takeover;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

@@ -104,6 +104,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where one of our domains stands (issue 16): taken over from another provider, its boxes
+    /// exist and copy their old mail but the domain is still the old provider's until the
+    /// switch-over; then ours.
+    pub enum DomainState ("domain state") {
+        /// "In migrazione": created here, not yet switched over.
+        Migrating => "migrating",
+        /// "Attivo": the domain's mail is ours.
+        Active => "active",
+    }
+}
+
+text_enum! {
     /// Where a copy from an old provider's box stands (issue 15; seed 000's states).
     pub enum MigrationState ("migration state") {
         /// Started: checking the old box (credentials, size, space) before copying.
@@ -167,6 +179,9 @@ mod tests {
         }
         for s in MigrationState::ALL {
             assert_eq!(s.as_str().parse::<MigrationState>(), Ok(*s));
+        }
+        for s in DomainState::ALL {
+            assert_eq!(s.as_str().parse::<DomainState>(), Ok(*s));
         }
         for k in MigrationErrorKind::ALL {
             assert_eq!(k.as_str().parse::<MigrationErrorKind>(), Ok(*k));

@@ -26,7 +26,9 @@ pub use blob::{blob_name, BlobStore, LocalBlobs};
 pub use changes::{ChangeFeed, LocalChanges};
 pub use folders::normalize_flags;
 pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};
-pub use kinds::{DeliveryState, MigrationErrorKind, MigrationState, QueueFailureKind, QueueKind};
+pub use kinds::{
+    DeliveryState, DomainState, MigrationErrorKind, MigrationState, QueueFailureKind, QueueKind,
+};
 pub use log::{LogEvent, LogVerifyError};
 pub use migration::{
     MigrationFolder, MigrationItem, MigrationJob, MigrationReport, MigrationStore, NewMigrationJob,
@@ -409,6 +411,10 @@ pub trait Tx {
     /// Records messages a copy from an old provider appended in this transaction
     /// (`MigrationStore`): with them, or not at all.
     fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()>;
+    /// The switch-over of a domain in migration (issue 16): it becomes active, and every
+    /// copy into one of its boxes that has not ended gets its last run, due now. Returns how
+    /// many copies; `Refused` for a domain that is active already, `NotFound` for none.
+    fn switch_domain(&self, name: &str, now: Unix) -> Result<usize>;
     /// Gives messages of a folder the POP3 unique ids they had at the old provider (a copy
     /// keeping a program's view); a UID with no message, one that has an id already or an id
     /// taken in the folder is skipped. Returns how many were set.
@@ -607,10 +613,51 @@ pub trait SessionStore {
     fn end_session(&self, token_hash: &str) -> Result<()>;
 }
 
+/// One of our domains with its lifecycle (issue 16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Domain {
+    pub name: String,
+    pub state: DomainState,
+    pub created: Unix,
+    /// The planned switch-over from the old provider.
+    pub switch_at: Option<Unix>,
+    /// When it became active by a switch.
+    pub switched_at: Option<Unix>,
+    /// The old provider's name, as users read it.
+    pub old_provider: Option<String>,
+    /// The old provider's IMAPS server, `host:port`.
+    pub old_server: Option<String>,
+}
+
+/// A domain about to be added.
+#[derive(Debug, Clone, Default)]
+pub struct NewDomain<'a> {
+    pub name: &'a str,
+    /// Taken over from another provider: in migration until its switch-over.
+    pub migrating: bool,
+    pub switch_at: Option<Unix>,
+    pub old_provider: Option<&'a str>,
+    pub old_server: Option<&'a str>,
+}
+
 /// Where mail goes: our domains, relay routes, the imported provider index.
 pub trait DirectoryStore {
-    /// Our own domains.
-    fn add_domain(&self, name: &str, now: Unix) -> Result<()>;
+    /// Adds one of our domains, active.
+    fn add_domain(&self, name: &str, now: Unix) -> Result<()> {
+        self.add_domain_with(
+            &NewDomain {
+                name,
+                ..NewDomain::default()
+            },
+            now,
+        )
+    }
+    /// Adds a domain, active or in migration (issue 16).
+    fn add_domain_with(&self, domain: &NewDomain<'_>, now: Unix) -> Result<()>;
+    /// Our domains with their lifecycle, by name.
+    fn domain_list(&self) -> Result<Vec<Domain>>;
+    /// Domains in migration whose switch-over is due at `now`.
+    fn domains_due_to_switch(&self, now: Unix) -> Result<Vec<String>>;
     fn domains(&self) -> Result<Vec<String>>;
     fn is_local_domain(&self, domain: &str) -> Result<bool>;
     fn add_route(&self, route: &Route) -> Result<()>;

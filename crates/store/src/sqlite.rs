@@ -414,6 +414,16 @@ const MIGRATIONS: &[&str] = &[
             ON DELETE CASCADE ON UPDATE CASCADE
     ) WITHOUT ROWID;
     "#,
+    // 19 (taking over a domain, issue 16): a domain's lifecycle — in migration until its
+    // switch-over from the old provider, then active — and the old provider's name and
+    // server. Every domain before reads active.
+    r#"
+    ALTER TABLE domains ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE domains ADD COLUMN switch_at INTEGER;
+    ALTER TABLE domains ADD COLUMN switched_at INTEGER;
+    ALTER TABLE domains ADD COLUMN old_provider TEXT;
+    ALTER TABLE domains ADD COLUMN old_server TEXT;
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -854,16 +864,64 @@ impl Blobs for SqliteStore {
 }
 
 impl DirectoryStore for SqliteStore {
-    fn add_domain(&self, name: &str, now: Unix) -> Result<()> {
+    fn add_domain_with(&self, d: &NewDomain<'_>, now: Unix) -> Result<()> {
+        let state = if d.migrating {
+            DomainState::Migrating
+        } else {
+            DomainState::Active
+        };
         self.sql_write(|tx| {
             let n = tx.exec(
-                "INSERT OR IGNORE INTO domains(name, created) VALUES (?1, ?2)",
-                params![name.to_ascii_lowercase(), now],
+                "INSERT OR IGNORE INTO domains(name, created, state, switch_at, old_provider,
+                   old_server) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    d.name.to_ascii_lowercase(),
+                    now,
+                    state.as_str(),
+                    d.switch_at,
+                    d.old_provider,
+                    d.old_server
+                ],
             )?;
             if n == 0 {
-                return Err(StoreError::Exists(format!("domain {name}")));
+                return Err(StoreError::Exists(format!("domain {}", d.name)));
             }
             Ok(())
+        })
+    }
+
+    fn domain_list(&self) -> Result<Vec<Domain>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT name, state, created, switch_at, switched_at, old_provider, old_server
+                 FROM domains ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| {
+                let state: String = r.get(1)?;
+                Ok(Domain {
+                    name: r.get(0)?,
+                    state: state.parse().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e))
+                    })?,
+                    created: r.get(2)?,
+                    switch_at: r.get(3)?,
+                    switched_at: r.get(4)?,
+                    old_provider: r.get(5)?,
+                    old_server: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn domains_due_to_switch(&self, now: Unix) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT name FROM domains WHERE state = 'migrating' AND switch_at <= ?1
+                 ORDER BY switch_at, name",
+            )?;
+            let rows = st.query_map([now], |r| r.get(0))?;
+            Ok(rows.collect::<std::result::Result<Vec<String>, _>>()?)
         })
     }
 
@@ -1615,6 +1673,33 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn switch_domain(&self, name: &str, now: Unix) -> Result<usize> {
+        let state: String = self
+            .tx
+            .row("SELECT state FROM domains WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("domain {name}")))?;
+        if state != DomainState::Migrating.as_str() {
+            return Err(StoreError::Refused(format!(
+                "domain {name} is not in migration"
+            )));
+        }
+        self.tx.exec(
+            "UPDATE domains SET state = 'active', switched_at = ?2 WHERE name = ?1",
+            params![name, now],
+        )?;
+        // The boxes of the domain: their address ends with '@' and the domain's name.
+        Ok(self.tx.exec(
+            "UPDATE migration_jobs SET switch_at = ?2, next_run = ?2
+             WHERE state NOT IN ('stopped', 'finished') AND mailbox_id IN
+               (SELECT id FROM mailboxes
+                WHERE lower(substr(address, length(address) - length(?1))) = '@' || lower(?1))",
+            params![name, now],
+        )?)
+    }
+
     fn set_pop3_uidls(&self, folder_id: FolderId, uidls: &[(i64, String)]) -> Result<usize> {
         let mut n = 0;
         for (uid, uidl) in uidls {

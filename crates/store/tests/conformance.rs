@@ -73,4 +73,5 @@ conformance![
     migration_jobs_start_claim_and_resume,
     migration_items_commit_with_their_messages,
     kept_uids_and_uidvalidity,
+    a_domain_in_migration_switches_once,
 ];

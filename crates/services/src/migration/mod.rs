@@ -258,7 +258,9 @@ pub fn invitation(
     (mailbox, address): (MailboxId, &str),
     now: i64,
 ) -> Invitation {
-    let banner = settings.takes_over(address, now)
+    let taken_over = settings.takes_over(address, now)
+        || (settings.enabled && matches!(migrating_domain(store, address), Ok(Some(_))));
+    let banner = taken_over
         && match store.migration_job(mailbox) {
             Ok(job) => job.is_none_or(|j| {
                 !matches!(
@@ -331,8 +333,16 @@ pub fn start(
     {
         return Err(MigrationError::Running);
     }
+    // A domain of ours in migration (issue 16) names its old server and its switch-over;
+    // else the operator's configuration, else the table of the main providers.
+    let ours = migrating_domain(store, old)?;
+    let given = req.server.clone().or_else(|| {
+        ours.as_ref()
+            .and_then(|d| d.old_server.as_deref())
+            .and_then(Server::parse)
+    });
     let (server, domain_ca) = settings
-        .server_for(old, req.server.clone())
+        .server_for(old, given)
         .ok_or_else(|| MigrationError::UnknownServer(old.to_string()))?;
     let secret = settings
         .key
@@ -350,7 +360,9 @@ pub fn start(
         ca_pem: ca_pem.as_deref(),
         into_inbox: req.into_inbox,
         all_folders: req.all_folders,
-        switch_at: settings.switch_for(old),
+        switch_at: ours
+            .and_then(|d| d.switch_at)
+            .or_else(|| settings.switch_for(old)),
         secret: &secret,
     };
     match store.migration_start(&job, now) {
@@ -360,6 +372,17 @@ pub fn start(
     }
     tracing::info!(mailbox = %mailbox.address, old = %old, server = %server, "migration started");
     job_of(store, &mailbox.address)
+}
+
+/// Our domain of `address`, when it is in migration (issue 16).
+fn migrating_domain(store: &dyn Store, address: &str) -> Result<Option<store::Domain>, StoreError> {
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return Ok(None);
+    };
+    Ok(store
+        .domain_list()?
+        .into_iter()
+        .find(|d| d.name.eq_ignore_ascii_case(domain) && d.state == store::DomainState::Migrating))
 }
 
 /// The job of a mailbox.

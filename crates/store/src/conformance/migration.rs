@@ -310,3 +310,107 @@ pub fn kept_uids_and_uidvalidity(s: &dyn Store) {
     assert_eq!(folder(s, alice, "vecchia").uidvalidity, 1_234);
     assert!(folder(s, alice, "nuova").uidvalidity > before.uidvalidity);
 }
+
+/// A domain taken over from another provider is in migration until its switch-over, due at
+/// its time; the switch makes it active and gives every copy into its boxes that has not
+/// ended its last run, now — once.
+pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
+    s.add_domain("attivo.test", 10).expect("add_domain");
+    let new = crate::NewDomain {
+        name: "Pec.Vecchio.test",
+        migrating: true,
+        switch_at: Some(1_000),
+        old_provider: Some("Vecchio Gestore"),
+        old_server: Some("imaps.vecchio.test:993"),
+    };
+    s.add_domain_with(&new, 20).expect("add_domain_with");
+    assert!(is_exists(&s.add_domain("pec.vecchio.test", 30)));
+    let list = s.domain_list().expect("domain_list");
+    let names: Vec<(&str, crate::DomainState)> =
+        list.iter().map(|d| (d.name.as_str(), d.state)).collect();
+    assert_eq!(
+        names,
+        vec![
+            ("attivo.test", crate::DomainState::Active),
+            ("pec.vecchio.test", crate::DomainState::Migrating)
+        ]
+    );
+    assert_eq!(list[1].old_provider.as_deref(), Some("Vecchio Gestore"));
+    assert!(s.domains_due_to_switch(999).expect("due").is_empty());
+    assert_eq!(
+        s.domains_due_to_switch(1_000).expect("due"),
+        vec!["pec.vecchio.test".to_string()]
+    );
+
+    // Two boxes of the domain with copies (one stopped), one box elsewhere with a copy.
+    let m = |address: &'static str| {
+        let b = NewMailbox {
+            address,
+            password_hash: "hash",
+            quota: LARGE_QUOTA,
+            recovery_email: None,
+            must_change_password: false,
+        };
+        s.add_mailbox(&b, 40).expect("add_mailbox")
+    };
+    let job = |mailbox_id| crate::NewMigrationJob {
+        mailbox_id,
+        old_address: "x@pec.vecchio.test",
+        host: "imaps.vecchio.test",
+        port: 993,
+        ca_pem: None,
+        into_inbox: false,
+        all_folders: false,
+        switch_at: Some(1_000),
+        secret: b"s",
+    };
+    let (a, b, c) = (
+        m("a@pec.vecchio.test"),
+        m("b@PEC.vecchio.test"),
+        m("c@attivo.test"),
+    );
+    for id in [a, b, c] {
+        s.migration_start(&job(id), 50).expect("start");
+        let claimed = s.migration_claim(50, 60, 8).expect("claim");
+        for j in claimed {
+            s.migration_end_run(j.id, 50, (51, 1), None)
+                .expect("end_run");
+        }
+    }
+    let stopped = s.migration_job(b).expect("job").expect("job").id;
+    s.migration_set_state(stopped, MigrationState::Stopped, None, 60)
+        .expect("stop");
+
+    assert!(is_refused(
+        &s.write(|tx| tx.switch_domain("attivo.test", 900))
+    ));
+    assert!(is_not_found(
+        &s.write(|tx| tx.switch_domain("nessuno.test", 900))
+    ));
+    assert_eq!(
+        s.write(|tx| tx.switch_domain("pec.vecchio.test", 900))
+            .expect("switch"),
+        1,
+        "the live copy of the domain, not the stopped one nor the other domain's"
+    );
+    let d = &s.domain_list().expect("list")[1];
+    assert_eq!(
+        (d.state, d.switched_at),
+        (crate::DomainState::Active, Some(900))
+    );
+    let ja = s.migration_job(a).expect("job").expect("job");
+    assert_eq!((ja.next_run, ja.switch_at), (Some(900), Some(900)));
+    assert_eq!(
+        s.migration_job(b).expect("job").expect("job").next_run,
+        None
+    );
+    assert_eq!(
+        s.migration_job(c).expect("job").expect("job").next_run,
+        None
+    );
+    assert!(
+        is_refused(&s.write(|tx| tx.switch_domain("pec.vecchio.test", 901))),
+        "once"
+    );
+    assert!(s.domains_due_to_switch(2_000).expect("due").is_empty());
+}

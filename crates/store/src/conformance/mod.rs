@@ -224,4 +224,5 @@ checks![
     migration::migration_jobs_start_claim_and_resume,
     migration::migration_items_commit_with_their_messages,
     migration::kept_uids_and_uidvalidity,
+    migration::a_domain_in_migration_switches_once,
 ];
