@@ -124,6 +124,42 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
     );
     let s = wait_state(&node, &user, "copied");
     assert_eq!(s["copied_messages"].as_u64(), Some(source as u64));
+
+    // Before the switch the box neither sends nor receives PEC, and says why.
+    let other = node.mailbox("collega");
+    let message = |to: &str| {
+        format!("From: {OLD_USER}\r\nTo: {to}\r\nSubject: prova\r\n\r\nprova\r\n").into_bytes()
+    };
+    let sent = python_submit(
+        node.submissions_port(),
+        &node.ca(),
+        &user,
+        &user,
+        &[&other],
+        &message(&other),
+    );
+    assert!(
+        sent.starts_with("ERR") && sent.contains("550") && sent.contains("Casella in migrazione"),
+        "{sent}"
+    );
+    let received = python_mx(
+        node.smtp_port(),
+        "mittente@esterno.test",
+        &user,
+        &message(&user),
+    );
+    assert!(
+        received.starts_with("ERR")
+            && received.contains("550")
+            && received.contains("Dominio in migrazione"),
+        "{received}"
+    );
+    // Our index entry does not list the domain yet: it is still the old provider's.
+    let entry = certa_ok(node.data(), &["index", "export"]);
+    assert!(
+        !entry.contains("pec.vecchio.test") && entry.contains("pec.certa.test"),
+        "{entry}"
+    );
     assert_eq!(s["host"], "127.0.0.1");
     assert!(
         s["switch_at"].as_i64().is_some(),
@@ -141,6 +177,18 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
     let job = store.migration_job(mailbox.id).expect("job").expect("job");
     assert_eq!(job.secret, None, "the old password is erased");
     drop(store);
+    // After it, the box sends (a local recipient: accepted) and the domain is in our entry.
+    let sent = python_submit(
+        node.submissions_port(),
+        &node.ca(),
+        &user,
+        &user,
+        &[&other],
+        &message(&other),
+    );
+    assert_eq!(sent, "OK", "{sent}");
+    let entry = certa_ok(node.data(), &["index", "export"]);
+    assert!(entry.contains("pec.vecchio.test"), "{entry}");
     let (ok, again) = certa(node.data(), &["domain", "switch", "pec.vecchio.test"]);
     assert!(!ok && again.contains("not in migration"), "{again}");
     let log = certa_ok(
@@ -153,7 +201,7 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
     );
 
     // A domain whose planned time comes switches by itself (the timers' scan).
-    let soon = rome(unix_now() + 3);
+    let soon = rome(unix_now() + 12);
     certa_ok(
         node.data(),
         &[
@@ -166,6 +214,28 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
         ],
     );
     assert!(domain_line(&node, "pec.presto.test").contains("in migrazione"));
+    // Within a day of its switch-over, mail for it is deferred, not refused: the sender's
+    // server tries again after the pause.
+    certa_ok(
+        node.data(),
+        &[
+            "mailbox",
+            "add",
+            "ufficio@pec.presto.test",
+            "--password",
+            PASSWORD,
+        ],
+    );
+    let deferred = python_mx(
+        node.smtp_port(),
+        "mittente@esterno.test",
+        "ufficio@pec.presto.test",
+        &message("ufficio@pec.presto.test"),
+    );
+    assert!(
+        deferred.starts_with("ERR") && deferred.contains("450"),
+        "{deferred}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while !domain_line(&node, "pec.presto.test").contains("\tattivo\t") {
         assert!(Instant::now() < deadline, "pec.presto.test did not switch");

@@ -24,6 +24,17 @@ pub fn submit(
     if let Err(denied) = who.require(Permission::Send) {
         return Submitted::Denied(denied);
     }
+    // A box of a domain still moving from its previous provider sends from the switch-over
+    // (issue 16); it may log in and copy its old mail meanwhile.
+    match p.store.domain(pec::build::domain_of(&who.address)) {
+        Ok(Some(d)) if d.state == store::DomainState::Migrating => {
+            return Submitted::NotYetActive {
+                switch_at: d.switch_at,
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return Submitted::Unavailable(Unavailable::Store(e)),
+    }
     match try_submit(p, &who.address, mail_from, rcpts, message) {
         Ok(r) => r,
         Err(e) => {

@@ -623,7 +623,19 @@ pub fn check_recipient(
         Ok(true) => Ok(()),
         // Not known to be ours is not known to be someone else's: try again later.
         Err(_) => Err(RecipientRefused::Unavailable),
-        Ok(false) => Err(RecipientRefused::RelayDenied),
+        Ok(false) => match p.store.domain(pec::build::domain_of(rcpt)) {
+            // Still its previous provider's (issue 16): said so, and within a day of the
+            // switch-over temporarily, so that nothing is lost in the pause.
+            Ok(Some(d)) if d.state == store::DomainState::Migrating => {
+                let now = p.now();
+                Err(RecipientRefused::NotYetActive {
+                    switch_at: d.switch_at,
+                    soon: d.switch_at.is_some_and(|t| t - now < 86_400),
+                })
+            }
+            Ok(_) => Err(RecipientRefused::RelayDenied),
+            Err(_) => Err(RecipientRefused::Unavailable),
+        },
     }
 }
 

@@ -7,6 +7,7 @@
 use crate::antivirus::ScanError;
 use crate::principal::Denied;
 use crate::srs::SrsError;
+use pec::PecTime;
 use std::fmt;
 use store::StoreError;
 
@@ -52,7 +53,28 @@ pub enum Submitted {
     },
     /// The principal may not send from this mailbox: nothing was done.
     Denied(Denied),
+    /// The mailbox's domain is still moving from its previous provider (issue 16): it sends
+    /// from the switch-over. Nothing was done.
+    NotYetActive {
+        switch_at: Option<i64>,
+    },
     Unavailable(Unavailable),
+}
+
+/// "il 15/01/2027 alle 00:00" in Italian time, or "al passaggio" when no date is set.
+fn on_switch(switch_at: Option<i64>, english: bool) -> String {
+    match (switch_at, english) {
+        (Some(t), false) => {
+            let t = PecTime::from_unix_or_epoch(t);
+            format!("il {} alle {}", t.giorno(), t.ora())
+        }
+        (Some(t), true) => {
+            let t = PecTime::from_unix_or_epoch(t);
+            format!("on {} at {}", t.giorno(), t.ora())
+        }
+        (None, false) => "alla data del passaggio".into(),
+        (None, true) => "on the switch-over date".into(),
+    }
 }
 
 impl fmt::Display for Submitted {
@@ -75,6 +97,14 @@ impl fmt::Display for Submitted {
                  inviato)"
             ),
             Submitted::Denied(d) => d.fmt(f),
+            Submitted::NotYetActive { switch_at } => write!(
+                f,
+                "Casella in migrazione dal precedente gestore: potrà inviare messaggi PEC dal \
+                 passaggio al nuovo gestore, {} / Mailbox moving from its previous provider: it \
+                 can send PEC messages from the switch-over, {}",
+                on_switch(*switch_at, false),
+                on_switch(*switch_at, true)
+            ),
             Submitted::Unavailable(u) => u.fmt(f),
         }
     }
@@ -180,6 +210,10 @@ pub enum RecipientRefused {
     /// Whether the recipient is ours could not be read now; not known to be ours is not
     /// known to be someone else's.
     Unavailable,
+    /// The recipient's domain is still moving to us from its previous provider (issue 16),
+    /// which receives its mail until the switch-over; `soon`: within a day of it, when a
+    /// sender should try again rather than give up.
+    NotYetActive { switch_at: Option<i64>, soon: bool },
 }
 
 impl fmt::Display for RecipientRefused {
@@ -204,6 +238,12 @@ impl fmt::Display for RecipientRefused {
             RecipientRefused::Unavailable => {
                 f.write_str("Errore temporaneo del server: riprovare più tardi")
             }
+            RecipientRefused::NotYetActive { switch_at, .. } => write!(
+                f,
+                "Dominio in migrazione: riceve la posta presso il precedente gestore fino al \
+                 passaggio, {}",
+                on_switch(*switch_at, false)
+            ),
         }
     }
 }

@@ -17,6 +17,7 @@ pub fn submitted(s: &Submitted) -> Reply {
         Submitted::NotAccepted { .. } => Reply::new(550, "5.7.1", text),
         Submitted::Virus { .. } => Reply::new(554, "5.7.1", text),
         Submitted::Denied(d) => denied(*d),
+        Submitted::NotYetActive { .. } => Reply::new(550, "5.7.1", text),
         Submitted::Unavailable(u) => unavailable(u),
     }
 }
@@ -56,6 +57,9 @@ pub fn recipient_refused(r: &RecipientRefused) -> Reply {
         | RecipientRefused::NotABounce
         | RecipientRefused::LocalSender => Reply::new(550, "5.7.1", text),
         RecipientRefused::Unavailable => Reply::new(451, "4.3.0", text),
+        // RFC 3463 §3.4: X.3.2 system not accepting network messages (yet).
+        RecipientRefused::NotYetActive { soon: true, .. } => Reply::new(450, "4.3.2", text),
+        RecipientRefused::NotYetActive { soon: false, .. } => Reply::new(550, "5.7.1", text),
     }
 }
 

@@ -328,6 +328,7 @@ pub enum Durability {
 pub trait Tx {
     /// Makes a prepared blob durable with this transaction (see [`Blobs::prepare_blob`]).
     fn keep_blob(&self, blob: &PreparedBlob) -> Result<()>;
+    /// One of our active domains (see [`DirectoryStore::is_local_domain`]).
     fn is_local_domain(&self, domain: &str) -> Result<bool>;
     fn mailbox_exists(&self, address: &str) -> Result<bool>;
     /// A mailbox's quota and the space its messages use, as of this transaction; no other
@@ -656,9 +657,13 @@ pub trait DirectoryStore {
     fn add_domain_with(&self, domain: &NewDomain<'_>, now: Unix) -> Result<()>;
     /// Our domains with their lifecycle, by name.
     fn domain_list(&self) -> Result<Vec<Domain>>;
+    /// One of our domains, in any state.
+    fn domain(&self, name: &str) -> Result<Option<Domain>>;
     /// Domains in migration whose switch-over is due at `now`.
     fn domains_due_to_switch(&self, now: Unix) -> Result<Vec<String>>;
+    /// Our active domains: those whose mail is ours (the index entry, routing).
     fn domains(&self) -> Result<Vec<String>>;
+    /// One of our active domains (a domain in migration is still its old provider's).
     fn is_local_domain(&self, domain: &str) -> Result<bool>;
     fn add_route(&self, route: &Route) -> Result<()>;
     fn route(&self, domain: &str) -> Result<Option<Route>>;

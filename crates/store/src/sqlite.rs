@@ -914,6 +914,13 @@ impl DirectoryStore for SqliteStore {
         })
     }
 
+    fn domain(&self, name: &str) -> Result<Option<Domain>> {
+        Ok(self
+            .domain_list()?
+            .into_iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name)))
+    }
+
     fn domains_due_to_switch(&self, now: Unix) -> Result<Vec<String>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
@@ -927,7 +934,8 @@ impl DirectoryStore for SqliteStore {
 
     fn domains(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut st = c.prepare_cached("SELECT name FROM domains ORDER BY name")?;
+            let mut st =
+                c.prepare_cached("SELECT name FROM domains WHERE state = 'active' ORDER BY name")?;
             let rows = st
                 .query_map([], |r| r.get(0))?
                 .collect::<std::result::Result<Vec<String>, _>>()?;
@@ -938,7 +946,7 @@ impl DirectoryStore for SqliteStore {
     fn is_local_domain(&self, domain: &str) -> Result<bool> {
         self.read(|c| {
             Ok(c.row(
-                "SELECT 1 FROM domains WHERE name = ?1",
+                "SELECT 1 FROM domains WHERE name = ?1 AND state = 'active'",
                 [domain],
                 |_| Ok(()),
             )
@@ -1010,7 +1018,7 @@ impl DirectoryStore for SqliteStore {
     fn index_version(&self) -> Result<String> {
         self.read(|c| {
             Ok(c.row(
-                "SELECT (SELECT count(*) || ':' || coalesce(max(imported), 0) FROM provider_index) || '/' || (SELECT coalesce(group_concat(name), '') FROM domains)",
+                "SELECT (SELECT count(*) || ':' || coalesce(max(imported), 0) FROM provider_index) || '/' || (SELECT coalesce(group_concat(name || ':' || state), '') FROM domains)",
                 [],
                 |r| r.get(0),
             )?)
@@ -1748,7 +1756,7 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .tx
             .row(
-                "SELECT 1 FROM domains WHERE name = ?1",
+                "SELECT 1 FROM domains WHERE name = ?1 AND state = 'active'",
                 [domain],
                 |_| Ok(()),
             )

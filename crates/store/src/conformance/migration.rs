@@ -336,6 +336,25 @@ pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
         ]
     );
     assert_eq!(list[1].old_provider.as_deref(), Some("Vecchio Gestore"));
+    // Until its switch-over the domain is the old provider's: not local, not in our entry.
+    assert!(!s
+        .is_local_domain("pec.vecchio.test")
+        .expect("is_local_domain"));
+    assert!(!s
+        .write(|tx| tx.is_local_domain("pec.vecchio.test"))
+        .expect("tx"));
+    assert_eq!(
+        s.domains().expect("domains"),
+        vec!["attivo.test".to_string()]
+    );
+    assert_eq!(
+        s.domain("PEC.vecchio.test")
+            .expect("domain")
+            .map(|d| d.state),
+        Some(crate::DomainState::Migrating)
+    );
+    assert_eq!(s.domain("nessuno.test").expect("domain"), None);
+    let version = s.index_version().expect("index_version");
     assert!(s.domains_due_to_switch(999).expect("due").is_empty());
     assert_eq!(
         s.domains_due_to_switch(1_000).expect("due"),
@@ -397,6 +416,15 @@ pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
     assert_eq!(
         (d.state, d.switched_at),
         (crate::DomainState::Active, Some(900))
+    );
+    assert!(s
+        .is_local_domain("pec.vecchio.test")
+        .expect("is_local_domain"));
+    assert_eq!(s.domains().expect("domains").len(), 2);
+    assert_ne!(
+        s.index_version().expect("index_version"),
+        version,
+        "the index is read again: our entry lists the domain now"
     );
     let ja = s.migration_job(a).expect("job").expect("job");
     assert_eq!((ja.next_run, ja.switch_at), (Some(900), Some(900)));
