@@ -30,6 +30,9 @@ pub enum DomainCommand {
     /// Switch a domain in migration over to this provider now: it becomes active, and the
     /// copies of its boxes run their last sync and end.
     Switch { domain: String },
+    /// Remind the holders of a domain in migration who have not started their copy (a mail
+    /// to their recovery address).
+    Remind { domain: String },
     /// List the managed domains with their state.
     List,
 }
@@ -52,6 +55,10 @@ pub enum MailboxCommand {
     },
     /// List the mailboxes with their use, quota and ordinary-mail policy.
     List,
+    /// Create the boxes of a CSV file (columns indirizzo, nome, email_recupero, piano,
+    /// password; `;` or `,`), each welcomed at its recovery address; every row is checked
+    /// first, and a re-run creates and mails nothing.
+    Import { file: PathBuf },
     /// Set a new password.
     Passwd {
         address: String,
@@ -178,20 +185,31 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
             }
         }
         DomainCommand::Switch { domain } => {
-            let actor = format!(
-                "cli:{}",
-                std::env::var("SUDO_USER")
-                    .or_else(|_| std::env::var("USER"))
-                    .unwrap_or_else(|_| "?".into())
-            );
             let copies = services::takeover::switch(
                 &*store,
                 &cfg.provider.name,
                 domain,
-                &actor,
+                &actor(),
                 crate::now(),
             )?;
             println!("dominio {domain} attivo; {copies} copie eseguono l'ultima sincronizzazione");
+        }
+        DomainCommand::Remind { domain } => {
+            let now = crate::now();
+            let provider =
+                pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone());
+            let sent = services::onboarding::remind(
+                &*store,
+                &provider,
+                domain,
+                &format!("manual-{now}"),
+                &actor(),
+                now,
+            )?;
+            println!("promemoria inviati: {}", sent.len());
+            for a in sent {
+                println!("\t{a}");
+            }
         }
         DomainCommand::List => {
             for d in store.domain_list()? {
@@ -215,6 +233,63 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
                     },
                     d.old_provider.as_deref().unwrap_or(""),
                     d.old_server.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who acts from the command line, in the legal log: `cli:USER`.
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "?".into())
+    )
+}
+
+#[derive(Subcommand)]
+pub enum PlanCommand {
+    /// Add a plan boxes belong to (its quota becomes theirs).
+    Add {
+        name: String,
+        #[arg(long)]
+        quota: String,
+        /// With the security archive.
+        #[arg(long)]
+        archive: bool,
+    },
+    /// List the plans.
+    List,
+}
+
+pub fn plan(data: &Path, cmd: &PlanCommand) -> anyhow::Result<()> {
+    let (_, store) = open(data)?;
+    match cmd {
+        PlanCommand::Add {
+            name,
+            quota,
+            archive,
+        } => {
+            store.add_plan(
+                &store::Plan {
+                    name: name.clone(),
+                    quota: parse_size(quota)?,
+                    archive: *archive,
+                },
+                crate::now(),
+            )?;
+            println!("piano {name} aggiunto");
+        }
+        PlanCommand::List => {
+            for p in store.plans()? {
+                println!(
+                    "{}\t{}\t{}",
+                    p.name,
+                    p.quota,
+                    if p.archive { "archivio" } else { "" }
                 );
             }
         }
@@ -256,12 +331,63 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             if *welcome {
                 let to = recovery_email.as_deref().unwrap_or_default();
                 let (mailbox, pw) = (&created.address, &created.password);
-                queue_welcome(&cfg, store.as_ref(), mailbox, to, pw, now)?;
+                let provider = pec::ProviderIdentity::new(
+                    cfg.provider.name.clone(),
+                    cfg.provider.domain.clone(),
+                );
+                let domain = store.domain(pec::build::domain_of(mailbox))?;
+                let (subject, body) =
+                    services::onboarding::welcome_message(&provider, mailbox, pw, domain.as_ref());
+                services::onboarding::queue_plain_mail(
+                    store.as_ref(),
+                    &provider,
+                    to,
+                    &subject,
+                    &body,
+                    now,
+                )?;
+                store.set_profile(
+                    mailbox,
+                    &store::MailboxProfile {
+                        welcomed_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
                 println!(
                     "casella {mailbox} creata; password inviata a {to} (da cambiare al primo accesso)"
                 );
             } else {
                 println!("casella {} creata", created.address);
+            }
+        }
+        MailboxCommand::Import { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("lettura di {}", file.display()))?;
+            let rows = match services::onboarding::parse_csv(&text) {
+                Ok(rows) => rows,
+                Err(errors) => bail!("file non importato:\n{}", errors.join("\n")),
+            };
+            let provider =
+                pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone());
+            let report = match services::onboarding::import(&*store, &provider, &rows, crate::now())
+            {
+                Ok(r) => r,
+                Err(services::onboarding::ImportError::Rows(errors)) => {
+                    bail!(
+                        "file non importato, nessuna casella creata:\n{}",
+                        errors.join("\n")
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "{} create, {} invariate, {} diverse",
+                report.created.len(),
+                report.unchanged.len(),
+                report.different.len()
+            );
+            for d in &report.different {
+                println!("\t{d}");
             }
         }
         MailboxCommand::List => {
@@ -298,32 +424,6 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             println!("posta ordinaria per {address}: {policy}");
         }
     }
-    Ok(())
-}
-
-/// The welcome message the seed's providers send: the new address and its first password,
-/// to the holder's ordinary recovery address, through the relay queue of the running server.
-fn queue_welcome(
-    cfg: &Config,
-    store: &dyn Store,
-    mailbox: &str,
-    to: &str,
-    password: &str,
-    now: i64,
-) -> anyhow::Result<()> {
-    let from = format!("posta-certificata@{}", cfg.provider.domain);
-    let date = pec::PecTime::from_unix_or_epoch(now).rfc5322();
-    let body = format!(
-        "Gentile utente,\r\n\r\nè stata attivata la casella di posta elettronica certificata {mailbox}.\r\n\r\nPassword provvisoria: {password}\r\n\r\nAl primo accesso alla webmail le verrà chiesto di cambiarla.\r\n\r\n{}\r\n",
-        cfg.provider.name
-    );
-    let msg = format!(
-        "From: {from}\r\nTo: {to}\r\nDate: {date}\r\n{}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
-        pec::wire::header("Subject", "Benvenuto nella posta certificata")
-    );
-    let blob = store.put_blob(msg.as_bytes())?;
-    let to = [to.to_string()];
-    store.write(|db| db.enqueue(store::QueueKind::Relay, &from, &to, &blob, None, now))?;
     Ok(())
 }
 

@@ -49,6 +49,9 @@ pub struct MigrationSection {
     pub jobs: usize,
     /// Copies running at once against one old server.
     pub per_host: usize,
+    /// Days before a domain's switch-over when the holders who have not started their copy
+    /// are reminded.
+    pub reminders: Vec<i64>,
     /// Messages and bytes per fetch and per transaction.
     pub batch_messages: usize,
     pub batch_bytes: usize,
@@ -81,6 +84,7 @@ impl Default for MigrationSection {
             sync_at: "03:00".into(),
             jobs: 8,
             per_host: 4,
+            reminders: vec![7, 3, 1],
             batch_messages: 256,
             batch_bytes: 8 << 20,
             domain: Vec::new(),
@@ -101,6 +105,7 @@ impl MigrationSection {
             .with_context(|| format!("[migration] sync_at {:?} is not HH:MM", self.sync_at))?;
         s.jobs = self.jobs.max(1);
         s.per_host = self.per_host.max(1);
+        s.reminder_days = self.reminders.iter().copied().filter(|d| *d > 0).collect();
         s.batch_messages = self.batch_messages.clamp(1, 10_000);
         s.batch_bytes = self.batch_bytes.max(1 << 16);
         for d in &self.domain {

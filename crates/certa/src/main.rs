@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::MailboxCommand,
     },
+    /// Plans boxes belong to (quota, security archive).
+    Plan {
+        #[command(subcommand)]
+        command: admin::PlanCommand,
+    },
     /// Static routes to other providers.
     Route {
         #[command(subcommand)]
@@ -144,6 +149,7 @@ fn main() -> ExitCode {
         Command::Serve => ok(serve::run(data)),
         Command::Domain { command } => ok(admin::domain(data, command)),
         Command::Mailbox { command } => ok(admin::mailbox(data, command)),
+        Command::Plan { command } => ok(admin::plan(data, command)),
         Command::Route { command } => ok(admin::route(data, command)),
         Command::Ca {
             command: CaCommand::Export,

@@ -247,3 +247,179 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
     );
     assert!(log.contains("sistema"), "{log}");
 }
+
+/// The mails the sink received, as text.
+fn received(dir: &Path) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned())
+        .collect()
+}
+
+fn wait_received(dir: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = received(dir);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} mails received",
+            got.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn boxes_imported_from_a_csv_are_welcomed_once_and_reminded_until_they_copy() {
+    let mut node = Node::new("pec.certa.test", None);
+    let sink = tempfile::tempdir().expect("tempdir");
+    let (_sink, port) = ordinary_mail_server(sink.path());
+    certa_ok(
+        node.data(),
+        &["route", "add", "esempio.org", &format!("127.0.0.1:{port}")],
+    );
+    certa_ok(node.data(), &["plan", "add", "base", "--quota", "1GB"]);
+    certa_ok(
+        node.data(),
+        &["plan", "add", "scuole", "--quota", "6GB", "--archive"],
+    );
+    let switch = rome(unix_now() + 10 * 86_400);
+    certa_ok(
+        node.data(),
+        &[
+            "domain",
+            "add",
+            "pec.comune.test",
+            "--migrating",
+            "--switch",
+            &switch,
+            "--old-provider",
+            "Vecchio Gestore",
+        ],
+    );
+    // Reminders 11 days before the switch: due as soon as the server runs.
+    node.edit_config(|c| {
+        assert!(
+            c.contains("reminders = [\n    7,\n    3,\n    1,\n]")
+                || c.contains("reminders = [7, 3, 1]"),
+            "{c}"
+        );
+        c.replacen("reminders = [", "reminders = [11, ", 1)
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+
+    // A file with bad rows changes nothing and names each.
+    let bad = work.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "indirizzo;nome;email_recupero;piano\n\
+         uno@pec.comune.test;Uno;uno@esempio.org;base\n\
+         non-un-indirizzo;Due;due@esempio.org;base\n\
+         tre@pec.comune.test;Tre;tre@esempio.org;oro\n\
+         quattro@altro.test;Quattro;quattro@esempio.org;\n",
+    )
+    .expect("write");
+    let (ok, why) = certa(node.data(), &["mailbox", "import", path(&bad)]);
+    assert!(!ok, "{why}");
+    for line in [
+        "riga 3",
+        "riga 4: piano sconosciuto: oro",
+        "riga 5: altro.test",
+    ] {
+        assert!(why.contains(line), "{line}: {why}");
+    }
+    assert!(node
+        .store()
+        .mailbox("uno@pec.comune.test")
+        .expect("mailbox")
+        .is_none());
+
+    let csv = work.path().join("caselle.csv");
+    std::fs::write(
+        &csv,
+        "indirizzo;nome;email_recupero;piano;password\n\
+         uno@pec.comune.test;Anna Uno;uno@esempio.org;scuole;\n\
+         due@pec.comune.test;\"Bruno; Due\";due@esempio.org;base;\n\
+         tre@pec.comune.test;Carla Tre;tre@esempio.org;base;Scelta#Dall0perator3\n\
+         quattro@pec.comune.test;;quattro@esempio.org;;\n",
+    )
+    .expect("write");
+    let out = certa_ok(node.data(), &["mailbox", "import", path(&csv)]);
+    assert!(out.contains("4 create, 0 invariate, 0 diverse"), "{out}");
+    let again = certa_ok(node.data(), &["mailbox", "import", path(&csv)]);
+    assert!(
+        again.contains("0 create, 4 invariate, 0 diverse"),
+        "{again}"
+    );
+    let store = node.store();
+    let uno = store
+        .mailbox("uno@pec.comune.test")
+        .expect("mailbox")
+        .expect("uno");
+    assert_eq!((uno.plan.as_deref(), uno.quota), (Some("scuole"), 6 << 30));
+    assert_eq!(uno.name.as_deref(), Some("Anna Uno"));
+    assert!(uno.must_change_password && uno.welcomed_at.is_some());
+    let tre = store
+        .mailbox("tre@pec.comune.test")
+        .expect("mailbox")
+        .expect("tre");
+    assert!(
+        tre.must_change_password,
+        "a password mailed is changed at the first login"
+    );
+    drop(store);
+    // One box starts its copy before the server runs (its old server is down: it will fail,
+    // but it has started).
+    let pw = password_file(work.path(), "vecchia");
+    certa_ok(
+        node.data(),
+        &[
+            "migrate",
+            "start",
+            "uno@pec.comune.test",
+            "--old-address",
+            "uno@pec.comune.test",
+            "--password-file",
+            &pw,
+            "--server",
+            &format!("127.0.0.1:{}", free_port_base()),
+        ],
+    );
+
+    node.start();
+    // 4 welcome mails (once: the re-run sent none) and 3 automatic reminders, to the boxes
+    // that have not started.
+    let mails = wait_received(sink.path(), 7);
+    std::thread::sleep(Duration::from_secs(3));
+    let mails_now = received(sink.path());
+    assert_eq!(mails_now.len(), 7, "no more: {mails_now:?}");
+    let welcomes: Vec<&String> = mails.iter().filter(|m| m.contains("Benvenuto")).collect();
+    assert_eq!(welcomes.len(), 4);
+    for w in &welcomes {
+        assert!(
+            w.contains("Password provvisoria: ")
+                && w.contains("prenderà il posto")
+                && w.contains("Vecchio Gestore")
+                && w.contains("clicca qui"),
+            "{w}"
+        );
+    }
+    assert!(welcomes
+        .iter()
+        .any(|w| w.contains("Password provvisoria: Scelta#Dall0perator3")));
+    let reminders: Vec<&String> = mails.iter().filter(|m| m.contains("Promemoria")).collect();
+    assert_eq!(reminders.len(), 3);
+    assert!(!reminders.iter().any(|m| m.contains("To: uno@esempio.org")));
+
+    // By hand: the same three again, once more.
+    let out = certa_ok(node.data(), &["domain", "remind", "pec.comune.test"]);
+    assert!(out.contains("promemoria inviati: 3"), "{out}");
+    wait_received(sink.path(), 10);
+}

@@ -628,6 +628,9 @@ impl SendRate {
 pub enum FirstPassword<'a> {
     /// Chosen by the administrator: it must satisfy the policy; the holder keeps it.
     Chosen(&'a str),
+    /// Chosen by the administrator and mailed to the holder (an import file's): it must
+    /// satisfy the policy, and opens only the webmail, to be changed there.
+    Temporary(&'a str),
     /// Generated here and given to the holder (mailed or printed): it opens only the
     /// webmail, to be changed there (security review L4).
     Welcome,
@@ -716,6 +719,10 @@ pub fn create_mailbox(
         FirstPassword::Chosen(pw) => {
             check_password_policy(pw).map_err(AccountError::Policy)?;
             (pw.to_string(), false)
+        }
+        FirstPassword::Temporary(pw) => {
+            check_password_policy(pw).map_err(AccountError::Policy)?;
+            (pw.to_string(), true)
         }
         FirstPassword::Welcome => (generate_password()?, true),
         FirstPassword::Unknown => (generate_password()?, false),

@@ -25,6 +25,7 @@ pub mod incoming;
 pub mod mailbox;
 pub mod metrics;
 pub mod migration;
+pub mod onboarding;
 pub mod outcome;
 pub mod principal;
 pub mod provider;

@@ -125,6 +125,9 @@ mod tests {
             must_change_password: false,
             ordinary_mail: "reject".into(),
             ordinary_forward: None,
+            name: None,
+            plan: None,
+            welcomed_at: None,
         };
         let holder = Principal::holder(&mailbox);
         assert_eq!(holder.mailbox, MailboxId(7));

@@ -33,6 +33,40 @@ pub fn switch(
     })
 }
 
+/// The automatic reminders (the timers' scan): for each domain in migration, once its last
+/// threshold of `reminder_days` before the switch-over has passed, the holders who have not
+/// started their copy get the reminder of that threshold, once.
+pub fn remind_due(p: &Provider) -> Result<usize, StoreError> {
+    let now = p.now();
+    let mut sent = 0;
+    for d in p.store.domain_list()? {
+        let (store::DomainState::Migrating, Some(switch_at)) = (d.state, d.switch_at) else {
+            continue;
+        };
+        let due = p
+            .migration
+            .reminder_days
+            .iter()
+            .filter(|days| switch_at - **days * 86_400 <= now && now < switch_at)
+            .min();
+        if let Some(days) = due {
+            let reminded = crate::onboarding::remind(
+                &*p.store,
+                &p.identity,
+                &d.name,
+                &format!("auto-{days}"),
+                "sistema",
+                now,
+            )?;
+            if !reminded.is_empty() {
+                tracing::info!(domain = %d.name, days, reminded = reminded.len(), "copy reminders sent");
+            }
+            sent += reminded.len();
+        }
+    }
+    Ok(sent)
+}
+
 /// The switch-overs due now (the timers' scan): each domain whose planned time has come.
 pub fn switch_due(p: &Provider) -> Result<usize, StoreError> {
     let now = p.now();

@@ -12,6 +12,7 @@ use store::{DeliveryState, StoreError};
 /// Sends the notices that are due; returns how many.
 pub fn run_once(p: &Provider) -> Result<usize, StoreError> {
     let now = p.now();
+    crate::takeover::remind_due(p)?;
     crate::takeover::switch_due(p)?;
     p.store.purge_quarantine(now)?;
     p.store.purge_log(now)?;

@@ -115,6 +115,31 @@ pub struct Mailbox {
     /// What happens to ordinary (non-PEC) mail: `reject`, `forward` or `anomaly`.
     pub ordinary_mail: String,
     pub ordinary_forward: Option<String>,
+    /// The holder's name, as the operator gave it (issue 16).
+    pub name: Option<String>,
+    /// The plan the box belongs to, which set its quota.
+    pub plan: Option<String>,
+    /// When its welcome message (credentials, invitation to copy) was queued.
+    pub welcomed_at: Option<Unix>,
+}
+
+/// A plan boxes belong to (issue 16; seeds: 1 GB, 6 GB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub name: String,
+    pub quota: i64,
+    /// With the security archive (a later issue): stored and shown.
+    pub archive: bool,
+}
+
+/// What the operator knows of a box besides its credentials; `None` fields are set to NULL,
+/// except `welcomed_at`, which is kept.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxProfile<'a> {
+    pub name: Option<&'a str>,
+    /// The plan, whose quota becomes the box's.
+    pub plan: Option<&'a str>,
+    pub welcomed_at: Option<Unix>,
 }
 
 /// Fields of a message parsed once, at delivery.
@@ -416,6 +441,10 @@ pub trait Tx {
     /// copy into one of its boxes that has not ended gets its last run, due now. Returns how
     /// many copies; `Refused` for a domain that is active already, `NotFound` for none.
     fn switch_domain(&self, name: &str, now: Unix) -> Result<usize>;
+    /// Notes a reminder of `kind` sent to a box's holder (issue 16); `false` when one of
+    /// that kind was sent already, so each is sent once.
+    fn note_reminder(&self, mailbox: MailboxId, kind: &str, actor: &str, now: Unix)
+        -> Result<bool>;
     /// Gives messages of a folder the POP3 unique ids they had at the old provider (a copy
     /// keeping a program's view); a UID with no message, one that has an id already or an id
     /// taken in the folder is skipped. Returns how many were set.
@@ -512,6 +541,12 @@ pub trait AccountStore {
     /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()>;
     fn set_quota(&self, address: &str, quota: i64) -> Result<()>;
+    /// Adds a plan; `Exists` if one has its name.
+    fn add_plan(&self, plan: &Plan, now: Unix) -> Result<()>;
+    fn plans(&self) -> Result<Vec<Plan>>;
+    /// Sets a box's name and plan (its quota becomes the plan's; `NotFound` for no such
+    /// plan) and, when given, when it was welcomed.
+    fn set_profile(&self, address: &str, profile: &MailboxProfile<'_>) -> Result<()>;
     fn set_ordinary_mail(&self, address: &str, policy: &str, forward: Option<&str>) -> Result<()>;
     fn delete_mailbox(&self, address: &str) -> Result<()>;
 }

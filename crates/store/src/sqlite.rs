@@ -423,6 +423,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE domains ADD COLUMN switched_at INTEGER;
     ALTER TABLE domains ADD COLUMN old_provider TEXT;
     ALTER TABLE domains ADD COLUMN old_server TEXT;
+    CREATE TABLE plans(
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        quota INTEGER NOT NULL,
+        archive INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL);
+    ALTER TABLE mailboxes ADD COLUMN name TEXT;
+    ALTER TABLE mailboxes ADD COLUMN plan TEXT;
+    ALTER TABLE mailboxes ADD COLUMN welcomed_at INTEGER;
+    CREATE TABLE takeover_reminders(
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY(mailbox_id, kind)
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -1096,6 +1111,65 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn add_plan(&self, plan: &Plan, now: Unix) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.exec(
+                "INSERT OR IGNORE INTO plans(name, quota, archive, created) VALUES (?1, ?2, ?3, ?4)",
+                params![plan.name, plan.quota, plan.archive, now],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Exists(format!("plan {}", plan.name)));
+            }
+            Ok(())
+        })
+    }
+
+    fn plans(&self) -> Result<Vec<Plan>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT name, quota, archive FROM plans ORDER BY name")?;
+            let rows = st.query_map([], |r| {
+                Ok(Plan {
+                    name: r.get(0)?,
+                    quota: r.get(1)?,
+                    archive: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn set_profile(&self, address: &str, profile: &MailboxProfile<'_>) -> Result<()> {
+        self.sql_write(|tx| {
+            let quota: Option<i64> = match profile.plan {
+                Some(plan) => Some(
+                    tx.row("SELECT quota FROM plans WHERE name = ?1", [plan], |r| {
+                        r.get(0)
+                    })
+                    .optional()?
+                    .ok_or_else(|| StoreError::NotFound(format!("plan {plan}")))?,
+                ),
+                None => None,
+            };
+            let n = tx.exec(
+                "UPDATE mailboxes SET name = ?2, plan = ?3, quota = coalesce(?4, quota),
+                   welcomed_at = coalesce(?5, welcomed_at)
+                 WHERE address = ?1",
+                params![
+                    address,
+                    profile.name,
+                    profile.plan,
+                    quota,
+                    profile.welcomed_at
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
     fn set_quota(&self, address: &str, quota: i64) -> Result<()> {
         self.sql_write(|tx| {
             let n = tx.exec(
@@ -1595,7 +1669,7 @@ pub(crate) fn named_opt<T: FromStr<Err = pec::UnknownName>>(
 
 fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
     Ok(c.prepare_cached(
-        "SELECT id, address, password_hash, quota, used, recovery_email, must_change_password, ordinary_mail, ordinary_forward FROM mailboxes WHERE address = ?1",
+        "SELECT id, address, password_hash, quota, used, recovery_email, must_change_password, ordinary_mail, ordinary_forward, name, plan, welcomed_at FROM mailboxes WHERE address = ?1",
     )?.query_row(
         [address],
         |r| {
@@ -1609,6 +1683,9 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
                 must_change_password: r.get(6)?,
                 ordinary_mail: r.get(7)?,
                 ordinary_forward: r.get(8)?,
+                name: r.get(9)?,
+                plan: r.get(10)?,
+                welcomed_at: r.get(11)?,
             })
         },
     )
@@ -1681,6 +1758,20 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn note_reminder(
+        &self,
+        mailbox: MailboxId,
+        kind: &str,
+        actor: &str,
+        now: Unix,
+    ) -> Result<bool> {
+        Ok(self.tx.exec(
+            "INSERT OR IGNORE INTO takeover_reminders(mailbox_id, kind, sent_at, actor)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![mailbox, kind, now, actor],
+        )? == 1)
+    }
+
     fn switch_domain(&self, name: &str, now: Unix) -> Result<usize> {
         let state: String = self
             .tx

@@ -99,6 +99,9 @@ pub struct Settings {
     pub jobs: usize,
     /// Jobs running at once against one old server.
     pub per_host: usize,
+    /// Days before a domain's switch-over when the holders who have not started their copy
+    /// are reminded (issue 16).
+    pub reminder_days: Vec<i64>,
     /// Messages and bytes per fetch and per transaction.
     pub batch_messages: usize,
     pub batch_bytes: usize,
@@ -116,6 +119,7 @@ impl Settings {
             sync_at: (3, 0),
             jobs: 8,
             per_host: 4,
+            reminder_days: vec![7, 3, 1],
             batch_messages: 256,
             batch_bytes: 8 << 20,
             domains: Vec::new(),
