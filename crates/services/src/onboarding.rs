@@ -435,7 +435,14 @@ pub fn remind(
             if !tx.note_reminder(m.id, kind, actor, now)? {
                 return Ok(false);
             }
-            tx.enqueue(QueueKind::Relay, &from, &[to.clone()], &blob, None, now)?;
+            tx.enqueue(
+                QueueKind::Relay,
+                &from,
+                std::slice::from_ref(&to),
+                &blob,
+                None,
+                now,
+            )?;
             Ok(true)
         })?;
         if first {
