@@ -74,4 +74,5 @@ conformance![
     migration_items_commit_with_their_messages,
     kept_uids_and_uidvalidity,
     a_domain_in_migration_switches_once,
+    plans_profiles_and_reminders,
 ];

@@ -301,3 +301,66 @@ pub fn watchers_wake_after_a_change_to_their_mailbox(s: &dyn Store) {
     bob.borrow_and_update();
     assert!(!bob.has_changed().expect("watch open"));
 }
+
+/// Plans set a box's quota; a box's profile keeps its name, plan and when it was welcomed;
+/// a reminder of one kind is noted once per box.
+pub fn plans_profiles_and_reminders(s: &dyn Store) {
+    let alice = mailbox(s, ALICE, LARGE_QUOTA);
+    let plan = crate::Plan {
+        name: "Scuole".into(),
+        quota: 6 << 30,
+        archive: true,
+    };
+    s.add_plan(&plan, 10).expect("add_plan");
+    assert!(is_exists(&s.add_plan(&plan, 11)), "one plan by a name");
+    assert_eq!(s.plans().expect("plans"), vec![plan]);
+    let profile = crate::MailboxProfile {
+        name: Some("Anna"),
+        plan: Some("scuole"),
+        welcomed_at: Some(20),
+    };
+    s.set_profile(ALICE, &profile).expect("set_profile");
+    let m = s.mailbox(ALICE).expect("mailbox").expect("alice");
+    assert_eq!(
+        (m.name.as_deref(), m.plan.as_deref(), m.quota, m.welcomed_at),
+        (Some("Anna"), Some("scuole"), 6 << 30, Some(20))
+    );
+    let unknown = crate::MailboxProfile {
+        plan: Some("oro"),
+        ..crate::MailboxProfile::default()
+    };
+    assert!(
+        is_not_found(&s.set_profile(ALICE, &unknown)),
+        "no such plan"
+    );
+    assert_eq!(
+        s.mailbox(ALICE)
+            .expect("mailbox")
+            .expect("alice")
+            .plan
+            .as_deref(),
+        Some("scuole"),
+        "nothing changed"
+    );
+    assert!(is_not_found(&s.set_profile("nessuno@pec.test", &profile)));
+    // Without a welcome time, the one noted stays.
+    s.set_profile(ALICE, &crate::MailboxProfile::default())
+        .expect("set_profile");
+    assert_eq!(
+        s.mailbox(ALICE)
+            .expect("mailbox")
+            .expect("alice")
+            .welcomed_at,
+        Some(20)
+    );
+
+    assert!(s
+        .write(|tx| tx.note_reminder(alice, "auto-7", "sistema", 30))
+        .expect("note_reminder"));
+    assert!(!s
+        .write(|tx| tx.note_reminder(alice, "auto-7", "sistema", 31))
+        .expect("note_reminder"));
+    assert!(s
+        .write(|tx| tx.note_reminder(alice, "auto-3", "sistema", 32))
+        .expect("note_reminder"));
+}

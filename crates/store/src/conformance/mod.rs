@@ -225,4 +225,5 @@ checks![
     migration::migration_items_commit_with_their_messages,
     migration::kept_uids_and_uidvalidity,
     migration::a_domain_in_migration_switches_once,
+    accounts::plans_profiles_and_reminders,
 ];
