@@ -423,3 +423,143 @@ fn boxes_imported_from_a_csv_are_welcomed_once_and_reminded_until_they_copy() {
     assert!(out.contains("promemoria inviati: 3"), "{out}");
     wait_received(sink.path(), 10);
 }
+
+/// The start page driven as a browser would post it (urllib over HTTPS): prints each step's
+/// status and the text that matters, then "OK".
+const START_PAGE: &str = r#"
+import re, ssl, sys, urllib.parse, urllib.request, urllib.error
+url, ca, box, old, new = sys.argv[1:6]
+guess = sys.argv[6:7] == ["guess"]
+ctx = ssl.create_default_context(cafile=ca)
+def post(path, fields):
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        with urllib.request.urlopen(url + path, data=data, context=ctx) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+if guess:
+    # Guessing is throttled like a login: failures from one address end in a refusal.
+    for i in range(40):
+        status, page = post("/attivazione", {"address": "prova%d@pec.vecchio.test" % i, "password": "x"})
+        if "Troppi tentativi" in page:
+            print("OK")
+            sys.exit(0)
+    raise AssertionError("never throttled")
+with urllib.request.urlopen(url + "/attivazione", context=ctx) as r:
+    assert r.status == 200 and "Indirizzo della casella" in r.read().decode()
+for who, password in ((box, "Sbagliata$1"), ("nessuno@pec.vecchio.test", old), ("x@pec.certa.test", old)):
+    status, page = post("/attivazione", {"address": who, "password": password})
+    assert status == 422 and "Credenziali non valide" in page, (who, status, page[:2000])
+status, page = post("/attivazione", {"address": box, "password": old})
+assert status == 200 and "solo dopo il passaggio al nuovo gestore" in page, page[:2000]
+ticket = re.search(r'name="ticket" value="([0-9a-f]+)"', page).group(1)
+assert old not in page, "the current password is not in the page"
+status, page = post("/attivazione/password", {"ticket": ticket, "address": box, "password": "corta", "confirm": "corta"})
+assert status == 422 and "Password non valida" in page, page[:2000]
+status, page = post("/attivazione/password", {"ticket": ticket, "address": box, "password": new, "confirm": new + "x"})
+assert status == 422 and "non coincidono" in page, page[:2000]
+status, page = post("/attivazione/password", {"ticket": ticket[:-2] + "00", "address": box, "password": new, "confirm": new})
+assert status == 422 and "Sessione scaduta" in page, page[:2000]
+status, page = post("/attivazione/password", {"ticket": ticket, "address": box, "password": new, "confirm": new})
+assert status == 200 and "importazione dei suoi messaggi PEC è iniziata" in page, (status, re.findall(r'id="start-error">([^<]*)', page))
+assert "non modificare la sua password fino al passaggio" in page
+print("OK")
+"#;
+
+/// Whether IMAPS accepts a login.
+fn imap_login(node: &Node, user: &str, password: &str) -> bool {
+    let script = "import imaplib,ssl,sys\nctx=ssl.create_default_context(cafile=sys.argv[2])\nm=imaplib.IMAP4_SSL('127.0.0.1',int(sys.argv[1]),ssl_context=ctx)\ntry:\n  m.login(sys.argv[3],sys.argv[4]); print('OK')\nexcept imaplib.IMAP4.error: print('NO')";
+    let out = testkit::tool("python3")
+        .args(["-c", script])
+        .arg((node.base + 4).to_string())
+        .arg(node.ca())
+        .args([user, password])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim() == "OK"
+}
+
+#[test]
+fn the_start_page_checks_the_current_password_and_sets_the_one_for_after_the_switch() {
+    let old = OldProvider::start();
+    old.seed();
+    let source = old.dump().messages.len();
+    let mut node = Node::new("pec.certa.test", None);
+    let switch = rome(unix_now() + 2 * 86_400);
+    certa_ok(
+        node.data(),
+        &[
+            "domain",
+            "add",
+            "pec.vecchio.test",
+            "--migrating",
+            "--switch",
+            &switch,
+            "--old-provider",
+            "Vecchio Gestore",
+            "--old-server",
+            &old.server(),
+        ],
+    );
+    // The operator trusts the old server's CA for that domain.
+    let entry = format!(
+        "domain = [{{ name = \"pec.vecchio.test\", server = \"{}\", ca = \"{}\" }}]",
+        old.server(),
+        path(&old.ca())
+    );
+    node.edit_config(|c| c.replacen("domain = []", &entry, 1));
+    certa_ok(
+        node.data(),
+        &["mailbox", "add", OLD_USER, "--password", PASSWORD],
+    );
+    node.start();
+    let new = "Nuova#Password2026";
+    let out = testkit::tool("python3")
+        .args(["-c", START_PAGE])
+        .arg(node.web_url())
+        .arg(node.ca())
+        .args([OLD_USER, OLD_PASSWORD, new])
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim().ends_with("OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The copy into INBOX started and completes.
+    let s = wait_state(&node, OLD_USER, "copied");
+    assert_eq!(
+        (s["copied_messages"].as_u64(), &s["into_inbox"]),
+        (Some(source as u64), &serde_json::json!(true))
+    );
+    // Until the switch the box keeps its password; the new one opens it from the switch.
+    assert!(imap_login(&node, OLD_USER, PASSWORD));
+    assert!(!imap_login(&node, OLD_USER, new));
+    certa_ok(node.data(), &["domain", "switch", "pec.vecchio.test"]);
+    assert!(
+        imap_login(&node, OLD_USER, new),
+        "the start page's password"
+    );
+    assert!(
+        !imap_login(&node, OLD_USER, PASSWORD),
+        "the old one no longer"
+    );
+    let s = wait_state(&node, OLD_USER, "finished");
+    assert!(s["next_run"].is_null());
+
+    // Guessing on the start page is throttled like a login (last: it throttles this address).
+    let out = testkit::tool("python3")
+        .args(["-c", START_PAGE])
+        .arg(node.web_url())
+        .arg(node.ca())
+        .args([OLD_USER, OLD_PASSWORD, new, "guess"])
+        .output()
+        .expect("python3");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim() == "OK",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -78,3 +78,160 @@ pub fn switch_due(p: &Provider) -> Result<usize, StoreError> {
     }
     Ok(switched)
 }
+
+/// Why the start page refused; the texts never tell whether a box exists.
+#[derive(Debug, thiserror::Error)]
+pub enum StartPageError {
+    /// Unknown box, not in migration, or the old provider refused the password.
+    #[error("Credenziali non valide")]
+    Invalid,
+    #[error("Troppi tentativi non riusciti: riprovare tra qualche minuto")]
+    Throttled,
+    /// The form's token is not ours, or its time passed: start again.
+    #[error("Sessione scaduta: ricominciare la procedura")]
+    Expired,
+    #[error("Password non valida: {}", .0.join("; "))]
+    Policy(Vec<String>),
+    #[error("Le due password non coincidono")]
+    Mismatch,
+    #[error("Servizio momentaneamente non disponibile: riprovare più tardi")]
+    Unavailable,
+}
+
+impl StartPageError {
+    pub fn english(&self) -> String {
+        match self {
+            StartPageError::Invalid => "Invalid credentials".into(),
+            StartPageError::Throttled => {
+                "Too many failed attempts: try again in a few minutes".into()
+            }
+            StartPageError::Expired => "Session expired: start the procedure again".into(),
+            StartPageError::Policy(why) => format!("Invalid password: {}", why.join("; ")),
+            StartPageError::Mismatch => "The two passwords differ".into(),
+            StartPageError::Unavailable => {
+                "Service temporarily unavailable: try again later".into()
+            }
+        }
+    }
+}
+
+/// How long the second step may wait for the first.
+const START_PAGE_TICKET_SECS: i64 = 15 * 60;
+/// What a start page ticket is sealed for.
+const START_PAGE_CONTEXT: &[u8] = b"pagina di attivazione";
+
+/// The start page's first step (seed 004): the box and its *current* password, checked
+/// against the old provider, throttled like a login. On success a sealed ticket for the
+/// second step (the box, the time, the current password: only this provider opens it).
+pub async fn check_current(
+    p: &std::sync::Arc<Provider>,
+    ip: std::net::IpAddr,
+    address: &str,
+    password: &str,
+) -> Result<String, StartPageError> {
+    let address = address.trim().to_ascii_lowercase();
+    let now = p.now();
+    let attempt = p
+        .throttle
+        .begin(ip, &format!("attivazione:{address}"), now)
+        .map_err(|_| StartPageError::Throttled)?;
+    tokio::time::sleep(attempt.delay).await;
+    let store = p.store.clone();
+    let a = address.clone();
+    let known = crate::blocking(move || {
+        Ok::<bool, StoreError>(
+            store.mailbox(&a)?.is_some()
+                && crate::migration::migrating_domain(&*store, &a)?.is_some(),
+        )
+    })
+    .await
+    .ok_or(StartPageError::Unavailable)?
+    .map_err(|_| StartPageError::Unavailable)?;
+    if !known || password.is_empty() || password.len() > 1024 {
+        return Err(StartPageError::Invalid);
+    }
+    match crate::migration::verify_old_password(p, &address, password).await {
+        Ok(()) => {}
+        Err(store::MigrationErrorKind::Credentials) => return Err(StartPageError::Invalid),
+        Err(_) => return Err(StartPageError::Unavailable),
+    }
+    attempt.succeeded();
+    let sealed = p
+        .migration
+        .key
+        .seal(
+            format!("{address}\n{}\n{password}", now + START_PAGE_TICKET_SECS).as_bytes(),
+            START_PAGE_CONTEXT,
+        )
+        .map_err(|_| StartPageError::Unavailable)?;
+    Ok(hex::encode(sealed))
+}
+
+/// What the start page's second step did.
+#[derive(Debug)]
+pub struct Activated {
+    pub address: String,
+    /// The switch-over, from when the new password opens the box.
+    pub switch_at: Option<i64>,
+}
+
+/// The start page's second step: the password valid from the switch-over (under the one
+/// policy), kept apart until then; and the copy of the old box into INBOX starts.
+pub fn set_new_password(
+    p: &Provider,
+    ticket: &str,
+    password: &str,
+    confirm: &str,
+) -> Result<Activated, StartPageError> {
+    let now = p.now();
+    let opened = hex::decode(ticket.trim())
+        .ok()
+        .and_then(|t| p.migration.key.open(&t, START_PAGE_CONTEXT))
+        .and_then(|t| String::from_utf8(t).ok())
+        .ok_or(StartPageError::Expired)?;
+    let mut parts = opened.splitn(3, '\n');
+    let (Some(address), Some(expires), Some(old)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(StartPageError::Expired);
+    };
+    if expires.parse::<i64>().map_or(true, |e| e < now) {
+        return Err(StartPageError::Expired);
+    }
+    if password != confirm {
+        return Err(StartPageError::Mismatch);
+    }
+    crate::accounts::check_password_policy(password).map_err(StartPageError::Policy)?;
+    let hash = crate::accounts::hash_password(password).map_err(|_| StartPageError::Unavailable)?;
+    let unavailable = |e: StoreError| {
+        tracing::warn!(error = %e, "start page");
+        StartPageError::Unavailable
+    };
+    let domain = crate::migration::migrating_domain(&*p.store, address)
+        .map_err(unavailable)?
+        .ok_or(StartPageError::Invalid)?;
+    p.store
+        .set_pending_password(address, &hash)
+        .map_err(unavailable)?;
+    let request = crate::migration::StartRequest {
+        address: address.to_string(),
+        old_address: address.to_string(),
+        password: old.to_string(),
+        server: None,
+        ca_pem: None,
+        into_inbox: true,
+        all_folders: false,
+    };
+    match crate::migration::start(&*p.store, &p.migration, &request, now) {
+        // A copy under way goes on as it is.
+        Ok(_) | Err(crate::migration::MigrationError::Running) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "start page: the copy did not start");
+            return Err(StartPageError::Unavailable);
+        }
+    }
+    tracing::info!(mailbox = %address, "start page: password for after the switch set, copy started");
+    Ok(Activated {
+        address: address.to_string(),
+        switch_at: domain.switch_at,
+    })
+}

@@ -437,8 +437,9 @@ pub trait Tx {
     /// Records messages a copy from an old provider appended in this transaction
     /// (`MigrationStore`): with them, or not at all.
     fn migration_record(&self, folder: MigrationFolderId, items: &[MigrationItem]) -> Result<()>;
-    /// The switch-over of a domain in migration (issue 16): it becomes active, and every
-    /// copy into one of its boxes that has not ended gets its last run, due now. Returns how
+    /// The switch-over of a domain in migration (issue 16): it becomes active, the passwords
+    /// its boxes set for after the switch take effect (their sessions end), and every copy
+    /// into one of its boxes that has not ended gets its last run, due now. Returns how
     /// many copies; `Refused` for a domain that is active already, `NotFound` for none.
     fn switch_domain(&self, name: &str, now: Unix) -> Result<usize>;
     /// Notes a reminder of `kind` sent to a box's holder (issue 16); `false` when one of
@@ -541,6 +542,9 @@ pub trait AccountStore {
     /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()>;
     fn set_quota(&self, address: &str, quota: i64) -> Result<()>;
+    /// Keeps a password that becomes the box's at its domain's switch-over (issue 16, the
+    /// start page); a password set meanwhile supersedes it.
+    fn set_pending_password(&self, address: &str, hash: &str) -> Result<()>;
     /// Adds a plan; `Exists` if one has its name.
     fn add_plan(&self, plan: &Plan, now: Unix) -> Result<()>;
     fn plans(&self) -> Result<Vec<Plan>>;

@@ -431,6 +431,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE mailboxes ADD COLUMN name TEXT;
     ALTER TABLE mailboxes ADD COLUMN plan TEXT;
     ALTER TABLE mailboxes ADD COLUMN welcomed_at INTEGER;
+    ALTER TABLE mailboxes ADD COLUMN pending_password_hash TEXT;
     CREATE TABLE takeover_reminders(
         mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
         kind TEXT NOT NULL,
@@ -1099,7 +1100,8 @@ impl AccountStore for SqliteStore {
     /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()> {
         self.sql_write(|tx| {
-            let n = tx.exec("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3 WHERE address = ?1", params![address, hash, must_change])?;
+            // A newer password supersedes one waiting for the switch-over.
+            let n = tx.exec("UPDATE mailboxes SET password_hash = ?2, must_change_password = ?3, pending_password_hash = NULL WHERE address = ?1", params![address, hash, must_change])?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("mailbox {address}")));
             }
@@ -1162,6 +1164,19 @@ impl AccountStore for SqliteStore {
                     quota,
                     profile.welcomed_at
                 ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_pending_password(&self, address: &str, hash: &str) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.exec(
+                "UPDATE mailboxes SET pending_password_hash = ?2 WHERE address = ?1",
+                params![address, hash],
             )?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("mailbox {address}")));
@@ -1788,6 +1803,20 @@ impl Tx for SqliteTx<'_> {
         self.tx.exec(
             "UPDATE domains SET state = 'active', switched_at = ?2 WHERE name = ?1",
             params![name, now],
+        )?;
+        // Passwords set on the start page take effect now; those boxes' sessions end.
+        let boxes = "(SELECT id FROM mailboxes WHERE pending_password_hash IS NOT NULL
+              AND lower(substr(address, length(address) - length(?1))) = '@' || lower(?1))";
+        self.tx.exec(
+            &format!("DELETE FROM web_sessions WHERE mailbox_id IN {boxes}"),
+            [name],
+        )?;
+        self.tx.exec(
+            &format!(
+                "UPDATE mailboxes SET password_hash = pending_password_hash,
+                   must_change_password = 0, pending_password_hash = NULL WHERE id IN {boxes}"
+            ),
+            [name],
         )?;
         // The boxes of the domain: their address ends with '@' and the domain's name.
         Ok(self.tx.exec(

@@ -14,6 +14,7 @@ mod migrate;
 mod sanitize;
 mod session;
 mod settings;
+mod start;
 mod tls;
 
 use axum::extract::DefaultBodyLimit;
@@ -73,6 +74,16 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
                 .layer(DefaultBodyLimit::max(MAX_LOGIN_BODY)),
         )
         .route("/logout", post(session::logout))
+        .route(
+            "/attivazione",
+            get(start::form)
+                .post(start::check)
+                .layer(DefaultBodyLimit::max(start::MAX_BODY)),
+        )
+        .route(
+            "/attivazione/password",
+            post(start::set_password).layer(DefaultBodyLimit::max(start::MAX_BODY)),
+        )
         .route(
             "/password",
             get(settings::password_page).post(settings::change_password),

@@ -272,6 +272,51 @@ pub async fn run_job(p: Arc<Provider>, job: MigrationJob, host: Arc<tokio::sync:
     .await
 }
 
+/// Logs in at the old server with the box's current password and out again (issue 16's
+/// start page): nothing is read. The old server as a copy would use it.
+pub async fn verify_old_password(
+    p: &Arc<Provider>,
+    address: &str,
+    password: &str,
+) -> Result<(), MigrationErrorKind> {
+    let store = p.store.clone();
+    let a = address.to_string();
+    let ours = crate::blocking(move || super::migrating_domain(&*store, &a))
+        .await
+        .and_then(Result::ok)
+        .flatten();
+    let given = ours
+        .as_ref()
+        .and_then(|d| d.old_server.as_deref())
+        .and_then(super::Server::parse);
+    let (server, ca) = p
+        .migration
+        .server_for(address, given)
+        .ok_or(MigrationErrorKind::Unreachable)?;
+    let mut trusted = ca.unwrap_or_default();
+    if let Some(peer) = &p.peer_ca_pem {
+        trusted.push('\n');
+        trusted.push_str(peer);
+    }
+    let connector =
+        crate::worker::connector((!trusted.trim().is_empty()).then_some(trusted.as_str()))
+            .map_err(|_| MigrationErrorKind::Tls)?;
+    let attempt = async {
+        let mut client = Client::connect(
+            &server.host,
+            server.port,
+            &connector,
+            p.migration.timeouts,
+            imapclient::Limits::default(),
+        )
+        .await?;
+        client.login(address, password).await?;
+        client.logout().await;
+        Ok::<(), imapclient::Error>(())
+    };
+    attempt.await.map_err(|e| RunError::from(e).kind)
+}
+
 /// Keeps the job's lease while it runs.
 fn renew_lease(p: Arc<Provider>, id: store::MigrationJobId) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

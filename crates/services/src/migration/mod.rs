@@ -17,7 +17,7 @@ mod providers;
 pub mod report;
 mod secret;
 
-pub use engine::run_job;
+pub use engine::{run_job, verify_old_password};
 pub use secret::SecretKey;
 pub use store::{MigrationErrorKind, MigrationJob, MigrationState};
 
@@ -379,7 +379,10 @@ pub fn start(
 }
 
 /// Our domain of `address`, when it is in migration (issue 16).
-fn migrating_domain(store: &dyn Store, address: &str) -> Result<Option<store::Domain>, StoreError> {
+pub(crate) fn migrating_domain(
+    store: &dyn Store,
+    address: &str,
+) -> Result<Option<store::Domain>, StoreError> {
     let Some((_, domain)) = address.rsplit_once('@') else {
         return Ok(None);
     };

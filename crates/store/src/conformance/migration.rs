@@ -400,6 +400,27 @@ pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
     s.migration_set_state(stopped, MigrationState::Stopped, None, 60)
         .expect("stop");
 
+    // Passwords for after the switch: a's waits for it; b's is superseded by a new one;
+    // c is of another domain.
+    s.set_pending_password("a@pec.vecchio.test", "dopo-a")
+        .expect("pending a");
+    s.set_pending_password("b@pec.vecchio.test", "dopo-b")
+        .expect("pending b");
+    s.set_password("b@pec.vecchio.test", "cambiata-b", false)
+        .expect("set_password");
+    s.set_pending_password("c@attivo.test", "dopo-c")
+        .expect("pending c");
+    assert!(is_not_found(
+        &s.set_pending_password("z@pec.vecchio.test", "x")
+    ));
+    let hash = |a: &str| {
+        s.mailbox(a)
+            .expect("mailbox")
+            .unwrap_or_else(|| panic!("{a}"))
+            .password_hash
+    };
+    assert_eq!(hash("a@pec.vecchio.test"), "hash", "not before the switch");
+
     assert!(is_refused(
         &s.write(|tx| tx.switch_domain("attivo.test", 900))
     ));
@@ -421,6 +442,15 @@ pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
         .is_local_domain("pec.vecchio.test")
         .expect("is_local_domain"));
     assert_eq!(s.domains().expect("domains").len(), 2);
+    assert_eq!(
+        (
+            hash("a@pec.vecchio.test"),
+            hash("b@pec.vecchio.test"),
+            hash("c@attivo.test")
+        ),
+        ("dopo-a".into(), "cambiata-b".into(), "hash".into()),
+        "the switch applies its domain's waiting passwords"
+    );
     assert_ne!(
         s.index_version().expect("index_version"),
         version,
