@@ -33,6 +33,13 @@ pub enum DomainCommand {
     /// Remind the holders of a domain in migration who have not started their copy (a mail
     /// to their recovery address).
     Remind { domain: String },
+    /// The switch-over checklist: the domain's state, and its DNS checked live (MX at us,
+    /// the TTL lowered the day before, SPF authorising us).
+    Checklist {
+        domain: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the managed domains with their state.
     List,
 }
@@ -209,6 +216,51 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
             println!("promemoria inviati: {}", sent.len());
             for a in sent {
                 println!("\t{a}");
+            }
+        }
+        DomainCommand::Checklist { domain, json } => {
+            let Some(d) = store.domain(domain)? else {
+                bail!("{domain} non è un dominio di questo gestore");
+            };
+            let resolver = match &cfg.dns.resolver {
+                Some(r) => Some(r.parse().with_context(|| format!("[dns] resolver {r:?}"))?),
+                None => services::dns::system_resolver(),
+            };
+            let host = cfg.provider.hostname.clone();
+            let include = cfg
+                .migration
+                .spf_include
+                .clone()
+                .unwrap_or_else(|| format!("_spf.{}", cfg.provider.domain));
+            let want = services::takeover::DnsExpectation {
+                spf: vec![
+                    "mx".into(),
+                    format!("a:{host}"),
+                    format!("include:{include}"),
+                ],
+                mx_host: host,
+                ttl_max: cfg.migration.dns_ttl,
+            };
+            let lines = services::takeover::checklist(resolver, &d, &want, crate::now());
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else {
+                for l in &lines {
+                    let state = serde_json::to_value(l.state)?;
+                    println!(
+                        "{}\t{}\tatteso: {}\ttrovato: {}",
+                        l.item,
+                        state.as_str().unwrap_or(""),
+                        l.expected,
+                        l.found
+                    );
+                }
+                if d.state == store::DomainState::Migrating {
+                    println!(
+                        "voce dell'indice per l'autorità: certa index export --including {}",
+                        d.name
+                    );
+                }
             }
         }
         DomainCommand::List => {
@@ -522,14 +574,24 @@ pub fn index_import(
     Ok(())
 }
 
-pub fn index_export(data: &Path) -> anyhow::Result<()> {
+pub fn index_export(data: &Path, including: &[String]) -> anyhow::Result<()> {
     let (cfg, store) = open(data)?;
+    let mut domains = store.domains()?;
+    for d in including {
+        let Some(found) = store.domain(d)? else {
+            bail!("{d} non è un dominio di questo gestore");
+        };
+        if !domains.contains(&found.name) {
+            domains.push(found.name);
+        }
+    }
+    domains.sort();
     let pem = std::fs::read(Config::resolve(data, &cfg.signing.cert))?;
     let cert = openssl::x509::X509::from_pem(&pem)?;
     let entry = pec::ProviderEntry::for_certificate(
         &cert,
         &cfg.provider.name,
-        &store.domains()?,
+        &domains,
         &format!("posta-certificata@{}", cfg.provider.domain),
     );
     print!("{}", entry.to_ldif());

@@ -52,6 +52,10 @@ pub struct MigrationSection {
     /// Days before a domain's switch-over when the holders who have not started their copy
     /// are reminded.
     pub reminders: Vec<i64>,
+    /// The MX TTL a domain taken over should have from the day before its switch-over, s.
+    pub dns_ttl: u32,
+    /// The SPF `include:` that authorises us (default `_spf.` and the provider's domain).
+    pub spf_include: Option<String>,
     /// Messages and bytes per fetch and per transaction.
     pub batch_messages: usize,
     pub batch_bytes: usize,
@@ -85,6 +89,8 @@ impl Default for MigrationSection {
             jobs: 8,
             per_host: 4,
             reminders: vec![7, 3, 1],
+            dns_ttl: 300,
+            spf_include: None,
             batch_messages: 256,
             batch_bytes: 8 << 20,
             domain: Vec::new(),

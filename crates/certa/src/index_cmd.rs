@@ -35,8 +35,13 @@ pub enum IndexCommand {
         #[arg(long)]
         unsigned: bool,
     },
-    /// Print this provider's own entry.
-    Export,
+    /// Print this provider's own entry (its active domains).
+    Export {
+        /// Also list these domains in migration: the entry to send the index authority for
+        /// their switch-over.
+        #[arg(long)]
+        including: Vec<String>,
+    },
 }
 
 pub fn run(data: &std::path::Path, cmd: &IndexCommand) -> anyhow::Result<()> {
@@ -59,6 +64,6 @@ pub fn run(data: &std::path::Path, cmd: &IndexCommand) -> anyhow::Result<()> {
             signer,
             unsigned,
         } => crate::admin::index_import(data, file, signer.as_deref(), *unsigned),
-        IndexCommand::Export => crate::admin::index_export(data),
+        IndexCommand::Export { including } => crate::admin::index_export(data, including),
     }
 }

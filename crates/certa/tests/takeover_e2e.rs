@@ -563,3 +563,103 @@ fn the_start_page_checks_the_current_password_and_sets_the_one_for_after_the_swi
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_switch_over_checklist_reads_the_dns_record_by_record() {
+    let node = Node::new("pec.certa.test", None);
+    let (_dns, dns_port) = fake_dns(&[
+        // Ready: MX at us with a low TTL, one SPF that includes us.
+        ("pec.giusto.test", "MX@300", "10 mail.pec.certa.test"),
+        ("pec.giusto.test", "MX@300", "20 backup.altro.test"),
+        (
+            "pec.giusto.test",
+            "TXT@300",
+            "v=spf1 include:_spf.pec.certa.test -all",
+        ),
+        // Not ready: MX at the old provider, TTL of a day, two SPF records.
+        ("pec.sbagliato.test", "MX@86400", "10 mx.vecchio.test"),
+        (
+            "pec.sbagliato.test",
+            "TXT",
+            "v=spf1 include:_spf.vecchio.test -all",
+        ),
+        ("pec.sbagliato.test", "TXT", "v=spf1 -all"),
+        ("pec.senza-spf.test", "MX@300", "mail.pec.certa.test"),
+    ]);
+    node.edit_config(|c| {
+        assert!(c.contains("[dns]\nmx_port = 25"));
+        c.replace(
+            "[dns]\nmx_port = 25",
+            &format!("[dns]\nresolver = \"127.0.0.1:{dns_port}\"\nmx_port = 25"),
+        )
+    });
+    let tomorrow = rome(unix_now() + 86_400);
+    for d in [
+        "pec.giusto.test",
+        "pec.sbagliato.test",
+        "pec.senza-spf.test",
+        "pec.assente.test",
+    ] {
+        certa_ok(
+            node.data(),
+            &["domain", "add", d, "--migrating", "--switch", &tomorrow],
+        );
+    }
+    let check = |d: &str| -> Vec<(String, String, String)> {
+        let out = certa_ok(node.data(), &["domain", "checklist", d, "--json"]);
+        let v: Value = serde_json::from_str(&out).expect("checklist JSON");
+        v.as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| {
+                (
+                    l["item"].as_str().unwrap_or("").to_string(),
+                    l["state"].as_str().unwrap_or("").to_string(),
+                    l["found"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let states = |lines: &[(String, String, String)]| -> Vec<String> {
+        lines.iter().map(|(_, s, _)| s.clone()).collect()
+    };
+    let good = check("pec.giusto.test");
+    assert_eq!(states(&good), ["ok", "ok", "ok", "ok"], "{good:?}");
+    assert!(good[1].2.contains("10 mail.pec.certa.test"), "{good:?}");
+    let bad = check("pec.sbagliato.test");
+    assert_eq!(
+        states(&bad),
+        ["ok", "errato", "errato", "errato"],
+        "{bad:?}"
+    );
+    assert!(
+        bad[1].2.contains("mx.vecchio.test") && bad[2].2.contains("86400"),
+        "{bad:?}"
+    );
+    assert!(bad[3].2.contains("2 record SPF"), "{bad:?}");
+    let no_spf = check("pec.senza-spf.test");
+    assert_eq!(states(&no_spf), ["ok", "ok", "ok", "errato"], "{no_spf:?}");
+    let missing = check("pec.assente.test");
+    assert_eq!(
+        states(&missing)[1..],
+        ["errato", "errato", "errato"],
+        "{missing:?}"
+    );
+    // The resolver down: not verifiable, not wrong.
+    drop(_dns);
+    let down = check("pec.giusto.test");
+    assert_eq!(
+        states(&down)[1..],
+        ["non verificabile", "non verificabile", "non verificabile"],
+        "{down:?}"
+    );
+    // The entry for the index authority lists the domain before it is ours.
+    let entry = certa_ok(
+        node.data(),
+        &["index", "export", "--including", "pec.giusto.test"],
+    );
+    assert!(
+        entry.contains("pec.giusto.test") && !entry.contains("pec.sbagliato.test"),
+        "{entry}"
+    );
+}

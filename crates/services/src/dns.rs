@@ -9,6 +9,7 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 const TRIES: usize = 2;
 const TYPE_A: u16 = 1;
 const TYPE_MX: u16 = 15;
+const TYPE_TXT: u16 = 16;
 const TYPE_AAAA: u16 = 28;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -73,6 +74,7 @@ fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
 
 struct Record {
     rtype: u16,
+    ttl: u32,
     data: (usize, usize),
 }
 
@@ -93,6 +95,7 @@ fn parse(msg: &[u8], id: u16) -> Result<(u8, Vec<Record>), String> {
         let (_, p) = read_name(msg, pos).ok_or("risposta illeggibile")?;
         let head = msg.get(p..p + 10).ok_or("risposta troncata")?;
         let rtype = u16::from_be_bytes([head[0], head[1]]);
+        let ttl = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
         let len = u16::from_be_bytes([head[8], head[9]]) as usize;
         let start = p + 10;
         if start + len > msg.len() {
@@ -100,6 +103,7 @@ fn parse(msg: &[u8], id: u16) -> Result<(u8, Vec<Record>), String> {
         }
         out.push(Record {
             rtype,
+            ttl,
             data: (start, start + len),
         });
         pos = start + len;
@@ -157,6 +161,53 @@ pub fn mail_exchangers(resolver: SocketAddr, domain: &str) -> Result<Vec<String>
         return Ok(vec![domain.to_ascii_lowercase()]);
     }
     Ok(mx.into_iter().map(|(_, n)| n).collect())
+}
+
+/// An MX record as published: preference, exchanger, TTL (as the resolver gives it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxRecord {
+    pub preference: u16,
+    pub exchanger: String,
+    pub ttl: u32,
+}
+
+/// The MX records of `domain` as they are (none: an empty list), most preferred first; for
+/// checking what a domain points at, not for routing (see [`mail_exchangers`]).
+pub fn mx_records(resolver: SocketAddr, domain: &str) -> Result<Vec<MxRecord>, DnsError> {
+    let (msg, records) = ask(resolver, domain, TYPE_MX)?;
+    let mut mx: Vec<MxRecord> = records
+        .iter()
+        .filter(|r| r.rtype == TYPE_MX && r.data.1 - r.data.0 >= 3)
+        .filter_map(|r| {
+            let preference = u16::from_be_bytes([msg[r.data.0], msg[r.data.0 + 1]]);
+            read_name(&msg, r.data.0 + 2).map(|(exchanger, _)| MxRecord {
+                preference,
+                exchanger,
+                ttl: r.ttl,
+            })
+        })
+        .collect();
+    mx.sort_by(|a, b| (a.preference, &a.exchanger).cmp(&(b.preference, &b.exchanger)));
+    Ok(mx)
+}
+
+/// The TXT records of `name`, each its strings joined, with its TTL.
+pub fn txt_records(resolver: SocketAddr, name: &str) -> Result<Vec<(String, u32)>, DnsError> {
+    let (msg, records) = ask(resolver, name, TYPE_TXT)?;
+    Ok(records
+        .iter()
+        .filter(|r| r.rtype == TYPE_TXT)
+        .filter_map(|r| {
+            let data = msg.get(r.data.0..r.data.1)?;
+            let mut text = Vec::new();
+            let mut pos = 0;
+            while let Some(&len) = data.get(pos) {
+                text.extend_from_slice(data.get(pos + 1..pos + 1 + len as usize)?);
+                pos += 1 + len as usize;
+            }
+            Some((String::from_utf8_lossy(&text).into_owned(), r.ttl))
+        })
+        .collect())
 }
 
 /// Whether mail may go to `ip` when DNS named it: not loopback, private, link-local,

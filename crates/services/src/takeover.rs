@@ -235,3 +235,162 @@ pub fn set_new_password(
         switch_at: domain.switch_at,
     })
 }
+
+/// How a line of the switch-over checklist stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum CheckState {
+    #[serde(rename = "ok")]
+    Ok,
+    /// Not yet needed (the TTL is lowered the day before).
+    #[serde(rename = "da fare")]
+    Todo,
+    #[serde(rename = "errato")]
+    Wrong,
+    /// DNS did not answer: unknown, not wrong.
+    #[serde(rename = "non verificabile")]
+    Unknown,
+}
+
+/// One line of the switch-over checklist: what, what it should be, what it is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckLine {
+    pub item: String,
+    pub expected: String,
+    pub found: String,
+    pub state: CheckState,
+}
+
+/// What the domain's DNS must say once it is ours.
+#[derive(Debug, Clone)]
+pub struct DnsExpectation {
+    /// Our mail exchanger (`[provider] hostname`).
+    pub mx_host: String,
+    /// SPF mechanisms that authorise us (any of them).
+    pub spf: Vec<String>,
+    /// The MX TTL from the day before the switch-over, seconds.
+    pub ttl_max: u32,
+}
+
+/// The switch-over checklist of a domain (issue 16 Build 3; seed 001): its state, then the
+/// DNS records checked live — MX at us, the TTL lowered the day before, SPF authorising us.
+pub fn checklist(
+    resolver: Option<std::net::SocketAddr>,
+    domain: &store::Domain,
+    want: &DnsExpectation,
+    now: i64,
+) -> Vec<CheckLine> {
+    use crate::dns::{mx_records, txt_records, DnsError};
+    let mut lines = vec![CheckLine {
+        item: "stato del dominio".into(),
+        expected: "attivo dopo il passaggio".into(),
+        found: match domain.state {
+            store::DomainState::Migrating => "in migrazione".into(),
+            store::DomainState::Active => "attivo".into(),
+        },
+        state: CheckState::Ok,
+    }];
+    let Some(resolver) = resolver else {
+        for item in ["MX", "TTL dei record MX", "SPF"] {
+            lines.push(CheckLine {
+                item: item.into(),
+                expected: String::new(),
+                found: "nessun resolver DNS".into(),
+                state: CheckState::Unknown,
+            });
+        }
+        return lines;
+    };
+    let unknown = |item: &str, expected: String, e: &DnsError| CheckLine {
+        item: item.into(),
+        expected,
+        found: e.to_string(),
+        state: match e {
+            DnsError::NoSuchDomain(_) => CheckState::Wrong,
+            _ => CheckState::Unknown,
+        },
+    };
+    let host = want.mx_host.trim_end_matches('.').to_ascii_lowercase();
+    let expected_mx = format!("MX verso {host}");
+    match mx_records(resolver, &domain.name) {
+        Err(e) => {
+            lines.push(unknown("MX", expected_mx, &e));
+            lines.push(unknown(
+                "TTL dei record MX",
+                format!("≤ {} s", want.ttl_max),
+                &e,
+            ));
+        }
+        Ok(mx) => {
+            let found = if mx.is_empty() {
+                "nessun record MX".to_string()
+            } else {
+                mx.iter()
+                    .map(|r| format!("{} {}", r.preference, r.exchanger))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let best = mx.first().map(|r| r.preference);
+            let ours = !mx.is_empty()
+                && mx.iter().filter(|r| Some(r.preference) == best).all(|r| {
+                    r.exchanger
+                        .trim_end_matches('.')
+                        .eq_ignore_ascii_case(&host)
+                });
+            lines.push(CheckLine {
+                item: "MX".into(),
+                expected: expected_mx,
+                found,
+                state: if ours {
+                    CheckState::Ok
+                } else {
+                    CheckState::Wrong
+                },
+            });
+            let ttl = mx.iter().map(|r| r.ttl).max();
+            let soon = domain.switch_at.is_some_and(|t| t - now <= 2 * 86_400);
+            lines.push(CheckLine {
+                item: "TTL dei record MX".into(),
+                expected: format!("≤ {} s dal giorno prima del passaggio", want.ttl_max),
+                found: ttl.map_or("—".into(), |t| format!("{t} s")),
+                state: match ttl {
+                    Some(t) if t <= want.ttl_max => CheckState::Ok,
+                    _ if !soon && domain.state == store::DomainState::Migrating => CheckState::Todo,
+                    _ => CheckState::Wrong,
+                },
+            });
+        }
+    }
+    let expected_spf = format!("un solo record v=spf1 con {}", want.spf.join(" o "));
+    match txt_records(resolver, &domain.name) {
+        Err(e) => lines.push(unknown("SPF", expected_spf, &e)),
+        Ok(txt) => {
+            let spf: Vec<&String> = txt
+                .iter()
+                .map(|(t, _)| t)
+                .filter(|t| t.to_ascii_lowercase().starts_with("v=spf1"))
+                .collect();
+            let authorises = |record: &str| {
+                record.split_ascii_whitespace().any(|m| {
+                    let m = m.trim_start_matches('+');
+                    want.spf.iter().any(|w| m.eq_ignore_ascii_case(w))
+                })
+            };
+            let (found, state) = match spf.as_slice() {
+                [] => ("nessun record SPF".to_string(), CheckState::Wrong),
+                [one] if authorises(one) => (one.to_string(), CheckState::Ok),
+                [one] => (one.to_string(), CheckState::Wrong),
+                many => (
+                    format!("{} record SPF (deve essercene uno solo)", many.len()),
+                    CheckState::Wrong,
+                ),
+            };
+            lines.push(CheckLine {
+                item: "SPF".into(),
+                expected: expected_spf,
+                found,
+                state,
+            });
+        }
+    }
+    lines
+}

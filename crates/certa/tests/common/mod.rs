@@ -493,11 +493,17 @@ except smtplib.SMTPException as e:
 pub fn fake_dns(zone: &[(&str, &str, &str)]) -> (Proc, u16) {
     const SERVER: &str = r#"
 import json, socket, struct, sys
-port, zone = int(sys.argv[1]), {n.lower(): (t, v) for n, t, v in json.loads(sys.argv[2])}
+# Each record: name, type (MX, A, TXT; "MX@300" gives its TTL, else 60), value ("10 host" or
+# "host" for an MX). A name may have several.
+port, zone = int(sys.argv[1]), {}
+for n, t, v in json.loads(sys.argv[2]):
+    t, _, ttl = t.partition("@")
+    zone.setdefault(n.lower(), []).append((t, v, int(ttl or 60)))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", port))
 def encode(name):
     return b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
+TYPES = {"A": 1, "MX": 15, "TXT": 16}
 while True:
     q, addr = s.recvfrom(512)
     pos, labels = 12, []
@@ -506,14 +512,22 @@ while True:
     qtype = struct.unpack(">H", q[pos + 1:pos + 3])[0]
     question = q[12:pos + 5]
     name = ".".join(labels).lower()
-    rec, answers, count, rcode = zone.get(name), b"", 0, 0
-    if rec is None:
+    recs, answers, count, rcode = zone.get(name), b"", 0, 0
+    if recs is None:
         rcode = 3
-    elif rec[0] == "MX" and qtype == 15:
-        rdata = struct.pack(">H", 10) + encode(rec[1])
-        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 15, 1, 60, len(rdata)) + rdata, 1
-    elif rec[0] == "A" and qtype == 1:
-        answers, count = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(rec[1]), 1
+    for t, v, ttl in recs or []:
+        if TYPES.get(t) != qtype:
+            continue
+        if t == "MX":
+            pref, _, host = v.partition(" ") if v.split(" ")[0].isdigit() else ("10", "", v)
+            rdata = struct.pack(">H", int(pref)) + encode(host)
+        elif t == "A":
+            rdata = socket.inet_aton(v)
+        else:
+            b = v.encode()
+            rdata = b"".join(bytes([len(b[i:i + 255])]) + b[i:i + 255] for i in range(0, len(b), 255))
+        answers += b"\xc0\x0c" + struct.pack(">HHIH", qtype, 1, ttl, len(rdata)) + rdata
+        count += 1
     s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180 | rcode, 1, count, 0, 0) + question + answers, addr)
 "#;
     let records: Vec<[&str; 3]> = zone.iter().map(|&(n, t, v)| [n, t, v]).collect();
