@@ -421,8 +421,13 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             };
             let provider =
                 pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone());
-            let report = match services::onboarding::import(&*store, &provider, &rows, crate::now())
-            {
+            let report = match services::onboarding::import(
+                &*store,
+                &provider,
+                &rows,
+                &actor(),
+                crate::now(),
+            ) {
                 Ok(r) => r,
                 Err(services::onboarding::ImportError::Rows(errors)) => {
                     bail!(

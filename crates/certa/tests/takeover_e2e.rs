@@ -422,6 +422,15 @@ fn boxes_imported_from_a_csv_are_welcomed_once_and_reminded_until_they_copy() {
     let out = certa_ok(node.data(), &["domain", "remind", "pec.comune.test"]);
     assert!(out.contains("promemoria inviati: 3"), "{out}");
     wait_received(sink.path(), 10);
+    // Each action is in the legal log with who did it.
+    let log = certa_ok(
+        node.data(),
+        &["log", "search", "--msgid", "casella:due@pec.comune.test"],
+    );
+    assert!(log.contains("casella-creata") && log.contains("cli:"), "{log}");
+    assert_eq!(log.matches("promemoria-copia").count(), 2, "{log}");
+    assert!(log.contains("sistema"), "{log}");
+    assert!(certa_ok(node.data(), &["log", "verify"]).contains("registro integro"));
 }
 
 /// The start page driven as a browser would post it (urllib over HTTPS): prints each step's

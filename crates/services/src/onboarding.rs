@@ -151,6 +151,7 @@ pub fn import(
     store: &dyn Store,
     provider: &ProviderIdentity,
     rows: &[ImportRow],
+    actor: &str,
     now: i64,
 ) -> Result<ImportReport, ImportError> {
     let plans = store.plans()?;
@@ -242,7 +243,7 @@ pub fn import(
                 welcome_and_mark(
                     store,
                     provider,
-                    &m.address,
+                    (&m.address, actor),
                     r,
                     plan.as_deref(),
                     &password,
@@ -267,7 +268,7 @@ pub fn import(
                 welcome_and_mark(
                     store,
                     provider,
-                    &created.address,
+                    (&created.address, actor),
                     r,
                     plan.as_deref(),
                     &created.password,
@@ -280,10 +281,12 @@ pub fn import(
     Ok(report)
 }
 
+/// The welcome queued with the legal-log record of the box's creation by `actor`, in one
+/// transaction; then the box's profile.
 fn welcome_and_mark(
     store: &dyn Store,
     provider: &ProviderIdentity,
-    address: &str,
+    (address, actor): (&str, &str),
     r: &ImportRow,
     plan: Option<&str>,
     password: &str,
@@ -291,7 +294,23 @@ fn welcome_and_mark(
 ) -> Result<(), ImportError> {
     let domain = store.domain(pec::build::domain_of(address))?;
     let (subject, body) = welcome_message(provider, address, password, domain.as_ref());
-    queue_plain_mail(store, provider, &r.recovery_email, &subject, &body, now)?;
+    let bytes = plain_mail(provider, &r.recovery_email, &subject, &body, now);
+    let blob = store.put_blob(&bytes)?;
+    let from = provider.service_address();
+    let to = [r.recovery_email.clone()];
+    store.write(|tx| {
+        tx.enqueue(QueueKind::Relay, &from, &to, &blob, None, now)?;
+        tx.log_append(&store::LogRecord {
+            time: now,
+            event: "casella-creata",
+            msgid: &format!("casella:{address}"),
+            sender: actor,
+            recipients: &to,
+            subject: &format!("casella {address} creata e benvenuto inviato"),
+            related: &[],
+            provider: &provider.name,
+        })
+    })?;
     store.set_profile(
         address,
         &MailboxProfile {
@@ -443,6 +462,16 @@ pub fn remind(
                 None,
                 now,
             )?;
+            tx.log_append(&store::LogRecord {
+                time: now,
+                event: "promemoria-copia",
+                msgid: &format!("casella:{}", m.address),
+                sender: actor,
+                recipients: std::slice::from_ref(&to),
+                subject: &format!("promemoria {kind}"),
+                related: &[],
+                provider: &provider.name,
+            })?;
             Ok(true)
         })?;
         if first {
