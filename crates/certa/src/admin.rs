@@ -26,6 +26,27 @@ pub enum DomainCommand {
         /// The old provider's IMAPS server, HOST:PORT, for the copies of its boxes.
         #[arg(long, requires = "migrating")]
         old_server: Option<String>,
+        /// A CA certificate (PEM) trusted for the old provider's servers.
+        #[arg(long, requires = "migrating")]
+        old_ca: Option<PathBuf>,
+        /// The old provider's POP3S server, HOST:PORT (for the UIDLs a copy into INBOX keeps).
+        #[arg(long, requires = "migrating")]
+        old_pop3: Option<String>,
+    },
+    /// Move the switch-over of a domain in migration.
+    Set {
+        domain: String,
+        /// The new switch-over, "YYYY-MM-DD HH:MM[:SS]" in Italian time.
+        #[arg(long)]
+        switch: String,
+    },
+    /// Record where the old provider's decertification of the domain stands.
+    Decert {
+        domain: String,
+        #[arg(value_enum)]
+        state: DecertState,
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Switch a domain in migration over to this provider now: it becomes active, and the
     /// copies of its boxes run their last sync and end.
@@ -42,6 +63,15 @@ pub enum DomainCommand {
     },
     /// List the managed domains with their state.
     List,
+}
+
+/// The old provider's decertification, as the operator records it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DecertState {
+    /// Asked of the old provider.
+    Richiesta,
+    /// Confirmed by the old provider.
+    Confermata,
 }
 
 #[derive(Subcommand)]
@@ -157,7 +187,24 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
             switch,
             old_provider,
             old_server,
+            old_ca,
+            old_pop3,
         } => {
+            let old_ca_pem = match old_ca {
+                Some(f) => {
+                    let pem = std::fs::read_to_string(f)
+                        .with_context(|| format!("lettura di {}", f.display()))?;
+                    openssl::x509::X509::stack_from_pem(pem.as_bytes())
+                        .context("--old-ca non è un certificato PEM")?;
+                    Some(pem)
+                }
+                None => None,
+            };
+            if let Some(server) = old_pop3 {
+                if services::migration::Server::parse(server).is_none() {
+                    bail!("--old-pop3 {server:?} non è host:porta");
+                }
+            }
             let switch_at = match switch {
                 Some(t) => Some(
                     crate::config::parse_italian_time(t)
@@ -177,6 +224,8 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
                     switch_at,
                     old_provider: old_provider.as_deref(),
                     old_server: old_server.as_deref(),
+                    old_ca_pem: old_ca_pem.as_deref(),
+                    old_pop3: old_pop3.as_deref(),
                 },
                 crate::now(),
             )?;
@@ -200,6 +249,24 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
                 crate::now(),
             )?;
             println!("dominio {domain} attivo; {copies} copie eseguono l'ultima sincronizzazione");
+        }
+        DomainCommand::Set { domain, switch } => {
+            let at = crate::config::parse_italian_time(switch)
+                .with_context(|| format!("--switch {switch:?} non è AAAA-MM-GG HH:MM"))?;
+            store.set_domain_switch(domain, at)?;
+            println!("dominio {domain}: passaggio spostato al {switch}");
+        }
+        DomainCommand::Decert {
+            domain,
+            state,
+            note,
+        } => {
+            let state = match state {
+                DecertState::Richiesta => store::Decertification::Requested,
+                DecertState::Confermata => store::Decertification::Confirmed,
+            };
+            store.set_decertification(domain, state, note.as_deref())?;
+            println!("dominio {domain}: decertificazione {}", state.as_str());
         }
         DomainCommand::Remind { domain } => {
             let now = crate::now();

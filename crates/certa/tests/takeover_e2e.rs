@@ -82,6 +82,8 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
             "Vecchio Gestore",
             "--old-server",
             &old.server(),
+            "--old-ca",
+            path(&old.ca()),
         ],
     );
     assert!(out.contains("in migrazione"), "{out}");
@@ -106,8 +108,7 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
     node.start();
     let work = tempfile::tempdir().expect("tempdir");
     let pw = password_file(work.path(), OLD_PASSWORD);
-    let ca = old.ca();
-    // No --server: the domain's old server.
+    // No --server nor --ca: the domain's old server and its CA.
     certa_ok(
         node.data(),
         &[
@@ -118,8 +119,6 @@ fn a_domain_in_migration_copies_from_its_old_server_and_switches_over() {
             OLD_USER,
             "--password-file",
             &pw,
-            "--ca",
-            path(&ca),
         ],
     );
     let s = wait_state(&node, &user, "copied");
@@ -427,7 +426,10 @@ fn boxes_imported_from_a_csv_are_welcomed_once_and_reminded_until_they_copy() {
         node.data(),
         &["log", "search", "--msgid", "casella:due@pec.comune.test"],
     );
-    assert!(log.contains("casella-creata") && log.contains("cli:"), "{log}");
+    assert!(
+        log.contains("casella-creata") && log.contains("cli:"),
+        "{log}"
+    );
     assert_eq!(log.matches("promemoria-copia").count(), 2, "{log}");
     assert!(log.contains("sistema"), "{log}");
     assert!(certa_ok(node.data(), &["log", "verify"]).contains("registro integro"));
@@ -509,15 +511,10 @@ fn the_start_page_checks_the_current_password_and_sets_the_one_for_after_the_swi
             "Vecchio Gestore",
             "--old-server",
             &old.server(),
+            "--old-ca",
+            path(&old.ca()),
         ],
     );
-    // The operator trusts the old server's CA for that domain.
-    let entry = format!(
-        "domain = [{{ name = \"pec.vecchio.test\", server = \"{}\", ca = \"{}\" }}]",
-        old.server(),
-        path(&old.ca())
-    );
-    node.edit_config(|c| c.replacen("domain = []", &entry, 1));
     certa_ok(
         node.data(),
         &["mailbox", "add", OLD_USER, "--password", PASSWORD],
@@ -633,32 +630,57 @@ fn the_switch_over_checklist_reads_the_dns_record_by_record() {
         lines.iter().map(|(_, s, _)| s.clone()).collect()
     };
     let good = check("pec.giusto.test");
-    assert_eq!(states(&good), ["ok", "ok", "ok", "ok"], "{good:?}");
-    assert!(good[1].2.contains("10 mail.pec.certa.test"), "{good:?}");
-    let bad = check("pec.sbagliato.test");
     assert_eq!(
-        states(&bad),
-        ["ok", "errato", "errato", "errato"],
-        "{bad:?}"
+        states(&good),
+        ["ok", "da fare", "ok", "ok", "ok"],
+        "{good:?}"
     );
+    assert!(good[2].2.contains("10 mail.pec.certa.test"), "{good:?}");
+    // The operator records the old provider's decertification.
+    certa_ok(
+        node.data(),
+        &[
+            "domain",
+            "decert",
+            "pec.giusto.test",
+            "confermata",
+            "--note",
+            "PEC del gestore",
+        ],
+    );
+    let good = check("pec.giusto.test");
+    assert_eq!(states(&good), ["ok", "ok", "ok", "ok", "ok"], "{good:?}");
     assert!(
-        bad[1].2.contains("mx.vecchio.test") && bad[2].2.contains("86400"),
+        good[1].2.contains("confirmed (PEC del gestore)"),
+        "{good:?}"
+    );
+    let bad = check("pec.sbagliato.test");
+    assert_eq!(states(&bad)[2..], ["errato", "errato", "errato"], "{bad:?}");
+    assert!(
+        bad[2].2.contains("mx.vecchio.test") && bad[3].2.contains("86400"),
         "{bad:?}"
     );
-    assert!(bad[3].2.contains("2 record SPF"), "{bad:?}");
+    assert!(bad[4].2.contains("2 record SPF"), "{bad:?}");
     let no_spf = check("pec.senza-spf.test");
-    assert_eq!(states(&no_spf), ["ok", "ok", "ok", "errato"], "{no_spf:?}");
+    assert_eq!(states(&no_spf)[2..], ["ok", "ok", "errato"], "{no_spf:?}");
     let missing = check("pec.assente.test");
     assert_eq!(
-        states(&missing)[1..],
+        states(&missing)[2..],
         ["errato", "errato", "errato"],
         "{missing:?}"
     );
+    // Far from the switch, a high TTL is still to do, not wrong.
+    let later = rome(unix_now() + 20 * 86_400);
+    certa_ok(
+        node.data(),
+        &["domain", "set", "pec.sbagliato.test", "--switch", &later],
+    );
+    assert_eq!(check("pec.sbagliato.test")[3].1, "da fare");
     // The resolver down: not verifiable, not wrong.
     drop(_dns);
     let down = check("pec.giusto.test");
     assert_eq!(
-        states(&down)[1..],
+        states(&down)[2..],
         ["non verificabile", "non verificabile", "non verificabile"],
         "{down:?}"
     );

@@ -289,6 +289,20 @@ pub fn checklist(
         },
         state: CheckState::Ok,
     }];
+    lines.push(CheckLine {
+        item: "decertificazione presso il vecchio gestore".into(),
+        expected: "confermata prima del passaggio".into(),
+        found: match &domain.decertification_note {
+            Some(note) => format!("{} ({note})", domain.decertification.as_str()),
+            None => domain.decertification.as_str().into(),
+        },
+        state: match (domain.decertification, domain.state) {
+            (store::Decertification::Confirmed, _) | (_, store::DomainState::Active) => {
+                CheckState::Ok
+            }
+            _ => CheckState::Todo,
+        },
+    });
     let Some(resolver) = resolver else {
         for item in ["MX", "TTL dei record MX", "SPF"] {
             lines.push(CheckLine {

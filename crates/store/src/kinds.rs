@@ -116,6 +116,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where the old provider's decertification of a domain taken over stands (seed 001:
+    /// it leaves the old provider's index entry at the switch), as the operator records it.
+    pub enum Decertification ("decertification") {
+        NotRequested => "not-requested",
+        Requested => "requested",
+        Confirmed => "confirmed",
+    }
+}
+
+text_enum! {
     /// Where a copy from an old provider's box stands (issue 15; seed 000's states).
     pub enum MigrationState ("migration state") {
         /// Started: checking the old box (credentials, size, space) before copying.
@@ -179,6 +189,9 @@ mod tests {
         }
         for s in MigrationState::ALL {
             assert_eq!(s.as_str().parse::<MigrationState>(), Ok(*s));
+        }
+        for s in Decertification::ALL {
+            assert_eq!(s.as_str().parse::<Decertification>(), Ok(*s));
         }
         for s in DomainState::ALL {
             assert_eq!(s.as_str().parse::<DomainState>(), Ok(*s));

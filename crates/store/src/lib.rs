@@ -27,7 +27,8 @@ pub use changes::{ChangeFeed, LocalChanges};
 pub use folders::normalize_flags;
 pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};
 pub use kinds::{
-    DeliveryState, DomainState, MigrationErrorKind, MigrationState, QueueFailureKind, QueueKind,
+    Decertification, DeliveryState, DomainState, MigrationErrorKind, MigrationState,
+    QueueFailureKind, QueueKind,
 };
 pub use log::{LogEvent, LogVerifyError};
 pub use migration::{
@@ -667,6 +668,13 @@ pub struct Domain {
     pub old_provider: Option<String>,
     /// The old provider's IMAPS server, `host:port`.
     pub old_server: Option<String>,
+    /// A CA (PEM) trusted for the old server, besides the system's.
+    #[serde(skip)]
+    pub old_ca_pem: Option<String>,
+    /// The old provider's POP3S server, `host:port` (for the UIDLs a copy keeps).
+    pub old_pop3: Option<String>,
+    pub decertification: Decertification,
+    pub decertification_note: Option<String>,
 }
 
 /// A domain about to be added.
@@ -678,6 +686,8 @@ pub struct NewDomain<'a> {
     pub switch_at: Option<Unix>,
     pub old_provider: Option<&'a str>,
     pub old_server: Option<&'a str>,
+    pub old_ca_pem: Option<&'a str>,
+    pub old_pop3: Option<&'a str>,
 }
 
 /// Where mail goes: our domains, relay routes, the imported provider index.
@@ -698,6 +708,16 @@ pub trait DirectoryStore {
     fn domain_list(&self) -> Result<Vec<Domain>>;
     /// One of our domains, in any state.
     fn domain(&self, name: &str) -> Result<Option<Domain>>;
+    /// Moves the switch-over of a domain in migration (`Refused` for an active one), and of
+    /// the copies into its boxes.
+    fn set_domain_switch(&self, name: &str, switch_at: Unix) -> Result<()>;
+    /// Records where the old provider's decertification of a domain stands.
+    fn set_decertification(
+        &self,
+        name: &str,
+        state: Decertification,
+        note: Option<&str>,
+    ) -> Result<()>;
     /// Domains in migration whose switch-over is due at `now`.
     fn domains_due_to_switch(&self, now: Unix) -> Result<Vec<String>>;
     /// Our active domains: those whose mail is ours (the index entry, routing).

@@ -423,6 +423,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE domains ADD COLUMN switched_at INTEGER;
     ALTER TABLE domains ADD COLUMN old_provider TEXT;
     ALTER TABLE domains ADD COLUMN old_server TEXT;
+    ALTER TABLE domains ADD COLUMN old_ca_pem TEXT;
+    ALTER TABLE domains ADD COLUMN old_pop3 TEXT;
+    ALTER TABLE domains ADD COLUMN decertification TEXT NOT NULL DEFAULT 'not-requested';
+    ALTER TABLE domains ADD COLUMN decertification_note TEXT;
     CREATE TABLE plans(
         name TEXT PRIMARY KEY COLLATE NOCASE,
         quota INTEGER NOT NULL,
@@ -889,14 +893,16 @@ impl DirectoryStore for SqliteStore {
         self.sql_write(|tx| {
             let n = tx.exec(
                 "INSERT OR IGNORE INTO domains(name, created, state, switch_at, old_provider,
-                   old_server) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   old_server, old_ca_pem, old_pop3) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     d.name.to_ascii_lowercase(),
                     now,
                     state.as_str(),
                     d.switch_at,
                     d.old_provider,
-                    d.old_server
+                    d.old_server,
+                    d.old_ca_pem,
+                    d.old_pop3
                 ],
             )?;
             if n == 0 {
@@ -909,7 +915,8 @@ impl DirectoryStore for SqliteStore {
     fn domain_list(&self) -> Result<Vec<Domain>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT name, state, created, switch_at, switched_at, old_provider, old_server
+                "SELECT name, state, created, switch_at, switched_at, old_provider, old_server,
+                   old_ca_pem, old_pop3, decertification, decertification_note
                  FROM domains ORDER BY name",
             )?;
             let rows = st.query_map([], |r| {
@@ -924,6 +931,15 @@ impl DirectoryStore for SqliteStore {
                     switched_at: r.get(4)?,
                     old_provider: r.get(5)?,
                     old_server: r.get(6)?,
+                    old_ca_pem: r.get(7)?,
+                    old_pop3: r.get(8)?,
+                    decertification: {
+                        let text: String = r.get(9)?;
+                        text.parse().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(9, Type::Text, Box::new(e))
+                        })?
+                    },
+                    decertification_note: r.get(10)?,
                 })
             })?;
             Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
@@ -935,6 +951,49 @@ impl DirectoryStore for SqliteStore {
             .domain_list()?
             .into_iter()
             .find(|d| d.name.eq_ignore_ascii_case(name)))
+    }
+
+    fn set_domain_switch(&self, name: &str, switch_at: Unix) -> Result<()> {
+        self.sql_write(|tx| {
+            let state: String = tx
+                .row("SELECT state FROM domains WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("domain {name}")))?;
+            if state != DomainState::Migrating.as_str() {
+                return Err(StoreError::Refused(format!("domain {name} is not in migration")));
+            }
+            tx.exec(
+                "UPDATE domains SET switch_at = ?2 WHERE name = ?1",
+                params![name, switch_at],
+            )?;
+            tx.exec(
+                "UPDATE migration_jobs SET switch_at = ?2,
+                   next_run = CASE WHEN next_run IS NOT NULL AND next_run > ?2 THEN ?2 ELSE next_run END
+                 WHERE state NOT IN ('stopped', 'finished') AND mailbox_id IN
+                   (SELECT id FROM mailboxes
+                    WHERE lower(substr(address, length(address) - length(?1))) = '@' || lower(?1))",
+                params![name, switch_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_decertification(
+        &self,
+        name: &str,
+        state: Decertification,
+        note: Option<&str>,
+    ) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.exec(
+                "UPDATE domains SET decertification = ?2, decertification_note = ?3 WHERE name = ?1",
+                params![name, state.as_str(), note],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("domain {name}")));
+            }
+            Ok(())
+        })
     }
 
     fn domains_due_to_switch(&self, now: Unix) -> Result<Vec<String>> {

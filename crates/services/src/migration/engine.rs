@@ -293,6 +293,7 @@ pub async fn verify_old_password(
         .migration
         .server_for(address, given)
         .ok_or(MigrationErrorKind::Unreachable)?;
+    let ca = ours.as_ref().and_then(|d| d.old_ca_pem.clone()).or(ca);
     let mut trusted = ca.unwrap_or_default();
     if let Some(peer) = &p.peer_ca_pem {
         trusted.push('\n');
@@ -458,7 +459,14 @@ async fn copy(
         .iter()
         .find(|plan| plan.folder.source == b"INBOX" && plan.folder.dest == INBOX)
     {
-        let pop3 = settings.pop3_for(&job.old_address, &job.host);
+        // Our domain's old POP3 server (issue 16), else the configuration's, else the host.
+        let store = p.store.clone();
+        let old_domain = pec::build::domain_of(&job.old_address).to_string();
+        let ours = blocking(move || store.domain(&old_domain)).await?;
+        let pop3 = ours
+            .and_then(|d| d.old_pop3)
+            .and_then(|s| super::Server::parse(&s))
+            .unwrap_or_else(|| settings.pop3_for(&job.old_address, &job.host));
         let kept = keep_pop3_uidls(p, &who, job, inbox, (&pop3, &connector, &password)).await;
         if let Err(why) = &kept {
             tracing::warn!(server = %pop3, why = %why, "POP3 unique ids not kept");

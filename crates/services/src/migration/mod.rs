@@ -355,7 +355,11 @@ pub fn start(
             &secret_context(&mailbox.address, old),
         )
         .map_err(|e| StoreError::Internal(format!("sealing the password: {e}")))?;
-    let ca_pem = req.ca_pem.clone().or(domain_ca);
+    let ca_pem = req
+        .ca_pem
+        .clone()
+        .or_else(|| ours.as_ref().and_then(|d| d.old_ca_pem.clone()))
+        .or(domain_ca);
     let job = NewMigrationJob {
         mailbox_id: mailbox.id,
         old_address: old,

@@ -322,6 +322,8 @@ pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
         switch_at: Some(1_000),
         old_provider: Some("Vecchio Gestore"),
         old_server: Some("imaps.vecchio.test:993"),
+        old_ca_pem: Some("CA"),
+        old_pop3: Some("pop3s.vecchio.test:995"),
     };
     s.add_domain_with(&new, 20).expect("add_domain_with");
     assert!(is_exists(&s.add_domain("pec.vecchio.test", 30)));
@@ -336,6 +338,33 @@ pub fn a_domain_in_migration_switches_once(s: &dyn Store) {
         ]
     );
     assert_eq!(list[1].old_provider.as_deref(), Some("Vecchio Gestore"));
+    assert_eq!(
+        (list[1].old_ca_pem.as_deref(), list[1].old_pop3.as_deref()),
+        (Some("CA"), Some("pop3s.vecchio.test:995"))
+    );
+    assert_eq!(
+        list[1].decertification,
+        crate::Decertification::NotRequested
+    );
+    s.set_decertification(
+        "pec.vecchio.test",
+        crate::Decertification::Requested,
+        Some("PEC del 2/12"),
+    )
+    .expect("set_decertification");
+    assert!(is_not_found(&s.set_decertification(
+        "nessuno.test",
+        crate::Decertification::Confirmed,
+        None
+    )));
+    let d = s
+        .domain("pec.vecchio.test")
+        .expect("domain")
+        .expect("domain");
+    assert_eq!(
+        (d.decertification, d.decertification_note.as_deref()),
+        (crate::Decertification::Requested, Some("PEC del 2/12"))
+    );
     // Until its switch-over the domain is the old provider's: not local, not in our entry.
     assert!(!s
         .is_local_domain("pec.vecchio.test")
