@@ -92,6 +92,13 @@ pub enum MailboxCommand {
     },
     /// List the mailboxes with their use, quota and ordinary-mail policy.
     List,
+    /// Suspend a box: no login anywhere (its mail is still received).
+    Suspend { address: String },
+    /// Resume a suspended box.
+    Resume { address: String },
+    /// A new temporary password, mailed to the recovery address (changed at the first
+    /// webmail login); every session ends.
+    Reset { address: String },
     /// Create the boxes of a CSV file (columns indirizzo, nome, email_recupero, piano,
     /// password; `;` or `,`), each welcomed at its recovery address; every row is checked
     /// first, and a re-run creates and mails nothing.
@@ -478,6 +485,35 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             } else {
                 println!("casella {} creata", created.address);
             }
+        }
+        MailboxCommand::Suspend { address } | MailboxCommand::Resume { address } => {
+            let suspend = matches!(cmd, MailboxCommand::Suspend { .. });
+            let provider =
+                pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone());
+            services::onboarding::set_suspended(
+                &*store,
+                &provider,
+                address,
+                suspend,
+                &actor(),
+                crate::now(),
+            )?;
+            println!(
+                "casella {address} {}",
+                if suspend { "sospesa" } else { "riattivata" }
+            );
+        }
+        MailboxCommand::Reset { address } => {
+            let provider =
+                pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone());
+            let to = services::onboarding::reset_password(
+                &*store,
+                &provider,
+                address,
+                &actor(),
+                crate::now(),
+            )?;
+            println!("password di {address} reimpostata e inviata a {to}");
         }
         MailboxCommand::Import { file } => {
             let text = std::fs::read_to_string(file)

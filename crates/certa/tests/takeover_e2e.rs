@@ -694,3 +694,75 @@ fn the_switch_over_checklist_reads_the_dns_record_by_record() {
         "{entry}"
     );
 }
+
+#[test]
+fn the_operator_suspends_resumes_and_resets_a_box() {
+    let mut node = Node::new("pec.certa.test", None);
+    let sink = tempfile::tempdir().expect("tempdir");
+    let (_sink, port) = ordinary_mail_server(sink.path());
+    certa_ok(
+        node.data(),
+        &["route", "add", "esempio.org", &format!("127.0.0.1:{port}")],
+    );
+    let user = "segreteria@pec.certa.test";
+    certa_ok(
+        node.data(),
+        &[
+            "mailbox",
+            "add",
+            user,
+            "--password",
+            PASSWORD,
+            "--recovery-email",
+            "titolare@esempio.org",
+        ],
+    );
+    node.start();
+    assert!(imap_login(&node, user, PASSWORD));
+    certa_ok(node.data(), &["mailbox", "suspend", user]);
+    assert!(!imap_login(&node, user, PASSWORD), "suspended");
+    let sent = python_submit(
+        node.submissions_port(),
+        &node.ca(),
+        user,
+        user,
+        &[user],
+        b"Subject: x\r\n\r\nx\r\n",
+    );
+    assert!(sent.contains("sospesa"), "{sent}");
+    certa_ok(node.data(), &["mailbox", "resume", user]);
+    assert!(imap_login(&node, user, PASSWORD), "resumed");
+
+    let out = certa_ok(node.data(), &["mailbox", "reset", user]);
+    assert!(out.contains("titolare@esempio.org"), "{out}");
+    let mail = wait_received(sink.path(), 1).remove(0);
+    let password = mail
+        .lines()
+        .find_map(|l| l.strip_prefix("Password provvisoria: "))
+        .expect("the new password is in the mail")
+        .trim()
+        .to_string();
+    assert!(
+        !imap_login(&node, user, PASSWORD),
+        "the old password no longer"
+    );
+    assert!(
+        !imap_login(&node, user, &password),
+        "a mail client waits until it is changed in the webmail"
+    );
+    let store = node.store();
+    let m = store.mailbox(user).expect("mailbox").expect("mailbox");
+    assert!(m.must_change_password && !m.suspended);
+    assert!(services::accounts::PasswordChecker::with_slots(1).verify(&m.password_hash, &password));
+    let log = certa_ok(
+        node.data(),
+        &["log", "search", "--msgid", &format!("casella:{user}")],
+    );
+    for event in [
+        "casella-sospesa",
+        "casella-riattivata",
+        "password-reimpostata",
+    ] {
+        assert!(log.contains(event), "{event}: {log}");
+    }
+}

@@ -573,6 +573,7 @@ impl Session {
             )),
             Err(AuthError::Invalid) => Err(no("AUTHENTICATIONFAILED", "credenziali non valide")),
             Err(e @ AuthError::MustChangePassword) => Err(no("EXPIRED", e.to_string())),
+            Err(e @ AuthError::Suspended) => Err(no("CONTACTADMIN", e.to_string())),
             Err(e @ AuthError::Unavailable) => Err(no("UNAVAILABLE", e.to_string())),
         }
     }

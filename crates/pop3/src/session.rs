@@ -496,7 +496,9 @@ impl Session {
                 }
                 return self.err("[AUTH] credenziali non valide");
             }
-            Err(e @ AuthError::MustChangePassword) => return self.err(&format!("[AUTH] {e}")),
+            Err(e @ (AuthError::MustChangePassword | AuthError::Suspended)) => {
+                return self.err(&format!("[AUTH] {e}"))
+            }
             Err(e @ (AuthError::Throttled | AuthError::Unavailable)) => {
                 return self.err(&format!("[SYS/TEMP] {e}"))
             }

@@ -481,6 +481,97 @@ pub fn remind(
     Ok(sent)
 }
 
+/// Writes one legal-log record of an operator's action on a box.
+fn log_action(
+    store: &dyn Store,
+    provider: &ProviderIdentity,
+    (event, address, actor): (&str, &str, &str),
+    subject: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    store.write(|tx| {
+        tx.log_append(&store::LogRecord {
+            time: now,
+            event,
+            msgid: &format!("casella:{address}"),
+            sender: actor,
+            recipients: &[],
+            subject,
+            related: &[],
+            provider: &provider.name,
+        })
+    })
+}
+
+/// Suspends a box (no login anywhere, its webmail sessions end; its mail is still received)
+/// or resumes it; a legal-log record names who did it.
+pub fn set_suspended(
+    store: &dyn Store,
+    provider: &ProviderIdentity,
+    address: &str,
+    suspended: bool,
+    actor: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    store.set_suspended(address, suspended)?;
+    let (event, text) = if suspended {
+        ("casella-sospesa", format!("casella {address} sospesa"))
+    } else {
+        (
+            "casella-riattivata",
+            format!("casella {address} riattivata"),
+        )
+    };
+    log_action(store, provider, (event, address, actor), &text, now)
+}
+
+/// The operator's password reset: a new temporary password, mailed to the recovery address
+/// like a welcome, to be changed at the first webmail login; every session ends. The
+/// recovery address it went to.
+pub fn reset_password(
+    store: &dyn Store,
+    provider: &ProviderIdentity,
+    address: &str,
+    actor: &str,
+    now: i64,
+) -> Result<String, ImportError> {
+    let m = store
+        .mailbox(address)?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+    let to = m.recovery_email.clone().ok_or_else(|| {
+        ImportError::Rows(vec![format!("{address}: nessun indirizzo di recupero")])
+    })?;
+    let password = accounts::generate_password().map_err(AccountError::from)?;
+    let hash = accounts::hash_password(&password).map_err(AccountError::from)?;
+    store.set_password(&m.address, &hash, true)?;
+    let body = format!(
+        "Gentile utente,\r\n\r\nla password della casella di posta elettronica certificata \
+         {address} è stata reimpostata dal gestore.\r\n\r\nPassword provvisoria: {password}\r\n\r\n\
+         Al primo accesso alla webmail le verrà chiesto di cambiarla.\r\n\r\n{}\r\n",
+        provider.name,
+        address = m.address
+    );
+    queue_plain_mail(
+        store,
+        provider,
+        &to,
+        "Nuova password della casella PEC",
+        &body,
+        now,
+    )?;
+    log_action(
+        store,
+        provider,
+        ("password-reimpostata", &m.address, actor),
+        &format!(
+            "password di {} reimpostata, inviata all'indirizzo di recupero",
+            m.address
+        ),
+        now,
+    )?;
+    Ok(to)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

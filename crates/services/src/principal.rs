@@ -128,6 +128,7 @@ mod tests {
             name: None,
             plan: None,
             welcomed_at: None,
+            suspended: false,
         };
         let holder = Principal::holder(&mailbox);
         assert_eq!(holder.mailbox, MailboxId(7));

@@ -125,6 +125,10 @@ pub enum AuthError {
     MustChangePassword,
     #[error("servizio di autenticazione non disponibile: riprovare più tardi")]
     Unavailable,
+    /// The operator suspended the box (issue 16): the password is right, no access until it
+    /// is resumed. Mail for it is still received.
+    #[error("casella sospesa dal gestore: rivolgersi all'assistenza")]
+    Suspended,
 }
 
 /// Where a login comes from: the webmail may open a mailbox whose password must change (to
@@ -157,6 +161,7 @@ impl AuthError {
             AuthError::Throttled => "throttled",
             AuthError::MustChangePassword => "must-change-password",
             AuthError::Unavailable => "unavailable",
+            AuthError::Suspended => "suspended",
         }
     }
 }
@@ -368,6 +373,10 @@ impl Provider {
             return Err(AuthError::Invalid);
         };
         attempt.succeeded();
+        // Told only to whoever knows the password.
+        if mailbox.suspended {
+            return Err(AuthError::Suspended);
+        }
         if mailbox.must_change_password && via != LoginVia::Webmail {
             return Err(AuthError::MustChangePassword);
         }

@@ -84,7 +84,9 @@ pub fn login_refused(e: &AuthError) -> Reply {
     match e {
         AuthError::Throttled | AuthError::Unavailable => Reply::new(454, "4.7.0", e.to_string()),
         AuthError::Invalid => Reply::new(535, "5.7.8", "Credenziali non valide"),
-        AuthError::MustChangePassword => Reply::new(535, "5.7.8", e.to_string()),
+        AuthError::MustChangePassword | AuthError::Suspended => {
+            Reply::new(535, "5.7.8", e.to_string())
+        }
     }
 }
 

@@ -122,6 +122,8 @@ pub struct Mailbox {
     pub plan: Option<String>,
     /// When its welcome message (credentials, invitation to copy) was queued.
     pub welcomed_at: Option<Unix>,
+    /// Suspended by the operator: no login; mail for it is still received.
+    pub suspended: bool,
 }
 
 /// A plan boxes belong to (issue 16; seeds: 1 GB, 6 GB).
@@ -543,6 +545,8 @@ pub trait AccountStore {
     /// A new password ends every webmail session of the mailbox.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()>;
     fn set_quota(&self, address: &str, quota: i64) -> Result<()>;
+    /// Suspends a box (its webmail sessions end) or resumes it.
+    fn set_suspended(&self, address: &str, suspended: bool) -> Result<()>;
     /// Keeps a password that becomes the box's at its domain's switch-over (issue 16, the
     /// start page); a password set meanwhile supersedes it.
     fn set_pending_password(&self, address: &str, hash: &str) -> Result<()>;

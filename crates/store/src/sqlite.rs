@@ -436,6 +436,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE mailboxes ADD COLUMN plan TEXT;
     ALTER TABLE mailboxes ADD COLUMN welcomed_at INTEGER;
     ALTER TABLE mailboxes ADD COLUMN pending_password_hash TEXT;
+    ALTER TABLE mailboxes ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE takeover_reminders(
         mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
         kind TEXT NOT NULL,
@@ -1231,6 +1232,25 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn set_suspended(&self, address: &str, suspended: bool) -> Result<()> {
+        self.sql_write(|tx| {
+            let n = tx.exec(
+                "UPDATE mailboxes SET suspended = ?2 WHERE address = ?1",
+                params![address, suspended],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("mailbox {address}")));
+            }
+            if suspended {
+                tx.exec(
+                    "DELETE FROM web_sessions WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
+                    [address],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     fn set_pending_password(&self, address: &str, hash: &str) -> Result<()> {
         self.sql_write(|tx| {
             let n = tx.exec(
@@ -1743,7 +1763,7 @@ pub(crate) fn named_opt<T: FromStr<Err = pec::UnknownName>>(
 
 fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
     Ok(c.prepare_cached(
-        "SELECT id, address, password_hash, quota, used, recovery_email, must_change_password, ordinary_mail, ordinary_forward, name, plan, welcomed_at FROM mailboxes WHERE address = ?1",
+        "SELECT id, address, password_hash, quota, used, recovery_email, must_change_password, ordinary_mail, ordinary_forward, name, plan, welcomed_at, suspended FROM mailboxes WHERE address = ?1",
     )?.query_row(
         [address],
         |r| {
@@ -1760,6 +1780,7 @@ fn mailbox_row(c: &Connection, address: &str) -> Result<Option<Mailbox>> {
                 name: r.get(9)?,
                 plan: r.get(10)?,
                 welcomed_at: r.get(11)?,
+                suspended: r.get(12)?,
             })
         },
     )

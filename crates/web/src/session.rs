@@ -275,6 +275,10 @@ pub async fn login(
                     "Servizio momentaneamente non disponibile: riprovare più tardi.",
                     "Service temporarily unavailable: try again later.",
                 ),
+                AuthError::Suspended => form_lang.t(
+                    "Casella sospesa dal gestore: rivolgersi all'assistenza.",
+                    "Mailbox suspended by the provider: contact support.",
+                ),
             };
             let mut r = page(&LoginPage {
                 l: form_lang,

@@ -354,6 +354,13 @@ pub fn plans_profiles_and_reminders(s: &dyn Store) {
         Some(20)
     );
 
+    // Suspension: kept, and undone; a box that is not there is not found.
+    s.set_suspended(ALICE, true).expect("suspend");
+    assert!(s.mailbox(ALICE).expect("mailbox").expect("alice").suspended);
+    s.set_suspended(ALICE, false).expect("resume");
+    assert!(!s.mailbox(ALICE).expect("mailbox").expect("alice").suspended);
+    assert!(is_not_found(&s.set_suspended("nessuno@pec.test", true)));
+
     assert!(s
         .write(|tx| tx.note_reminder(alice, "auto-7", "sistema", 30))
         .expect("note_reminder"));
