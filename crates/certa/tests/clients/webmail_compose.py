@@ -94,7 +94,7 @@ try:
     link = [a for a in d.find_elements(By.CSS_SELECTOR, "a.attachment") if a.text == "preventivo.pdf"]
     assert link, "the draft's attachment was sent"
     link[0].click()
-    assert open(wait_download("preventivo.pdf"), "rb").read() == payload
+    assert open(wait_download("preventivo.pdf", again=link[0].click), "rb").read() == payload
 
     step("the print view: the message, no actions")
     d.get(find("#print").get_attribute("href"))
