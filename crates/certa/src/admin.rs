@@ -149,6 +149,9 @@ pub enum LogCommand {
         sender: Option<String>,
         #[arg(long)]
         since: Option<String>,
+        /// Records whose event starts with this (e.g. `casella-`, `operatore-accesso`).
+        #[arg(long)]
+        event: Option<String>,
     },
 }
 
@@ -272,7 +275,15 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
                 DecertState::Richiesta => store::Decertification::Requested,
                 DecertState::Confermata => store::Decertification::Confirmed,
             };
-            store.set_decertification(domain, state, note.as_deref())?;
+            services::takeover::set_decertification(
+                &*store,
+                &cfg.provider.name,
+                domain,
+                state,
+                note.as_deref(),
+                &actor(),
+                crate::now(),
+            )?;
             println!("dominio {domain}: decertificazione {}", state.as_str());
         }
         DomainCommand::Remind { domain } => {
@@ -300,21 +311,7 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
                 Some(r) => Some(r.parse().with_context(|| format!("[dns] resolver {r:?}"))?),
                 None => services::dns::system_resolver(),
             };
-            let host = cfg.provider.hostname.clone();
-            let include = cfg
-                .migration
-                .spf_include
-                .clone()
-                .unwrap_or_else(|| format!("_spf.{}", cfg.provider.domain));
-            let want = services::takeover::DnsExpectation {
-                spf: vec![
-                    "mx".into(),
-                    format!("a:{host}"),
-                    format!("include:{include}"),
-                ],
-                mx_host: host,
-                ttl_max: cfg.migration.dns_ttl,
-            };
+            let want = cfg.dns_expectation();
             let lines = services::takeover::checklist(resolver, &d, &want, crate::now());
             if *json {
                 println!("{}", serde_json::to_string_pretty(&lines)?);
@@ -367,7 +364,7 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
 }
 
 /// Who acts from the command line, in the legal log: `cli:USER`.
-fn actor() -> String {
+pub fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("SUDO_USER")
@@ -392,19 +389,22 @@ pub enum PlanCommand {
 }
 
 pub fn plan(data: &Path, cmd: &PlanCommand) -> anyhow::Result<()> {
-    let (_, store) = open(data)?;
+    let (cfg, store) = open(data)?;
     match cmd {
         PlanCommand::Add {
             name,
             quota,
             archive,
         } => {
-            store.add_plan(
+            services::onboarding::add_plan(
+                &*store,
+                &pec::ProviderIdentity::new(cfg.provider.name.clone(), cfg.provider.domain.clone()),
                 &store::Plan {
                     name: name.clone(),
                     quota: parse_size(quota)?,
                     archive: *archive,
                 },
+                &actor(),
                 crate::now(),
             )?;
             println!("piano {name} aggiunto");
@@ -730,6 +730,7 @@ pub fn log(data: &Path, cmd: &LogCommand) -> anyhow::Result<std::process::ExitCo
             msgid,
             sender,
             since,
+            event,
         } => {
             let since = match since {
                 Some(s) => Some(
@@ -746,6 +747,9 @@ pub fn log(data: &Path, cmd: &LogCommand) -> anyhow::Result<std::process::ExitCo
                     .as_ref()
                     .is_some_and(|s| !e.sender.eq_ignore_ascii_case(s))
                     || since.is_some_and(|t| e.time < t)
+                    || event
+                        .as_ref()
+                        .is_some_and(|p| !e.event.starts_with(p.as_str()))
                 {
                     continue;
                 }

@@ -32,6 +32,30 @@ pub struct Config {
     pub log: Log,
     #[serde(default)]
     pub migration: MigrationSection,
+    #[serde(default)]
+    pub admin: Admin,
+}
+
+/// The operator console's sessions (`[listen] admin`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// A console session unused for this long ends.
+    pub session_idle_secs: i64,
+    /// A console session ends this long after its login, however busy.
+    pub session_lifetime_secs: i64,
+    /// Operators without a second factor (TOTP) cannot log in.
+    pub require_totp: bool,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            session_idle_secs: 30 * 60,
+            session_lifetime_secs: 8 * 3600,
+            require_totp: false,
+        }
+    }
 }
 
 /// Copies from old providers' boxes (`certa migrate`, the webmail's "Copia messaggi da
@@ -384,6 +408,11 @@ pub struct Listen {
     /// private network). Off unless set, e.g. `metrics = "127.0.0.1:9464"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// The operator console (HTTPS with the provider's certificate, its own accounts:
+    /// `certa operator add`). Off unless set; bind it to a private network, e.g.
+    /// `admin = "10.0.0.5:8443"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<String>,
 }
 
 impl Listen {
@@ -399,6 +428,7 @@ impl Listen {
             pop3s: a(6),
             http: a(7),
             metrics: None,
+            admin: None,
         }
     }
 
@@ -426,6 +456,7 @@ impl Listen {
             pop3s: a(995),
             http: a(443),
             metrics: None,
+            admin: None,
         }
     }
 }
@@ -565,6 +596,26 @@ pub struct Security {
 }
 
 impl Config {
+    /// What a domain taken over must have in its DNS once it is ours (the switch-over
+    /// checklist): MX at our hostname, one SPF record authorising us, the MX TTL lowered.
+    pub fn dns_expectation(&self) -> services::takeover::DnsExpectation {
+        let host = self.provider.hostname.clone();
+        let include = self
+            .migration
+            .spf_include
+            .clone()
+            .unwrap_or_else(|| format!("_spf.{}", self.provider.domain));
+        services::takeover::DnsExpectation {
+            spf: vec![
+                "mx".into(),
+                format!("a:{host}"),
+                format!("include:{include}"),
+            ],
+            mx_host: host,
+            ttl_max: self.migration.dns_ttl,
+        }
+    }
+
     pub fn path(data: &Path) -> PathBuf {
         data.join("certa.toml")
     }

@@ -7,6 +7,7 @@ mod config;
 mod index_cmd;
 mod logging;
 mod migrate_cmd;
+mod operator_cmd;
 mod queue_cmd;
 mod quickstart;
 mod serve;
@@ -105,6 +106,11 @@ enum Command {
         #[command(subcommand)]
         command: migrate_cmd::MigrateCommand,
     },
+    /// The operator console's accounts (password, optional TOTP).
+    Operator {
+        #[command(subcommand)]
+        command: operator_cmd::OperatorCommand,
+    },
     /// Benchmarks that print figures (not tests).
     Bench {
         #[command(subcommand)]
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_cmd::run(args),
         Command::Index { command } => ok(index_cmd::run(data, command)),
         Command::Migrate { command } => migrate_cmd::run(data, command),
+        Command::Operator { command } => ok(operator_cmd::run(data, command)),
         Command::Bench { command } => ok(bench::run(command)),
     };
     match result {

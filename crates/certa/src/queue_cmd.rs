@@ -50,7 +50,13 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         QueueCommand::Retry { id } => {
-            if store.queue_unpark(store::QueueId(*id), now)? {
+            if services::console::queue_retry(
+                &*store,
+                &cfg.provider.name,
+                *id,
+                &crate::admin::actor(),
+                now,
+            )? {
                 println!("elemento {id} di nuovo in coda");
                 Ok(ExitCode::SUCCESS)
             } else {

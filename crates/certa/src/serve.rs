@@ -347,6 +347,27 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen.http))?;
+        if let Some(addr) = &cfg.listen.admin {
+            web::serve_admin(
+                addr,
+                p.clone(),
+                web::AdminConfig {
+                    tls: tls.clone(),
+                    connections: connections.clone(),
+                    limits: services::operators::SessionLimits {
+                        idle_secs: cfg.admin.session_idle_secs.max(60),
+                        lifetime_secs: cfg.admin.session_lifetime_secs.max(60),
+                    },
+                    require_totp: cfg.admin.require_totp,
+                    dns: cfg.dns_expectation(),
+                    header_read_timeout: Duration::from_secs(
+                        cfg.web.header_read_timeout_secs.max(1),
+                    ),
+                },
+            )
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        }
         if let Some(addr) = &cfg.listen.metrics {
             serve_metrics(addr, p.clone(), connections.clone()).await?;
         }
@@ -381,6 +402,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             pop3s = %l.pop3s,
             http = %l.http,
             metrics = l.metrics.as_deref().unwrap_or("off"),
+            admin = l.admin.as_deref().unwrap_or("off"),
             web_proxy = ?cfg.web.proxy,
             max_connections = cfg.limits.max_connections,
             max_connections_per_ip = cfg.limits.max_connections_per_ip,
@@ -410,6 +432,9 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 cfg.listen.http
             ),
         }
+        if let Some(addr) = &cfg.listen.admin {
+            println!("  console      https://{addr}/ (operatori: certa operator add)");
+        }
         tokio::signal::ctrl_c().await?;
         tracing::info!("certa serve stopping");
         println!("Certa: arresto");
@@ -418,7 +443,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
 }
 
 /// The listeners' names, as `[listen]` and the connection caps know them.
-const LISTENERS: [&str; 9] = [
+const LISTENERS: [&str; 10] = [
     "smtp",
     "submission",
     "submissions",
@@ -428,6 +453,7 @@ const LISTENERS: [&str; 9] = [
     "pop3s",
     "http",
     "metrics",
+    "admin",
 ];
 
 /// `[listen] metrics`: Prometheus's `GET /metrics` in the text format 0.0.4, over plain

@@ -19,6 +19,7 @@
 pub mod access;
 pub mod accounts;
 pub mod antivirus;
+pub mod console;
 pub mod delivery;
 pub mod dns;
 pub mod incoming;
@@ -26,6 +27,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod migration;
 pub mod onboarding;
+pub mod operators;
 pub mod outcome;
 pub mod principal;
 pub mod provider;

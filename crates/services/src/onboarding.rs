@@ -489,18 +489,17 @@ fn log_action(
     subject: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    store.write(|tx| {
-        tx.log_append(&store::LogRecord {
-            time: now,
+    crate::operators::record(
+        store,
+        &provider.name,
+        crate::operators::Action {
             event,
-            msgid: &format!("casella:{address}"),
-            sender: actor,
-            recipients: &[],
-            subject,
-            related: &[],
-            provider: &provider.name,
-        })
-    })
+            target: &format!("casella:{address}"),
+            actor,
+        },
+        subject,
+        now,
+    )
 }
 
 /// Suspends a box (no login anywhere, its webmail sessions end; its mail is still received)
@@ -570,6 +569,62 @@ pub fn reset_password(
         now,
     )?;
     Ok(to)
+}
+
+/// Adds a plan; a legal-log record names who did it.
+pub fn add_plan(
+    store: &dyn Store,
+    provider: &ProviderIdentity,
+    plan: &store::Plan,
+    actor: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    store.add_plan(plan, now)?;
+    crate::operators::record(
+        store,
+        &provider.name,
+        crate::operators::Action {
+            event: "piano-creato",
+            target: &format!("piano:{}", plan.name),
+            actor,
+        },
+        &format!(
+            "piano {} creato: {} byte{}",
+            plan.name,
+            plan.quota,
+            if plan.archive { ", con archivio" } else { "" }
+        ),
+        now,
+    )
+}
+
+/// Moves a box to a plan (its quota becomes the plan's); logged with who did it.
+pub fn assign_plan(
+    store: &dyn Store,
+    provider: &ProviderIdentity,
+    address: &str,
+    plan: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let m = store
+        .mailbox(address)?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {address}")))?;
+    store.set_profile(
+        &m.address,
+        &store::MailboxProfile {
+            name: m.name.as_deref(),
+            plan: Some(plan),
+            welcomed_at: None,
+        },
+    )?;
+    log_action(
+        store,
+        provider,
+        ("piano-assegnato", &m.address, actor),
+        &format!("casella {} nel piano {plan}", m.address),
+        now,
+    )
 }
 
 #[cfg(test)]

@@ -408,3 +408,240 @@ pub fn checklist(
     }
     lines
 }
+
+/// Where a box of a domain in migration stands with its copy, for the operator's board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BoxProgress {
+    /// No copy, or one stopped: the holder has to act (reminders go to these).
+    NotStarted,
+    Preparing,
+    Copying,
+    Copied,
+    Failed,
+    /// The switch-over took place and the copy ended.
+    Finished,
+}
+
+impl BoxProgress {
+    /// Started and not in error: copying or synced.
+    pub fn started(self) -> bool {
+        matches!(
+            self,
+            BoxProgress::Preparing
+                | BoxProgress::Copying
+                | BoxProgress::Copied
+                | BoxProgress::Finished
+        )
+    }
+
+    pub fn caption(self) -> &'static str {
+        match self {
+            BoxProgress::NotStarted => "Non avviata",
+            BoxProgress::Preparing => "In preparazione",
+            BoxProgress::Copying => "Copia in corso",
+            BoxProgress::Copied => "Copiato",
+            BoxProgress::Failed => "Errore",
+            BoxProgress::Finished => "Conclusa",
+        }
+    }
+}
+
+/// The board's filters (`?filtro=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoardFilter {
+    All,
+    NotStarted,
+    Started,
+    Failed,
+}
+
+impl BoardFilter {
+    pub fn parse(s: &str) -> BoardFilter {
+        match s {
+            "non-avviate" => BoardFilter::NotStarted,
+            "avviate" => BoardFilter::Started,
+            "errore" => BoardFilter::Failed,
+            _ => BoardFilter::All,
+        }
+    }
+
+    fn keeps(self, p: BoxProgress) -> bool {
+        match self {
+            BoardFilter::All => true,
+            BoardFilter::NotStarted => p == BoxProgress::NotStarted,
+            BoardFilter::Started => p.started(),
+            BoardFilter::Failed => p == BoxProgress::Failed,
+        }
+    }
+}
+
+/// One box on the board.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BoxRow {
+    pub address: String,
+    pub name: String,
+    pub plan: String,
+    pub suspended: bool,
+    pub progress: BoxProgress,
+    pub copied_messages: i64,
+    pub source_messages: i64,
+    pub copied_bytes: i64,
+    pub source_bytes: i64,
+    /// Seconds left for the copy running now, when it can be told.
+    pub eta_secs: Option<i64>,
+    pub last_sync: Option<i64>,
+    /// The error's caption and the cause as the old server or our side gave it.
+    pub error: Option<String>,
+}
+
+/// The boxes of a domain and their copies, with the counters over all of them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Board {
+    pub rows: Vec<BoxRow>,
+    pub total: usize,
+    pub started: usize,
+    pub not_started: usize,
+    pub failed: usize,
+}
+
+/// The board of a domain (issue 16 Build 5): every box, its copy's state, progress, last
+/// sync and error; the counters count every box, the rows only those `filter` keeps.
+pub fn board(
+    store: &dyn Store,
+    domain: &str,
+    filter: BoardFilter,
+    now: i64,
+) -> Result<Board, StoreError> {
+    use store::MigrationState as S;
+    let suffix = format!("@{}", domain.trim().to_ascii_lowercase());
+    let jobs: std::collections::HashMap<_, _> = store
+        .migration_jobs()?
+        .into_iter()
+        .map(|j| (j.mailbox_id, j))
+        .collect();
+    let mut rows = Vec::new();
+    let (mut total, mut started, mut not_started, mut failed) = (0, 0, 0, 0);
+    for m in store.mailboxes()? {
+        if !m.address.to_ascii_lowercase().ends_with(&suffix) {
+            continue;
+        }
+        let job = jobs.get(&m.id);
+        let progress = match job.map(|j| j.state) {
+            None | Some(S::Stopped) => BoxProgress::NotStarted,
+            Some(S::Preparing) => BoxProgress::Preparing,
+            Some(S::Copying) => BoxProgress::Copying,
+            Some(S::Copied) => BoxProgress::Copied,
+            Some(S::Failed) => BoxProgress::Failed,
+            Some(S::Finished) => BoxProgress::Finished,
+        };
+        total += 1;
+        match progress {
+            BoxProgress::NotStarted => not_started += 1,
+            BoxProgress::Failed => failed += 1,
+            _ => started += 1,
+        }
+        if !filter.keeps(progress) {
+            continue;
+        }
+        rows.push(BoxRow {
+            address: m.address.clone(),
+            name: m.name.clone().unwrap_or_default(),
+            plan: m.plan.clone().unwrap_or_default(),
+            suspended: m.suspended,
+            progress,
+            copied_messages: job.map_or(0, |j| j.copied_messages),
+            source_messages: job.map_or(0, |j| j.source_messages),
+            copied_bytes: job.map_or(0, |j| j.copied_bytes),
+            source_bytes: job.map_or(0, |j| j.source_bytes),
+            eta_secs: job.and_then(|j| crate::migration::estimate_left(j, now)),
+            last_sync: job.and_then(|j| j.last_run_finished),
+            error: job.filter(|j| j.state == S::Failed).map(|j| {
+                let caption = j
+                    .error_kind
+                    .map_or("errore", |k| crate::migration::error_caption(k, false));
+                match &j.error_detail {
+                    Some(d) => format!("{caption}: {d}"),
+                    None => caption.to_string(),
+                }
+            }),
+        });
+    }
+    rows.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(Board {
+        rows,
+        total,
+        started,
+        not_started,
+        failed,
+    })
+}
+
+/// The board as CSV (`;`, as Italian spreadsheets read it), one line per row shown.
+pub fn board_csv(board: &Board) -> String {
+    fn field(s: &str) -> String {
+        // RFC 4180 quoting; a leading formula character is neutralised (CSV injection).
+        let s = if s.starts_with(['=', '+', '-', '@']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        };
+        if s.contains([';', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    }
+    let mut out = String::from(
+        "indirizzo;nome;piano;stato;messaggi copiati;messaggi totali;ultima sincronizzazione;errore\r\n",
+    );
+    for r in &board.rows {
+        let last = r.last_sync.map_or(String::new(), |t| {
+            let t = pec::PecTime::from_unix_or_epoch(t);
+            format!("{} {}", t.giorno(), t.ora())
+        });
+        out.push_str(
+            &[
+                field(&r.address),
+                field(&r.name),
+                field(&r.plan),
+                r.progress.caption().to_string(),
+                r.copied_messages.to_string(),
+                r.source_messages.to_string(),
+                last,
+                field(r.error.as_deref().unwrap_or("")),
+            ]
+            .join(";"),
+        );
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Records the old provider's decertification as the operator entered it, in the legal log.
+pub fn set_decertification(
+    store: &dyn Store,
+    provider: &str,
+    domain: &str,
+    state: store::Decertification,
+    note: Option<&str>,
+    actor: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    store.set_decertification(domain, state, note)?;
+    crate::operators::record(
+        store,
+        provider,
+        crate::operators::Action {
+            event: "decertificazione",
+            target: &format!("dominio:{domain}"),
+            actor,
+        },
+        &format!(
+            "decertificazione di {domain} presso il vecchio gestore: {}{}",
+            state.as_str(),
+            note.map(|n| format!(" ({n})")).unwrap_or_default()
+        ),
+        now,
+    )
+}

@@ -18,6 +18,7 @@ mod ids;
 mod kinds;
 mod log;
 mod migration;
+mod operators;
 mod sessions;
 mod sqlite;
 mod text;
@@ -35,6 +36,7 @@ pub use migration::{
     MigrationFolder, MigrationItem, MigrationJob, MigrationReport, MigrationStore, NewMigrationJob,
     SourceKey,
 };
+pub use operators::{Operator, OperatorSession, OperatorStore, OperatorUpdate};
 pub use sqlite::SqliteStore;
 
 use pec::{MessageKind, ReceiptType, RecipientKind};
@@ -514,6 +516,7 @@ pub trait Store:
     + QueueStore
     + PecStore
     + MigrationStore
+    + OperatorStore
     + Blobs
     + Send
     + Sync
@@ -532,8 +535,8 @@ pub trait Store:
 /// Every trait of the store, for `use store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        AccountStore, Blobs, DirectoryStore, MailStore, MigrationStore, PecStore, QueueStore,
-        SessionStore, SettingStore, Store,
+        AccountStore, Blobs, DirectoryStore, MailStore, MigrationStore, OperatorStore, PecStore,
+        QueueStore, SessionStore, SettingStore, Store,
     };
 }
 

@@ -445,6 +445,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY(mailbox_id, kind)
     ) WITHOUT ROWID;
     "#,
+    // 20: the operator console's accounts and sessions (issue 16).
+    r#"
+    CREATE TABLE operators(
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        totp_secret BLOB,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE operator_sessions(
+        token_hash TEXT PRIMARY KEY,
+        operator_id INTEGER NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX operator_sessions_seen ON operator_sessions(last_seen);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -1326,6 +1346,50 @@ impl SessionStore for SqliteStore {
 
     fn end_session(&self, token_hash: &str) -> Result<()> {
         self.sql_write(|tx| crate::sessions::end(tx, token_hash))
+    }
+}
+
+impl OperatorStore for SqliteStore {
+    fn add_operator(
+        &self,
+        name: &str,
+        password_hash: &str,
+        totp_secret: Option<&[u8]>,
+        now: Unix,
+    ) -> Result<()> {
+        self.sql_write(|tx| crate::operators::add(tx, name, password_hash, totp_secret, now))
+    }
+
+    fn operator(&self, name: &str) -> Result<Option<Operator>> {
+        self.read(|c| crate::operators::get(c, name))
+    }
+
+    fn operators(&self) -> Result<Vec<Operator>> {
+        self.read(crate::operators::list)
+    }
+
+    fn update_operator(&self, name: &str, update: &OperatorUpdate<'_>) -> Result<()> {
+        self.sql_write(|tx| crate::operators::update(tx, name, update))
+    }
+
+    fn use_totp_step(&self, name: &str, step: i64) -> Result<bool> {
+        self.sql_write(|tx| crate::operators::use_step(tx, name, step))
+    }
+
+    fn start_operator_session(&self, s: &OperatorSession, expired_before: Unix) -> Result<()> {
+        self.sql_write(|tx| crate::operators::start_session(tx, s, expired_before))
+    }
+
+    fn operator_session(&self, token_hash: &str) -> Result<Option<OperatorSession>> {
+        self.read(|c| crate::operators::session(c, token_hash))
+    }
+
+    fn touch_operator_session(&self, token_hash: &str, now: Unix) -> Result<()> {
+        self.sql_write_relaxed(|tx| crate::operators::touch(tx, token_hash, now))
+    }
+
+    fn end_operator_session(&self, token_hash: &str) -> Result<()> {
+        self.sql_write(|tx| crate::operators::end(tx, token_hash))
     }
 }
 

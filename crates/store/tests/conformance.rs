@@ -36,6 +36,7 @@ conformance![
     mailbox_changes_and_deletion,
     settings_are_per_mailbox,
     web_sessions_start_touch_expire_and_end,
+    operators_sessions_and_totp_steps,
     routes_and_provider_index,
     watchers_wake_after_a_change_to_their_mailbox,
     folders_create_rename_delete_and_subscribe,

@@ -5,6 +5,7 @@
 //! cannot reach another mailbox. Sending goes through the same access point as SMTP
 //! submission (`services::access::submit`).
 
+mod admin;
 mod compose;
 mod export;
 mod i18n;
@@ -29,6 +30,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use admin::{serve_admin, AdminConfig};
 pub use i18n::Lang;
 
 /// How the webmail listens.
@@ -177,12 +179,18 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
     let timeout = cfg.header_read_timeout;
     match cfg.tls {
         Some(acceptor) => {
-            let tls = tls::TlsListener::new(listener, acceptor, cfg.connections);
-            tokio::spawn(serve_connections(tls, app, timeout, true));
+            let tls = tls::TlsListener::new(listener, acceptor, cfg.connections, tls::LISTENER);
+            tokio::spawn(serve_connections(tls, app, timeout, true, tls::LISTENER));
         }
         None => {
             let listener = tls::PlainListener::new(listener, cfg.connections);
-            tokio::spawn(serve_connections(listener, app, timeout, false));
+            tokio::spawn(serve_connections(
+                listener,
+                app,
+                timeout,
+                false,
+                tls::LISTENER,
+            ));
         }
     }
     Ok(())
@@ -198,6 +206,7 @@ async fn serve_connections<L>(
     app: Router,
     header_read_timeout: Duration,
     tls: bool,
+    name: &'static str,
 ) where
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
@@ -207,7 +216,7 @@ async fn serve_connections<L>(
         let app = app.clone();
         let span = tracing::info_span!(
             "conn",
-            listener = crate::tls::LISTENER,
+            listener = name,
             %peer,
             tls,
             login = tracing::field::Empty

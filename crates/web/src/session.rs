@@ -193,7 +193,7 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
     next.run(Request::from_parts(parts, body)).await
 }
 
-fn same_origin(parts: &Parts) -> bool {
+pub(crate) fn same_origin(parts: &Parts) -> bool {
     let host = parts
         .headers
         .get(header::HOST)

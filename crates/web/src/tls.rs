@@ -73,10 +73,12 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
+    /// `name`: the listener's `[listen]` key, for the connection caps and the logs.
     pub fn new(
         tcp: TcpListener,
         acceptor: Arc<SslAcceptor>,
         connections: Arc<Connections>,
+        name: &'static str,
     ) -> Self {
         let local = tcp
             .local_addr()
@@ -89,10 +91,10 @@ impl TlsListener {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let slot = match connections.admit(LISTENER, Some(peer.ip())) {
+                let slot = match connections.admit(name, Some(peer.ip())) {
                     Ok(slot) => slot,
                     Err(why) => {
-                        tracing::warn!(listener = LISTENER, %peer, %why, "connection refused");
+                        tracing::warn!(listener = name, %peer, %why, "connection refused");
                         continue;
                     }
                 };

@@ -371,3 +371,120 @@ pub fn plans_profiles_and_reminders(s: &dyn Store) {
         .write(|tx| tx.note_reminder(alice, "auto-3", "sistema", 32))
         .expect("note_reminder"));
 }
+
+/// Operators: unique names (case-insensitive), a TOTP step used once and only forwards,
+/// sessions that end with a new password, a changed second factor or a disabled account.
+pub fn operators_sessions_and_totp_steps(s: &dyn Store) {
+    use crate::{OperatorSession, OperatorUpdate};
+    s.add_operator("mario", "hash-1", Some(b"sealed"), 10)
+        .expect("add_operator");
+    assert!(is_exists(&s.add_operator("Mario", "hash-2", None, 11)));
+    let m = s.operator("MARIO").expect("operator").expect("mario");
+    assert_eq!(
+        (
+            m.name.as_str(),
+            m.password_hash.as_str(),
+            m.totp_secret.as_deref()
+        ),
+        ("mario", "hash-1", Some(&b"sealed"[..]))
+    );
+    assert!(!m.disabled);
+    s.add_operator("anna", "hash-a", None, 12)
+        .expect("add_operator");
+    let names: Vec<String> = s
+        .operators()
+        .expect("operators")
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, strings(&["anna", "mario"]));
+
+    // A TOTP step is accepted once, and never one older than the last.
+    assert!(s.use_totp_step("mario", 100).expect("step"));
+    assert!(!s.use_totp_step("mario", 100).expect("step"), "replayed");
+    assert!(!s.use_totp_step("mario", 99).expect("step"), "older");
+    assert!(s.use_totp_step("mario", 101).expect("step"));
+
+    let session = |token: &str, now: Unix| OperatorSession {
+        token_hash: token.into(),
+        operator: "mario".into(),
+        csrf: format!("csrf-{token}"),
+        created: now,
+        last_seen: now,
+    };
+    s.start_operator_session(&session("t1", 1_000), 0)
+        .expect("start");
+    let got = s.operator_session("t1").expect("session").expect("t1");
+    assert_eq!(
+        (got.operator.as_str(), got.csrf.as_str()),
+        ("mario", "csrf-t1")
+    );
+    s.touch_operator_session("t1", 1_500).expect("touch");
+    assert_eq!(
+        s.operator_session("t1")
+            .expect("session")
+            .expect("t1")
+            .last_seen,
+        1_500
+    );
+    // Starting a session drops those idle since before the limit.
+    s.start_operator_session(&session("t2", 5_000), 2_000)
+        .expect("start");
+    assert!(s.operator_session("t1").expect("session").is_none());
+    s.end_operator_session("t2").expect("end");
+    assert!(s.operator_session("t2").expect("session").is_none());
+
+    // Each of these ends the operator's sessions; the other fields stay.
+    for update in [
+        OperatorUpdate {
+            password_hash: Some("hash-3"),
+            ..Default::default()
+        },
+        OperatorUpdate {
+            totp_secret: Some(None),
+            ..Default::default()
+        },
+        OperatorUpdate {
+            disabled: Some(true),
+            ..Default::default()
+        },
+    ] {
+        s.update_operator(
+            "mario",
+            &OperatorUpdate {
+                disabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .expect("enable");
+        s.start_operator_session(&session("t3", 6_000), 0)
+            .expect("start");
+        assert!(s.operator_session("t3").expect("session").is_some());
+        s.update_operator("mario", &update).expect("update");
+        assert!(
+            s.operator_session("t3").expect("session").is_none(),
+            "{update:?} ends the sessions"
+        );
+    }
+    let m = s.operator("mario").expect("operator").expect("mario");
+    assert_eq!(m.password_hash, "hash-3");
+    assert!(m.totp_secret.is_none() && m.disabled);
+    assert_eq!(
+        m.totp_last_step, 0,
+        "a new second factor starts its steps again"
+    );
+    // A disabled operator cannot start a session; an unknown one cannot be updated.
+    assert!(is_not_found(
+        &s.start_operator_session(&session("t4", 7_000), 0)
+    ));
+    assert!(is_not_found(&s.update_operator(
+        "nessuno",
+        &OperatorUpdate {
+            disabled: Some(true),
+            ..Default::default()
+        }
+    )));
+    // Anna was never touched.
+    let a = s.operator("anna").expect("operator").expect("anna");
+    assert!(!a.disabled && a.password_hash == "hash-a");
+}
