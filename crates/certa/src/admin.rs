@@ -284,7 +284,10 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
                 &actor(),
                 crate::now(),
             )?;
-            println!("dominio {domain}: decertificazione {}", state.as_str());
+            println!(
+                "dominio {domain}: decertificazione {}",
+                services::takeover::decertification_caption(state)
+            );
         }
         DomainCommand::Remind { domain } => {
             let now = crate::now();
@@ -293,6 +296,7 @@ pub fn domain(data: &Path, cmd: &DomainCommand) -> anyhow::Result<()> {
             let sent = services::onboarding::remind(
                 &*store,
                 &provider,
+                &cfg.public_url(),
                 domain,
                 &format!("manual-{now}"),
                 &actor(),
@@ -462,8 +466,13 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
                     cfg.provider.domain.clone(),
                 );
                 let domain = store.domain(pec::build::domain_of(mailbox))?;
-                let (subject, body) =
-                    services::onboarding::welcome_message(&provider, mailbox, pw, domain.as_ref());
+                let (subject, body) = services::onboarding::welcome_message(
+                    &provider,
+                    &cfg.public_url(),
+                    mailbox,
+                    pw,
+                    domain.as_ref(),
+                );
                 services::onboarding::queue_plain_mail(
                     store.as_ref(),
                     &provider,
@@ -527,6 +536,7 @@ pub fn mailbox(data: &Path, cmd: &MailboxCommand) -> anyhow::Result<()> {
             let report = match services::onboarding::import(
                 &*store,
                 &provider,
+                &cfg.public_url(),
                 &rows,
                 &actor(),
                 crate::now(),

@@ -80,6 +80,9 @@ pub struct MigrationSection {
     pub dns_ttl: u32,
     /// The SPF `include:` that authorises us (default `_spf.` and the provider's domain).
     pub spf_include: Option<String>,
+    /// The webmail's address as people reach it, for welcome and reminder mails (default:
+    /// from `[listen] http`).
+    pub public_url: Option<String>,
     /// Messages and bytes per fetch and per transaction.
     pub batch_messages: usize,
     pub batch_bytes: usize,
@@ -115,6 +118,7 @@ impl Default for MigrationSection {
             reminders: vec![7, 3, 1],
             dns_ttl: 300,
             spf_include: None,
+            public_url: None,
             batch_messages: 256,
             batch_bytes: 8 << 20,
             domain: Vec::new(),
@@ -596,6 +600,27 @@ pub struct Security {
 }
 
 impl Config {
+    /// The copies' and takeovers' settings (`[migration]`), with the key sealing the old
+    /// passwords and the webmail's public address.
+    pub fn migration_settings(&self, data: &Path) -> anyhow::Result<services::migration::Settings> {
+        let mut s = self.migration.settings(data)?;
+        s.public_url = self.public_url();
+        Ok(s)
+    }
+
+    /// The webmail's public address, ending in `/`.
+    pub fn public_url(&self) -> String {
+        let url = self
+            .migration
+            .public_url
+            .clone()
+            .unwrap_or_else(|| self.listen.webmail_url());
+        if url.ends_with('/') {
+            url
+        } else {
+            format!("{url}/")
+        }
+    }
     /// What a domain taken over must have in its DNS once it is ours (the switch-over
     /// checklist): MX at our hostname, one SPF record authorising us, the MX TTL lowered.
     pub fn dns_expectation(&self) -> services::takeover::DnsExpectation {

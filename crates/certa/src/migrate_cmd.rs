@@ -81,7 +81,7 @@ pub fn run(data: &Path, cmd: &MigrateCommand) -> anyhow::Result<ExitCode> {
             into,
             all_folders,
         } => {
-            let settings = cfg.migration.settings(data)?;
+            let settings = cfg.migration_settings(data)?;
             let server = match server {
                 Some(s) => Some(
                     Server::parse(s).with_context(|| format!("--server {s:?} non è host:porta"))?,

@@ -81,7 +81,7 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
             .context("the SRS secret (srs.key)")?,
         index_cache: Default::default(),
         metrics,
-        migration: cfg.migration.settings(data)?,
+        migration: cfg.migration_settings(data)?,
     })
 }
 

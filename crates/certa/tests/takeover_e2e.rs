@@ -651,7 +651,7 @@ fn the_switch_over_checklist_reads_the_dns_record_by_record() {
     let good = check("pec.giusto.test");
     assert_eq!(states(&good), ["ok", "ok", "ok", "ok", "ok"], "{good:?}");
     assert!(
-        good[1].2.contains("confirmed (PEC del gestore)"),
+        good[1].2.contains("confermata (PEC del gestore)"),
         "{good:?}"
     );
     let bad = check("pec.sbagliato.test");
@@ -765,4 +765,276 @@ fn the_operator_suspends_resumes_and_resets_a_box() {
     ] {
         assert!(log.contains(event), "{event}: {log}");
     }
+}
+
+/// Runs `console_takeover.py` (headless Chromium) for one phase; its output.
+fn console_script(params: &Path, phase: &str) -> String {
+    testkit::require(&["chromium", "chromedriver"]);
+    testkit::require_python(&["selenium"]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/console_takeover.py"
+    );
+    let out = testkit::tool("python3")
+        .arg(script)
+        .arg(params)
+        .arg(phase)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "OK"),
+        "console_takeover.py {phase}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The value after `label` on its line of `text`.
+fn field_after<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{label} not in {text}"))
+}
+
+/// Issue 16's acceptance: a whole domain of 20 boxes taken over from Dovecot. CSV import →
+/// 20 welcome mails → 8 boxes start their copy from the webmail and 7 from the public start
+/// page → the operator's console (Chromium, password + TOTP) shows 15 started and 5 not,
+/// reminds exactly those 5, records the decertification and activates the domain → the
+/// boxes work here: a start-page box logs in with its new password (not the welcome one),
+/// sends PEC to a box that copied from the webmail, which receives it; every old password
+/// is erased; each operator action is in `certa log search` under the operator's name.
+#[test]
+fn a_whole_domain_of_20_boxes_switches_over_through_the_console() {
+    const DOMAIN: &str = "pec.comune.test";
+    const BOXES: usize = 20;
+    let old = OldProvider::start_with_users(DOMAIN, BOXES);
+    old.fill(DOMAIN, BOXES, 3);
+    let mut node = Node::new("pec.certa.test", None);
+    let sink = tempfile::tempdir().expect("tempdir");
+    let (_sink, port) = ordinary_mail_server(sink.path());
+    certa_ok(
+        node.data(),
+        &["route", "add", "esempio.org", &format!("127.0.0.1:{port}")],
+    );
+    certa_ok(node.data(), &["plan", "add", "base", "--quota", "1GB"]);
+    certa_ok(
+        node.data(),
+        &["plan", "add", "scuole", "--quota", "6GB", "--archive"],
+    );
+    // Ten days ahead: no automatic reminder is due yet (7, 3 and 1 days before).
+    let switch = rome(unix_now() + 10 * 86_400);
+    certa_ok(
+        node.data(),
+        &[
+            "domain",
+            "add",
+            DOMAIN,
+            "--migrating",
+            "--switch",
+            &switch,
+            "--old-provider",
+            "Vecchio Gestore",
+            "--old-server",
+            &old.server(),
+            "--old-ca",
+            path(&old.ca()),
+        ],
+    );
+    let address = |i: usize| format!("casella{i:02}@{DOMAIN}");
+    let recovery = |i: usize| format!("titolare{i:02}@esempio.org");
+    let work = tempfile::tempdir().expect("tempdir");
+    let csv = work.path().join("caselle.csv");
+    let mut text = String::from("indirizzo;nome;email_recupero;piano\n");
+    for i in 1..=BOXES {
+        let plan = if i % 2 == 0 { "scuole" } else { "base" };
+        text.push_str(&format!(
+            "{};Scuola {i:02};{};{plan}\n",
+            address(i),
+            recovery(i)
+        ));
+    }
+    std::fs::write(&csv, text).expect("write");
+    let out = certa_ok(node.data(), &["mailbox", "import", path(&csv)]);
+    assert!(out.contains("20 create, 0 invariate, 0 diverse"), "{out}");
+    let again = certa_ok(node.data(), &["mailbox", "import", path(&csv)]);
+    assert!(
+        again.contains("0 create, 20 invariate, 0 diverse"),
+        "{again}"
+    );
+    // The operator, with a second factor.
+    let created = certa_ok(node.data(), &["operator", "add", "mario", "--totp"]);
+    let operator_password = field_after(&created, "password:").to_string();
+    let uri = field_after(&created, "totp:");
+    let secret = uri
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("secret="))
+        .expect("secret in the otpauth URI")
+        .to_string();
+    assert!(
+        uri.starts_with("otpauth://totp/") && uri.contains(":mario?"),
+        "{uri}"
+    );
+    let admin_port = free_port_base();
+    node.edit_config(|c| {
+        c.replacen(
+            "[listen]\n",
+            &format!("[listen]\nadmin = \"127.0.0.1:{admin_port}\"\n"),
+            1,
+        )
+    });
+    node.start();
+
+    // Exactly one welcome mail per box, to its recovery address, with its password.
+    let mails = wait_received(sink.path(), BOXES);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(received(sink.path()).len(), BOXES, "the re-run sent none");
+    let welcome_password = |i: usize| {
+        let mail = mails
+            .iter()
+            .find(|m| m.contains(&format!("To: {}", recovery(i))))
+            .unwrap_or_else(|| panic!("no welcome for {}", recovery(i)));
+        assert!(
+            mail.contains(&address(i)) && mail.contains("attivazione"),
+            "{mail}"
+        );
+        field_after(mail, "Password provvisoria:").to_string()
+    };
+    let new_password = |i: usize| format!("Dopo#Cambio{i:02}z");
+    // Boxes 1–8 copy from the webmail, 9–15 from the start page, 16–20 do nothing.
+    let webmail_boxes: Vec<Value> = (1..=8)
+        .map(|i| {
+            serde_json::json!([
+                address(i),
+                welcome_password(i),
+                new_password(i),
+                box_password(i)
+            ])
+        })
+        .collect();
+    let start_boxes: Vec<Value> = (9..=15)
+        .map(|i| serde_json::json!([address(i), box_password(i), new_password(i)]))
+        .collect();
+    let not_started: Vec<String> = (16..=BOXES).map(address).collect();
+    let out_dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-takeover");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).expect("out dir");
+    let params = out_dir.join("params.json");
+    std::fs::write(
+        &params,
+        serde_json::json!({
+            "webmail": node.web_url(),
+            "console": format!("https://127.0.0.1:{admin_port}"),
+            "domain": DOMAIN,
+            "operator": "mario",
+            "password": operator_password,
+            "totp_secret": secret,
+            "out": out_dir,
+            "webmail_boxes": webmail_boxes,
+            "start_boxes": start_boxes,
+            "not_started": not_started,
+            "started": 15,
+        })
+        .to_string(),
+    )
+    .expect("params");
+    console_script(&params, "copy");
+    for i in 1..=15 {
+        let s = wait_state(&node, &address(i), "copied");
+        assert_eq!(s["copied_messages"].as_u64(), Some(3), "{s}");
+    }
+    // Before the switch the start page's password opens nothing yet.
+    assert!(!imap_login(&node, &address(9), &new_password(9)));
+
+    console_script(&params, "console");
+
+    // Exactly the five not started were reminded, once each.
+    let mails = received(sink.path());
+    let reminders: Vec<&String> = mails.iter().filter(|m| m.contains("Promemoria")).collect();
+    assert_eq!(reminders.len(), 5, "{reminders:?}");
+    for i in 16..=BOXES {
+        assert!(
+            reminders
+                .iter()
+                .any(|m| m.contains(&format!("To: {}", recovery(i)))),
+            "{} reminded",
+            recovery(i)
+        );
+    }
+    // The domain is active; every copy ran its last sync and forgot the old password.
+    assert!(domain_line(&node, DOMAIN).contains("\tattivo\t"));
+    for i in 1..=15 {
+        wait_state(&node, &address(i), "finished");
+    }
+    let store = node.store();
+    for i in 1..=15 {
+        let m = store.mailbox(&address(i)).expect("mailbox").expect("box");
+        let job = store.migration_job(m.id).expect("job").expect("job");
+        assert_eq!(
+            job.secret,
+            None,
+            "{}: the old password is erased",
+            address(i)
+        );
+    }
+    drop(store);
+    // The start page's password is the box's now; the welcome one is not.
+    assert!(imap_login(&node, &address(9), &new_password(9)));
+    assert!(!imap_login(&node, &address(9), &welcome_password(9)));
+    // A start-page box sends PEC to a box that copied from the webmail, which receives it.
+    let message = format!(
+        "From: {}\r\nTo: {}\r\nSubject: primo messaggio dopo il passaggio\r\n\r\nprova\r\n",
+        address(9),
+        address(1)
+    );
+    let sent = python_submit_as(
+        node.submissions_port(),
+        &node.ca(),
+        (&address(9), &new_password(9)),
+        &address(9),
+        &[&address(1)],
+        message.as_bytes(),
+    );
+    assert_eq!(sent, "OK", "{sent}");
+    let inbox = node.wait_folder(&address(9), "INBOX", "acceptance and delivery", |m| {
+        count(m, "accettazione") == 1 && count(m, "avvenuta-consegna-completa") == 1
+    });
+    assert_eq!(
+        inbox.iter().filter(|m| m.0.is_none()).count(),
+        3,
+        "the start page's copy went into INBOX"
+    );
+    let theirs = node.wait_folder(&address(1), "INBOX", "the PEC", |m| {
+        count(m, "busta-trasporto") == 1
+    });
+    assert_eq!(theirs.len(), 1, "{:?}", theirs.len());
+    assert_eq!(
+        node.folder(&address(1), &address(1)).len(),
+        3,
+        "the webmail's copy went into the folder named after the old address"
+    );
+
+    // Each console action under the operator's name, the import under the CLI's.
+    let log = certa_ok(
+        node.data(),
+        &["log", "search", "--sender", "operatore:mario"],
+    );
+    for event in [
+        "operatore-accesso",
+        "promemoria-copia",
+        "decertificazione",
+        "piano-creato",
+        "casella-sospesa",
+        "casella-riattivata",
+        "passaggio-dominio",
+    ] {
+        assert!(log.contains(event), "{event}: {log}");
+    }
+    assert_eq!(log.matches("promemoria-copia").count(), 5, "{log}");
+    let created = certa_ok(node.data(), &["log", "search", "--event", "casella-creata"]);
+    assert_eq!(created.lines().count(), BOXES, "{created}");
+    assert!(created.lines().all(|l| l.contains("cli:")), "{created}");
+    assert!(!log.contains(&operator_password));
+    assert!(certa_ok(node.data(), &["log", "verify"]).contains("registro integro"));
 }

@@ -150,6 +150,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<ImportRow>, Vec<String>> {
 pub fn import(
     store: &dyn Store,
     provider: &ProviderIdentity,
+    webmail: &str,
     rows: &[ImportRow],
     actor: &str,
     now: i64,
@@ -242,7 +243,7 @@ pub fn import(
                 store.set_password(&m.address, &hash, true)?;
                 welcome_and_mark(
                     store,
-                    provider,
+                    (provider, webmail),
                     (&m.address, actor),
                     r,
                     plan.as_deref(),
@@ -267,7 +268,7 @@ pub fn import(
                 )?;
                 welcome_and_mark(
                     store,
-                    provider,
+                    (provider, webmail),
                     (&created.address, actor),
                     r,
                     plan.as_deref(),
@@ -285,7 +286,7 @@ pub fn import(
 /// transaction; then the box's profile.
 fn welcome_and_mark(
     store: &dyn Store,
-    provider: &ProviderIdentity,
+    (provider, webmail): (&ProviderIdentity, &str),
     (address, actor): (&str, &str),
     r: &ImportRow,
     plan: Option<&str>,
@@ -293,7 +294,7 @@ fn welcome_and_mark(
     now: i64,
 ) -> Result<(), ImportError> {
     let domain = store.domain(pec::build::domain_of(address))?;
-    let (subject, body) = welcome_message(provider, address, password, domain.as_ref());
+    let (subject, body) = welcome_message(provider, webmail, address, password, domain.as_ref());
     let bytes = plain_mail(provider, &r.recovery_email, &subject, &body, now);
     let blob = store.put_blob(&bytes)?;
     let from = provider.service_address();
@@ -336,6 +337,7 @@ fn on(t: Option<i64>) -> (String, String) {
 /// in migration, when it takes over and how to copy the old box. (subject, body)
 pub fn welcome_message(
     provider: &ProviderIdentity,
+    webmail: &str,
     address: &str,
     password: &str,
     domain: Option<&Domain>,
@@ -350,16 +352,19 @@ pub fn welcome_message(
                  elettronica certificata {address}, che il {day} alle {hour} prenderà il posto \
                  di quella attuale presso {old}.\r\n\r\nNome utente: {address}\r\nPassword \
                  provvisoria: {password}\r\n\r\nPer copiare nella nuova casella i messaggi di \
-                 quella attuale acceda alla webmail, cambi la password al primo accesso e segua \
-                 l'avviso «clicca qui».\r\n\r\nFino al passaggio continui a usare la casella \
-                 attuale per inviare e ricevere PEC e non ne modifichi la password.\r\n\r\n{name}\r\n",
+                 quella attuale:\r\n- acceda alla webmail {webmail}, cambi la password al primo \
+                 accesso e segua l'avviso «clicca qui»;\r\n- oppure apra la pagina \
+                 {webmail}attivazione, inserisca l'indirizzo della casella e la password attuale \
+                 e scelga la password da usare dopo il passaggio.\r\n\r\nFino al passaggio \
+                 continui a usare la casella attuale per inviare e ricevere PEC e non ne modifichi \
+                 la password.\r\n\r\n{name}\r\n",
                 name = provider.name
             )
         }
         None => format!(
             "Gentile utente,\r\n\r\nè stata attivata la casella di posta elettronica certificata \
              {address}.\r\n\r\nPassword provvisoria: {password}\r\n\r\nAl primo accesso alla \
-             webmail le verrà chiesto di cambiarla.\r\n\r\n{}\r\n",
+             webmail {webmail} le verrà chiesto di cambiarla.\r\n\r\n{}\r\n",
             provider.name
         ),
     };
@@ -369,6 +374,7 @@ pub fn welcome_message(
 /// The reminder to a holder who has not started the copy before the switch-over.
 pub fn reminder_message(
     provider: &ProviderIdentity,
+    webmail: &str,
     address: &str,
     domain: &Domain,
 ) -> (String, String) {
@@ -378,8 +384,9 @@ pub fn reminder_message(
         format!(
             "Gentile utente,\r\n\r\nil {day} alle {hour} la casella {address} passerà a {name}, \
              ma la copia dei messaggi dalla casella attuale non è ancora stata avviata. La avvii \
-             dalla webmail, con le credenziali del messaggio di benvenuto, seguendo l'avviso \
-             «clicca qui».\r\n\r\nSenza la copia, i messaggi ricevuti finora resteranno solo \
+             dalla pagina {webmail}attivazione (indirizzo della casella e password attuale) \
+             oppure dalla webmail {webmail}, con le credenziali del messaggio di benvenuto, \
+             seguendo l'avviso «clicca qui».\r\n\r\nSenza la copia, i messaggi ricevuti finora resteranno solo \
              presso il gestore attuale.\r\n\r\n{name}\r\n",
             name = provider.name
         ),
@@ -423,6 +430,7 @@ fn plain_mail(
 pub fn remind(
     store: &dyn Store,
     provider: &ProviderIdentity,
+    webmail: &str,
     domain: &str,
     kind: &str,
     actor: &str,
@@ -446,7 +454,7 @@ pub fn remind(
         let Some(to) = m.recovery_email.clone().filter(|_| !started) else {
             continue;
         };
-        let (subject, body) = reminder_message(provider, &m.address, &d);
+        let (subject, body) = reminder_message(provider, webmail, &m.address, &d);
         let bytes = plain_mail(provider, &to, &subject, &body, now);
         let blob = store.put_blob(&bytes)?;
         let from = provider.service_address();

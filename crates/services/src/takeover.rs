@@ -53,6 +53,7 @@ pub fn remind_due(p: &Provider) -> Result<usize, StoreError> {
             let reminded = crate::onboarding::remind(
                 &*p.store,
                 &p.identity,
+                &p.migration.public_url,
                 &d.name,
                 &format!("auto-{days}"),
                 "sistema",
@@ -293,8 +294,11 @@ pub fn checklist(
         item: "decertificazione presso il vecchio gestore".into(),
         expected: "confermata prima del passaggio".into(),
         found: match &domain.decertification_note {
-            Some(note) => format!("{} ({note})", domain.decertification.as_str()),
-            None => domain.decertification.as_str().into(),
+            Some(note) => format!(
+                "{} ({note})",
+                decertification_caption(domain.decertification)
+            ),
+            None => decertification_caption(domain.decertification).into(),
         },
         state: match (domain.decertification, domain.state) {
             (store::Decertification::Confirmed, _) | (_, store::DomainState::Active) => {
@@ -618,6 +622,15 @@ pub fn board_csv(board: &Board) -> String {
     out
 }
 
+/// The decertification's state as operators read it.
+pub fn decertification_caption(d: store::Decertification) -> &'static str {
+    match d {
+        store::Decertification::NotRequested => "non richiesta",
+        store::Decertification::Requested => "richiesta",
+        store::Decertification::Confirmed => "confermata",
+    }
+}
+
 /// Records the old provider's decertification as the operator entered it, in the legal log.
 pub fn set_decertification(
     store: &dyn Store,
@@ -639,7 +652,7 @@ pub fn set_decertification(
         },
         &format!(
             "decertificazione di {domain} presso il vecchio gestore: {}{}",
-            state.as_str(),
+            decertification_caption(state),
             note.map(|n| format!(" ({n})")).unwrap_or_default()
         ),
         now,

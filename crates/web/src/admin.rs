@@ -645,6 +645,7 @@ async fn remind(
         services::onboarding::remind(
             &*p.store,
             &p.identity,
+            &p.migration.public_url,
             &name,
             &format!("manual-{now}"),
             &actor,
@@ -871,16 +872,22 @@ async fn create_box(
     };
     let (p, actor) = (st.p.clone(), op.actor());
     let report = blocking(move || {
-        services::onboarding::import(&*p.store, &p.identity, &[row], &actor, p.now()).map_err(|e| {
-            match e {
-                services::onboarding::ImportError::Rows(rows) => WebError::BadRequest(
-                    rows.iter()
-                        .map(|r| r.trim_start_matches("riga 1: ").to_string())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-                e => WebError::Internal(e.to_string()),
-            }
+        services::onboarding::import(
+            &*p.store,
+            &p.identity,
+            &p.migration.public_url,
+            &[row],
+            &actor,
+            p.now(),
+        )
+        .map_err(|e| match e {
+            services::onboarding::ImportError::Rows(rows) => WebError::BadRequest(
+                rows.iter()
+                    .map(|r| r.trim_start_matches("riga 1: ").to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            e => WebError::Internal(e.to_string()),
         })
     })
     .await?;

@@ -31,7 +31,13 @@ def openssl(*args):
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-def setup(d):
+def box_users(domain, n):
+    """The boxes of a whole domain at the old provider: casella01@DOMAIN… with the
+    password Vecchia$Pass01…"""
+    return [(f"casella{i:02d}@{domain}", f"Vecchia$Pass{i:02d}") for i in range(1, n + 1)]
+
+
+def setup(d, domain=None, n=0):
     os.makedirs(os.path.join(d, "mail"), exist_ok=True)
     ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
     key, csr, cert = (os.path.join(d, n) for n in ("key.pem", "req.csr", "cert.pem"))
@@ -43,7 +49,9 @@ def setup(d):
     open(ext, "w").write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
             "-out", cert, "-days", "30", "-extfile", ext)
-    open(os.path.join(d, "users"), "w").write(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    users = [(USER, PASSWORD)] + (box_users(domain, int(n)) if domain else [])
+    open(os.path.join(d, "users"), "w").write(
+        "".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users))
     mail_user = "dovecot" if os.getuid() == 0 else os.environ.get("USER", "nobody")
     port = free_port()
     pop3 = free_port()
@@ -195,6 +203,19 @@ def append(d, n, tag):
     m.logout()
 
 
+def fill(d, domain, n, per_box):
+    """`per_box` messages into the INBOX of each box of the domain."""
+    port, ca = info(d)
+    for user, password in box_users(domain, int(n)):
+        m = connect("127.0.0.1", port, ca, user, password)
+        for i in range(int(per_box)):
+            msg = (f"From: mittente{i}@esempio.test\r\nTo: {user}\r\n"
+                   f"Subject: messaggio {i} di {user}\r\n\r\ntesto {i}\r\n")
+            typ, _ = m.append("INBOX", "()", date_of(2022, i), msg.encode())
+            assert typ == "OK", typ
+        m.logout()
+
+
 def folders(d):
     """Two more folders, one inside the other (Dovecot's maildir separator is "."), with a
     non-ASCII name in modified UTF-7, and a few messages in each."""
@@ -274,7 +295,9 @@ def uidl(host, port, user, password, ca):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "setup":
-        setup(args[0])
+        setup(*args)
+    elif cmd == "fill":
+        fill(*args)
     elif cmd == "seed":
         seed(args[0], args[1])
     elif cmd == "bulk":

@@ -319,6 +319,18 @@ pub fn python_submit(
     rcpts: &[&str],
     message: &[u8],
 ) -> String {
+    python_submit_as(port, ca, (user, PASSWORD), from, rcpts, message)
+}
+
+/// [`python_submit`] with the login's own password.
+pub fn python_submit_as(
+    port: u16,
+    ca: &Path,
+    (user, password): (&str, &str),
+    from: &str,
+    rcpts: &[&str],
+    message: &[u8],
+) -> String {
     let dir = tempfile::tempdir().unwrap();
     let msg = dir.path().join("msg.eml");
     std::fs::write(&msg, message).unwrap();
@@ -341,7 +353,7 @@ except smtplib.SMTPException as e:
         .arg(port.to_string())
         .arg(ca)
         .arg(user)
-        .arg(PASSWORD)
+        .arg(password)
         .arg(from)
         .arg(&msg);
     cmd.args(rcpts);

@@ -13,6 +13,11 @@ pub const OLD_USER: &str = "vecchio@pec.vecchio.test";
 /// A `$` on purpose: the seed's users had such characters in their old passwords.
 pub const OLD_PASSWORD: &str = "Vecchia$Pass1";
 
+/// The old password of box `i` (from 1) of a domain started with `start_with_users`.
+pub fn box_password(i: usize) -> String {
+    format!("Vecchia$Pass{i:02}")
+}
+
 /// Dovecot as the old provider, stopped when the test ends.
 pub struct OldProvider {
     dir: tempfile::TempDir,
@@ -24,9 +29,21 @@ pub struct OldProvider {
 
 impl OldProvider {
     pub fn start() -> OldProvider {
+        Self::start_with(&[])
+    }
+
+    /// With the boxes of a whole domain besides the usual one: `casella01@DOMAIN` …
+    /// `casellaNN@DOMAIN`, passwords [`box_password`].
+    pub fn start_with_users(domain: &str, n: usize) -> OldProvider {
+        Self::start_with(&[domain, &n.to_string()])
+    }
+
+    fn start_with(users: &[&str]) -> OldProvider {
         testkit::require(&["dovecot", "openssl", "python3"]);
         let dir = tempfile::tempdir().expect("tempdir");
-        let out = tool(&["setup", path(dir.path())]);
+        let mut args = vec!["setup", path(dir.path())];
+        args.extend_from_slice(users);
+        let out = tool(&args);
         let setup: Value = serde_json::from_str(&out).expect("setup JSON");
         let port = setup["imaps"].as_u64().expect("port") as u16;
         let pop3 = setup["pop3s"].as_u64().expect("pop3 port") as u16;
@@ -74,6 +91,17 @@ impl OldProvider {
     pub fn seed(&self) {
         let pec = shared().join("fixtures/pec-real");
         tool(&["seed", self.dir(), path(&pec)]);
+    }
+
+    /// `per_box` messages into the INBOX of each of the domain's `n` boxes.
+    pub fn fill(&self, domain: &str, n: usize, per_box: usize) {
+        tool(&[
+            "fill",
+            self.dir(),
+            domain,
+            &n.to_string(),
+            &per_box.to_string(),
+        ]);
     }
 
     /// The old INBOX.

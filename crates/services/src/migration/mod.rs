@@ -108,6 +108,9 @@ pub struct Settings {
     pub domains: Vec<OldDomain>,
     pub timeouts: imapclient::Timeouts,
     pub key: SecretKey,
+    /// The webmail's public address ("https://…/"), written in welcome and reminder mails
+    /// (with its start page, `attivazione`): never taken from a request's Host.
+    pub public_url: String,
 }
 
 impl Settings {
@@ -125,6 +128,7 @@ impl Settings {
             domains: Vec::new(),
             timeouts: imapclient::Timeouts::default(),
             key,
+            public_url: String::new(),
         }
     }
 
