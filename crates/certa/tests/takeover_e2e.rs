@@ -1036,5 +1036,19 @@ fn a_whole_domain_of_20_boxes_switches_over_through_the_console() {
     assert_eq!(created.lines().count(), BOXES, "{created}");
     assert!(created.lines().all(|l| l.contains("cli:")), "{created}");
     assert!(!log.contains(&operator_password));
+    // Operators are managed from the command line, which is logged too.
+    let list = certa_ok(node.data(), &["operator", "list"]);
+    assert!(list.contains("mario\ttotp\tattivo"), "{list}");
+    certa_ok(node.data(), &["operator", "disable", "mario"]);
+    let list = certa_ok(node.data(), &["operator", "list"]);
+    assert!(list.contains("mario\ttotp\tdisabilitato"), "{list}");
+    let changed = certa_ok(
+        node.data(),
+        &["log", "search", "--msgid", "operatore:mario"],
+    );
+    assert!(
+        changed.contains("operatore-creato") && changed.contains("operatore-modificato"),
+        "{changed}"
+    );
     assert!(certa_ok(node.data(), &["log", "verify"]).contains("registro integro"));
 }
