@@ -9,6 +9,7 @@
 //! legal log. Every action is one call into `services` with the actor `operatore:NAME`,
 //! which writes its legal-log record. No script: forms and links only.
 
+use crate::session::{cookie_token, random_token, token_hash};
 use crate::{page, serve_connections, tls, Peer, WebError};
 use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
@@ -132,38 +133,11 @@ fn store_error(e: StoreError) -> WebError {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn random_token() -> Result<String, WebError> {
-    let mut b = [0u8; 32];
-    openssl::rand::rand_bytes(&mut b)
-        .map_err(|e| WebError::Internal(format!("generatore casuale: {e}")))?;
-    Ok(hex(&b))
-}
-
-fn token_hash(token: &str) -> String {
-    hex(&openssl::sha::sha256(token.as_bytes()))
-}
-
-fn cookie_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
-}
-
 async fn request_session(st: &AdminState, parts: &Parts) -> Option<OperatorSession> {
     if let Some(s) = parts.extensions.get::<OperatorSession>() {
         return Some(s.clone());
     }
-    let hash = token_hash(&cookie_token(parts)?);
+    let hash = token_hash(&cookie_token(parts, COOKIE)?);
     let (p, limits) = (st.p.clone(), st.limits);
     blocking(move || operators::session(&*p.store, &hash, limits, p.now()).map_err(store_error))
         .await
@@ -200,17 +174,8 @@ async fn csrf_guard(State(st): State<AdminState>, req: Request, next: Next) -> R
     let (mut parts, body) = req.into_parts();
     let mut ok = crate::session::same_origin(&parts);
     if ok && parts.uri.path() != "/accesso" {
-        let given = parts.uri.query().and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "csrf")
-                .map(|(_, v)| v.to_string())
-        });
-        ok = match (given, request_session(&st, &parts).await) {
-            (Some(g), Some(s))
-                if g.len() == s.csrf.len()
-                    && openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes()) =>
-            {
+        ok = match request_session(&st, &parts).await {
+            Some(s) if crate::session::csrf_matches(&parts, &s.csrf) => {
                 parts.extensions.insert(s);
                 true
             }

@@ -58,7 +58,7 @@ impl WebSession {
 }
 
 /// 256 random bits; a failing random generator is an error, never a guessable token.
-fn random_token() -> Result<String, WebError> {
+pub(crate) fn random_token() -> Result<String, WebError> {
     let mut b = [0u8; 32];
     openssl::rand::rand_bytes(&mut b)
         .map_err(|e| WebError::Internal(format!("generatore casuale: {e}")))?;
@@ -69,7 +69,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex(&openssl::sha::sha256(token.as_bytes()))
 }
 
@@ -117,7 +117,7 @@ impl WebSession {
     }
 }
 
-fn cookie_token(parts: &Parts, name: &str) -> Option<String> {
+pub(crate) fn cookie_token(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -162,19 +162,9 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
     ) {
         same_origin(&parts)
     } else {
-        let given = parts.uri.query().and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "csrf")
-                .map(|(_, v)| v.to_string())
-        });
         let session = request_session(&st, &parts).await;
-        match (given, session) {
-            // Lengths first: `memcmp::eq` panics when they differ.
-            (Some(g), Some(s))
-                if g.len() == s.csrf.len()
-                    && openssl::memcmp::eq(g.as_bytes(), s.csrf.as_bytes()) =>
-            {
+        match session {
+            Some(s) if csrf_matches(&parts, &s.csrf) => {
                 // The handler's `Authed` takes it from here: one lookup per request.
                 parts.extensions.insert(s);
                 true
@@ -191,6 +181,20 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
             .into_response();
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Whether the request's `?csrf=` is `expected`, compared in constant time.
+pub(crate) fn csrf_matches(parts: &Parts, expected: &str) -> bool {
+    let given = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "csrf")
+            .map(|(_, v)| v)
+    });
+    // Lengths first: `memcmp::eq` panics when they differ.
+    given.is_some_and(|g| {
+        g.len() == expected.len() && openssl::memcmp::eq(g.as_bytes(), expected.as_bytes())
+    })
 }
 
 pub(crate) fn same_origin(parts: &Parts) -> bool {
