@@ -182,7 +182,18 @@ impl Provider {
 
     /// Our own entry, as the index lists us.
     pub fn own_entry(&self) -> ProviderEntry {
-        let domains = self.store.domains().unwrap_or_default();
+        self.entry_including(&[])
+    }
+
+    /// Our entry with domains still in migration added (`including`, names as the store
+    /// has them): what the index authority is sent before a switch-over.
+    pub fn entry_including(&self, including: &[String]) -> ProviderEntry {
+        let mut domains = self.store.domains().unwrap_or_default();
+        for d in including {
+            if !domains.iter().any(|x| x.eq_ignore_ascii_case(d)) {
+                domains.push(d.clone());
+            }
+        }
         ProviderEntry::for_certificate(
             self.signer.certificate(),
             &self.identity.name,

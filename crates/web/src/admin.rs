@@ -82,6 +82,7 @@ fn router(state: AdminState) -> Router {
         .route("/domini", get(domains))
         .route("/domini/{domain}", get(domain))
         .route("/domini/{domain}/caselle.csv", get(board_csv))
+        .route("/domini/{domain}/indice.ldif", get(index_entry))
         .route("/domini/{domain}/promemoria", post(remind))
         .route("/domini/{domain}/decertificazione", post(decertification))
         .route("/domini/{domain}/attiva", get(confirm_switch).post(switch))
@@ -594,6 +595,33 @@ async fn board_csv(
             ),
         ],
         csv,
+    )
+        .into_response())
+}
+
+/// Our index entry with the domain, for the index authority before the switch-over.
+async fn index_entry(
+    State(st): State<AdminState>,
+    _op: Operator,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
+    let d = find_domain(&st, &name).await?;
+    let (p, domain) = (st.p.clone(), d.name.clone());
+    let ldif = blocking(move || Ok(p.entry_including(&[domain]).to_ldif())).await?;
+    let disposition = format!("attachment; filename=\"voce-indice-{}.ldif\"", d.name);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                header::HeaderValue::from_str(&disposition)
+                    .map_err(|e| WebError::Internal(e.to_string()))?,
+            ),
+        ],
+        ldif,
     )
         .into_response())
 }

@@ -16,6 +16,7 @@ PARAMS: {"webmail", "console", "domain", "operator", "password", "totp_secret", 
          "not_started": [address], "started": N}
 """
 import base64, csv, re, hashlib, hmac, io, json, os, ssl, struct, sys, time, urllib.error, urllib.request
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from webmail_driver import Browser
@@ -27,6 +28,21 @@ out = params["out"]
 
 def step(msg):
     print("--", msg, flush=True)
+
+
+def eventually(read, ok, timeout=10):
+    """`read()` until `ok` holds of it: after a click the URL may change before the new
+    page replaced the old one's elements (stale, or still the old rows)."""
+    end = time.time() + timeout
+    while True:
+        try:
+            value = read()
+            if ok(value):
+                return value
+        except StaleElementReferenceException:
+            value = "(stale)"
+        assert time.time() < end, value
+        time.sleep(0.1)
 
 
 def totp(secret_b32, at=None):
@@ -156,9 +172,9 @@ def console_phase():
         assert len(board_addresses()) == 20
         find("#filter-not-started").click()
         wait_url("?filtro=non-avviate")
-        assert board_addresses() == sorted(params["not_started"]), board_addresses()
-        states = {r.text for r in d.find_elements(By.CSS_SELECTOR, "#board td.progress")}
-        assert states == {"Non avviata"}, states
+        eventually(board_addresses, lambda a: a == sorted(params["not_started"]))
+        eventually(lambda: {r.text for r in d.find_elements(By.CSS_SELECTOR, "#board td.progress")},
+                   lambda states: states == {"Non avviata"})
         status, body = fetch(find("#csv").get_attribute("href").replace(b.url, ""))
         assert status == 200, status
         rows = list(csv.reader(io.StringIO(body), delimiter=";"))
@@ -166,10 +182,12 @@ def console_phase():
         assert sorted(r[0] for r in rows[1:]) == sorted(params["not_started"]), rows
         find("#filter-started").click()
         wait_url("?filtro=avviate")
-        started = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#board td.progress")]
-        assert len(started) == params["started"], started
-        assert all(s.startswith(("Copiato", "Copia in corso", "In preparazione")) for s in started), started
+        eventually(lambda: [r.text for r in d.find_elements(By.CSS_SELECTOR, "#board td.progress")],
+                   lambda started: len(started) == params["started"] and all(
+                       s.startswith(("Copiato", "Copia in corso", "In preparazione")) for s in started))
         d.save_screenshot(os.path.join(out, "console-board.png"))
+        status, entry = fetch(f"/domini/{domain}/indice.ldif")
+        assert status == 200 and f"{domain}" in entry and "dn:" in entry, (status, entry[:500])
 
         step("a POST without the CSRF token, or from another origin, changes nothing")
         status, _ = fetch(f"/domini/{domain}/promemoria", data=b"")
