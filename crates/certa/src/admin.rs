@@ -387,6 +387,9 @@ pub enum PlanCommand {
         /// With the security archive.
         #[arg(long)]
         archive: bool,
+        /// Collaborators per box (multiutenza); default 30.
+        #[arg(long)]
+        collaborators: Option<u32>,
     },
     /// List the plans.
     List,
@@ -399,6 +402,7 @@ pub fn plan(data: &Path, cmd: &PlanCommand) -> anyhow::Result<()> {
             name,
             quota,
             archive,
+            collaborators,
         } => {
             services::onboarding::add_plan(
                 &*store,
@@ -407,6 +411,7 @@ pub fn plan(data: &Path, cmd: &PlanCommand) -> anyhow::Result<()> {
                     name: name.clone(),
                     quota: parse_size(quota)?,
                     archive: *archive,
+                    max_collaborators: collaborators.map(i64::from),
                 },
                 &actor(),
                 crate::now(),
@@ -764,8 +769,15 @@ pub fn log(data: &Path, cmd: &LogCommand) -> anyhow::Result<std::process::ExitCo
                     continue;
                 }
                 let when = pec::PecTime::from_unix_or_epoch(e.time);
+                // Who acted for the sender (a collaborator) comes last, only when there is
+                // one: the columns scripts read before stay as they were.
+                let actor = if e.actor.is_empty() {
+                    String::new()
+                } else {
+                    format!("\t{}", e.actor)
+                };
                 println!(
-                    "{}\t{} {}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{} {}\t{}\t{}\t{}\t{}\t{}{actor}",
                     e.seq,
                     when.giorno(),
                     when.ora(),

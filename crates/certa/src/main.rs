@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod collaborator_cmd;
 mod config;
 mod index_cmd;
 mod logging;
@@ -106,6 +107,11 @@ enum Command {
         #[command(subcommand)]
         command: migrate_cmd::MigrateCommand,
     },
+    /// Collaborators of a box (multiutenza): list, revoke.
+    Collaborator {
+        #[command(subcommand)]
+        command: collaborator_cmd::CollaboratorCommand,
+    },
     /// The operator console's accounts (password, optional TOTP).
     Operator {
         #[command(subcommand)]
@@ -169,6 +175,7 @@ fn main() -> ExitCode {
         Command::Index { command } => ok(index_cmd::run(data, command)),
         Command::Migrate { command } => migrate_cmd::run(data, command),
         Command::Operator { command } => ok(operator_cmd::run(data, command)),
+        Command::Collaborator { command } => ok(collaborator_cmd::run(data, command)),
         Command::Bench { command } => ok(bench::run(command)),
     };
     match result {

@@ -95,6 +95,7 @@ pub fn run(data: &Path, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                         subject: &why,
                         related: &[],
                         provider: &cfg.provider.name,
+                        actor: "",
                     })?;
                 }
                 Ok(removed)

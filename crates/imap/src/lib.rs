@@ -466,7 +466,11 @@ async fn run(mut conn: Conn, session: &mut Session, cfg: &Arc<ImapConfig>) -> st
                 };
                 write(&mut conn, reply.as_bytes()).await?;
             }
-            Outcome::Idle(tag) => Box::pin(idle(&mut conn, session, &tag)).await?,
+            Outcome::Idle(tag) => {
+                if !Box::pin(idle(&mut conn, session, &tag)).await? {
+                    return Ok(());
+                }
+            }
             Outcome::Compress => {
                 // RFC 4978 §3: the client compresses from the byte after the command's
                 // CRLF; what it sent already is the start of its deflate stream.
@@ -523,7 +527,9 @@ async fn pipelined_appends(
 }
 
 /// RFC 2177: updates as they happen until the client says DONE.
-async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Result<()> {
+/// RFC 2177 IDLE: `false` when the connection is to close (autologout, a collaboration that
+/// ended while waiting).
+async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Result<bool> {
     let out = std::mem::take(&mut session.out);
     write(conn, &out).await?;
     write(conn, b"+ in attesa\r\n").await?;
@@ -533,7 +539,7 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
         .map(|who| services::mailbox::watch(&session.p, who))
     {
         Some(Ok(w)) => w,
-        _ => return Ok(()),
+        _ => return Ok(true),
     };
     let mut line = Vec::new();
     let deadline = tokio::time::Instant::now() + AUTOLOGOUT;
@@ -541,7 +547,7 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
         tokio::select! {
             r = net::read_line_limited(conn, &mut line, MAX_LINE) => {
                 if !r? {
-                    return Ok(());
+                    return Ok(false);
                 }
                 let word = String::from_utf8_lossy(&line).trim().to_ascii_uppercase();
                 let reply = if word == "DONE" {
@@ -550,7 +556,7 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
                     format!("{tag} BAD atteso DONE\r\n")
                 };
                 write(conn, reply.as_bytes()).await?;
-                return Ok(());
+                return Ok(true);
             }
             changed = watch.changed() => {
                 if changed.is_err() {
@@ -561,8 +567,18 @@ async fn idle(conn: &mut Conn, session: &mut Session, tag: &str) -> std::io::Res
             _ = tokio::time::sleep(IDLE_POLL) => session.sync(true).await,
             _ = tokio::time::sleep_until(deadline) => {
                 write(conn, b"* BYE inattivo da troppo tempo\r\n").await?;
-                return Ok(());
+                return Ok(false);
             }
+        }
+        // A collaborator's session ends with the collaboration (checked at least every
+        // IDLE_POLL).
+        if !session.collaboration_holds().await {
+            write(
+                conn,
+                format!("* BYE {}\r\n", session::COLLABORATION_ENDED).as_bytes(),
+            )
+            .await?;
+            return Ok(false);
         }
         let out = std::mem::take(&mut session.out);
         if !out.is_empty() {

@@ -168,6 +168,9 @@ pub struct Session {
     auth_failures: u32,
 }
 
+/// What a collaborator whose collaboration ended is told as the connection closes.
+pub const COLLABORATION_ENDED: &str = "collaborazione scaduta o revocata: sessione terminata";
+
 /// Failed logins one connection may make (security review H4: a connection repeating
 /// LOGIN is cut, whatever the throttle allows its address).
 const MAX_AUTH_FAILURES: u32 = 3;
@@ -286,6 +289,10 @@ impl Session {
     pub async fn handle(&mut self, t: Tagged, w: &mut Stream) -> std::io::Result<Outcome> {
         if self.auth_failures >= MAX_AUTH_FAILURES {
             self.untagged("BYE troppi accessi non riusciti: connessione chiusa");
+            return Ok(Outcome::Logout);
+        }
+        if !self.collaboration_holds().await {
+            self.untagged(&format!("BYE {COLLABORATION_ENDED}"));
             return Ok(Outcome::Logout);
         }
         let tag = t.tag.clone();
@@ -574,6 +581,10 @@ impl Session {
             Err(AuthError::Invalid) => Err(no("AUTHENTICATIONFAILED", "credenziali non valide")),
             Err(e @ AuthError::MustChangePassword) => Err(no("EXPIRED", e.to_string())),
             Err(e @ AuthError::Suspended) => Err(no("CONTACTADMIN", e.to_string())),
+            // RFC 5530: the credentials are right, the access is not allowed.
+            Err(e @ (AuthError::SendOnly | AuthError::Ended)) => {
+                Err(no("AUTHORIZATIONFAILED", e.to_string()))
+            }
             Err(e @ AuthError::Unavailable) => Err(no("UNAVAILABLE", e.to_string())),
         }
     }
@@ -721,6 +732,18 @@ impl Session {
             .as_ref()
             .ok_or_else(|| bad("autenticarsi prima"))?;
         mailbox::run(&self.p, who, f).await.map_err(refusal)
+    }
+
+    /// Whether a collaborator's collaboration still holds (revoked, expired or changed, the
+    /// session ends); always for the holder. A store that cannot answer ends nothing.
+    pub async fn collaboration_holds(&self) -> bool {
+        let Some(who) = self.principal.clone().filter(|p| p.delegate.is_some()) else {
+            return true;
+        };
+        let p = self.p.clone();
+        services::blocking(move || services::collaboration::still_valid(&p, &who))
+            .await
+            .is_none_or(|r| r.unwrap_or(true))
     }
 
     /// Whether the principal may change the mailbox.

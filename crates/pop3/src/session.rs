@@ -255,6 +255,18 @@ async fn run(mut conn: Conn, session: &mut Session) -> std::io::Result<()> {
 }
 
 impl Session {
+    /// Whether a collaborator's collaboration still holds; always for the holder. A store
+    /// that cannot answer ends nothing.
+    async fn collaboration_holds(&self) -> bool {
+        let Some(who) = self.principal.clone().filter(|p| p.delegate.is_some()) else {
+            return true;
+        };
+        let p = self.p.clone();
+        services::blocking(move || services::collaboration::still_valid(&p, &who))
+            .await
+            .is_none_or(|r| r.unwrap_or(true))
+    }
+
     /// Whether the principal may change the mailbox (DELE, and RETR marking `\Seen`).
     fn may_modify(&self) -> bool {
         self.principal
@@ -309,6 +321,12 @@ impl Session {
                 return self.auth(mechanism, initial).await;
             }
             cmd => {
+                // A collaborator's session ends with the collaboration: nothing is
+                // committed (no UPDATE state, RFC 1939 §6), the connection closes.
+                if !self.collaboration_holds().await {
+                    self.err("[AUTH] collaborazione scaduta o revocata: sessione terminata");
+                    return Outcome::Quit;
+                }
                 let may_modify = self.may_modify();
                 let State::Transaction(md) = &mut self.state else {
                     self.err("autenticarsi prima di usare questo comando");
@@ -496,9 +514,12 @@ impl Session {
                 }
                 return self.err("[AUTH] credenziali non valide");
             }
-            Err(e @ (AuthError::MustChangePassword | AuthError::Suspended)) => {
-                return self.err(&format!("[AUTH] {e}"))
-            }
+            Err(
+                e @ (AuthError::MustChangePassword
+                | AuthError::Suspended
+                | AuthError::SendOnly
+                | AuthError::Ended),
+            ) => return self.err(&format!("[AUTH] {e}")),
             Err(e @ (AuthError::Throttled | AuthError::Unavailable)) => {
                 return self.err(&format!("[SYS/TEMP] {e}"))
             }

@@ -24,6 +24,13 @@ pub fn submit(
     if let Err(denied) = who.require(Permission::Send) {
         return Submitted::Denied(denied);
     }
+    // A collaborator's login holds only while the collaboration does (revoked since, the
+    // session may still be open).
+    match crate::collaboration::still_valid(p, who) {
+        Ok(true) => {}
+        Ok(false) => return Submitted::Denied(crate::principal::Denied(Permission::Send)),
+        Err(e) => return Submitted::Unavailable(Unavailable::Store(e)),
+    }
     // A box of a domain still moving from its previous provider sends from the switch-over
     // (issue 16); it may log in and copy its old mail meanwhile.
     match p.store.domain(pec::build::domain_of(&who.address)) {
@@ -35,8 +42,14 @@ pub fn submit(
         Ok(_) => {}
         Err(e) => return Submitted::Unavailable(Unavailable::Store(e)),
     }
-    match try_submit(p, &who.address, mail_from, rcpts, message) {
-        Ok(r) => r,
+    let sent_by = who.delegate.as_ref().map(|d| d.username.as_str());
+    match try_submit(p, &who.address, sent_by, mail_from, rcpts, message) {
+        Ok(r) => {
+            if let Submitted::Accepted { identificativo } = &r {
+                crate::collaboration::record(p, who, "invio", identificativo);
+            }
+            r
+        }
         Err(e) => {
             tracing::error!(error = %e, "access point: message not taken (temporary error)");
             Submitted::Unavailable(Unavailable::Store(e))
@@ -44,9 +57,13 @@ pub fn submit(
     }
 }
 
+/// `sent_by`: the collaborator sending from the box (multiutenza): the box stays the
+/// certified sender (RFC 6109 and the law); the legal log's actor and the transaction name
+/// them.
 fn try_submit(
     p: &Provider,
     mailbox: &str,
+    sent_by: Option<&str>,
     mail_from: &str,
     rcpts: &[String],
     message: &[u8],
@@ -169,6 +186,7 @@ fn try_submit(
                     notice_24h: false,
                 })
                 .collect(),
+            sent_by: sent_by.map(str::to_string),
         })?;
         delivery::append(db, mailbox, INBOX, &acceptance, now, false)?;
         delivery::append_flagged(db, mailbox, SENT, &sent_copy, now, "\\Seen")?;
@@ -205,7 +223,15 @@ fn try_submit(
                 now,
             )?;
         }
-        delivery::log(p, db, "accettazione", &tx, &acceptance.message_id)?;
+        let actor = sent_by.map(|u| format!("collaboratore:{u}"));
+        delivery::log_by(
+            p,
+            db,
+            "accettazione",
+            &tx,
+            &acceptance.message_id,
+            actor.as_deref().unwrap_or(""),
+        )?;
         delivery::log(p, db, "busta-trasporto", &tx, &envelope.message_id)?;
         Ok(())
     })?;

@@ -390,6 +390,18 @@ pub fn log(
     tx: &Transaction,
     related: &str,
 ) -> Result<(), StoreError> {
+    log_by(p, db, event, tx, related, "")
+}
+
+/// [`log`] with the record's actor: who acted for the sender (`collaboratore:NAME`).
+pub fn log_by(
+    p: &Provider,
+    db: &dyn Tx,
+    event: &str,
+    tx: &Transaction,
+    related: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
     let rcpts: Vec<String> = tx.recipients.iter().map(|r| r.address.clone()).collect();
     let related = [related.to_string()];
     db.log_append(&store::LogRecord {
@@ -401,6 +413,7 @@ pub fn log(
         subject: &tx.subject,
         related: &related,
         provider: &p.identity.name,
+        actor,
     })?;
     Ok(())
 }
@@ -493,6 +506,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 subject: "",
                 related: &[],
                 provider: &p.identity.name,
+                actor: "",
             })?;
             Ok(())
         })?;
@@ -643,6 +657,7 @@ pub fn relay_finished(
                 subject: "",
                 related: &[host.to_string()],
                 provider: &p.identity.name,
+                actor: "",
             })?;
         }
         for (r, n, tx, text) in &notices {
@@ -672,6 +687,7 @@ pub fn relay_finished(
                 subject: &why.join("; "),
                 related: &[host.to_string()],
                 provider: &p.identity.name,
+                actor: "",
             })?;
         }
         Ok(true)
@@ -759,6 +775,7 @@ mod state_tests {
             receipt_type: ReceiptType::Completa,
             created: 1,
             recipients: vec![recipient("uno@altro.test"), recipient("due@altro.test")],
+            sent_by: None,
         };
         let store = &t.provider.store;
         store.write(|db| db.create_transaction(&tx)).unwrap();
@@ -811,6 +828,7 @@ mod delivery_tests {
             login: USER.into(),
             rights: Rights::all(),
             must_change_password: false,
+            delegate: None,
         };
         let body = "riga di testo del messaggio\r\n".repeat(body_lines);
         let m = format!("From: {USER}\r\nTo: {rcpt}\r\nSubject: prova\r\n\r\n{body}");

@@ -91,6 +91,7 @@ fn try_receive(
                         subject: "destinatario assente dai dati di certificazione",
                         related: &[],
                         provider: &p.identity.name,
+                        actor: "",
                     })
                 })?;
                 tracing::warn!(
@@ -489,6 +490,7 @@ fn ordinary(
                 subject: why,
                 related: &[],
                 provider: &p.identity.name,
+                actor: "",
             })?;
             Ok(())
         })?;
@@ -548,6 +550,7 @@ fn ordinary(
             subject: why,
             related: &forward_to,
             provider: &p.identity.name,
+            actor: "",
         })?;
         Ok(())
     })?;
@@ -675,6 +678,7 @@ fn return_to_sender(
             subject: "avviso di mancato recapito di posta ordinaria inoltrata",
             related: &originals,
             provider: &p.identity.name,
+            actor: "",
         })?;
         Ok(())
     })?;

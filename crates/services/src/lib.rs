@@ -4,6 +4,7 @@
 //! - [`mailbox`]: operations on a mailbox for every protocol, rights checked inside;
 //! - [`sessions`]: the webmail's login sessions;
 //! - [`principal`]: who is acting, and what it may do ([`principal::Permission`]);
+//! - [`collaboration`]: multiutenza — collaborators, their delegations and activity;
 //! - [`provider`]: the provider's identity, keys, index and routing;
 //! - [`antivirus`]: clamd's INSTREAM;
 //! - [`access`]: the access point (RFC 6109 §3.1): formal checks, acceptance or
@@ -19,6 +20,7 @@
 pub mod access;
 pub mod accounts;
 pub mod antivirus;
+pub mod collaboration;
 pub mod console;
 pub mod delivery;
 pub mod dns;

@@ -310,6 +310,7 @@ fn welcome_and_mark(
             subject: &format!("casella {address} creata e benvenuto inviato"),
             related: &[],
             provider: &provider.name,
+            actor: "",
         })
     })?;
     store.set_profile(
@@ -479,6 +480,7 @@ pub fn remind(
                 subject: &format!("promemoria {kind}"),
                 related: &[],
                 provider: &provider.name,
+                actor: "",
             })?;
             Ok(true)
         })?;

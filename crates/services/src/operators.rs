@@ -423,6 +423,7 @@ pub fn record(
             subject,
             related: &[],
             provider,
+            actor: "",
         })
     })
 }

@@ -1,8 +1,9 @@
 //! Who is acting. A successful login yields a [`Principal`]; every protocol session (SMTP
 //! submission, IMAP, POP3, the webmail) holds one and asks it, before each operation,
 //! whether the operation is allowed ([`Principal::require`] against one [`Permission`]
-//! enum, as Stalwart's `assert_has_permission`). Today a login is the mailbox's holder, who
-//! may do everything; collaborators with fewer rights (multiutenza) will be principals too.
+//! enum, as Stalwart's `assert_has_permission`). A login is the mailbox's holder, who may do
+//! everything, or a collaborator (multiutenza, [`crate::collaboration`]) with the rights of
+//! their delegation.
 
 pub use store::MailboxId;
 
@@ -85,6 +86,8 @@ pub struct Principal {
     /// Logged in with the password mailed at creation (only the webmail lets this in, to
     /// change it).
     pub must_change_password: bool,
+    /// A collaborator (multiutenza): who, on which collaboration; `None` for the holder.
+    pub delegate: Option<crate::collaboration::Delegate>,
 }
 
 impl Principal {
@@ -96,6 +99,7 @@ impl Principal {
             login: mailbox.address.clone(),
             rights: Rights::all(),
             must_change_password: mailbox.must_change_password,
+            delegate: None,
         }
     }
 

@@ -129,6 +129,13 @@ pub enum AuthError {
     /// is resumed. Mail for it is still received.
     #[error("casella sospesa dal gestore: rivolgersi all'assistenza")]
     Suspended,
+    /// A collaborator with the *Solo invio* delegation (multiutenza) logged in anywhere but
+    /// SMTP submission.
+    #[error("delega «Solo invio»: questa utenza può solo inviare PEC tramite SMTP")]
+    SendOnly,
+    /// A collaborator whose collaboration expired or was revoked.
+    #[error("collaborazione scaduta o revocata: rivolgersi al titolare della casella")]
+    Ended,
 }
 
 /// Where a login comes from: the webmail may open a mailbox whose password must change (to
@@ -162,6 +169,8 @@ impl AuthError {
             AuthError::MustChangePassword => "must-change-password",
             AuthError::Unavailable => "unavailable",
             AuthError::Suspended => "suspended",
+            AuthError::SendOnly => "send-only",
+            AuthError::Ended => "collaboration-ended",
         }
     }
 }
@@ -287,6 +296,40 @@ impl Provider {
     }
 }
 
+/// What a login names: the box, and for `user/box` the collaborator with their collaboration
+/// on it — active, or (to tell an ended one from a wrong password) the latest one.
+struct Found {
+    mailbox: Mailbox,
+    collaborator: Option<(store::Collaborator, store::Collaboration)>,
+}
+
+fn lookup_login(store: &dyn Store, l: &accounts::Login) -> Result<Option<Found>, StoreError> {
+    let Some(mailbox) = store.mailbox(&l.mailbox)? else {
+        return Ok(None);
+    };
+    let Some(user) = &l.user else {
+        return Ok(Some(Found {
+            mailbox,
+            collaborator: None,
+        }));
+    };
+    let Some(account) = store.collaborator(user)? else {
+        return Ok(None);
+    };
+    let collaboration = match store.active_collaboration(&account.username, &mailbox.address)? {
+        Some(c) => Some(c),
+        // Revoked: still the collaborator's password, so they are told it ended.
+        None => store
+            .collaborations_of_box(mailbox.id)?
+            .into_iter()
+            .find(|c| c.collaborator.as_deref() == Some(account.username.as_str())),
+    };
+    Ok(collaboration.map(|c| Found {
+        mailbox,
+        collaborator: Some((account, c)),
+    }))
+}
+
 /// Where `address` goes, given whether a domain is ours (asked inside or outside a write
 /// transaction: the store's lock is not re-entrant).
 pub fn destination_with(
@@ -317,16 +360,13 @@ impl Provider {
         ip: IpAddr,
         via: LoginVia,
     ) -> Result<Principal, AuthError> {
-        let r = self
-            .check_login(login, password, ip, via)
-            .await
-            .map(|m| Principal::holder(&m));
+        let r = self.check_login(login, password, ip, via).await;
         let protocol = via.protocol();
         match &r {
             Ok(m) => {
                 self.metrics.login(protocol, "ok");
-                tracing::Span::current().record("login", m.address.as_str());
-                tracing::info!(protocol, %ip, login = %m.address, "login");
+                tracing::Span::current().record("login", m.login.as_str());
+                tracing::info!(protocol, %ip, login = %m.login, "login");
             }
             Err(e) => {
                 self.metrics.login(protocol, e.class());
@@ -344,15 +384,22 @@ impl Provider {
         password: &str,
         ip: IpAddr,
         via: LoginVia,
-    ) -> Result<Mailbox, AuthError> {
+    ) -> Result<Principal, AuthError> {
         let parsed = accounts::parse_login(login);
         // An unparsable login is throttled under what was given (hashed, so its length costs
-        // nothing).
-        let key = parsed.as_ref().map_or(login, |l| l.mailbox.as_str());
+        // nothing); a collaborator's under their username, whatever box they name, so
+        // guesses do not multiply by the boxes they work on.
+        let key = match &parsed {
+            Some(accounts::Login {
+                user: Some(user), ..
+            }) => format!("collaboratore:{}", user.to_ascii_lowercase()),
+            Some(l) => l.mailbox.clone(),
+            None => login.to_string(),
+        };
         // Busy: wait for an attempt in flight to end, for at most LOGIN_QUEUE_WAIT.
         let mut waited = Duration::ZERO;
         let attempt = loop {
-            match self.throttle.begin(ip, key, self.now()) {
+            match self.throttle.begin(ip, &key, self.now()) {
                 Ok(a) => break a,
                 Err(accounts::Throttled::Busy) if waited < LOGIN_QUEUE_WAIT => {
                     tokio::time::sleep(LOGIN_QUEUE_STEP).await;
@@ -364,34 +411,55 @@ impl Provider {
         if !attempt.delay.is_zero() {
             tokio::time::sleep(attempt.delay).await;
         }
-        let mailbox = match &parsed {
-            // Delegated users (`user/mailbox`) come with multi-user access; until then only
-            // the holder logs in.
-            Some(l) if l.user.is_none() => {
-                let (store, address) = (self.store.clone(), l.mailbox.clone());
-                tokio::task::spawn_blocking(move || store.mailbox(&address))
+        let found = match parsed {
+            Some(l) => {
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || lookup_login(&*store, &l))
                     .await
                     .map_err(|_| AuthError::Unavailable)?
                     .map_err(|_| AuthError::Unavailable)?
             }
-            _ => None,
+            None => None,
         };
-        let hash = mailbox.as_ref().map(|m| m.password_hash.as_str());
+        // The holder's hash, or the collaborator's: checked against a dummy when neither.
+        let hash = found.as_ref().map(|f| match &f.collaborator {
+            Some((c, _)) => c.password_hash.as_str(),
+            None => f.mailbox.password_hash.as_str(),
+        });
         if !self.passwords.check(hash, password).await {
             return Err(AuthError::Invalid);
         }
-        let Some(mailbox) = mailbox else {
+        let Some(found) = found else {
             return Err(AuthError::Invalid);
         };
         attempt.succeeded();
         // Told only to whoever knows the password.
-        if mailbox.suspended {
+        if found.mailbox.suspended {
             return Err(AuthError::Suspended);
         }
-        if mailbox.must_change_password && via != LoginVia::Webmail {
-            return Err(AuthError::MustChangePassword);
+        let Some((collaborator, collaboration)) = &found.collaborator else {
+            if found.mailbox.must_change_password && via != LoginVia::Webmail {
+                return Err(AuthError::MustChangePassword);
+            }
+            return Ok(Principal::holder(&found.mailbox));
+        };
+        let who = crate::collaboration::principal(
+            self,
+            &found.mailbox,
+            collaboration,
+            &collaborator.username,
+            via.protocol(),
+            ip,
+        )
+        .ok_or(AuthError::Ended)?;
+        if who.delegate.as_ref().is_some_and(|d| {
+            d.delegation == crate::collaboration::Delegation::SendOnly
+                && via != LoginVia::Submission
+        }) {
+            return Err(AuthError::SendOnly);
         }
-        Ok(mailbox)
+        crate::collaboration::record(self, &who, "accesso", "");
+        Ok(who)
     }
 
     /// Scans a message when an antivirus is configured.

@@ -3,9 +3,11 @@
 //! unused or once older than the configured lifetime, whichever comes first; a new
 //! password ends every session of its mailbox (the store does that).
 
+use crate::collaboration;
 use crate::mailbox::{blocking, MailboxError};
-use crate::principal::Principal;
+use crate::principal::{Principal, Rights};
 use crate::provider::Provider;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use store::WebSession as SessionRecord;
@@ -33,6 +35,7 @@ pub async fn begin(
         must_change_password: false,
         created: now,
         last_seen: now,
+        collaboration_id: who.delegate.as_ref().map(|d| d.collaboration),
     };
     let p = p.clone();
     blocking(move || Ok(p.store.start_session(&s, now - IDLE_SECS)?)).await
@@ -44,7 +47,8 @@ pub async fn lookup(
     p: &Arc<Provider>,
     token_hash: String,
     lifetime: i64,
-) -> Result<Option<SessionRecord>, MailboxError> {
+    ip: IpAddr,
+) -> Result<Option<(SessionRecord, Principal)>, MailboxError> {
     let p = p.clone();
     blocking(move || {
         let now = p.now();
@@ -55,15 +59,50 @@ pub async fn lookup(
             p.store.end_session(&s.token_hash)?;
             return Ok(None);
         }
+        // A collaborator's session holds only while the collaboration does (an expired one
+        // ends here; a revoked one's sessions are gone already).
+        let Some(who) = principal(&p, &s, ip)? else {
+            p.store.end_session(&s.token_hash)?;
+            return Ok(None);
+        };
         if now - s.last_seen >= TOUCH_SECS {
             // Losing a touch only shortens the session's life: the request goes on.
             if let Err(e) = p.store.touch_session(&s.token_hash, now) {
                 tracing::warn!(error = %e, "webmail session not touched");
             }
         }
-        Ok(Some(s))
+        Ok(Some((s, who)))
     })
     .await
+}
+
+/// Who a session acts as: the holder, or the collaborator of its collaboration while it is
+/// active.
+fn principal(
+    p: &Provider,
+    s: &SessionRecord,
+    ip: IpAddr,
+) -> Result<Option<Principal>, MailboxError> {
+    let Some(id) = s.collaboration_id else {
+        return Ok(Some(Principal {
+            mailbox: s.mailbox_id,
+            address: s.address.clone(),
+            login: s.address.clone(),
+            rights: Rights::all(),
+            must_change_password: s.must_change_password,
+            delegate: None,
+        }));
+    };
+    let Some(c) = p.store.collaboration(id)? else {
+        return Ok(None);
+    };
+    let (Some(username), Some(mailbox)) = (c.collaborator.clone(), p.store.mailbox(&s.address)?)
+    else {
+        return Ok(None);
+    };
+    Ok(collaboration::principal(
+        p, &mailbox, &c, &username, "webmail", ip,
+    ))
 }
 
 /// Switches a session's language (the mailbox's default is a setting apart).

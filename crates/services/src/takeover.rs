@@ -28,6 +28,7 @@ pub fn switch(
             subject: &format!("dominio {name} attivo: {copies} copie all'ultima sincronizzazione"),
             related: &[],
             provider,
+            actor: "",
         })?;
         Ok(copies)
     })
@@ -581,21 +582,24 @@ pub fn board(
     })
 }
 
+/// One field of a `;`-separated CSV: RFC 4180 quoting; a leading formula character is
+/// neutralised (CSV injection).
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 /// The board as CSV (`;`, as Italian spreadsheets read it), one line per row shown.
 pub fn board_csv(board: &Board) -> String {
-    fn field(s: &str) -> String {
-        // RFC 4180 quoting; a leading formula character is neutralised (CSV injection).
-        let s = if s.starts_with(['=', '+', '-', '@']) {
-            format!("'{s}")
-        } else {
-            s.to_string()
-        };
-        if s.contains([';', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
-        }
-    }
+    let field = csv_field;
     let mut out = String::from(
         "indirizzo;nome;piano;stato;messaggi copiati;messaggi totali;ultima sincronizzazione;errore\r\n",
     );

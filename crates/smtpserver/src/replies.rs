@@ -84,9 +84,10 @@ pub fn login_refused(e: &AuthError) -> Reply {
     match e {
         AuthError::Throttled | AuthError::Unavailable => Reply::new(454, "4.7.0", e.to_string()),
         AuthError::Invalid => Reply::new(535, "5.7.8", "Credenziali non valide"),
-        AuthError::MustChangePassword | AuthError::Suspended => {
-            Reply::new(535, "5.7.8", e.to_string())
-        }
+        AuthError::MustChangePassword
+        | AuthError::Suspended
+        | AuthError::SendOnly
+        | AuthError::Ended => Reply::new(535, "5.7.8", e.to_string()),
     }
 }
 

@@ -9,6 +9,7 @@ mod blob;
 mod cached;
 mod changes;
 mod checkpoint;
+mod collaboration;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod folders;
@@ -25,6 +26,9 @@ mod text;
 
 pub use blob::{blob_name, BlobStore, LocalBlobs};
 pub use changes::{ChangeFeed, LocalChanges};
+pub use collaboration::{
+    Activity, Collaboration, CollaborationStore, Collaborator, NewCollaboration, NewCollaborator,
+};
 pub use folders::normalize_flags;
 pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};
 pub use kinds::{
@@ -135,6 +139,8 @@ pub struct Plan {
     pub quota: i64,
     /// With the security archive (a later issue): stored and shown.
     pub archive: bool,
+    /// Collaborators per box (multiutenza); `None`: the services' default.
+    pub max_collaborators: Option<i64>,
 }
 
 /// What the operator knows of a box besides its credentials; `None` fields are set to NULL,
@@ -213,6 +219,8 @@ pub struct WebSession {
     /// When the session began (its login): it ends a fixed time after, however busy.
     pub created: Unix,
     pub last_seen: Unix,
+    /// A collaborator's session: the collaboration it is for (its revocation ends it).
+    pub collaboration_id: Option<i64>,
 }
 
 /// A message a full-text search names.
@@ -327,6 +335,8 @@ pub struct PecTransaction {
     pub receipt_type: ReceiptType,
     pub created: Unix,
     pub recipients: Vec<RecipientState>,
+    /// The collaborator who sent it from the box (multiutenza), for "inviato da".
+    pub sent_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -491,6 +501,9 @@ pub struct LogRecord<'a> {
     pub subject: &'a str,
     pub related: &'a [String],
     pub provider: &'a str,
+    /// Who acted for the sender, when not the sender itself: `collaboratore:mario` for a
+    /// PEC a collaborator sent from the box (multiutenza). Empty: nobody else.
+    pub actor: &'a str,
 }
 
 /// An infected message about to be quarantined.
@@ -517,6 +530,7 @@ pub trait Store:
     + PecStore
     + MigrationStore
     + OperatorStore
+    + CollaborationStore
     + Blobs
     + Send
     + Sync
@@ -535,8 +549,8 @@ pub trait Store:
 /// Every trait of the store, for `use store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        AccountStore, Blobs, DirectoryStore, MailStore, MigrationStore, OperatorStore, PecStore,
-        QueueStore, SessionStore, SettingStore, Store,
+        AccountStore, Blobs, CollaborationStore, DirectoryStore, MailStore, MigrationStore,
+        OperatorStore, PecStore, QueueStore, SessionStore, SettingStore, Store,
     };
 }
 

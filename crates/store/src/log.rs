@@ -20,6 +20,9 @@ pub struct LogEvent {
     pub subject: String,
     pub related: String,
     pub provider: String,
+    /// Who acted for the sender (a collaborator); empty for most records, and for every
+    /// record written before the field existed.
+    pub actor: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,6 +53,11 @@ fn hash(prev: &str, e: &LogEvent) -> String {
     ] {
         h.update((field.len() as u64).to_be_bytes());
         h.update(field.as_bytes());
+    }
+    // Hashed only when present, so the records written before the field still verify.
+    if !e.actor.is_empty() {
+        h.update((e.actor.len() as u64).to_be_bytes());
+        h.update(e.actor.as_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -88,12 +96,13 @@ pub fn append(tx: &Connection, r: &LogRecord<'_>) -> rusqlite::Result<()> {
         subject: r.subject.to_string(),
         related: r.related.join(", "),
         provider: r.provider.to_string(),
+        actor: r.actor.to_string(),
     };
     let h = hash(&prev, &e);
     tx.exec(
-        "INSERT INTO legal_log(seq, time, event, msgid, sender, recipients, subject, related, provider, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![e.seq, e.time, e.event, e.msgid, e.sender, e.recipients, e.subject, e.related, e.provider, prev, h],
+        "INSERT INTO legal_log(seq, time, event, msgid, sender, recipients, subject, related, provider, prev_hash, hash, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![e.seq, e.time, e.event, e.msgid, e.sender, e.recipients, e.subject, e.related, e.provider, prev, h, e.actor],
     )?;
     Ok(())
 }
@@ -140,13 +149,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LogEvent, String, String)> {
             subject: r.get(6)?,
             related: r.get(7)?,
             provider: r.get(8)?,
+            actor: r.get(11)?,
         },
         r.get(9)?,
         r.get(10)?,
     ))
 }
 
-const SELECT: &str = "SELECT seq, time, event, msgid, sender, recipients, subject, related, provider, prev_hash, hash FROM legal_log";
+const SELECT: &str = "SELECT seq, time, event, msgid, sender, recipients, subject, related, provider, prev_hash, hash, actor FROM legal_log";
 
 /// Walks the chain in storage order; returns the number of records.
 pub fn verify(c: &Connection) -> Result<u64, LogVerifyError> {

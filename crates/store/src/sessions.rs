@@ -17,15 +17,26 @@ pub fn start(tx: &Connection, s: &WebSession, expired_before: Unix) -> Result<()
         [expired_before],
     )?;
     tx.exec(
-        "INSERT INTO web_sessions(token_hash, mailbox_id, csrf, lang, created, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        params![s.token_hash, s.mailbox_id, s.csrf, s.lang, s.last_seen],
+        "INSERT INTO web_sessions(token_hash, mailbox_id, csrf, lang, created, last_seen,
+            collaboration_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+        params![
+            s.token_hash,
+            s.mailbox_id,
+            s.csrf,
+            s.lang,
+            s.last_seen,
+            s.collaboration_id
+        ],
     )?;
     tx.exec(
-        "DELETE FROM web_sessions WHERE mailbox_id = ?1 AND token_hash NOT IN
-         (SELECT token_hash FROM web_sessions WHERE mailbox_id = ?1
+        // Per box and per login on it (the holder, each collaborator): a collaborator's
+        // sessions never push the holder's out.
+        "DELETE FROM web_sessions WHERE mailbox_id = ?1 AND collaboration_id IS ?3
+           AND token_hash NOT IN
+         (SELECT token_hash FROM web_sessions WHERE mailbox_id = ?1 AND collaboration_id IS ?3
           ORDER BY last_seen DESC LIMIT ?2)",
-        params![s.mailbox_id, PER_MAILBOX],
+        params![s.mailbox_id, PER_MAILBOX, s.collaboration_id],
     )?;
     Ok(())
 }
@@ -34,7 +45,7 @@ pub fn start(tx: &Connection, s: &WebSession, expired_before: Unix) -> Result<()
 pub fn get(c: &Connection, token_hash: &str) -> Result<Option<WebSession>> {
     let mut st = c.prepare_cached(
         "SELECT s.token_hash, s.mailbox_id, m.address, s.csrf, s.lang, m.must_change_password,
-                s.last_seen, s.created
+                s.last_seen, s.created, s.collaboration_id
          FROM web_sessions s JOIN mailboxes m ON m.id = s.mailbox_id WHERE s.token_hash = ?1",
     )?;
     let s = st
@@ -48,6 +59,7 @@ pub fn get(c: &Connection, token_hash: &str) -> Result<Option<WebSession>> {
                 must_change_password: r.get(5)?,
                 last_seen: r.get(6)?,
                 created: r.get(7)?,
+                collaboration_id: r.get(8)?,
             })
         })
         .optional()?;

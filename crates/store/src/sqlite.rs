@@ -465,6 +465,52 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX operator_sessions_seen ON operator_sessions(last_seen);
     "#,
+    // 21: multiutenza (issue 17): collaborators, their collaborations on boxes (from the
+    // invitation on), what they did; a webmail session knows the collaboration it is for.
+    r#"
+    CREATE TABLE collaborators(
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        email TEXT NOT NULL,
+        mobile TEXT,
+        password_hash TEXT NOT NULL,
+        panel_password_hash TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE collaborations(
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        collaborator_id INTEGER REFERENCES collaborators(id) ON DELETE CASCADE,
+        invite_email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        expires INTEGER,
+        state TEXT NOT NULL,
+        invited_at INTEGER NOT NULL,
+        invite_token_hash TEXT UNIQUE,
+        invite_expires INTEGER NOT NULL,
+        accepted_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE INDEX collaborations_box ON collaborations(mailbox_id, state);
+    CREATE INDEX collaborations_user ON collaborations(collaborator_id);
+    CREATE TABLE collaborator_activity(
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        collaborator TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        time INTEGER NOT NULL
+    );
+    CREATE INDEX collaborator_activity_box ON collaborator_activity(mailbox_id, time);
+    ALTER TABLE web_sessions ADD COLUMN collaboration_id INTEGER
+        REFERENCES collaborations(id) ON DELETE CASCADE;
+    ALTER TABLE pec_transactions ADD COLUMN sent_by TEXT;
+    ALTER TABLE plans ADD COLUMN max_collaborators INTEGER;
+    ALTER TABLE legal_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -1196,8 +1242,15 @@ impl AccountStore for SqliteStore {
     fn add_plan(&self, plan: &Plan, now: Unix) -> Result<()> {
         self.sql_write(|tx| {
             let n = tx.exec(
-                "INSERT OR IGNORE INTO plans(name, quota, archive, created) VALUES (?1, ?2, ?3, ?4)",
-                params![plan.name, plan.quota, plan.archive, now],
+                "INSERT OR IGNORE INTO plans(name, quota, archive, created, max_collaborators)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    plan.name,
+                    plan.quota,
+                    plan.archive,
+                    now,
+                    plan.max_collaborators
+                ],
             )?;
             if n == 0 {
                 return Err(StoreError::Exists(format!("plan {}", plan.name)));
@@ -1208,13 +1261,15 @@ impl AccountStore for SqliteStore {
 
     fn plans(&self) -> Result<Vec<Plan>> {
         self.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT name, quota, archive FROM plans ORDER BY name")?;
+            let mut st = c.prepare_cached(
+                "SELECT name, quota, archive, max_collaborators FROM plans ORDER BY name",
+            )?;
             let rows = st.query_map([], |r| {
                 Ok(Plan {
                     name: r.get(0)?,
                     quota: r.get(1)?,
                     archive: r.get(2)?,
+                    max_collaborators: r.get(3)?,
                 })
             })?;
             Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
@@ -1346,6 +1401,102 @@ impl SessionStore for SqliteStore {
 
     fn end_session(&self, token_hash: &str) -> Result<()> {
         self.sql_write(|tx| crate::sessions::end(tx, token_hash))
+    }
+}
+
+impl CollaborationStore for SqliteStore {
+    fn invite(&self, c: &NewCollaboration<'_>, max: usize, now: Unix) -> Result<i64> {
+        self.sql_write(|tx| crate::collaboration::invite(tx, c, max, now))
+    }
+
+    fn renew_invitation(&self, id: i64, token_hash: &str, invite_expires: Unix) -> Result<()> {
+        self.sql_write(|tx| crate::collaboration::renew(tx, id, token_hash, invite_expires))
+    }
+
+    fn invitation(&self, token_hash: &str) -> Result<Option<Collaboration>> {
+        self.read(|c| crate::collaboration::by_token(c, token_hash))
+    }
+
+    fn accept(&self, token_hash: &str, collaborator: &str, now: Unix) -> Result<Collaboration> {
+        self.sql_write(|tx| crate::collaboration::accept(tx, token_hash, collaborator, now))
+    }
+
+    fn register(
+        &self,
+        token_hash: &str,
+        account: &NewCollaborator<'_>,
+        now: Unix,
+    ) -> Result<Collaboration> {
+        self.sql_write(|tx| crate::collaboration::register(tx, token_hash, account, now))
+    }
+
+    fn collaborator(&self, username: &str) -> Result<Option<Collaborator>> {
+        self.read(|c| crate::collaboration::collaborator(c, username))
+    }
+
+    fn update_collaborator(
+        &self,
+        username: &str,
+        password_hash: Option<&str>,
+        panel_password_hash: Option<&str>,
+        mobile: Option<&str>,
+    ) -> Result<()> {
+        self.sql_write(|tx| {
+            crate::collaboration::update_collaborator(
+                tx,
+                username,
+                password_hash,
+                panel_password_hash,
+                mobile,
+            )
+        })
+    }
+
+    fn collaborations_of_box(&self, mailbox_id: MailboxId) -> Result<Vec<Collaboration>> {
+        self.read(|c| crate::collaboration::of_box(c, mailbox_id))
+    }
+
+    fn collaborations_of(&self, username: &str) -> Result<Vec<Collaboration>> {
+        self.read(|c| crate::collaboration::of_collaborator(c, username))
+    }
+
+    fn active_collaboration(&self, username: &str, address: &str) -> Result<Option<Collaboration>> {
+        self.read(|c| crate::collaboration::active(c, username, address))
+    }
+
+    fn collaboration(&self, id: i64) -> Result<Option<Collaboration>> {
+        self.read(|c| crate::collaboration::by_id(c, id))
+    }
+
+    fn revoke(&self, mailbox_id: MailboxId, id: i64, now: Unix) -> Result<()> {
+        self.sql_write(|tx| crate::collaboration::revoke(tx, mailbox_id, id, now))
+    }
+
+    fn change_collaboration(
+        &self,
+        mailbox_id: MailboxId,
+        id: i64,
+        kind: &str,
+        expires: Option<Unix>,
+    ) -> Result<()> {
+        self.sql_write(|tx| crate::collaboration::change(tx, mailbox_id, id, kind, expires))
+    }
+
+    fn record_activity(&self, a: &Activity) -> Result<()> {
+        self.sql_write_relaxed(|tx| crate::collaboration::record(tx, a))
+    }
+
+    fn activity(
+        &self,
+        mailbox_id: MailboxId,
+        collaborator: Option<&str>,
+        since: Unix,
+        until: Unix,
+        limit: usize,
+    ) -> Result<Vec<Activity>> {
+        self.read(|c| {
+            crate::collaboration::activity(c, mailbox_id, collaborator, since, until, limit)
+        })
     }
 }
 
@@ -1696,7 +1847,7 @@ impl PecStore for SqliteStore {
         self.read(|c| {
             let head = c
                 .row(
-                    "SELECT identificativo, sender, subject, msgid, receipt_type, created FROM pec_transactions WHERE identificativo = ?1",
+                    "SELECT identificativo, sender, subject, msgid, receipt_type, created, sent_by FROM pec_transactions WHERE identificativo = ?1",
                     [identificativo],
                     |r| {
                         Ok(PecTransaction {
@@ -1707,6 +1858,7 @@ impl PecStore for SqliteStore {
                             receipt_type: named(r, 4)?,
                             created: r.get(5)?,
                             recipients: vec![],
+                            sent_by: r.get(6)?,
                         })
                     },
                 )
@@ -2129,8 +2281,8 @@ impl Tx for SqliteTx<'_> {
 
     fn create_transaction(&self, t: &PecTransaction) -> Result<()> {
         self.tx.exec(
-        "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type.as_str(), t.created],
+        "INSERT INTO pec_transactions(identificativo, sender, subject, msgid, receipt_type, created, sent_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![t.identificativo, t.sender, t.subject, t.msgid, t.receipt_type.as_str(), t.created, t.sent_by],
     )?;
         for r in &t.recipients {
             self.tx.exec(

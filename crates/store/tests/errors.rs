@@ -79,6 +79,7 @@ fn a_row_that_exists_already_is_a_conflict() {
         receipt_type: pec::ReceiptType::Completa,
         created: 1,
         recipients: vec![],
+        sent_by: None,
     };
     s.write(|tx| tx.create_transaction(&t)).unwrap();
     // The PRIMARY KEY of pec_transactions, not a check of ours.
@@ -100,6 +101,7 @@ fn a_reference_to_nothing_is_not_found() {
         must_change_password: false,
         created: 1,
         last_seen: 1,
+        collaboration_id: None,
     };
     s.start_session(&session("t1", id), 0).unwrap();
     // The foreign key to mailboxes: no such mailbox.
@@ -290,6 +292,7 @@ fn an_unknown_name_in_the_database_is_corrupt() {
                 notice_12h: false,
                 notice_24h: false,
             }],
+            sent_by: None,
         })
     })
     .unwrap();

@@ -43,6 +43,7 @@ fn log_at(s: &dyn Store, time: i64, msgid: &str) {
             subject: "oggetto",
             related: &[],
             provider: "Certa",
+            actor: "",
         })
     })
     .unwrap();

@@ -1034,6 +1034,7 @@ async fn add_plan(
         name,
         quota,
         archive: f.archive == "on",
+        max_collaborators: None,
     };
     blocking(move || {
         services::onboarding::add_plan(&*p.store, &p.identity, &plan, &actor, p.now())

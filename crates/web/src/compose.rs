@@ -227,6 +227,17 @@ pub async fn form(
 ) -> Result<Response, WebError> {
     let p = st.p.clone();
     on_mailbox(&st.p, &s.clone(), move |mb| {
+        // Who may not send gets no compose page (a read-only collaborator).
+        mb.principal().require(Permission::Send).map_err(|e| {
+            WebError::Forbidden(
+                s.lang
+                    .t(
+                        &e.to_string(),
+                        "operation not allowed: the send permission is missing",
+                    )
+                    .to_string(),
+            )
+        })?;
         let d = prefill(mb, &q)?;
         Ok(compose_page(mb, &p, &s, d, None))
     })

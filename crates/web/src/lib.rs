@@ -6,6 +6,7 @@
 //! submission (`services::access::submit`).
 
 mod admin;
+mod collaborators;
 mod compose;
 mod export;
 mod i18n;
@@ -109,6 +110,34 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
             get(migrate::page_handler)
                 .post(migrate::start)
                 .layer(DefaultBodyLimit::max(migrate::MAX_BODY)),
+        )
+        .route(
+            "/settings/multiutenza",
+            get(collaborators::owner)
+                .post(collaborators::invite)
+                .layer(DefaultBodyLimit::max(collaborators::MAX_BODY)),
+        )
+        .route(
+            "/settings/multiutenza/{id}/revoca",
+            post(collaborators::revoke),
+        )
+        .route(
+            "/settings/multiutenza/{id}/reinvia",
+            post(collaborators::resend),
+        )
+        .route(
+            "/settings/multiutenza/{id}/modifica",
+            post(collaborators::change).layer(DefaultBodyLimit::max(collaborators::MAX_BODY)),
+        )
+        .route("/settings/attivita", get(collaborators::activity))
+        .route("/collaborazione", get(collaborators::invitation))
+        .route(
+            "/collaborazione/registra",
+            post(collaborators::register).layer(DefaultBodyLimit::max(collaborators::MAX_BODY)),
+        )
+        .route(
+            "/collaborazione/accetta",
+            post(collaborators::accept).layer(DefaultBodyLimit::max(collaborators::MAX_BODY)),
         )
         .route("/settings/migrate/sync", post(migrate::sync))
         .route("/settings/migrate/status", get(migrate::status))

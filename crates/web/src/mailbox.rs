@@ -149,15 +149,30 @@ pub struct Frame {
     pub migration_enabled: bool,
     /// The banner inviting to copy the old box is due (see `services::migration::invitation`).
     pub migration_banner: bool,
+    /// Who is logged in: the address, or `mario/box@domain` for a collaborator.
+    pub login: String,
+    /// What the session's principal may do: the pages offer only that (the mailbox service
+    /// refuses the rest anyway).
+    pub may_modify: bool,
+    pub may_send: bool,
+    /// The box's holder: settings, password, collaborators.
+    pub owner: bool,
 }
 
 pub fn frame(m: &Access, s: &WebSession) -> Frame {
+    use services::principal::Permission;
     let (used, quota) = m.quota().unwrap_or((0, 0));
     let invitation = m.migration_invitation();
+    let who = m.principal();
+    let owner = who.delegate.is_none() && who.require(Permission::Settings).is_ok();
     Frame {
+        login: who.login.clone(),
+        may_modify: who.require(Permission::Modify).is_ok(),
+        may_send: who.require(Permission::Send).is_ok(),
+        owner,
         migration_enabled: invitation.enabled,
         // A password to change first: nothing else is shown.
-        migration_banner: invitation.banner && !s.must_change_password,
+        migration_banner: invitation.banner && !s.must_change_password && owner,
         address: s.address.clone(),
         csrf: s.csrf.clone(),
         quota_used: s.lang.size(used),
@@ -561,7 +576,7 @@ impl SearchQuery {
     }
 }
 
-fn day_start(date: &str) -> Option<i64> {
+pub(crate) fn day_start(date: &str) -> Option<i64> {
     use chrono::TimeZone;
     let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     chrono_tz::Europe::Rome

@@ -70,6 +70,8 @@ pub struct Preview {
     pub status: Vec<RecipientStatus>,
     pub receipts: Vec<ReceiptLink>,
     pub receipt_type: String,
+    /// The collaborator who sent it from the box (multiutenza): "inviato da mario".
+    pub sent_by: Option<String>,
     /// The print view has the body in the page (a frame would be cut at its height);
     /// sanitised like the frame's, with remote images left out.
     pub inline_body: Option<String>,
@@ -209,9 +211,9 @@ pub fn preview(
         }
         _ => 0,
     };
-    let (status, receipts, receipt_type) = match (&m.identificativo, folder.name == SENT) {
+    let (status, receipts, receipt_type, sent_by) = match (&m.identificativo, folder.name == SENT) {
         (Some(ident), true) => sent_status(mb, ident, l)?,
-        _ => (vec![], vec![], String::new()),
+        _ => (vec![], vec![], String::new(), None),
     };
     Ok(Preview {
         folder: folder.name.clone(),
@@ -233,6 +235,7 @@ pub fn preview(
         status,
         receipts,
         receipt_type,
+        sent_by,
         inline_body: None,
     })
 }
@@ -258,11 +261,16 @@ fn pec_info(p: &Provider, data: &[u8], l: Lang) -> Option<PecInfo> {
     })
 }
 
-type SentStatus = (Vec<RecipientStatus>, Vec<ReceiptLink>, String);
+type SentStatus = (
+    Vec<RecipientStatus>,
+    Vec<ReceiptLink>,
+    String,
+    Option<String>,
+);
 
 fn sent_status(mb: &Access, ident: &str, l: Lang) -> Result<SentStatus, WebError> {
     let Some(tx) = mb.sent_transaction(ident)? else {
-        return Ok((vec![], vec![], String::new()));
+        return Ok((vec![], vec![], String::new(), None));
     };
     let status = tx
         .recipients
@@ -308,7 +316,12 @@ fn sent_status(mb: &Access, ident: &str, l: Lang) -> Result<SentStatus, WebError
             url: format!("/?f={}&uid={}", enc(&f), m.uid),
         })
         .collect();
-    Ok((status, receipts, tx.receipt_type.as_str().to_string()))
+    Ok((
+        status,
+        receipts,
+        tx.receipt_type.as_str().to_string(),
+        tx.sent_by,
+    ))
 }
 
 #[derive(Deserialize)]

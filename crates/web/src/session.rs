@@ -13,6 +13,7 @@ use serde::Deserialize;
 use services::principal::Principal;
 use services::provider::{AuthError, LoginVia};
 use services::{sessions, Provider};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The cookie over HTTPS: the `__Host-` prefix makes the browser refuse it unless it is
@@ -40,20 +41,19 @@ pub struct WebSession {
     pub csrf: String,
     pub lang: Lang,
     pub must_change_password: bool,
+    /// Who this session acts as, for the mailbox service: the holder, or a collaborator
+    /// with the rights of their delegation.
+    who: services::principal::Principal,
 }
 
 impl WebSession {
-    /// Who this session acts as, for the mailbox service: the holder, who logged in with
-    /// the mailbox's password.
     pub fn principal(&self) -> services::principal::Principal {
-        use services::principal::{Principal, Rights};
-        Principal {
-            mailbox: self.mailbox_id,
-            address: self.address.clone(),
-            login: self.address.clone(),
-            rights: Rights::all(),
-            must_change_password: self.must_change_password,
-        }
+        self.who.clone()
+    }
+
+    /// The collaborator this session is for, if any.
+    pub fn delegate(&self) -> Option<&services::collaboration::Delegate> {
+        self.who.delegate.as_ref()
     }
 }
 
@@ -81,11 +81,12 @@ async fn begin(p: &Arc<Provider>, who: &Principal, lang: Lang) -> Result<String,
 }
 
 /// The live session a cookie's token names, if any.
-async fn lookup(p: &Arc<Provider>, token: &str, lifetime: i64) -> Option<WebSession> {
-    let s = sessions::lookup(p, token_hash(token), lifetime)
+async fn lookup(p: &Arc<Provider>, token: &str, lifetime: i64, ip: IpAddr) -> Option<WebSession> {
+    let (s, who) = sessions::lookup(p, token_hash(token), lifetime, ip)
         .await
         .ok()??;
     Some(WebSession {
+        who,
         token_hash: s.token_hash,
         mailbox_id: s.mailbox_id,
         address: s.address,
@@ -102,7 +103,11 @@ async fn request_session(st: &AppState, parts: &Parts) -> Option<WebSession> {
         return Some(s.clone());
     }
     let token = cookie_token(parts, cookie_name(st.secure_cookies))?;
-    lookup(&st.p, &token, st.session_lifetime_secs).await
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<crate::Peer>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0 .0.ip());
+    lookup(&st.p, &token, st.session_lifetime_secs, ip).await
 }
 
 impl WebSession {
@@ -158,7 +163,11 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
     // The public forms (login, the start page of a domain taken over) have no session.
     let ok = if matches!(
         parts.uri.path(),
-        "/login" | "/attivazione" | "/attivazione/password"
+        "/login"
+            | "/attivazione"
+            | "/attivazione/password"
+            | "/collaborazione/registra"
+            | "/collaborazione/accetta"
     ) {
         same_origin(&parts)
     } else {
@@ -282,6 +291,16 @@ pub async fn login(
                 AuthError::Suspended => form_lang.t(
                     "Casella sospesa dal gestore: rivolgersi all'assistenza.",
                     "Mailbox suspended by the provider: contact support.",
+                ),
+                AuthError::SendOnly => form_lang.t(
+                    "Delega «Solo invio»: questa utenza può solo inviare PEC tramite SMTP, \
+                     non accedere alla webmail.",
+                    "\"Send only\" delegation: this login may only send PEC through SMTP, \
+                     not use the webmail.",
+                ),
+                AuthError::Ended => form_lang.t(
+                    "Collaborazione scaduta o revocata: rivolgersi al titolare della casella.",
+                    "Collaboration expired or revoked: ask the mailbox's holder.",
                 ),
             };
             let mut r = page(&LoginPage {

@@ -92,7 +92,10 @@ pub async fn set_lang(
 ) -> Result<Response, WebError> {
     let lang = Lang::parse(&f.lang);
     s.set_lang(&st.p, lang).await?;
-    on_mailbox(&st.p, &s, move |m| Ok(m.set_setting("lang", lang.code())?)).await?;
+    // The box's default is its holder's; a collaborator's choice lasts their session.
+    if s.delegate().is_none() {
+        on_mailbox(&st.p, &s, move |m| Ok(m.set_setting("lang", lang.code())?)).await?;
+    }
     Ok(Redirect::to("/settings?notice=saved").into_response())
 }
 

@@ -101,7 +101,9 @@ impl Access {
         self.p
             .store
             .create_folder(self.mailbox(), &name, self.p.now())
-            .map_err(|e| folder_error(e, &name))
+            .map_err(|e| folder_error(e, &name))?;
+        self.note("cartella-creata", || name.clone());
+        Ok(())
     }
 
     /// RFC 9051 §6.3.5 DELETE: not a special folder, not one with subfolders (they go
@@ -126,7 +128,9 @@ impl Access {
         self.p
             .store
             .delete_folder(self.mailbox(), name)
-            .map_err(|e| folder_error(e, name))
+            .map_err(|e| folder_error(e, name))?;
+        self.note("cartella-eliminata", || name.to_string());
+        Ok(())
     }
 
     /// RFC 9051 §6.3.6 RENAME: subfolders follow; INBOX's messages move to the new folder
@@ -149,7 +153,9 @@ impl Access {
             .map_err(|e| match e {
                 StoreError::Exists(_) => MailboxError::Exists(to.clone()),
                 e => folder_error(e, from),
-            })
+            })?;
+        self.note("cartella-rinominata", || format!("{from} → {to}"));
+        Ok(())
     }
 
     /// The subscribed names, folders or not (RFC 9051 §6.3.7: a deleted folder's name stays

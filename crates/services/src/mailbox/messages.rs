@@ -55,11 +55,9 @@ impl Access {
         for m in &mut messages {
             m.flags = canonical_flags(&m.flags);
         }
-        Ok(crate::delivery::ingest_all(
-            &self.p,
-            &self.who.address,
-            messages,
-        )?)
+        let uids = crate::delivery::ingest_all(&self.p, &self.who.address, messages)?;
+        self.note("aggiunta", || super::uid_list(&uids));
+        Ok(uids)
     }
 
     /// Messages copied from another provider (issue 15): like [`Access::append_all`], with
@@ -171,7 +169,9 @@ impl Access {
         uids: &[i64],
     ) -> Result<Vec<MessageContent>, MailboxError> {
         self.may(Permission::Read)?;
-        Ok(self.p.store.contents(folder, uids)?)
+        let contents = self.p.store.contents(folder, uids)?;
+        self.note("lettura", || super::uid_list(uids));
+        Ok(contents)
     }
 
     /// One message's bytes and structure.
@@ -247,16 +247,29 @@ impl Access {
             .iter()
             .map(|f| canonical_flag(f).to_string())
             .collect();
-        Ok(self
+        let changes = self
             .p
             .store
-            .store_flags(folder, uids, op, &flags, unchanged_since)?)
+            .store_flags(folder, uids, op, &flags, unchanged_since)?;
+        self.note("flag", || {
+            let verb = match op {
+                FlagOp::Replace => "imposta",
+                FlagOp::Add => "aggiunge",
+                FlagOp::Remove => "toglie",
+            };
+            format!("{verb} {} su {}", flags.join(" "), super::uid_list(uids))
+        });
+        Ok(changes)
     }
 
     /// Removes messages for good; returns the UIDs removed (unknown ones are ignored).
     pub fn expunge(&self, folder: FolderId, uids: &[i64]) -> Result<Vec<i64>, MailboxError> {
         self.may(Permission::Modify)?;
-        Ok(self.p.store.expunge(folder, uids)?)
+        let gone = self.p.store.expunge(folder, uids)?;
+        if !gone.is_empty() {
+            self.note("eliminazione", || super::uid_list(&gone));
+        }
+        Ok(gone)
     }
 
     /// Copies (RFC 9051 §6.4.7) or moves (RFC 6851) messages to another folder of the
@@ -274,7 +287,7 @@ impl Access {
         }
         // A move into the same folder gives the messages new UIDs (RFC 6851 §3.3).
         let address = &self.who.address;
-        Ok(self.p.store.write(|tx| {
+        let pairs = self.p.store.write(|tx| {
             let pairs = tx.copy_messages(folder, uids, to, remove)?;
             // The quota rule: copies may not take the mailbox past its quota (a move
             // takes no more space than before).
@@ -283,7 +296,11 @@ impl Access {
                 return Err(StoreError::OverQuota(address.clone()));
             }
             Ok(pairs)
-        })?)
+        })?;
+        self.note(if remove { "spostamento" } else { "copia" }, || {
+            super::uid_list(uids)
+        });
+        Ok(pairs)
     }
 
     /// The webmail's delete: to the Trash, or for good when they are in it already.

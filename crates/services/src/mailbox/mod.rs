@@ -129,6 +129,28 @@ impl Access {
     fn mailbox(&self) -> MailboxId {
         self.who.mailbox
     }
+
+    /// Records, for the holder's "Attività dei collaboratori", what a collaborator did
+    /// (nothing is recorded for the holder; `detail` is made only when needed).
+    fn note(&self, action: &str, detail: impl FnOnce() -> String) {
+        if self.who.delegate.is_some() {
+            crate::collaboration::record(&self.p, &self.who, action, &detail());
+        }
+    }
+}
+
+/// UIDs as an activity record names them: the first few, then how many more.
+fn uid_list(uids: &[i64]) -> String {
+    let mut s = uids
+        .iter()
+        .take(10)
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if uids.len() > 10 {
+        s.push_str(&format!(" e altri {}", uids.len() - 10));
+    }
+    format!("UID {s}")
 }
 
 /// Runs `f` with the principal's [`Access`] on the blocking pool: the one place where an

@@ -641,6 +641,7 @@ async fn write_report(
                 subject: &log_subject,
                 related: &[report_hash],
                 provider: &provider,
+                actor: "",
             })
         })?;
         Ok(())

@@ -160,6 +160,7 @@ fn web_session(token: &str, mailbox_id: MailboxId, now: Unix) -> WebSession {
         must_change_password: false,
         created: now,
         last_seen: now,
+        collaboration_id: None,
     }
 }
 
@@ -310,6 +311,7 @@ pub fn plans_profiles_and_reminders(s: &dyn Store) {
         name: "Scuole".into(),
         quota: 6 << 30,
         archive: true,
+        max_collaborators: Some(5),
     };
     s.add_plan(&plan, 10).expect("add_plan");
     assert!(is_exists(&s.add_plan(&plan, 11)), "one plan by a name");

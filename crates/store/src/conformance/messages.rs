@@ -725,6 +725,7 @@ fn log_at_tx(tx: &dyn crate::Tx, msgid: &str) -> crate::Result<()> {
         subject: "",
         related: &[],
         provider: "Certa",
+        actor: "",
     })
 }
 

@@ -166,6 +166,7 @@ fn log_at(s: &dyn Store, time: Unix, msgid: &str, related: &[String]) {
             subject: "oggetto",
             related,
             provider: "Certa",
+            actor: "",
         })
     })
     .expect("log_append");

@@ -26,6 +26,7 @@ fn transaction(identificativo: &str, recipients: Vec<RecipientState>) -> PecTran
         receipt_type: ::pec::ReceiptType::Completa,
         created: 100,
         recipients,
+        sent_by: None,
     }
 }
 

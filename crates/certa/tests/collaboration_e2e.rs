@@ -1,0 +1,115 @@
+//! Multiutenza (issue 17) on a running server: the protocol matrix over real sockets
+//! (tests/clients/collaboration_matrix.py: the webmail over HTTP, raw IMAPS, poplib, smtplib,
+//! invitations read from an ordinary mailbox), then what only the operator sees — the legal
+//! log's actor on the collaborators' PEC and the CLI's `collaborator list` and `revoke`.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn every_delegation_on_every_protocol_and_what_the_log_and_the_cli_show() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let sink_dir = tempfile::tempdir().unwrap();
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
+    certa_ok(
+        a.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    let box_ = a.mailbox("protocollo");
+    let colleague = a.mailbox("collega");
+    a.start();
+    let params = serde_json::json!({
+        "web": a.web_url(),
+        "ca": a.ca(),
+        "imaps": a.base + 4,
+        "pop3s": a.base + 6,
+        "submissions": a.submissions_port(),
+        "box": box_,
+        "password": PASSWORD,
+        "colleague": colleague,
+        "sink": sink_dir.path(),
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/collaboration_matrix.py"
+    );
+    testkit::require_python(&["aiosmtpd"]);
+    let out = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "OK"),
+        "collaboration_matrix.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The PEC the collaborators sent: the box is the certified sender, the legal log's
+    // acceptance names who sent it, and the chain verifies.
+    let store = a.store();
+    let records = store.log_records(None).unwrap();
+    let acceptances: Vec<_> = records
+        .iter()
+        .filter(|r| r.event == "accettazione" && r.subject.starts_with("da "))
+        .collect();
+    let actors: Vec<(&str, &str)> = acceptances
+        .iter()
+        .map(|r| (r.subject.as_str(), r.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("da pieno", "collaboratore:pieno"),
+            ("da app", "collaboratore:app")
+        ]
+    );
+    assert!(acceptances.iter().all(|r| r.sender == box_));
+    let invitations = records
+        .iter()
+        .filter(|r| r.event == "accettazione" && r.subject.starts_with("Invito a collaborare"))
+        .count();
+    // 3, then 28 more up to 30 open (the revoked reader's place is free again); the refused
+    // 31st was never sent.
+    assert_eq!(invitations, 31);
+    assert!(records
+        .iter()
+        .filter(|r| r.subject.starts_with("Invito"))
+        .all(|r| r.actor.is_empty()));
+    let verified = certa_ok(a.data(), &["log", "verify"]);
+    assert!(verified.contains("registro integro"), "{verified}");
+
+    // The operator's CLI: the list, a revocation logged with its actor.
+    let list = certa_ok(a.data(), &["collaborator", "list", &box_]);
+    assert!(
+        list.contains("pieno\tPieno\tAccesso completo\tattiva"),
+        "{list}"
+    );
+    assert!(
+        list.contains("lettore\tLettore\tSolo consultazione\trevocata"),
+        "{list}"
+    );
+    assert!(list.contains("app\tApp\tSolo invio\tattiva"), "{list}");
+    certa_ok(a.data(), &["collaborator", "revoke", &box_, "pieno"]);
+    let list = certa_ok(a.data(), &["collaborator", "list", &box_]);
+    assert!(
+        list.contains("pieno\tPieno\tAccesso completo\trevocata"),
+        "{list}"
+    );
+    let (ok, out) = certa(a.data(), &["collaborator", "revoke", &box_, "pieno"]);
+    assert!(!ok && out.contains("non collabora"), "{out}");
+    let (ok, out) = certa(
+        a.data(),
+        &["collaborator", "list", "nessuna@pec.alpha.test"],
+    );
+    assert!(!ok && out.contains("inesistente"), "{out}");
+    let logged = certa_ok(
+        a.data(),
+        &["log", "search", "--event", "collaborazione-revocata"],
+    );
+    assert!(logged.contains(&format!("casella:{box_}")), "{logged}");
+    let search = certa_ok(a.data(), &["log", "search", "--event", "accettazione"]);
+    assert!(search.contains("\tcollaboratore:app"), "{search}");
+}
