@@ -1,7 +1,8 @@
 //! Multiutenza (issue 17) on a running server: the protocol matrix over real sockets
 //! (tests/clients/collaboration_matrix.py: the webmail over HTTP, raw IMAPS, poplib, smtplib,
-//! invitations read from an ordinary mailbox), then what only the operator sees — the legal
-//! log's actor on the collaborators' PEC and the CLI's `collaborator list` and `revoke`.
+//! mbsync pulling a read-only login, invitations read from an ordinary mailbox), then what
+//! only the operator sees — the legal log's actor on the collaborators' PEC and the CLI's
+//! `collaborator list` and `revoke`.
 
 mod common;
 
@@ -19,7 +20,9 @@ fn every_delegation_on_every_protocol_and_what_the_log_and_the_cli_show() {
     let box_ = a.mailbox("protocollo");
     let colleague = a.mailbox("collega");
     a.start();
+    let mbsync_dir = tempfile::tempdir().unwrap();
     let params = serde_json::json!({
+        "work": mbsync_dir.path(),
         "web": a.web_url(),
         "ca": a.ca(),
         "imaps": a.base + 4,
@@ -112,4 +115,67 @@ fn every_delegation_on_every_protocol_and_what_the_log_and_the_cli_show() {
     assert!(logged.contains(&format!("casella:{box_}")), "{logged}");
     let search = certa_ok(a.data(), &["log", "search", "--event", "accettazione"]);
     assert!(search.contains("\tcollaboratore:app"), "{search}");
+}
+
+/// The acceptance path in headless Chromium (tests/clients/collaboration_browser.py):
+/// invitation, registration, a PEC with an attachment sent by the collaborator, "inviato
+/// da", the activity page, a second box's invitation accepted in the panel, the reset.
+#[test]
+fn a_collaborator_from_invitation_to_password_reset_in_chromium() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let sink_dir = tempfile::tempdir().unwrap();
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
+    certa_ok(
+        a.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    let box_ = a.mailbox("protocollo");
+    let box2 = a.mailbox("segreteria");
+    let colleague = a.mailbox("collega");
+    a.start();
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("collaboration-shots");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let params = serde_json::json!({
+        "web": a.web_url(),
+        "box": box_,
+        "box2": box2,
+        "password": PASSWORD,
+        "colleague": colleague,
+        "sink": sink_dir.path(),
+        "out": out,
+    });
+    testkit::require(&["chromium", "chromedriver"]);
+    testkit::require_python(&["selenium", "aiosmtpd"]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/collaboration_browser.py"
+    );
+    let run = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.lines().any(|l| l == "OK"),
+        "collaboration_browser.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // What the browser could not see: the PEC went out from the box, sent by mario.
+    let store = a.store();
+    let sent = store
+        .log_records(None)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.event == "accettazione" && r.subject == "Verbale di mario")
+        .expect("the acceptance of mario's PEC");
+    assert_eq!(
+        (sent.sender.as_str(), sent.actor.as_str()),
+        (box_.as_str(), "collaboratore:mario")
+    );
+    a.wait_folder(&colleague, "INBOX", "mario's PEC delivered", |msgs| {
+        msgs.iter()
+            .any(|(_, m)| String::from_utf8_lossy(m).contains("Verbale di mario"))
+    });
 }

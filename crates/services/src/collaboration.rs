@@ -608,7 +608,18 @@ impl Which {
     }
 }
 
-/// Sets a collaborator's password(s); a new boxes' password ends their webmail sessions.
+impl Which {
+    fn code(self) -> &'static str {
+        match self {
+            Which::Boxes => "webmail",
+            Which::Panel => "pannello",
+            Which::Both => "entrambe",
+        }
+    }
+}
+
+/// Sets a collaborator's password(s): a new boxes' password ends their webmail sessions, a
+/// new panel password their panel sessions.
 pub fn set_password(
     p: &Provider,
     username: &str,
@@ -622,7 +633,189 @@ pub fn set_password(
     let boxes = matches!(which, Which::Boxes | Which::Both).then_some(hash.as_str());
     let panel = matches!(which, Which::Panel | Which::Both).then_some(hash.as_str());
     p.store.update_collaborator(username, boxes, panel, None)?;
+    if panel.is_some() {
+        p.store.end_collaborator_tokens(username, "pannello")?;
+    }
+    tracing::info!(collaborator = %username, which = which.code(), "collaborator password changed");
     Ok(())
+}
+
+/// A panel session lasts this long from its login.
+pub const PANEL_SESSION_SECS: i64 = 2 * 3600;
+/// A reset link works this long, once.
+pub const RESET_SECS: i64 = 30 * 60;
+/// One reset mail per collaborator this often at most (no mail bombing).
+const RESET_EVERY_SECS: i64 = 5 * 60;
+
+/// A collaborator's panel session.
+#[derive(Clone, Debug)]
+pub struct PanelSession {
+    pub username: String,
+    pub csrf: String,
+}
+
+/// Starts a panel session for a collaborator who logged in; the token for the cookie.
+pub fn panel_begin(p: &Provider, username: &str) -> Result<String, CollaborationError> {
+    let (token, hash) = new_token()?;
+    let (csrf, _) = new_token()?;
+    let now = p.now();
+    p.store.add_collaborator_token(&store::CollaboratorToken {
+        token_hash: hash,
+        username: username.to_string(),
+        kind: "pannello".into(),
+        csrf,
+        created: now,
+        expires: now + PANEL_SESSION_SECS,
+    })?;
+    Ok(token)
+}
+
+/// The live panel session a cookie's token names.
+pub fn panel_session(
+    p: &Provider,
+    token: &str,
+) -> Result<Option<PanelSession>, CollaborationError> {
+    Ok(p.store
+        .collaborator_token(&token_hash(token), p.now())?
+        .filter(|t| t.kind == "pannello")
+        .map(|t| PanelSession {
+            username: t.username,
+            csrf: t.csrf,
+        }))
+}
+
+pub fn panel_end(p: &Provider, token: &str) -> Result<(), CollaborationError> {
+    p.store
+        .take_collaborator_token(&token_hash(token), p.now())?;
+    Ok(())
+}
+
+/// "Password dimenticata": mails a single-use link for `which` password to the account's
+/// address and returns that address partly hidden. An unknown username gets the same
+/// answer with a decoy address only this provider can compute, always the same for the same
+/// name — the page tells nothing about which usernames exist. At most one mail per
+/// collaborator every few minutes (the answer is the same).
+pub fn request_reset(
+    p: &Provider,
+    username: &str,
+    which: Which,
+) -> Result<String, CollaborationError> {
+    let username = username.trim().to_ascii_lowercase();
+    let account = if check_username(&username).is_ok() {
+        p.store.collaborator(&username)?
+    } else {
+        None
+    };
+    let Some(account) = account else {
+        return Ok(decoy(p, &username));
+    };
+    let now = p.now();
+    let shown = masked(&account.email);
+    if p.store
+        .collaborator_tokens_since(&account.username, "reset", now - RESET_EVERY_SECS)?
+        > 0
+    {
+        return Ok(shown);
+    }
+    let (token, hash) = new_token()?;
+    p.store.add_collaborator_token(&store::CollaboratorToken {
+        token_hash: hash,
+        username: account.username.clone(),
+        kind: format!("reset-{}", which.code()),
+        csrf: String::new(),
+        created: now,
+        expires: now + RESET_SECS,
+    })?;
+    let link = format!(
+        "{}collaboratore/reimposta?t={token}",
+        p.migration.public_url
+    );
+    let what = match which {
+        Which::Boxes => "la password di accesso alle caselle",
+        Which::Panel => "la password del pannello collaboratore",
+        Which::Both => "le password di accesso alle caselle e del pannello collaboratore",
+    };
+    let body = format!(
+        "Gentile {username},\r\n\r\nè stato chiesto di reimpostare {what}. Per sceglierne una \
+         nuova apra entro 30 minuti il collegamento seguente (funziona una sola volta):\r\n\r\n\
+         {link}\r\n\r\nSe non è stato lei a chiederlo, ignori questo messaggio: le password \
+         attuali restano valide.\r\n\r\n{}\r\n",
+        p.identity.name
+    );
+    crate::onboarding::queue_plain_mail(
+        &*p.store,
+        &p.identity,
+        &account.email,
+        "Reimpostazione della password da collaboratore",
+        &body,
+        now,
+    )?;
+    tracing::info!(collaborator = %username, which = which.code(), "collaborator reset link mailed");
+    Ok(shown)
+}
+
+/// What the reset page shows for an unknown username: shaped like a real address.
+fn decoy(p: &Provider, username: &str) -> String {
+    let mac = p
+        .migration
+        .key
+        .mac(b"collaboratore-finto", username.as_bytes())
+        .unwrap_or_default();
+    let letter = |i: usize| char::from(b'a' + mac.get(i).map_or(0, |b| b % 26));
+    let tld = ["it", "com", "eu", "net"][usize::from(mac.get(4).copied().unwrap_or(0) % 4)];
+    format!(
+        "{}***{}@{}***{}.{tld}",
+        letter(0),
+        letter(1),
+        letter(2),
+        letter(3)
+    )
+}
+
+/// The reset link's page: which password it resets, while it works.
+pub fn reset_link(p: &Provider, token: &str) -> Result<Option<Which>, CollaborationError> {
+    Ok(p.store
+        .collaborator_token(&token_hash(token), p.now())?
+        .and_then(|t| t.kind.strip_prefix("reset-").and_then(Which::parse)))
+}
+
+/// Sets the new password(s) by a reset link. A password the policy refuses leaves the link
+/// working; once a password is set the link, and every other reset link, is spent.
+pub fn reset(
+    p: &Provider,
+    token: &str,
+    password: &str,
+    again: &str,
+) -> Result<(), CollaborationError> {
+    check_password(password, again)?;
+    let t = p
+        .store
+        .take_collaborator_token(&token_hash(token), p.now())?
+        .ok_or(CollaborationError::InvitationInvalid)?;
+    let which = t
+        .kind
+        .strip_prefix("reset-")
+        .and_then(Which::parse)
+        .ok_or(CollaborationError::InvitationInvalid)?;
+    set_password(p, &t.username, which, password, again)?;
+    p.store.end_collaborator_tokens(&t.username, "reset")?;
+    Ok(())
+}
+
+/// Accepts, from the panel, an invitation sent to the collaborator's own address.
+pub fn accept_from_panel(
+    p: &Provider,
+    username: &str,
+    id: i64,
+) -> Result<Collaboration, CollaborationError> {
+    p.store
+        .accept_by_id(id, username, p.now())
+        .map_err(|e| match e {
+            StoreError::Refused(_) | StoreError::NotFound(_) => {
+                CollaborationError::InvitationInvalid
+            }
+            other => other.into(),
+        })
 }
 
 /// "Modifica cellulare".

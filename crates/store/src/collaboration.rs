@@ -84,6 +84,18 @@ pub struct Activity {
     pub time: Unix,
 }
 
+/// A collaborator's panel session or password-reset link: only the token's hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollaboratorToken {
+    pub token_hash: String,
+    pub username: String,
+    /// `pannello` (a panel session), `reset-webmail`, `reset-pannello`, `reset-entrambe`.
+    pub kind: String,
+    pub csrf: String,
+    pub created: Unix,
+    pub expires: Unix,
+}
+
 pub trait CollaborationStore {
     /// Records an invitation; `Refused` when the box has `max` collaborations that are
     /// active (unexpired) or invited (link still valid) already.
@@ -121,6 +133,23 @@ pub trait CollaborationStore {
     /// caller's to check, against its clock).
     fn active_collaboration(&self, username: &str, address: &str) -> Result<Option<Collaboration>>;
     fn collaboration(&self, id: i64) -> Result<Option<Collaboration>>;
+    /// Accepts, from the collaborator's panel, an invitation sent to the address of their
+    /// account (the one an earlier link proved theirs): `Refused` as [`Self::accept`].
+    fn accept_by_id(&self, id: i64, collaborator: &str, now: Unix) -> Result<Collaboration>;
+    /// Records a panel session or a reset link; expired tokens go on the way.
+    fn add_collaborator_token(&self, t: &CollaboratorToken) -> Result<()>;
+    /// The unexpired token with this hash.
+    fn collaborator_token(&self, token_hash: &str, now: Unix) -> Result<Option<CollaboratorToken>>;
+    /// The unexpired token with this hash, removed: a reset link works once.
+    fn take_collaborator_token(
+        &self,
+        token_hash: &str,
+        now: Unix,
+    ) -> Result<Option<CollaboratorToken>>;
+    /// How many of a collaborator's tokens whose kind starts with `kind` were made since.
+    fn collaborator_tokens_since(&self, username: &str, kind: &str, since: Unix) -> Result<usize>;
+    /// Removes a collaborator's tokens whose kind starts with `kind` (`pannello`, `reset`).
+    fn end_collaborator_tokens(&self, username: &str, kind: &str) -> Result<()>;
     /// Revokes a collaboration or an invitation of the box; its webmail sessions end.
     fn revoke(&self, mailbox_id: MailboxId, id: i64, now: Unix) -> Result<()>;
     /// New delegation and expiry for a collaboration of the box; its webmail sessions end
@@ -238,7 +267,38 @@ pub(crate) fn accept(
     username: &str,
     now: Unix,
 ) -> Result<Collaboration> {
-    let invitation = by_token(tx, token_hash)?
+    let invitation = by_token(tx, token_hash)?;
+    accept_invitation(tx, invitation, username, now)
+}
+
+pub(crate) fn accept_by_id(
+    tx: &Connection,
+    id: i64,
+    username: &str,
+    now: Unix,
+) -> Result<Collaboration> {
+    let email: Option<String> = tx
+        .row(
+            "SELECT email FROM collaborators WHERE username = ?1",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let invitation = by_id(tx, id)?.filter(|i| {
+        email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&i.invite_email))
+    });
+    accept_invitation(tx, invitation, username, now)
+}
+
+fn accept_invitation(
+    tx: &Connection,
+    invitation: Option<Collaboration>,
+    username: &str,
+    now: Unix,
+) -> Result<Collaboration> {
+    let invitation = invitation
         .filter(|i| i.state == "invitata" && i.invite_expires > now)
         .ok_or_else(|| StoreError::Refused("invito non valido, già usato o scaduto".into()))?;
     let user: i64 = tx
@@ -363,7 +423,8 @@ pub(crate) fn of_collaborator(c: &Connection, username: &str) -> Result<Vec<Coll
     query(
         c,
         "u.username = ?1 OR (c.collaborator_id IS NULL AND c.state = 'invitata'
-            AND c.invite_email = (SELECT email FROM collaborators WHERE username = ?1))
+            AND lower(c.invite_email) = (SELECT lower(email) FROM collaborators
+                                         WHERE username = ?1))
          ORDER BY c.invited_at DESC, c.id DESC",
         [username],
     )
@@ -466,4 +527,92 @@ pub(crate) fn activity(
         },
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn add_token(tx: &Connection, t: &CollaboratorToken) -> Result<()> {
+    tx.exec(
+        "DELETE FROM collaborator_tokens WHERE expires <= ?1",
+        [t.created],
+    )?;
+    let n = tx.exec(
+        "INSERT INTO collaborator_tokens(token_hash, collaborator_id, kind, csrf, created, expires)
+         SELECT ?1, id, ?3, ?4, ?5, ?6 FROM collaborators WHERE username = ?2",
+        params![
+            t.token_hash,
+            t.username,
+            t.kind,
+            t.csrf,
+            t.created,
+            t.expires
+        ],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!(
+            "collaboratore {}",
+            t.username
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn token(
+    c: &Connection,
+    token_hash: &str,
+    now: Unix,
+) -> Result<Option<CollaboratorToken>> {
+    Ok(c.row(
+        "SELECT t.token_hash, u.username, t.kind, t.csrf, t.created, t.expires
+         FROM collaborator_tokens t JOIN collaborators u ON u.id = t.collaborator_id
+         WHERE t.token_hash = ?1 AND t.expires > ?2",
+        params![token_hash, now],
+        |r| {
+            Ok(CollaboratorToken {
+                token_hash: r.get(0)?,
+                username: r.get(1)?,
+                kind: r.get(2)?,
+                csrf: r.get(3)?,
+                created: r.get(4)?,
+                expires: r.get(5)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+pub(crate) fn take_token(
+    tx: &Connection,
+    token_hash: &str,
+    now: Unix,
+) -> Result<Option<CollaboratorToken>> {
+    let t = token(tx, token_hash, now)?;
+    tx.exec(
+        "DELETE FROM collaborator_tokens WHERE token_hash = ?1",
+        [token_hash],
+    )?;
+    Ok(t)
+}
+
+pub(crate) fn end_tokens(tx: &Connection, username: &str, kind: &str) -> Result<()> {
+    tx.exec(
+        "DELETE FROM collaborator_tokens WHERE substr(kind, 1, length(?2)) = ?2
+           AND collaborator_id = (SELECT id FROM collaborators WHERE username = ?1)",
+        params![username, kind],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn tokens_since(
+    c: &Connection,
+    username: &str,
+    kind: &str,
+    since: Unix,
+) -> Result<usize> {
+    let n: i64 = c.row(
+        "SELECT count(*) FROM collaborator_tokens WHERE substr(kind, 1, length(?2)) = ?2
+           AND created >= ?3
+           AND collaborator_id = (SELECT id FROM collaborators WHERE username = ?1)",
+        params![username, kind, since],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }

@@ -27,7 +27,8 @@ mod text;
 pub use blob::{blob_name, BlobStore, LocalBlobs};
 pub use changes::{ChangeFeed, LocalChanges};
 pub use collaboration::{
-    Activity, Collaboration, CollaborationStore, Collaborator, NewCollaboration, NewCollaborator,
+    Activity, Collaboration, CollaborationStore, Collaborator, CollaboratorToken, NewCollaboration,
+    NewCollaborator,
 };
 pub use folders::normalize_flags;
 pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};

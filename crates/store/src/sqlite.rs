@@ -510,6 +510,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pec_transactions ADD COLUMN sent_by TEXT;
     ALTER TABLE plans ADD COLUMN max_collaborators INTEGER;
     ALTER TABLE legal_log ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    CREATE TABLE collaborator_tokens(
+        token_hash TEXT PRIMARY KEY,
+        collaborator_id INTEGER NOT NULL REFERENCES collaborators(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    );
+    CREATE INDEX collaborator_tokens_user ON collaborator_tokens(collaborator_id, kind);
     "#,
 ];
 
@@ -1466,6 +1475,34 @@ impl CollaborationStore for SqliteStore {
 
     fn collaboration(&self, id: i64) -> Result<Option<Collaboration>> {
         self.read(|c| crate::collaboration::by_id(c, id))
+    }
+
+    fn accept_by_id(&self, id: i64, collaborator: &str, now: Unix) -> Result<Collaboration> {
+        self.sql_write(|tx| crate::collaboration::accept_by_id(tx, id, collaborator, now))
+    }
+
+    fn add_collaborator_token(&self, t: &CollaboratorToken) -> Result<()> {
+        self.sql_write(|tx| crate::collaboration::add_token(tx, t))
+    }
+
+    fn collaborator_token(&self, token_hash: &str, now: Unix) -> Result<Option<CollaboratorToken>> {
+        self.read(|c| crate::collaboration::token(c, token_hash, now))
+    }
+
+    fn take_collaborator_token(
+        &self,
+        token_hash: &str,
+        now: Unix,
+    ) -> Result<Option<CollaboratorToken>> {
+        self.sql_write(|tx| crate::collaboration::take_token(tx, token_hash, now))
+    }
+
+    fn collaborator_tokens_since(&self, username: &str, kind: &str, since: Unix) -> Result<usize> {
+        self.read(|c| crate::collaboration::tokens_since(c, username, kind, since))
+    }
+
+    fn end_collaborator_tokens(&self, username: &str, kind: &str) -> Result<()> {
+        self.sql_write(|tx| crate::collaboration::end_tokens(tx, username, kind))
     }
 
     fn revoke(&self, mailbox_id: MailboxId, id: i64, now: Unix) -> Result<()> {

@@ -37,6 +37,7 @@ conformance![
     settings_are_per_mailbox,
     web_sessions_start_touch_expire_and_end,
     operators_sessions_and_totp_steps,
+    collaborations_invite_accept_revoke,
     routes_and_provider_index,
     watchers_wake_after_a_change_to_their_mailbox,
     folders_create_rename_delete_and_subscribe,

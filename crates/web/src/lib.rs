@@ -6,6 +6,7 @@
 //! submission (`services::access::submit`).
 
 mod admin;
+mod collaborator_panel;
 mod collaborators;
 mod compose;
 mod export;
@@ -138,6 +139,39 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
         .route(
             "/collaborazione/accetta",
             post(collaborators::accept).layer(DefaultBodyLimit::max(collaborators::MAX_BODY)),
+        )
+        .route("/collaboratore", get(collaborator_panel::home))
+        .route(
+            "/collaboratore/accesso",
+            post(collaborator_panel::login)
+                .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
+        )
+        .route("/collaboratore/esci", post(collaborator_panel::logout))
+        .route(
+            "/collaboratore/password",
+            post(collaborator_panel::password)
+                .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
+        )
+        .route(
+            "/collaboratore/cellulare",
+            post(collaborator_panel::mobile)
+                .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
+        )
+        .route(
+            "/collaboratore/inviti/{id}/accetta",
+            post(collaborator_panel::accept),
+        )
+        .route(
+            "/collaboratore/recupero",
+            get(collaborator_panel::recover_form)
+                .post(collaborator_panel::recover)
+                .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
+        )
+        .route(
+            "/collaboratore/reimposta",
+            get(collaborator_panel::reset_form)
+                .post(collaborator_panel::reset)
+                .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
         )
         .route("/settings/migrate/sync", post(migrate::sync))
         .route("/settings/migrate/status", get(migrate::status))

@@ -123,8 +123,12 @@ impl WebSession {
 }
 
 pub(crate) fn cookie_token(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of the cookie `name` in request headers.
+pub(crate) fn cookie_in(headers: &header::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -160,7 +164,9 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();
-    // The public forms (login, the start page of a domain taken over) have no session.
+    // The public forms (login, the start page of a domain taken over, an invitation's page)
+    // have no session; the collaborator's panel has its own, whose token its handlers
+    // check. Every such form must come from this site's own pages.
     let ok = if matches!(
         parts.uri.path(),
         "/login"
@@ -168,7 +174,8 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
             | "/attivazione/password"
             | "/collaborazione/registra"
             | "/collaborazione/accetta"
-    ) {
+    ) || parts.uri.path().starts_with("/collaboratore/")
+    {
         same_origin(&parts)
     } else {
         let session = request_session(&st, &parts).await;

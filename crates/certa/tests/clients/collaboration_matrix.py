@@ -6,7 +6,7 @@ refused with which code; a revoked collaborator's open IDLE ends, its login is r
 link used twice is refused; the 31st invitation is refused.
 
 Usage: collaboration_matrix.py PARAMS_JSON   (rerun by hand with the same argument)
-PARAMS: web, ca, imaps, pop3s, submissions, box, password, colleague, sink
+PARAMS: web, ca, imaps, pop3s, submissions, box, password, colleague, sink, work (mbsync's)
 """
 import email
 import email.policy
@@ -18,6 +18,7 @@ import re
 import smtplib
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -204,6 +205,55 @@ for command, literal in [("STORE 1 +FLAGS (\\Seen)", None), ("COPY 1 INBOX", Non
                          ("APPEND INBOX", MSG), ("CREATE Lettore", None)]:
     status, _ = c.cmd(command, literal)
     assert status.startswith("NO [NOPERM]"), (command, status)
+c.cmd("LOGOUT")
+
+step("Solo consultazione: mbsync pulls the box read-only, without errors, twice")
+work = P["work"]
+os.makedirs(os.path.join(work, "mail"), exist_ok=True)
+rc = os.path.join(work, "mbsyncrc")
+with open(rc, "w") as f:
+    f.write(f"""IMAPAccount certa
+Host localhost
+Port {P['imaps']}
+User {L}
+Pass {COLLAB_PW}
+SSLType IMAPS
+CertificateFile {P['ca']}
+AuthMechs PLAIN
+
+IMAPStore remote
+Account certa
+
+MaildirStore local
+Path {work}/mail/
+Inbox {work}/mail/INBOX
+SubFolders Verbatim
+
+Channel certa
+Far :remote:
+Near :local:
+Patterns *
+Sync Pull
+Create Near
+Expunge None
+SyncState *
+""")
+os.chmod(rc, 0o600)
+c, _ = login_imap(L)
+_, untagged = c.cmd("EXAMINE INBOX")
+on_server = next(int(u.split()[1]) for u in untagged if u.endswith(" EXISTS"))
+_, before_flags = c.cmd("FETCH 1:* (FLAGS)")
+c.cmd("LOGOUT")
+for run in (1, 2):
+    r = subprocess.run(["mbsync", "-c", rc, "-a"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "rror" not in r.stdout + r.stderr, (run, r.stdout, r.stderr)
+pulled = os.listdir(os.path.join(work, "mail", "INBOX", "cur")) + \
+    os.listdir(os.path.join(work, "mail", "INBOX", "new"))
+assert len(pulled) == on_server, (len(pulled), on_server)
+c, _ = login_imap(L)
+c.cmd("EXAMINE INBOX")
+_, after_flags = c.cmd("FETCH 1:* (FLAGS)")
+assert after_flags == before_flags, (before_flags, after_flags)
 c.cmd("LOGOUT")
 
 step("Solo consultazione: POP3 reads, DELE -ERR")

@@ -66,6 +66,18 @@ impl SecretKey {
         }
     }
 
+    /// HMAC-SHA256 of `data` under the key, bound to `context`: values only this provider
+    /// can compute (the decoy address a password reset shows for an unknown username).
+    pub fn mac(&self, context: &[u8], data: &[u8]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        use openssl::{hash::MessageDigest, pkey::PKey, sign::Signer};
+        let key = PKey::hmac(&self.0)?;
+        let mut signer = Signer::new(MessageDigest::sha256(), &key)?;
+        signer.update(&(context.len() as u64).to_be_bytes())?;
+        signer.update(context)?;
+        signer.update(data)?;
+        signer.sign_to_vec()
+    }
+
     /// nonce ‖ ciphertext ‖ tag, bound to `context`.
     pub fn seal(
         &self,

@@ -490,3 +490,254 @@ pub fn operators_sessions_and_totp_steps(s: &dyn Store) {
     let a = s.operator("anna").expect("operator").expect("anna");
     assert!(!a.disabled && a.password_hash == "hash-a");
 }
+
+fn invitation<'a>(
+    mailbox_id: MailboxId,
+    email: &'a str,
+    token: &'a str,
+) -> crate::NewCollaboration<'a> {
+    crate::NewCollaboration {
+        mailbox_id,
+        invite_email: email,
+        name: "Mario",
+        kind: "consultazione",
+        expires: None,
+        token_hash: token,
+        invite_expires: 1_000,
+    }
+}
+
+fn collaborator<'a>(username: &'a str) -> crate::NewCollaborator<'a> {
+    crate::NewCollaborator {
+        username,
+        email: "ignored@example.org",
+        mobile: Some("+39333"),
+        password_hash: "box-hash",
+        panel_password_hash: "panel-hash",
+    }
+}
+
+/// Multiutenza: invitations up to a limit, a link accepted once and only before it
+/// expires, unique usernames (case-insensitive), revocation and changes ending the
+/// collaboration's webmail sessions, panel and reset tokens, the activity per box.
+pub fn collaborations_invite_accept_revoke(s: &dyn Store) {
+    let a = mailbox(s, ALICE, 100);
+    let b = mailbox(s, BOB, 100);
+    let first = s
+        .invite(&invitation(a, "mario@example.org", "tok-1"), 2, 10)
+        .expect("invite");
+    s.invite(&invitation(a, "luigi@example.org", "tok-2"), 2, 11)
+        .expect("invite");
+    assert!(
+        is_refused(&s.invite(&invitation(a, "x@example.org", "tok-3"), 2, 12)),
+        "limit"
+    );
+    s.invite(&invitation(b, "mario@example.org", "tok-b"), 2, 12)
+        .expect("another box has its own limit");
+    let pending = s.invitation("tok-1").expect("invitation").expect("tok-1");
+    assert_eq!(
+        (pending.id, pending.state.as_str(), pending.mailbox.as_str()),
+        (first, "invitata", ALICE)
+    );
+    assert!(s.invitation("nessuno").expect("invitation").is_none());
+
+    // Registered by the link: the account exists and the collaboration is active; the
+    // link is spent, and a taken username creates nothing.
+    let c = s
+        .register("tok-1", &collaborator("mario"), 20)
+        .expect("register");
+    assert_eq!(
+        (c.state.as_str(), c.collaborator.as_deref()),
+        ("attiva", Some("mario"))
+    );
+    assert!(
+        is_refused(&s.accept("tok-1", "mario", 21)),
+        "a link works once"
+    );
+    assert!(
+        is_exists(&s.register("tok-2", &collaborator("MARIO"), 21)),
+        "unique usernames"
+    );
+    assert_eq!(
+        s.invitation("tok-2")
+            .expect("invitation")
+            .expect("tok-2")
+            .state,
+        "invitata"
+    );
+    // An expired link is refused.
+    assert!(is_refused(&s.accept("tok-2", "mario", 1_000)), "expired");
+    let m = s
+        .collaborator("Mario")
+        .expect("collaborator")
+        .expect("mario");
+    assert_eq!(
+        (m.password_hash.as_str(), m.panel_password_hash.as_str()),
+        ("box-hash", "panel-hash")
+    );
+    let active = s
+        .active_collaboration("mario", ALICE)
+        .expect("active")
+        .expect("on alice");
+    assert_eq!(active.id, first);
+    assert!(s
+        .active_collaboration("mario", BOB)
+        .expect("active")
+        .is_none());
+
+    // From the panel, an invitation to the account's own address only.
+    let other = s
+        .invite(&invitation(b, "someone@example.org", "tok-c"), 5, 30)
+        .expect("invite");
+    let on_b = s.invitation("tok-b").expect("invitation").expect("tok-b");
+    assert!(
+        is_refused(&s.accept_by_id(other, "mario", 31)),
+        "not mario's address"
+    );
+    // The account's address is the one `register` was given: bob's invitation went to
+    // another one, so it is not mario's to accept.
+    assert_eq!(m.email, "ignored@example.org");
+    assert_eq!(s.collaborations_of("mario").expect("of mario").len(), 1);
+    assert!(is_refused(&s.accept_by_id(on_b.id, "mario", 31)));
+    s.revoke(b, on_b.id, 32).expect("revoke");
+    let to_mario = s
+        .invite(&invitation(b, "IGNORED@example.org", "tok-d"), 5, 33)
+        .expect("invite");
+    assert_eq!(
+        s.collaborations_of("mario").expect("of mario").len(),
+        2,
+        "listed in his panel"
+    );
+    let accepted = s
+        .accept_by_id(to_mario, "mario", 34)
+        .expect("accept from the panel");
+    assert_eq!(
+        (accepted.state.as_str(), accepted.mailbox.as_str()),
+        ("attiva", BOB)
+    );
+    assert!(
+        s.invitation("tok-d").expect("invitation").is_none(),
+        "its link is spent"
+    );
+    assert!(is_refused(&s.accept_by_id(to_mario, "mario", 35)), "once");
+
+    // A webmail session of the collaboration ends with its revocation or change.
+    let mut session = web_session("tc", a, 40);
+    session.collaboration_id = Some(first);
+    s.start_session(&session, 0).expect("start");
+    s.start_session(&web_session("towner", a, 40), 0)
+        .expect("start");
+    s.change_collaboration(a, first, "completo", Some(5_000))
+        .expect("change");
+    assert!(
+        s.session("tc").expect("session").is_none(),
+        "changed rights end it"
+    );
+    assert!(
+        s.session("towner").expect("session").is_some(),
+        "the holder's stays"
+    );
+    assert_eq!(
+        s.collaboration(first).expect("read").expect("c").kind,
+        "completo"
+    );
+    s.start_session(&session, 0).expect("start");
+    assert!(is_not_found(&s.revoke(b, first, 50)), "not bob's to revoke");
+    s.revoke(a, first, 50).expect("revoke");
+    assert!(
+        s.session("tc").expect("session").is_none(),
+        "revoked ends it"
+    );
+    assert!(s
+        .active_collaboration("mario", ALICE)
+        .expect("active")
+        .is_none());
+    assert!(is_not_found(&s.revoke(a, first, 51)), "once");
+    assert_eq!(s.collaborations_of_box(a).expect("of box").len(), 2);
+
+    // Tokens: a panel session; a reset link taken once; expired ones are not found.
+    let token = |hash: &str, kind: &str, expires: Unix| crate::CollaboratorToken {
+        token_hash: hash.to_string(),
+        username: "mario".to_string(),
+        kind: kind.to_string(),
+        csrf: "c".to_string(),
+        created: 60,
+        expires,
+    };
+    s.add_collaborator_token(&token("p1", "pannello", 200))
+        .expect("add");
+    s.add_collaborator_token(&token("r1", "reset-webmail", 200))
+        .expect("add");
+    assert!(is_not_found(&s.add_collaborator_token(
+        &crate::CollaboratorToken {
+            username: "nessuno".into(),
+            ..token("x", "pannello", 200)
+        }
+    )));
+    assert_eq!(
+        s.collaborator_token("p1", 100).expect("token"),
+        Some(token("p1", "pannello", 200))
+    );
+    assert!(
+        s.collaborator_token("p1", 200).expect("token").is_none(),
+        "expired"
+    );
+    assert_eq!(
+        s.collaborator_tokens_since("mario", "reset", 60)
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        s.collaborator_tokens_since("mario", "reset", 61)
+            .expect("count"),
+        0
+    );
+    assert!(s
+        .take_collaborator_token("r1", 100)
+        .expect("take")
+        .is_some());
+    assert!(
+        s.take_collaborator_token("r1", 100)
+            .expect("take")
+            .is_none(),
+        "once"
+    );
+    s.end_collaborator_tokens("mario", "pannello").expect("end");
+    assert!(s.collaborator_token("p1", 100).expect("token").is_none());
+
+    // Activity: per box, filtered, newest first.
+    for (i, (who, action)) in [
+        ("mario", "accesso"),
+        ("luigi", "lettura"),
+        ("mario", "invio"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.record_activity(&crate::Activity {
+            mailbox_id: a,
+            collaborator: who.to_string(),
+            protocol: "imap".into(),
+            ip: "192.0.2.1".into(),
+            action: action.to_string(),
+            detail: String::new(),
+            time: 100 + i as Unix,
+        })
+        .expect("record");
+    }
+    let mario: Vec<String> = s
+        .activity(a, Some("mario"), 0, Unix::MAX, 10)
+        .expect("activity")
+        .into_iter()
+        .map(|x| x.action)
+        .collect();
+    assert_eq!(mario, strings(&["invio", "accesso"]));
+    assert_eq!(
+        s.activity(a, None, 101, 102, 10).expect("activity").len(),
+        1
+    );
+    assert!(s
+        .activity(b, None, 0, Unix::MAX, 10)
+        .expect("activity")
+        .is_empty());
+}

@@ -189,6 +189,7 @@ checks![
     accounts::settings_are_per_mailbox,
     accounts::web_sessions_start_touch_expire_and_end,
     accounts::operators_sessions_and_totp_steps,
+    accounts::collaborations_invite_accept_revoke,
     accounts::routes_and_provider_index,
     accounts::watchers_wake_after_a_change_to_their_mailbox,
     messages::folders_create_rename_delete_and_subscribe,
