@@ -391,7 +391,36 @@ pub fn invite(
         return Err(e);
     }
     tracing::info!(mailbox = %who.address, collaboration = id, kind = inv.delegation.code(), "collaborator invited");
+    log_holder(
+        p,
+        who,
+        "collaboratore-invitato",
+        &format!(
+            "{} invitato con delega {}",
+            inv.email,
+            inv.delegation.italian()
+        ),
+    );
     Ok(id)
+}
+
+/// The legal-log record of what the holder did to the box's collaborators (after it was
+/// done: a failure to write it is an operator's error, not the user's).
+fn log_holder(p: &Provider, who: &Principal, event: &str, subject: &str) {
+    let r = crate::operators::record(
+        &*p.store,
+        &p.identity.name,
+        crate::operators::Action {
+            event,
+            target: &format!("casella:{}", who.address),
+            actor: &format!("titolare:{}", who.address),
+        },
+        subject,
+        p.now(),
+    );
+    if let Err(e) = r {
+        tracing::error!(error = %e, event, "collaboration: legal-log record not written");
+    }
 }
 
 /// The box's limit: its plan's, else [`MAX_PER_BOX`].
@@ -436,8 +465,16 @@ fn of_box(p: &Provider, who: &Principal, id: i64) -> Result<Shown, Collaboration
 /// "Revoca": the collaboration ends now, its sessions with it.
 pub fn revoke(p: &Provider, who: &Principal, id: i64) -> Result<(), CollaborationError> {
     owner(who)?;
+    let c = of_box(p, who, id)?;
     p.store.revoke(who.mailbox, id, p.now())?;
     tracing::info!(mailbox = %who.address, collaboration = id, "collaboration revoked");
+    let whom = c.row.collaborator.as_deref().unwrap_or(&c.row.invite_email);
+    log_holder(
+        p,
+        who,
+        "collaborazione-revocata",
+        &format!("collaborazione di {whom} revocata"),
+    );
     Ok(())
 }
 
@@ -457,8 +494,16 @@ pub fn change(
             "la scadenza deve essere nel futuro".into(),
         ));
     }
+    let c = of_box(p, who, id)?;
     p.store
         .change_collaboration(who.mailbox, id, delegation.code(), expires)?;
+    let whom = c.row.collaborator.as_deref().unwrap_or(&c.row.invite_email);
+    log_holder(
+        p,
+        who,
+        "collaborazione-modificata",
+        &format!("collaborazione di {whom}: delega {}", delegation.italian()),
+    );
     Ok(())
 }
 

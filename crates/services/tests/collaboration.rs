@@ -221,6 +221,22 @@ async fn a_read_only_collaborator_reads_and_changes_nothing_until_revoked() {
     ));
     // The owner is untouched.
     assert!(collaboration::still_valid(p, &owner).expect("valid"));
+    // What the holder did to the collaborators is in the legal log, with the holder as actor.
+    let admin: Vec<(String, String)> = p
+        .store
+        .log_records(Some(&format!("casella:{USER}")))
+        .expect("log")
+        .into_iter()
+        .map(|r| (r.event, r.sender))
+        .collect();
+    let holder = format!("titolare:{USER}");
+    for event in ["collaboratore-invitato", "collaborazione-revocata"] {
+        assert!(
+            admin.contains(&(event.to_string(), holder.clone())),
+            "{admin:?}"
+        );
+    }
+    assert!(p.store.log_verify().is_ok());
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The collaborator's panel (issue 17; seed 002 §2.6.7 figures 41–45, §2.6.3 for the reset):
 //! its own login (username and the panel's password), the collaborations and the invitations
 //! to accept, the mobile number, the two passwords, and "Password dimenticata" with a
-//! single-use link mailed to the account's address. Its cookie is its own, scoped to
-//! `/collaboratore`; the rules are `services::collaboration`'s.
+//! single-use link mailed to the account's address. Its cookie is its own (`Path=/`, as the
+//! `__Host-` prefix requires); the rules are `services::collaboration`'s.
 
 use crate::i18n::{self, Lang};
 use crate::session::cookie_in;

@@ -502,6 +502,13 @@ fn act(m: &Access, p: &Arc<Provider>, form: &[(String, String)]) -> Result<Respo
             } else {
                 (export::Format::Mbox, "application/mbox", "posta.mbox")
             };
+            let count: usize = groups.iter().map(|(_, uids)| uids.len()).sum();
+            services::collaboration::record(
+                p,
+                m.principal(),
+                "esportazione",
+                &format!("{count} messaggi, {name}"),
+            );
             Ok((
                 [
                     (header::CONTENT_TYPE, mime.to_string()),

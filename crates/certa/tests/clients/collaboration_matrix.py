@@ -308,6 +308,9 @@ status, page, url = full.login(F, COLLAB_PW)
 assert status == 200 and 'id="new-mail"' in page, (status, url)
 status, _, _ = full.req("/settings/multiutenza")
 assert status == 403, status
+status, mbox, _ = full.req(f"/actions?csrf={full.csrf()}",
+                           {"action": "mbox", "apply": "everything", "f": "INBOX", "back": "/"})
+assert status == 200 and mbox.startswith("From "), (status, mbox[:200])
 
 step("Solo invio: IMAP, POP3 and the webmail refused with a clear message; SMTP sends")
 c = Imap()
@@ -379,6 +382,6 @@ status, csv, _ = owner.req("/settings/attivita?collaboratore=pieno&formato=csv")
 assert status == 200 and csv.startswith("data;collaboratore"), csv[:200]
 rows = [r.split(";") for r in csv.strip().splitlines()[1:]]
 assert rows and all(r[1] == "pieno" for r in rows), rows
-assert {"accesso", "aggiunta", "flag", "invio", "eliminazione"} <= {r[4] for r in rows}, rows
+assert {"accesso", "aggiunta", "flag", "invio", "eliminazione", "esportazione"} <= {r[4] for r in rows}, rows
 print(json.dumps({"invites": 30}))
 print("OK")
