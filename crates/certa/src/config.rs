@@ -608,6 +608,23 @@ impl Config {
         Ok(s)
     }
 
+    /// What mail clients are told (the set-up page, autoconfig, autodiscover): the host name
+    /// and the ports of `[listen]`.
+    pub fn client_endpoints(&self) -> web::ClientEndpoints {
+        let port = |addr: &str, default: u16| {
+            addr.rsplit_once(':')
+                .and_then(|(_, p)| p.parse().ok())
+                .unwrap_or(default)
+        };
+        web::ClientEndpoints {
+            host: self.provider.hostname.clone(),
+            imaps: port(&self.listen.imaps, 993),
+            pop3s: port(&self.listen.pop3s, 995),
+            submissions: port(&self.listen.submissions, 465),
+            submission: port(&self.listen.submission, 587),
+        }
+    }
+
     /// The webmail's public address, ending in `/`.
     pub fn public_url(&self) -> String {
         let url = self

@@ -343,6 +343,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 connections: connections.clone(),
                 session_lifetime_secs: cfg.web.session_lifetime_secs,
                 header_read_timeout: Duration::from_secs(cfg.web.header_read_timeout_secs.max(1)),
+                clients: cfg.client_endpoints(),
             },
         )
         .await

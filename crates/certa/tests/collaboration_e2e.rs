@@ -84,6 +84,44 @@ fn every_delegation_on_every_protocol_and_what_the_log_and_the_cli_show() {
     let verified = certa_ok(a.data(), &["log", "verify"]);
     assert!(verified.contains("registro integro"), "{verified}");
 
+    // An expired collaboration is refused at login over a real socket: app's expiry moved
+    // into the past in the store (the server's clock cannot be moved).
+    let m = store.mailbox(&box_).unwrap().unwrap();
+    let app = store
+        .collaborations_of_box(m.id)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.collaborator.as_deref() == Some("app"))
+        .expect("app's collaboration");
+    store
+        .change_collaboration(m.id, app.id, "invio", Some(unix_now() - 1))
+        .unwrap();
+    let login = testkit::tool("python3")
+        .args([
+            "-c",
+            &[
+                "import smtplib, ssl, sys",
+                "ctx = ssl.create_default_context(cafile=sys.argv[2])",
+                "s = smtplib.SMTP_SSL('127.0.0.1', int(sys.argv[1]), context=ctx)",
+                "try:",
+                "    s.login(sys.argv[3], 'Verde#Prato42'); print('LOGGED IN')",
+                "except smtplib.SMTPAuthenticationError as e:",
+                "    print(e.smtp_code, e.smtp_error.decode())",
+            ]
+            .join("\n"),
+            &a.submissions_port().to_string(),
+            &a.ca().display().to_string(),
+            &format!("app/{box_}"),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&login.stdout);
+    assert!(
+        said.starts_with("535 5.7.8") && said.contains("scaduta o revocata"),
+        "{said}{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+
     // The operator's CLI: the list, a revocation logged with its actor.
     let list = certa_ok(a.data(), &["collaborator", "list", &box_]);
     assert!(
@@ -94,7 +132,7 @@ fn every_delegation_on_every_protocol_and_what_the_log_and_the_cli_show() {
         list.contains("lettore\tLettore\tSolo consultazione\trevocata"),
         "{list}"
     );
-    assert!(list.contains("app\tApp\tSolo invio\tattiva"), "{list}");
+    assert!(list.contains("app\tApp\tSolo invio\tscaduta"), "{list}");
     certa_ok(a.data(), &["collaborator", "revoke", &box_, "pieno"]);
     let list = certa_ok(a.data(), &["collaborator", "list", &box_]);
     assert!(

@@ -6,6 +6,7 @@
 //! submission (`services::access::submit`).
 
 mod admin;
+mod clients;
 mod collaborator_panel;
 mod collaborators;
 mod compose;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use admin::{serve_admin, AdminConfig};
+pub use clients::ClientEndpoints;
 pub use i18n::Lang;
 
 /// How the webmail listens.
@@ -51,6 +53,8 @@ pub struct WebConfig {
     /// A request's headers must all arrive within this time (RFC 9112 leaves it to the
     /// server; slowloris clients are cut off, security review M1).
     pub header_read_timeout: Duration,
+    /// What the client set-up page and the autoconfig files tell mail clients.
+    pub clients: ClientEndpoints,
 }
 
 /// What every handler shares.
@@ -61,6 +65,7 @@ pub struct AppState {
     /// The webmail is reached over HTTPS (its own or a proxy's): HSTS is sent.
     pub https: bool,
     pub session_lifetime_secs: i64,
+    pub clients: Arc<ClientEndpoints>,
 }
 
 /// The login form carries an address and a password: a few KiB is plenty, and a larger
@@ -173,6 +178,20 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
                 .post(collaborator_panel::reset)
                 .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
         )
+        .route("/settings/client", get(clients::page_handler))
+        .route(
+            "/.well-known/autoconfig/mail/config-v1.1.xml",
+            get(clients::thunderbird),
+        )
+        .route("/mail/config-v1.1.xml", get(clients::thunderbird))
+        .route(
+            "/autodiscover/autodiscover.xml",
+            post(clients::outlook).layer(DefaultBodyLimit::max(clients::MAX_AUTODISCOVER_BODY)),
+        )
+        .route(
+            "/Autodiscover/Autodiscover.xml",
+            post(clients::outlook).layer(DefaultBodyLimit::max(clients::MAX_AUTODISCOVER_BODY)),
+        )
         .route("/settings/migrate/sync", post(migrate::sync))
         .route("/settings/migrate/status", get(migrate::status))
         .route("/static/style.css", get(style))
@@ -236,6 +255,7 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
         secure_cookies: cfg.tls.is_some() || cfg.proxy.is_some(),
         https: cfg.tls.is_some() || cfg.proxy.is_some(),
         session_lifetime_secs: cfg.session_lifetime_secs,
+        clients: Arc::new(cfg.clients),
     };
     let app = router(state, cfg.max_upload_bytes, cfg.proxy);
     let listener = tokio::net::TcpListener::bind(addr).await?;
