@@ -752,7 +752,7 @@ pub fn request_reset(
         None
     };
     let Some(account) = account else {
-        return Ok(decoy(p, &username));
+        return Ok(decoy(p, b"collaboratore-finto", &username));
     };
     let now = p.now();
     let shown = masked(&account.email);
@@ -799,12 +799,13 @@ pub fn request_reset(
     Ok(shown)
 }
 
-/// What the reset page shows for an unknown username: shaped like a real address.
-fn decoy(p: &Provider, username: &str) -> String {
+/// What a reset page shows for an unknown name: shaped like a real masked address, always
+/// the same for the same name, computable only with the data directory's key.
+pub(crate) fn decoy(p: &Provider, context: &[u8], name: &str) -> String {
     let mac = p
         .migration
         .key
-        .mac(b"collaboratore-finto", username.as_bytes())
+        .mac(context, name.as_bytes())
         .unwrap_or_default();
     let letter = |i: usize| char::from(b'a' + mac.get(i).map_or(0, |b| b % 26));
     let tld = ["it", "com", "eu", "net"][usize::from(mac.get(4).copied().unwrap_or(0) % 4)];

@@ -2,7 +2,7 @@
 //!
 //! - [`accounts`]: passwords (argon2id), the password policy, login throttling, login names;
 //! - [`mailbox`]: operations on a mailbox for every protocol, rights checked inside;
-//! - [`sessions`]: the webmail's login sessions;
+//! - [`sessions`]: the webmail's login sessions; [`recovery`]: "Hai dimenticato la password?";
 //! - [`principal`]: who is acting, and what it may do ([`principal::Permission`]);
 //! - [`collaboration`]: multiutenza — collaborators, their delegations and activity;
 //! - [`provider`]: the provider's identity, keys, index and routing;
@@ -33,6 +33,7 @@ pub mod operators;
 pub mod outcome;
 pub mod principal;
 pub mod provider;
+pub mod recovery;
 pub mod sessions;
 pub mod srs;
 pub mod takeover;

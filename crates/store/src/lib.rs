@@ -560,8 +560,20 @@ pub trait AccountStore {
     fn add_mailbox(&self, m: &NewMailbox<'_>, now: Unix) -> Result<MailboxId>;
     fn mailbox(&self, address: &str) -> Result<Option<Mailbox>>;
     fn mailboxes(&self) -> Result<Vec<Mailbox>>;
-    /// A new password ends every webmail session of the mailbox.
+    /// A new password ends every webmail session of the mailbox, and every reset link.
     fn set_password(&self, address: &str, hash: &str, must_change: bool) -> Result<()>;
+    /// Records a password-reset link (its token's hash); expired ones go on the way.
+    fn add_password_reset(
+        &self,
+        mailbox_id: MailboxId,
+        token_hash: &str,
+        created: Unix,
+        expires: Unix,
+    ) -> Result<()>;
+    /// How many reset links of the box were made since `since`.
+    fn password_resets_since(&self, mailbox_id: MailboxId, since: Unix) -> Result<usize>;
+    /// The box an unexpired reset link is for (a new password spends it, with the others).
+    fn password_reset(&self, token_hash: &str, now: Unix) -> Result<Option<String>>;
     fn set_quota(&self, address: &str, quota: i64) -> Result<()>;
     /// Suspends a box (its webmail sessions end) or resumes it.
     fn set_suspended(&self, address: &str, suspended: bool) -> Result<()>;

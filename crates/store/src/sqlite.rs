@@ -520,6 +520,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX collaborator_tokens_user ON collaborator_tokens(collaborator_id, kind);
     "#,
+    // 22: "Hai dimenticato la password?" (issue 18): single-use links, only their hash kept.
+    r#"
+    CREATE TABLE password_resets(
+        token_hash TEXT PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    );
+    CREATE INDEX password_resets_box ON password_resets(mailbox_id, created);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -1244,7 +1254,53 @@ impl AccountStore for SqliteStore {
                 "DELETE FROM web_sessions WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
                 [address],
             )?;
+            // ...and every reset link still out.
+            tx.exec(
+                "DELETE FROM password_resets WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
+                [address],
+            )?;
             Ok(())
+        })
+    }
+
+    fn add_password_reset(
+        &self,
+        mailbox_id: MailboxId,
+        token_hash: &str,
+        created: Unix,
+        expires: Unix,
+    ) -> Result<()> {
+        self.sql_write(|tx| {
+            tx.exec("DELETE FROM password_resets WHERE expires <= ?1", [created])?;
+            tx.exec(
+                "INSERT INTO password_resets(token_hash, mailbox_id, created, expires)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, mailbox_id.0, created, expires],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn password_resets_since(&self, mailbox_id: MailboxId, since: Unix) -> Result<usize> {
+        self.read(|c| {
+            let n: i64 = c.row(
+                "SELECT count(*) FROM password_resets WHERE mailbox_id = ?1 AND created >= ?2",
+                params![mailbox_id.0, since],
+                |r| r.get(0),
+            )?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn password_reset(&self, token_hash: &str, now: Unix) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.row(
+                "SELECT m.address FROM password_resets r JOIN mailboxes m ON m.id = r.mailbox_id
+                 WHERE r.token_hash = ?1 AND r.expires > ?2",
+                params![token_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
     }
 

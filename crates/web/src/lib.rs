@@ -15,6 +15,7 @@ mod i18n;
 mod mailbox;
 mod message;
 mod migrate;
+mod recovery;
 mod sanitize;
 mod session;
 mod settings;
@@ -177,6 +178,18 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
             get(collaborator_panel::reset_form)
                 .post(collaborator_panel::reset)
                 .layer(DefaultBodyLimit::max(collaborator_panel::MAX_BODY)),
+        )
+        .route(
+            "/recupero",
+            get(recovery::form)
+                .post(recovery::ask)
+                .layer(DefaultBodyLimit::max(recovery::MAX_BODY)),
+        )
+        .route(
+            "/recupero/reimposta",
+            get(recovery::link_form)
+                .post(recovery::reset)
+                .layer(DefaultBodyLimit::max(recovery::MAX_BODY)),
         )
         .route("/settings/client", get(clients::page_handler))
         .route(

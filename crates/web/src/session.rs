@@ -174,6 +174,8 @@ pub async fn csrf_guard(State(st): State<AppState>, req: Request, next: Next) ->
             | "/attivazione/password"
             | "/collaborazione/registra"
             | "/collaborazione/accetta"
+            | "/recupero"
+            | "/recupero/reimposta"
             | "/autodiscover/autodiscover.xml"
             | "/Autodiscover/Autodiscover.xml"
     ) || parts.uri.path().starts_with("/collaboratore/")
