@@ -292,6 +292,18 @@ pub fn check_password_policy(pw: &str) -> Result<(), Vec<String>> {
     }
 }
 
+/// An e-mail address as a form takes it (an ordinary one to notify or forward to): one
+/// local part, a dotted domain, no spaces, controls or characters that end an address in a
+/// header.
+pub fn is_email_address(s: &str) -> bool {
+    s.len() <= 254
+        && s.rsplit_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+}
+
 /// A login: a mailbox address, or `username/mailbox-address` for a delegated user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {

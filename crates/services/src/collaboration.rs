@@ -204,14 +204,7 @@ pub fn token_hash(token: &str) -> String {
 
 /// An ordinary e-mail address as typed: one `@`, no spaces or controls, a dot in the domain.
 fn check_email(email: &str) -> Result<(), CollaborationError> {
-    let ok = email.len() <= 254
-        && email
-            .rsplit_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
-    if ok {
+    if crate::accounts::is_email_address(email) {
         Ok(())
     } else {
         Err(CollaborationError::Invalid(format!(

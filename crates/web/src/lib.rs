@@ -11,6 +11,7 @@ mod collaborator_panel;
 mod collaborators;
 mod compose;
 mod export;
+mod forwarding;
 mod i18n;
 mod mailbox;
 mod message;
@@ -190,6 +191,12 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
             get(recovery::link_form)
                 .post(recovery::reset)
                 .layer(DefaultBodyLimit::max(recovery::MAX_BODY)),
+        )
+        .route(
+            "/settings/inoltro",
+            get(forwarding::page_handler)
+                .post(forwarding::save)
+                .layer(DefaultBodyLimit::max(forwarding::MAX_BODY)),
         )
         .route("/settings/client", get(clients::page_handler))
         .route(

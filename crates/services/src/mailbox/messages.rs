@@ -47,6 +47,17 @@ fn canonical_flags(flags: &str) -> String {
         .join(" ")
 }
 
+/// The rule for ordinary mail arriving for a box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrdinaryMail {
+    /// Refused (the default, seed 002 §2.6.6).
+    Refused,
+    /// Forwarded to this ordinary address.
+    Forward(String),
+    /// Delivered into the box inside an anomaly envelope (RFC 6109 §3.2.2).
+    IntoTheBox,
+}
+
 impl Access {
     /// RFC 9051 §6.3.12 APPEND (and the webmail's drafts): stores messages a client hands
     /// in, all or none, in one transaction; their UIDs in order.
@@ -358,5 +369,48 @@ impl Access {
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), MailboxError> {
         self.may(Permission::Settings)?;
         Ok(self.p.store.set_setting(self.mailbox(), key, value)?)
+    }
+
+    /// What happens to ordinary (non-certified) mail for the box (seed 002 §2.6.6).
+    pub fn ordinary_mail(&self) -> Result<OrdinaryMail, MailboxError> {
+        self.may(Permission::Read)?;
+        let m = self
+            .p
+            .store
+            .mailbox(&self.who.address)?
+            .ok_or_else(|| MailboxError::Missing(self.who.address.clone()))?;
+        Ok(match (m.ordinary_mail.as_str(), m.ordinary_forward) {
+            ("forward", Some(to)) => OrdinaryMail::Forward(to),
+            ("anomaly", _) => OrdinaryMail::IntoTheBox,
+            _ => OrdinaryMail::Refused,
+        })
+    }
+
+    /// "PEC – Inoltro Messaggi non Certificati": forward ordinary mail to `target`, or —
+    /// the seed's way — deliver it into the box (as an anomaly, never as certified) when
+    /// `target` is the box's own address; `None` ("Reset") refuses it again.
+    pub fn set_ordinary_mail(&self, target: Option<&str>) -> Result<OrdinaryMail, MailboxError> {
+        self.may(Permission::Settings)?;
+        let address = &self.who.address;
+        let rule = match target.map(str::trim).filter(|t| !t.is_empty()) {
+            None => OrdinaryMail::Refused,
+            Some(t) if t.eq_ignore_ascii_case(address) => OrdinaryMail::IntoTheBox,
+            Some(t) => {
+                if !crate::accounts::is_email_address(t) {
+                    return Err(MailboxError::Refused(format!(
+                        "indirizzo di inoltro non valido: {}",
+                        t.chars().take(80).collect::<String>()
+                    )));
+                }
+                OrdinaryMail::Forward(t.to_ascii_lowercase())
+            }
+        };
+        let (policy, forward) = match &rule {
+            OrdinaryMail::Refused => ("reject", None),
+            OrdinaryMail::IntoTheBox => ("anomaly", None),
+            OrdinaryMail::Forward(to) => ("forward", Some(to.as_str())),
+        };
+        self.p.store.set_ordinary_mail(address, policy, forward)?;
+        Ok(rule)
     }
 }

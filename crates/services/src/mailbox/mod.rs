@@ -17,7 +17,7 @@ mod folders;
 mod messages;
 mod search;
 
-pub use messages::Deleted;
+pub use messages::{Deleted, OrdinaryMail};
 
 pub use folders::{folder_name, is_special};
 pub use store::{
