@@ -96,3 +96,130 @@ fn the_rule_for_ordinary_mail_set_in_the_webmail_is_what_smtp_does() {
     assert!(rule(&a, &box_, &["reset"]).starts_with("rifiuta"));
     assert!(send("quarta").starts_with("ERR"));
 }
+
+fn notification_rules(a: &Node, box_: &str, args: &[&str]) -> String {
+    let params = serde_json::json!({
+        "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/notification_rule.py"
+    );
+    let out = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "notification_rule.py {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The messages the sink holds, as text, oldest first.
+fn sink(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    names.sort_by_key(|p| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u32>().ok())
+    });
+    names
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
+}
+
+fn wait_sink(dir: &std::path::Path, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = sink(dir);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(std::time::Instant::now() < deadline, "sink has {got:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_notification_rule_announces_each_pec_received_once_and_only_from_its_sender() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let sink_dir = tempfile::tempdir().unwrap();
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
+    certa_ok(
+        a.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    let box_ = a.mailbox("protocollo");
+    let anna = a.mailbox("anna");
+    let bruno = a.mailbox("bruno");
+    a.start();
+    let pec = |from: &str, subject: &str| {
+        let m = format!(
+            "From: {from}\r\nTo: {box_}\r\nSubject: {subject}\r\nMessage-ID: <{}@mua>\r\n\r\n\
+             Testo riservato del messaggio.\r\n",
+            subject.replace(' ', "-")
+        );
+        let r = python_submit(
+            a.submissions_port(),
+            &a.ca(),
+            from,
+            from,
+            &[&box_],
+            m.as_bytes(),
+        );
+        assert_eq!(r, "OK", "{r}");
+    };
+
+    // A rule for every sender: exactly one notice per PEC, with sender, subject and kind,
+    // never the text.
+    assert_eq!(notification_rules(&a, &box_, &["show"]), "");
+    let shown = notification_rules(&a, &box_, &["add", "segreteria@example.org"]);
+    assert_eq!(shown, "segreteria@example.org tutti i mittenti");
+    pec(&anna, "Convocazione");
+    let notice = wait_sink(sink_dir.path(), 1).remove(0);
+    assert!(notice.contains("To: segreteria@example.org"), "{notice}");
+    assert!(notice.contains(&format!("Mittente: {anna}")), "{notice}");
+    assert!(notice.contains("Oggetto: Convocazione") && notice.contains("Tipo: posta certificata"));
+    assert!(
+        !notice.contains("Testo riservato"),
+        "never the body: {notice}"
+    );
+    assert!(
+        notice.contains("From: posta-certificata@pec.alpha.test"),
+        "{notice}"
+    );
+
+    // A rule for one sender only; the rule for everyone reset. A PEC from another sender
+    // announces nothing; one from the sender, one notice.
+    notification_rules(&a, &box_, &["add", "ufficio@example.org", &bruno]);
+    let shown = notification_rules(&a, &box_, &["reset", "0"]);
+    assert_eq!(shown, format!("ufficio@example.org {bruno}"));
+    assert_eq!(
+        notification_rules(&a, &box_, &["bad"]),
+        shown,
+        "a bad rule changes nothing"
+    );
+    pec(&anna, "Non annunciato");
+    pec(&bruno, "Annunciato");
+    let all = wait_sink(sink_dir.path(), 2);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let all_now = sink(sink_dir.path());
+    assert_eq!(all_now.len(), 2, "one notice per matching PEC: {all:?}");
+    assert!(all_now[1].contains("To: ufficio@example.org") && all_now[1].contains("Annunciato"));
+    a.wait_folder(&box_, "INBOX", "both PEC delivered", |msgs| {
+        ["Non annunciato", "Annunciato"].iter().all(|s| {
+            msgs.iter().any(|(k, m)| {
+                k.as_deref() == Some("busta-trasporto") && String::from_utf8_lossy(m).contains(s)
+            })
+        })
+    });
+}

@@ -519,7 +519,21 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
     };
     let builder = Builder::new(&p.identity);
     let envelope = Stored::existing(item.blob.clone(), &bytes, meta);
-    let exists = p.store.mailbox(rcpt)?.is_some();
+    let mailbox = p.store.mailbox(rcpt)?;
+    let exists = mailbox.is_some();
+    // "Messaggi di Notifica" (N1): written before, queued with the delivery.
+    let notices = match &mailbox {
+        Some(m) => crate::notifications::notices_for(
+            p,
+            m.id,
+            &m.address,
+            &tx.sender,
+            &tx.subject,
+            "posta certificata",
+            now,
+        )?,
+        None => vec![],
+    };
     let index = p.index();
     let no_dest = format!("5.1.1 - {} - indirizzo non valido", p.identity.name);
     let full = format!("5.2.2 - {} - casella piena", p.identity.name);
@@ -549,6 +563,7 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
             if *state == DeliveryState::Delivered {
                 // Over quota: an error, so that nothing of this attempt stays.
                 append(db, rcpt, INBOX, &envelope, now, true)?;
+                crate::notifications::queue(p, db, &notices, now)?;
             }
             dispatch(db, &index, receipt, now)?;
             db.update_recipient(

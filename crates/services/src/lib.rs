@@ -28,6 +28,7 @@ pub mod incoming;
 pub mod mailbox;
 pub mod metrics;
 pub mod migration;
+pub mod notifications;
 pub mod onboarding;
 pub mod operators;
 pub mod outcome;

@@ -409,7 +409,8 @@ pub fn queue_plain_mail(
     store.write(|db| db.enqueue(QueueKind::Relay, &from, &[to.to_string()], &blob, None, now))
 }
 
-fn plain_mail(
+/// An ordinary message's bytes from the provider's service address.
+pub(crate) fn plain_mail(
     provider: &ProviderIdentity,
     to: &str,
     subject: &str,

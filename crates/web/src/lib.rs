@@ -16,6 +16,7 @@ mod i18n;
 mod mailbox;
 mod message;
 mod migrate;
+mod notifications;
 mod recovery;
 mod sanitize;
 mod session;
@@ -197,6 +198,12 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
             get(forwarding::page_handler)
                 .post(forwarding::save)
                 .layer(DefaultBodyLimit::max(forwarding::MAX_BODY)),
+        )
+        .route(
+            "/settings/notifiche",
+            get(notifications::page_handler)
+                .post(notifications::save)
+                .layer(DefaultBodyLimit::max(notifications::MAX_BODY)),
         )
         .route("/settings/client", get(clients::page_handler))
         .route(
