@@ -223,3 +223,87 @@ fn a_notification_rule_announces_each_pec_received_once_and_only_from_its_sender
         })
     });
 }
+
+#[test]
+fn quota_warnings_at_70_and_90_percent_once_each_in_the_box_and_at_the_recovery_address() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let sink_dir = tempfile::tempdir().unwrap();
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
+    certa_ok(
+        a.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    let box_ = "piccola@pec.alpha.test";
+    certa_ok(
+        a.data(),
+        &[
+            "mailbox",
+            "add",
+            box_,
+            "--password",
+            PASSWORD,
+            "--quota",
+            "300KB",
+            "--recovery-email",
+            "titolare@example.org",
+        ],
+    );
+    let sender = a.mailbox("mittente");
+    a.start();
+    let store = a.store();
+    let pct = || {
+        let m = store.mailbox(box_).unwrap().unwrap();
+        m.used * 100 / m.quota
+    };
+    let warnings = |a: &Node| {
+        a.folder(box_, "INBOX")
+            .into_iter()
+            .filter(|(_, m)| {
+                String::from_utf8_lossy(m).contains("Subject: Avviso: spazio della casella")
+            })
+            .count()
+    };
+    // About 55 KB each: 18 %, 37 %, 55 %, 73 % (warned), 92 % (warned), then full.
+    let filler = "x".repeat(76);
+    let body: String = (0..700).map(|_| format!("{filler}\r\n")).collect();
+    let mut seen = vec![];
+    for i in 1..=5 {
+        let m = format!(
+            "From: {sender}\r\nTo: {box_}\r\nSubject: Pratica {i}\r\nMessage-ID: <q{i}@mua>\r\n\r\n{body}"
+        );
+        let r = python_submit(
+            a.submissions_port(),
+            &a.ca(),
+            &sender,
+            &sender,
+            &[box_],
+            m.as_bytes(),
+        );
+        assert_eq!(r, "OK", "{r}");
+        a.wait_folder(box_, "INBOX", "delivered", |msgs| {
+            msgs.iter()
+                .any(|(_, m)| String::from_utf8_lossy(m).contains(&format!("Subject: Pratica {i}")))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        seen.push((pct(), warnings(&a)));
+    }
+    // No warning below 70 %, one on crossing 70 %, a second on crossing 90 %, none after.
+    let expected: Vec<usize> = seen
+        .iter()
+        .map(|(p, _)| match p {
+            p if *p >= 90 => 2,
+            p if *p >= 70 => 1,
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(
+        seen.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
+        expected,
+        "{seen:?}"
+    );
+    assert_eq!(expected.last(), Some(&2), "the test reaches 90 %: {seen:?}");
+    let at_recovery = wait_sink(sink_dir.path(), 2);
+    assert!(at_recovery
+        .iter()
+        .all(|m| m.contains("To: titolare@example.org") && m.contains("Avviso: spazio")));
+}

@@ -596,6 +596,10 @@ pub fn deliver(p: &Provider, item: &QueueItem) -> Result<(), StoreError> {
                 rcpt = %rcpt,
                 "delivered into the mailbox; delivery receipt emitted"
             );
+            // After the commit: a failed warning never undoes a delivery.
+            if let Err(e) = crate::quota::check(p, rcpt) {
+                tracing::warn!(error = %e, rcpt = %rcpt, "quota warning not checked");
+            }
         }
         Some((_, detail)) => {
             p.metrics.message(Outcome::Failed, "busta-trasporto");

@@ -34,6 +34,7 @@ pub mod operators;
 pub mod outcome;
 pub mod principal;
 pub mod provider;
+pub mod quota;
 pub mod recovery;
 pub mod sessions;
 pub mod srs;

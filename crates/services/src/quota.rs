@@ -1,0 +1,97 @@
+//! Quota warnings (issue 18 item 5; seed 002 §2.1, W4): when a box's used space crosses 70 %
+//! and then 90 % of its quota, a message in its INBOX and one to its recovery address, once
+//! per crossing — a box that falls back below a level is warned again when it crosses it
+//! anew. A PEC counts as received when it lands in the box, read or not: a holder must know
+//! in time that the box is filling. The last level warned is kept as the box's
+//! `avviso-quota` setting; the check runs after each delivery into the box.
+
+use crate::delivery::{self, Stored};
+use crate::provider::Provider;
+use store::{StoreError, INBOX};
+
+/// The levels warned of, in percent of the quota.
+pub const LEVELS: [i64; 2] = [70, 90];
+const SETTING: &str = "avviso-quota";
+
+/// The highest level `used` reaches, 0 below the first.
+fn level(used: i64, quota: i64) -> i64 {
+    if quota <= 0 {
+        return 0;
+    }
+    let pct = used.saturating_mul(100) / quota;
+    LEVELS
+        .iter()
+        .rev()
+        .copied()
+        .find(|l| pct >= *l)
+        .unwrap_or(0)
+}
+
+/// Checks the box after a change of its usage; warns on an upward crossing. Returns the
+/// level warned of, if any.
+pub fn check(p: &Provider, address: &str) -> Result<Option<i64>, StoreError> {
+    let Some(m) = p.store.mailbox(address)? else {
+        return Ok(None);
+    };
+    let now_level = level(m.used, m.quota);
+    let warned: i64 = p
+        .store
+        .setting(m.id, SETTING)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if now_level == warned {
+        return Ok(None);
+    }
+    // Below the level warned of: armed again for the next crossing.
+    p.store.set_setting(m.id, SETTING, &now_level.to_string())?;
+    if now_level < warned {
+        return Ok(None);
+    }
+    let now = p.now();
+    let pct = m.used.saturating_mul(100) / m.quota.max(1);
+    let subject = format!("Avviso: spazio della casella PEC al {pct}%");
+    let body = format!(
+        "Gentile utente,\r\n\r\nla casella di posta certificata {address} ha occupato il {pct}% \
+         dello spazio disponibile ({} MB di {} MB). Quando sarà piena, i messaggi PEC a lei \
+         indirizzati non potranno esserle consegnati e i mittenti riceveranno un avviso di \
+         mancata consegna.\r\n\r\nElimini i messaggi che non le servono più, dopo averli \
+         scaricati se desidera conservarli, oppure chieda al gestore più spazio.\r\n\r\n{}\r\n",
+        m.used / (1 << 20),
+        m.quota / (1 << 20),
+        p.identity.name
+    );
+    let bytes = crate::onboarding::plain_mail(&p.identity, address, &subject, &body, now);
+    let warning = Stored::put(p, bytes, None)?;
+    // In the box even when it is full: the warning is not mail for the quota to refuse.
+    p.store
+        .write(|db| delivery::append(db, address, INBOX, &warning, now, false).map(drop))?;
+    if let Some(recovery) = &m.recovery_email {
+        crate::onboarding::queue_plain_mail(
+            &*p.store,
+            &p.identity,
+            recovery,
+            &subject,
+            &body,
+            now,
+        )?;
+    }
+    tracing::info!(mailbox = %address, level = now_level, "quota warning sent");
+    Ok(Some(now_level))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::level;
+
+    #[test]
+    fn levels_are_the_highest_reached() {
+        assert_eq!(level(0, 100), 0);
+        assert_eq!(level(69, 100), 0);
+        assert_eq!(level(70, 100), 70);
+        assert_eq!(level(89, 100), 70);
+        assert_eq!(level(90, 100), 90);
+        assert_eq!(level(150, 100), 90);
+        assert_eq!(level(10, 0), 0, "no quota, no warning");
+        assert_eq!(level(i64::MAX, 1), 90, "no overflow");
+    }
+}
