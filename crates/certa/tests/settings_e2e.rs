@@ -302,6 +302,19 @@ fn quota_warnings_at_70_and_90_percent_once_each_in_the_box_and_at_the_recovery_
         "{seen:?}"
     );
     assert_eq!(expected.last(), Some(&2), "the test reaches 90 %: {seen:?}");
+    // The pace of the last weeks gives the forecast (everything arrived just now).
+    let texts: Vec<String> = a
+        .folder(box_, "INBOX")
+        .into_iter()
+        .map(|(_, m)| String::from_utf8_lossy(&m).into_owned())
+        .filter(|m| m.contains("Subject: Avviso: spazio della casella"))
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .all(|m| m.contains("Al ritmo attuale la casella sar")),
+        "{texts:?}"
+    );
     let at_recovery = wait_sink(sink_dir.path(), 2);
     assert!(at_recovery
         .iter()

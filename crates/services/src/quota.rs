@@ -9,6 +9,24 @@ use crate::delivery::{self, Stored};
 use crate::provider::Provider;
 use store::{StoreError, INBOX};
 
+/// The growth a forecast goes by: the bytes received in this many days.
+pub const FORECAST_DAYS: i64 = 28;
+
+/// In how many days a box using `used` of `quota` is full, at the pace of `recent` bytes in
+/// the last [`FORECAST_DAYS`]; `None` without growth (or without a quota).
+pub fn days_to_full(used: i64, quota: i64, recent: i64) -> Option<i64> {
+    if quota <= 0 || recent <= 0 {
+        return None;
+    }
+    let left = quota.saturating_sub(used).max(0);
+    // left / (recent / FORECAST_DAYS), rounded up: "circa N giorni", at least 1.
+    let days = left
+        .saturating_mul(FORECAST_DAYS)
+        .saturating_add(recent - 1)
+        / recent;
+    Some(days.max(1))
+}
+
 /// The levels warned of, in percent of the quota.
 pub const LEVELS: [i64; 2] = [70, 90];
 const SETTING: &str = "avviso-quota";
@@ -49,10 +67,17 @@ pub fn check(p: &Provider, address: &str) -> Result<Option<i64>, StoreError> {
     }
     let now = p.now();
     let pct = m.used.saturating_mul(100) / m.quota.max(1);
+    let recent = p.store.bytes_since(m.id, now - FORECAST_DAYS * 86_400)?;
+    let forecast = days_to_full(m.used, m.quota, recent).map_or(String::new(), |d| {
+        format!(
+            " Al ritmo attuale la casella sarà piena in circa {d} {}.",
+            if d == 1 { "giorno" } else { "giorni" }
+        )
+    });
     let subject = format!("Avviso: spazio della casella PEC al {pct}%");
     let body = format!(
         "Gentile utente,\r\n\r\nla casella di posta certificata {address} ha occupato il {pct}% \
-         dello spazio disponibile ({} MB di {} MB). Quando sarà piena, i messaggi PEC a lei \
+         dello spazio disponibile ({} MB di {} MB).{forecast} Quando sarà piena, i messaggi PEC a lei \
          indirizzati non potranno esserle consegnati e i mittenti riceveranno un avviso di \
          mancata consegna.\r\n\r\nElimini i messaggi che non le servono più, dopo averli \
          scaricati se desidera conservarli, oppure chieda al gestore più spazio.\r\n\r\n{}\r\n",
@@ -81,7 +106,26 @@ pub fn check(p: &Provider, address: &str) -> Result<Option<i64>, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::level;
+    use super::{days_to_full, level};
+
+    #[test]
+    fn the_forecast_goes_by_the_recent_pace() {
+        // 280 bytes in 28 days: 10 a day; 100 left: 10 days.
+        assert_eq!(days_to_full(900, 1000, 280), Some(10));
+        assert_eq!(
+            days_to_full(999, 1000, 280 * 100),
+            Some(1),
+            "at least a day"
+        );
+        assert_eq!(days_to_full(1200, 1000, 280), Some(1), "already full");
+        assert_eq!(days_to_full(500, 1000, 0), None, "no growth, no forecast");
+        assert_eq!(days_to_full(500, 0, 10), None);
+        assert_eq!(
+            days_to_full(0, i64::MAX, 2),
+            Some(i64::MAX / 2),
+            "no overflow"
+        );
+    }
 
     #[test]
     fn levels_are_the_highest_reached() {

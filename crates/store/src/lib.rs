@@ -593,6 +593,9 @@ pub trait AccountStore {
 /// Folders and messages, as IMAP, POP3 and the webmail see them (UIDs, MODSEQ, flags),
 /// and their full-text index.
 pub trait MailStore {
+    /// The bytes of the box's messages whose internal date is `since` or later (its recent
+    /// growth, for the quota forecast). Reads every message of the box: for rare uses.
+    fn bytes_since(&self, mailbox_id: MailboxId, since: Unix) -> Result<i64>;
     /// Messages of a folder, in UID order.
     fn folder_messages(&self, address: &str, folder: &str) -> Result<Vec<StoredMessage>>;
     /// The folders of a mailbox, with counts, by name.

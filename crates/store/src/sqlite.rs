@@ -681,6 +681,18 @@ impl Store for SqliteStore {
 }
 
 impl MailStore for SqliteStore {
+    fn bytes_since(&self, mailbox_id: MailboxId, since: Unix) -> Result<i64> {
+        self.read(|c| {
+            Ok(c.row(
+                "SELECT coalesce(sum(m.size), 0) FROM messages m
+                 JOIN folders f ON f.id = m.folder_id
+                 WHERE f.mailbox_id = ?1 AND m.internal_date >= ?2",
+                params![mailbox_id.0, since],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     fn folders(&self, mailbox_id: MailboxId) -> Result<Vec<Folder>> {
         self.read(|c| folders::folders(c, mailbox_id))
     }
