@@ -34,6 +34,9 @@ pub struct Config {
     pub migration: MigrationSection,
     #[serde(default)]
     pub admin: Admin,
+    /// The SMS gateway for the daily SMS reports; none: the SMS report is not offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<sms::GatewayConfig>,
 }
 
 /// The operator console's sessions (`[listen] admin`).

@@ -12,6 +12,7 @@ mod operator_cmd;
 mod queue_cmd;
 mod quickstart;
 mod serve;
+mod sms_cmd;
 mod verify_cmd;
 
 use clap::{Parser, Subcommand};
@@ -112,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         command: collaborator_cmd::CollaboratorCommand,
     },
+    /// The outbox of the daily SMS reports.
+    Sms {
+        #[command(subcommand)]
+        command: sms_cmd::SmsCommand,
+    },
     /// The operator console's accounts (password, optional TOTP).
     Operator {
         #[command(subcommand)]
@@ -175,6 +181,7 @@ fn main() -> ExitCode {
         Command::Index { command } => ok(index_cmd::run(data, command)),
         Command::Migrate { command } => migrate_cmd::run(data, command),
         Command::Operator { command } => ok(operator_cmd::run(data, command)),
+        Command::Sms { command } => ok(sms_cmd::run(data, command)),
         Command::Collaborator { command } => ok(collaborator_cmd::run(data, command)),
         Command::Bench { command } => ok(bench::run(command)),
     };

@@ -118,6 +118,7 @@ pub fn run(a: &QuickstartArgs<'_>) -> anyhow::Result<()> {
         verification: Default::default(),
         log: Default::default(),
         migration: Default::default(),
+        sms: None,
         admin: Default::default(),
     };
     config.save(a.data)?;

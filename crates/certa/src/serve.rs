@@ -82,6 +82,10 @@ pub fn provider(data: &Path, cfg: &Config) -> anyhow::Result<Provider> {
         index_cache: Default::default(),
         metrics,
         migration: cfg.migration_settings(data)?,
+        sms: match &cfg.sms {
+            Some(c) => Some(Arc::new(sms::Gateway::new(c.clone()).context("[sms]")?)),
+            None => None,
+        },
     })
 }
 
@@ -389,6 +393,10 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
             Duration::from_secs(cfg.timers.scan_secs.max(1)),
         ));
         tokio::spawn(services::migration::run_due_jobs(p.clone()));
+        tokio::spawn(services::reports::run(
+            p.clone(),
+            Duration::from_secs(cfg.timers.scan_secs.max(1)),
+        ));
         let l = &cfg.listen;
         tracing::info!(
             provider = %cfg.provider.name,

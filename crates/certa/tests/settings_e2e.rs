@@ -320,3 +320,161 @@ fn quota_warnings_at_70_and_90_percent_once_each_in_the_box_and_at_the_recovery_
         .iter()
         .all(|m| m.contains("To: titolare@example.org") && m.contains("Avviso: spazio")));
 }
+
+fn report(a: &Node, box_: &str, kind: &str, args: &[&str]) -> String {
+    let params = serde_json::json!({
+        "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/report_setting.py"
+    );
+    let out = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .arg(kind)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "report_setting.py {kind} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A local HTTP server acting as the SMS gateway: records each request's body, answers 200.
+fn sms_gateway() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut r = std::io::BufReader::new(conn);
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_ok() {
+                recorded
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+            }
+            let _ = r
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn daily_reports_by_email_and_sms_come_once_at_the_chosen_hour_even_across_a_restart() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let sink_dir = tempfile::tempdir().unwrap();
+    let (_sink, port) = ordinary_mail_server(sink_dir.path());
+    certa_ok(
+        a.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    let (gateway, sms) = sms_gateway();
+    a.edit_config(|c| {
+        format!(
+            "{c}\n[sms]\nadapter = \"http\"\nsender = \"CertaPEC\"\n[sms.http]\n\
+             url = \"http://127.0.0.1:{gateway}/sms\"\nbody = \"to={{to}}&testo={{text}}\"\n"
+        )
+    });
+    let box_ = a.mailbox("protocollo");
+    let sender = a.mailbox("mittente");
+    a.start();
+
+    // A PEC arrives in the box.
+    let m = format!(
+        "From: {sender}\r\nTo: {box_}\r\nSubject: Pratica 7\r\nMessage-ID: <r7@mua>\r\n\r\nTesto.\r\n"
+    );
+    let r = python_submit(
+        a.submissions_port(),
+        &a.ca(),
+        &sender,
+        &sender,
+        &[&box_],
+        m.as_bytes(),
+    );
+    assert_eq!(r, "OK", "{r}");
+    a.wait_folder(&box_, "INBOX", "delivered", |msgs| {
+        msgs.iter()
+            .any(|(_, m)| String::from_utf8_lossy(m).contains("Subject: Pratica 7"))
+    });
+
+    // The pages: nothing set; a bad value or a POST without its token changes nothing.
+    for kind in ["email", "sms"] {
+        assert_eq!(report(&a, &box_, kind, &["show"]), "none");
+        assert_eq!(report(&a, &box_, kind, &["bad"]), "none");
+        assert_eq!(report(&a, &box_, kind, &["nocsrf"]), "none");
+    }
+    // Midnight, Italian time: always come today, so both are due at once.
+    assert_eq!(
+        report(&a, &box_, "email", &["salva", "Ufficio@Example.org", "0"]),
+        "ufficio@example.org 0"
+    );
+    assert_eq!(
+        report(&a, &box_, "sms", &["salva", "333 123 4567", "0"]),
+        "+393331234567 0"
+    );
+
+    let mail = String::from_utf8_lossy(&first_received(sink_dir.path())).into_owned();
+    assert!(
+        mail.contains(&format!(
+            "Subject: Report giornaliero della casella PEC {box_}"
+        )),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("- messaggi di posta certificata: 1"),
+        "{mail}"
+    );
+    assert!(!mail.contains("Testo."), "never the body:\n{mail}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sms.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no SMS at the gateway"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let body = sms.lock().unwrap()[0].clone();
+    let fields: std::collections::HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(fields.get("to").map(String::as_str), Some("+393331234567"));
+    let text = fields.get("testo").cloned().unwrap_or_default();
+    assert!(text.contains("1 messaggi certificati"), "{text}");
+    let (ok, list) = certa(a.data(), &["sms", "list"]);
+    assert!(
+        ok && list.contains("+393331234567") && list.contains("sent"),
+        "{list}"
+    );
+
+    // A restart the same day: no second report of either kind.
+    a.kill();
+    a.start();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(sms.lock().unwrap().len(), 1, "one SMS a day");
+    let mails = std::fs::read_dir(sink_dir.path()).unwrap().count();
+    assert_eq!(mails, 1, "one e-mail report a day");
+
+    // Reset: the page shows none.
+    assert_eq!(report(&a, &box_, "sms", &["reset"]), "none");
+}

@@ -36,6 +36,7 @@ pub mod principal;
 pub mod provider;
 pub mod quota;
 pub mod recovery;
+pub mod reports;
 pub mod sessions;
 pub mod srs;
 pub mod takeover;

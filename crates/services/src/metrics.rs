@@ -77,6 +77,8 @@ pub struct Metrics {
     messages: Mutex<BTreeMap<(Outcome, String), u64>>,
     relay_attempts: Mutex<BTreeMap<RelayOutcome, u64>>,
     logins: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// SMS attempts by result (`sent`, `retry`, `failed`).
+    sms: Mutex<BTreeMap<&'static str, u64>>,
     store_writes: Histogram,
 }
 
@@ -110,6 +112,11 @@ impl Metrics {
     /// A login by `protocol` ended with `result` (`ok`, `invalid`, `throttled`, …).
     pub fn login(&self, protocol: &'static str, result: &'static str) {
         bump(&self.logins, (protocol, result));
+    }
+
+    /// An attempt to send an SMS ended with `result` (`sent`, `retry`, `failed`).
+    pub fn sms(&self, result: &'static str) {
+        bump(&self.sms, result);
     }
 
     /// One write transaction of the store took `took`, commit included.
@@ -170,6 +177,16 @@ impl Metrics {
                 out,
                 "certa_logins_total{{protocol=\"{protocol}\",result=\"{result}\"}} {n}"
             );
+        }
+        out.push_str("# HELP certa_sms_total SMS attempts by result (sent, retry, failed).\n");
+        out.push_str("# TYPE certa_sms_total counter\n");
+        for (result, n) in self
+            .sms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(out, "certa_sms_total{{result=\"{result}\"}} {n}");
         }
         out.push_str("# HELP certa_open_connections Connections open now per listener.\n");
         out.push_str("# TYPE certa_open_connections gauge\n");

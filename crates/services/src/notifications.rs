@@ -80,7 +80,7 @@ impl Access {
             )));
         }
         rules.push(rule);
-        self.save(&rules)
+        self.set_setting_json(SETTING, &rules)
     }
 
     /// "Reset": removes the rule at `index` (as listed).
@@ -90,13 +90,7 @@ impl Access {
             return Err(MailboxError::Missing(format!("la regola {}", index + 1)));
         }
         rules.remove(index);
-        self.save(&rules)
-    }
-
-    fn save(&self, rules: &[Rule]) -> Result<(), MailboxError> {
-        let value = serde_json::to_string(rules)
-            .map_err(|e| MailboxError::Internal(format!("notification rules: {e}")))?;
-        self.set_setting(SETTING, &value)
+        self.set_setting_json(SETTING, &rules)
     }
 }
 

@@ -106,6 +106,8 @@ pub struct Provider {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Copies from old providers' boxes: settings and the key sealing the old passwords.
     pub migration: crate::migration::Settings,
+    /// The SMS gateway (`[sms]`), when the operator configured one: daily SMS reports.
+    pub sms: Option<Arc<sms::Gateway>>,
 }
 
 /// A login finding the limits of attempts in flight full waits this long at most...

@@ -98,6 +98,7 @@ impl TestProvider {
             index_cache: Default::default(),
             metrics: Default::default(),
             migration: crate::migration::Settings::new(crate::migration::SecretKey::new([9; 32])),
+            sms: None,
         });
         let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
         b.set_certificate_chain_file(&cert_path).unwrap();

@@ -52,3 +52,7 @@ id!(
     /// A folder of the old box, as a copy knows it.
     MigrationFolderId
 );
+id!(
+    /// An SMS in the outbox (daily reports by SMS, issue 18).
+    SmsId
+);

@@ -210,3 +210,13 @@ mod tests {
         assert!("".parse::<QueueFailureKind>().is_err());
     }
 }
+
+text_enum! {
+    /// Where an SMS of the outbox stands: waiting for (another) attempt, accepted by the
+    /// gateway, or given up after its last attempt.
+    pub enum SmsState ("sms state") {
+        Pending => "pending",
+        Sent => "sent",
+        Failed => "failed",
+    }
+}

@@ -20,6 +20,7 @@ mod kinds;
 mod log;
 mod migration;
 mod operators;
+mod reports;
 mod sessions;
 mod sqlite;
 mod text;
@@ -31,10 +32,10 @@ pub use collaboration::{
     NewCollaborator,
 };
 pub use folders::normalize_flags;
-pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId};
+pub use ids::{FolderId, MailboxId, MigrationFolderId, MigrationJobId, QueueId, SmsId};
 pub use kinds::{
     Decertification, DeliveryState, DomainState, MigrationErrorKind, MigrationState,
-    QueueFailureKind, QueueKind,
+    QueueFailureKind, QueueKind, SmsState,
 };
 pub use log::{LogEvent, LogVerifyError};
 pub use migration::{
@@ -42,6 +43,7 @@ pub use migration::{
     SourceKey,
 };
 pub use operators::{Operator, OperatorSession, OperatorStore, OperatorUpdate};
+pub use reports::{AwaitingDelivery, NewSms, ReportStore, Sms, SMS_RETENTION_SECS};
 pub use sqlite::SqliteStore;
 
 use pec::{MessageKind, ReceiptType, RecipientKind};
@@ -468,6 +470,18 @@ pub trait Tx {
     fn set_pop3_uidls(&self, folder_id: FolderId, uidls: &[(i64, String)]) -> Result<usize>;
     /// Keeps a run's signed report with the job (the last one per run number).
     fn migration_report(&self, job: MigrationJobId, report: &MigrationReport) -> Result<()>;
+    /// Notes the daily report of `kind` for the Italian calendar `day` (`2026-12-03`) as
+    /// done (issue 18); `false` when it was already, so each is made once per day, whatever
+    /// restarts and clock changes happen.
+    fn claim_daily_report(
+        &self,
+        mailbox: MailboxId,
+        kind: &str,
+        day: &str,
+        now: Unix,
+    ) -> Result<bool>;
+    /// Puts an SMS in the outbox, due now.
+    fn queue_sms(&self, sms: &NewSms<'_>, now: Unix) -> Result<SmsId>;
 }
 
 /// A mailbox's quota and what it uses, in bytes.
@@ -532,6 +546,7 @@ pub trait Store:
     + MigrationStore
     + OperatorStore
     + CollaborationStore
+    + ReportStore
     + Blobs
     + Send
     + Sync
@@ -551,7 +566,7 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AccountStore, Blobs, CollaborationStore, DirectoryStore, MailStore, MigrationStore,
-        OperatorStore, PecStore, QueueStore, SessionStore, SettingStore, Store,
+        OperatorStore, PecStore, QueueStore, ReportStore, SessionStore, SettingStore, Store,
     };
 }
 

@@ -530,6 +530,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX password_resets_box ON password_resets(mailbox_id, created);
     "#,
+    // 23: daily reports by e-mail and SMS (issue 18): the days done per box and kind, and
+    // the SMS outbox (kept 90 days once sent or given up).
+    r#"
+    CREATE TABLE daily_reports(
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        day TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY(mailbox_id, kind, day)
+    );
+    CREATE TABLE sms_outbox(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        number TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        last_error TEXT,
+        sent_at INTEGER
+    );
+    CREATE INDEX sms_outbox_due ON sms_outbox(state, next_at);
+    "#,
 ];
 
 /// The embedded store: one SQLite connection behind a mutex (SQLite has one writer anyway),
@@ -1792,6 +1816,48 @@ impl QueueStore for SqliteStore {
     }
 }
 
+impl crate::ReportStore for SqliteStore {
+    fn settings_named(&self, key: &str) -> Result<Vec<(MailboxId, String, String)>> {
+        self.read(|c| crate::reports::settings_named(c, key))
+    }
+
+    fn arrivals_since(
+        &self,
+        mailbox_id: MailboxId,
+        since: Unix,
+    ) -> Result<Vec<(Option<String>, i64)>> {
+        self.read(|c| crate::reports::arrivals_since(c, mailbox_id, since))
+    }
+
+    fn daily_reports_done(&self, kind: &str, day: &str) -> Result<Vec<MailboxId>> {
+        self.read(|c| crate::reports::daily_reports_done(c, kind, day))
+    }
+
+    fn awaiting_delivery(
+        &self,
+        sender: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::AwaitingDelivery>> {
+        self.read(|c| crate::reports::awaiting_delivery(c, sender, limit))
+    }
+
+    fn sms_claim(&self, now: Unix, lease_secs: i64, limit: usize) -> Result<Vec<crate::Sms>> {
+        self.sql_write(|tx| crate::reports::sms_claim(tx, now, lease_secs, limit))
+    }
+
+    fn sms_sent(&self, id: crate::SmsId, now: Unix) -> Result<()> {
+        self.sql_write(|tx| crate::reports::sms_sent(tx, id, now))
+    }
+
+    fn sms_failed(&self, id: crate::SmsId, error: &str, next_at: Option<Unix>) -> Result<()> {
+        self.sql_write(|tx| crate::reports::sms_failed(tx, id, error, next_at))
+    }
+
+    fn sms_list(&self, limit: usize) -> Result<Vec<crate::Sms>> {
+        self.read(|c| crate::reports::sms_list(c, limit))
+    }
+}
+
 impl MigrationStore for SqliteStore {
     fn migration_start(&self, job: &NewMigrationJob<'_>, now: Unix) -> Result<MigrationJobId> {
         self.sql_write(|tx| crate::migration::start(tx, job, now))
@@ -2174,6 +2240,20 @@ impl SqliteTx<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn claim_daily_report(
+        &self,
+        mailbox: MailboxId,
+        kind: &str,
+        day: &str,
+        now: Unix,
+    ) -> Result<bool> {
+        crate::reports::claim_daily_report(self.tx, mailbox, kind, day, now)
+    }
+
+    fn queue_sms(&self, sms: &crate::NewSms<'_>, now: Unix) -> Result<crate::SmsId> {
+        crate::reports::queue_sms(self.tx, sms, now)
+    }
+
     fn note_reminder(
         &self,
         mailbox: MailboxId,

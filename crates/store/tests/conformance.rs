@@ -77,4 +77,5 @@ conformance![
     kept_uids_and_uidvalidity,
     a_domain_in_migration_switches_once,
     plans_profiles_and_reminders,
+    daily_reports_and_the_sms_outbox,
 ];

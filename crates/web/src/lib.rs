@@ -18,6 +18,7 @@ mod message;
 mod migrate;
 mod notifications;
 mod recovery;
+mod reports;
 mod sanitize;
 mod session;
 mod settings;
@@ -204,6 +205,18 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
             get(notifications::page_handler)
                 .post(notifications::save)
                 .layer(DefaultBodyLimit::max(notifications::MAX_BODY)),
+        )
+        .route(
+            "/settings/report-email",
+            get(reports::email_page)
+                .post(reports::email_save)
+                .layer(DefaultBodyLimit::max(reports::MAX_BODY)),
+        )
+        .route(
+            "/settings/report-sms",
+            get(reports::sms_page)
+                .post(reports::sms_save)
+                .layer(DefaultBodyLimit::max(reports::MAX_BODY)),
         )
         .route("/settings/client", get(clients::page_handler))
         .route(

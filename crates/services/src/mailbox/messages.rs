@@ -371,6 +371,17 @@ impl Access {
         Ok(self.p.store.set_setting(self.mailbox(), key, value)?)
     }
 
+    /// A setting kept as JSON (notification rules, reports).
+    pub(crate) fn set_setting_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), MailboxError> {
+        let value = serde_json::to_string(value)
+            .map_err(|e| MailboxError::Internal(format!("setting {key}: {e}")))?;
+        self.set_setting(key, &value)
+    }
+
     /// What happens to ordinary (non-certified) mail for the box (seed 002 §2.6.6).
     pub fn ordinary_mail(&self) -> Result<OrdinaryMail, MailboxError> {
         self.may(Permission::Read)?;

@@ -130,6 +130,11 @@ impl Access {
         self.who.mailbox
     }
 
+    /// The provider, for the rules kept beside the mailbox's (reports, notifications).
+    pub(crate) fn provider(&self) -> &Provider {
+        &self.p
+    }
+
     /// Records, for the holder's "Attività dei collaboratori", what a collaborator did
     /// (nothing is recorded for the holder; `detail` is made only when needed).
     fn note(&self, action: &str, detail: impl FnOnce() -> String) {

@@ -14,6 +14,7 @@ mod messages;
 mod migration;
 mod pec;
 mod queue;
+mod reports;
 
 use crate::prelude::*;
 use crate::{
@@ -229,4 +230,5 @@ checks![
     migration::kept_uids_and_uidvalidity,
     migration::a_domain_in_migration_switches_once,
     accounts::plans_profiles_and_reminders,
+    reports::daily_reports_and_the_sms_outbox,
 ];
