@@ -319,6 +319,25 @@ fn quota_warnings_at_70_and_90_percent_once_each_in_the_box_and_at_the_recovery_
     assert!(at_recovery
         .iter()
         .all(|m| m.contains("To: titolare@example.org") && m.contains("Avviso: spazio")));
+    // And beside the quota bar of every page.
+    let params = serde_json::json!({
+        "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
+    });
+    let out = testkit::tool("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/clients/page_as.py"
+        ))
+        .arg(params.to_string())
+        .arg("/settings")
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && html.contains("id=\"quota-forecast\" data-days=\"1\""),
+        "{html}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn report(a: &Node, box_: &str, kind: &str, args: &[&str]) -> String {
@@ -477,4 +496,53 @@ fn daily_reports_by_email_and_sms_come_once_at_the_chosen_hour_even_across_a_res
 
     // Reset: the page shows none.
     assert_eq!(report(&a, &box_, "sms", &["reset"]), "none");
+}
+
+/// Receipts in real time in headless Chromium (tests/clients/live_receipts.py): the open
+/// INBOX list shows the acceptance and delivery receipts of a PEC sent by another client
+/// within 2 seconds, with no click; the list page allows only its own script.
+#[test]
+fn receipts_appear_in_the_open_list_within_two_seconds_in_chromium() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let box_ = a.mailbox("protocollo");
+    let other = a.mailbox("ragioneria");
+    a.start();
+    // A message already in the list, to tick.
+    let m = format!(
+        "From: {other}\r\nTo: {box_}\r\nSubject: Da spuntare\r\nMessage-ID: <tick@mua>\r\n\r\nx\r\n"
+    );
+    let r = python_submit(
+        a.submissions_port(),
+        &a.ca(),
+        &other,
+        &other,
+        &[&box_],
+        m.as_bytes(),
+    );
+    assert_eq!(r, "OK", "{r}");
+    a.wait_folder(&box_, "INBOX", "delivered", |msgs| !msgs.is_empty());
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-receipts");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let params = serde_json::json!({
+        "web": a.web_url(), "ca": a.ca(), "box": box_, "other": other,
+        "password": PASSWORD, "submissions": a.submissions_port(), "out": out,
+    });
+    testkit::require(&["chromium", "chromedriver"]);
+    testkit::require_python(&["selenium"]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/live_receipts.py"
+    );
+    let run = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.lines().any(|l| l == "OK"),
+        "live_receipts.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }

@@ -27,6 +27,41 @@ pub fn days_to_full(used: i64, quota: i64, recent: i64) -> Option<i64> {
     Some(days.max(1))
 }
 
+/// The forecast beside the quota bar is shown from this share of the quota up.
+pub const FORECAST_FROM_PCT: i64 = 50;
+/// The growth behind it (`AT:BYTES`), measured at most once a day per box.
+const GROWTH_SETTING: &str = "crescita-quota";
+
+impl crate::mailbox::Access {
+    /// In how many days the box is full at the pace of the last [`FORECAST_DAYS`], for the
+    /// quota bar ("piena in circa N giorni"): only from [`FORECAST_FROM_PCT`] up, and only
+    /// with growth. The growth is measured at most once a day (a scan of the box's recent
+    /// messages), kept as the box's setting.
+    pub fn quota_forecast(&self) -> Result<Option<i64>, crate::mailbox::MailboxError> {
+        let (used, quota) = self.quota()?;
+        if quota <= 0 || used.saturating_mul(100) / quota < FORECAST_FROM_PCT {
+            return Ok(None);
+        }
+        let p = self.provider();
+        let id = self.principal().mailbox;
+        let now = p.now();
+        let kept = p.store.setting(id, GROWTH_SETTING)?.and_then(|v| {
+            let (at, bytes) = v.split_once(':')?;
+            Some((at.parse::<i64>().ok()?, bytes.parse::<i64>().ok()?))
+        });
+        let recent = match kept {
+            Some((at, bytes)) if (0..86_400).contains(&(now - at)) => bytes,
+            _ => {
+                let bytes = p.store.bytes_since(id, now - FORECAST_DAYS * 86_400)?;
+                p.store
+                    .set_setting(id, GROWTH_SETTING, &format!("{now}:{bytes}"))?;
+                bytes
+            }
+        };
+        Ok(days_to_full(used, quota, recent))
+    }
+}
+
 /// The levels warned of, in percent of the quota.
 pub const LEVELS: [i64; 2] = [70, 90];
 const SETTING: &str = "avviso-quota";

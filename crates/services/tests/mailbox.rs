@@ -414,3 +414,36 @@ async fn search_answers_are_the_same_with_the_indexer_behind_and_caught_up() {
         0
     );
 }
+
+/// The forecast beside the quota bar (issue 18 item 5): shown from half full up, at the
+/// pace of the last 28 days, the growth measured at most once a day.
+#[tokio::test]
+async fn the_quota_bar_forecasts_when_the_box_will_be_full() {
+    let t = TestProvider::new(Options::default());
+    let holder = holder(&t);
+    // 40 KB in a 100 KB box: below half, no forecast.
+    t.provider.store.set_quota(USER, 100 * 1024).unwrap();
+    let body = "x".repeat(10 * 1024);
+    for i in 0..4 {
+        t.append(USER, INBOX, &message(&format!("m{i}"), &body));
+    }
+    let f = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
+    assert_eq!(f, None, "below half");
+    // 60 KB, all received today: about 40 KB left at 60 KB / 28 days → 19 days.
+    t.append(USER, INBOX, &message("m4", &body));
+    t.append(USER, INBOX, &message("m5", &body));
+    let f = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
+    let (used, quota) = run(&t, &holder, |m| m.quota()).await.unwrap();
+    let expected = services::quota::days_to_full(used, quota, used);
+    assert!(
+        expected.is_some_and(|d| (15..=25).contains(&d)),
+        "{expected:?}"
+    );
+    assert_eq!(f, expected);
+    // The growth is kept for the day: another message moves the used space (and the
+    // forecast) but not the measured pace.
+    t.append(USER, INBOX, &message("m6", &body));
+    let (used2, _) = run(&t, &holder, |m| m.quota()).await.unwrap();
+    let f2 = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
+    assert_eq!(f2, services::quota::days_to_full(used2, quota, used));
+}

@@ -13,6 +13,7 @@ mod compose;
 mod export;
 mod forwarding;
 mod i18n;
+mod live;
 mod mailbox;
 mod message;
 mod migrate;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub https: bool,
     pub session_lifetime_secs: i64,
     pub clients: Arc<ClientEndpoints>,
+    /// Live-update streams (`/eventi`) open at once, at most [`live::MAX_STREAMS`].
+    pub live: Arc<tokio::sync::Semaphore>,
 }
 
 /// The login form carries an address and a password: a few KiB is plenty, and a larger
@@ -235,6 +238,8 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
         .route("/settings/migrate/sync", post(migrate::sync))
         .route("/settings/migrate/status", get(migrate::status))
         .route("/static/style.css", get(style))
+        .route("/static/live.js", get(live::script))
+        .route("/eventi", get(live::events))
         .layer(DefaultBodyLimit::max(max_upload_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -296,6 +301,7 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
         https: cfg.tls.is_some() || cfg.proxy.is_some(),
         session_lifetime_secs: cfg.session_lifetime_secs,
         clients: Arc::new(cfg.clients),
+        live: Arc::new(tokio::sync::Semaphore::new(live::MAX_STREAMS)),
     };
     let app = router(state, cfg.max_upload_bytes, cfg.proxy);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -145,6 +145,8 @@ pub struct Frame {
     pub quota_used: String,
     pub quota_total: String,
     pub quota_pct: i64,
+    /// Days until the box is full at the recent pace, from half full up.
+    pub quota_forecast: Option<i64>,
     /// Impostazioni links "PEC – Copia messaggi da account" (issue 15).
     pub migration_enabled: bool,
     /// The banner inviting to copy the old box is due (see `services::migration::invitation`).
@@ -182,6 +184,7 @@ pub fn frame(m: &Access, s: &WebSession) -> Frame {
         } else {
             0
         },
+        quota_forecast: m.quota_forecast().unwrap_or(None),
     }
 }
 
@@ -221,6 +224,8 @@ struct MainPage {
     preview: Option<Preview>,
     notice: Option<String>,
     targets: Vec<FolderItem>,
+    /// The nonce that lets `/static/live.js` (and nothing else) run on this page.
+    nonce: String,
 }
 
 impl MainPage {
@@ -335,8 +340,14 @@ fn main_page(
         preview,
         notice: q.notice.map(|n| notice_text(&n, l)),
         targets: folder_items(&folders, "", l),
+        nonce: crate::live::nonce(),
     };
-    Ok(page(&t))
+    let mut r = page(&t);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&crate::live::policy(&t.nonce)) {
+        r.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    Ok(r)
 }
 
 fn notice_text(code: &str, l: Lang) -> String {

@@ -513,6 +513,7 @@ mod tests {
                 quota_used: "0 B".into(),
                 quota_total: "1 GB".into(),
                 quota_pct: 0,
+                quota_forecast: None,
                 migration_enabled: true,
                 migration_banner: true,
                 login: "vecchio@pec.vecchio.test".into(),
