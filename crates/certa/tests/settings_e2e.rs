@@ -1,7 +1,10 @@
 //! Impostazioni pages on a running server (issue 18): the rule for ordinary mail set in the
 //! webmail (tests/clients/forwarding_rule.py), then proved by ordinary mail arriving over
 //! SMTP — forwarded to an aiosmtpd sink, delivered into the box as an anomaly, refused
-//! after Reset — and a bad address or a POST without its token changing nothing.
+//! after Reset — and a bad address or a POST without its token changing nothing; the
+//! notification rules, the quota warnings; the Preferenze sections and Identità
+//! (tests/clients/settings_sections.py over HTTPS, settings_browser.py in Chromium), each
+//! proved where it acts: rows per page, receipt type, the From of a PEC as received.
 
 mod common;
 
@@ -545,4 +548,125 @@ fn receipts_appear_in_the_open_list_within_two_seconds_in_chromium() {
         "live_receipts.py failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
+}
+
+/// The From of the original a transport envelope carries, as Python's e-mail package
+/// reads it (RFC 2047 decoded): display name and address.
+fn original_from(envelope: &[u8]) -> (String, String) {
+    use std::io::Write;
+    let script = "import sys, email, email.policy\n\
+        m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)\n\
+        inner = [p for p in m.walk() if p.get_content_type() == 'message/rfc822'][0].get_content()\n\
+        a = inner['From'].addresses[0]\n\
+        print(a.display_name); print(a.addr_spec)\n";
+    let mut child = testkit::tool("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(envelope).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines().map(str::to_string);
+    (lines.next().unwrap(), lines.next().unwrap())
+}
+
+/// Each section of Preferenze and Identità saves, and acts where it should: the page size
+/// and order of the list, HTML or text first, marking as read, the receipt preselected in
+/// compose, quoting, the signature in the compose form; bad values answer 400 and change
+/// nothing, a POST without its token 403. The PEC then sent from the compose form arrives
+/// with the display name in its From and gets the default receipt type.
+#[test]
+fn each_preference_saves_and_shows_its_effect_where_it_acts() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let box_ = a.mailbox("protocollo");
+    let recipient = a.mailbox("anagrafe");
+    a.start();
+    let name = "Ufficio Protocollo – Comune di Forlì";
+    let params = serde_json::json!({
+        "web": a.web_url(), "ca": a.ca(), "imaps": a.base + 4, "box": box_,
+        "password": PASSWORD, "recipient": recipient, "name": name,
+        "signature": "Mario Rossi\nUfficio protocollo",
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/settings_sections.py"
+    );
+    let out = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "OK"),
+        "settings_sections.py:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // As received: the name in the From of the original, the address the box's.
+    let received = a.wait_folder(&recipient, "INBOX", "the PEC delivered", |msgs| {
+        msgs.iter().any(|(k, m)| {
+            k.as_deref() == Some("busta-trasporto")
+                && String::from_utf8_lossy(m).contains("Verbale del protocollo")
+        })
+    });
+    let envelope = received
+        .iter()
+        .find(|(k, _)| k.as_deref() == Some("busta-trasporto"))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    assert_eq!(original_from(&envelope), (name.to_string(), box_.clone()));
+    // The receipt type preselected from Composizione Messaggi is the one delivered.
+    a.wait_folder(&box_, "INBOX", "a sintetica delivery receipt", |msgs| {
+        count(msgs, "avvenuta-consegna-sintetica") == 1
+    });
+}
+
+/// Impostazioni in headless Chromium (tests/clients/settings_browser.py): the tabs, every
+/// built section in the same frame, each section saved, Identità's name and signature in
+/// the compose form; screenshots kept under the target's temporary directory.
+#[test]
+fn impostazioni_tabs_and_sections_in_chromium() {
+    let mut a = Node::new("pec.alpha.test", None);
+    let box_ = a.mailbox("protocollo");
+    a.start();
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("settings-screenshots");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    testkit::require(&["chromium", "chromedriver"]);
+    testkit::require_python(&["selenium"]);
+    let params = serde_json::json!({
+        "web": a.web_url(), "box": box_, "password": PASSWORD, "out": out,
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/settings_browser.py"
+    );
+    let run = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.lines().any(|l| l == "OK"),
+        "settings_browser.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for shot in [
+        "01-interfaccia-utente",
+        "03-impaginazione",
+        "06-cartelle",
+        "07-identita",
+        "08-compose",
+        "09-english",
+    ] {
+        let len = std::fs::metadata(out.join(format!("{shot}.png")))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 10_000, "{shot}.png saved ({len} bytes)");
+    }
 }

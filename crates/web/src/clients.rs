@@ -7,6 +7,7 @@
 
 use crate::mailbox::{frame, Frame};
 use crate::session::Authed;
+use crate::settings::{nav, Nav, Section};
 use crate::{on_mailbox, page, AppState, Lang, WebError};
 use askama::Template;
 use axum::body::Bytes;
@@ -246,6 +247,7 @@ fn mobileconfig(e: &ClientEndpoints, provider: &str, address: &str, login: &str)
 struct ClientsPage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     e: ClientEndpoints,
     /// The login the client uses: the address, or `user/box` for a collaborator.
     login: String,
@@ -284,8 +286,10 @@ pub async fn page_handler(
             )
                 .into_response());
         }
+        let fr = frame(m, &s);
         Ok(page(&ClientsPage {
-            fr: frame(m, &s),
+            nav: nav(&fr, s.lang, Section::Clients),
+            fr,
             l: s.lang,
             login: who.login.clone(),
             reads,

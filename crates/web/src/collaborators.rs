@@ -7,6 +7,7 @@
 use crate::i18n::{self, Lang};
 use crate::mailbox::{day_start, frame, Frame};
 use crate::session::{Authed, WebSession};
+use crate::settings::{nav, Nav, Section};
 use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -118,6 +119,7 @@ fn row(c: &Shown, l: Lang, mailbox: &str) -> Row {
 struct OwnerPage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     rows: Vec<Row>,
     notice: Option<String>,
     error: Option<String>,
@@ -141,8 +143,10 @@ async fn owner_page(
     let p = st.p.clone();
     let mut r = on_mailbox(&st.p, &s.clone(), move |m| {
         let list = collaboration::list(&p, m.principal()).map_err(refused)?;
+        let fr = frame(m, &s);
         Ok(page(&OwnerPage {
-            fr: frame(m, &s),
+            nav: nav(&fr, s.lang, Section::Collaborators),
+            fr,
             l: s.lang,
             rows: list.iter().map(|c| row(c, s.lang, &s.address)).collect(),
             notice,
@@ -314,6 +318,7 @@ struct ActivityRow {
 struct ActivityPage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     rows: Vec<ActivityRow>,
     collaborators: Vec<String>,
     q: ActivityQuery,
@@ -376,8 +381,10 @@ pub async fn activity(
             .collect();
         collaborators.sort();
         collaborators.dedup();
+        let fr = frame(m, &s);
         Ok(page(&ActivityPage {
-            fr: frame(m, &s),
+            nav: nav(&fr, s.lang, Section::Activity),
+            fr,
             l: s.lang,
             rows: rows
                 .into_iter()

@@ -4,6 +4,7 @@
 
 use crate::i18n::Lang;
 use crate::mailbox::{frame, Frame};
+use crate::preferences::{from_field, Preferences, Receipt};
 use crate::session::{Authed, WebSession};
 use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
@@ -103,13 +104,17 @@ fn quote(text: &str) -> String {
     text.lines().map(|l| format!("> {l}\n")).collect()
 }
 
-/// The draft a reply, forward or duplicate starts from.
+/// The draft a new message, reply, forward or duplicate starts from: a new message, a
+/// reply and a forward with the box's default receipt type and its signature.
 fn prefill(mb: &Access, q: &ComposeQuery) -> Result<Draft, WebError> {
+    let prefs = Preferences::load(mb)?;
+    let mut d = Draft {
+        receipt: prefs.receipt.code().into(),
+        ..Default::default()
+    };
     let Some(uid) = q.uid else {
-        return Ok(Draft {
-            receipt: "completa".into(),
-            ..Default::default()
-        });
+        d.body = prefs.compose_text("");
+        return Ok(d);
     };
     let folder = crate::message::own_folder(mb, &q.f)?;
     let m = crate::message::load(mb, &folder, uid)?;
@@ -131,10 +136,6 @@ fn prefill(mb: &Access, q: &ComposeQuery) -> Result<Draft, WebError> {
     let emails =
         |l: &[message::Address]| -> Vec<String> { l.iter().filter_map(|a| a.email()).collect() };
     let from = emails(&st.envelope.reply_to);
-    let mut d = Draft {
-        receipt: "completa".into(),
-        ..Default::default()
-    };
     let strip = |s: &str| s.trim_start_matches("POSTA CERTIFICATA: ").to_string();
     match q.mode.as_str() {
         "reply" | "all" => {
@@ -154,11 +155,16 @@ fn prefill(mb: &Access, q: &ComposeQuery) -> Result<Draft, WebError> {
             } else {
                 format!("Re: {subj}")
             };
-            d.body = format!("\n\n{}", quote(&text));
+            d.body = prefs.compose_text(&if prefs.quote_reply {
+                quote(&text)
+            } else {
+                String::new()
+            });
         }
         "forward" => {
             d.subject = format!("I: {}", strip(&subject));
             d.forward = Some((folder.name.clone(), uid));
+            d.body = prefs.compose_text("");
         }
         _ => {
             d.to = emails(&st.envelope.to).join(", ");
@@ -272,6 +278,7 @@ fn base64_text(data: &[u8]) -> String {
 fn build_message(
     p: &Provider,
     from: &str,
+    display_name: &str,
     d: &Draft,
     to: &[String],
     cc: &[String],
@@ -286,8 +293,9 @@ fn build_message(
         .map(|t| t.with_timezone(&chrono_tz::Europe::Rome).to_rfc2822())
         .unwrap_or_default();
     let domain = from.rsplit('@').next().unwrap_or("localhost");
-    // pec::wire folds and RFC 2047-encodes header values, and turns CR/LF into spaces.
-    let mut h = wire::header("From", from) + &wire::header("To", &to.join(", "));
+    // From carries Identità's display name as a phrase (`from_field`); for the other
+    // fields pec::wire folds and RFC 2047-encodes values, and turns CR/LF into spaces.
+    let mut h = from_field(display_name, from) + &wire::header("To", &to.join(", "));
     if !cc.is_empty() {
         h += &wire::header("Cc", &cc.join(", "));
     }
@@ -396,8 +404,8 @@ pub async fn send(
             _ => {}
         }
     }
-    if !matches!(d.receipt.as_str(), "completa" | "breve" | "sintetica") {
-        d.receipt = "completa".into();
+    if Receipt::parse(&d.receipt).is_none() {
+        d.receipt = Receipt::Completa.code().into();
     }
     let p = st.p.clone();
     let draft = action == "draft";
@@ -436,7 +444,8 @@ fn submit(
         files.extend(kept_attachments(mb, keep)?);
     }
     let (to, cc) = (split_addresses(&d.to), split_addresses(&d.cc));
-    let bytes = build_message(p, &s.address, &d, &to, &cc, &files)?;
+    let display_name = Preferences::load(mb)?.display_name;
+    let bytes = build_message(p, &s.address, &display_name, &d, &to, &cc, &files)?;
     if draft {
         mb.append(Ingest {
             folder: DRAFTS.into(),

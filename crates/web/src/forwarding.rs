@@ -6,6 +6,7 @@
 use crate::i18n::Lang;
 use crate::mailbox::{frame, Frame};
 use crate::session::Authed;
+use crate::settings::{nav, Nav, Section};
 use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -23,6 +24,7 @@ pub const MAX_BODY: usize = 2 * 1024;
 struct ForwardingPage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     /// "Attuale Regola Impostata", in words.
     current: String,
     /// `rifiuta`, `inoltra`, `casella`.
@@ -87,8 +89,10 @@ fn render(
     } else {
         StatusCode::OK
     };
+    let fr = frame(m, s);
     let mut r = page(&ForwardingPage {
-        fr: frame(m, s),
+        nav: nav(&fr, s.lang, Section::Forwarding),
+        fr,
         l: s.lang,
         current,
         rule: code,

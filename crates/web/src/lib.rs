@@ -18,6 +18,7 @@ mod mailbox;
 mod message;
 mod migrate;
 mod notifications;
+mod preferences;
 mod recovery;
 mod reports;
 mod sanitize;
@@ -117,6 +118,31 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
         .route("/settings", get(settings::page_handler))
         .route("/settings/layout", post(settings::set_layout))
         .route("/settings/lang", post(settings::set_lang))
+        .route(
+            "/settings/impaginazione",
+            get(settings::paging)
+                .post(settings::save_paging)
+                .layer(DefaultBodyLimit::max(settings::MAX_BODY)),
+        )
+        .route(
+            "/settings/visualizzazione",
+            get(settings::display)
+                .post(settings::save_display)
+                .layer(DefaultBodyLimit::max(settings::MAX_BODY)),
+        )
+        .route(
+            "/settings/composizione",
+            get(settings::composition)
+                .post(settings::save_composition)
+                .layer(DefaultBodyLimit::max(settings::MAX_BODY)),
+        )
+        .route(
+            "/settings/identita",
+            get(settings::identity)
+                .post(settings::save_identity)
+                .layer(DefaultBodyLimit::max(settings::MAX_BODY)),
+        )
+        .route("/settings/cartelle", get(settings::folders_page))
         .route("/settings/folders", post(settings::folders))
         .route(
             "/settings/migrate",

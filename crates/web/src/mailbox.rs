@@ -3,6 +3,7 @@
 
 use crate::i18n::{self, Lang};
 use crate::message::Preview;
+use crate::preferences::{Preferences, SortKey};
 use crate::session::{Authed, WebSession};
 use crate::{export, on_mailbox, page, AppState, WebError};
 use askama::Template;
@@ -17,7 +18,6 @@ use services::mailbox::{
 };
 use services::provider::Provider;
 use std::sync::Arc;
-const PAGE: i64 = 50;
 
 /// A folder as the tree shows it.
 pub struct FolderItem {
@@ -263,15 +263,15 @@ impl MainPage {
     }
 }
 
-fn order_of(sort: &str, dir: &str) -> ListOrder {
+fn order_of(sort: SortKey, descending: bool) -> ListOrder {
     ListOrder {
         key: match sort {
-            "from" => ListKey::Sender,
-            "subject" => ListKey::Subject,
-            "size" => ListKey::Size,
-            _ => ListKey::Date,
+            SortKey::Sender => ListKey::Sender,
+            SortKey::Subject => ListKey::Subject,
+            SortKey::Size => ListKey::Size,
+            SortKey::Date => ListKey::Date,
         },
-        descending: dir != "asc",
+        descending,
     }
 }
 
@@ -297,19 +297,21 @@ fn main_page(
         .iter()
         .find(|f| f.name == folder_name)
         .ok_or(WebError::NotFound)?;
-    let sort = q
-        .sort
-        .filter(|k| matches!(k.as_str(), "from" | "subject" | "size"))
-        .unwrap_or_else(|| "date".into());
-    let dir = if q.dir.as_deref() == Some("asc") {
-        "asc"
-    } else {
-        "desc"
-    }
-    .to_string();
-    let pages = ((folder.messages + PAGE - 1) / PAGE).max(1);
+    let prefs = Preferences::load(m)?;
+    // A column header's link names its order; a folder just opened has the box's.
+    let (sort, descending) = match q.sort.as_deref().and_then(SortKey::parse) {
+        Some(key) => (key, q.dir.as_deref() != Some("asc")),
+        None => (prefs.sort, prefs.descending),
+    };
+    let per_page = prefs.page_size;
+    let pages = ((folder.messages + per_page - 1) / per_page).max(1);
     let page_no = q.page.unwrap_or(1).clamp(1, pages);
-    let listed = m.message_page(folder.id, order_of(&sort, &dir), (page_no - 1) * PAGE, PAGE)?;
+    let listed = m.message_page(
+        folder.id,
+        order_of(sort, descending),
+        (page_no - 1) * per_page,
+        per_page,
+    )?;
     let preview = match q.uid {
         Some(uid) => Some(crate::message::preview(
             m,
@@ -321,7 +323,6 @@ fn main_page(
         )?),
         None => None,
     };
-    let columns = m.setting("layout")?.as_deref() == Some("columns");
     let t = MainPage {
         fr: frame(m, s),
         l,
@@ -334,9 +335,9 @@ fn main_page(
         folder: folder.name.clone(),
         page: page_no,
         pages,
-        sort,
-        dir,
-        columns,
+        sort: sort.code().to_string(),
+        dir: if descending { "desc" } else { "asc" }.to_string(),
+        columns: prefs.columns,
         preview,
         notice: q.notice.map(|n| notice_text(&n, l)),
         targets: folder_items(&folders, "", l),
@@ -721,12 +722,13 @@ pub async fn search(
         let folders = m.folders()?;
         let searched = !q.q.is_empty() || !q.since.is_empty() || !q.until.is_empty();
         let found = if searched { run_search(m, &q)? } else { vec![] };
-        let pages = ((found.len() as i64 + PAGE - 1) / PAGE).max(1);
+        let per_page = Preferences::load(m)?.page_size;
+        let pages = ((found.len() as i64 + per_page - 1) / per_page).max(1);
         let page_no = q.page.unwrap_or(1).clamp(1, pages);
         let shown: Vec<&Hit> = found
             .iter()
-            .skip(((page_no - 1) * PAGE) as usize)
-            .take(PAGE as usize)
+            .skip(((page_no - 1) * per_page) as usize)
+            .take(per_page as usize)
             .collect();
         let rows = hit_rows(m, &shown, l)?;
         let current = if q.f.is_empty() {

@@ -4,6 +4,7 @@
 
 use crate::i18n::{self, Lang};
 use crate::mailbox::{folder_label, frame, Frame};
+use crate::preferences::{BodyFirst, Preferences};
 use crate::sanitize;
 use crate::session::{Authed, WebSession};
 use crate::{on_mailbox, page, AppState, WebError};
@@ -136,10 +137,9 @@ fn addresses(list: &[message::Address]) -> String {
         .join(", ")
 }
 
-/// The leaf shown as the body: HTML first, then plain text, never an attachment.
 /// The body a person reads, as safe HTML: sanitised HTML, or the text escaped.
-fn body_html(m: &Loaded, remote: bool) -> String {
-    match body_part(shown(&m.structure)) {
+fn body_html(m: &Loaded, remote: bool, first: BodyFirst) -> String {
+    match body_part(shown(&m.structure), first) {
         Some(part) if part.subtype == "html" => {
             sanitize::html(&message::body_text(&m.data, part), remote).0
         }
@@ -151,7 +151,9 @@ fn body_html(m: &Loaded, remote: bool) -> String {
     }
 }
 
-fn body_part(s: &Structure) -> Option<&Part> {
+/// The leaf shown as the body, never an attachment: HTML or plain text, whichever the box
+/// prefers, else the other.
+fn body_part(s: &Structure, first: BodyFirst) -> Option<&Part> {
     let leaves = s.root.leaves();
     let text = |sub: &str| {
         leaves
@@ -164,7 +166,10 @@ fn body_part(s: &Structure) -> Option<&Part> {
             })
             .copied()
     };
-    text("html").or_else(|| text("plain"))
+    match first {
+        BodyFirst::Html => text("html").or_else(|| text("plain")),
+        BodyFirst::Text => text("plain").or_else(|| text("html")),
+    }
 }
 
 pub fn preview(
@@ -177,13 +182,14 @@ pub fn preview(
 ) -> Result<Preview, WebError> {
     let l = s.lang;
     let m = load(mb, folder, uid)?;
-    if !m.flags.split(' ').any(|f| f == "\\Seen") {
+    let prefs = Preferences::load(mb)?;
+    if prefs.mark_read && !m.flags.split(' ').any(|f| f == "\\Seen") {
         mb.store_flags(folder.id, &[uid], FlagOp::Add, &["\\Seen".into()], None)?;
     }
     let view = shown(&m.structure);
     let env = &view.envelope;
     let q = format!("f={}&uid={uid}", enc(&folder.name));
-    let body = body_part(view);
+    let body = body_part(view, prefs.body_first);
     let attachments = view
         .root
         .leaves()
@@ -356,7 +362,8 @@ async fn full_page(
         let folder = own_folder(mb, &q.f)?;
         let mut m = preview(mb, &p, &s, &folder, q.uid, q.remote == Some(1))?;
         if print {
-            m.inline_body = Some(body_html(&load(mb, &folder, q.uid)?, false));
+            let first = Preferences::load(mb)?.body_first;
+            m.inline_body = Some(body_html(&load(mb, &folder, q.uid)?, false, first));
         }
         Ok(page(&MessagePage {
             fr: frame(mb, &s),
@@ -399,7 +406,7 @@ pub async fn body(
         let m = load(mb, &folder, q.uid)?;
         // The page around the frame says how many remote images were left out.
         let remote = q.remote == Some(1);
-        let html = body_html(&m, remote);
+        let html = body_html(&m, remote, Preferences::load(mb)?.body_first);
         let doc = format!(
             "<!doctype html><html><head><meta charset=utf-8><style>body{{font:14px/1.5 sans-serif;margin:8px;word-wrap:break-word}}pre{{white-space:pre-wrap;font:inherit}}</style></head><body>{html}</body></html>"
         );

@@ -8,6 +8,7 @@
 use crate::i18n::{self, Lang};
 use crate::mailbox::{frame, Frame};
 use crate::session::{Authed, WebSession};
+use crate::settings::{nav, Nav, Section};
 use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -193,6 +194,7 @@ impl FormView {
 struct MigratePage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     enabled: bool,
     job: Option<JobView>,
     /// The start form, when a copy may start: none yet, failed (to resume) or stopped.
@@ -234,8 +236,10 @@ async fn render(
             (None, Some(j)) => j.into_inbox,
             (None, None) => false,
         };
+        let fr = frame(m, &s);
         Ok(page(&MigratePage {
-            fr: frame(m, &s),
+            nav: nav(&fr, s.lang, Section::Migration),
+            fr,
             l: s.lang,
             enabled: settings.enabled,
             job,
@@ -506,21 +510,23 @@ mod tests {
 
     fn render_page(job: Option<JobView>, form: Option<FormView>) -> String {
         let refresh = job.as_ref().is_some_and(|j| j.preparing || j.copying);
+        let fr = Frame {
+            address: "vecchio@pec.vecchio.test".into(),
+            csrf: "tok".into(),
+            quota_used: "0 B".into(),
+            quota_total: "1 GB".into(),
+            quota_pct: 0,
+            quota_forecast: None,
+            migration_enabled: true,
+            migration_banner: true,
+            login: "vecchio@pec.vecchio.test".into(),
+            may_modify: true,
+            may_send: true,
+            owner: true,
+        };
         MigratePage {
-            fr: Frame {
-                address: "vecchio@pec.vecchio.test".into(),
-                csrf: "tok".into(),
-                quota_used: "0 B".into(),
-                quota_total: "1 GB".into(),
-                quota_pct: 0,
-                quota_forecast: None,
-                migration_enabled: true,
-                migration_banner: true,
-                login: "vecchio@pec.vecchio.test".into(),
-                may_modify: true,
-                may_send: true,
-                owner: true,
-            },
+            nav: nav(&fr, Lang::It, Section::Migration),
+            fr,
             l: Lang::It,
             enabled: true,
             job,

@@ -6,6 +6,7 @@
 use crate::i18n::Lang;
 use crate::mailbox::{frame, Frame};
 use crate::session::{Authed, WebSession};
+use crate::settings::{nav, Nav, Section};
 use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -29,6 +30,7 @@ struct RuleView {
 struct NotificationsPage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     rules: Vec<RuleView>,
     max: usize,
     notice: Option<String>,
@@ -59,8 +61,10 @@ fn render(
     } else {
         StatusCode::OK
     };
+    let fr = frame(m, s);
     let mut r = page(&NotificationsPage {
-        fr: frame(m, s),
+        nav: nav(&fr, s.lang, Section::Notifications),
+        fr,
         l,
         rules,
         max: services::notifications::MAX_RULES,

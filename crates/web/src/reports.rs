@@ -6,6 +6,7 @@
 use crate::i18n::Lang;
 use crate::mailbox::{frame, Frame};
 use crate::session::{Authed, WebSession};
+use crate::settings::{nav, Nav, Section};
 use crate::{on_mailbox, page, AppState, WebError};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -23,6 +24,7 @@ pub const MAX_BODY: usize = 2 * 1024;
 struct ReportPage {
     fr: Frame,
     l: Lang,
+    nav: Nav,
     /// `email` or `sms`.
     kind: &'static str,
     /// The form's action.
@@ -59,8 +61,14 @@ fn render(
     } else {
         StatusCode::OK
     };
+    let fr = frame(m, s);
+    let section = match kind {
+        ReportKind::Email => Section::ReportEmail,
+        ReportKind::Sms => Section::ReportSms,
+    };
     let mut r = page(&ReportPage {
-        fr: frame(m, s),
+        nav: nav(&fr, s.lang, section),
+        fr,
         l: s.lang,
         kind: match kind {
             ReportKind::Email => "email",

@@ -289,6 +289,22 @@ assert status == 403, status
 status, _, _ = reader.req("/settings/multiutenza")
 assert status == 403, status
 
+
+def box_settings_refused(web, csrf):
+    """Impostazioni's sections are the holder's: Access::set_setting needs the Settings
+    right, which no delegation has; the pages show the values, read-only."""
+    for path, fields in (("/settings/impaginazione",
+                          {"per_pagina": "25", "ordina_per": "date", "verso": "desc"}),
+                         ("/settings/identita", {"nome": "Collaboratore", "firma": ""})):
+        status, _, _ = web.req(f"{path}?csrf={csrf}", fields)
+        assert status == 403, (path, status)
+    status, page, _ = web.req("/settings/identita")
+    assert status == 200 and 'id="holder-only"' in page and "Collaboratore" not in page
+    assert 'id="save-identity"' not in page
+
+
+box_settings_refused(reader, rcsrf)
+
 step("Accesso completo: IMAP changes, POP3 deletes, SMTP sends; no collaborators page")
 c, status = login_imap(F)
 assert status.startswith("OK"), status
@@ -308,6 +324,7 @@ status, page, url = full.login(F, COLLAB_PW)
 assert status == 200 and 'id="new-mail"' in page, (status, url)
 status, _, _ = full.req("/settings/multiutenza")
 assert status == 403, status
+box_settings_refused(full, full.csrf())
 status, mbox, _ = full.req(f"/actions?csrf={full.csrf()}",
                            {"action": "mbox", "apply": "everything", "f": "INBOX", "back": "/"})
 assert status == 200 and mbox.startswith("From "), (status, mbox[:200])

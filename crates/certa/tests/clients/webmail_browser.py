@@ -49,7 +49,7 @@ try:
 
     step("folders in the providers' order, then the user's own alphabetically")
     for name in ["Zeta", "archivio", "Bilanci"]:
-        d.get(url + "/settings")
+        d.get(url + "/settings/cartelle")
         find("#new-folder").send_keys(name)
         find("#create-folder").click()
         wait_text(f">{name}<")

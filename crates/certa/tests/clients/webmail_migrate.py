@@ -97,7 +97,7 @@ def copy_into_inbox():
     assert absent(f'nav.folders a[data-folder="{old_address}"]')
     rows = d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")
     assert len(rows) == min(messages, 50), len(rows)
-    d.get(url + "/settings")
+    d.get(url + "/settings/cartelle")
     counts = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
               for r in d.find_elements(By.CSS_SELECTOR, "table.folder-table tr")
               if r.find_elements(By.TAG_NAME, "td")}
@@ -118,7 +118,7 @@ try:
             "attuale in dismissione. Per copiare tutti i tuoi messaggi clicca qui") in banner, banner
     d.save_screenshot(os.path.join(out, "migrate-banner.png"))
     d.get(url + "/settings")
-    assert text("#migrate-link") == "PEC – Copia messaggi da account"
+    assert text("#migrate-link") == "PEC - Copia messaggi da account"
     assert not absent("#migrate-banner"), "the banner is on every page"
 
     step("clicca qui: the page, nothing started yet")
@@ -217,7 +217,7 @@ try:
     d.get(url + "/?f=" + quote(old_address))
     rows = d.find_elements(By.CSS_SELECTOR, "table.messages tbody tr")
     assert len(rows) == min(messages, 50), len(rows)
-    d.get(url + "/settings")
+    d.get(url + "/settings/cartelle")
     counts = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
               for r in d.find_elements(By.CSS_SELECTOR, "table.folder-table tr")
               if r.find_elements(By.TAG_NAME, "td")}
@@ -225,10 +225,11 @@ try:
     d.save_screenshot(os.path.join(out, "migrate-folder.png"))
 
     step("in English: Copied")
+    d.get(url + "/settings")
     find("#lang-en").click()
     find("#save-lang").click()
     wait_text("Settings saved")
-    assert text("#migrate-link") == "PEC – Copy messages from an account"
+    assert text("#migrate-link") == "PEC - Copy messages from an account"
     find("#migrate-link").click()
     wait_url("/settings/migrate")
     assert text("#migrate-title") == "PEC - Copy messages from an account"

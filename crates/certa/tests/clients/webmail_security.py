@@ -75,7 +75,7 @@ for path in ("/settings/folders", "/settings/folders?csrf=", "/settings/folders?
              "/settings/folders?csrf=" + "0" * 64, "/settings/folders?csrf=" + a_token[:-1]):
     status, body, _ = call(A, path, create)
     assert status == 403 and "CSRF" in body, (path, status)
-status, page, _ = call(A, "/settings")
+status, page, _ = call(A, "/settings/cartelle")
 assert "Fatture" not in page
 for path, data in (("/actions", {"action": "empty-trash"}), ("/logout", {}),
                    ("/password", {"current": a_pw, "new": "Nuova#Chiave81", "confirm": "Nuova#Chiave81"}),
@@ -94,7 +94,7 @@ assert status == 403, status
 # With the token, the same request works.
 status, _, _ = call(A, "/settings/folders?csrf=" + a_token, create)
 assert status == 303, status
-status, page, _ = call(A, "/settings")
+status, page, _ = call(A, "/settings/cartelle")
 assert "Fatture" in page
 
 print("-- English on request, remembered for the mailbox; Italian again")
@@ -161,7 +161,7 @@ f = flags()
 assert "\\Flagged" not in f[4] and "\\Flagged" in f[2], f
 # "every message" of the folder, all pages: move them all.
 status, _, _ = call(B, act, {"apply": "everything", "f": "INBOX", "action": "copy", "target": "Bozze"})
-status, page, _ = call(B, "/settings")
+status, page, _ = call(B, "/settings/cartelle")
 assert re.search(r"Bozze</td><td>4</td>", page), "four copied"
 imap.logout()
 
@@ -177,7 +177,7 @@ folders = "/settings/folders?csrf=" + a_token
 status, _, _ = call(A, folders, {"op": "create", "name": "2026", "parent": "Fatture"})
 status, _, _ = call(A, folders, {"op": "rename", "name": "Fatture", "new_name": "Fornitori"})
 assert status == 303, status
-status, page, _ = call(A, "/settings")
+status, page, _ = call(A, "/settings/cartelle")
 assert "Fatture" not in page and "Fornitori" in page and 'value="Fornitori/2026"' in page
 status, _, _ = call(A, folders, {"op": "delete", "name": "Cestino"})
 assert status == 400, "system folders stay"
@@ -186,7 +186,7 @@ status, page, _ = call(A, folders, {"op": "delete", "name": "Fornitori"})
 assert status == 400 and "sottocartelle" in page, (status, page[:500])
 status, _, _ = call(A, folders, {"op": "delete", "name": "Fornitori/2026"})
 assert status == 303, status
-status, page, _ = call(A, "/settings")
+status, page, _ = call(A, "/settings/cartelle")
 assert "Fornitori/2026" not in page and "Fornitori" in page
 
 print("-- repeated wrong passwords are throttled with a clear message")
