@@ -291,6 +291,10 @@ pub struct Web {
     /// A request's headers must all arrive within this time (slow clients are cut off).
     #[serde(default = "default_header_read_timeout")]
     pub header_read_timeout_secs: u64,
+    /// A UTF-8 text file of terms of service (relative to the data directory) every holder
+    /// accepts at first access, and again when it changes; none: nothing to accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<PathBuf>,
 }
 
 impl Default for Web {
@@ -299,7 +303,33 @@ impl Default for Web {
             proxy: None,
             session_lifetime_secs: default_session_lifetime(),
             header_read_timeout_secs: default_header_read_timeout(),
+            terms: None,
         }
+    }
+}
+
+impl Web {
+    /// The terms of `[web] terms`, read and checked.
+    pub fn terms(&self, data: &Path) -> anyhow::Result<Option<services::terms::Terms>> {
+        let Some(path) = &self.terms else {
+            return Ok(None);
+        };
+        let path = Config::resolve(data, path);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("[web] terms: {}", path.display()))?;
+        anyhow::ensure!(
+            bytes.len() <= 256 * 1024,
+            "[web] terms: {} is over 256 KiB",
+            path.display()
+        );
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("[web] terms: {} is not UTF-8", path.display()))?;
+        anyhow::ensure!(
+            !text.trim().is_empty(),
+            "[web] terms: {} is empty",
+            path.display()
+        );
+        Ok(Some(services::terms::Terms::new(text)))
     }
 }
 

@@ -348,6 +348,7 @@ pub fn run(data: &Path) -> anyhow::Result<()> {
                 session_lifetime_secs: cfg.web.session_lifetime_secs,
                 header_read_timeout: Duration::from_secs(cfg.web.header_read_timeout_secs.max(1)),
                 clients: cfg.client_endpoints(),
+                terms: cfg.web.terms(data)?.map(Arc::new),
             },
         )
         .await

@@ -278,7 +278,7 @@ print("AFTER", imap_login(first, new_pw), pop3_login(first, new_pw), smtp_auth(f
     }
     assert!(out.contains("EXPIRED"), "{out}");
     assert!(out.contains("WEB 303 ['/password']"), "{out}");
-    assert!(out.contains("CHANGED 303"), "{out}");
+    assert!(out.contains("CHANGED 200"), "{out}");
     assert!(out.contains("AFTER OK OK 235"), "{out}");
 }
 
@@ -570,4 +570,93 @@ fn stalled_tls_handshakes_and_auth_lines_time_out() {
         tls_stall >= Duration::from_secs(10) && tls_stall < Duration::from_secs(30),
         "{tls_stall:?}"
     );
+}
+
+/// First access (issue 18 item 6; seed 001, seed 002 §2.2 figure 8): with `[web] terms`
+/// the holder accepts the terms before anything else — refusing or skipping the tick
+/// changes nothing —, the acceptance is a legal-log record; then the forced password change
+/// ends on "Richiesta Reset password completata con successo"; new terms are asked again.
+#[test]
+fn first_access_asks_the_terms_then_the_new_password() {
+    let mut a = configured(|c| c);
+    let terms = a.data().join("condizioni.txt");
+    std::fs::write(&terms, "Condizioni generali del servizio PEC.\nArt. 1 …\n").unwrap();
+    a.edit_config(|c| c.replace("[web]\n", "[web]\nterms = \"condizioni.txt\"\n"));
+    a.start();
+    let (first, password) = a.first_login();
+    let script = r#"
+first, first_pw = ARGS
+st, hs, cookie = web_login(first, first_pw)
+print("LOGIN", st)
+for path in ("/", "/settings", "/password"):
+    st, hs, _ = web("GET", path, cookie=cookie)
+    print("GATE", path, st, header(hs, "location"))
+st, hs, page = web("GET", "/condizioni", cookie=cookie)
+print("TERMS", st, b'id="terms-text"' in page, b"Art. 1" in page)
+token = re.search(rb"csrf=([0-9a-f]{64})", page).group(1).decode()
+st, _, _ = web("POST", "/condizioni?csrf=" + token, urlencode({}), cookie=cookie)
+print("UNTICKED", st)
+st, _, _ = web("POST", "/condizioni", urlencode({"accetto": "si"}), cookie=cookie)
+print("NOTOKEN", st)
+st, hs, _ = web("GET", "/", cookie=cookie)
+print("STILL", st, header(hs, "location"))
+st, hs, _ = web("POST", "/condizioni?csrf=" + token, urlencode({"accetto": "si"}), cookie=cookie)
+print("ACCEPTED", st, header(hs, "location"))
+st, hs, _ = web("GET", "/", cookie=cookie)
+print("THEN", st, header(hs, "location"))
+new_pw = "Girasole#Blu73"
+st, hs, page = web("POST", "/password?csrf=" + token,
+    urlencode({"current": first_pw, "new": new_pw, "confirm": new_pw}), cookie=cookie)
+print("DONE", st, "completata con successo" in page.decode())
+cookie = [c.split(";")[0] for c in header(hs, "set-cookie")][0]
+st, hs, _ = web("GET", "/", cookie=cookie)
+print("WEBMAIL", st)
+"#;
+    let out = py(&a, script, &[&first, &password]);
+    for line in [
+        "LOGIN 303",
+        "GATE / 303 ['/condizioni']",
+        "GATE /settings 303 ['/condizioni']",
+        "GATE /password 303 ['/condizioni']",
+        "TERMS 200 True True",
+        "UNTICKED 400",
+        "NOTOKEN 403",
+        "STILL 303 ['/condizioni']",
+        "ACCEPTED 303 ['/password']",
+        "THEN 303 ['/password']",
+        "DONE 200 True",
+        "WEBMAIL 200",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} missing:\n{out}");
+    }
+    let (ok, log) = certa(
+        a.data(),
+        &["log", "search", "--event", "accettazione-condizioni"],
+    );
+    assert!(ok, "{log}");
+    let records: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("accettazione-condizioni"))
+        .collect();
+    assert_eq!(records.len(), 1, "{log}");
+    assert!(records[0].contains(&format!("titolare:{first}")), "{log}");
+
+    // New terms: asked again, the password is not.
+    a.kill();
+    std::fs::write(
+        &terms,
+        "Condizioni generali del servizio PEC, versione 2.\n",
+    )
+    .unwrap();
+    a.start();
+    let out = py(
+        &a,
+        r#"
+st, hs, cookie = web_login(ARGS[0], ARGS[1])
+st, hs, _ = web("GET", "/", cookie=cookie)
+print("AGAIN", st, header(hs, "location"))
+"#,
+        &[&first, "Girasole#Blu73"],
+    );
+    assert!(out.contains("AGAIN 303 ['/condizioni']"), "{out}");
 }

@@ -822,7 +822,38 @@ pub async fn change_password(
     tokio::task::spawn_blocking(move || set_password(store.as_ref(), &address, &new))
         .await
         .map_err(|e| ChangeRefused::Interrupted(e.to_string()))??;
+    let (p2, address) = (p.clone(), who.address.clone());
+    let told = tokio::task::spawn_blocking(move || notify_password_changed(&p2, &address)).await;
+    if let Ok(Err(e)) | Err(e) = told.map_err(|e| store::StoreError::Internal(e.to_string())) {
+        // The password is changed; the notice is best effort.
+        tracing::error!(mailbox = %who.address, error = %e, "password-change notice not queued");
+    }
     Ok(())
+}
+
+/// Tells the holder at the box's recovery address that its password changed ("Riceverà a
+/// breve un'email di conferma", seed 002 §2.2 and §2.6.3): whoever did not change it learns
+/// so in time. Nothing without a recovery address.
+pub fn notify_password_changed(
+    p: &crate::Provider,
+    address: &str,
+) -> Result<(), store::StoreError> {
+    let Some(recovery) = p.store.mailbox(address)?.and_then(|m| m.recovery_email) else {
+        return Ok(());
+    };
+    let body = format!(
+        "Gentile utente,\r\n\r\nla password della casella PEC {address} è stata \
+         modificata. Se non è stato lei, si rivolga subito all'assistenza.\r\n\r\n{}\r\n",
+        p.identity.name
+    );
+    crate::onboarding::queue_plain_mail(
+        &*p.store,
+        &p.identity,
+        &recovery,
+        "Password della casella PEC modificata",
+        &body,
+        p.now(),
+    )
 }
 
 #[cfg(test)]

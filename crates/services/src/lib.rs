@@ -40,6 +40,7 @@ pub mod reports;
 pub mod sessions;
 pub mod srs;
 pub mod takeover;
+pub mod terms;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;

@@ -100,20 +100,6 @@ pub fn reset(
     let hash = hash_password(password).map_err(|e| RecoveryError::Unavailable(e.to_string()))?;
     p.store.set_password(&address, &hash, false)?;
     tracing::info!(mailbox = %address, "password reset by link");
-    if let Some(recovery) = p.store.mailbox(&address)?.and_then(|m| m.recovery_email) {
-        let body = format!(
-            "Gentile utente,\r\n\r\nla password della casella PEC {address} è stata \
-             reimpostata. Se non è stato lei, si rivolga subito all'assistenza.\r\n\r\n{}\r\n",
-            p.identity.name
-        );
-        crate::onboarding::queue_plain_mail(
-            &*p.store,
-            &p.identity,
-            &recovery,
-            "Password della casella PEC reimpostata",
-            &body,
-            p.now(),
-        )?;
-    }
+    crate::accounts::notify_password_changed(p, &address)?;
     Ok(address)
 }

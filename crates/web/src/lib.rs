@@ -25,6 +25,7 @@ mod sanitize;
 mod session;
 mod settings;
 mod start;
+mod terms;
 mod tls;
 
 use axum::extract::DefaultBodyLimit;
@@ -61,6 +62,8 @@ pub struct WebConfig {
     pub header_read_timeout: Duration,
     /// What the client set-up page and the autoconfig files tell mail clients.
     pub clients: ClientEndpoints,
+    /// The terms a holder accepts at first access (`[web] terms`), if the operator set any.
+    pub terms: Option<Arc<services::terms::Terms>>,
 }
 
 /// What every handler shares.
@@ -74,6 +77,10 @@ pub struct AppState {
     pub clients: Arc<ClientEndpoints>,
     /// Live-update streams (`/eventi`) open at once, at most [`live::MAX_STREAMS`].
     pub live: Arc<tokio::sync::Semaphore>,
+    /// Live-update streams per client address, at most [`live::MAX_STREAMS_PER_IP`].
+    pub live_per_ip: Arc<live::Streams>,
+    /// The terms to accept at first access.
+    pub terms: Option<Arc<services::terms::Terms>>,
 }
 
 /// The login form carries an address and a password: a few KiB is plenty, and a larger
@@ -91,6 +98,12 @@ pub fn router(state: AppState, max_upload_bytes: usize, proxy: Option<IpAddr>) -
                 .layer(DefaultBodyLimit::max(MAX_LOGIN_BODY)),
         )
         .route("/logout", post(session::logout))
+        .route(
+            "/condizioni",
+            get(terms::page_handler)
+                .post(terms::accept)
+                .layer(DefaultBodyLimit::max(terms::MAX_BODY)),
+        )
         .route(
             "/attivazione",
             get(start::form)
@@ -328,6 +341,8 @@ pub async fn serve(addr: &str, p: Arc<Provider>, cfg: WebConfig) -> std::io::Res
         session_lifetime_secs: cfg.session_lifetime_secs,
         clients: Arc::new(cfg.clients),
         live: Arc::new(tokio::sync::Semaphore::new(live::MAX_STREAMS)),
+        live_per_ip: Default::default(),
+        terms: cfg.terms,
     };
     let app = router(state, cfg.max_upload_bytes, cfg.proxy);
     let listener = tokio::net::TcpListener::bind(addr).await?;

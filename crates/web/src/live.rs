@@ -23,6 +23,58 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 const COALESCE: Duration = Duration::from_millis(250);
 /// Streams open at once, in the whole webmail.
 pub const MAX_STREAMS: usize = 2_000;
+/// Streams open at once from one client address: the rest of its connection allowance
+/// stays for pages (a stream a browser left is noticed only at a keep-alive's write).
+pub const MAX_STREAMS_PER_IP: usize = 16;
+/// A comment line this often keeps proxies from closing the stream and finds the browsers
+/// that left.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// The streams open per client address.
+#[derive(Default)]
+pub struct Streams {
+    per_ip: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One open stream, counted until dropped.
+struct StreamSlot {
+    streams: std::sync::Arc<Streams>,
+    ip: std::net::IpAddr,
+}
+
+impl Streams {
+    fn admit(self: &std::sync::Arc<Self>, ip: std::net::IpAddr) -> Option<StreamSlot> {
+        let mut map = self
+            .per_ip
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        if *n >= MAX_STREAMS_PER_IP {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            streams: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .streams
+            .per_ip
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// A fresh nonce for the list page's script (128 random bits, hex).
 pub fn nonce() -> String {
@@ -63,12 +115,21 @@ fn counts(folders: &[services::mailbox::Folder]) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-pub async fn events(State(st): State<AppState>, Authed(s): Authed) -> Result<Response, WebError> {
-    let Ok(permit) = st.live.clone().try_acquire_owned() else {
-        return Err(WebError::Unavailable(
+pub async fn events(
+    State(st): State<AppState>,
+    Authed(s): Authed,
+    axum::extract::ConnectInfo(crate::Peer(peer)): axum::extract::ConnectInfo<crate::Peer>,
+) -> Result<Response, WebError> {
+    let busy = || {
+        WebError::Unavailable(
             "troppi aggiornamenti in tempo reale aperti: riprovare più tardi".into(),
-        ));
+        )
     };
+    let slot = st.live_per_ip.admit(peer.ip()).ok_or_else(busy)?;
+    let permit = (st.live.clone().try_acquire_owned().ok(), slot);
+    if permit.0.is_none() {
+        return Err(busy());
+    }
     let who = s.principal();
     let rx =
         services::mailbox::watch(&st.p, &who).map_err(|e| WebError::Forbidden(e.to_string()))?;
@@ -94,7 +155,7 @@ pub async fn events(State(st): State<AppState>, Authed(s): Authed) -> Result<Res
             ))
         });
     let mut r = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -149,7 +149,21 @@ impl FromRequestParts<AppState> for Authed {
         let Some(s) = request_session(st, parts).await else {
             return Err(Redirect::to("/login").into_response());
         };
-        if s.must_change_password && !matches!(parts.uri.path(), "/password" | "/logout") {
+        let path = parts.uri.path();
+        // First access: the terms (when the operator set any), then the password.
+        if let Some(terms) = st.terms.clone() {
+            if !matches!(path, "/condizioni" | "/logout") {
+                let pending =
+                    services::mailbox::run(&st.p, &s.principal(), move |m| m.terms_pending(&terms))
+                        .await;
+                match pending {
+                    Ok(false) => {}
+                    Ok(true) => return Err(Redirect::to("/condizioni").into_response()),
+                    Err(e) => return Err(WebError::from(e).into_response()),
+                }
+            }
+        }
+        if s.must_change_password && !matches!(path, "/password" | "/logout" | "/condizioni") {
             return Err(Redirect::to("/password").into_response());
         }
         Ok(Authed(s))

@@ -814,6 +814,13 @@ struct PasswordPage {
     special: &'static str,
 }
 
+/// The first access's confirmation (seed 002 figure 8).
+#[derive(Template)]
+#[template(path = "password_done.html")]
+struct PasswordDone {
+    l: Lang,
+}
+
 pub async fn password_page(
     State(st): State<AppState>,
     Authed(s): Authed,
@@ -867,7 +874,12 @@ pub async fn change_password(
     let errors: Vec<String> = match changed {
         Ok(()) => {
             let token = s.renew(&st.p).await?;
-            let mut r = Redirect::to("/settings?notice=password").into_response();
+            // First access (figure 8): the confirmation, then on to the webmail.
+            let mut r = if s.must_change_password {
+                page(&PasswordDone { l })
+            } else {
+                Redirect::to("/settings?notice=password").into_response()
+            };
             crate::session::set_cookie(&mut r, &token, st.secure_cookies);
             return Ok(r);
         }

@@ -65,7 +65,12 @@
       });
   }
 
-  var events = new EventSource("/eventi");
-  events.addEventListener("cambiamento", refresh);
-  document.body.setAttribute("data-live", "on");
+  // Opened once the page has been looked at for a moment: a page left at once (a click
+  // through to the next) never holds a connection.
+  window.setTimeout(function () {
+    var events = new EventSource("/eventi");
+    events.addEventListener("cambiamento", refresh);
+    window.addEventListener("pagehide", function () { events.close(); });
+    document.body.setAttribute("data-live", "on");
+  }, 1000);
 })();

@@ -68,6 +68,8 @@ def copy_phase():
             find("#new").send_keys(new)
             find("#confirm").send_keys(new)
             find("#change").click()
+            wait_text('id="password-done"')
+            find("#to-webmail").click()
             wait_text('id="new-mail"')
             banner = text("#migrate-banner")
             assert "Per copiare tutti i tuoi messaggi clicca qui" in banner, banner

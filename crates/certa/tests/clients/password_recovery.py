@@ -98,5 +98,5 @@ assert status == 401, status
 status, page, url = post("/login", {"address": P["box"], "password": NEW})
 assert status == 200 and not url.endswith("/login"), (status, url)
 confirm = wait_mails(2)[1]
-assert confirm[0] == P["recovery"] and "reimpostata" in confirm[1], confirm
+assert confirm[0] == P["recovery"] and "è stata modificata" in confirm[1], confirm
 print("OK")

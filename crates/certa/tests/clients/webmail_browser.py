@@ -45,7 +45,10 @@ try:
     find("#new").send_keys(new_pw)
     find("#confirm").send_keys(new_pw)
     find("#change").click()
-    assert "Password modificata" in text("#settings-notice")
+    wait_text('id="password-done"')
+    assert "Richiesta Reset password completata con successo" in text("#password-done")
+    find("#to-webmail").click()
+    wait_text('id="new-mail"')
 
     step("folders in the providers' order, then the user's own alphabetically")
     for name in ["Zeta", "archivio", "Bilanci"]:
