@@ -236,6 +236,11 @@ fn try_submit(
         Ok(())
     })?;
     p.metrics.message(Outcome::Accepted, "posta-certificata");
+    // The acceptance and the sent copy grew the box (after the commit: a failed warning
+    // never undoes an acceptance).
+    if let Err(e) = crate::quota::check(p, mailbox) {
+        tracing::warn!(error = %e, mailbox = %mailbox, "quota warning not checked");
+    }
     tracing::info!(
         event = "accettazione",
         from = mail_from,

@@ -447,3 +447,37 @@ async fn the_quota_bar_forecasts_when_the_box_will_be_full() {
     let f2 = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
     assert_eq!(f2, services::quota::days_to_full(used2, quota, used));
 }
+
+/// The 70 % warning comes whatever made the box grow: here an IMAP APPEND (or a draft), not
+/// a delivery — once, in the box.
+#[tokio::test]
+async fn an_append_that_fills_the_box_warns_once() {
+    let t = TestProvider::new(Options::default());
+    let holder = holder(&t);
+    t.provider.store.set_quota(USER, 100 * 1024).unwrap();
+    let warnings = || {
+        t.provider
+            .store
+            .folder_messages(USER, INBOX)
+            .unwrap()
+            .iter()
+            .filter(|m| m.subject.starts_with("Avviso: spazio della casella"))
+            .count()
+    };
+    let append = |subject: &str| services::delivery::Ingest {
+        folder: "Bozze".into(),
+        bytes: message(subject, &"x".repeat(15 * 1024)),
+        flags: String::new(),
+        internal_date: None,
+        uid: None,
+    };
+    for (i, expected) in [(1, 0), (2, 0), (3, 0), (4, 0), (5, 1)] {
+        let m = append(&format!("bozza {i}"));
+        run(&t, &holder, move |a| a.append(m)).await.unwrap();
+        assert_eq!(
+            warnings(),
+            expected,
+            "after {i} appends of 15 KB into 100 KB"
+        );
+    }
+}

@@ -68,7 +68,16 @@ impl Access {
         }
         let uids = crate::delivery::ingest_all(&self.p, &self.who.address, messages)?;
         self.note("aggiunta", || super::uid_list(&uids));
+        self.check_quota();
         Ok(uids)
+    }
+
+    /// After the box grew: the 70 % / 90 % warnings (issue 18 item 5), whoever made it grow.
+    /// A failed check never undoes what was stored.
+    fn check_quota(&self) {
+        if let Err(e) = crate::quota::check(&self.p, &self.who.address) {
+            tracing::warn!(error = %e, mailbox = %self.who.address, "quota warning not checked");
+        }
     }
 
     /// Messages copied from another provider (issue 15): like [`Access::append_all`], with
@@ -87,12 +96,9 @@ impl Access {
                 .collect::<Vec<_>>()
                 .join(" ");
         }
-        Ok(crate::delivery::ingest_all_with(
-            &self.p,
-            &self.who.address,
-            messages,
-            then,
-        )?)
+        let uids = crate::delivery::ingest_all_with(&self.p, &self.who.address, messages, then)?;
+        self.check_quota();
+        Ok(uids)
     }
 
     /// Gives a folder that never held a message the old provider's UIDVALIDITY, so that the
