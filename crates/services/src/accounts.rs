@@ -831,6 +831,17 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Whether a request that mails a reset link (a box's or a collaborator's) may go on from
+/// `ip`: each costs the address a failed attempt of the login throttle, so one address gets
+/// a handful an hour, together with its wrong passwords, whatever boxes it names (each box
+/// gets at most one mail every few minutes anyway).
+pub fn reset_request_allowed(p: &crate::Provider, ip: IpAddr, what: &str) -> bool {
+    // Dropped without `succeeded`: counted as a failure.
+    p.throttle
+        .begin(ip, &format!("recupero:{what}"), p.now())
+        .is_ok()
+}
+
 /// Tells the holder at the box's recovery address that its password changed ("Riceverà a
 /// breve un'email di conferma", seed 002 §2.2 and §2.6.3): whoever did not change it learns
 /// so in time. Nothing without a recovery address.

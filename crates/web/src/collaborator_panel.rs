@@ -436,9 +436,16 @@ pub struct RecoverForm {
 /// Username → which password → the partly hidden address the link went to.
 pub async fn recover(
     State(st): State<AppState>,
+    axum::extract::ConnectInfo(crate::Peer(peer)): axum::extract::ConnectInfo<crate::Peer>,
     Form(f): Form<RecoverForm>,
 ) -> Result<Response, WebError> {
     let l = Lang::parse(&f.lang);
+    if !services::accounts::reset_request_allowed(&st.p, peer.ip(), &f.username) {
+        let (mut pg, status) = public(l, "recupero", StatusCode::TOO_MANY_REQUESTS);
+        let (it, en) = crate::recovery::TOO_MANY;
+        pg.error = Some(l.t(it, en).to_string());
+        return Ok(render((pg, status)));
+    }
     let which = Which::parse(&f.quale).unwrap_or(Which::Both);
     let p = st.p.clone();
     let username = f.username.clone();

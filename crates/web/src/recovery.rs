@@ -73,14 +73,29 @@ pub struct AskForm {
     lang: String,
 }
 
-pub async fn ask(State(st): State<AppState>, Form(f): Form<AskForm>) -> Result<Response, WebError> {
+pub async fn ask(
+    State(st): State<AppState>,
+    axum::extract::ConnectInfo(crate::Peer(peer)): axum::extract::ConnectInfo<crate::Peer>,
+    Form(f): Form<AskForm>,
+) -> Result<Response, WebError> {
     let l = Lang::parse(&f.lang);
+    if !services::accounts::reset_request_allowed(&st.p, peer.ip(), &f.address) {
+        return Ok(render(l, "chiedi", StatusCode::TOO_MANY_REQUESTS, |p| {
+            p.error = Some(l.t(TOO_MANY.0, TOO_MANY.1).to_string());
+        }));
+    }
     let p = st.p.clone();
     let masked = pool(move || recovery::request(&p, &f.address))
         .await?
         .map_err(|e| WebError::Unavailable(e.to_string()))?;
     Ok(render(l, "inviato", StatusCode::OK, |p| p.masked = masked))
 }
+
+/// Too many reset requests from one address (Italian, English).
+pub(crate) const TOO_MANY: (&str, &str) = (
+    "Troppe richieste da questo indirizzo: riprovare più tardi.",
+    "Too many requests from this address: try again later.",
+);
 
 fn well_formed(token: &str) -> bool {
     token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())

@@ -98,5 +98,11 @@ assert status == 401, status
 status, page, url = post("/login", {"address": P["box"], "password": NEW})
 assert status == 200 and not url.endswith("/login"), (status, url)
 confirm = wait_mails(2)[1]
-assert confirm[0] == P["recovery"] and "è stata modificata" in confirm[1], confirm
+assert confirm[0] == P["recovery"] and "modificata" in confirm[1], confirm
+print("-- one address asking again and again is refused (the login throttle's allowance)")
+statuses = [post("/recupero", {"address": f"casella{i}@" + P["box"].split("@")[1]})[0]
+            for i in range(12)]
+assert 200 in statuses and statuses[-1] == 429, statuses
+status, page, _ = post("/recupero", {"address": P["box"]})
+assert status == 429 and 'id="recovery-error"' in page, status
 print("OK")

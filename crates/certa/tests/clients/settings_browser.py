@@ -85,6 +85,30 @@ try:
     b.wait_text('id="report-unavailable"')
     assert not d.find_elements(By.CSS_SELECTOR, "#report-form")
 
+    step("PEC - Abilita Messaggi di Notifica: a rule saved, shown, reset")
+    find("#notifications-link").click()
+    b.wait_text('id="notifications-form"')
+    find("#notify-to").send_keys("avvisi@example.org")
+    find("#notifications-save").click()
+    b.wait_text('id="notifications-notice"')
+    assert "avvisi@example.org" in text("#rules"), text("#rules")
+    shot("02c-notifiche")
+    find("#rules button.reset").click()
+    b.wait_text('id="no-rules"')
+
+    step("PEC - Inoltro Messaggi non Certificati: set, shown, reset")
+    find("#forwarding-link").click()
+    b.wait_text('id="forwarding-form"')
+    find("#forwarding-address").send_keys("ufficio@example.org")
+    find("#forwarding-save").click()
+    b.wait_text('id="forwarding-notice"')
+    assert find("#forwarding-current").get_attribute("data-rule") == "inoltra"
+    assert "ufficio@example.org" in text("#forwarding-current")
+    shot("02d-inoltro")
+    find("#forwarding-reset").click()
+    b.wait_text('id="forwarding-notice"')
+    assert find("#forwarding-current").get_attribute("data-rule") == "rifiuta"
+
     step("Impaginazione Messaggi: 25 a page, by subject")
     find("#section-impaginazione").click()
     b.wait_url("/settings/impaginazione")
