@@ -76,6 +76,30 @@ pub async fn lookup(
     .await
 }
 
+/// Whether a session is still open, without touching it (a page's open stream is not the
+/// user's activity): it exists, is within its idle and total lifetime, and a collaborator's
+/// collaboration still holds. Anything unknown reads as closed.
+pub async fn still_open(
+    p: &Arc<Provider>,
+    token_hash: String,
+    lifetime: i64,
+    who: Principal,
+) -> bool {
+    let p = p.clone();
+    blocking(move || -> Result<bool, MailboxError> {
+        let now = p.now();
+        let Some(s) = p.store.session(&token_hash)? else {
+            return Ok(false);
+        };
+        if now - s.last_seen >= IDLE_SECS || now - s.created >= lifetime {
+            return Ok(false);
+        }
+        Ok(collaboration::still_valid(&p, &who)?)
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// Who a session acts as: the holder, or the collaborator of its collaboration while it is
 /// active.
 fn principal(

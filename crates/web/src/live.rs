@@ -130,13 +130,13 @@ pub async fn events(
     if permit.0.is_none() {
         return Err(busy());
     }
-    let who = s.principal();
-    let rx =
-        services::mailbox::watch(&st.p, &who).map_err(|e| WebError::Forbidden(e.to_string()))?;
+    let rx = services::mailbox::watch(&st.p, &s.principal())
+        .map_err(|e| WebError::Forbidden(e.to_string()))?;
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let state = (rx, st.p.clone(), who, permit, deadline);
+    let lifetime = st.session_lifetime_secs;
+    let state = (rx, st.p.clone(), s, permit, deadline);
     let stream =
-        futures_util::stream::unfold(state, |(mut rx, p, who, permit, deadline)| async move {
+        futures_util::stream::unfold(state, move |(mut rx, p, s, permit, deadline)| async move {
             // Wait for a change (or the end of this stream's life).
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
@@ -144,14 +144,19 @@ pub async fn events(
             }
             tokio::time::sleep(COALESCE).await;
             rx.borrow_and_update();
-            let data =
-                services::mailbox::run(&p, &who, |m| Ok::<_, WebError>(counts(&m.folders()?)))
-                    .await
-                    .ok()?;
+            // Logged out, expired or revoked since the stream opened: it ends, telling nothing.
+            if !s.still_open(&p, lifetime).await {
+                return None;
+            }
+            let data = services::mailbox::run(&p, &s.principal(), |m| {
+                Ok::<_, WebError>(counts(&m.folders()?))
+            })
+            .await
+            .ok()?;
             let event = Event::default().event("cambiamento").data(data);
             Some((
                 Ok::<_, std::convert::Infallible>(event),
-                (rx, p, who, permit, deadline),
+                (rx, p, s, permit, deadline),
             ))
         });
     let mut r = Sse::new(stream)

@@ -116,6 +116,12 @@ impl WebSession {
         Ok(sessions::set_lang(p, self.token_hash.clone(), lang.code()).await?)
     }
 
+    /// Whether this session is still open (logged out, expired or revoked: not), without
+    /// touching it.
+    pub async fn still_open(&self, p: &Arc<Provider>, lifetime: i64) -> bool {
+        sessions::still_open(p, self.token_hash.clone(), lifetime, self.principal()).await
+    }
+
     /// A new password ended every session of the mailbox: this browser gets a new one.
     pub async fn renew(&self, p: &Arc<Provider>) -> Result<String, WebError> {
         begin(p, &self.principal(), self.lang).await

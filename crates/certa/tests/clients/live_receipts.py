@@ -111,9 +111,29 @@ try:
         status = e.code
     assert status in (303, 401), status
 
-    step("one client cannot hold more than 16 streams; its pages still load")
+    step("a stream whose session logs out ends at the next change, telling nothing")
     host, port = urllib.parse.urlsplit(P["web"]).hostname, urllib.parse.urlsplit(P["web"]).port
     jar = [h for h in op.handlers if isinstance(h, urllib.request.HTTPCookieProcessor)][0].cookiejar
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    stream = http.client.HTTPSConnection(host, port, context=CTX, timeout=20)
+    stream.request("GET", "/eventi", headers={"Cookie": cookie})
+    events = stream.getresponse()
+    assert events.status == 200, events.status
+    page = op.open(P["web"] + "/settings", timeout=30).read().decode()
+    token = re.search(r"csrf=([0-9a-f]{64})", page).group(1)
+    op.open(urllib.request.Request(P["web"] + "/logout?csrf=" + token, data=b"",
+                                   headers={"Origin": P["web"]}), timeout=30).read()
+    with smtplib.SMTP_SSL("127.0.0.1", P["submissions"], context=CTX, timeout=30) as s:
+        s.login(P["box"], P["password"])
+        s.sendmail(P["box"], [P["other"]], msg.replace(b"tempo reale", b"dopo l'uscita").replace(b"<live-", b"<live2-"))
+    told = events.read()  # to the end of the stream: the server must end it
+    assert b"cambiamento" not in told, told
+    stream.close()
+    data = urllib.parse.urlencode({"address": P["box"], "password": P["password"]}).encode()
+    op.open(urllib.request.Request(P["web"] + "/login", data=data,
+                                   headers={"Origin": P["web"]}), timeout=30).read()
+
+    step("one client cannot hold more than 16 streams; its pages still load")
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     held, statuses = [], []
     for _ in range(17):
