@@ -8,12 +8,7 @@ use common::*;
 #[test]
 fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
     let mut a = Node::new("pec.alpha.test", None);
-    let sink_dir = tempfile::tempdir().unwrap();
-    let (_sink, port) = ordinary_mail_server(sink_dir.path());
-    certa_ok(
-        a.data(),
-        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
-    );
+    let sink = example_org_sink(&a);
     let box_ = "protocollo@pec.alpha.test";
     certa_ok(
         a.data(),
@@ -34,24 +29,9 @@ fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
         "box": box_,
         "password": PASSWORD,
         "recovery": "titolare@example.org",
-        "sink": sink_dir.path(),
+        "sink": sink.dir.path(),
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/password_recovery.py"
-    );
-    testkit::require_python(&["aiosmtpd"]);
-    let out = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.lines().any(|l| l == "OK"),
-        "password_recovery.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_flow("password_recovery.py", &params);
 }
 
 /// The same reset in headless Chromium (tests/clients/recovery_browser.py), screenshots
@@ -59,12 +39,7 @@ fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
 #[test]
 fn a_forgotten_password_is_reset_by_the_mailed_link_in_chromium() {
     let mut a = Node::new("pec.alpha.test", None);
-    let sink_dir = tempfile::tempdir().unwrap();
-    let (_sink, port) = ordinary_mail_server(sink_dir.path());
-    certa_ok(
-        a.data(),
-        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
-    );
+    let sink = example_org_sink(&a);
     let box_ = "protocollo@pec.alpha.test";
     certa_ok(
         a.data(),
@@ -86,21 +61,7 @@ fn a_forgotten_password_is_reset_by_the_mailed_link_in_chromium() {
     testkit::require_python(&["selenium", "aiosmtpd"]);
     let params = serde_json::json!({
         "web": a.web_url(), "box": box_, "recovery": "titolare@example.org",
-        "sink": sink_dir.path(), "out": out,
+        "sink": sink.dir.path(), "out": out,
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/recovery_browser.py"
-    );
-    let run = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success() && stdout.lines().any(|l| l == "OK"),
-        "recovery_browser.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_flow("recovery_browser.py", &params);
 }

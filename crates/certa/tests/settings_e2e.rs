@@ -14,23 +14,7 @@ fn rule(a: &Node, box_: &str, args: &[&str]) -> String {
     let params = serde_json::json!({
         "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/forwarding_rule.py"
-    );
-    let out = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "forwarding_rule.py {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    run_client("forwarding_rule.py", &params, args)
 }
 
 fn ordinary(subject: &str, to: &str) -> Vec<u8> {
@@ -45,12 +29,8 @@ fn ordinary(subject: &str, to: &str) -> Vec<u8> {
 #[test]
 fn the_rule_for_ordinary_mail_set_in_the_webmail_is_what_smtp_does() {
     let mut a = Node::new("pec.alpha.test", None);
-    let sink_dir = tempfile::tempdir().unwrap();
-    let (_sink, port) = ordinary_mail_server(sink_dir.path());
-    certa_ok(
-        a.data(),
-        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
-    );
+    let sink = example_org_sink(&a);
+    let sink_dir = &sink.dir;
     let box_ = a.mailbox("protocollo");
     a.start();
     let send = |subject: &str| {
@@ -104,27 +84,11 @@ fn notification_rules(a: &Node, box_: &str, args: &[&str]) -> String {
     let params = serde_json::json!({
         "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/notification_rule.py"
-    );
-    let out = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "notification_rule.py {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    run_client("notification_rule.py", &params, args)
 }
 
 /// The messages the sink holds, as text, oldest first.
-fn sink(dir: &std::path::Path) -> Vec<String> {
+fn sink_mails(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -143,7 +107,7 @@ fn sink(dir: &std::path::Path) -> Vec<String> {
 fn wait_sink(dir: &std::path::Path, n: usize) -> Vec<String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let got = sink(dir);
+        let got = sink_mails(dir);
         if got.len() >= n {
             return got;
         }
@@ -155,12 +119,8 @@ fn wait_sink(dir: &std::path::Path, n: usize) -> Vec<String> {
 #[test]
 fn a_notification_rule_announces_each_pec_received_once_and_only_from_its_sender() {
     let mut a = Node::new("pec.alpha.test", None);
-    let sink_dir = tempfile::tempdir().unwrap();
-    let (_sink, port) = ordinary_mail_server(sink_dir.path());
-    certa_ok(
-        a.data(),
-        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
-    );
+    let sink = example_org_sink(&a);
+    let sink_dir = &sink.dir;
     let box_ = a.mailbox("protocollo");
     let anna = a.mailbox("anna");
     let bruno = a.mailbox("bruno");
@@ -215,7 +175,7 @@ fn a_notification_rule_announces_each_pec_received_once_and_only_from_its_sender
     pec(&bruno, "Annunciato");
     let all = wait_sink(sink_dir.path(), 2);
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let all_now = sink(sink_dir.path());
+    let all_now = sink_mails(sink_dir.path());
     assert_eq!(all_now.len(), 2, "one notice per matching PEC: {all:?}");
     assert!(all_now[1].contains("To: ufficio@example.org") && all_now[1].contains("Annunciato"));
     a.wait_folder(&box_, "INBOX", "both PEC delivered", |msgs| {
@@ -230,12 +190,8 @@ fn a_notification_rule_announces_each_pec_received_once_and_only_from_its_sender
 #[test]
 fn quota_warnings_at_70_and_90_percent_once_each_in_the_box_and_at_the_recovery_address() {
     let mut a = Node::new("pec.alpha.test", None);
-    let sink_dir = tempfile::tempdir().unwrap();
-    let (_sink, port) = ordinary_mail_server(sink_dir.path());
-    certa_ok(
-        a.data(),
-        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
-    );
+    let sink = example_org_sink(&a);
+    let sink_dir = &sink.dir;
     let box_ = "piccola@pec.alpha.test";
     certa_ok(
         a.data(),
@@ -326,20 +282,10 @@ fn quota_warnings_at_70_and_90_percent_once_each_in_the_box_and_at_the_recovery_
     let params = serde_json::json!({
         "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
     });
-    let out = testkit::tool("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/clients/page_as.py"
-        ))
-        .arg(params.to_string())
-        .arg("/settings")
-        .output()
-        .unwrap();
-    let html = String::from_utf8_lossy(&out.stdout);
+    let html = run_client("page_as.py", &params, &["/settings"]);
     assert!(
-        out.status.success() && html.contains("id=\"quota-forecast\" data-days=\"1\""),
-        "{html}{}",
-        String::from_utf8_lossy(&out.stderr)
+        html.contains("id=\"quota-forecast\" data-days=\"1\""),
+        "{html}"
     );
 }
 
@@ -347,24 +293,8 @@ fn report(a: &Node, box_: &str, kind: &str, args: &[&str]) -> String {
     let params = serde_json::json!({
         "web": a.web_url(), "ca": a.ca(), "box": box_, "password": PASSWORD,
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/report_setting.py"
-    );
-    let out = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .arg(kind)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "report_setting.py {kind} {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let args: Vec<&str> = std::iter::once(kind).chain(args.iter().copied()).collect();
+    run_client("report_setting.py", &params, &args)
 }
 
 /// A local HTTP server acting as the SMS gateway: records each request's body, answers 200.
@@ -405,12 +335,8 @@ fn sms_gateway() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 #[test]
 fn daily_reports_by_email_and_sms_come_once_at_the_chosen_hour_even_across_a_restart() {
     let mut a = Node::new("pec.alpha.test", None);
-    let sink_dir = tempfile::tempdir().unwrap();
-    let (_sink, port) = ordinary_mail_server(sink_dir.path());
-    certa_ok(
-        a.data(),
-        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
-    );
+    let sink = example_org_sink(&a);
+    let sink_dir = &sink.dir;
     let (gateway, sms) = sms_gateway();
     a.edit_config(|c| {
         format!(
@@ -543,21 +469,7 @@ fn receipts_appear_in_the_open_list_within_two_seconds_in_chromium() {
     });
     testkit::require(&["chromium", "chromedriver"]);
     testkit::require_python(&["selenium"]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/live_receipts.py"
-    );
-    let run = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success() && stdout.lines().any(|l| l == "OK"),
-        "live_receipts.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_flow("live_receipts.py", &params);
 }
 
 /// The From of the original a transport envelope carries, as Python's e-mail package
@@ -600,21 +512,7 @@ fn each_preference_saves_and_shows_its_effect_where_it_acts() {
         "password": PASSWORD, "recipient": recipient, "name": name,
         "signature": "Mario Rossi\nUfficio protocollo",
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/settings_sections.py"
-    );
-    let out = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.lines().any(|l| l == "OK"),
-        "settings_sections.py:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_flow("settings_sections.py", &params);
 
     // As received: the name in the From of the original, the address the box's.
     let received = a.wait_folder(&recipient, "INBOX", "the PEC delivered", |msgs| {
@@ -651,21 +549,7 @@ fn impostazioni_tabs_and_sections_in_chromium() {
     let params = serde_json::json!({
         "web": a.web_url(), "box": box_, "password": PASSWORD, "out": out,
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/settings_browser.py"
-    );
-    let run = testkit::tool("python3")
-        .arg(script)
-        .arg(params.to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success() && stdout.lines().any(|l| l == "OK"),
-        "settings_browser.py failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_flow("settings_browser.py", &params);
     for shot in [
         "01-interfaccia-utente",
         "03-impaginazione",

@@ -357,6 +357,44 @@ pub fn run_due(p: &Provider, now: i64) -> Result<Made, StoreError> {
     Ok(made)
 }
 
+/// A report rule: the hour it comes at.
+trait Scheduled: for<'de> Deserialize<'de> {
+    fn hour(&self) -> u32;
+}
+
+impl Scheduled for EmailReport {
+    fn hour(&self) -> u32 {
+        self.hour
+    }
+}
+
+impl Scheduled for SmsReport {
+    fn hour(&self) -> u32 {
+        self.hour
+    }
+}
+
+/// A box's rule (its setting `value`) when its report is due at `now`: the rule, the day
+/// and the box's summary of the last 24 hours.
+fn due<T: Scheduled>(
+    p: &Provider,
+    address: &str,
+    value: &str,
+    now: i64,
+) -> Result<Option<(T, String, Summary)>, StoreError> {
+    let Some(rule) = parse::<T>(Some(value.to_string())) else {
+        return Ok(None);
+    };
+    let Some(day) = due_day(now, rule.hour()) else {
+        return Ok(None);
+    };
+    let Some(m) = p.store.mailbox(address)? else {
+        return Ok(None);
+    };
+    let s = summary(p, &m, now - PERIOD)?;
+    Ok(Some((rule, day, s)))
+}
+
 /// One box's e-mail report if due; whether one was queued.
 fn one_email(
     p: &Provider,
@@ -365,16 +403,9 @@ fn one_email(
     value: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let Some(rule) = parse::<EmailReport>(Some(value.to_string())) else {
+    let Some((rule, day, s)) = due::<EmailReport>(p, address, value, now)? else {
         return Ok(false);
     };
-    let Some(day) = due_day(now, rule.hour) else {
-        return Ok(false);
-    };
-    let Some(m) = p.store.mailbox(address)? else {
-        return Ok(false);
-    };
-    let s = summary(p, &m, now - PERIOD)?;
     if !s.anything_arrived() && s.awaiting.is_empty() {
         // Nothing to tell: the day is done all the same.
         p.store
@@ -413,16 +444,9 @@ fn one_sms(
     value: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let Some(rule) = parse::<SmsReport>(Some(value.to_string())) else {
+    let Some((rule, day, s)) = due::<SmsReport>(p, address, value, now)? else {
         return Ok(false);
     };
-    let Some(day) = due_day(now, rule.hour) else {
-        return Ok(false);
-    };
-    let Some(m) = p.store.mailbox(address)? else {
-        return Ok(false);
-    };
-    let s = summary(p, &m, now - PERIOD)?;
     let text = sms_text(address, &s);
     let queued = p.store.write(|db| {
         if !db.claim_daily_report(id, ReportKind::Sms.code(), &day, now)? {

@@ -557,3 +557,54 @@ while True:
     );
     (proc, port)
 }
+
+/// Runs the Python client `tests/clients/NAME` with its parameters (JSON) and arguments; the
+/// test fails with the client's output unless it exits 0. Its standard output, trimmed.
+pub fn run_client(name: &str, params: &serde_json::Value, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name);
+    let out = testkit::tool("python3")
+        .arg(script)
+        .arg(params.to_string())
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.trim().to_string()
+}
+
+/// [`run_client`] for a script that walks a whole flow (often in Chromium) and ends by
+/// printing `OK` on a line of its own.
+pub fn run_flow(name: &str, params: &serde_json::Value) {
+    let out = run_client(name, params, &[]);
+    assert!(
+        out.lines().any(|l| l == "OK"),
+        "{name} did not finish:\n{out}"
+    );
+}
+
+/// An ordinary mail server (aiosmtpd) that `example.org` is routed to from `node`: what the
+/// provider relays to ordinary addresses there lands in `dir`, one file per message.
+pub struct Sink {
+    pub dir: tempfile::TempDir,
+    _server: Proc,
+}
+
+pub fn example_org_sink(node: &Node) -> Sink {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, port) = ordinary_mail_server(dir.path());
+    certa_ok(
+        node.data(),
+        &["route", "add", "example.org", &format!("127.0.0.1:{port}")],
+    );
+    Sink {
+        dir,
+        _server: server,
+    }
+}
