@@ -5,17 +5,18 @@ mod common;
 
 use common::*;
 
-#[test]
-fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
+const BOX: &str = "protocollo@pec.alpha.test";
+
+/// A running provider whose box [`BOX`] has a recovery address at the sink's domain.
+fn started_with_recovery_box() -> (Node, Sink) {
     let mut a = Node::new("pec.alpha.test", None);
     let sink = example_org_sink(&a);
-    let box_ = "protocollo@pec.alpha.test";
     certa_ok(
         a.data(),
         &[
             "mailbox",
             "add",
-            box_,
+            BOX,
             "--password",
             PASSWORD,
             "--recovery-email",
@@ -23,10 +24,16 @@ fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
         ],
     );
     a.start();
+    (a, sink)
+}
+
+#[test]
+fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
+    let (a, sink) = started_with_recovery_box();
     let params = serde_json::json!({
         "web": a.web_url(),
         "ca": a.ca(),
-        "box": box_,
+        "box": BOX,
         "password": PASSWORD,
         "recovery": "titolare@example.org",
         "sink": sink.dir.path(),
@@ -38,29 +45,14 @@ fn a_forgotten_password_is_reset_once_by_the_mailed_link() {
 /// kept under the target's temporary directory.
 #[test]
 fn a_forgotten_password_is_reset_by_the_mailed_link_in_chromium() {
-    let mut a = Node::new("pec.alpha.test", None);
-    let sink = example_org_sink(&a);
-    let box_ = "protocollo@pec.alpha.test";
-    certa_ok(
-        a.data(),
-        &[
-            "mailbox",
-            "add",
-            box_,
-            "--password",
-            PASSWORD,
-            "--recovery-email",
-            "titolare@example.org",
-        ],
-    );
-    a.start();
+    let (a, sink) = started_with_recovery_box();
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("recovery-screenshots");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     testkit::require(&["chromium", "chromedriver"]);
     testkit::require_python(&["selenium", "aiosmtpd"]);
     let params = serde_json::json!({
-        "web": a.web_url(), "box": box_, "recovery": "titolare@example.org",
+        "web": a.web_url(), "box": BOX, "recovery": "titolare@example.org",
         "sink": sink.dir.path(), "out": out,
     });
     run_flow("recovery_browser.py", &params);

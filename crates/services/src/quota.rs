@@ -36,9 +36,14 @@ impl crate::mailbox::Access {
     /// In how many days the box is full at the pace of the last [`FORECAST_DAYS`], for the
     /// quota bar ("piena in circa N giorni"): only from [`FORECAST_FROM_PCT`] up, and only
     /// with growth. The growth is measured at most once a day (a scan of the box's recent
-    /// messages), kept as the box's setting.
-    pub fn quota_forecast(&self) -> Result<Option<i64>, crate::mailbox::MailboxError> {
-        let (used, quota) = self.quota()?;
+    /// messages), kept as the box's setting. `(used, quota)` as [`Access::quota`] read them
+    /// (the page has them already: not read twice).
+    ///
+    /// [`Access::quota`]: crate::mailbox::Access::quota
+    pub fn quota_forecast(
+        &self,
+        (used, quota): (i64, i64),
+    ) -> Result<Option<i64>, crate::mailbox::MailboxError> {
         if quota <= 0 || used.saturating_mul(100) / quota < FORECAST_FROM_PCT {
             return Ok(None);
         }

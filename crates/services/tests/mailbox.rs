@@ -427,12 +427,16 @@ async fn the_quota_bar_forecasts_when_the_box_will_be_full() {
     for i in 0..4 {
         t.append(USER, INBOX, &message(&format!("m{i}"), &body));
     }
-    let f = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
+    let f = run(&t, &holder, |m| m.quota_forecast(m.quota()?))
+        .await
+        .unwrap();
     assert_eq!(f, None, "below half");
     // 60 KB, all received today: about 40 KB left at 60 KB / 28 days → 19 days.
     t.append(USER, INBOX, &message("m4", &body));
     t.append(USER, INBOX, &message("m5", &body));
-    let f = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
+    let f = run(&t, &holder, |m| m.quota_forecast(m.quota()?))
+        .await
+        .unwrap();
     let (used, quota) = run(&t, &holder, |m| m.quota()).await.unwrap();
     let expected = services::quota::days_to_full(used, quota, used);
     assert!(
@@ -444,7 +448,9 @@ async fn the_quota_bar_forecasts_when_the_box_will_be_full() {
     // forecast) but not the measured pace.
     t.append(USER, INBOX, &message("m6", &body));
     let (used2, _) = run(&t, &holder, |m| m.quota()).await.unwrap();
-    let f2 = run(&t, &holder, |m| m.quota_forecast()).await.unwrap();
+    let f2 = run(&t, &holder, |m| m.quota_forecast(m.quota()?))
+        .await
+        .unwrap();
     assert_eq!(f2, services::quota::days_to_full(used2, quota, used));
 }
 

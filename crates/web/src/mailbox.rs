@@ -184,7 +184,7 @@ pub fn frame(m: &Access, s: &WebSession) -> Frame {
         } else {
             0
         },
-        quota_forecast: m.quota_forecast().unwrap_or(None),
+        quota_forecast: m.quota_forecast((used, quota)).unwrap_or(None),
     }
 }
 
